@@ -1,0 +1,29 @@
+# The venv is rebuilt whenever a requirements file changes.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: venv run test test-all migrate clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+# chalice local on the embedded SQLite default: events are delivered in-process
+# and emails land as .eml files in .data/mail.
+run: venv
+	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
+
+test: venv
+	$(BIN)/python -m pytest
+
+migrate: venv
+	$(BIN)/python -m chalicelib.migrate
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

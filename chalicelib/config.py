@@ -1,0 +1,101 @@
+"""Settings from the environment, read once per container."""
+import functools
+import os
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    engine: str  # 'sqlite' or 'mysql'
+    path: str = ''  # sqlite only
+    host: str = ''
+    port: int = 3306
+    name: str = 'orders'
+    user: str = ''
+    password: str = ''
+    secret_arn: str = ''
+
+    def __repr__(self):
+        # Settings end up in tracebacks and debug logs: never show the password.
+        return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
+                f'host={self.host!r}, port={self.port}, name={self.name!r}, '
+                f'user={self.user!r})')
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    auto_migrate: bool
+    sns_topic_arn: Optional[str]
+    ses_sender_email: Optional[str]
+    mail_dir: Optional[str]
+    environment: str
+    log_level: str
+    aws_region: str
+    outbox_retention_days: int
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_database_url(url):
+    parts = urlsplit(url)
+    if parts.scheme == 'sqlite':
+        # sqlite:///relative/path -> 'relative/path'; sqlite:////abs -> '/abs'
+        path = url[len('sqlite:///'):]
+        if not url.startswith('sqlite:///') or not path:
+            raise ConfigError('DATABASE_URL: expected sqlite:///path')
+        return DatabaseSettings(engine='sqlite', path=path)
+    if parts.scheme in ('mysql', 'mariadb', 'mysql+pymysql'):
+        name = parts.path.lstrip('/')
+        if not parts.hostname or not name:
+            raise ConfigError('DATABASE_URL: expected mysql://user:pass@host:port/db')
+        return DatabaseSettings(
+            engine='mysql', host=parts.hostname, port=parts.port or 3306,
+            name=unquote(name), user=unquote(parts.username or ''),
+            password=unquote(parts.password or ''))
+    raise ConfigError(f'DATABASE_URL: unsupported scheme {parts.scheme!r}')
+
+
+def database_settings(env):
+    if env.get('DATABASE_URL'):
+        return parse_database_url(env['DATABASE_URL'])
+    if env.get('DB_HOST'):
+        return DatabaseSettings(
+            engine='mysql', host=env['DB_HOST'],
+            port=int(env.get('DB_PORT') or 3306),
+            name=env.get('DB_NAME') or 'orders',
+            user=env.get('DB_USER', ''), password=env.get('DB_PASSWORD', ''),
+            secret_arn=env.get('DB_SECRET_ARN', ''))
+    return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
+
+
+def _flag(value):
+    return value.strip().lower() in ('1', 'true', 'yes', 'on')
+
+
+def settings_from(env):
+    database = database_settings(env)
+    auto_migrate = env.get('AUTO_MIGRATE')
+    return Settings(
+        database=database,
+        auto_migrate=(_flag(auto_migrate) if auto_migrate is not None
+                      else database.engine == 'sqlite'),
+        sns_topic_arn=env.get('SNS_TOPIC_ARN') or None,
+        ses_sender_email=env.get('SES_SENDER_EMAIL') or None,
+        mail_dir=env.get('MAIL_DIR') or None,
+        environment=env.get('ENVIRONMENT', 'dev'),
+        log_level=env.get('LOG_LEVEL', 'INFO').upper(),
+        aws_region=env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
+        outbox_retention_days=int(env.get('OUTBOX_RETENTION_DAYS') or 7),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings():
+    return settings_from(os.environ)

@@ -1,0 +1,161 @@
+"""The database: one proxy for SQLite and MariaDB, opened lazily and kept warm.
+
+A Lambda container serves one request at a time and lives for many of them, so
+the connection is opened on first use and reused; after the container sat idle
+it is pinged first, because MariaDB may have dropped it (wait_timeout, a
+restart, a failover) and a dead connection must never reach a request.
+"""
+import os
+import time
+from decimal import Decimal
+
+import peewee
+
+from chalicelib.errors import DatabaseUnavailable
+
+database = peewee.DatabaseProxy()
+
+CENT = Decimal('0.01')
+
+# SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
+# there; MariaDB keeps microseconds only when DATETIME is declared with them.
+SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME'}
+MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)'}
+
+# Seconds a connection may sit unused before it is pinged prior to use.
+IDLE_PING_SECONDS = 1.0
+MYSQL_TIMEOUTS = {'connect_timeout': 3, 'read_timeout': 5, 'write_timeout': 5}
+CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+
+class MoneyField(peewee.Field):
+    """Exact money: DECIMAL(10,2) on MariaDB, TEXT on SQLite, Decimal in Python."""
+    field_type = 'MONEY'
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(CENT))
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(CENT)
+
+
+class PreciseDateTimeField(peewee.DateTimeField):
+    field_type = 'DATETIME6'
+
+
+class IdField(peewee.BigAutoField):
+    """An id never handed out twice: SQLite reuses the id of a deleted newest
+    row unless the key is declared AUTOINCREMENT."""
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(database.obj, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL('AUTOINCREMENT')))
+        return node
+
+
+class _Connection:
+    last_used = 0.0
+
+
+_state = _Connection()
+_migrated = False
+
+
+def make_database(db_settings, credentials=None):
+    if db_settings.engine == 'sqlite':
+        directory = os.path.dirname(db_settings.path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        # IMMEDIATE: a write transaction takes the write lock when it begins,
+        # so a read-then-write never fails on a snapshot another writer moved.
+        return peewee.SqliteDatabase(
+            db_settings.path, lock_type='IMMEDIATE',
+            field_types=SQLITE_FIELD_TYPES,
+            pragmas={'journal_mode': 'wal', 'foreign_keys': 1,
+                     'busy_timeout': 5000, 'synchronous': 'normal'})
+    user, password = credentials or (db_settings.user, db_settings.password)
+    return peewee.MySQLDatabase(
+        db_settings.name, host=db_settings.host, port=db_settings.port,
+        user=user, password=password, field_types=MYSQL_FIELD_TYPES,
+        autoconnect=True, **MYSQL_TIMEOUTS)
+
+
+def initialize(db):
+    global _migrated
+    if database.obj is not None and not database.is_closed():
+        database.close()
+    database.initialize(db)
+    _migrated = False
+
+
+def is_initialized():
+    return database.obj is not None
+
+
+def is_sqlite():
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def connect():
+    """Make sure a live connection is open; raise DatabaseUnavailable if not."""
+    try:
+        if database.is_closed():
+            database.connect()
+        elif (not is_sqlite()
+              and time.monotonic() - _state.last_used > IDLE_PING_SECONDS):
+            _ping_or_reconnect()
+    except CONNECTION_ERRORS as exc:
+        discard_connection()
+        raise DatabaseUnavailable() from exc
+    _state.last_used = time.monotonic()
+
+
+def _ping_or_reconnect():
+    try:
+        database.connection().ping(reconnect=False)
+    except Exception:
+        discard_connection()
+        database.connect()
+
+
+def discard_connection():
+    """Drop a connection that failed, so the next request opens a fresh one."""
+    try:
+        database.close()
+    except Exception:
+        # A broken socket (or a transaction that could not roll back) makes
+        # close() fail; forget the connection all the same.
+        database.obj._state.reset()
+
+
+def create_schema(models):
+    database.create_tables(models, safe=True)
+
+
+def open_database(settings):
+    """Point the proxy at the configured database (no connection yet)."""
+    db_settings = settings.database
+    credentials = None
+    if db_settings.engine == 'mysql' and db_settings.secret_arn:
+        from chalicelib.secrets import database_credentials
+        credentials = database_credentials(db_settings.secret_arn)
+    initialize(make_database(db_settings, credentials))
+
+
+def ready(models, auto_migrate):
+    """Connect (or check the warm connection) and, the first time, create the
+    schema when AUTO_MIGRATE says so."""
+    global _migrated
+    connect()
+    if auto_migrate and not _migrated:
+        try:
+            create_schema(models)
+        except CONNECTION_ERRORS as exc:
+            discard_connection()
+            raise DatabaseUnavailable() from exc
+        _migrated = True

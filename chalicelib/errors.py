@@ -1,0 +1,41 @@
+"""What the domain refuses, and why. app.py maps each class to one HTTP status."""
+
+
+class OrderServiceError(Exception):
+    message = 'Order service error'
+
+    def __init__(self, message=None, errors=None):
+        super().__init__(message or self.message)
+        self.errors = errors
+
+
+class InvalidInput(OrderServiceError):
+    message = 'Invalid input'
+
+
+class PayloadTooLarge(OrderServiceError):
+    message = 'Request body is too large'
+
+
+class OrderNotFound(OrderServiceError):
+    message = 'Order not found'
+
+
+class TransitionForbidden(OrderServiceError):
+    pass
+
+
+class VersionMismatch(OrderServiceError):
+    pass
+
+
+class IdempotencyKeyInFlight(OrderServiceError):
+    message = 'A request with this Idempotency-Key is still being processed'
+
+
+class IdempotencyKeyReused(OrderServiceError):
+    message = 'This Idempotency-Key was used with a different request body'
+
+
+class DatabaseUnavailable(OrderServiceError):
+    message = 'The database is unavailable; try again shortly'

@@ -1,0 +1,81 @@
+"""Peewee tables: one set of models for SQLite and MariaDB."""
+import peewee
+
+from chalicelib.db import IdField, MoneyField, PreciseDateTimeField, database
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Order(BaseModel):
+    order_id = IdField()
+    user_id = peewee.BigIntegerField(index=True)
+    user_email = peewee.CharField(max_length=254, null=True)
+    status = peewee.CharField(max_length=50, default='pending', index=True)
+    order_total = MoneyField()
+    created_at = PreciseDateTimeField()
+    updated_at = PreciseDateTimeField()
+    version = peewee.IntegerField(default=1)
+
+    class Meta:
+        table_name = 'orders'
+        # Lists are newest first, i.e. by order_id descending. InnoDB secondary
+        # indexes end in the primary key, and SQLite's in the rowid, so each of
+        # these serves its filter's ORDER BY order_id DESC LIMIT n without a sort.
+        indexes = (
+            (('user_id', 'status'), False),
+        )
+
+
+class OrderItem(BaseModel):
+    order_item_id = IdField()
+    order = peewee.ForeignKeyField(
+        Order, column_name='order_id', backref='items', on_delete='CASCADE',
+        index=True)
+    product_id = peewee.BigIntegerField()
+    quantity = peewee.IntegerField()
+    price_at_order = MoneyField()
+
+    class Meta:
+        table_name = 'order_items'
+
+
+class IdempotencyKey(BaseModel):
+    key = peewee.CharField(max_length=255, primary_key=True)
+    request_hash = peewee.CharField(max_length=64)
+    # NULL while the first request is still being processed.
+    response_body = peewee.TextField(null=True)
+    created_at = PreciseDateTimeField(index=True)
+
+    class Meta:
+        table_name = 'idempotency_keys'
+
+
+class Outbox(BaseModel):
+    id = IdField()
+    event_id = peewee.CharField(max_length=36, unique=True)
+    event_type = peewee.CharField(max_length=32)
+    # Not a foreign key: the event of a deleted order outlives the order.
+    order_id = peewee.BigIntegerField()
+    subject = peewee.CharField(max_length=100)
+    body = peewee.TextField()
+    created_at = PreciseDateTimeField()
+    published_at = PreciseDateTimeField(null=True, index=True)
+    sns_message_id = peewee.CharField(max_length=100, null=True)
+
+    class Meta:
+        table_name = 'outbox'
+
+
+class ProcessedEvent(BaseModel):
+    event_id = peewee.CharField(max_length=36, primary_key=True)
+    processed_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'processed_events'
+
+
+MODELS = [Order, OrderItem, IdempotencyKey, Outbox, ProcessedEvent]

@@ -1,0 +1,198 @@
+"""The order service: every use case, each in one transaction that also
+writes the change's event to the outbox. Events are handed to `publish`
+only after the commit."""
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+import peewee
+
+from chalicelib import domain, idempotency
+from chalicelib.db import CONNECTION_ERRORS, database, discard_connection, is_sqlite
+from chalicelib.errors import OrderNotFound, VersionMismatch
+from chalicelib.events import record_event
+from chalicelib.logs import log
+from chalicelib.models import Order, OrderItem
+from chalicelib.paging import decode_cursor, encode_cursor
+from chalicelib.schemas import dump_order
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Created:
+    body: dict
+    replayed: bool = False
+
+
+def _no_publish(events):
+    pass
+
+
+class OrderService:
+    def __init__(self, publish=_no_publish, clock=utcnow):
+        self.publish = publish
+        self.clock = clock
+
+    # -- create ---------------------------------------------------------
+    def create_order(self, data, idempotency_key=None, request_hash=None):
+        log.info('Creating order for user_id=%s', data['user_id'])
+        now = self.clock()
+        if idempotency_key is not None:
+            stored = idempotency.claim(idempotency_key, request_hash, now)
+            if stored is not None:
+                return Created(json.loads(stored), replayed=True)
+        try:
+            order, items, event = self._insert_order(data, now, idempotency_key)
+        except Exception:
+            if idempotency_key is not None:
+                self._release_quietly(idempotency_key)
+            raise
+        log.info('Order created successfully: order_id=%s', order.order_id,
+                 extra={'order_id': order.order_id})
+        self.publish([event])
+        return Created(dump_order(order, items))
+
+    def _insert_order(self, data, now, idempotency_key):
+        total = domain.order_total(data['items'])
+        log.info('Order total calculated: %s', total)
+        with database.atomic():
+            order = Order.create(
+                user_id=data['user_id'], user_email=data.get('user_email'),
+                status='pending', order_total=total, created_at=now,
+                updated_at=now, version=1)
+            OrderItem.insert_many([
+                {'order': order.order_id, 'product_id': item['product_id'],
+                 'quantity': item['quantity'],
+                 'price_at_order': item['price_at_order']}
+                for item in data['items']]).execute()
+            items = list(_items_of([order.order_id])[order.order_id])
+            event = record_event(domain.ORDER_CREATED, order, now)
+            if idempotency_key is not None:
+                idempotency.complete(
+                    idempotency_key,
+                    json.dumps(dump_order(order, items), separators=(',', ':')))
+        return order, items, event
+
+    def _release_quietly(self, key):
+        try:
+            idempotency.release(key)
+        except CONNECTION_ERRORS:
+            # The database is gone; the claim lapses after its lease.
+            discard_connection()
+
+    # -- read -----------------------------------------------------------
+    def get_order(self, order_id):
+        order = Order.get_or_none(Order.order_id == order_id)
+        if order is None:
+            raise OrderNotFound()
+        return dump_order(order, _items_of([order_id])[order_id])
+
+    def list_orders(self, query, user_id=None):
+        filters = {'status': query.get('status'),
+                   'user_id': user_id if user_id is not None else query.get('user_id')}
+        page_size = query['page_size']
+        page = None
+        select = Order.select().order_by(Order.order_id.desc())
+        if 'cursor' in query:
+            after, filters = decode_cursor(query['cursor'], filters)
+            select = select.where(Order.order_id < after)
+        else:
+            page = query.get('page', 1)
+            select = select.offset((page - 1) * page_size)
+        condition = _filter_condition(filters)
+        if condition is not None:
+            select = select.where(condition)
+        rows = list(select.limit(page_size + 1))
+        orders = rows[:page_size]
+        next_cursor = (encode_cursor(orders[-1].order_id, filters)
+                       if len(rows) > page_size else None)
+        items = _items_of([order.order_id for order in orders])
+        return {
+            'orders': [dump_order(order, items[order.order_id]) for order in orders],
+            'total': _count(condition),
+            'page': page,
+            'page_size': page_size,
+            'next_cursor': next_cursor,
+        }
+
+    # -- change ---------------------------------------------------------
+    def update_status(self, order_id, new_status, expected_version=None):
+        now = self.clock()
+        with database.atomic():
+            order = _locked_order(order_id)
+            if expected_version is not None and order.version != expected_version:
+                raise VersionMismatch(
+                    f'Order {order_id} is at version {order.version}, '
+                    f'not {expected_version}')
+            if not domain.check_transition(order.status, new_status):
+                return dump_order(order, _items_of([order_id])[order_id])
+            updated = (Order.update(status=new_status, version=order.version + 1,
+                                    updated_at=now)
+                       .where((Order.order_id == order_id)
+                              & (Order.version == order.version))
+                       .execute())
+            if updated != 1:
+                raise VersionMismatch(f'Order {order_id} changed meanwhile')
+            order.status, order.version, order.updated_at = \
+                new_status, order.version + 1, now
+            event = record_event(domain.event_type_for_status(new_status),
+                                 order, now)
+            items = _items_of([order_id])[order_id]
+        log.info('Order status updated: order_id=%s status=%s', order_id,
+                 new_status, extra={'order_id': order_id})
+        self.publish([event])
+        return dump_order(order, items)
+
+    def delete_order(self, order_id):
+        now = self.clock()
+        with database.atomic():
+            order = _locked_order(order_id)
+            Order.delete().where(Order.order_id == order_id).execute()
+            event = record_event(domain.ORDER_DELETED, order, now)
+        log.info('Order deleted: order_id=%s', order_id,
+                 extra={'order_id': order_id})
+        self.publish([event])
+
+
+def _locked_order(order_id):
+    """The current row, locked until the transaction ends: FOR UPDATE on
+    MariaDB; on SQLite the transaction already holds the write lock."""
+    query = Order.select().where(Order.order_id == order_id)
+    if not is_sqlite():
+        query = query.for_update()
+    order = query.get_or_none()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def _items_of(order_ids):
+    items = defaultdict(list)
+    if order_ids:
+        for item in (OrderItem.select()
+                     .where(OrderItem.order.in_(order_ids))
+                     .order_by(OrderItem.order_item_id)):
+            items[item.order_id].append(item)
+    return items
+
+
+def _filter_condition(filters):
+    condition = None
+    for field, value in ((Order.status, filters.get('status')),
+                         (Order.user_id, filters.get('user_id'))):
+        if value is not None:
+            clause = field == value
+            condition = clause if condition is None else condition & clause
+    return condition
+
+
+def _count(condition):
+    query = Order.select(peewee.fn.COUNT(Order.order_id))
+    if condition is not None:
+        query = query.where(condition)
+    return query.scalar()

@@ -1,0 +1,204 @@
+"""Request validation (marshmallow) and the JSON shapes the API answers with."""
+import json
+import re
+from decimal import Decimal
+
+from marshmallow import (Schema, ValidationError, fields, validate,
+                         validates_schema)
+
+from chalicelib.domain import MAX_ID, MAX_MONEY, STATUSES, order_total
+from chalicelib.errors import InvalidInput, PayloadTooLarge
+
+MAX_BODY_BYTES = 256 * 1024
+CENT = Decimal('0.01')
+_CONTROL_CHARS = re.compile(r'[\x00-\x1f\x7f]')
+_DIGITS = re.compile(r'[0-9]{1,19}')
+
+
+def _reject_constant(name):
+    raise ValueError(f'{name} is not a valid JSON number')
+
+
+def parse_json_object(raw_body):
+    """Parse a request body into a dict; numbers with a fraction become Decimal
+    so that money is exact from the first byte."""
+    if raw_body and len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f'Request body is larger than {MAX_BODY_BYTES} bytes')
+    try:
+        text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
+        body = json.loads(text, parse_float=Decimal,
+                          parse_constant=_reject_constant)
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidInput('Request body is not valid JSON') from None
+    if not isinstance(body, dict):
+        raise InvalidInput('Request body must be a JSON object')
+    return body
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: "1", 1.5, 1.0 and true are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error('invalid')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Money(fields.Field):
+    """A JSON number >= 0, <= 99999999.99, with at most two decimals: checked,
+    never rounded."""
+    default_error_messages = {
+        'invalid': 'Not a valid number.',
+        'range': 'Must be greater than or equal to 0 and less than or equal '
+                 'to 99999999.99.',
+        'places': 'Must have at most two decimal places.',
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise self.make_error('invalid')
+        value = Decimal(value)
+        if not value.is_finite():
+            raise self.make_error('invalid')
+        if not 0 <= value <= MAX_MONEY:
+            raise self.make_error('range')
+        if value != value.quantize(CENT):
+            raise self.make_error('places')
+        return value.quantize(CENT)
+
+
+def _no_control_characters(value):
+    if _CONTROL_CHARS.search(value):
+        raise ValidationError('Must not contain control characters.')
+
+
+def _id_field(**kwargs):
+    return StrictInteger(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class OrderItemSchema(Schema):
+    product_id = _id_field(required=True)
+    quantity = StrictInteger(required=True,
+                             validate=validate.Range(min=1, max=10000))
+    price_at_order = Money(required=True)
+
+
+class CreateOrderSchema(Schema):
+    user_id = _id_field(required=True)
+    user_email = fields.String(
+        allow_none=True,
+        validate=[validate.Length(max=254), _no_control_characters,
+                  validate.Email()])
+    items = fields.List(fields.Nested(OrderItemSchema), required=True,
+                        validate=validate.Length(min=1, max=100))
+
+    @validates_schema(skip_on_field_errors=True)
+    def total_fits(self, data, **kwargs):
+        if order_total(data['items']) > MAX_MONEY:
+            raise ValidationError(
+                'The order total must be less than or equal to 99999999.99.',
+                'items')
+
+
+class UpdateOrderSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class QueryInteger(fields.Integer):
+    """An integer written in a query string or path: plain digits only."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+            raise self.make_error('invalid')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ListQuerySchema(Schema):
+    page = QueryInteger(validate=validate.Range(min=1))
+    page_size = QueryInteger(load_default=10,
+                             validate=validate.Range(min=1, max=100))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
+    cursor = fields.String(validate=validate.Length(min=1, max=512))
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_fits(self, data, **kwargs):
+        if 'page' in data and 'cursor' in data:
+            raise ValidationError('Use either page or cursor, not both.', 'page')
+        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
+            raise ValidationError('Page is out of range.', 'page')
+
+
+class UserListQuerySchema(ListQuerySchema):
+    class Meta:
+        exclude = ('user_id', 'status')
+
+
+_create_order = CreateOrderSchema()
+_update_order = UpdateOrderSchema()
+_list_query = ListQuerySchema()
+_user_list_query = UserListQuerySchema()
+_path_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
+
+
+def _load(schema, data, message):
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(message, exc.normalized_messages()) from None
+
+
+def load_create_order(body):
+    return _load(_create_order, body, 'Invalid order')
+
+
+def load_update_order(body):
+    return _load(_update_order, body, 'Invalid order update')
+
+
+def load_list_query(params, for_user=False):
+    # An empty value (?status=) means "no filter", as a form would send it.
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    schema = _user_list_query if for_user else _list_query
+    return _load(schema, params, 'Invalid query parameters')
+
+
+def load_path_id(value, name='order_id'):
+    try:
+        return _path_id.deserialize(value)
+    except ValidationError as exc:
+        raise InvalidInput(f'Invalid {name}', {name: exc.messages}) from None
+
+
+def utc_iso(moment):
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def money_json(amount):
+    # A float prints as the shortest decimal that reads back the same, so a
+    # value with two decimals below 10^8 prints exactly as it is stored.
+    return float(amount)
+
+
+def dump_item(item):
+    return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
+            'quantity': item.quantity,
+            'price_at_order': money_json(item.price_at_order)}
+
+
+def dump_order(order, items):
+    return {
+        'order_id': order.order_id,
+        'user_id': order.user_id,
+        'user_email': order.user_email,
+        'status': order.status,
+        'order_total': money_json(order.order_total),
+        'created_at': utc_iso(order.created_at),
+        'updated_at': utc_iso(order.updated_at),
+        'version': order.version,
+        'items': [dump_item(item) for item in items],
+    }

@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: databases (SQLite and MariaDB) and the app client."""
+import os
+import uuid
+
+import pymysql
+import pytest
+
+from chalicelib import aws, db
+from chalicelib.config import get_settings
+from chalicelib.models import MODELS
+
+MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
+               port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
+               user=os.environ.get('TEST_MARIADB_USER', 'root'),
+               password=os.environ.get('TEST_MARIADB_PASSWORD', ''))
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def _mariadb_reachable():
+    try:
+        pymysql.connect(connect_timeout=2, **MARIADB).close()
+        return True
+    except pymysql.err.MySQLError:
+        return False
+
+
+@pytest.fixture(scope='session')
+def mariadb_database():
+    """A database of its own for this test run (per xdist worker), dropped at the end."""
+    if not _mariadb_reachable():
+        if IN_CI:
+            pytest.fail('MariaDB is unreachable and CI=true: the MariaDB tests must run')
+        pytest.skip('MariaDB is unreachable')
+    worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')
+    name = f'orders_test_{worker}_{uuid.uuid4().hex[:8]}'
+    conn = pymysql.connect(autocommit=True, **MARIADB)
+    with conn.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE `{name}`')
+    yield name
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS `{name}`')
+    conn.close()
+
+
+def mariadb_url(name):
+    auth = MARIADB['user'] + (f":{MARIADB['password']}" if MARIADB['password'] else '')
+    return f"mysql://{auth}@{MARIADB['host']}:{MARIADB['port']}/{name}"
+
+
+@pytest.fixture(params=['sqlite', pytest.param('mariadb', marks=pytest.mark.mariadb)])
+def database_url(request, tmp_path):
+    """Every test that takes this runs once on SQLite and once on MariaDB."""
+    if request.param == 'sqlite':
+        return f'sqlite:///{tmp_path}/orders.sqlite3'
+    name = request.getfixturevalue('mariadb_database')
+    return mariadb_url(name)
+
+
+def _empty_tables():
+    for model in reversed(MODELS):
+        model.delete().execute()
+
+
+@pytest.fixture
+def environment(database_url, tmp_path, monkeypatch):
+    """The service's environment for one test: its database, no AWS, mail to tmp."""
+    for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('DATABASE_URL', database_url)
+    monkeypatch.setenv('AUTO_MIGRATE', 'true')
+    monkeypatch.setenv('MAIL_DIR', str(tmp_path / 'mail'))
+    monkeypatch.setenv('AWS_DEFAULT_REGION', 'us-east-1')
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'testing')
+    monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'testing')
+    get_settings.cache_clear()
+    aws.forget_clients()
+    yield get_settings()
+    get_settings.cache_clear()
+    aws.forget_clients()
+
+
+@pytest.fixture
+def database(environment):
+    """The configured database, schema created and every table empty."""
+    db.open_database(environment)
+    db.ready(MODELS, auto_migrate=True)
+    _empty_tables()
+    yield db.database
+    db.discard_connection()
+
+
+@pytest.fixture
+def app_module(database, monkeypatch):
+    import app as app_module
+    monkeypatch.setattr(app_module, '_service', None)
+    return app_module
+
+
+@pytest.fixture
+def client(app_module):
+    from chalice.test import Client
+    with Client(app_module.app) as test_client:
+        yield test_client

@@ -1,0 +1,30 @@
+"""Small helpers for driving the app through chalice.test.Client."""
+import json
+
+JSON = {'Content-Type': 'application/json'}
+
+
+def order_body(user_id=1, items=None, **extra):
+    body = {'user_id': user_id,
+            'items': items or [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+                               {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+    body.update(extra)
+    return body
+
+
+def send(client, method, path, body=None, headers=None, raw=None):
+    """Send a request; `body` is JSON-encoded, `raw` is sent as it is."""
+    payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    response = client.http.request(method, path, headers={**JSON, **(headers or {})},
+                                   body=payload)
+    return response
+
+
+def json_of(response):
+    return json.loads(response.body) if response.body else None
+
+
+def create_order(client, headers=None, **kwargs):
+    response = send(client, 'POST', '/orders', order_body(**kwargs), headers)
+    assert response.status_code == 201, response.body
+    return json_of(response)
