@@ -1,23 +1,24 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
 import functools
+import os
 import re
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
-from chalicelib import db, idempotency, logs, schemas
+from chalicelib import db, idempotency, logs, runtime, schemas
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
                                PayloadTooLarge, TransitionForbidden,
                                VersionMismatch)
-from chalicelib.models import MODELS
-from chalicelib.orders import OrderService
+from chalicelib.migrate import migrate
+from chalicelib.publisher import relay
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
 
-_service = None
+NOTIFY_QUEUE = os.environ.get('NOTIFY_QUEUE_NAME', 'orders-notifications')
 
 ERROR_STATUS = [
     (InvalidInput, 400, 'BadRequestError'),
@@ -30,17 +31,6 @@ ERROR_STATUS = [
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
 ]
 _ETAG = re.compile(r'(?:W/)?"?([0-9]{1,9})"?')
-
-
-def get_service():
-    """The order service on a live database connection, built once per container."""
-    global _service
-    settings = get_settings()
-    if _service is None:
-        db.open_database(settings)
-        _service = OrderService()
-    db.ready(MODELS, settings.auto_migrate)
-    return _service
 
 
 def error_response(exc):
@@ -59,8 +49,7 @@ def api(view):
     refusals into the contract's error answers."""
     @functools.wraps(view)
     def handle(*args, **kwargs):
-        context = app.lambda_context
-        logs.set_context(request_id=getattr(context, 'aws_request_id', None))
+        logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))
         try:
             return view(*args, **kwargs)
         except OrderServiceError as exc:
@@ -97,7 +86,7 @@ def create_order():
     key = request.headers.get('idempotency-key')
     if key is not None:
         key = idempotency.validate_key(key)
-    created = get_service().create_order(
+    created = runtime.order_service().create_order(
         data, key, idempotency.fingerprint(body) if key else None)
     headers = {'Location': f'/orders/{created.body["order_id"]}'}
     if created.replayed:
@@ -109,14 +98,14 @@ def create_order():
 @api
 def list_orders():
     query = schemas.load_list_query(app.current_request.query_params)
-    return get_service().list_orders(query)
+    return runtime.order_service().list_orders(query)
 
 
 @app.route('/orders/{order_id}', methods=['GET'])
 @api
 def get_order(order_id):
     order_id = schemas.load_path_id(order_id)
-    return order_response(get_service().get_order(order_id))
+    return order_response(runtime.order_service().get_order(order_id))
 
 
 @app.route('/orders/{order_id}', methods=['PUT'])
@@ -127,14 +116,14 @@ def update_order(order_id):
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
     return order_response(
-        get_service().update_status(order_id, data['status'], version))
+        runtime.order_service().update_status(order_id, data['status'], version))
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
 def delete_order(order_id):
     order_id = schemas.load_path_id(order_id)
-    get_service().delete_order(order_id)
+    runtime.order_service().delete_order(order_id)
     return Response(body='', status_code=204)
 
 
@@ -142,19 +131,46 @@ def delete_order(order_id):
 @api
 def list_user_orders(user_id):
     user_id = schemas.load_path_id(user_id, 'user_id')
-    query = schemas.load_list_query(app.current_request.query_params,
-                                    for_user=True)
-    return get_service().list_orders(query, user_id=user_id)
+    query = schemas.load_list_query(app.current_request.query_params, for_user=True)
+    return runtime.order_service().list_orders(query, user_id=user_id)
 
 
 @app.route('/health', methods=['GET'])
 @api
 def health():
     try:
-        get_service()
-        db.database.execute_sql('SELECT 1')
+        runtime.database().execute_sql('SELECT 1')
     except (DatabaseUnavailable, *db.CONNECTION_ERRORS):
         db.discard_connection()
         return Response(body={'status': 'error', 'database': 'unreachable'},
                         status_code=503, headers={'Retry-After': '1'})
     return {'status': 'ok', 'database': 'ok'}
+
+
+@app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=10)
+def email_notifier(event):
+    logs.set_context()
+    records = [(record.to_dict()['messageId'], record.body) for record in event]
+    try:
+        runtime.database()
+    except DatabaseUnavailable:
+        logs.log.error('Database unavailable: the whole batch will be retried')
+        return {'batchItemFailures': [{'itemIdentifier': mid} for mid, _ in records]}
+    failed = runtime.notifier().handle_batch(records)
+    return {'batchItemFailures': [{'itemIdentifier': mid} for mid in failed]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def outbox_relay(event):
+    logs.set_context()
+    runtime.database()
+    published = relay(runtime.publisher(),
+                      retention=get_settings().outbox_retention)
+    logs.log.info('Outbox relay published %s events', published)
+    return {'published': published}
+
+
+@app.lambda_function(name='migrate')
+def migrate_function(event, context):
+    """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
+    return {'tables': migrate()}

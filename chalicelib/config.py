@@ -2,6 +2,7 @@
 import functools
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
@@ -36,7 +37,7 @@ class Settings:
     environment: str
     log_level: str
     aws_region: str
-    outbox_retention_days: int
+    outbox_retention: timedelta
 
 
 class ConfigError(ValueError):
@@ -92,7 +93,7 @@ def settings_from(env):
         environment=env.get('ENVIRONMENT', 'dev'),
         log_level=env.get('LOG_LEVEL', 'INFO').upper(),
         aws_region=env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
-        outbox_retention_days=int(env.get('OUTBOX_RETENTION_DAYS') or 7),
+        outbox_retention=timedelta(days=int(env.get('OUTBOX_RETENTION_DAYS') or 7)),
     )
 
 

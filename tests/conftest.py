@@ -5,7 +5,7 @@ import uuid
 import pymysql
 import pytest
 
-from chalicelib import aws, db
+from chalicelib import aws, db, runtime
 from chalicelib.config import get_settings
 from chalicelib.models import MODELS
 
@@ -90,10 +90,11 @@ def database(environment):
 
 
 @pytest.fixture
-def app_module(database, monkeypatch):
+def app_module(database):
     import app as app_module
-    monkeypatch.setattr(app_module, '_service', None)
-    return app_module
+    runtime.reset()
+    yield app_module
+    runtime.reset()
 
 
 @pytest.fixture

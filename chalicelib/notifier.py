@@ -1,0 +1,108 @@
+"""The email notifier: one SQS batch in, at most one email per event out, and
+the message ids worth retrying back."""
+import json
+from datetime import datetime, timezone
+
+import peewee
+
+from chalicelib import mail
+from chalicelib.db import CONNECTION_ERRORS, discard_connection
+from chalicelib.domain import EVENT_SUBJECTS
+from chalicelib.logs import add_context, log
+from chalicelib.models import ProcessedEvent
+
+# SES refused this email for good (a bad recipient, say): retrying won't help.
+PERMANENT_SES_ERRORS = {'MessageRejected'}
+
+
+class UnknownMessage(ValueError):
+    pass
+
+
+def parse_event(body):
+    """The event in an SQS message body: inside an SNS envelope, or raw."""
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and message.get('Type') == 'Notification':
+            message = json.loads(message['Message'])
+    except (ValueError, TypeError, KeyError):
+        raise UnknownMessage('not JSON, or an SNS envelope without a JSON message') from None
+    if not isinstance(message, dict) \
+            or message.get('event_type') not in EVENT_SUBJECTS \
+            or not isinstance(message.get('event_id'), str) \
+            or type(message.get('order_id')) is not int:
+        raise UnknownMessage('not an order event')
+    return message
+
+
+def _is_permanent(exc):
+    code = getattr(exc, 'response', {}).get('Error', {}).get('Code')
+    return code in PERMANENT_SES_ERRORS
+
+
+class Notifier:
+    def __init__(self, sender):
+        self.sender = sender
+
+    def handle_batch(self, records):
+        """records: [(message_id, body)]; returns the message ids to retry."""
+        failed = []
+        for message_id, body in records:
+            add_context(message_id=message_id)
+            if not self.handle(body):
+                failed.append(message_id)
+        return failed
+
+    def handle(self, body):
+        """Process one message; False means "retry it later"."""
+        try:
+            event = parse_event(body)
+        except UnknownMessage as exc:
+            log.warning('Dropping message: %s', exc)
+            return True
+        context = {'order_id': event['order_id'], 'event_id': event['event_id']}
+        if not mail.wants_email(event['event_type']):
+            log.info('No email for %s', event['event_type'], extra=context)
+            return True
+        if not event.get('user_email'):
+            log.info('No user_email on the event: nothing to send', extra=context)
+            return True
+        try:
+            message = mail.build_email(event, self.sender.sender)
+            if not _claim(event['event_id']):
+                log.info('Event already processed: no second email', extra=context)
+                return True
+        except CONNECTION_ERRORS:
+            discard_connection()
+            log.exception('Database unavailable: will retry', extra=context)
+            return False
+        try:
+            self.sender.send(message)
+        except Exception as exc:
+            if _is_permanent(exc):
+                log.error('Email refused for good: %s', exc, extra=context)
+                return True
+            log.warning('Email send failed, will retry: %s', exc, extra=context)
+            _release(event['event_id'])
+            return False
+        log.info('Email sent for %s', event['event_type'], extra=context)
+        return True
+
+
+def _claim(event_id):
+    """Record the event before sending: a crash after this loses one email
+    rather than ever sending two (the contract says at most once)."""
+    try:
+        ProcessedEvent.create(event_id=event_id,
+                              processed_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        return True
+    except peewee.IntegrityError:
+        return False
+
+
+def _release(event_id):
+    try:
+        ProcessedEvent.delete().where(ProcessedEvent.event_id == event_id).execute()
+    except CONNECTION_ERRORS:
+        discard_connection()
+        log.error('Could not release event %s: it will not be retried', event_id)
