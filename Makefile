@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test migrate relay clean
+.PHONY: venv run test migrate relay redrive clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ test: venv
 
 migrate: venv
 	$(BIN)/python -m chalicelib.migrate
+
+redrive: venv
+	$(BIN)/python -m chalicelib.redrive
 
 relay: venv
 	$(BIN)/python -m chalicelib.relay_cli

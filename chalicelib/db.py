@@ -133,10 +133,6 @@ def discard_connection():
         database.obj._state.reset()
 
 
-def create_schema(models):
-    database.create_tables(models, safe=True)
-
-
 def open_database(settings):
     """Point the proxy at the configured database (no connection yet)."""
     db_settings = settings.database
@@ -147,14 +143,14 @@ def open_database(settings):
     initialize(make_database(db_settings, credentials))
 
 
-def ready(models, auto_migrate):
-    """Connect (or check the warm connection) and, the first time, create the
-    schema when AUTO_MIGRATE says so."""
+def ready(migrate=None):
+    """Connect (or check the warm connection) and, the first time, run
+    `migrate` (given when AUTO_MIGRATE is on)."""
     global _migrated
     connect()
-    if auto_migrate and not _migrated:
+    if migrate is not None and not _migrated:
         try:
-            create_schema(models)
+            migrate()
         except CONNECTION_ERRORS as exc:
             discard_connection()
             raise DatabaseUnavailable() from exc

@@ -60,9 +60,9 @@ class SesSender:
         self.sender = sender
 
     def send(self, message):
+        # Without Destinations, SES takes the recipients from the To header.
         self._client().send_raw_email(
-            Source=self.sender, Destinations=[message['To']],
-            RawMessage={'Data': message.as_bytes()})
+            Source=self.sender, RawMessage={'Data': message.as_bytes()})
 
 
 class MailDirSender:

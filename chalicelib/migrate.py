@@ -2,16 +2,21 @@
 statement is CREATE ... IF NOT EXISTS, so running it again changes nothing."""
 import sys
 
-from chalicelib import db
+from chalicelib import counts, db
 from chalicelib.config import get_settings
-from chalicelib.models import MODELS
+from chalicelib.models import MODELS, OrderCount
+
+
+def create_schema():
+    db.database.create_tables(MODELS, safe=True)
+    if not OrderCount.select().exists():
+        counts.recount()
 
 
 def migrate(settings=None):
-    settings = settings or get_settings()
-    db.open_database(settings)
+    db.open_database(settings or get_settings())
     db.connect()
-    db.create_schema(MODELS)
+    create_schema()
     tables = db.database.get_tables()
     db.database.close()
     return tables

@@ -43,6 +43,17 @@ class OrderItem(BaseModel):
         table_name = 'order_items'
 
 
+class OrderCount(BaseModel):
+    """How many orders have a status, spread over shards (see counts.py)."""
+    status = peewee.CharField(max_length=50)
+    shard = peewee.SmallIntegerField()
+    n = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = 'order_counts'
+        primary_key = peewee.CompositeKey('status', 'shard')
+
+
 class IdempotencyKey(BaseModel):
     key = peewee.CharField(max_length=255, primary_key=True)
     request_hash = peewee.CharField(max_length=64)
@@ -78,4 +89,4 @@ class ProcessedEvent(BaseModel):
         table_name = 'processed_events'
 
 
-MODELS = [Order, OrderItem, IdempotencyKey, Outbox, ProcessedEvent]
+MODELS = [Order, OrderItem, OrderCount, IdempotencyKey, Outbox, ProcessedEvent]

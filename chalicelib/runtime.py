@@ -4,7 +4,7 @@ first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws, db
 from chalicelib.config import get_settings
 from chalicelib.mail import MailDirSender, SesSender
-from chalicelib.models import MODELS
+from chalicelib.migrate import create_schema
 from chalicelib.notifier import Notifier
 from chalicelib.orders import OrderService
 from chalicelib.publisher import LocalPublisher, SnsPublisher
@@ -29,7 +29,7 @@ def database():
     """The database, connected and (when AUTO_MIGRATE says so) migrated."""
     settings = get_settings()
     _once('database', lambda: db.open_database(settings) or True)
-    db.ready(MODELS, settings.auto_migrate)
+    db.ready(create_schema if settings.auto_migrate else None)
     return db.database
 
 

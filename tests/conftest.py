@@ -5,8 +5,9 @@ import uuid
 import pymysql
 import pytest
 
-from chalicelib import aws, db, runtime
+from chalicelib import aws, counts, db, runtime
 from chalicelib.config import get_settings
+from chalicelib.migrate import create_schema
 from chalicelib.models import MODELS
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
@@ -83,8 +84,9 @@ def environment(database_url, tmp_path, monkeypatch):
 def database(environment):
     """The configured database, schema created and every table empty."""
     db.open_database(environment)
-    db.ready(MODELS, auto_migrate=True)
+    db.ready(create_schema)
     _empty_tables()
+    counts.recount()
     yield db.database
     db.discard_connection()
 

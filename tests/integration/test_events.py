@@ -1,0 +1,194 @@
+"""The contract's Events: one event per change, in the change's transaction,
+published to SNS after the commit, and by the relay whatever is left."""
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import runtime
+from chalicelib.models import Outbox
+from chalicelib.publisher import SnsPublisher, relay
+from tests.support import create_order, send
+
+EVENT_KEYS = {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
+              'status', 'order_total', 'timestamp'}
+
+
+def put_status(client, order_id, status):
+    response = send(client, 'PUT', f'/orders/{order_id}', {'status': status})
+    assert response.status_code == 200, response.body
+    return response
+
+
+def relay_now():
+    return relay(runtime.publisher(), min_age=timedelta(0))
+
+
+def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_world, client):
+    order = create_order(client, user_email='ada@example.com')
+    put_status(client, order['order_id'], 'paid')
+    put_status(client, order['order_id'], 'shipped')
+    put_status(client, order['order_id'], 'delivered')
+    assert send(client, 'DELETE', f"/orders/{order['order_id']}").status_code == 204
+
+    messages = aws_world.receive()
+
+    envelopes = [json.loads(m['Body']) for m in messages]
+    events = sorted((json.loads(e['Message']) for e in envelopes), key=lambda e: e['timestamp'])
+    assert [e['event_type'] for e in events] == [
+        'order_created', 'order_updated', 'order_shipped', 'order_updated', 'order_deleted']
+    assert [e['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered', 'delivered']
+    assert all(set(e) == EVENT_KEYS for e in events)
+    assert len({e['event_id'] for e in events}) == 5
+    assert events[0]['order_total'] == 109.97
+    assert events[0]['user_email'] == 'ada@example.com'
+    assert all(e['timestamp'].endswith('Z') for e in events)
+    subjects = {json.loads(env['Message'])['event_type']: env['Subject'] for env in envelopes}
+    assert subjects == {'order_created': 'Order Created', 'order_updated': 'Order Updated',
+                        'order_shipped': 'Order Shipped', 'order_deleted': 'Order Deleted'}
+    for envelope in envelopes:
+        assert envelope['MessageAttributes']['event_type'] == {
+            'Type': 'String', 'Value': json.loads(envelope['Message'])['event_type']}
+
+
+def test_published_rows_are_marked_with_the_sns_message_id(aws_world, client):
+    create_order(client)
+
+    rows = list(Outbox.select())
+
+    assert len(rows) == 1
+    assert rows[0].published_at is not None and rows[0].sns_message_id
+
+
+def test_same_status_put_publishes_nothing(aws_world, client):
+    order = create_order(client)
+    aws_world.receive()
+
+    response = put_status(client, order['order_id'], 'pending')
+
+    assert json.loads(response.body)['version'] == 1
+    assert aws_world.receive() == []
+    assert Outbox.select().count() == 1
+
+
+def test_subscription_filter_on_event_type_sees_only_its_types(aws_world, client):
+    shipped_url, _ = aws_world.subscribe_queue(
+        'shipping-only', {'event_type': ['order_shipped']})
+    order = create_order(client)
+    put_status(client, order['order_id'], 'shipped')
+    send(client, 'DELETE', f"/orders/{order['order_id']}")
+
+    events = aws_world.events(shipped_url)
+
+    assert [e['event_type'] for e in events] == ['order_shipped']
+
+
+class FailingSns:
+    """An SNS client that is down: every call raises, each call recorded."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def publish(self, **kwargs):
+        self.calls += 1
+        raise ConnectionError('SNS is unreachable')
+
+    publish_batch = publish
+
+
+def test_sns_outage_still_answers_201_and_relay_publishes_once(aws_world, client, monkeypatch):
+    failing = FailingSns()
+    monkeypatch.setattr(runtime.publisher(), '_client', lambda: failing)
+
+    response = send(client, 'POST', '/orders', {'user_id': 1, 'items': [
+        {'product_id': 1, 'quantity': 1, 'price_at_order': 5}]})
+
+    assert response.status_code == 201
+    assert failing.calls == 1
+    assert Outbox.select().where(Outbox.published_at.is_null()).count() == 1
+    assert relay_now() == 0  # SNS still down: nothing published, nothing lost
+    monkeypatch.undo()
+    runtime.reset()  # SNS is back; the relay of another container runs
+    assert relay_now() == 1
+    assert relay_now() == 0
+    events = aws_world.events()
+    assert [e['order_id'] for e in events] == [json.loads(response.body)['order_id']]
+
+
+def test_after_a_failure_requests_stop_calling_sns_for_a_while(aws_world, client, monkeypatch):
+    failing = FailingSns()
+    monkeypatch.setattr(runtime.publisher(), '_client', lambda: failing)
+
+    create_order(client)
+    create_order(client)
+    create_order(client)
+
+    assert failing.calls == 1
+    assert Outbox.select().where(Outbox.published_at.is_null()).count() == 3
+
+
+def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, client, monkeypatch):
+    def crash(self, rows):
+        raise SystemExit('the Lambda was stopped right after the commit')
+    monkeypatch.setattr(SnsPublisher, 'publish_committed', crash)
+
+    with pytest.raises(SystemExit):
+        send(client, 'POST', '/orders', {'user_id': 7, 'items': [
+            {'product_id': 1, 'quantity': 1, 'price_at_order': 5}]})
+    monkeypatch.undo()
+
+    assert aws_world.receive() == []
+    assert relay_now() == 1
+    events = aws_world.events()
+    assert [(e['event_type'], e['user_id']) for e in events] == [('order_created', 7)]
+
+
+class OneEntryFails:
+    """Real SNS, except that PublishBatch reports the first entry failed."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def publish_batch(self, TopicArn, PublishBatchRequestEntries):
+        failed, *rest = PublishBatchRequestEntries
+        response = self.real.publish_batch(TopicArn=TopicArn, PublishBatchRequestEntries=rest)
+        response['Failed'] = [{'Id': failed['Id'], 'Code': 'InternalError',
+                               'Message': 'try again', 'SenderFault': False}]
+        return response
+
+
+def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_world, client, monkeypatch):
+    publisher = runtime.publisher()
+    monkeypatch.setattr(publisher, '_paused_until', float('inf'))  # leave all to the relay
+    for user_id in range(1, 6):
+        create_order(client, user_id=user_id)
+    first = Outbox.select().order_by(Outbox.id).first()
+    monkeypatch.setattr(publisher, '_client', lambda: OneEntryFails(aws_world.sns))
+
+    assert relay_now() == 4
+
+    pending = list(Outbox.select().where(Outbox.published_at.is_null()))
+    assert [row.event_id for row in pending] == [first.event_id]
+    assert len(aws_world.receive()) == 4
+
+
+def test_relay_leaves_events_of_requests_still_publishing_alone(aws_world, client, monkeypatch):
+    monkeypatch.setattr(runtime.publisher(), '_paused_until', float('inf'))
+    create_order(client)
+
+    assert relay(runtime.publisher()) == 0  # younger than RELAY_MIN_AGE
+    assert relay_now() == 1
+
+
+def test_relay_deletes_published_rows_older_than_the_retention(aws_world, client):
+    create_order(client)
+    create_order(client)
+    old = Outbox.select().order_by(Outbox.id).first()
+    Outbox.update(published_at=old.published_at - timedelta(days=8)).where(
+        Outbox.id == old.id).execute()
+
+    relay_now()
+
+    assert [row.id for row in Outbox.select()] != [] and old.id not in [
+        row.id for row in Outbox.select()]
+    assert Outbox.select().count() == 1

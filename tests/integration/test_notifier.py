@@ -1,0 +1,179 @@
+"""The contract's Email notifier, end to end through moto: POST -> SNS -> SQS
+-> email_notifier -> SES, and the local flow that writes .eml files."""
+import email
+import json
+import os
+from email import policy
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib import runtime
+from chalicelib.models import ProcessedEvent
+from tests.integration.conftest import SENDER, sent_emails
+from tests.support import create_order, send
+
+
+def invoke_notifier(client, event):
+    return client.lambda_.invoke('email_notifier', event).payload
+
+
+def test_created_order_sends_one_confirmation_email_through_ses(aws_world, client):
+    order = create_order(client, user_email='ada@example.com')
+    messages = aws_world.receive()
+
+    result = invoke_notifier(client, aws_world.sqs_event(messages))
+
+    assert result == {'batchItemFailures': []}
+    [sent] = sent_emails()
+    assert sent.destinations == ['ada@example.com']
+    mime = email.message_from_string(sent.raw_data, policy=policy.default)
+    assert mime['Subject'] == f"Order #{order['order_id']} confirmed"
+    assert mime['From'] == SENDER
+    assert mime['To'] == 'ada@example.com'
+    text = mime.get_body(('plain',)).get_content()
+    html = mime.get_body(('html',)).get_content()
+    assert '109.97' in text and '109.97' in html
+
+
+def test_redelivered_message_sends_no_second_email(aws_world, client):
+    create_order(client, user_email='ada@example.com')
+    event = aws_world.sqs_event(aws_world.receive())
+
+    invoke_notifier(client, event)
+    result = invoke_notifier(client, event)
+
+    assert result == {'batchItemFailures': []}
+    assert len(sent_emails()) == 1
+
+
+def test_shipping_and_status_emails_have_their_own_subjects(aws_world, client):
+    order = create_order(client, user_email='ada@example.com')
+    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
+    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'shipped'})
+    send(client, 'DELETE', f"/orders/{order['order_id']}")
+
+    invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    subjects = sorted(email.message_from_string(m.raw_data)['Subject'] for m in sent_emails())
+    oid = order['order_id']
+    assert subjects == sorted([f'Order #{oid} confirmed', f'Order #{oid} is now paid',
+                               f'Order #{oid} has shipped'])  # no email for order_deleted
+
+
+class SesFailingFor:
+    """Real (moto) SES, except for one recipient, for whom SES is throttling."""
+
+    def __init__(self, real, recipient):
+        self.real, self.recipient = real, recipient
+
+    def send_raw_email(self, **kwargs):
+        if f'To: {self.recipient}'.encode() in kwargs['RawMessage']['Data']:
+            raise ClientError({'Error': {'Code': 'Throttling', 'Message': 'slow down'}},
+                              'SendRawEmail')
+        return self.real.send_raw_email(**kwargs)
+
+
+def test_batch_reports_only_the_ses_failed_record_and_drops_garbage(aws_world, client, monkeypatch):
+    create_order(client, user_email='good@example.com')
+    create_order(client, user_email='throttled@example.com')
+    messages = aws_world.receive()
+    garbage = {'MessageId': 'garbage-1', 'ReceiptHandle': 'r', 'Body': 'not json at all'}
+    unknown = {'MessageId': 'unknown-1', 'ReceiptHandle': 'r',
+               'Body': json.dumps({'hello': 'world'})}
+    by_recipient = {json.loads(json.loads(m['Body'])['Message'])['user_email']: m
+                    for m in messages}
+    sender = runtime.notifier().sender
+    monkeypatch.setattr(sender, '_client',
+                        lambda: SesFailingFor(aws_world.ses, 'throttled@example.com'))
+
+    result = invoke_notifier(client, aws_world.sqs_event(
+        [garbage, by_recipient['good@example.com'], unknown,
+         by_recipient['throttled@example.com']]))
+
+    assert result == {'batchItemFailures': [
+        {'itemIdentifier': by_recipient['throttled@example.com']['MessageId']}]}
+    assert [m.destinations for m in sent_emails()] == [['good@example.com']]
+    monkeypatch.undo()
+    # Retried once SES is back, the failed record sends its email.
+    retry = invoke_notifier(client, aws_world.sqs_event([by_recipient['throttled@example.com']]))
+    assert retry == {'batchItemFailures': []}
+    assert len(sent_emails()) == 2
+
+
+def test_permanently_refused_email_is_not_retried(aws_world, client, monkeypatch):
+    create_order(client, user_email='nobody@example.com')
+    messages = aws_world.receive()
+
+    class Rejecting:
+        def send_raw_email(self, **kwargs):
+            raise ClientError({'Error': {'Code': 'MessageRejected', 'Message': 'no'}},
+                              'SendRawEmail')
+    monkeypatch.setattr(runtime.notifier().sender, '_client', lambda: Rejecting())
+
+    assert invoke_notifier(client, aws_world.sqs_event(messages)) == {'batchItemFailures': []}
+
+
+def test_event_without_user_email_sends_nothing_and_is_not_a_failure(aws_world, client):
+    create_order(client)
+
+    result = invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    assert result == {'batchItemFailures': []}
+    assert sent_emails() == []
+
+
+def test_raw_delivery_without_sns_envelope_is_understood(aws_world, client):
+    create_order(client, user_email='ada@example.com')
+    [message] = aws_world.receive()
+    message['Body'] = json.loads(message['Body'])['Message']
+
+    assert invoke_notifier(client, aws_world.sqs_event([message])) == {'batchItemFailures': []}
+    assert len(sent_emails()) == 1
+
+
+def test_hostile_email_address_is_escaped_in_the_html(aws_world, client):
+    hostile = '"<script>alert(1)</script>"@example.com'
+    create_order(client, user_email=hostile)
+
+    invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    [sent] = sent_emails()
+    html = email.message_from_string(sent.raw_data, policy=policy.default) \
+        .get_body(('html',)).get_content()
+    assert '<script>' not in html
+    assert '&lt;script&gt;' in html
+
+
+def test_database_down_fails_the_whole_batch_for_retry(aws_world, client, monkeypatch):
+    create_order(client, user_email='ada@example.com')
+    messages = aws_world.receive()
+    from chalicelib.errors import DatabaseUnavailable
+
+    def down():
+        raise DatabaseUnavailable()
+    monkeypatch.setattr(runtime, 'database', down)
+
+    result = invoke_notifier(client, aws_world.sqs_event(messages))
+
+    assert result == {'batchItemFailures': [{'itemIdentifier': messages[0]['MessageId']}]}
+    assert sent_emails() == []
+
+
+def test_local_flow_writes_an_eml_file_without_any_aws(client, environment):
+    order = create_order(client, user_email='ada@example.com')
+    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'shipped'})
+
+    mail_dir = environment.mail_dir
+    files = sorted(os.listdir(mail_dir))
+    assert len(files) == 2 and all(name.endswith('.eml') for name in files)
+    subjects = set()
+    for name in files:
+        with open(os.path.join(mail_dir, name), 'rb') as handle:
+            message = email.message_from_binary_file(handle, policy=policy.default)
+        subjects.add(message['Subject'])
+        assert message['To'] == 'ada@example.com'
+        assert message.get_body(('html',)) is not None
+    assert subjects == {f"Order #{order['order_id']} confirmed",
+                        f"Order #{order['order_id']} has shipped"}
+    assert ProcessedEvent.select().count() == 2
