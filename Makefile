@@ -33,3 +33,17 @@ relay: venv
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
+
+# CloudFormation for a stage, SNS/SQS/DLQ wiring included (docs/deploy.md):
+# build/<stage>/sam.yaml and deployment.zip, checked with cfn-lint.
+# `chalice package` needs a region, though the template names none.
+STAGE ?= dev
+PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
+
+.PHONY: package
+
+package: venv
+	rm -rf build/$(STAGE)
+	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(BIN)/chalice package --stage $(STAGE) \
+		--merge-template infra/resources.yaml build/$(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml

@@ -147,7 +147,7 @@ def health():
     return {'status': 'ok', 'database': 'ok'}
 
 
-@app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=10)
+@app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=10, maximum_concurrency=5)
 def email_notifier(event):
     logs.set_context()
     records = [(record.to_dict()['messageId'], record.body) for record in event]

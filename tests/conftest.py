@@ -102,5 +102,5 @@ def app_module(database):
 @pytest.fixture
 def client(app_module):
     from chalice.test import Client
-    with Client(app_module.app) as test_client:
+    with Client(app_module.app, stage_name='local') as test_client:
         yield test_client

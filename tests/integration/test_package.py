@@ -1,0 +1,349 @@
+"""`make package`: the CloudFormation template of each stage, built and read offline.
+
+A copy of the project is packaged the way `make package` does it
+(`chalice package --merge-template infra/resources.yaml`), linted with
+cfn-lint, and read: the SNS/SQS/DLQ wiring, the IAM policies and the
+per-function settings are what the contract needs. Chalice ignores a
+mistyped config key and the merge keeps both halves of two different
+intrinsics, silently: these tests are where such a slip shows.
+No AWS account and no network: the copy's requirements.txt is emptied
+(vendoring dependencies needs PyPI and changes nothing in the template).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+STAGES = ['dev', 'prod']
+
+# CloudFormation logical id -> Chalice function name, and the handler.
+FUNCTIONS = {
+    'APIHandler': ('api_handler', 'app.app'),
+    'EmailNotifier': ('email_notifier', 'app.email_notifier'),
+    'OutboxRelay': ('outbox_relay', 'app.outbox_relay'),
+    'Migrate': ('migrate', 'app.migrate_function'),
+}
+ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
+         'OutboxRelay': 'OutboxRelayRole', 'Migrate': 'MigrateRole'}
+ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
+               'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
+               'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'}
+EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents',
+                                      'secretsmanager:GetSecretValue'}
+FUNCTION_CALLS = {
+    'APIHandler': {'sns:Publish'},
+    'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
+    'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
+                      'ses:SendEmail', 'ses:SendRawEmail'},
+    'Migrate': set(),
+}
+EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
+
+# What Chalice reads from a stage and from lambda_functions; anything else
+# in .chalice/config.json is a typo Chalice would ignore.
+STAGE_KEYS = {'api_gateway_stage', 'autogen_policy', 'iam_policy_file', 'subnet_ids',
+              'security_group_ids', 'log_retention_in_days', 'tags',
+              'environment_variables', 'lambda_functions', 'lambda_memory_size',
+              'lambda_timeout', 'reserved_concurrency', 'api_gateway_endpoint_type',
+              'xray', 'layers', 'manage_iam_role', 'iam_role_arn'}
+FUNCTION_KEYS = {'lambda_memory_size', 'lambda_timeout', 'reserved_concurrency',
+                 'iam_policy_file', 'autogen_policy', 'environment_variables', 'tags',
+                 'subnet_ids', 'security_group_ids', 'log_retention_in_days', 'layers',
+                 'xray', 'manage_iam_role', 'iam_role_arn'}
+
+
+def _copy_project(dest):
+    shutil.copy2(ROOT / 'app.py', dest / 'app.py')
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+    shutil.copytree(ROOT / 'chalicelib', dest / 'chalicelib', ignore=ignore)
+    shutil.copytree(ROOT / 'infra', dest / 'infra', ignore=ignore)
+    (dest / '.chalice').mkdir()
+    for path in (ROOT / '.chalice').glob('*.json'):
+        shutil.copy2(path, dest / '.chalice' / path.name)
+    (dest / 'requirements.txt').write_text('')
+
+
+def _offline_aws_env():
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith('AWS_')}
+    env.update(AWS_DEFAULT_REGION='us-east-1', AWS_ACCESS_KEY_ID='testing',
+               AWS_SECRET_ACCESS_KEY='testing', AWS_CONFIG_FILE=os.devnull,
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    return env
+
+
+class Packaged:
+    def __init__(self, stage, out_dir):
+        self.stage = stage
+        self.out_dir = out_dir
+        self.template_path = out_dir / 'sam.yaml'
+        self.template = yaml.safe_load(self.template_path.read_text())
+        self.resources = self.template['Resources']
+        config = json.loads((ROOT / '.chalice' / 'config.json').read_text())
+        self.stage_config = config['stages'][stage]
+        self.policy_file = json.loads(
+            (ROOT / '.chalice' / self.stage_config['iam_policy_file']).read_text())
+
+    def of_type(self, resource_type):
+        return {name: resource['Properties'] for name, resource in self.resources.items()
+                if resource['Type'] == resource_type}
+
+    def one_of_type(self, resource_type):
+        found = self.of_type(resource_type)
+        assert len(found) == 1, f'expected one {resource_type}, found {sorted(found)}'
+        return next(iter(found.items()))
+
+    def props(self, name):
+        return self.resources[name]['Properties']
+
+    def function_config(self, logical_id, key):
+        name = FUNCTIONS[logical_id][0]
+        per_function = self.stage_config.get('lambda_functions', {}).get(name, {})
+        return per_function.get(key, self.stage_config.get(key))
+
+    @property
+    def queues(self):
+        """(queue, dead-letter queue) logical ids."""
+        queues = self.of_type('AWS::SQS::Queue')
+        main = [name for name, props in queues.items() if 'RedrivePolicy' in props]
+        assert len(main) == 1 and len(queues) == 2, sorted(queues)
+        dlq = referenced(queues[main[0]]['RedrivePolicy']['deadLetterTargetArn'])
+        return main[0], dlq.pop()
+
+
+@pytest.fixture(scope='module', params=STAGES)
+def packaged(request, tmp_path_factory):
+    stage = request.param
+    project = tmp_path_factory.mktemp(f'project-{stage}')
+    _copy_project(project)
+    out_dir = project / 'build' / stage
+    result = subprocess.run(
+        [str(BIN / 'chalice'), 'package', '--stage', stage,
+         '--merge-template', 'infra/resources.yaml', str(out_dir)],
+        cwd=project, env=_offline_aws_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Packaged(stage, out_dir)
+
+
+def referenced(value):
+    """Logical ids a value points at through Ref, Fn::GetAtt or Fn::Sub."""
+    found = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == 'Ref':
+                found.add(inner)
+            elif key == 'Fn::GetAtt':
+                found.add(inner[0] if isinstance(inner, list) else inner.split('.')[0])
+            elif key == 'Fn::Sub':
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= {name.split('.')[0]
+                          for name in re.findall(r'\$\{([^!}][^}]*)\}', text)}
+                if isinstance(inner, list):
+                    found |= referenced(inner[1])
+            else:
+                found |= referenced(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= referenced(inner)
+    return found
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(role_props):
+    return [statement for policy in role_props['Policies']
+            for statement in policy['PolicyDocument']['Statement']]
+
+
+def _actions(statements):
+    return {action for statement in statements for action in _as_list(statement['Action'])}
+
+
+def _assert_least_privilege(statements):
+    for statement in statements:
+        assert statement['Effect'] == 'Allow'
+        actions = set(_as_list(statement['Action']))
+        assert not any('*' in action for action in actions), statement
+        resources = _as_list(statement['Resource'])
+        if '*' in resources:
+            # The documented exception: ENI actions take no resource ARN.
+            assert resources == ['*'] and actions <= ENI_ACTIONS, statement
+            continue
+        for resource in resources:
+            if isinstance(resource, str):
+                partition, service, region, account = resource.split(':')[1:5]
+                assert '*' not in partition + service + region + account, resource
+
+
+def _walk(value):
+    yield value
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _walk(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _walk(inner)
+
+
+def test_template_passes_cfn_lint(packaged):
+    result = subprocess.run([str(BIN / 'cfn-lint'), str(packaged.template_path)],
+                            capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_merge_never_leaves_two_intrinsics_in_one_value(packaged):
+    for value in _walk(packaged.template):
+        if isinstance(value, dict) and any(key == 'Ref' or key.startswith('Fn::')
+                                           for key in value):
+            assert len(value) == 1, value
+
+
+def test_subscription_sends_only_events_that_email_to_the_queue(packaged):
+    queue, _ = packaged.queues
+    _, subscription = packaged.one_of_type('AWS::SNS::Subscription')
+    topic, _ = packaged.one_of_type('AWS::SNS::Topic')
+
+    assert subscription['Protocol'] == 'sqs'
+    assert referenced(subscription['TopicArn']) == {topic}
+    assert referenced(subscription['Endpoint']) == {queue}
+    assert subscription.get('FilterPolicyScope', 'MessageAttributes') == 'MessageAttributes'
+    assert list(subscription['FilterPolicy']) == ['event_type']
+    assert set(subscription['FilterPolicy']['event_type']) == EMAIL_EVENT_TYPES
+
+
+def test_notifier_reads_the_stack_queue_and_reports_batch_item_failures(packaged):
+    queue, _ = packaged.queues
+    events = packaged.props('EmailNotifier')['Events']
+    [source] = [event['Properties'] for event in events.values() if event['Type'] == 'SQS']
+
+    assert source['FunctionResponseTypes'] == ['ReportBatchItemFailures']
+    assert referenced(source['Queue']) == {queue}
+    reserved = packaged.props('EmailNotifier')['ReservedConcurrentExecutions']
+    # More pollers than reserved concurrency: throttled batches count as
+    # receives and reach the DLQ without being processed.
+    assert source['ScalingConfig']['MaximumConcurrency'] <= reserved
+
+
+def test_a_message_failing_three_times_moves_to_the_dead_letter_queue(packaged):
+    queue, dlq = packaged.queues
+    redrive = packaged.props(queue)['RedrivePolicy']
+
+    assert redrive['maxReceiveCount'] == 3
+    assert redrive['deadLetterTargetArn'] == {'Fn::GetAtt': [dlq, 'Arn']}
+    # A DLQ keeps a message's first enqueue time: it must outlive the queue's.
+    assert packaged.props(dlq)['MessageRetentionPeriod'] > \
+        packaged.props(queue).get('MessageRetentionPeriod', 345600)
+
+
+def test_visibility_timeout_is_at_least_six_notifier_timeouts(packaged):
+    queue, _ = packaged.queues
+    timeout = packaged.props('EmailNotifier')['Timeout']
+
+    assert packaged.props(queue)['VisibilityTimeout'] >= 6 * timeout
+
+
+def test_only_the_topic_may_send_to_the_queue(packaged):
+    queue, _ = packaged.queues
+    topic, _ = packaged.one_of_type('AWS::SNS::Topic')
+    _, queue_policy = packaged.one_of_type('AWS::SQS::QueuePolicy')
+
+    assert [referenced(q) for q in queue_policy['Queues']] == [{queue}]
+    for statement in queue_policy['PolicyDocument']['Statement']:
+        assert statement['Effect'] == 'Allow'
+        assert statement['Principal'] == {'Service': 'sns.amazonaws.com'}
+        assert _as_list(statement['Action']) == ['sqs:SendMessage']
+        assert referenced(statement['Condition']['ArnEquals']['aws:SourceArn']) == {topic}
+
+
+def test_each_role_grants_only_what_its_function_calls(packaged):
+    for function, role in ROLES.items():
+        assert referenced(packaged.props(function)['Role']) == {role}
+        statements = _statements(packaged.props(role))
+
+        assert _actions(statements) == EVERY_FUNCTION_CALLS | FUNCTION_CALLS[function]
+        _assert_least_privilege(statements)
+    assert set(packaged.of_type('AWS::IAM::Role')) == set(ROLES.values())
+
+
+def test_stage_policy_file_for_chalice_deploy_grants_the_same_calls(packaged):
+    statements = packaged.policy_file['Statement']
+    packaged_actions = set().union(*FUNCTION_CALLS.values()) | EVERY_FUNCTION_CALLS
+
+    # chalice deploy creates no log group before the first invocation.
+    assert _actions(statements) == packaged_actions | {'logs:CreateLogGroup'}
+    _assert_least_privilege(statements)
+
+
+def test_dead_letter_queue_depth_raises_an_alarm(packaged):
+    _, dlq = packaged.queues
+    _, alarm = packaged.one_of_type('AWS::CloudWatch::Alarm')
+
+    assert alarm['Namespace'] == 'AWS/SQS'
+    assert alarm['MetricName'] == 'ApproximateNumberOfMessagesVisible'
+    assert [d['Name'] for d in alarm['Dimensions']] == ['QueueName']
+    assert alarm['Dimensions'][0]['Value'] == {'Fn::GetAtt': [dlq, 'QueueName']}
+    assert alarm['ComparisonOperator'] == 'GreaterThanThreshold'
+    assert alarm['Threshold'] == 0
+
+
+def test_every_function_is_configured_from_the_stack_not_placeholders(packaged):
+    topic, _ = packaged.one_of_type('AWS::SNS::Topic')
+    assert 'REPLACE_ME' not in json.dumps(packaged.template)
+    for function in FUNCTIONS:
+        props = packaged.props(function)
+        variables = props['Environment']['Variables']
+
+        assert variables['SNS_TOPIC_ARN'] == {'Ref': topic}
+        for name, parameter in [('DB_HOST', 'DbHost'), ('DB_PORT', 'DbPort'),
+                                ('DB_NAME', 'DbName'), ('DB_SECRET_ARN', 'DbSecretArn'),
+                                ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
+            assert variables[name] == {'Ref': parameter}
+            assert parameter in packaged.template['Parameters']
+        assert variables['AUTO_MIGRATE'] == 'false'
+        assert variables['ENVIRONMENT'] == packaged.stage
+        assert props['VpcConfig'] == {'SubnetIds': {'Ref': 'SubnetIds'},
+                                      'SecurityGroupIds': {'Ref': 'SecurityGroupIds'}}
+
+
+def test_stage_settings_reach_every_function(packaged):
+    assert set(packaged.stage_config) <= STAGE_KEYS
+    for name, settings in packaged.stage_config['lambda_functions'].items():
+        assert name in {chalice_name for chalice_name, _ in FUNCTIONS.values()}
+        assert set(settings) <= FUNCTION_KEYS, name
+    log_groups = {next(iter(referenced(props['LogGroupName']))): props
+                  for props in packaged.of_type('AWS::Logs::LogGroup').values()}
+    for function, (_, handler) in FUNCTIONS.items():
+        props = packaged.props(function)
+
+        assert props['Handler'] == handler
+        assert props['MemorySize'] == packaged.function_config(function, 'lambda_memory_size')
+        assert props['Timeout'] == packaged.function_config(function, 'lambda_timeout')
+        assert props.get('ReservedConcurrentExecutions') == \
+            packaged.function_config(function, 'reserved_concurrency')
+        assert packaged.stage_config['tags'].items() <= props['Tags'].items()
+        assert log_groups[function]['RetentionInDays'] == \
+            packaged.stage_config['log_retention_in_days']
+    assert packaged.props('EmailNotifier')['ReservedConcurrentExecutions'] is not None
+
+
+def test_deployment_package_holds_the_migrate_function(packaged):
+    with zipfile.ZipFile(packaged.out_dir / 'deployment.zip') as archive:
+        names = set(archive.namelist())
+
+    assert {'app.py', 'chalicelib/migrate.py'} <= names
+    assert any(name.startswith('chalicelib/templates/') for name in names)
+    assert packaged.props('Migrate')['Handler'] == 'app.migrate_function'
