@@ -1,0 +1,81 @@
+"""Parsing queue messages and building emails: no database, no AWS."""
+import email
+import json
+from email import policy
+
+import pytest
+
+from chalicelib import mail
+from chalicelib.notifier import UnknownMessage, parse_event
+
+EVENT = {'event_id': 'e-1', 'event_type': 'order_created', 'order_id': 7, 'user_id': 1,
+         'user_email': 'ada@example.com', 'status': 'pending', 'order_total': 0.3,
+         'timestamp': '2026-11-25T10:00:00.000000Z'}
+
+
+def test_event_is_read_from_an_sns_envelope():
+    envelope = {'Type': 'Notification', 'Subject': 'Order Created',
+                'Message': json.dumps(EVENT)}
+
+    assert parse_event(json.dumps(envelope)) == EVENT
+
+
+def test_event_is_read_from_raw_delivery():
+    assert parse_event(json.dumps(EVENT)) == EVENT
+
+
+@pytest.mark.parametrize('body', [
+    'not json', '[]', '{}', json.dumps({**EVENT, 'event_type': 'order_exploded'}),
+    json.dumps({**EVENT, 'order_id': '7'}), json.dumps({'Type': 'Notification'}),
+    json.dumps({'Type': 'Notification', 'Message': 'nope'}),
+])
+def test_anything_but_a_known_event_is_unknown(body):
+    with pytest.raises(UnknownMessage):
+        parse_event(body)
+
+
+def test_confirmation_email_has_text_and_html_with_exact_total():
+    message = mail.build_email(EVENT, 'orders@shop.example.com')
+
+    parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert parsed['Subject'] == 'Order #7 confirmed'
+    assert parsed['From'] == 'orders@shop.example.com'
+    assert parsed['X-Order-Event-Id'] == 'e-1'
+    assert 'Total:  0.30' in parsed.get_body(('plain',)).get_content()
+    assert '0.30' in parsed.get_body(('html',)).get_content()
+
+
+@pytest.mark.parametrize('event_type, status, subject', [
+    ('order_shipped', 'shipped', 'Order #7 has shipped'),
+    ('order_updated', 'cancelled', 'Order #7 is now cancelled'),
+])
+def test_each_event_type_has_its_subject(event_type, status, subject):
+    message = mail.build_email({**EVENT, 'event_type': event_type, 'status': status}, 'a@b.c')
+
+    assert message['Subject'] == subject
+
+
+def test_deleted_orders_get_no_email():
+    assert not mail.wants_email('order_deleted')
+
+
+def test_markup_in_the_address_is_escaped_in_html_and_kept_in_text():
+    hostile = {**EVENT, 'user_email': '"<b>x</b>"@example.com'}
+
+    parsed = email.message_from_bytes(mail.build_email(hostile, 'a@b.c').as_bytes(),
+                                      policy=policy.default)
+
+    html = parsed.get_body(('html',)).get_content()
+    assert '<b>x</b>' not in html and '&lt;b&gt;x&lt;/b&gt;' in html
+    assert '<b>x</b>' in parsed.get_body(('plain',)).get_content()
+
+
+def test_mail_dir_sender_writes_an_eml_file_a_mail_client_can_parse(tmp_path):
+    sender = mail.MailDirSender(str(tmp_path / 'mail'))
+
+    sender.send(mail.build_email(EVENT, sender.sender))
+
+    [written] = list((tmp_path / 'mail').iterdir())
+    assert written.name.endswith('-e-1.eml')
+    parsed = email.message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert parsed['To'] == 'ada@example.com'
