@@ -8,7 +8,7 @@ import random
 
 import peewee
 
-from chalicelib.db import database
+from chalicelib.db import database, run_compiled
 from chalicelib.domain import STATUSES
 from chalicelib.models import Order, OrderCount
 
@@ -35,10 +35,12 @@ def record_change(old_status=None, new_status=None):
 
 
 def total(status=None):
-    query = OrderCount.select(peewee.fn.SUM(OrderCount.n))
-    if status is not None:
-        query = query.where(OrderCount.status == status)
-    return int(query.scalar() or 0)
+    def build():
+        query = OrderCount.select(peewee.fn.SUM(OrderCount.n).alias('n'))
+        return query if status is None else query.where(OrderCount.status == status)
+    params = [] if status is None else [status]
+    [row] = run_compiled(OrderCount, ('total', status is None), build, params)
+    return int(row.n or 0)
 
 
 def recount():

@@ -155,3 +155,27 @@ def ready(migrate=None):
             discard_connection()
             raise DatabaseUnavailable() from exc
         _migrated = True
+
+
+_compiled = {}
+
+
+class QueryShapeError(RuntimeError):
+    pass
+
+
+def run_compiled(model, shape, build, params):
+    """Run a query of a known shape without compiling it again.
+
+    Peewee turns a query into SQL on every execution, which costs more than a
+    primary-key lookup on a warm connection. Hot paths name each query shape;
+    the first call builds it with `build()` (with these very params, whose
+    order is checked), later calls reuse the SQL text for this database kind."""
+    key = (shape, type(database.obj))
+    sql = _compiled.get(key)
+    if sql is None:
+        sql, built_params = build().sql()
+        if list(built_params) != list(params):
+            raise QueryShapeError(f'{shape}: params {built_params!r} != {params!r}')
+        _compiled[key] = sql
+    return model.raw(sql, *params)

@@ -10,7 +10,8 @@ from typing import Optional
 import peewee
 
 from chalicelib import counts, domain, idempotency
-from chalicelib.db import CONNECTION_ERRORS, database, discard_connection, is_sqlite
+from chalicelib.db import (CONNECTION_ERRORS, database, discard_connection,
+                          is_sqlite, run_compiled)
 from chalicelib.errors import OrderNotFound, VersionMismatch
 from chalicelib.events import record_event
 from chalicelib.logs import log
@@ -88,7 +89,9 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, order_id):
-        order = Order.get_or_none(Order.order_id == order_id)
+        order = next(iter(run_compiled(
+            Order, 'order', lambda: Order.select().where(Order.order_id == order_id),
+            [order_id])), None)
         if order is None:
             raise OrderNotFound()
         return dump_order(order, _items_of([order_id])[order_id])
@@ -98,24 +101,19 @@ class OrderService:
                    'user_id': user_id if user_id is not None else query.get('user_id')}
         page_size = query['page_size']
         page = None
-        select = Order.select().order_by(Order.order_id.desc())
+        after = None
         if 'cursor' in query:
             after, filters = decode_cursor(query['cursor'], filters)
-            select = select.where(Order.order_id < after)
         else:
             page = query.get('page', 1)
-            select = select.offset((page - 1) * page_size)
-        condition = _filter_condition(filters)
-        if condition is not None:
-            select = select.where(condition)
-        rows = list(select.limit(page_size + 1))
+        rows = list(_page_of_orders(filters, after, page, page_size))
         orders = rows[:page_size]
         next_cursor = (encode_cursor(orders[-1].order_id, filters)
                        if len(rows) > page_size else None)
         items = _items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
-            'total': _total(filters, condition),
+            'total': _total(filters),
             'page': page,
             'page_size': page_size,
             'next_cursor': next_cursor,
@@ -178,25 +176,50 @@ def _locked_order(order_id):
 def _items_of(order_ids):
     items = defaultdict(list)
     if order_ids:
-        for item in (OrderItem.select()
-                     .where(OrderItem.order.in_(order_ids))
-                     .order_by(OrderItem.order_item_id)):
+        query = run_compiled(
+            OrderItem, ('items', len(order_ids)),
+            lambda: (OrderItem.select().where(OrderItem.order.in_(order_ids))
+                     .order_by(OrderItem.order_item_id)),
+            order_ids)
+        for item in query:
             items[item.order_id].append(item)
     return items
 
 
 def _filter_condition(filters):
-    condition = None
-    for field, value in ((Order.status, filters.get('status')),
-                         (Order.user_id, filters.get('user_id'))):
-        if value is not None:
-            clause = field == value
-            condition = clause if condition is None else condition & clause
-    return condition
+    """The WHERE of a filtered list, and its params in the order it uses them."""
+    conditions, params = [], []
+    for field, name in ((Order.status, 'status'), (Order.user_id, 'user_id')):
+        if filters.get(name) is not None:
+            conditions.append(field == filters[name])
+            params.append(filters[name])
+    return conditions, params
 
 
-def _total(filters, condition):
+def _page_of_orders(filters, after, page, page_size):
+    """One more row than the page holds, newest first: keyset after a cursor,
+    offset for a page number."""
+    conditions, params = _filter_condition(filters)
+    if after is not None:
+        conditions.append(Order.order_id < after)
+        params.append(after)
+    params.append(page_size + 1)
+    if page is not None:
+        params.append((page - 1) * page_size)
+
+    def build():
+        query = Order.select().order_by(Order.order_id.desc()).limit(page_size + 1)
+        if conditions:
+            query = query.where(*conditions)
+        return query if page is None else query.offset((page - 1) * page_size)
+    shape = ('page', tuple(sorted(name for name in filters if filters[name] is not None)),
+             after is not None)
+    return run_compiled(Order, shape, build, params)
+
+
+def _total(filters):
     if filters.get('user_id') is None:
         return counts.total(filters.get('status'))
     # One user's orders are few and sit together in the user_id index.
-    return Order.select(peewee.fn.COUNT(Order.order_id)).where(condition).scalar()
+    conditions, params = _filter_condition(filters)
+    return Order.select(peewee.fn.COUNT(Order.order_id)).where(*conditions).scalar()
