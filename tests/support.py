@@ -1,5 +1,6 @@
 """Small helpers for driving the app through chalice.test.Client."""
 import json
+from decimal import Decimal
 
 JSON = {'Content-Type': 'application/json'}
 
@@ -12,9 +13,26 @@ def order_body(user_id=1, items=None, **extra):
     return body
 
 
+def to_json(body):
+    """JSON with each Decimal written as its exact digits (29.999 stays 29.999),
+    as a client that never touches floats would send it."""
+    exact = {}
+
+    def default(value):
+        if not isinstance(value, Decimal):
+            raise TypeError(type(value))
+        marker = f'@@decimal{len(exact)}@@'
+        exact[marker] = str(value)
+        return marker
+    text = json.dumps(body, default=default)
+    for marker, digits in exact.items():
+        text = text.replace(f'"{marker}"', digits)
+    return text
+
+
 def send(client, method, path, body=None, headers=None, raw=None):
     """Send a request; `body` is JSON-encoded, `raw` is sent as it is."""
-    payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    payload = raw if raw is not None else (to_json(body) if body is not None else None)
     response = client.http.request(method, path, headers={**JSON, **(headers or {})},
                                    body=payload)
     return response
