@@ -8,7 +8,7 @@ import random
 
 import peewee
 
-from chalicelib.db import database, run_compiled
+from chalicelib.db import database, execute_compiled, run_compiled
 from chalicelib.domain import STATUSES
 from chalicelib.models import Order, OrderCount
 
@@ -27,11 +27,15 @@ def record_change(old_status=None, new_status=None):
     deltas = {status: delta for status, delta in deltas.items() if delta}
     if not deltas:
         return
-    change = peewee.Case(OrderCount.status, list(deltas.items()), 0)
-    (OrderCount.update(n=OrderCount.n + change)
-     .where((OrderCount.shard == random.randrange(SHARDS))
-            & OrderCount.status.in_(list(deltas)))
-     .execute())
+    shard = random.randrange(SHARDS)
+    statuses = list(deltas)
+
+    def build():
+        change = peewee.Case(OrderCount.status, list(deltas.items()), 0)
+        return (OrderCount.update(n=OrderCount.n + change)
+                .where((OrderCount.shard == shard) & OrderCount.status.in_(statuses)))
+    params = [value for pair in deltas.items() for value in pair] + [0, shard] + statuses
+    execute_compiled(('count', tuple(deltas.items())), build, params)
 
 
 def total(status=None):

@@ -164,10 +164,8 @@ class QueryShapeError(RuntimeError):
     pass
 
 
-def run_compiled(model, shape, build, params):
-    """Run a query of a known shape without compiling it again.
-
-    Peewee turns a query into SQL on every execution, which costs more than a
+def _compiled_sql(shape, build, params):
+    """Peewee turns a query into SQL on every execution, which costs more than a
     primary-key lookup on a warm connection. Hot paths name each query shape;
     the first call builds it with `build()` (with these very params, whose
     order is checked), later calls reuse the SQL text for this database kind."""
@@ -178,4 +176,24 @@ def run_compiled(model, shape, build, params):
         if list(built_params) != list(params):
             raise QueryShapeError(f'{shape}: params {built_params!r} != {params!r}')
         _compiled[key] = sql
-    return model.raw(sql, *params)
+    return sql
+
+
+def run_compiled(model, shape, build, params):
+    """Select model rows through the SQL compiled once for this shape."""
+    return model.raw(_compiled_sql(shape, build, params), *params)
+
+
+def execute_compiled(shape, build, params):
+    """Run a write through the SQL compiled once for this shape; the cursor."""
+    return database.execute_sql(_compiled_sql(shape, build, params), params)
+
+
+def insert_rows(model, rows):
+    """INSERT rows (dicts with the same keys) through compiled SQL; returns
+    the id of the first row inserted."""
+    fields = [field for field in model._meta.sorted_fields if field.name in rows[0]]
+    params = [field.db_value(row[field.name]) for row in rows for field in fields]
+    cursor = execute_compiled(('insert', model.__name__, tuple(rows[0]), len(rows)),
+                              lambda: model.insert_many(rows), params)
+    return database.last_insert_id(cursor)

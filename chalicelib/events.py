@@ -2,6 +2,7 @@
 import json
 import uuid
 
+from chalicelib.db import insert_rows
 from chalicelib.domain import EVENT_SUBJECTS
 from chalicelib.models import Outbox
 from chalicelib.schemas import money_json, utc_iso
@@ -25,7 +26,9 @@ def record_event(event_type, order, moment, status=None):
     event_id = str(uuid.uuid4())
     message = event_message(event_id, event_type, order,
                             status or order.status, moment)
-    return Outbox.create(
+    row = Outbox(
         event_id=event_id, event_type=event_type, order_id=order.order_id,
         subject=EVENT_SUBJECTS[event_type],
         body=json.dumps(message, separators=(',', ':')), created_at=moment)
+    row.id = insert_rows(Outbox, [row.__data__])
+    return row

@@ -11,7 +11,7 @@ import peewee
 
 from chalicelib import counts, domain, idempotency
 from chalicelib.db import (CONNECTION_ERRORS, database, discard_connection,
-                          is_sqlite, run_compiled)
+                          execute_compiled, insert_rows, is_sqlite, run_compiled)
 from chalicelib.errors import OrderNotFound, VersionMismatch
 from chalicelib.events import record_event
 from chalicelib.logs import log
@@ -62,15 +62,16 @@ class OrderService:
         total = domain.order_total(data['items'])
         log.info('Order total calculated: %s', total)
         with database.atomic():
-            order = Order.create(
+            order = Order(
                 user_id=data['user_id'], user_email=data.get('user_email'),
                 status='pending', order_total=total, created_at=now,
                 updated_at=now, version=1)
-            OrderItem.insert_many([
+            order.order_id = insert_rows(Order, [order.__data__])
+            insert_rows(OrderItem, [
                 {'order': order.order_id, 'product_id': item['product_id'],
                  'quantity': item['quantity'],
                  'price_at_order': item['price_at_order']}
-                for item in data['items']]).execute()
+                for item in data['items']])
             items = list(_items_of([order.order_id])[order.order_id])
             event = record_event(domain.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
@@ -130,11 +131,12 @@ class OrderService:
                     f'not {expected_version}')
             if not domain.check_transition(order.status, new_status):
                 return dump_order(order, _items_of([order_id])[order_id])
-            updated = (Order.update(status=new_status, version=order.version + 1,
-                                    updated_at=now)
-                       .where((Order.order_id == order_id)
-                              & (Order.version == order.version))
-                       .execute())
+            params = [new_status, Order.updated_at.db_value(now), order.version + 1,
+                      order_id, order.version]
+            updated = execute_compiled('status change', lambda: (
+                Order.update(status=new_status, version=order.version + 1, updated_at=now)
+                .where((Order.order_id == order_id) & (Order.version == order.version))),
+                params).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
             old_status = order.status
@@ -164,10 +166,10 @@ class OrderService:
 def _locked_order(order_id):
     """The current row, locked until the transaction ends: FOR UPDATE on
     MariaDB; on SQLite the transaction already holds the write lock."""
-    query = Order.select().where(Order.order_id == order_id)
-    if not is_sqlite():
-        query = query.for_update()
-    order = query.get_or_none()
+    def build():
+        query = Order.select().where(Order.order_id == order_id)
+        return query if is_sqlite() else query.for_update()
+    order = next(iter(run_compiled(Order, 'locked order', build, [order_id])), None)
     if order is None:
         raise OrderNotFound()
     return order

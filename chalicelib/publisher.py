@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import peewee
 
 from chalicelib import metrics
-from chalicelib.db import CONNECTION_ERRORS, database, discard_connection, is_sqlite
+from chalicelib.db import (CONNECTION_ERRORS, database, discard_connection,
+                          execute_compiled, is_sqlite)
 from chalicelib.logs import log
 from chalicelib.models import Outbox
 
@@ -101,11 +102,16 @@ def _publish_failed(row, reason):
 
 
 def _mark_published(published, now):
-    message_ids = {row.id: message_id for row, message_id in published}
-    (Outbox.update(published_at=now,
-                   sns_message_id=peewee.Case(Outbox.id, list(message_ids.items())))
-     .where(Outbox.id.in_(list(message_ids)) & Outbox.published_at.is_null())
-     .execute())
+    message_ids = [(row.id, message_id) for row, message_id in published]
+    ids = [row_id for row_id, _ in message_ids]
+
+    def build():
+        return (Outbox.update(published_at=now,
+                              sns_message_id=peewee.Case(Outbox.id, message_ids))
+                .where(Outbox.id.in_(ids) & Outbox.published_at.is_null()))
+    params = ([Outbox.published_at.db_value(now)]
+              + [value for pair in message_ids for value in pair] + ids)
+    execute_compiled(('mark published', len(ids)), build, params)
 
 
 def _mark_published_quietly(published, now):
