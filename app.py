@@ -30,7 +30,7 @@ ERROR_STATUS = [
     (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
 ]
-_ETAG = re.compile(r'(?:W/)?"?([0-9]{1,9})"?')
+_ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
 
 
 def error_response(exc):
@@ -70,11 +70,16 @@ def expected_version(headers):
     value = headers.get('if-match')
     if value is None or value.strip() == '*':
         return None
-    match = _ETAG.fullmatch(value.strip())
+    value = value.strip()
+    weak = value.startswith('W/')
+    match = _ETAG.fullmatch(value[2:] if weak else value)
+    if match and weak:
+        # If-Match compares strongly: a weak tag never matches (RFC 9110 13.1.1).
+        raise VersionMismatch('A weak ETag never matches If-Match')
     if not match:
         raise InvalidInput('Invalid If-Match header', {
             'If-Match': ['Must be an ETag of this order, such as "1".']})
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))
 
 
 @app.route('/orders', methods=['POST'])

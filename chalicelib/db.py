@@ -19,8 +19,12 @@ CENT = Decimal('0.01')
 
 # SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
 # there; MariaDB keeps microseconds only when DATETIME is declared with them.
-SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME'}
-MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)'}
+# MariaDB's collations ignore trailing spaces (and the default one case): an
+# exact key (an Idempotency-Key) is stored as bytes there.
+SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME',
+                      'EXACT_KEY': 'VARCHAR(255)'}
+MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)',
+                     'EXACT_KEY': 'VARBINARY(255)'}
 
 # Seconds a connection may sit unused before it is pinged prior to use.
 IDLE_PING_SECONDS = 1.0
@@ -41,6 +45,17 @@ class MoneyField(peewee.Field):
         if value is None:
             return None
         return Decimal(str(value)).quantize(CENT)
+
+
+class ExactKeyField(peewee.CharField):
+    """Up to 255 ASCII characters compared byte for byte."""
+    field_type = 'EXACT_KEY'
+
+    def get_modifiers(self):
+        return None
+
+    def python_value(self, value):
+        return value.decode('ascii') if isinstance(value, bytes) else value
 
 
 class PreciseDateTimeField(peewee.DateTimeField):

@@ -1,7 +1,8 @@
 """Peewee tables: one set of models for SQLite and MariaDB."""
 import peewee
 
-from chalicelib.db import IdField, MoneyField, PreciseDateTimeField, database
+from chalicelib.db import (ExactKeyField, IdField, MoneyField, PreciseDateTimeField,
+                          database)
 
 
 class BaseModel(peewee.Model):
@@ -55,7 +56,7 @@ class OrderCount(BaseModel):
 
 
 class IdempotencyKey(BaseModel):
-    key = peewee.CharField(max_length=255, primary_key=True)
+    key = ExactKeyField(primary_key=True)
     request_hash = peewee.CharField(max_length=64)
     # NULL while the first request is still being processed.
     response_body = peewee.TextField(null=True)

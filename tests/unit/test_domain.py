@@ -1,49 +1,139 @@
+"""The order rules in chalicelib/domain.py: exact totals and the lifecycle. No database."""
 from decimal import Decimal
+from itertools import product
 
 import pytest
 
 from chalicelib import domain
 from chalicelib.errors import TransitionForbidden
 
-ARROWS = [('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
-          ('paid', 'shipped'), ('paid', 'cancelled'), ('shipped', 'delivered')]
+# The contract's lifecycle diagram, arrow by arrow.
+ARROWS = {
+    ('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
+    ('paid', 'shipped'), ('paid', 'cancelled'),
+    ('shipped', 'delivered'),
+}
+STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
+FORBIDDEN = sorted((a, b) for a, b in product(STATUSES, STATUSES)
+                   if a != b and (a, b) not in ARROWS)
 
 
-def test_total_is_exact_decimal_arithmetic():
-    items = [{'quantity': 3, 'price_at_order': Decimal('0.10')},
-             {'quantity': 1, 'price_at_order': Decimal('0.20')}]
-
-    assert domain.order_total(items) == Decimal('0.50')
+def line(quantity, price):
+    return {'quantity': quantity, 'price_at_order': Decimal(price)}
 
 
-def test_total_of_the_contract_example():
-    items = [{'quantity': 2, 'price_at_order': Decimal('29.99')},
-             {'quantity': 1, 'price_at_order': Decimal('49.99')}]
+# -- order_total ----------------------------------------------------------------
 
-    assert domain.order_total(items) == Decimal('109.97')
+def test_order_total_is_exact_decimal_arithmetic():
+    total = domain.order_total([line(3, '0.10'), line(1, '0.20')])
+
+    assert total == Decimal('0.50')
+    assert isinstance(total, Decimal)
+    assert str(total) == '0.50'
 
 
-@pytest.mark.parametrize('current, new', ARROWS)
-def test_every_arrow_of_the_lifecycle_changes_the_order(current, new):
+def test_order_total_of_tenths_never_drifts_like_floats():
+    total = domain.order_total([line(1, '0.10'), line(1, '0.20')])
+
+    assert str(total) == '0.30'
+
+
+def test_order_total_multiplies_quantity_by_price_and_sums_lines():
+    total = domain.order_total([line(2, '29.99'), line(1, '49.99')])
+
+    assert total == Decimal('109.97')
+
+
+def test_order_total_reaches_the_largest_storable_amount_exactly():
+    total = domain.order_total([line(1, '99999999.99')])
+
+    assert total == domain.MAX_MONEY == Decimal('99999999.99')
+
+
+def test_order_total_of_free_items_is_zero_with_two_places():
+    assert str(domain.order_total([line(5, '0.00')])) == '0.00'
+
+
+def test_order_total_of_no_items_is_zero():
+    assert str(domain.order_total([])) == '0.00'
+
+
+def test_order_total_handles_many_lines_without_rounding():
+    total = domain.order_total([line(10000, '0.01')] * 100)
+
+    assert total == Decimal('10000.00')
+
+
+# -- lifecycle ------------------------------------------------------------------
+
+@pytest.mark.parametrize('current,new', sorted(ARROWS))
+def test_every_lifecycle_arrow_is_allowed_and_changes_the_order(current, new):
     assert domain.check_transition(current, new) is True
 
 
-@pytest.mark.parametrize('current, new', [
-    (current, new) for current in domain.STATUSES for new in domain.STATUSES
-    if current != new and (current, new) not in ARROWS])
-def test_every_other_move_is_forbidden_naming_both_states(current, new):
-    with pytest.raises(TransitionForbidden) as refused:
+@pytest.mark.parametrize('current,new', FORBIDDEN)
+def test_move_outside_the_arrows_raises_transition_forbidden_naming_both_states(current, new):
+    with pytest.raises(TransitionForbidden) as raised:
         domain.check_transition(current, new)
 
-    assert current in str(refused.value) and new in str(refused.value)
+    message = str(raised.value)
+    assert f"'{current}'" in message
+    assert f"'{new}'" in message
 
 
-@pytest.mark.parametrize('status', domain.STATUSES)
-def test_same_status_is_a_no_op(status):
+@pytest.mark.parametrize('status', STATUSES)
+def test_setting_the_same_status_is_a_noop_returning_false(status):
     assert domain.check_transition(status, status) is False
 
 
-def test_shipping_has_its_own_event_type_other_changes_are_updates():
+@pytest.mark.parametrize('final', ['delivered', 'cancelled'])
+def test_final_states_allow_no_move_and_say_so(final):
+    for new in STATUSES:
+        if new == final:
+            continue
+        with pytest.raises(TransitionForbidden) as raised:
+            domain.check_transition(final, new)
+        assert 'final' in str(raised.value)
+
+
+def test_allowed_moves_are_exactly_the_contract_arrows():
+    allowed = set()
+    for current, new in product(STATUSES, STATUSES):
+        try:
+            if domain.check_transition(current, new):
+                allowed.add((current, new))
+        except TransitionForbidden:
+            pass
+
+    assert allowed == ARROWS
+
+
+def test_statuses_are_the_contracts_five():
+    assert set(domain.STATUSES) == set(STATUSES)
+
+
+def test_transition_forbidden_carries_no_field_errors():
+    with pytest.raises(TransitionForbidden) as raised:
+        domain.check_transition('delivered', 'pending')
+
+    assert raised.value.errors is None
+
+
+# -- events ---------------------------------------------------------------------
+
+def test_status_change_to_shipped_is_an_order_shipped_event():
     assert domain.event_type_for_status('shipped') == 'order_shipped'
-    assert {domain.event_type_for_status(s) for s in ('paid', 'delivered', 'cancelled')} == {
-        'order_updated'}
+
+
+@pytest.mark.parametrize('status', ['pending', 'paid', 'delivered', 'cancelled'])
+def test_any_other_status_change_is_an_order_updated_event(status):
+    assert domain.event_type_for_status(status) == 'order_updated'
+
+
+def test_every_event_type_has_the_contracts_sns_subject():
+    assert domain.EVENT_SUBJECTS == {
+        'order_created': 'Order Created',
+        'order_updated': 'Order Updated',
+        'order_shipped': 'Order Shipped',
+        'order_deleted': 'Order Deleted',
+    }

@@ -1,0 +1,229 @@
+"""Idempotent creation with the Idempotency-Key header, on SQLite and MariaDB."""
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import db
+from chalicelib.idempotency import fingerprint
+from chalicelib.models import IdempotencyKey, Order, Outbox
+from chalicelib.orders import utcnow
+from chalicelib.schemas import parse_json_object
+from tests.support import json_of, order_body, send, to_json
+
+
+def post(client, body, key):
+    return send(client, 'POST', '/orders', body, {'Idempotency-Key': key})
+
+
+def total_orders(client):
+    response = client.http.get('/orders')
+    assert response.status_code == 200
+    return json_of(response)['total']
+
+
+def claim_in_flight(body, key, age=timedelta(0)):
+    """What the first request leaves while it is still being processed: its
+    claim, with the fingerprint the service takes of the body as parsed."""
+    IdempotencyKey.create(key=key, request_hash=fingerprint(parse_json_object(to_json(body))),
+                          response_body=None, created_at=utcnow() - age)
+
+
+def test_first_post_with_a_key_creates_the_order(client):
+    response = post(client, order_body(), 'key-1')
+
+    assert response.status_code == 201
+    assert 'Idempotent-Replayed' not in response.headers
+    assert total_orders(client) == 1
+
+
+def test_repeat_with_same_key_and_body_replays_the_first_answer(client):
+    first = post(client, order_body(), 'key-1')
+
+    again = post(client, order_body(), 'key-1')
+
+    assert again.status_code == 201
+    assert json_of(again) == json_of(first)
+    assert again.headers['Idempotent-Replayed'] == 'true'
+    assert again.headers['Location'] == first.headers['Location']
+    assert again.headers['ETag'] == first.headers['ETag']
+    assert total_orders(client) == 1
+    assert Order.select().count() == 1
+
+
+def test_replay_creates_no_second_event(client):
+    post(client, order_body(), 'key-1')
+
+    post(client, order_body(), 'key-1')
+    post(client, order_body(), 'key-1')
+
+    assert Outbox.select().count() == 1
+
+
+def test_replay_matches_the_same_json_object_written_with_keys_in_another_order(client):
+    body = order_body()
+    first = post(client, body, 'key-1')
+    reordered = json.dumps(dict(reversed(list(body.items()))))
+
+    again = send(client, 'POST', '/orders', raw=reordered,
+                 headers={'Idempotency-Key': 'key-1'})
+
+    assert again.status_code == 201
+    assert json_of(again) == json_of(first)
+    assert total_orders(client) == 1
+
+
+def test_same_key_with_a_different_body_returns_422(client):
+    post(client, order_body(user_id=1), 'key-1')
+
+    response = post(client, order_body(user_id=2), 'key-1')
+
+    body = json_of(response)
+    assert response.status_code == 422
+    assert body['Code'] == 'UnprocessableEntityError' and body['Message']
+    assert total_orders(client) == 1
+
+
+def test_different_keys_create_different_orders(client):
+    first = json_of(post(client, order_body(), 'key-1'))
+
+    second = json_of(post(client, order_body(), 'key-2'))
+
+    assert second['order_id'] != first['order_id']
+    assert total_orders(client) == 2
+
+
+def test_posts_without_a_key_are_never_deduplicated(client):
+    send(client, 'POST', '/orders', order_body())
+    send(client, 'POST', '/orders', order_body())
+
+    assert total_orders(client) == 2
+
+
+def test_key_of_255_characters_is_accepted(client):
+    response = post(client, order_body(), 'k' * 255)
+
+    assert response.status_code == 201
+    assert post(client, order_body(), 'k' * 255).headers['Idempotent-Replayed'] == 'true'
+
+
+def test_key_of_256_characters_returns_400_and_creates_nothing(client):
+    response = post(client, order_body(), 'k' * 256)
+
+    body = json_of(response)
+    assert response.status_code == 400
+    assert body['Code'] == 'BadRequestError'
+    assert set(body['errors']) == {'Idempotency-Key'}
+    assert total_orders(client) == 0
+
+
+def test_empty_key_returns_400(client):
+    response = post(client, order_body(), '')
+
+    assert response.status_code == 400
+    assert total_orders(client) == 0
+
+
+def test_invalid_body_with_a_key_returns_400_and_leaves_the_key_free(client):
+    bad = post(client, order_body(items=[{'product_id': 1, 'quantity': 0,
+                                          'price_at_order': 1}]), 'key-1')
+
+    good = post(client, order_body(), 'key-1')
+
+    assert bad.status_code == 400
+    assert good.status_code == 201
+    assert 'Idempotent-Replayed' not in good.headers
+
+
+def test_key_still_in_flight_returns_409_and_creates_nothing(client):
+    body = order_body()
+    claim_in_flight(body, 'key-1')
+
+    response = post(client, body, 'key-1')
+
+    error = json_of(response)
+    assert response.status_code == 409
+    assert error['Code'] == 'ConflictError' and error['Message']
+    assert total_orders(client) == 0
+
+
+def test_key_in_flight_with_a_different_body_returns_422(client):
+    claim_in_flight(order_body(user_id=1), 'key-1')
+
+    response = post(client, order_body(user_id=2), 'key-1')
+
+    assert response.status_code == 422
+    assert json_of(response)['Code'] == 'UnprocessableEntityError'
+
+
+def test_expired_key_is_treated_as_new(client):
+    body = order_body()
+    stale = {'order_id': 1, 'status': 'pending'}
+    IdempotencyKey.create(key='key-1', request_hash=fingerprint(parse_json_object(to_json(body))),
+                          response_body=json.dumps(stale),
+                          created_at=utcnow() - timedelta(hours=25))
+
+    response = post(client, body, 'key-1')
+
+    assert response.status_code == 201
+    assert 'Idempotent-Replayed' not in response.headers
+    assert json_of(response) != stale
+    assert total_orders(client) == 1
+    assert post(client, body, 'key-1').headers['Idempotent-Replayed'] == 'true'
+
+
+def test_expired_key_with_a_different_body_is_treated_as_new(client):
+    IdempotencyKey.create(key='key-1', request_hash='0' * 64, response_body='{}',
+                          created_at=utcnow() - timedelta(hours=25))
+
+    response = post(client, order_body(), 'key-1')
+
+    assert response.status_code == 201
+    assert total_orders(client) == 1
+
+
+def test_key_within_24_hours_still_replays(client):
+    first = post(client, order_body(), 'key-1')
+    (IdempotencyKey.update(created_at=utcnow() - timedelta(hours=23))
+     .where(IdempotencyKey.key == 'key-1').execute())
+
+    again = post(client, order_body(), 'key-1')
+
+    assert again.headers['Idempotent-Replayed'] == 'true'
+    assert json_of(again) == json_of(first)
+
+
+@pytest.mark.parametrize('later', ['paid', 'deleted'])
+def test_replay_returns_the_stored_answer_even_after_the_order_changed(client, later):
+    first = json_of(post(client, order_body(), 'key-1'))
+    path = f"/orders/{first['order_id']}"
+    if later == 'paid':
+        send(client, 'PUT', path, {'status': 'paid'})
+    else:
+        client.http.delete(path)
+
+    again = post(client, order_body(), 'key-1')
+
+    assert again.status_code == 201
+    assert json_of(again) == first
+
+
+@pytest.mark.parametrize('first,second', [('Key-1', 'key-1'), ('key-1', 'key-1 ')])
+def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(client, request,
+                                                                       first, second):
+    created = post(client, order_body(), first)
+
+    response = post(client, order_body(), second)
+
+    assert response.status_code == 201
+    assert 'Idempotent-Replayed' not in response.headers
+    assert json_of(response)['order_id'] != json_of(created)['order_id']
+    assert total_orders(client) == 2
+
+
+def test_key_with_a_control_character_returns_400(client):
+    response = post(client, order_body(), 'key\t1')
+
+    assert response.status_code == 400
+    assert set(json_of(response)['errors']) == {'Idempotency-Key'}
+    assert total_orders(client) == 0
