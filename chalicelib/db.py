@@ -28,6 +28,8 @@ MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)',
 
 # Seconds a connection may sit unused before it is pinged prior to use.
 IDLE_PING_SECONDS = 1.0
+# A ping that fails slower than this met a silent server, not a closed socket.
+PING_GIVE_UP_SECONDS = 1.0
 MYSQL_TIMEOUTS = {'connect_timeout': 3, 'read_timeout': 5, 'write_timeout': 5}
 CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 
@@ -131,10 +133,15 @@ def connect():
 
 
 def _ping_or_reconnect():
+    started = time.monotonic()
     try:
         database.connection().ping(reconnect=False)
-    except Exception:
+    except Exception as exc:
         discard_connection()
+        if time.monotonic() - started > PING_GIVE_UP_SECONDS:
+            # The server stopped answering (a partition, not a dropped
+            # connection): a reconnect would wait out its timeouts too.
+            raise peewee.OperationalError('the database did not answer a ping') from exc
         database.connect()
 
 

@@ -5,7 +5,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
 
 import peewee
 

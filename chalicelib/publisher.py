@@ -1,7 +1,6 @@
 """Publishing the outbox: right after a commit (best effort), and by the relay
 (whatever is left). Publishing is at least once; nothing here ever raises
 into a request."""
-import json
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -137,11 +136,15 @@ def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE,
     stop_at = time.monotonic() + time_budget
     total = 0
     while time.monotonic() < stop_at:
+        _read_committed()
         with database.atomic():
             claimed = list(_claim(now - min_age))
             published = []
             for start in range(0, len(claimed), SNS_BATCH):
-                published += publisher.publish_batch(claimed[start:start + SNS_BATCH])
+                batch = publisher.publish_batch(claimed[start:start + SNS_BATCH])
+                if not batch:
+                    break  # SNS is down: let go of the claim, the next run retries
+                published += batch
             if published:
                 _mark_published(published, clock())
         total += len(published)
@@ -151,6 +154,15 @@ def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE,
         metrics.emit('EventsPublished', total)
     _purge(now - retention)
     return total
+
+
+def _read_committed():
+    """The claim transaction stays open while SNS answers. Under MariaDB's
+    REPEATABLE READ its scan would also lock the young rows it passes over and
+    the gap after the last one, so every create's outbox INSERT would wait for
+    SNS; READ COMMITTED locks only the rows claimed."""
+    if not is_sqlite():
+        database.execute_sql('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
 
 
 def _claim(created_before):

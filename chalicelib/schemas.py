@@ -11,7 +11,7 @@ from chalicelib.errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 256 * 1024
 CENT = Decimal('0.01')
-_CONTROL_CHARS = re.compile(r'[\x00-\x1f\x7f]')
+_PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
 
 
@@ -68,12 +68,15 @@ class Money(fields.Field):
             raise self.make_error('range')
         if value != value.quantize(CENT):
             raise self.make_error('places')
-        return value.quantize(CENT)
+        # -0 is 0: never store or answer a negative zero.
+        return value.quantize(CENT) if value else Decimal('0.00')
 
 
-def _no_control_characters(value):
-    if _CONTROL_CHARS.search(value):
-        raise ValidationError('Must not contain control characters.')
+def _plain_address(value):
+    # Email headers are ASCII: anything else would be encoded, and "=?" in an
+    # address would be decoded, by the mail library, changing the recipient.
+    if not _PRINTABLE_ASCII.fullmatch(value) or '=?' in value:
+        raise ValidationError('Must be printable ASCII, without "=?".')
 
 
 def _id_field(**kwargs):
@@ -91,7 +94,7 @@ class CreateOrderSchema(Schema):
     user_id = _id_field(required=True)
     user_email = fields.String(
         allow_none=True,
-        validate=[validate.Length(max=254), _no_control_characters,
+        validate=[validate.Length(max=254), _plain_address,
                   validate.Email()])
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
                         validate=validate.Length(min=1, max=100))

@@ -1,0 +1,114 @@
+"""A database restart under load: Lambda copies streaming creates through a
+TCP proxy in front of MariaDB; the proxy closes (every live connection cut,
+new ones refused) for a few seconds and comes back."""
+import collections
+import time
+
+import pytest
+
+from tests.concurrency.conftest import worker_env
+from tests.concurrency.harness import (CONTEXT, TcpProxy, Workers,
+                                       counts_match_orders, query, summarize)
+from tests.conftest import MARIADB
+
+pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
+
+OUTAGE_SECONDS = 3.0
+# Two copies stream without pause; one pauses 1.2 s between requests, so its
+# connection is idle (> 1 s: pinged before use) when the outage cuts it.
+PAUSES = [0.0, 0.0, 1.2]
+USER_ID = 5150
+
+
+def test_creates_answer_503_during_a_database_outage_and_201_after(
+        fresh_database, tmp_path):
+    proxy = TcpProxy(MARIADB['port'], MARIADB['host'])
+    ready = CONTEXT.Barrier(len(PAUSES) + 1)
+    stop = CONTEXT.Event()
+    workers = Workers('stream_creates', worker_env(fresh_database, tmp_path, port=proxy.port),
+                      [dict(user_id=USER_ID, ready=ready, stop=stop, pause=pause)
+                       for pause in PAUSES], tmp_path)
+    try:
+        ready.wait(60)
+        time.sleep(1.5)
+        cut_at = time.time()
+        proxy.close(kill='all')
+        time.sleep(OUTAGE_SECONDS)
+        proxy.open()
+        back_at = time.time()
+        time.sleep(3.0)
+        stop.set()
+        outcomes = workers.results(60)
+    finally:
+        workers.kill()
+        proxy.stop()
+
+    answers = [a for outcome in outcomes for a in outcome]
+    statuses = collections.Counter(a['status'] for a in answers)
+    assert set(statuses) <= {201, 503}, (statuses, workers.logged_errors()[:3])
+    unavailable = [a for a in answers if a['status'] == 503]
+    assert unavailable, 'the outage was not noticed'
+    assert all(a['code'] == 'ServiceUnavailable' and a['message'] and a['retry_after']
+               for a in unavailable)
+    assert all(cut_at - 0.5 <= a['started'] <= back_at + 0.5 for a in unavailable), [
+        (a['started'] - cut_at) for a in unavailable]
+    slowest = max(a['seconds'] for a in answers)
+    assert slowest < 10
+    # Every copy serves again, without a restart, once the database is back.
+    for n, outcome in enumerate(outcomes):
+        after = [a for a in outcome if a['started'] > back_at + 0.5]
+        assert after and all(a['status'] == 201 for a in after), (n, after[:3])
+        assert any(a['status'] == 503 for a in outcome) or PAUSES[n] > OUTAGE_SECONDS
+
+    # Nothing half-written: each order has its items and its event; every
+    # 201 names an order that exists.
+    orders = {order_id: (items, events) for order_id, items, events in query(
+        fresh_database,
+        "SELECT o.order_id, (SELECT COUNT(*) FROM order_items i WHERE i.order_id = o.order_id),"
+        " (SELECT COUNT(*) FROM outbox e WHERE e.order_id = o.order_id"
+        "  AND e.event_type = 'order_created') FROM orders o")}
+    half_written = {k: v for k, v in orders.items() if v != (2, 1)}
+    assert not half_written
+    created = [a['order_id'] for a in answers if a['status'] == 201]
+    assert len(set(created)) == len(created)
+    assert set(created) <= set(orders)
+    orphans = query(fresh_database, 'SELECT COUNT(*) FROM outbox WHERE order_id NOT IN '
+                    '(SELECT order_id FROM orders)')[0][0]
+    assert orphans == 0
+    consistent, counted, actual = counts_match_orders(fresh_database)
+    assert consistent, (counted, actual)
+    summarize('database outage', answers, processes=len(PAUSES),
+              outage_s=OUTAGE_SECONDS, proxy_connections=proxy.connections,
+              orders_stored=len(orders), answered_201=len(created),
+              committed_but_answered_503=len(orders) - len(created),
+              slowest_503_s=round(max(a['seconds'] for a in unavailable), 3),
+              first_201_after_back_s=[round(min(
+                  (a['started'] for a in o if a['status'] == 201 and a['started'] > back_at),
+                  default=float('nan')) - back_at, 3) for o in outcomes])
+
+
+def test_an_idle_copy_answers_503_within_10_s_when_the_database_stops_answering(
+        fresh_database, tmp_path):
+    proxy = TcpProxy(MARIADB['port'], MARIADB['host'])
+    ready = CONTEXT.Barrier(2)
+    stop = CONTEXT.Event()
+    # Warm up, then sit idle for just over the 1 s after which the connection
+    # is pinged before use, then one create: made during the partition.
+    workers = Workers('stream_creates', worker_env(fresh_database, tmp_path, port=proxy.port),
+                      [dict(user_id=USER_ID, ready=ready, stop=stop, pause=1.1, limit=2)],
+                      tmp_path)
+    try:
+        ready.wait(60)
+        proxy.close(kill='blackhole')
+        cut_at = time.time()
+        [answers] = workers.results(60)
+    finally:
+        workers.kill()
+        proxy.stop()
+    [answer] = [a for a in answers if a['phase'] == 'stream']
+    summarize('database partition (idle copy)', answers,
+              partition_s=round(time.time() - cut_at, 1),
+              answer=(answer['status'], answer['code'], round(answer['seconds'], 2)))
+    assert answer['started'] > cut_at
+    assert answer['status'] == 503 and answer['code'] == 'ServiceUnavailable'
+    assert answer['seconds'] < 10

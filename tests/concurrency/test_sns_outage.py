@@ -1,0 +1,112 @@
+"""SNS outages under load: creates keep answering 201 and every order's
+event reaches the topic once SNS is back (by the relay); and the relay,
+while it talks to a slow SNS, must not hold up the orders being created."""
+import collections
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.concurrency.conftest import worker_env
+from tests.concurrency.harness import (CONTEXT, TcpProxy, Workers, query,
+                                       run_workers, summarize)
+from tests.concurrency.test_relay_race import insert_pending_events
+
+pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
+
+PROCESSES = 3
+USER_ID = 6160
+
+
+def test_creates_answer_201_through_an_sns_outage_and_the_relay_catches_up(
+        fresh_database, make_topic, moto_server, tmp_path):
+    topic = make_topic()
+    # The copies reach SNS through a proxy; closing it refuses new connections
+    # and cuts each kept-alive one at its next request (so no publish that
+    # reached SNS loses its answer: that would be a legitimate duplicate).
+    sns = TcpProxy(moto_server.port)
+    env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
+                     AWS_ENDPOINT_URL=f'http://127.0.0.1:{sns.port}')
+    ready = CONTEXT.Barrier(PROCESSES + 1)
+    stop = CONTEXT.Event()
+    workers = Workers('stream_creates', env,
+                      [dict(user_id=USER_ID, ready=ready, stop=stop, pause=0.01)
+                       for _ in range(PROCESSES)], tmp_path)
+    try:
+        ready.wait(60)
+        time.sleep(1.0)
+        cut_at = time.time()
+        sns.close(kill='next-request')
+        time.sleep(2.5)
+        sns.open()
+        back_at = time.time()
+        time.sleep(1.0)
+        stop.set()
+        outcomes = workers.results(60)
+    finally:
+        workers.kill()
+    answers = [a for outcome in outcomes for a in outcome]
+    pending_before_relay = query(
+        fresh_database, 'SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')[0][0]
+
+    [relayed] = run_workers('relay_once', env, [dict()], tmp_path)
+    sns.stop()
+
+    statuses = collections.Counter(a['status'] for a in answers)
+    assert set(statuses) == {201}, statuses
+    orders = [order_id for order_id, in query(
+        fresh_database, 'SELECT order_id FROM orders WHERE user_id = %s', (USER_ID,))]
+    assert sorted(a['order_id'] for a in answers) == sorted(orders)
+    created = collections.Counter(
+        e['order_id'] for e in topic.events() if e['event_type'] == 'order_created')
+    missing = set(orders) - set(created)
+    duplicated = {order_id: n for order_id, n in created.items() if n > 1}
+    unmarked = query(fresh_database, 'SELECT COUNT(*) FROM outbox '
+                     'WHERE published_at IS NULL OR sns_message_id IS NULL')[0][0]
+    during = [a for a in answers if cut_at <= a['started'] <= back_at]
+    summarize('sns outage', answers, processes=PROCESSES,
+              during_outage=len(during),
+              slowest_during_outage_s=round(max(a['seconds'] for a in during), 3),
+              pending_before_relay=pending_before_relay,
+              relay_published=relayed['published'],
+              orders=len(orders), events_missing=len(missing),
+              events_duplicated=len(duplicated), unmarked_rows=unmarked)
+    assert pending_before_relay > 0, 'the outage left nothing to the relay'
+    assert not missing and not duplicated and unmarked == 0
+    assert max(a['seconds'] for a in answers) < 10
+
+
+def test_a_relay_talking_to_a_slow_sns_does_not_hold_up_creates(
+        fresh_database, make_topic, moto_server, tmp_path):
+    topic = make_topic()
+    slow_sns = TcpProxy(moto_server.port, delay=0.5)  # 0.5 s per SNS call
+    old = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=2)
+    insert_pending_events(fresh_database, 40, old, first_order_id=10 ** 9)
+    env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
+                     AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}')
+    creators = 2
+    ready = CONTEXT.Barrier(creators + 1)
+    stop = CONTEXT.Event()
+    params = [dict(user_id=USER_ID + 1, ready=ready, stop=stop, pause=0.01)
+              for _ in range(creators)]
+    # The scheduled relay, as deployed: rows younger than 60 s are left to
+    # the requests that wrote them.
+    params.append(dict(task='relay_once', barrier=ready, start_after=1.0,
+                       min_age_seconds=60, stop=stop,
+                       env={'AWS_ENDPOINT_URL': f'http://127.0.0.1:{slow_sns.port}'}))
+    try:
+        outcomes = run_workers('stream_creates', env, params, tmp_path)
+    finally:
+        slow_sns.stop()
+    relay = outcomes[-1]
+    answers = [a for outcome in outcomes[:-1] for a in outcome if a['phase'] == 'stream']
+    overlapping = [a for a in answers
+                   if a['ended'] >= relay['started'] and a['started'] <= relay['ended']]
+    summarize('relay on a slow sns beside creates', answers, processes=creators + 1,
+              relay_published=relay['published'],
+              relay_seconds=round(relay['ended'] - relay['started'], 2),
+              creates_during_relay=len(overlapping),
+              slowest_during_relay_s=round(max(a['seconds'] for a in overlapping), 3))
+    assert relay['published'] == 40
+    assert {a['status'] for a in answers} == {201}
+    assert max(a['seconds'] for a in overlapping) < 1.0

@@ -1,0 +1,282 @@
+"""What runs inside a worker process: one warm Lambda copy of the service.
+
+A worker sets its environment, then imports the app (settings are read from
+the environment on first use), and calls it the way Lambda does: an API
+Gateway proxy event and a context in, a proxy response out. Importing this
+module imports nothing of the service (the test process imports it too), and
+every entry point is a module-level function, so 'spawn' can find it.
+"""
+import json
+import os
+import random
+import re
+import sys
+import time
+import traceback
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+# Variables a worker must not inherit from the test process's environment.
+_INHERITED = ('DATABASE_URL', 'DB_HOST', 'DB_SECRET_ARN', 'SNS_TOPIC_ARN',
+              'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR')
+BARRIER_TIMEOUT = 60
+
+
+def boot(env, log_path=None):
+    """Configure this process as a Lambda copy and return its `Lambda`."""
+    for name in _INHERITED:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    if log_path:
+        # The service logs JSON lines to stdout: keep them, as evidence.
+        sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)
+    from chalicelib import aws, runtime
+    from chalicelib.config import get_settings
+    get_settings.cache_clear()
+    runtime.reset()
+    aws.forget_clients()
+    import app as app_module
+    return Lambda(app_module.app)
+
+
+class Lambda:
+    """Calls the Chalice app with API Gateway (REST, proxy) events."""
+
+    def __init__(self, app):
+        self.app = app
+        self._routes = [
+            (re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', path) + '$'), path)
+            for path in app.routes]
+
+    def _resource(self, path):
+        for pattern, resource in self._routes:
+            match = pattern.match(path)
+            if match:
+                return resource, match.groupdict() or None
+        raise ValueError(f'no route for {path}')
+
+    def request(self, method, path, body=None, headers=None, query=None):
+        """Return a compact record of the answer: status, Code, timings, body."""
+        resource, path_params = self._resource(path)
+        headers = {'Content-Type': 'application/json', **(headers or {})}
+        payload = json.dumps(body) if body is not None and not isinstance(body, str) else body
+        event = {
+            'resource': resource, 'path': path, 'httpMethod': method,
+            'headers': headers,
+            'multiValueHeaders': {name: [value] for name, value in headers.items()},
+            'queryStringParameters': query or None,
+            'multiValueQueryStringParameters':
+                {name: [value] for name, value in query.items()} if query else None,
+            'pathParameters': path_params, 'stageVariables': None,
+            'requestContext': {
+                'resourcePath': resource, 'httpMethod': method, 'path': path,
+                'stage': 'api', 'requestId': str(uuid.uuid4()),
+                'identity': {'sourceIp': '127.0.0.1'}},
+            'body': payload, 'isBase64Encoded': False,
+        }
+        context = SimpleNamespace(
+            aws_request_id=str(uuid.uuid4()), function_name='orders-api',
+            memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000)
+        started = time.time()
+        clock = time.monotonic()
+        response = self.app(event, context)
+        seconds = time.monotonic() - clock
+        text = response.get('body') or ''
+        try:
+            answer = json.loads(text) if text else None
+        except ValueError:
+            answer = text
+        return {
+            'method': method, 'path': path, 'status': response['statusCode'],
+            'body': answer, 'headers': response.get('headers') or {},
+            'started': started, 'ended': started + seconds, 'seconds': seconds,
+        }
+
+
+def main(task, env, log_path, index, params, results):
+    """Process entry point: boot, run TASKS[task], put (index, ok, outcome).
+    params may carry a 'task' and an 'env' of their own (one copy unlike the
+    others: the relay Lambda beside the API's)."""
+    try:
+        params = dict(params)
+        task = params.pop('task', task)
+        lam = boot({**env, **params.pop('env', {})}, log_path)
+        outcome = TASKS[task](lam, index, **params)
+        results.put((index, True, outcome))
+    except BaseException:
+        for value in params.values():
+            if hasattr(value, 'abort'):  # a Barrier: don't leave the others waiting
+                value.abort()
+        results.put((index, False, traceback.format_exc()))
+
+
+def _compact(answer, **extra):
+    """What the test needs of an answer (the queue carries thousands)."""
+    body = answer['body'] if isinstance(answer['body'], dict) else {}
+    record = {'status': answer['status'], 'seconds': answer['seconds'],
+              'started': answer['started'], 'ended': answer['ended'],
+              'code': body.get('Code'), 'message': body.get('Message'),
+              'order_id': body.get('order_id'), 'version': body.get('version'),
+              'order_status': body.get('status'),
+              'replayed': answer['headers'].get('Idempotent-Replayed'),
+              'retry_after': answer['headers'].get('Retry-After'),
+              'raw': None if body else answer['body']}
+    record.update(extra)
+    return record
+
+
+def order_body(user_id, email=None):
+    body = {'user_id': user_id,
+            'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+                      {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+    if email:
+        body['user_email'] = email
+    return body
+
+
+# -- tasks -----------------------------------------------------------------
+
+def race_status_changes(lam, index, user_id, orders_each, rounds, barrier, seed):
+    """Create this worker's share of the orders; then, order by order and in
+    step with the other workers (barrier), read the version and PUT a status
+    with If-Match: mostly an allowed move (each worker a different one), some
+    without If-Match, some no-ops, some forbidden moves."""
+    from chalicelib.domain import STATUSES, TRANSITIONS
+    rng = random.Random(seed * 1000 + index)
+    created = [_compact(lam.request('POST', '/orders', order_body(user_id)), kind='create')
+               for _ in range(orders_each)]
+    barrier.wait(BARRIER_TIMEOUT)
+    order_ids = []
+    query = {'page_size': '100'}
+    while True:
+        page = lam.request('GET', f'/users/{user_id}/orders', query=query)['body']
+        order_ids += [order['order_id'] for order in page['orders']]
+        if not page['next_cursor']:
+            break
+        query = {'page_size': '100', 'cursor': page['next_cursor']}
+    answers = []
+    for order_id in sorted(order_ids):
+        for round_ in range(rounds):
+            barrier.wait(BARRIER_TIMEOUT)
+            seen = lam.request('GET', f'/orders/{order_id}')
+            version, status = seen['body']['version'], seen['body']['status']
+            allowed = sorted(TRANSITIONS[status])
+            forbidden = [s for s in STATUSES if s != status and s not in allowed]
+            draw = rng.random()
+            headers = {'If-Match': f'"{version}"'}
+            if allowed and draw < 0.65:
+                target, intent = allowed[(index + round_) % len(allowed)], 'move'
+            elif allowed and draw < 0.8:
+                # No If-Match: the row lock alone must keep the lifecycle.
+                target, intent, headers = rng.choice(allowed), 'blind', {}
+            elif draw < 0.9:
+                target, intent = status, 'noop'
+            else:
+                target, intent = rng.choice(forbidden), 'forbidden'
+            answer = lam.request('PUT', f'/orders/{order_id}', {'status': target},
+                                 headers)
+            answers.append(_compact(answer, kind='put', id=order_id,
+                                    if_match=version if headers else None,
+                                    seen=status, target=target, intent=intent,
+                                    get_status=seen['status']))
+    return {'created': created, 'answers': answers, 'order_ids': sorted(order_ids)}
+
+
+def post_same_key(lam, index, requests, barrier, retry=False):
+    """For each (key, body) (or {worker index: body}): wait for every worker,
+    then POST it at once. With `retry`, POST each again once all is done."""
+    answers = []
+    for key, body in requests:
+        if isinstance(body, dict) and 'user_id' not in body:
+            body = body[index]
+        barrier.wait(BARRIER_TIMEOUT)
+        answer = lam.request('POST', '/orders', body, {'Idempotency-Key': key})
+        answers.append(_compact(answer, key=key, full=answer['body'], phase='race'))
+    if retry:
+        barrier.wait(BARRIER_TIMEOUT)
+        for key, body in requests:
+            answer = lam.request('POST', '/orders', body, {'Idempotency-Key': key})
+            answers.append(_compact(answer, key=key, full=answer['body'], phase='retry'))
+    return answers
+
+
+def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
+               stop=None, linger=0.5):
+    """One scheduled relay invocation, as the outbox_relay Lambda runs it;
+    then, if given, set `stop` (`linger` seconds later)."""
+    from chalicelib import runtime
+    from chalicelib.publisher import relay
+    runtime.database()
+    publisher = runtime.publisher()
+    if barrier is not None:
+        barrier.wait(BARRIER_TIMEOUT)
+    time.sleep(start_after)
+    started = time.time()
+    published = relay(publisher, min_age=timedelta(seconds=min_age_seconds))
+    ended = time.time()
+    if stop is not None:
+        time.sleep(linger)
+        stop.set()
+    return {'published': published, 'started': started, 'ended': ended}
+
+
+def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
+                   limit=100000):
+    """POST orders one after the other until `stop` is set (or `limit`)."""
+    answers = []
+    # Warm up first (imports, connection), as a warm Lambda copy would be.
+    answers.append(_compact(lam.request('POST', '/orders', order_body(user_id, email)),
+                            phase='warmup'))
+    ready.wait(BARRIER_TIMEOUT)
+    while len(answers) < limit:
+        if pause:  # idle first: a warm copy waiting for its next request
+            stop.wait(pause)
+        if stop.is_set():
+            break
+        answers.append(_compact(lam.request('POST', '/orders', order_body(user_id, email)),
+                                phase='stream'))
+    return answers
+
+
+def serve_moto(conn, spool_dir):
+    """A moto server on 127.0.0.1 (any free port): send the port, serve.
+
+    A thread moves every message that reaches an SQS queue into
+    <spool_dir>/<queue name>.jsonl, as a consumer would: moto computes all
+    of a queue's attributes (a scan of every message) on each SendMessage,
+    so a queue left to fill makes publishing 3,000 events take minutes."""
+    import logging
+    import threading
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.server import ThreadedMotoServer
+    from moto.sqs.models import sqs_backends
+    logging.getLogger('werkzeug').setLevel(logging.WARNING)  # a line per request
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
+    server.start()
+
+    def drain():
+        backend = sqs_backends[DEFAULT_ACCOUNT_ID]['us-east-1']
+        while True:
+            for queue in list(backend.queues.values()):
+                taken = queue._messages[:]
+                if not taken:
+                    continue
+                with open(os.path.join(spool_dir, f'{queue.name}.jsonl'), 'a') as spool:
+                    spool.writelines(json.dumps(m.body) + '\n' for m in taken)
+                # Messages are only ever appended meanwhile: drop what was taken.
+                del queue._messages[:len(taken)]
+            time.sleep(0.05)
+
+    threading.Thread(target=drain, daemon=True).start()
+    conn.send(server.get_host_and_port()[1])
+    while True:
+        time.sleep(3600)
+
+
+TASKS = {
+    'race_status_changes': race_status_changes,
+    'post_same_key': post_same_key,
+    'relay_once': relay_once,
+    'stream_creates': stream_creates,
+}
