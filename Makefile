@@ -47,3 +47,20 @@ package: venv
 	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/resources.yaml build/$(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
+
+# Benchmark (issue 7): the service in process, as Lambda calls it, against the
+# bare SQL it runs, on SQLite and MariaDB (database orders_bench); the report is
+# printed and written to bench/results/latest.md. Options go in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --md bench/results/mariadb-1m.md"
+BENCH_ARGS ?=
+
+.PHONY: bench recount
+
+bench: venv
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Rebuild the order counts behind list totals from the orders table, on the
+# configured database (DATABASE_URL or DB_*): after loading orders behind the
+# service's back, while nothing else writes orders.
+recount: venv
+	$(BIN)/python -m bench.recount
