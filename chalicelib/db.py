@@ -110,10 +110,6 @@ def initialize(db):
     _migrated = False
 
 
-def is_initialized():
-    return database.obj is not None
-
-
 def is_sqlite():
     return isinstance(database.obj, peewee.SqliteDatabase)
 

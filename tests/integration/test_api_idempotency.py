@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import db
 from chalicelib.idempotency import fingerprint
 from chalicelib.models import IdempotencyKey, Order, Outbox
 from chalicelib.orders import utcnow

@@ -5,7 +5,6 @@ import json
 import os
 from email import policy
 
-import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import runtime
