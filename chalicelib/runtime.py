@@ -28,7 +28,7 @@ def reset():
 def database():
     """The database, connected and (when AUTO_MIGRATE says so) migrated."""
     settings = get_settings()
-    _once('database', lambda: db.open_database(settings) or True)
+    _once('database', lambda: db.open_database(settings))
     db.ready(create_schema if settings.auto_migrate else None)
     return db.database
 
