@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test migrate relay redrive clean
+.PHONY: venv run test migrate relay redrive recount clean
 
 venv: $(STAMP)
 
@@ -22,14 +22,11 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest
 
-migrate: venv
-	$(BIN)/python -m chalicelib.migrate
-
-redrive: venv
-	$(BIN)/python -m chalicelib.redrive
-
-relay: venv
-	$(BIN)/python -m chalicelib.relay_cli
+# Operator commands on the configured database and AWS (chalicelib/cli.py).
+# recount rebuilds the order counts behind list totals: after loading orders
+# behind the service's back, while nothing else writes orders.
+migrate relay redrive recount: venv
+	$(BIN)/python -m chalicelib.cli $@
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
@@ -54,13 +51,7 @@ package: venv
 #   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --md bench/results/mariadb-1m.md"
 BENCH_ARGS ?=
 
-.PHONY: bench recount
+.PHONY: bench
 
 bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
-
-# Rebuild the order counts behind list totals from the orders table, on the
-# configured database (DATABASE_URL or DB_*): after loading orders behind the
-# service's back, while nothing else writes orders.
-recount: venv
-	$(BIN)/python -m bench.recount

@@ -1,24 +1,23 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
 import functools
-import os
 import re
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import db, idempotency, logs, runtime, schemas
+from chalicelib import logs, runtime
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
                                PayloadTooLarge, TransitionForbidden,
                                VersionMismatch)
-from chalicelib.migrate import migrate
-from chalicelib.publisher import relay
+from chalicelib.events.relay import relay
+from chalicelib.orders import idempotency, schemas
+from chalicelib.storage import connection
+from chalicelib.storage.migrations import migrate
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
-
-NOTIFY_QUEUE = os.environ.get('NOTIFY_QUEUE_NAME', 'orders-notifications')
 
 ERROR_STATUS = [
     (InvalidInput, 400, 'BadRequestError'),
@@ -54,9 +53,9 @@ def api(view):
             return view(*args, **kwargs)
         except OrderServiceError as exc:
             return error_response(exc)
-        except db.CONNECTION_ERRORS:
+        except connection.CONNECTION_ERRORS:
             logs.log.exception('Database connection failed')
-            db.discard_connection()
+            connection.discard_connection()
             return error_response(DatabaseUnavailable())
     return handle
 
@@ -145,14 +144,14 @@ def list_user_orders(user_id):
 def health():
     try:
         runtime.database().execute_sql('SELECT 1')
-    except (DatabaseUnavailable, *db.CONNECTION_ERRORS):
-        db.discard_connection()
+    except (DatabaseUnavailable, *connection.CONNECTION_ERRORS):
+        connection.discard_connection()
         return Response(body={'status': 'error', 'database': 'unreachable'},
                         status_code=503, headers={'Retry-After': '1'})
     return {'status': 'ok', 'database': 'ok'}
 
 
-@app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=10, maximum_concurrency=5)
+@app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
 def email_notifier(event):
     logs.set_context()
     records = [(record.to_dict()['messageId'], record.body) for record in event]
@@ -178,4 +177,4 @@ def outbox_relay(event):
 @app.lambda_function(name='migrate')
 def migrate_function(event, context):
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
-    return {'tables': migrate()}
+    return {'tables': migrate(get_settings())}

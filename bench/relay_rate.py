@@ -38,8 +38,8 @@ def main():
     with mock_aws():
         os.environ['SNS_TOPIC_ARN'] = boto3.client('sns').create_topic(Name='bench')['TopicArn']
         from chalicelib import db, metrics, runtime
-        from chalicelib.models import Outbox
-        from chalicelib.publisher import relay
+        from chalicelib.storage.models import Outbox
+        from chalicelib.events.relay import relay
         metrics.emit = lambda *a, **k: None  # keep the output to the figure
         runtime.database()
         old = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=5)

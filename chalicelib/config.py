@@ -34,10 +34,11 @@ class Settings:
     sns_topic_arn: Optional[str]
     ses_sender_email: Optional[str]
     mail_dir: Optional[str]
-    environment: str
     log_level: str
     aws_region: str
     outbox_retention: timedelta
+    notify_queue: str
+    notify_dlq: str
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,7 @@ def _flag(value):
 
 def settings_from(env):
     database = database_settings(env)
+    notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
     auto_migrate = env.get('AUTO_MIGRATE')
     return Settings(
         database=database,
@@ -90,10 +92,11 @@ def settings_from(env):
         sns_topic_arn=env.get('SNS_TOPIC_ARN') or None,
         ses_sender_email=env.get('SES_SENDER_EMAIL') or None,
         mail_dir=env.get('MAIL_DIR') or None,
-        environment=env.get('ENVIRONMENT', 'dev'),
         log_level=env.get('LOG_LEVEL', 'INFO').upper(),
         aws_region=env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
         outbox_retention=timedelta(days=int(env.get('OUTBOX_RETENTION_DAYS') or 7)),
+        notify_queue=notify_queue,
+        notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
     )
 
 

@@ -8,19 +8,17 @@ import time
 NAMESPACE = 'OrdersService'
 
 
-def emit(name, value, unit='Count', stream=None, **dimensions):
+def emit(name, value, unit='Count'):
     line = {
         '_aws': {
             'Timestamp': int(time.time() * 1000),
             'CloudWatchMetrics': [{
                 'Namespace': NAMESPACE,
-                'Dimensions': [sorted(dimensions)] if dimensions else [[]],
+                'Dimensions': [[]],
                 'Metrics': [{'Name': name, 'Unit': unit}],
             }],
         },
         name: value,
-        **dimensions,
     }
-    out = stream or sys.stdout
-    out.write(json.dumps(line) + '\n')
-    out.flush()
+    sys.stdout.write(json.dumps(line) + '\n')
+    sys.stdout.flush()

@@ -1,13 +1,15 @@
 """What a container builds once and reuses across warm invocations: the
 database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
-from chalicelib import aws, db
+from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.mail import MailDirSender, SesSender
-from chalicelib.migrate import create_schema
-from chalicelib.notifier import Notifier
-from chalicelib.orders import OrderService
-from chalicelib.publisher import LocalPublisher, SnsPublisher
+from chalicelib.errors import DatabaseUnavailable
+from chalicelib.events.publishers import LocalPublisher, SnsPublisher
+from chalicelib.notify.notifier import Notifier
+from chalicelib.notify.senders import MailDirSender, SesSender
+from chalicelib.orders.service import OrderService
+from chalicelib.storage import connection
+from chalicelib.storage.migrations import create_schema
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -28,9 +30,20 @@ def reset():
 def database():
     """The database, connected and (when AUTO_MIGRATE says so) migrated."""
     settings = get_settings()
-    _once('database', lambda: db.open_database(settings))
-    db.ready(create_schema if settings.auto_migrate else None)
-    return db.database
+    _once('database', lambda: connection.open_database(settings))
+    connection.connect()
+    if settings.auto_migrate:
+        _once('schema', _create_schema)
+    return connection.database
+
+
+def _create_schema():
+    try:
+        create_schema()
+    except connection.CONNECTION_ERRORS as exc:
+        connection.discard_connection()
+        raise DatabaseUnavailable() from exc
+    return True
 
 
 def _client_getter(service):
@@ -61,3 +74,7 @@ def notifier():
 def order_service():
     database()
     return _once('service', lambda: OrderService(publish=publisher().publish_committed))
+
+
+def sqs():
+    return aws.client('sqs', get_settings().aws_region)

@@ -5,10 +5,12 @@ import uuid
 import pymysql
 import pytest
 
-from chalicelib import aws, counts, db, runtime
+from chalicelib import aws, runtime
 from chalicelib.config import get_settings
-from chalicelib.migrate import create_schema
-from chalicelib.models import MODELS
+from chalicelib.orders import counts
+from chalicelib.storage import connection
+from chalicelib.storage.migrations import create_schema
+from chalicelib.storage.models import MODELS
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
@@ -83,12 +85,13 @@ def environment(database_url, tmp_path, monkeypatch):
 @pytest.fixture
 def database(environment):
     """The configured database, schema created and every table empty."""
-    db.open_database(environment)
-    db.ready(create_schema)
+    connection.open_database(environment)
+    connection.connect()
+    create_schema()
     _empty_tables()
     counts.recount()
-    yield db.database
-    db.discard_connection()
+    yield connection.database
+    connection.discard_connection()
 
 
 @pytest.fixture

@@ -20,15 +20,15 @@ _numbers = itertools.count(1)
 @pytest.fixture
 def fresh_database(mariadb_database):
     """A new, migrated database for one scenario; dropped afterwards."""
-    from chalicelib import db
+    from chalicelib.storage import connection
     from chalicelib.config import settings_from
-    from chalicelib.migrate import migrate
+    from chalicelib.storage.migrations import migrate
     name = f'{mariadb_database}_c{next(_numbers)}'
     conn = pymysql.connect(autocommit=True, **MARIADB)
     with conn.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE `{name}`')
     migrate(settings_from({'DATABASE_URL': mariadb_url(name)}))
-    db.discard_connection()
+    connection.discard_connection()
     yield name
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS `{name}`')

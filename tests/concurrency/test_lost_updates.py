@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from chalicelib.domain import TRANSITIONS
+from chalicelib.orders.lifecycle import TRANSITIONS
 from tests.concurrency.conftest import worker_env
 from tests.concurrency.harness import (CONTEXT, counts_match_orders, query,
                                        run_workers, summarize)

@@ -142,7 +142,7 @@ def race_status_changes(lam, index, user_id, orders_each, rounds, barrier, seed)
     step with the other workers (barrier), read the version and PUT a status
     with If-Match: mostly an allowed move (each worker a different one), some
     without If-Match, some no-ops, some forbidden moves."""
-    from chalicelib.domain import STATUSES, TRANSITIONS
+    from chalicelib.orders.lifecycle import STATUSES, TRANSITIONS
     rng = random.Random(seed * 1000 + index)
     created = [_compact(lam.request('POST', '/orders', order_body(user_id)), kind='create')
                for _ in range(orders_each)]
@@ -206,7 +206,7 @@ def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
     """One scheduled relay invocation, as the outbox_relay Lambda runs it;
     then, if given, set `stop` (`linger` seconds later)."""
     from chalicelib import runtime
-    from chalicelib.publisher import relay
+    from chalicelib.events.relay import relay
     runtime.database()
     publisher = runtime.publisher()
     if barrier is not None:

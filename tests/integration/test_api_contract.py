@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.idempotency import fingerprint
-from chalicelib.models import IdempotencyKey, Order, OrderItem, Outbox
-from chalicelib.orders import utcnow
-from chalicelib.schemas import parse_json_object
+from chalicelib.orders.idempotency import fingerprint
+from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox
+from chalicelib.clock import utcnow
+from chalicelib.orders.schemas import parse_json_object
 from tests.support import create_order, json_of, order_body, send, to_json
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')

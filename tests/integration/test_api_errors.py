@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.models import Order, OrderItem, Outbox
+from chalicelib.storage.models import Order, OrderItem, Outbox
 from tests.support import create_order, json_of, send
 
 MAX_ID = 2 ** 63 - 1

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.idempotency import fingerprint
-from chalicelib.models import IdempotencyKey, Order, Outbox
-from chalicelib.orders import utcnow
-from chalicelib.schemas import parse_json_object
+from chalicelib.orders.idempotency import fingerprint
+from chalicelib.storage.models import IdempotencyKey, Order, Outbox
+from chalicelib.clock import utcnow
+from chalicelib.orders.schemas import parse_json_object
 from tests.support import json_of, order_body, send, to_json
 
 

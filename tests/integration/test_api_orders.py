@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.models import Order, OrderItem
+from chalicelib.storage.models import Order, OrderItem
 from tests.support import create_order, json_of, order_body, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')

@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import runtime
-from chalicelib.models import Outbox
-from chalicelib.publisher import SnsPublisher, relay
+from chalicelib.storage.models import Outbox
+from chalicelib.events.publishers import SnsPublisher
+from chalicelib.events.relay import relay
 from tests.support import create_order, send
 
 EVENT_KEYS = {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.models import IdempotencyKey, Order, OrderItem, Outbox
+from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox
 from tests.support import json_of, order_body, send
 
 MAX_ID = 2 ** 63 - 1

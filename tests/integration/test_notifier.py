@@ -8,7 +8,7 @@ from email import policy
 from botocore.exceptions import ClientError
 
 from chalicelib import runtime
-from chalicelib.models import ProcessedEvent
+from chalicelib.storage.models import ProcessedEvent
 from tests.integration.conftest import SENDER, sent_emails
 from tests.support import create_order, send
 

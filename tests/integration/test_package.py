@@ -344,6 +344,6 @@ def test_deployment_package_holds_the_migrate_function(packaged):
     with zipfile.ZipFile(packaged.out_dir / 'deployment.zip') as archive:
         names = set(archive.namelist())
 
-    assert {'app.py', 'chalicelib/migrate.py'} <= names
-    assert any(name.startswith('chalicelib/templates/') for name in names)
+    assert {'app.py', 'chalicelib/storage/migrations.py'} <= names
+    assert any(name.startswith('chalicelib/notify/templates/') for name in names)
     assert packaged.props('Migrate')['Handler'] == 'app.migrate_function'

@@ -1,7 +1,7 @@
 import boto3
 from moto import mock_aws
 
-from chalicelib.redrive import redrive
+from chalicelib.cli import redrive
 
 
 @mock_aws

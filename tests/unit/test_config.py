@@ -10,8 +10,9 @@ def test_default_is_sqlite_under_data_with_auto_migrate():
     assert settings.database.path == '.data/orders.sqlite3'
     assert settings.auto_migrate is True
     assert settings.sns_topic_arn is None
-    assert (settings.environment, settings.log_level, settings.aws_region) == (
-        'dev', 'INFO', 'us-east-1')
+    assert (settings.log_level, settings.aws_region) == ('INFO', 'us-east-1')
+    assert (settings.notify_queue, settings.notify_dlq) == (
+        'orders-notifications', 'orders-notifications-dlq')
 
 
 @pytest.mark.parametrize('url, path', [

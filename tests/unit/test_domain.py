@@ -1,10 +1,12 @@
-"""The order rules in chalicelib/domain.py: exact totals and the lifecycle. No database."""
+"""The order rules: exact totals (orders/money.py), the lifecycle (orders/lifecycle.py)
+and which event a change publishes (events/messages.py). No database."""
 from decimal import Decimal
 from itertools import product
 
 import pytest
 
-from chalicelib import domain
+from chalicelib.events import messages
+from chalicelib.orders import lifecycle, money
 from chalicelib.errors import TransitionForbidden
 
 # The contract's lifecycle diagram, arrow by arrow.
@@ -25,7 +27,7 @@ def line(quantity, price):
 # -- order_total ----------------------------------------------------------------
 
 def test_order_total_is_exact_decimal_arithmetic():
-    total = domain.order_total([line(3, '0.10'), line(1, '0.20')])
+    total = money.order_total([line(3, '0.10'), line(1, '0.20')])
 
     assert total == Decimal('0.50')
     assert isinstance(total, Decimal)
@@ -33,33 +35,33 @@ def test_order_total_is_exact_decimal_arithmetic():
 
 
 def test_order_total_of_tenths_never_drifts_like_floats():
-    total = domain.order_total([line(1, '0.10'), line(1, '0.20')])
+    total = money.order_total([line(1, '0.10'), line(1, '0.20')])
 
     assert str(total) == '0.30'
 
 
 def test_order_total_multiplies_quantity_by_price_and_sums_lines():
-    total = domain.order_total([line(2, '29.99'), line(1, '49.99')])
+    total = money.order_total([line(2, '29.99'), line(1, '49.99')])
 
     assert total == Decimal('109.97')
 
 
 def test_order_total_reaches_the_largest_storable_amount_exactly():
-    total = domain.order_total([line(1, '99999999.99')])
+    total = money.order_total([line(1, '99999999.99')])
 
-    assert total == domain.MAX_MONEY == Decimal('99999999.99')
+    assert total == money.MAX_MONEY == Decimal('99999999.99')
 
 
 def test_order_total_of_free_items_is_zero_with_two_places():
-    assert str(domain.order_total([line(5, '0.00')])) == '0.00'
+    assert str(money.order_total([line(5, '0.00')])) == '0.00'
 
 
 def test_order_total_of_no_items_is_zero():
-    assert str(domain.order_total([])) == '0.00'
+    assert str(money.order_total([])) == '0.00'
 
 
 def test_order_total_handles_many_lines_without_rounding():
-    total = domain.order_total([line(10000, '0.01')] * 100)
+    total = money.order_total([line(10000, '0.01')] * 100)
 
     assert total == Decimal('10000.00')
 
@@ -68,13 +70,13 @@ def test_order_total_handles_many_lines_without_rounding():
 
 @pytest.mark.parametrize('current,new', sorted(ARROWS))
 def test_every_lifecycle_arrow_is_allowed_and_changes_the_order(current, new):
-    assert domain.check_transition(current, new) is True
+    assert lifecycle.check_transition(current, new) is True
 
 
 @pytest.mark.parametrize('current,new', FORBIDDEN)
 def test_move_outside_the_arrows_raises_transition_forbidden_naming_both_states(current, new):
     with pytest.raises(TransitionForbidden) as raised:
-        domain.check_transition(current, new)
+        lifecycle.check_transition(current, new)
 
     message = str(raised.value)
     assert f"'{current}'" in message
@@ -83,7 +85,7 @@ def test_move_outside_the_arrows_raises_transition_forbidden_naming_both_states(
 
 @pytest.mark.parametrize('status', STATUSES)
 def test_setting_the_same_status_is_a_noop_returning_false(status):
-    assert domain.check_transition(status, status) is False
+    assert lifecycle.check_transition(status, status) is False
 
 
 @pytest.mark.parametrize('final', ['delivered', 'cancelled'])
@@ -92,7 +94,7 @@ def test_final_states_allow_no_move_and_say_so(final):
         if new == final:
             continue
         with pytest.raises(TransitionForbidden) as raised:
-            domain.check_transition(final, new)
+            lifecycle.check_transition(final, new)
         assert 'final' in str(raised.value)
 
 
@@ -100,7 +102,7 @@ def test_allowed_moves_are_exactly_the_contract_arrows():
     allowed = set()
     for current, new in product(STATUSES, STATUSES):
         try:
-            if domain.check_transition(current, new):
+            if lifecycle.check_transition(current, new):
                 allowed.add((current, new))
         except TransitionForbidden:
             pass
@@ -109,12 +111,12 @@ def test_allowed_moves_are_exactly_the_contract_arrows():
 
 
 def test_statuses_are_the_contracts_five():
-    assert set(domain.STATUSES) == set(STATUSES)
+    assert set(lifecycle.STATUSES) == set(STATUSES)
 
 
 def test_transition_forbidden_carries_no_field_errors():
     with pytest.raises(TransitionForbidden) as raised:
-        domain.check_transition('delivered', 'pending')
+        lifecycle.check_transition('delivered', 'pending')
 
     assert raised.value.errors is None
 
@@ -122,16 +124,16 @@ def test_transition_forbidden_carries_no_field_errors():
 # -- events ---------------------------------------------------------------------
 
 def test_status_change_to_shipped_is_an_order_shipped_event():
-    assert domain.event_type_for_status('shipped') == 'order_shipped'
+    assert messages.type_for_status('shipped') == 'order_shipped'
 
 
 @pytest.mark.parametrize('status', ['pending', 'paid', 'delivered', 'cancelled'])
 def test_any_other_status_change_is_an_order_updated_event(status):
-    assert domain.event_type_for_status(status) == 'order_updated'
+    assert messages.type_for_status(status) == 'order_updated'
 
 
 def test_every_event_type_has_the_contracts_sns_subject():
-    assert domain.EVENT_SUBJECTS == {
+    assert messages.SUBJECTS == {
         'order_created': 'Order Created',
         'order_updated': 'Order Updated',
         'order_shipped': 'Order Shipped',

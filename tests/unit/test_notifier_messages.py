@@ -5,8 +5,8 @@ from email import policy
 
 import pytest
 
-from chalicelib import mail
-from chalicelib.notifier import UnknownMessage, parse_event
+from chalicelib.notify import mail, senders
+from chalicelib.events.messages import UnknownMessage, parse_event
 
 EVENT = {'event_id': 'e-1', 'event_type': 'order_created', 'order_id': 7, 'user_id': 1,
          'user_email': 'ada@example.com', 'status': 'pending', 'order_total': 0.3,
@@ -71,7 +71,7 @@ def test_markup_in_the_address_is_escaped_in_html_and_kept_in_text():
 
 
 def test_mail_dir_sender_writes_an_eml_file_a_mail_client_can_parse(tmp_path):
-    sender = mail.MailDirSender(str(tmp_path / 'mail'))
+    sender = senders.MailDirSender(str(tmp_path / 'mail'))
 
     sender.send(mail.build_email(EVENT, sender.sender))
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib import paging, schemas
+from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.orders import money, paging, schemas
 
 MAX_ID = 2 ** 63 - 1
 
@@ -513,14 +514,14 @@ def test_path_id_errors_are_keyed_by_the_given_name():
 
 def test_money_json_prints_two_decimal_values_exactly():
     for amount in ('0.30', '0.50', '109.97', '99999999.99', '0.01'):
-        text = json.dumps(schemas.money_json(Decimal(amount)))
+        text = json.dumps(money.to_json(Decimal(amount)))
         assert Decimal(text) == Decimal(amount)
 
 
 def test_utc_iso_has_six_digit_microseconds_and_z():
     from datetime import datetime
 
-    assert schemas.utc_iso(datetime(2026, 11, 25, 10, 0, 0, 123)) == \
+    assert utc_iso(datetime(2026, 11, 25, 10, 0, 0, 123)) == \
         '2026-11-25T10:00:00.000123Z'
 
 

@@ -1,38 +1,16 @@
 """The email notifier: one SQS batch in, at most one email per event out, and
 the message ids worth retrying back."""
-import json
-from datetime import datetime, timezone
-
 import peewee
 
-from chalicelib import mail
-from chalicelib.db import CONNECTION_ERRORS, discard_connection
-from chalicelib.domain import EVENT_SUBJECTS
+from chalicelib.clock import utcnow
+from chalicelib.events.messages import UnknownMessage, parse_event
 from chalicelib.logs import add_context, log
-from chalicelib.models import ProcessedEvent
+from chalicelib.notify import mail
+from chalicelib.storage.connection import CONNECTION_ERRORS, discard_connection
+from chalicelib.storage.models import ProcessedEvent
 
 # SES refused this email for good (a bad recipient, say): retrying won't help.
 PERMANENT_SES_ERRORS = {'MessageRejected'}
-
-
-class UnknownMessage(ValueError):
-    pass
-
-
-def parse_event(body):
-    """The event in an SQS message body: inside an SNS envelope, or raw."""
-    try:
-        message = json.loads(body)
-        if isinstance(message, dict) and message.get('Type') == 'Notification':
-            message = json.loads(message['Message'])
-    except (ValueError, TypeError, KeyError):
-        raise UnknownMessage('not JSON, or an SNS envelope without a JSON message') from None
-    if not isinstance(message, dict) \
-            or message.get('event_type') not in EVENT_SUBJECTS \
-            or not isinstance(message.get('event_id'), str) \
-            or type(message.get('order_id')) is not int:
-        raise UnknownMessage('not an order event')
-    return message
 
 
 def _is_permanent(exc):
@@ -93,8 +71,7 @@ def _claim(event_id):
     """Record the event before sending: a crash after this loses one email
     rather than ever sending two (the contract says at most once)."""
     try:
-        ProcessedEvent.create(event_id=event_id,
-                              processed_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        ProcessedEvent.create(event_id=event_id, processed_at=utcnow())
         return True
     except peewee.IntegrityError:
         return False

@@ -6,11 +6,13 @@ from decimal import Decimal
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
 
-from chalicelib.domain import MAX_ID, MAX_MONEY, STATUSES, order_total
+from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.orders import money
+from chalicelib.orders.lifecycle import STATUSES
 
 MAX_BODY_BYTES = 256 * 1024
-CENT = Decimal('0.01')
+MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
 
@@ -59,17 +61,10 @@ class Money(fields.Field):
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise self.make_error('invalid')
-        value = Decimal(value)
-        if not value.is_finite():
-            raise self.make_error('invalid')
-        if not 0 <= value <= MAX_MONEY:
-            raise self.make_error('range')
-        if value != value.quantize(CENT):
-            raise self.make_error('places')
-        # -0 is 0: never store or answer a negative zero.
-        return value.quantize(CENT) if value else Decimal('0.00')
+        try:
+            return money.parse(value)
+        except money.MoneyError as exc:
+            raise self.make_error(exc.reason) from None
 
 
 def _plain_address(value):
@@ -101,7 +96,7 @@ class CreateOrderSchema(Schema):
 
     @validates_schema(skip_on_field_errors=True)
     def total_fits(self, data, **kwargs):
-        if order_total(data['items']) > MAX_MONEY:
+        if money.order_total(data['items']) > money.MAX_MONEY:
             raise ValidationError(
                 'The order total must be less than or equal to 99999999.99.',
                 'items')
@@ -177,20 +172,10 @@ def load_path_id(value, name='order_id'):
         raise InvalidInput(f'Invalid {name}', {name: exc.messages}) from None
 
 
-def utc_iso(moment):
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
-
-
-def money_json(amount):
-    # A float prints as the shortest decimal that reads back the same, so a
-    # value with two decimals below 10^8 prints exactly as it is stored.
-    return float(amount)
-
-
 def dump_item(item):
     return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
             'quantity': item.quantity,
-            'price_at_order': money_json(item.price_at_order)}
+            'price_at_order': money.to_json(item.price_at_order)}
 
 
 def dump_order(order, items):
@@ -199,7 +184,7 @@ def dump_order(order, items):
         'user_id': order.user_id,
         'user_email': order.user_email,
         'status': order.status,
-        'order_total': money_json(order.order_total),
+        'order_total': money.to_json(order.order_total),
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,

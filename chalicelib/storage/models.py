@@ -1,8 +1,8 @@
 """Peewee tables: one set of models for SQLite and MariaDB."""
 import peewee
 
-from chalicelib.db import (ExactKeyField, IdField, MoneyField, PreciseDateTimeField,
-                          database)
+from chalicelib.storage.connection import database
+from chalicelib.storage.fields import ExactKeyField, IdField, MoneyField, PreciseDateTimeField
 
 
 class BaseModel(peewee.Model):

@@ -4,8 +4,9 @@ import base64
 import binascii
 import json
 
-from chalicelib.domain import MAX_ID, STATUSES
 from chalicelib.errors import InvalidInput
+from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.orders.schemas import MAX_ID
 
 FILTERS = ('status', 'user_id')
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 import peewee
 
-from chalicelib.db import database
 from chalicelib.errors import (IdempotencyKeyInFlight, IdempotencyKeyReused,
                                InvalidInput)
-from chalicelib.models import IdempotencyKey
+from chalicelib.storage.connection import database
+from chalicelib.storage.models import IdempotencyKey
 
 KEY_TTL = timedelta(hours=24)
 # A claim still in flight after this long belongs to an invocation that died

@@ -4,23 +4,19 @@ only after the commit."""
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-import peewee
-
-from chalicelib import counts, domain, idempotency
-from chalicelib.db import (CONNECTION_ERRORS, database, discard_connection,
-                          execute_compiled, insert_rows, is_sqlite, run_compiled)
+from chalicelib.clock import utcnow
 from chalicelib.errors import OrderNotFound, VersionMismatch
-from chalicelib.events import record_event
+from chalicelib.events import messages
+from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
-from chalicelib.models import Order, OrderItem
-from chalicelib.paging import decode_cursor, encode_cursor
-from chalicelib.schemas import dump_order
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from chalicelib.orders import counts, idempotency, lifecycle, money
+from chalicelib.orders.paging import decode_cursor, encode_cursor
+from chalicelib.orders.schemas import dump_order
+from chalicelib.storage import statements
+from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
+                                           discard_connection, is_sqlite)
+from chalicelib.storage.models import Order, OrderItem
 
 
 @dataclass
@@ -58,21 +54,21 @@ class OrderService:
         return Created(dump_order(order, items))
 
     def _insert_order(self, data, now, idempotency_key):
-        total = domain.order_total(data['items'])
+        total = money.order_total(data['items'])
         log.info('Order total calculated: %s', total)
         with database.atomic():
             order = Order(
                 user_id=data['user_id'], user_email=data.get('user_email'),
                 status='pending', order_total=total, created_at=now,
                 updated_at=now, version=1)
-            order.order_id = insert_rows(Order, [order.__data__])
-            insert_rows(OrderItem, [
+            order.order_id = statements.insert(Order, [order.__data__])
+            statements.insert(OrderItem, [
                 {'order': order.order_id, 'product_id': item['product_id'],
                  'quantity': item['quantity'],
                  'price_at_order': item['price_at_order']}
                 for item in data['items']])
-            items = list(_items_of([order.order_id])[order.order_id])
-            event = record_event(domain.ORDER_CREATED, order, now)
+            items = _items_of([order.order_id])[order.order_id]
+            event = record_event(messages.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
             if idempotency_key is not None:
                 idempotency.complete(
@@ -89,12 +85,10 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, order_id):
-        order = next(iter(run_compiled(
-            Order, 'order', lambda: Order.select().where(Order.order_id == order_id),
-            [order_id])), None)
-        if order is None:
+        rows = statements.fetch(statements.ORDER, order_id=order_id)
+        if not rows:
             raise OrderNotFound()
-        return dump_order(order, _items_of([order_id])[order_id])
+        return dump_order(rows[0], _items_of([order_id])[order_id])
 
     def list_orders(self, query, user_id=None):
         filters = {'status': query.get('status'),
@@ -128,21 +122,17 @@ class OrderService:
                 raise VersionMismatch(
                     f'Order {order_id} is at version {order.version}, '
                     f'not {expected_version}')
-            if not domain.check_transition(order.status, new_status):
+            if not lifecycle.check_transition(order.status, new_status):
                 return dump_order(order, _items_of([order_id])[order_id])
-            params = [new_status, Order.updated_at.db_value(now), order.version + 1,
-                      order_id, order.version]
-            updated = execute_compiled('status change', lambda: (
-                Order.update(status=new_status, version=order.version + 1, updated_at=now)
-                .where((Order.order_id == order_id) & (Order.version == order.version))),
-                params).rowcount
+            updated = statements.run(
+                statements.CHANGE_STATUS, status=new_status, updated_at=now,
+                order_id=order_id, version=order.version).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
             old_status = order.status
             order.status, order.version, order.updated_at = \
                 new_status, order.version + 1, now
-            event = record_event(domain.event_type_for_status(new_status),
-                                 order, now)
+            event = record_event(messages.type_for_status(new_status), order, now)
             items = _items_of([order_id])[order_id]
             counts.record_change(old_status=old_status, new_status=new_status)
         log.info('Order status updated: order_id=%s status=%s', order_id,
@@ -154,8 +144,8 @@ class OrderService:
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
-            Order.delete().where(Order.order_id == order_id).execute()
-            event = record_event(domain.ORDER_DELETED, order, now)
+            statements.run(statements.DELETE_ORDER, order_id=order_id)
+            event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
@@ -165,62 +155,40 @@ class OrderService:
 def _locked_order(order_id):
     """The current row, locked until the transaction ends: FOR UPDATE on
     MariaDB; on SQLite the transaction already holds the write lock."""
-    def build():
-        query = Order.select().where(Order.order_id == order_id)
-        return query if is_sqlite() else query.for_update()
-    order = next(iter(run_compiled(Order, 'locked order', build, [order_id])), None)
-    if order is None:
+    rows = statements.fetch(
+        statements.ORDER if is_sqlite() else statements.ORDER_FOR_UPDATE, order_id=order_id)
+    if not rows:
         raise OrderNotFound()
-    return order
+    return rows[0]
 
 
 def _items_of(order_ids):
     items = defaultdict(list)
     if order_ids:
-        query = run_compiled(
-            OrderItem, ('items', len(order_ids)),
-            lambda: (OrderItem.select().where(OrderItem.order.in_(order_ids))
-                     .order_by(OrderItem.order_item_id)),
-            order_ids)
-        for item in query:
+        for item in statements.fetch(statements.ITEMS_OF, order_ids=order_ids):
             items[item.order_id].append(item)
     return items
 
 
-def _filter_condition(filters):
-    """The WHERE of a filtered list, and its params in the order it uses them."""
-    conditions, params = [], []
-    for field, name in ((Order.status, 'status'), (Order.user_id, 'user_id')):
-        if filters.get(name) is not None:
-            conditions.append(field == filters[name])
-            params.append(filters[name])
-    return conditions, params
-
-
 def _page_of_orders(filters, after, page, page_size):
-    """One more row than the page holds, newest first: keyset after a cursor,
-    offset for a page number."""
-    conditions, params = _filter_condition(filters)
-    if after is not None:
-        conditions.append(Order.order_id < after)
-        params.append(after)
-    params.append(page_size + 1)
-    if page is not None:
-        params.append((page - 1) * page_size)
-
-    def build():
-        query = Order.select().order_by(Order.order_id.desc()).limit(page_size + 1)
-        if conditions:
-            query = query.where(*conditions)
-        return query if page is None else query.offset((page - 1) * page_size)
-    shape = ('page', tuple(sorted(name for name in filters if filters[name] is not None)),
-             after is not None)
-    return run_compiled(Order, shape, build, params)
+    """One more row than the page holds, newest first."""
+    offset = (page - 1) * page_size if page is not None else 0
+    statement = statements.order_page(
+        status=filters.get('status') is not None, user_id=filters.get('user_id') is not None,
+        after=after is not None, offset=offset > 0)
+    values = {'limit': page_size + 1}
+    for name, value in (('status', filters.get('status')), ('user_id', filters.get('user_id')),
+                        ('after', after), ('offset', offset or None)):
+        if value is not None:
+            values[name] = value
+    return statements.fetch(statement, **values)
 
 
 def _total(filters):
     if filters.get('user_id') is None:
         return counts.total(filters.get('status'))
     # One user's orders are few and sit together in the user_id index.
-    conditions, params = _filter_condition(filters)
-    return Order.select(peewee.fn.COUNT(Order.order_id)).where(*conditions).scalar()
+    if filters.get('status') is None:
+        return statements.scalar(statements.COUNT_USER_ORDERS, user_id=filters['user_id'])
+    return statements.scalar(statements.COUNT_USER_ORDERS_WITH_STATUS,
+                             user_id=filters['user_id'], status=filters['status'])

@@ -1,0 +1,78 @@
+"""Operator commands, run on the configured database and AWS account:
+
+    python -m chalicelib.cli migrate    create the schema
+    python -m chalicelib.cli relay      publish what the outbox still holds
+    python -m chalicelib.cli redrive    move the notifier's dead letters back
+    python -m chalicelib.cli recount    rebuild the order counts behind list totals
+
+The Makefile's targets of the same names call these."""
+import argparse
+import sys
+from datetime import timedelta
+
+from chalicelib import runtime
+from chalicelib.config import get_settings
+from chalicelib.events.relay import relay
+from chalicelib.orders import counts
+from chalicelib.storage.migrations import migrate
+
+
+def redrive(sqs, dlq_url, queue_url, limit=100000):
+    """Receive, send, delete, in batches of 10: it works on every SQS (and on
+    moto), and a message is deleted from the dead-letter queue only once it is
+    safely back on the queue (at worst a crash leaves a copy in both: the
+    notifier sends at most one email per event)."""
+    moved = 0
+    while moved < limit:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+            MessageAttributeNames=['All']).get('Messages', [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message['Body'],
+                             MessageAttributes=message.get('MessageAttributes', {}))
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message['ReceiptHandle'])
+            moved += 1
+    return moved
+
+
+def _migrate():
+    print(f'schema ready: {", ".join(migrate(get_settings()))}')
+
+
+def _relay():
+    runtime.database()
+    # By hand nothing is in flight in a request: publish every pending row.
+    published = relay(runtime.publisher(), min_age=timedelta(0),
+                      retention=get_settings().outbox_retention)
+    print(f'published {published} events')
+
+
+def _redrive():
+    settings = get_settings()
+    sqs = runtime.sqs()
+    moved = redrive(sqs, sqs.get_queue_url(QueueName=settings.notify_dlq)['QueueUrl'],
+                    sqs.get_queue_url(QueueName=settings.notify_queue)['QueueUrl'])
+    print(f'moved {moved} messages from {settings.notify_dlq} back to {settings.notify_queue}')
+
+
+def _recount():
+    # After loading orders behind the service's back, while nothing else
+    # writes orders.
+    runtime.database()
+    print(f'counts rebuilt: {counts.recount()}')
+
+
+COMMANDS = {'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m chalicelib.cli')
+    parser.add_argument('command', choices=sorted(COMMANDS))
+    COMMANDS[parser.parse_args(argv).command]()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""The one clock of the service: naive UTC datetimes in, ISO 8601 with a Z out.
+
+Naive because both databases store DATETIME without a zone; everything the
+service stores or sends is UTC. Code that needs "now" takes a `clock`
+argument defaulting to `utcnow`, so tests can hand in a fixed time."""
+from datetime import datetime, timezone
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def utc_iso(moment):
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')

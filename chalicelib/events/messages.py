@@ -1,0 +1,54 @@
+"""What an order event says: its types, SNS subjects and JSON body, and how a
+consumer reads one back out of an SQS message. Pure: no database, no AWS."""
+import json
+
+from chalicelib.clock import utc_iso
+from chalicelib.orders import money
+
+ORDER_CREATED = 'order_created'
+ORDER_UPDATED = 'order_updated'
+ORDER_SHIPPED = 'order_shipped'
+ORDER_DELETED = 'order_deleted'
+SUBJECTS = {
+    ORDER_CREATED: 'Order Created',
+    ORDER_UPDATED: 'Order Updated',
+    ORDER_SHIPPED: 'Order Shipped',
+    ORDER_DELETED: 'Order Deleted',
+}
+
+
+class UnknownMessage(ValueError):
+    pass
+
+
+def type_for_status(new_status):
+    return ORDER_SHIPPED if new_status == 'shipped' else ORDER_UPDATED
+
+
+def event_body(event_id, event_type, order, moment):
+    return {
+        'event_id': event_id,
+        'event_type': event_type,
+        'order_id': order.order_id,
+        'user_id': order.user_id,
+        'user_email': order.user_email,
+        'status': order.status,
+        'order_total': money.to_json(order.order_total),
+        'timestamp': utc_iso(moment),
+    }
+
+
+def parse_event(body):
+    """The event in an SQS message body: inside an SNS envelope, or raw."""
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and message.get('Type') == 'Notification':
+            message = json.loads(message['Message'])
+    except (ValueError, TypeError, KeyError):
+        raise UnknownMessage('not JSON, or an SNS envelope without a JSON message') from None
+    if not isinstance(message, dict) \
+            or message.get('event_type') not in SUBJECTS \
+            or not isinstance(message.get('event_id'), str) \
+            or type(message.get('order_id')) is not int:
+        raise UnknownMessage('not an order event')
+    return message

@@ -1,0 +1,82 @@
+"""The outbox table: an event row written in the change's own transaction,
+marked once it is published, claimed by the relay, purged after retention."""
+import json
+import uuid
+from datetime import datetime
+
+import peewee
+
+from chalicelib.events import messages
+from chalicelib.logs import log
+from chalicelib.storage import statements
+from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
+                                           discard_connection, is_sqlite)
+from chalicelib.storage.models import Outbox
+
+RELAY_CLAIM = 100  # rows one relay transaction claims
+
+
+def record_event(event_type, order, moment):
+    """Insert the event into the outbox; call inside the change's transaction."""
+    event_id = str(uuid.uuid4())
+    row = Outbox(
+        event_id=event_id, event_type=event_type, order_id=order.order_id,
+        subject=messages.SUBJECTS[event_type],
+        body=json.dumps(messages.event_body(event_id, event_type, order, moment),
+                        separators=(',', ':')),
+        created_at=moment)
+    row.id = statements.insert(Outbox, [row.__data__])
+    return row
+
+
+def mark_published(published, now):
+    """published: [(row, sns_message_id or None)]."""
+    for row, message_id in published:
+        statements.run(statements.MARK_PUBLISHED, published_at=now,
+                       sns_message_id=message_id, id=row.id)
+
+
+def mark_published_quietly(published, now):
+    try:
+        mark_published(published, now)
+    except CONNECTION_ERRORS as exc:
+        # Still pending: the relay publishes it again (at least once).
+        discard_connection()
+        log.warning('Could not mark events published: %s', exc)
+
+
+def claim(created_before):
+    """Pending rows, oldest first; inside a transaction, locked so that relays
+    running side by side skip each other's rows (on SQLite the transaction
+    holds the database's write lock)."""
+    query = (Outbox.select()
+             .where(Outbox.published_at.is_null() & (Outbox.created_at <= created_before))
+             .order_by(Outbox.id)
+             .limit(RELAY_CLAIM))
+    if not is_sqlite():
+        query = query.for_update(skip_locked=True)
+    return list(query)
+
+
+def read_committed():
+    """The claim transaction stays open while SNS answers. Under MariaDB's
+    REPEATABLE READ its scan would also lock the young rows it passes over and
+    the gap after the last one, so every create's outbox INSERT would wait for
+    SNS; READ COMMITTED locks only the rows claimed. Call before the
+    transaction begins."""
+    if not is_sqlite():
+        database.execute_sql('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+
+
+def oldest_pending():
+    oldest = (Outbox.select(peewee.fn.MIN(Outbox.created_at))
+              .where(Outbox.published_at.is_null()).scalar())
+    if isinstance(oldest, str):  # SQLite hands back an aggregate as text
+        oldest = datetime.fromisoformat(oldest)
+    return oldest
+
+
+def purge(published_before):
+    (Outbox.delete()
+     .where(Outbox.published_at.is_null(False) & (Outbox.published_at < published_before))
+     .execute())

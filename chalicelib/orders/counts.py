@@ -1,0 +1,53 @@
+"""Order counts kept beside the orders, so a list's `total` never scans the
+table (a COUNT(*) over a million rows takes longer than the whole request).
+
+Each status has SHARDS rows; a transaction that changes orders adds to one
+shard picked at random, in the same transaction as the change, so concurrent
+writers rarely wait on the same row. A total is the sum of a few rows."""
+import random
+
+import peewee
+
+from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.storage import statements
+from chalicelib.storage.connection import database
+from chalicelib.storage.models import Order, OrderCount
+
+SHARDS = 16
+
+
+def record_change(old_status=None, new_status=None):
+    """Count an order entering new_status and/or leaving old_status; call
+    inside the change's transaction."""
+    if old_status == new_status:
+        return
+    shard = random.randrange(SHARDS)
+    if old_status is None:
+        statements.run(statements.COUNT_ENTER, shard=shard, status=new_status)
+    elif new_status is None:
+        statements.run(statements.COUNT_LEAVE, shard=shard, status=old_status)
+    else:
+        statements.run(statements.COUNT_MOVE, shard=shard, old_status=old_status,
+                       new_status=new_status)
+
+
+def total(status=None):
+    if status is None:
+        n = statements.scalar(statements.COUNT_TOTAL)
+    else:
+        n = statements.scalar(statements.COUNT_TOTAL_WITH_STATUS, status=status)
+    return int(n or 0)
+
+
+def recount():
+    """Rebuild the counts from the orders table (after a bulk load, say).
+    Run it while nothing else writes orders."""
+    with database.atomic():
+        counted = dict(Order.select(Order.status, peewee.fn.COUNT(Order.order_id))
+                       .group_by(Order.status).tuples())
+        OrderCount.delete().execute()
+        OrderCount.insert_many([
+            {'status': status, 'shard': shard,
+             'n': counted.get(status, 0) if shard == 0 else 0}
+            for status in STATUSES for shard in range(SHARDS)]).execute()
+    return counted

@@ -1,0 +1,50 @@
+"""Column types that mean the same on SQLite and MariaDB."""
+import peewee
+
+from chalicelib.orders import money
+
+# SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
+# there; MariaDB keeps microseconds only when DATETIME is declared with them.
+# MariaDB's collations ignore trailing spaces (and the default one case): an
+# exact key (an Idempotency-Key) is stored as bytes there.
+SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME',
+                      'EXACT_KEY': 'VARCHAR(255)'}
+MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)',
+                     'EXACT_KEY': 'VARBINARY(255)'}
+
+
+class MoneyField(peewee.Field):
+    """Exact money: DECIMAL(10,2) on MariaDB, TEXT on SQLite, Decimal in Python."""
+    field_type = 'MONEY'
+
+    def db_value(self, value):
+        return None if value is None else money.to_column(value)
+
+    def python_value(self, value):
+        return None if value is None else money.from_column(value)
+
+
+class ExactKeyField(peewee.CharField):
+    """Up to 255 ASCII characters compared byte for byte."""
+    field_type = 'EXACT_KEY'
+
+    def get_modifiers(self):
+        return None
+
+    def python_value(self, value):
+        return value.decode('ascii') if isinstance(value, bytes) else value
+
+
+class PreciseDateTimeField(peewee.DateTimeField):
+    field_type = 'DATETIME6'
+
+
+class IdField(peewee.BigAutoField):
+    """An id never handed out twice: SQLite reuses the id of a deleted newest
+    row unless the key is declared AUTOINCREMENT."""
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(self.model._meta.database.obj, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL('AUTOINCREMENT')))
+        return node
