@@ -45,7 +45,7 @@ def error_response(exc):
 
 def api(view):
     """Run a view with the invocation's log context, and turn the domain's
-    refusals into the contract's error answers."""
+    refusals into the API's error answers."""
     @functools.wraps(view)
     def handle(*args, **kwargs):
         logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))

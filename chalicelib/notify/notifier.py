@@ -69,7 +69,7 @@ class Notifier:
 
 def _claim(event_id):
     """Record the event before sending: a crash after this loses one email
-    rather than ever sending two (the contract says at most once)."""
+    rather than ever sending two: each event is emailed at most once."""
     try:
         ProcessedEvent.create(event_id=event_id, processed_at=utcnow())
         return True
