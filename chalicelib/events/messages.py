@@ -49,6 +49,8 @@ def parse_event(body):
     if not isinstance(message, dict) \
             or message.get('event_type') not in SUBJECTS \
             or not isinstance(message.get('event_id'), str) \
-            or type(message.get('order_id')) is not int:
+            or type(message.get('order_id')) is not int \
+            or not isinstance(message.get('status'), str) \
+            or type(message.get('order_total')) not in (int, float):
         raise UnknownMessage('not an order event')
     return message

@@ -27,7 +27,14 @@ class Notifier:
         failed = []
         for message_id, body in records:
             add_context(message_id=message_id)
-            if not self.handle(body):
+            try:
+                handled = self.handle(body)
+            except Exception:
+                # Whatever went wrong, it went wrong for this record alone: the
+                # others of the batch must not be sent again because of it.
+                log.exception('Unexpected error: the message will be retried')
+                handled = False
+            if not handled:
                 failed.append(message_id)
         return failed
 

@@ -28,6 +28,8 @@ def test_event_is_read_from_raw_delivery():
     'not json', '[]', '{}', json.dumps({**EVENT, 'event_type': 'order_exploded'}),
     json.dumps({**EVENT, 'order_id': '7'}), json.dumps({'Type': 'Notification'}),
     json.dumps({'Type': 'Notification', 'Message': 'nope'}),
+    json.dumps({k: v for k, v in EVENT.items() if k != 'status'}),
+    json.dumps({**EVENT, 'order_total': '0.3'}), json.dumps({**EVENT, 'order_total': True}),
 ])
 def test_anything_but_a_known_event_is_unknown(body):
     with pytest.raises(UnknownMessage):
@@ -79,3 +81,34 @@ def test_mail_dir_sender_writes_an_eml_file_a_mail_client_can_parse(tmp_path):
     assert written.name.endswith('-e-1.eml')
     parsed = email.message_from_bytes(written.read_bytes(), policy=policy.default)
     assert parsed['To'] == 'ada@example.com'
+
+
+class RecordingSender:
+    sender = 'orders@shop.example.com'
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message):
+        self.sent.append(message['To'])
+
+
+def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
+    from chalicelib.notify import notifier as notifier_module
+    build_email = mail.build_email
+
+    def exploding_build(event, sender):
+        if event['event_id'] == 'e-2':
+            raise RuntimeError('an error nobody planned for')
+        return build_email(event, sender)
+    monkeypatch.setattr(notifier_module.mail, 'build_email', exploding_build)
+    monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
+    sender = RecordingSender()
+    records = [('m-1', json.dumps({**EVENT, 'event_id': 'e-1'})),
+               ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})),
+               ('m-3', json.dumps({**EVENT, 'event_id': 'e-3', 'user_email': 'bob@example.com'}))]
+
+    failed = notifier_module.Notifier(sender).handle_batch(records)
+
+    assert failed == ['m-2']
+    assert sender.sent == ['ada@example.com', 'bob@example.com']
