@@ -7,6 +7,8 @@ from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
+DEFAULT_USER_ID_CLAIM = 'custom:user_id'
+DEFAULT_STAFF_GROUP = 'staff'
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    issuer: str
+    audiences: tuple
+    jwks_url: str
+    user_id_claim: str = DEFAULT_USER_ID_CLAIM
+    staff_group: str = DEFAULT_STAFF_GROUP
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
@@ -38,6 +49,8 @@ class Settings:
     log_level: str
     aws_region: str
     outbox_retention: timedelta
+    # None: no AUTH_ISSUER, authentication is not configured.
+    auth: Optional[AuthSettings] = None
 
 
 class ConfigError(ValueError):
@@ -80,6 +93,20 @@ def _flag(value):
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
+def auth_settings(env):
+    issuer = (env.get('AUTH_ISSUER') or '').strip()
+    if not issuer:
+        return None
+    audiences = tuple(value.strip() for value in (env.get('AUTH_AUDIENCE') or '').split(',')
+                      if value.strip())
+    return AuthSettings(
+        issuer=issuer, audiences=audiences,
+        jwks_url=((env.get('AUTH_JWKS_URL') or '').strip()
+                  or issuer.rstrip('/') + '/.well-known/jwks.json'),
+        user_id_claim=(env.get('AUTH_USER_ID_CLAIM') or '').strip() or DEFAULT_USER_ID_CLAIM,
+        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
+
+
 def settings_from(env):
     database = database_settings(env)
     auto_migrate = env.get('AUTO_MIGRATE')
@@ -94,6 +121,7 @@ def settings_from(env):
         log_level=env.get('LOG_LEVEL', 'INFO').upper(),
         aws_region=env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1',
         outbox_retention=timedelta(days=int(env.get('OUTBOX_RETENTION_DAYS') or 7)),
+        auth=auth_settings(env),
     )
 
 
