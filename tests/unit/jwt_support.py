@@ -1,6 +1,6 @@
 """Keys, key sets and tokens made in the tests: PyJWT mints the ordinary
 tokens (so the service is proven against a standard implementation), and
-`forge` builds the hostile ones PyJWT will not make."""
+`forge` builds the hostile ones PyJWT refuses to make."""
 import base64
 import functools
 import hashlib
@@ -68,18 +68,17 @@ def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
 
 
-def forge(header, payload, sign='rs256', key=None):
-    """A token with any header: `sign` is 'rs256' (with `key`, default the
-    JWKS key), 'none' (empty signature) or bytes used as an HS256 secret."""
-    signing_input = f'{b64(header)}.{b64(payload)}'
-    if sign == 'none':
-        signature = b''
-    elif sign == 'rs256':
-        signature = (rsa_key('main') if key is None else key).sign(
-            signing_input.encode(), PKCS1v15(), SHA256())
+def forge(header, payload, key=None, hmac_secret=None):
+    """A token with any header and payload (dicts, or bytes taken as they
+    are), signed RS256 with `key` (default: the JWKS key), or HS256 with
+    `hmac_secret` when one is given."""
+    signing_input = f'{b64(header)}.{b64(payload)}'.encode()
+    if hmac_secret is not None:
+        signature = hmac.new(hmac_secret, signing_input, hashlib.sha256).digest()
     else:
-        signature = hmac.new(sign, signing_input.encode(), hashlib.sha256).digest()
-    return f'{signing_input}.{b64(signature)}'
+        signature = (rsa_key('main') if key is None else key).sign(
+            signing_input, PKCS1v15(), SHA256())
+    return f'{signing_input.decode()}.{b64(signature)}'
 
 
 class FakeKeys:
