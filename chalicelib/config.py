@@ -7,6 +7,8 @@ from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
+DEFAULT_USER_ID_CLAIM = 'custom:user_id'
+DEFAULT_STAFF_GROUP = 'staff'
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    issuer: str
+    audiences: tuple
+    jwks_url: str
+    user_id_claim: str = DEFAULT_USER_ID_CLAIM
+    staff_group: str = DEFAULT_STAFF_GROUP
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
@@ -39,6 +50,11 @@ class Settings:
     outbox_retention: timedelta
     notify_queue: str
     notify_dlq: str
+    # The stage name: 'local' lets a missing AUTH_ISSUER mean the development
+    # issuer; on any other stage it means every protected request is refused.
+    environment: str
+    # None: no AUTH_ISSUER, authentication is not configured.
+    auth: Optional[AuthSettings] = None
 
 
 class ConfigError(ValueError):
@@ -81,6 +97,20 @@ def _flag(value):
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
+def auth_settings(env):
+    issuer = (env.get('AUTH_ISSUER') or '').strip()
+    if not issuer:
+        return None
+    audiences = tuple(value.strip() for value in (env.get('AUTH_AUDIENCE') or '').split(',')
+                      if value.strip())
+    return AuthSettings(
+        issuer=issuer, audiences=audiences,
+        jwks_url=((env.get('AUTH_JWKS_URL') or '').strip()
+                  or issuer.rstrip('/') + '/.well-known/jwks.json'),
+        user_id_claim=(env.get('AUTH_USER_ID_CLAIM') or '').strip() or DEFAULT_USER_ID_CLAIM,
+        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
+
+
 def settings_from(env):
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
@@ -97,6 +127,8 @@ def settings_from(env):
         outbox_retention=timedelta(days=int(env.get('OUTBOX_RETENTION_DAYS') or 7)),
         notify_queue=notify_queue,
         notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
+        environment=env.get('ENVIRONMENT', 'dev'),
+        auth=auth_settings(env),
     )
 
 

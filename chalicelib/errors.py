@@ -39,3 +39,21 @@ class IdempotencyKeyReused(OrderServiceError):
 
 class DatabaseUnavailable(OrderServiceError):
     message = 'The database is unavailable; try again shortly'
+
+
+class Unauthenticated(OrderServiceError):
+    """No usable bearer token. `reason` is for the log only: the client is
+    told nothing about why, so a probe learns nothing about the keys, the
+    issuer or the order it asked for. `token_sent` tells a missing token
+    apart from a bad one (the WWW-Authenticate challenge differs)."""
+    message = 'A valid bearer token is required'
+
+    def __init__(self, reason, token_sent=True):
+        super().__init__(
+            'The bearer token is invalid or expired' if token_sent else None)
+        self.reason = reason
+        self.token_sent = token_sent
+
+
+class Forbidden(OrderServiceError):
+    message = 'Not allowed for this caller'

@@ -1,0 +1,100 @@
+"""Who may do what to which order. Pure: plain values in, a value or a
+domain exception out; no HTTP, no database, no AWS.
+
+    customer  creates for themselves; reads, lists and cancels their own orders
+    staff     everything, for anyone
+    service   reads and lists any order, makes any status change the lifecycle
+              allows; never creates, never deletes
+
+A customer never learns that another user's order exists: touching one is
+OrderNotFound, the same answer as for an id that was never used. What a
+customer may not ask for at all (another user's list, a status other than
+cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
+a customer's cancel of a shipped order passes here and is refused there."""
+import hashlib
+
+from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
+from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
+
+CANCELLED = 'cancelled'
+
+
+def _is_own(principal, order_user_id):
+    return principal.user_id is not None and order_user_id == principal.user_id
+
+
+def creation_owner(principal, body_user_id, body_email):
+    """(user_id, user_email) of the order this principal may create from a
+    body's user_id and user_email (either may be None: left out).
+
+    Left out, user_id means the caller. A customer's order carries the
+    verified email or none; staff's carries the body's, or staff's own
+    verified email when staff orders for themselves without one."""
+    if principal.role == CUSTOMER:
+        if body_user_id is not None and body_user_id != principal.user_id:
+            raise Forbidden('A customer may create orders only for themselves')
+        # Case aside, a body email must be the one the issuer verified; the
+        # order then carries the verified spelling.
+        if body_email is not None and (principal.email is None
+                                       or body_email.lower() != principal.email.lower()):
+            raise Forbidden("user_email must be the token's verified email")
+        return principal.user_id, principal.email
+    if principal.role == STAFF:
+        user_id = body_user_id if body_user_id is not None else principal.user_id
+        if user_id is None:
+            raise InvalidInput('Invalid order', {'user_id': ['Missing data for required field.']})
+        if body_email is None and user_id == principal.user_id:
+            return user_id, principal.email
+        return user_id, body_email
+    raise Forbidden('This caller may not create orders')
+
+
+def scope_for_list(principal, requested_user_id):
+    """The user_id filter a list runs with (None: every user), from the one
+    asked for (a ?user_id= filter, a /users/{id}/orders path, or what a cursor
+    remembers; None when none was given). A customer's list is always theirs."""
+    if principal.role == CUSTOMER:
+        if requested_user_id is not None and requested_user_id != principal.user_id:
+            raise Forbidden("A customer may list only their own orders")
+        return principal.user_id
+    if principal.role in (STAFF, SERVICE):
+        return requested_user_id
+    raise Forbidden('This caller may not list orders')
+
+
+def check_can_read(principal, order_user_id):
+    """Reading an order (and its history) owned by order_user_id."""
+    if principal.role == CUSTOMER:
+        if not _is_own(principal, order_user_id):
+            raise OrderNotFound()
+        return
+    if principal.role not in (STAFF, SERVICE):
+        raise Forbidden('This caller may not read orders')
+
+
+def check_status_change(principal, order_user_id, new_status):
+    """Setting new_status on an order owned by order_user_id; the lifecycle
+    decides afterwards whether the move itself is allowed."""
+    check_can_read(principal, order_user_id)
+    if principal.role == CUSTOMER and new_status != CANCELLED:
+        raise Forbidden('A customer may only cancel an order')
+
+
+def check_delete(principal, order_user_id):
+    """Deleting an order owned by order_user_id: staff only."""
+    check_can_read(principal, order_user_id)
+    if principal.role != STAFF:
+        raise Forbidden('This caller may not delete orders')
+
+
+def scoped_idempotency_key(principal, key):
+    """The stored form of an Idempotency-Key, owned by the principal that sent
+    it: the same key from two principals is two keys.
+
+    sha256 hex of sub, NUL, key: 64 characters whatever the lengths (it fits
+    the 255-byte key column with room to spare, and no sub can stretch it),
+    and no raw key reaches the database. A key is printable ASCII, so it
+    holds no NUL and the last NUL splits the pair one way only."""
+    if '\0' in key:
+        raise ValueError('an Idempotency-Key holds no NUL')
+    return hashlib.sha256(f'{principal.sub}\0{key}'.encode('utf-8')).hexdigest()

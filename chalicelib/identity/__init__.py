@@ -1,0 +1,135 @@
+"""Who is calling: the bearer token checked, and the principal it names.
+
+    principal = identity.authenticate(request.headers.get('authorization'))
+
+`authenticate` returns a Principal or raises Unauthenticated (a 401). Its
+`reason` is for the log; `challenge(exc)` is the WWW-Authenticate value to
+answer with, which depends on whether a token was sent at all.
+
+Where the keys come from is decided once per container, on first use:
+- AUTH_ISSUER set: tokens of that issuer, keys from AUTH_JWKS_URL;
+- no AUTH_ISSUER on the local stage: the development issuer (dev_issuer.py);
+- no AUTH_ISSUER anywhere else: every request is refused and the log says
+  why, so a deployment that forgot its settings never runs open."""
+import time
+
+from chalicelib.config import get_settings
+from chalicelib.errors import Unauthenticated
+from chalicelib.identity.jwks import JwksCache
+from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
+                                           Principal, principal_from_claims)
+from chalicelib.identity.tokens import verify_token
+from chalicelib.logs import log
+
+__all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal',
+           'Refuser', 'Unauthenticated', 'authenticate', 'bearer_token',
+           'build_authenticator', 'challenge', 'reset']
+
+LOCAL_STAGE = 'local'
+
+
+def bearer_token(authorization):
+    """The token of an `Authorization: Bearer <token>` header value.
+
+    No header, or another scheme (Basic, ...), is Unauthenticated with
+    token_sent False; a Bearer header with nothing after it has token_sent
+    True (a token was meant, and it is malformed)."""
+    if authorization is None or not authorization.strip():
+        raise Unauthenticated('no Authorization header', token_sent=False)
+    scheme, _, token = authorization.strip().partition(' ')
+    if scheme.lower() != 'bearer':
+        # The scheme only: whatever follows may be a password.
+        raise Unauthenticated(f'Authorization scheme {scheme[:20]!r} is not Bearer',
+                              token_sent=False)
+    token = token.strip()
+    if not token:
+        raise Unauthenticated('empty bearer token')
+    return token
+
+
+def _token_sent(authorization):
+    try:
+        bearer_token(authorization)
+    except Unauthenticated as exc:
+        return exc.token_sent
+    return True
+
+
+def challenge(exc):
+    """The WWW-Authenticate header value for an Unauthenticated (RFC 6750)."""
+    return 'Bearer error="invalid_token"' if exc.token_sent else 'Bearer'
+
+
+class Authenticator:
+    """Checks bearer tokens against one issuer. `keys` has key_for(kid)
+    (a JwksCache); `clock` is the wall clock, in seconds since the epoch."""
+
+    def __init__(self, settings, keys=None, clock=time.time):
+        self.settings = settings
+        self.keys = keys if keys is not None else JwksCache(settings.jwks_url)
+        self.clock = clock
+
+    def authenticate(self, authorization):
+        claims = verify_token(bearer_token(authorization), self.keys.key_for,
+                              self.settings.issuer, self.settings.audiences, self.clock())
+        return principal_from_claims(claims, self.settings.user_id_claim,
+                                     self.settings.staff_group)
+
+
+class Refuser:
+    """Stands in for an Authenticator that cannot work: refuses everything."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def authenticate(self, authorization):
+        raise Unauthenticated(self.reason, token_sent=_token_sent(authorization))
+
+
+def _misconfiguration(auth):
+    if not auth.audiences:
+        return 'AUTH_AUDIENCE is empty: no token can be accepted'
+    if not auth.jwks_url.startswith(('https://', 'file:///', 'file://localhost/')):
+        return 'AUTH_JWKS_URL must be https:// or file:///'
+    return None
+
+
+def build_authenticator(settings, dev_issuer_dir=None):
+    """The Authenticator these settings call for, or a Refuser saying why none
+    can work. `dev_issuer_dir` is where the local stage keeps its dev keys."""
+    auth = settings.auth
+    if auth is None:
+        if settings.environment != LOCAL_STAGE:
+            reason = ('authentication is not configured (AUTH_ISSUER is unset): '
+                      'every protected request is refused')
+            log.error(reason)
+            return Refuser(reason)
+        # Imported here: only the local stage ever pays for it.
+        from chalicelib.identity.dev_issuer import DEFAULT_DIR, DevIssuer
+        auth = DevIssuer(dev_issuer_dir or DEFAULT_DIR).auth_settings()
+        log.info('No AUTH_ISSUER on the local stage: accepting tokens of the '
+                 'development issuer, keys at %s', auth.jwks_url)
+    problem = _misconfiguration(auth)
+    if problem:
+        log.error('Authentication misconfigured, every protected request is refused: %s',
+                  problem)
+        return Refuser(problem)
+    return Authenticator(auth)
+
+
+_authenticator = None
+
+
+def authenticate(authorization):
+    """The Principal of an Authorization header value, or Unauthenticated.
+    Built from get_settings() on first use and kept for the container."""
+    global _authenticator
+    if _authenticator is None:
+        _authenticator = build_authenticator(get_settings())
+    return _authenticator.authenticate(authorization)
+
+
+def reset():
+    """Forget the authenticator and its keys (tests change the environment)."""
+    global _authenticator
+    _authenticator = None

@@ -1,0 +1,131 @@
+"""Verify a compact JWT signed with RS256 by a key of the issuer's JWKS.
+
+Written on cryptography's RSA primitives rather than a JOSE library: the
+library's import cost the API's cold start more than the whole check does,
+and one algorithm leaves little to get wrong. Everything not RS256 with a
+JWKS key is refused: `none`, HMAC (a public key used as a shared secret),
+any other algorithm, a key carried in the token itself (`jwk`, `jku`, `x5u`
+and `x5c` are never read), and extensions we would have to understand
+(`crit`)."""
+import base64
+import binascii
+import json
+import re
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from chalicelib.errors import Unauthenticated
+
+LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
+# API Gateway refuses headers past 10 KiB; a Cognito ID token with many
+# groups stays well below this.
+MAX_TOKEN_CHARS = 16 * 1024
+_SEGMENT = re.compile(r'[A-Za-z0-9_-]+')
+
+
+def _b64decode(segment, what):
+    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+        raise Unauthenticated(f'malformed token: {what} is not base64url')
+    try:
+        return base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise Unauthenticated(f'malformed token: {what} is not base64url') from exc
+
+
+def _unique_object(pairs):
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        # Two parsers may pick different copies; refuse rather than guess.
+        raise ValueError('duplicate member name')
+    return dict(pairs)
+
+
+def _refuse_constant(name):
+    raise ValueError(f'{name} is not JSON')
+
+
+def _json_object(raw, what):
+    try:
+        value = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_object,
+                           parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Unauthenticated(f'malformed token: {what} is not JSON ({exc})') from exc
+    if not isinstance(value, dict):
+        raise Unauthenticated(f'malformed token: {what} is not a JSON object')
+    return value
+
+
+def _number(claims, name):
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Unauthenticated(f'claim {name!r} is not a number')
+    return value
+
+
+def _check_times(claims, now, leeway):
+    exp = _number(claims, 'exp')
+    if exp is None:
+        raise Unauthenticated('token has no exp')
+    if now >= exp + leeway:
+        raise Unauthenticated(f'token expired at {exp} (now {now:.0f})')
+    for name in ('nbf', 'iat'):
+        value = _number(claims, name)
+        if value is not None and value > now + leeway:
+            raise Unauthenticated(f'token {name} {value} is in the future (now {now:.0f})')
+
+
+def _check_audience(claims, audiences):
+    # An ID token names its audience in aud; a Cognito access token has no
+    # aud and names the app client in client_id. When aud is there it decides.
+    if 'aud' in claims:
+        aud = claims['aud']
+        values = aud if isinstance(aud, list) else [aud]
+        if not any(isinstance(value, str) and value in audiences for value in values):
+            raise Unauthenticated(f'audience {str(aud)[:100]!r} is not accepted')
+        return
+    client_id = claims.get('client_id')
+    if not isinstance(client_id, str) or client_id not in audiences:
+        raise Unauthenticated(f'client_id {str(client_id)[:100]!r} is not accepted')
+
+
+def verify_token(token, key_for, issuer, audiences, now, leeway=LEEWAY):
+    """The claims of `token`, or Unauthenticated(reason).
+
+    `key_for(kid)` gives the RSA public key of the JWKS with that kid or raises
+    Unauthenticated (JwksCache.key_for); `now` is the wall clock in seconds
+    since the epoch."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated('malformed token: not a string or too long')
+    parts = token.split('.')
+    if len(parts) != 3:
+        raise Unauthenticated(f'malformed token: {len(parts)} parts, not 3')
+    header_b64, payload_b64, signature_b64 = parts
+    header = _json_object(_b64decode(header_b64, 'header'), 'header')
+    alg = header.get('alg')
+    if alg != 'RS256':
+        raise Unauthenticated(f'algorithm {str(alg)[:20]!r} is refused: only RS256')
+    if 'crit' in header:
+        raise Unauthenticated('token has critical header extensions')
+    kid = header.get('kid')
+    if not isinstance(kid, str) or not kid:
+        raise Unauthenticated('token header has no kid')
+    # Decoded before the key is looked up: junk must not reach the JWKS,
+    # where an unknown kid costs a fetch.
+    payload = _b64decode(payload_b64, 'payload')
+    signature = _b64decode(signature_b64, 'signature')
+    key = key_for(kid)
+    try:
+        key.verify(signature, f'{header_b64}.{payload_b64}'.encode('ascii'),
+                   PKCS1v15(), SHA256())
+    except InvalidSignature as exc:
+        raise Unauthenticated(f'bad signature for kid {kid[:80]!r}') from exc
+    claims = _json_object(payload, 'payload')
+    if claims.get('iss') != issuer:
+        raise Unauthenticated(f'issuer {str(claims.get("iss"))[:200]!r} is not the configured one')
+    _check_audience(claims, audiences)
+    _check_times(claims, now, leeway)
+    return claims

@@ -1,0 +1,187 @@
+"""Every cell of the role table, through the pure access rules."""
+import pytest
+
+from chalicelib.access_rules import (check_can_read, check_delete, check_status_change,
+                                     creation_owner, scope_for_list, scoped_idempotency_key)
+from chalicelib.domain import STATUSES
+from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
+from chalicelib.identity import Principal
+
+ADA = Principal('sub-ada', 'customer', user_id=1, email='ada@example.com')
+UNVERIFIED = Principal('sub-bob', 'customer', user_id=2, email=None)
+STAFF = Principal('sub-staff', 'staff', user_id=9, email='staff@example.com')
+STAFF_NO_USER = Principal('sub-ops', 'staff')
+SERVICE = Principal('sub-fulfilment', 'service')
+OTHER_USER = 5
+
+
+# -- create -------------------------------------------------------------
+
+def test_customer_leaving_out_user_id_creates_for_themselves():
+    assert creation_owner(ADA, None, None) == (1, 'ada@example.com')
+
+
+def test_customer_naming_themselves_creates_for_themselves():
+    assert creation_owner(ADA, 1, None) == (1, 'ada@example.com')
+
+
+def test_customer_creating_for_another_user_is_forbidden():
+    with pytest.raises(Forbidden):
+        creation_owner(ADA, OTHER_USER, None)
+
+
+def test_customer_order_email_is_the_verified_email():
+    assert creation_owner(ADA, None, 'ada@example.com')[1] == 'ada@example.com'
+
+
+def test_customer_body_email_differing_only_in_case_keeps_the_verified_spelling():
+    assert creation_owner(ADA, None, 'Ada@Example.COM')[1] == 'ada@example.com'
+
+
+def test_customer_body_email_other_than_the_verified_one_is_forbidden():
+    with pytest.raises(Forbidden):
+        creation_owner(ADA, None, 'eve@example.com')
+
+
+def test_customer_without_verified_email_gets_an_order_without_email():
+    assert creation_owner(UNVERIFIED, None, None) == (2, None)
+
+
+def test_customer_without_verified_email_sending_one_is_forbidden():
+    with pytest.raises(Forbidden):
+        creation_owner(UNVERIFIED, None, 'bob@example.com')
+
+
+def test_staff_creates_for_any_user_with_any_email():
+    assert creation_owner(STAFF, OTHER_USER, 'eve@example.com') == (OTHER_USER, 'eve@example.com')
+
+
+def test_staff_creating_for_another_user_without_email_gives_no_email():
+    assert creation_owner(STAFF, OTHER_USER, None) == (OTHER_USER, None)
+
+
+def test_staff_leaving_out_user_id_creates_for_themselves_with_their_email():
+    assert creation_owner(STAFF, None, None) == (9, 'staff@example.com')
+
+
+def test_staff_without_own_user_id_must_name_the_user():
+    with pytest.raises(InvalidInput) as raised:
+        creation_owner(STAFF_NO_USER, None, None)
+
+    assert 'user_id' in raised.value.errors
+
+
+def test_service_may_not_create():
+    with pytest.raises(Forbidden):
+        creation_owner(SERVICE, OTHER_USER, None)
+
+
+# -- read ---------------------------------------------------------------
+
+def test_customer_reads_their_own_order():
+    assert check_can_read(ADA, 1) is None
+
+
+def test_customer_reading_another_users_order_is_not_found():
+    with pytest.raises(OrderNotFound) as raised:
+        check_can_read(ADA, OTHER_USER)
+
+    assert str(raised.value) == str(OrderNotFound())  # exactly as if it did not exist
+
+
+@pytest.mark.parametrize('principal', [STAFF, STAFF_NO_USER, SERVICE], ids=lambda p: p.sub)
+def test_staff_and_service_read_any_order(principal):
+    assert check_can_read(principal, OTHER_USER) is None
+
+
+# -- list ---------------------------------------------------------------
+
+def test_customer_list_without_filter_is_scoped_to_themselves():
+    assert scope_for_list(ADA, None) == 1
+
+
+def test_customer_list_filtered_on_themselves_is_theirs():
+    assert scope_for_list(ADA, 1) == 1
+
+
+def test_customer_list_of_another_user_is_forbidden():
+    with pytest.raises(Forbidden):
+        scope_for_list(ADA, OTHER_USER)
+
+
+@pytest.mark.parametrize('principal', [STAFF, SERVICE], ids=lambda p: p.sub)
+def test_staff_and_service_list_every_order_without_a_filter(principal):
+    assert scope_for_list(principal, None) is None
+
+
+@pytest.mark.parametrize('principal', [STAFF, SERVICE], ids=lambda p: p.sub)
+def test_staff_and_service_list_any_users_orders(principal):
+    assert scope_for_list(principal, OTHER_USER) == OTHER_USER
+
+
+# -- status -------------------------------------------------------------
+
+def test_customer_may_cancel_their_own_order():
+    assert check_status_change(ADA, 1, 'cancelled') is None
+
+
+@pytest.mark.parametrize('status', sorted(set(STATUSES) - {'cancelled'}))
+def test_customer_setting_any_other_status_is_forbidden(status):
+    with pytest.raises(Forbidden):
+        check_status_change(ADA, 1, status)
+
+
+@pytest.mark.parametrize('status', STATUSES)
+def test_customer_changing_another_users_order_is_not_found(status):
+    with pytest.raises(OrderNotFound):
+        check_status_change(ADA, OTHER_USER, status)
+
+
+@pytest.mark.parametrize('principal', [STAFF, SERVICE], ids=lambda p: p.sub)
+@pytest.mark.parametrize('status', STATUSES)
+def test_staff_and_service_may_set_any_status(principal, status):
+    assert check_status_change(principal, OTHER_USER, status) is None
+
+
+# -- delete -------------------------------------------------------------
+
+def test_customer_deleting_their_own_order_is_forbidden():
+    with pytest.raises(Forbidden):
+        check_delete(ADA, 1)
+
+
+def test_customer_deleting_another_users_order_is_not_found():
+    with pytest.raises(OrderNotFound):
+        check_delete(ADA, OTHER_USER)
+
+
+def test_staff_may_delete_any_order():
+    assert check_delete(STAFF, OTHER_USER) is None
+
+
+def test_service_may_not_delete():
+    with pytest.raises(Forbidden):
+        check_delete(SERVICE, OTHER_USER)
+
+
+# -- idempotency keys -----------------------------------------------------
+
+def test_same_key_from_two_principals_is_two_keys():
+    assert scoped_idempotency_key(ADA, 'k-1') != scoped_idempotency_key(UNVERIFIED, 'k-1')
+
+
+def test_same_key_from_the_same_principal_is_the_same_key():
+    assert scoped_idempotency_key(ADA, 'k-1') == scoped_idempotency_key(ADA, 'k-1')
+
+
+def test_scoped_key_is_64_hex_characters_whatever_the_lengths():
+    long_sub = Principal('s' * 255, 'customer', user_id=1)
+
+    scoped = scoped_idempotency_key(long_sub, '~' * 255)
+
+    assert len(scoped) == 64 and int(scoped, 16) >= 0
+
+
+def test_sub_and_key_cannot_be_shifted_into_each_other():
+    assert (scoped_idempotency_key(Principal('ab', 'service'), 'c')
+            != scoped_idempotency_key(Principal('a', 'service'), 'bc'))
