@@ -4,13 +4,13 @@ import re
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import logs, runtime
+from chalicelib import identity, logs, runtime
 from chalicelib.config import get_settings
-from chalicelib.errors import (DatabaseUnavailable, IdempotencyKeyInFlight,
+from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
                                PayloadTooLarge, TransitionForbidden,
-                               VersionMismatch)
+                               Unauthenticated, VersionMismatch)
 from chalicelib.events.relay import relay
 from chalicelib.orders import idempotency, schemas
 from chalicelib.storage import connection
@@ -21,6 +21,8 @@ logs.configure(get_settings().log_level)
 
 ERROR_STATUS = [
     (InvalidInput, 400, 'BadRequestError'),
+    (Unauthenticated, 401, 'UnauthorizedError'),
+    (Forbidden, 403, 'ForbiddenError'),
     (OrderNotFound, 404, 'NotFoundError'),
     (TransitionForbidden, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
@@ -38,25 +40,49 @@ def error_response(exc):
             body = {'Code': code, 'Message': str(exc)}
             if exc.errors:
                 body['errors'] = exc.errors
-            headers = {'Retry-After': '1'} if status == 503 else {}
+            headers = {}
+            if status == 503:
+                headers['Retry-After'] = '1'
+            elif status == 401:
+                headers['WWW-Authenticate'] = identity.challenge(exc)
             return Response(body=body, status_code=status, headers=headers)
     raise exc
 
 
+def _serve(view, args, kwargs, authenticate):
+    logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))
+    try:
+        if authenticate:
+            principal = identity.authenticate(
+                app.current_request.headers.get('authorization'))
+            args = (principal, *args)
+        return view(*args, **kwargs)
+    except Unauthenticated as exc:
+        logs.log.warning('Unauthenticated request: %s', exc.reason)
+        return error_response(exc)
+    except OrderServiceError as exc:
+        return error_response(exc)
+    except connection.CONNECTION_ERRORS:
+        logs.log.exception('Database connection failed')
+        connection.discard_connection()
+        return error_response(DatabaseUnavailable())
+
+
 def api(view):
-    """Run a view with the invocation's log context, and turn the domain's
-    refusals into the API's error answers."""
+    """A protected route: the bearer token is verified before anything else,
+    and the view gets the caller's Principal first. The domain's refusals
+    become the API's error answers."""
     @functools.wraps(view)
     def handle(*args, **kwargs):
-        logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))
-        try:
-            return view(*args, **kwargs)
-        except OrderServiceError as exc:
-            return error_response(exc)
-        except connection.CONNECTION_ERRORS:
-            logs.log.exception('Database connection failed')
-            connection.discard_connection()
-            return error_response(DatabaseUnavailable())
+        return _serve(view, args, kwargs, authenticate=True)
+    return handle
+
+
+def public_api(view):
+    """A route anyone may call (health, the API reference)."""
+    @functools.wraps(view)
+    def handle(*args, **kwargs):
+        return _serve(view, args, kwargs, authenticate=False)
     return handle
 
 
@@ -83,7 +109,7 @@ def expected_version(headers):
 
 @app.route('/orders', methods=['POST'])
 @api
-def create_order():
+def create_order(principal):
     request = app.current_request
     body = schemas.parse_json_object(request.raw_body)
     data = schemas.load_create_order(body)
@@ -91,7 +117,7 @@ def create_order():
     if key is not None:
         key = idempotency.validate_key(key)
     created = runtime.order_service().create_order(
-        data, key, idempotency.fingerprint(body) if key else None)
+        principal, data, key, idempotency.fingerprint(body) if key else None)
     headers = {'Location': f'/orders/{created.body["order_id"]}'}
     if created.replayed:
         headers['Idempotent-Replayed'] = 'true'
@@ -100,47 +126,47 @@ def create_order():
 
 @app.route('/orders', methods=['GET'])
 @api
-def list_orders():
+def list_orders(principal):
     query = schemas.load_list_query(app.current_request.query_params)
-    return runtime.order_service().list_orders(query)
+    return runtime.order_service().list_orders(principal, query)
 
 
 @app.route('/orders/{order_id}', methods=['GET'])
 @api
-def get_order(order_id):
+def get_order(principal, order_id):
     order_id = schemas.load_path_id(order_id)
-    return order_response(runtime.order_service().get_order(order_id))
+    return order_response(runtime.order_service().get_order(principal, order_id))
 
 
 @app.route('/orders/{order_id}', methods=['PUT'])
 @api
-def update_order(order_id):
+def update_order(principal, order_id):
     request = app.current_request
     order_id = schemas.load_path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
-    return order_response(
-        runtime.order_service().update_status(order_id, data['status'], version))
+    return order_response(runtime.order_service().update_status(
+        principal, order_id, data['status'], version))
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
-def delete_order(order_id):
+def delete_order(principal, order_id):
     order_id = schemas.load_path_id(order_id)
-    runtime.order_service().delete_order(order_id)
+    runtime.order_service().delete_order(principal, order_id)
     return Response(body='', status_code=204)
 
 
 @app.route('/users/{user_id}/orders', methods=['GET'])
 @api
-def list_user_orders(user_id):
+def list_user_orders(principal, user_id):
     user_id = schemas.load_path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
-    return runtime.order_service().list_orders(query, user_id=user_id)
+    return runtime.order_service().list_orders(principal, query, user_id=user_id)
 
 
 @app.route('/health', methods=['GET'])
-@api
+@public_api
 def health():
     try:
         runtime.database().execute_sql('SELECT 1')

@@ -5,8 +5,9 @@ import uuid
 import pymysql
 import pytest
 
-from chalicelib import aws, runtime
+from chalicelib import aws, identity, runtime
 from chalicelib.config import get_settings
+from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.migrations import create_schema
@@ -64,11 +65,30 @@ def _empty_tables():
         model.delete().execute()
 
 
+@pytest.fixture(scope='session')
+def issuer(tmp_path_factory):
+    """A token issuer of the test run's own (one RSA key for the session)."""
+    made = DevIssuer(tmp_path_factory.mktemp('issuer'))
+    made.ensure_keys()
+    return made
+
+
+@pytest.fixture(scope='session')
+def staff_token(issuer):
+    return issuer.mint(role='staff')
+
+
 @pytest.fixture
-def environment(database_url, tmp_path, monkeypatch):
-    """The service's environment for one test: its database, no AWS, mail to tmp."""
-    for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN'):
+def environment(database_url, tmp_path, monkeypatch, issuer):
+    """The service's environment for one test: its database, no AWS, mail to
+    tmp, tokens of the test issuer."""
+    for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN',
+                 'AUTH_USER_ID_CLAIM', 'AUTH_STAFF_GROUP'):
         monkeypatch.delenv(name, raising=False)
+    auth = issuer.auth_settings()
+    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
+    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
+    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
     monkeypatch.setenv('DATABASE_URL', database_url)
     monkeypatch.setenv('AUTO_MIGRATE', 'true')
     monkeypatch.setenv('MAIL_DIR', str(tmp_path / 'mail'))
@@ -77,9 +97,11 @@ def environment(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'testing')
     get_settings.cache_clear()
     aws.forget_clients()
+    identity.reset()
     yield get_settings()
     get_settings.cache_clear()
     aws.forget_clients()
+    identity.reset()
 
 
 @pytest.fixture
@@ -103,7 +125,20 @@ def app_module(database):
 
 
 @pytest.fixture
-def client(app_module):
+def client(app_module, staff_token):
+    """chalice.test.Client sending a staff token unless a request names its
+    own Authorization (None: send none)."""
     from chalice.test import Client
     with Client(app_module.app, stage_name='local') as test_client:
+        test_client.http.request = _with_authorization(
+            test_client.http.request, f'Bearer {staff_token}')
         yield test_client
+
+
+def _with_authorization(request, default):
+    def send(method, path, headers=None, body=b''):
+        headers = {'Authorization': default, **(headers or {})}
+        if headers['Authorization'] is None:
+            del headers['Authorization']
+        return request(method, path, headers=headers, body=body)
+    return send

@@ -46,3 +46,13 @@ def create_order(client, headers=None, **kwargs):
     response = send(client, 'POST', '/orders', order_body(**kwargs), headers)
     assert response.status_code == 201, response.body
     return json_of(response)
+
+
+def stored_key(key):
+    """An Idempotency-Key as the service stores it for the default (staff)
+    caller of the `client` fixture: keys are scoped to their sender."""
+    from chalicelib.identity.dev_issuer import DevIssuer
+    from chalicelib.identity.principal import Principal
+    from chalicelib.orders.access import scoped_idempotency_key
+    sub = DevIssuer().claims(role='staff')['sub']
+    return scoped_idempotency_key(Principal(sub=sub, role='staff'), key)

@@ -10,9 +10,9 @@ from chalicelib.errors import OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
-from chalicelib.orders import counts, idempotency, lifecycle, money
+from chalicelib.orders import access, counts, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import dump_order
+from chalicelib.orders.schemas import dump_order, verified_email
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
                                            discard_connection, is_sqlite)
@@ -35,10 +35,16 @@ class OrderService:
         self.clock = clock
 
     # -- create ---------------------------------------------------------
-    def create_order(self, data, idempotency_key=None, request_hash=None):
-        log.info('Creating order for user_id=%s', data['user_id'])
+    def create_order(self, principal, data, idempotency_key=None, request_hash=None):
+        user_id, email = access.creation_owner(
+            principal, data.get('user_id'), data.get('user_email'))
+        if email is not None:
+            email = verified_email(email)  # a token's address too meets the body's rules
+        data = {**data, 'user_id': user_id, 'user_email': email}
+        log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
         if idempotency_key is not None:
+            idempotency_key = access.scoped_idempotency_key(principal, idempotency_key)
             stored = idempotency.claim(idempotency_key, request_hash, now)
             if stored is not None:
                 return Created(json.loads(stored), replayed=True)
@@ -84,13 +90,14 @@ class OrderService:
             discard_connection()
 
     # -- read -----------------------------------------------------------
-    def get_order(self, order_id):
+    def get_order(self, principal, order_id):
         rows = statements.fetch(statements.ORDER, order_id=order_id)
         if not rows:
             raise OrderNotFound()
+        access.check_can_read(principal, rows[0].user_id)
         return dump_order(rows[0], _items_of([order_id])[order_id])
 
-    def list_orders(self, query, user_id=None):
+    def list_orders(self, principal, query, user_id=None):
         filters = {'status': query.get('status'),
                    'user_id': user_id if user_id is not None else query.get('user_id')}
         page_size = query['page_size']
@@ -100,6 +107,9 @@ class OrderService:
             after, filters = decode_cursor(query['cursor'], filters)
         else:
             page = query.get('page', 1)
+        # After the cursor is read, so that what it remembers is scoped too: a
+        # cursor never shows its holder more than their own request would.
+        filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
         rows = list(_page_of_orders(filters, after, page, page_size))
         orders = rows[:page_size]
         next_cursor = (encode_cursor(orders[-1].order_id, filters)
@@ -114,10 +124,11 @@ class OrderService:
         }
 
     # -- change ---------------------------------------------------------
-    def update_status(self, order_id, new_status, expected_version=None):
+    def update_status(self, principal, order_id, new_status, expected_version=None):
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
+            access.check_status_change(principal, order.user_id, new_status)
             if expected_version is not None and order.version != expected_version:
                 raise VersionMismatch(
                     f'Order {order_id} is at version {order.version}, '
@@ -140,10 +151,11 @@ class OrderService:
         self.publish([event])
         return dump_order(order, items)
 
-    def delete_order(self, order_id):
+    def delete_order(self, principal, order_id):
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
+            access.check_delete(principal, order.user_id)
             statements.run(statements.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)

@@ -1,9 +1,11 @@
 """Fixtures of the multi-process tests: a MariaDB database of each test's own
 (schema made, nothing else), the workers' environment, and a moto server the
 workers share over HTTP."""
+import functools
 import itertools
 import json
 import os
+import tempfile
 import time
 
 import boto3
@@ -35,14 +37,27 @@ def fresh_database(mariadb_database):
     conn.close()
 
 
+@functools.lru_cache(maxsize=1)
+def _issuer():
+    """The token issuer every worker of the run trusts; workers send a staff
+    token of it (TEST_BEARER_TOKEN)."""
+    from chalicelib.identity.dev_issuer import DevIssuer
+    issuer = DevIssuer(tempfile.mkdtemp(prefix='orders-issuer-'))
+    issuer.ensure_keys()
+    return issuer
+
+
 def worker_env(database_name, tmp_path, port=None, **extra):
     """The environment of a Lambda copy; `port` points it at a proxy."""
     url = mariadb_url(database_name)
     if port is not None:
         url = url.replace(f":{MARIADB['port']}/", f':{port}/')
+    auth = _issuer().auth_settings()
     env = {'DATABASE_URL': url, 'AUTO_MIGRATE': 'false', 'LOG_LEVEL': 'WARNING',
            'MAIL_DIR': str(tmp_path / 'mail'), 'AWS_DEFAULT_REGION': REGION,
-           'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing'}
+           'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
+           'AUTH_ISSUER': auth.issuer, 'AUTH_AUDIENCE': ','.join(auth.audiences),
+           'AUTH_JWKS_URL': auth.jwks_url, 'TEST_BEARER_TOKEN': _issuer().mint(role='staff')}
     env.update(extra)
     return env
 

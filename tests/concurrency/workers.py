@@ -59,7 +59,9 @@ class Lambda:
     def request(self, method, path, body=None, headers=None, query=None):
         """Return a compact record of the answer: status, Code, timings, body."""
         resource, path_params = self._resource(path)
-        headers = {'Content-Type': 'application/json', **(headers or {})}
+        headers = {'Content-Type': 'application/json',
+                   'Authorization': f"Bearer {os.environ['TEST_BEARER_TOKEN']}",
+                   **(headers or {})}
         payload = json.dumps(body) if body is not None and not isinstance(body, str) else body
         event = {
             'resource': resource, 'path': path, 'httpMethod': method,

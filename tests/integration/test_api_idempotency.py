@@ -8,7 +8,7 @@ from chalicelib.orders.idempotency import fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from chalicelib.clock import utcnow
 from chalicelib.orders.schemas import parse_json_object
-from tests.support import json_of, order_body, send, to_json
+from tests.support import json_of, order_body, send, stored_key, to_json
 
 
 def post(client, body, key):
@@ -24,7 +24,7 @@ def total_orders(client):
 def claim_in_flight(body, key, age=timedelta(0)):
     """What the first request leaves while it is still being processed: its
     claim, with the fingerprint the service takes of the body as parsed."""
-    IdempotencyKey.create(key=key, request_hash=fingerprint(parse_json_object(to_json(body))),
+    IdempotencyKey.create(key=stored_key(key), request_hash=fingerprint(parse_json_object(to_json(body))),
                           response_body=None, created_at=utcnow() - age)
 
 
@@ -158,7 +158,7 @@ def test_key_in_flight_with_a_different_body_returns_422(client):
 def test_expired_key_is_treated_as_new(client):
     body = order_body()
     stale = {'order_id': 1, 'status': 'pending'}
-    IdempotencyKey.create(key='key-1', request_hash=fingerprint(parse_json_object(to_json(body))),
+    IdempotencyKey.create(key=stored_key('key-1'), request_hash=fingerprint(parse_json_object(to_json(body))),
                           response_body=json.dumps(stale),
                           created_at=utcnow() - timedelta(hours=25))
 
@@ -172,7 +172,7 @@ def test_expired_key_is_treated_as_new(client):
 
 
 def test_expired_key_with_a_different_body_is_treated_as_new(client):
-    IdempotencyKey.create(key='key-1', request_hash='0' * 64, response_body='{}',
+    IdempotencyKey.create(key=stored_key('key-1'), request_hash='0' * 64, response_body='{}',
                           created_at=utcnow() - timedelta(hours=25))
 
     response = post(client, order_body(), 'key-1')
@@ -184,7 +184,7 @@ def test_expired_key_with_a_different_body_is_treated_as_new(client):
 def test_key_within_24_hours_still_replays(client):
     first = post(client, order_body(), 'key-1')
     (IdempotencyKey.update(created_at=utcnow() - timedelta(hours=23))
-     .where(IdempotencyKey.key == 'key-1').execute())
+     .where(IdempotencyKey.key == stored_key('key-1')).execute())
 
     again = post(client, order_body(), 'key-1')
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.service import OrderService
 from chalicelib.storage.migrations import create_schema
 from chalicelib.storage.models import MODELS
@@ -33,12 +34,13 @@ def test_values_reach_their_own_columns_whatever_the_field_order(reversed_models
     database = reversed_models
     assert columns_of(database, 'orders')[0] == 'version'  # the tables really are reversed
     service = OrderService()
-    created = service.create_order({'user_id': 7, 'user_email': 'ada@example.com', 'items': [
+    staff = Principal(sub='staff-1', role=STAFF)
+    created = service.create_order(staff, {'user_id': 7, 'user_email': 'ada@example.com', 'items': [
         {'product_id': 11, 'quantity': 3, 'price_at_order': Decimal('2.50')},
         {'product_id': 12, 'quantity': 1, 'price_at_order': Decimal('0.10')}]}).body
     order_id = created['order_id']
 
-    changed = service.update_status(order_id, 'paid', expected_version=1)
+    changed = service.update_status(staff, order_id, 'paid', expected_version=1)
 
     user_id, email, status, total, version = database.execute_sql(
         'SELECT user_id, user_email, status, order_total, version FROM orders').fetchone()
@@ -55,4 +57,4 @@ def test_values_reach_their_own_columns_whatever_the_field_order(reversed_models
         ('order_created', order_id, 'Order Created'), ('order_updated', order_id, 'Order Updated')]
     assert changed == {**created, 'status': 'paid', 'version': 2,
                        'updated_at': changed['updated_at']}
-    assert service.get_order(order_id) == changed
+    assert service.get_order(staff, order_id) == changed

@@ -1,9 +1,9 @@
 """Every cell of the role table, through the pure access rules."""
 import pytest
 
-from chalicelib.access_rules import (check_can_read, check_delete, check_status_change,
+from chalicelib.orders.access import (check_can_read, check_delete, check_status_change,
                                      creation_owner, scope_for_list, scoped_idempotency_key)
-from chalicelib.domain import STATUSES
+from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity import Principal
 
