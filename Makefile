@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test migrate relay redrive recount clean
+.PHONY: venv run test token migrate relay redrive recount clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,13 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# A token of the local development issuer (its keys under .data/dev-issuer,
+# made on first use), which `make run` accepts:
+#   make -s token USER_ID=1 [EMAIL=ada@example.com]   a customer
+#   make -s token ROLE=staff | ROLE=service
+token: venv
+	@$(BIN)/python -m chalicelib.identity.dev_issuer --user-id "$(USER_ID)" --role "$(ROLE)" --email "$(EMAIL)"
 
 # Operator commands on the configured database and AWS (chalicelib/cli.py).
 # recount rebuilds the order counts behind list totals: after loading orders
