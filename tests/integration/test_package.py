@@ -317,6 +317,16 @@ def test_every_function_is_configured_from_the_stack_not_placeholders(packaged):
         assert variables['ENVIRONMENT'] == packaged.stage
         assert props['VpcConfig'] == {'SubnetIds': {'Ref': 'SubnetIds'},
                                       'SecurityGroupIds': {'Ref': 'SecurityGroupIds'}}
+    api = packaged.props('APIHandler')['Environment']['Variables']
+    assert (api['AUTH_ISSUER'], api['AUTH_AUDIENCE']) == (
+        {'Ref': 'AuthIssuer'}, {'Ref': 'AuthAudience'})
+
+
+def test_api_gateway_throttles_the_whole_stage(packaged):
+    [settings] = packaged.props('RestAPI')['MethodSettings']
+    assert (settings['ResourcePath'], settings['HttpMethod']) == ('/*', '*')
+    assert settings['ThrottlingRateLimit'] == {'Ref': 'ApiThrottleRate'}
+    assert settings['ThrottlingBurstLimit'] == {'Ref': 'ApiThrottleBurst'}
 
 
 def test_stage_settings_reach_every_function(packaged):
