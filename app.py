@@ -1,5 +1,6 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
 import functools
+import random
 import re
 
 from chalice import Chalice, Rate, Response
@@ -9,8 +10,8 @@ from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, TransitionForbidden,
-                               VersionMismatch)
+                               PayloadTooLarge, TooManyConnections,
+                               TransitionForbidden, VersionMismatch)
 from chalicelib.events.relay import relay
 from chalicelib.orders import idempotency, schemas
 from chalicelib.storage import connection
@@ -38,9 +39,15 @@ def error_response(exc):
             body = {'Code': code, 'Message': str(exc)}
             if exc.errors:
                 body['errors'] = exc.errors
-            headers = {'Retry-After': '1'} if status == 503 else {}
+            headers = {'Retry-After': retry_after(exc)} if status == 503 else {}
             return Response(body=body, status_code=status, headers=headers)
     raise exc
+
+
+def retry_after(exc):
+    # Copies turned away for want of a connection would otherwise all come
+    # back in the same second and be turned away again: spread them.
+    return str(random.randint(1, 3)) if isinstance(exc, TooManyConnections) else '1'
 
 
 def api(view):
@@ -53,10 +60,8 @@ def api(view):
             return view(*args, **kwargs)
         except OrderServiceError as exc:
             return error_response(exc)
-        except connection.CONNECTION_ERRORS:
-            logs.log.exception('Database connection failed')
-            connection.discard_connection()
-            return error_response(DatabaseUnavailable())
+        except connection.CONNECTION_ERRORS as exc:
+            return error_response(connection.unavailable(exc))
     return handle
 
 
@@ -144,11 +149,14 @@ def list_user_orders(user_id):
 def health():
     try:
         runtime.database().execute_sql('SELECT 1')
-    except (DatabaseUnavailable, *connection.CONNECTION_ERRORS):
-        connection.discard_connection()
-        return Response(body={'status': 'error', 'database': 'unreachable'},
-                        status_code=503, headers={'Retry-After': '1'})
-    return {'status': 'ok', 'database': 'ok'}
+    except DatabaseUnavailable as exc:
+        error = exc
+    except connection.CONNECTION_ERRORS as exc:
+        error = connection.unavailable(exc)
+    else:
+        return {'status': 'ok', 'database': 'ok'}
+    return Response(body={'status': 'error', 'database': 'unreachable'},
+                    status_code=503, headers={'Retry-After': retry_after(error)})
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)

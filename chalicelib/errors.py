@@ -39,3 +39,13 @@ class IdempotencyKeyReused(OrderServiceError):
 
 class DatabaseUnavailable(OrderServiceError):
     message = 'The database is unavailable; try again shortly'
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """A deadlock or a lock wait outlasted one retry of the transaction."""
+    message = 'The database is busy; try again shortly'
+
+
+class TooManyConnections(DatabaseUnavailable):
+    """The server (or the user's limit) has no connection to spare."""
+    message = 'The database has no connection to spare; try again shortly'
