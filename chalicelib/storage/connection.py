@@ -18,12 +18,11 @@ OperationalError or InterfaceError is taken as a broken connection and dropped.
 import functools
 import os
 import ssl
-import time
 
 import peewee
 import pymysql
 
-from chalicelib import metrics
+from chalicelib import clock, metrics
 from chalicelib.config import ConfigError
 from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.logs import log
@@ -52,8 +51,6 @@ class _Connection:
 
 
 _state = _Connection()
-# The clock that ages a connection; tests replace it to make one idle.
-monotonic = time.monotonic
 
 
 class CredentialedMySQLDatabase(peewee.MySQLDatabase):
@@ -119,11 +116,11 @@ def connect():
     try:
         if database.is_closed():
             _open()
-        elif not is_sqlite() and monotonic() - _state.last_used > IDLE_PING_SECONDS:
+        elif not is_sqlite() and clock.monotonic() - _state.last_used > IDLE_PING_SECONDS:
             _ping_or_reconnect()
     except CONNECTION_ERRORS as exc:
         raise unavailable(exc) from exc
-    _state.last_used = monotonic()
+    _state.last_used = clock.monotonic()
 
 
 def _open():
@@ -139,12 +136,12 @@ def _open():
 
 
 def _ping_or_reconnect():
-    started = monotonic()
+    started = clock.monotonic()
     try:
         database.connection().ping(reconnect=False)
     except Exception as exc:
         discard_connection()
-        if monotonic() - started > PING_GIVE_UP_SECONDS:
+        if clock.monotonic() - started > PING_GIVE_UP_SECONDS:
             # The server stopped answering (a partition, not a dropped
             # connection): a reconnect would wait out its timeouts too.
             raise peewee.OperationalError('the database did not answer a ping') from exc

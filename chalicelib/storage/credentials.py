@@ -15,11 +15,10 @@ A failure of AWS (Secrets Manager, or the credentials the signer needs) is
 raised as CredentialsUnavailable, an OperationalError: to a request it is the
 database being unreachable, a 503, never a 500."""
 import json
-import time
 
 import peewee
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.logs import log
 
 SECRET_TTL = 300.0  # seconds
@@ -70,11 +69,11 @@ class FixedCredentials:
 
 
 class SecretCredentials:
-    def __init__(self, secretsmanager, secret_arn, ttl=SECRET_TTL, clock=time.monotonic):
+    def __init__(self, secretsmanager, secret_arn, ttl=SECRET_TTL, monotonic=None):
         self._secretsmanager = secretsmanager
         self._secret_arn = secret_arn
         self._ttl = ttl
-        self._clock = clock
+        self._clock = monotonic or clock.monotonic
         self._credentials = None
         self._read_at = None
 

@@ -37,7 +37,7 @@ class FakeSecretsManager:
 
 
 def secret_credentials(secrets, clock):
-    return SecretCredentials(lambda: secrets, ARN, clock=clock)
+    return SecretCredentials(lambda: secrets, ARN, monotonic=clock)
 
 
 def denied():
