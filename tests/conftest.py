@@ -1,11 +1,13 @@
-"""Fixtures shared by every test: databases (SQLite and MariaDB) and the app client."""
+"""Fixtures shared by every test: databases (SQLite and MariaDB), the app
+client, and what the service logged."""
+import logging
 import os
 import uuid
 
 import pymysql
 import pytest
 
-from chalicelib import aws, runtime
+from chalicelib import aws, logs, runtime
 from chalicelib.config import get_settings
 from chalicelib.orders import counts
 from chalicelib.storage import connection
@@ -107,3 +109,27 @@ def client(app_module):
     from chalice.test import Client
     with Client(app_module.app, stage_name='local') as test_client:
         yield test_client
+
+
+class LogRecorder(logging.Handler):
+    """Every line the service logs during a test, as (level, message)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.levelname, record.getMessage()))
+
+    def messages(self, level=None):
+        return [message for line_level, message in self.lines
+                if level is None or line_level == level]
+
+
+@pytest.fixture
+def logged():
+    import app  # noqa: F401  (importing it sets the service's handlers: add ours after)
+    recorder = LogRecorder()
+    logs.log.addHandler(recorder)
+    yield recorder
+    logs.log.removeHandler(recorder)

@@ -6,7 +6,6 @@ import peewee
 import pymysql
 import pytest
 
-from chalicelib import logs
 from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.storage import connection
 from chalicelib.storage.credentials import CredentialsUnavailable
@@ -18,23 +17,6 @@ def as_peewee(driver_error):
 
 def mysql_error(code, text='...'):
     return as_peewee(pymysql.err.OperationalError(code, text))
-
-
-class Recorder(logs.logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append((record.levelname, record.getMessage()))
-
-
-@pytest.fixture
-def logged():
-    recorder = Recorder()
-    logs.log.addHandler(recorder)
-    yield recorder.lines
-    logs.log.removeHandler(recorder)
 
 
 @pytest.fixture
@@ -66,7 +48,7 @@ def test_a_connection_failure_drops_the_connection_and_logs_one_line(code, logge
 
     assert type(error) is DatabaseUnavailable
     assert discarded == [True]
-    assert logged == [('ERROR', f'Database unavailable: OperationalError {code}: lost')]
+    assert logged.lines == [('ERROR', f'Database unavailable: OperationalError {code}: lost')]
 
 
 def test_an_interface_error_drops_the_connection(logged, discarded):
@@ -78,14 +60,14 @@ def test_an_interface_error_drops_the_connection(logged, discarded):
 @pytest.mark.parametrize('code', [1040, 1226])
 def test_no_connection_to_spare_is_its_own_503(code, logged, discarded):
     assert type(connection.unavailable(mysql_error(code))) is TooManyConnections
-    assert logged[0][1].startswith(f'Database unavailable: OperationalError {code}')
+    assert logged.lines[0][1].startswith(f'Database unavailable: OperationalError {code}')
 
 
 @pytest.mark.parametrize('code', [1205, 1213])
 def test_a_busy_database_keeps_the_connection(code, logged, discarded):
     assert type(connection.unavailable(mysql_error(code))) is DatabaseBusy
     assert discarded == []
-    assert logged == [('ERROR', f'Database busy: OperationalError {code}: ...')]
+    assert logged.lines == [('ERROR', f'Database busy: OperationalError {code}: ...')]
 
 
 def failing(*errors):
@@ -106,7 +88,7 @@ def test_a_deadlock_runs_the_transaction_once_more(logged, discarded):
 
     assert transaction() == 'committed'
     assert len(calls) == 2 and discarded == []
-    assert logged == [('WARNING', 'Database busy (OperationalError 1213: Deadlock found): '
+    assert logged.lines == [('WARNING', 'Database busy (OperationalError 1213: Deadlock found): '
                                   'running the transaction again')]
 
 
@@ -116,7 +98,7 @@ def test_busy_twice_answers_database_busy_keeping_the_connection(logged, discard
     with pytest.raises(DatabaseBusy):
         transaction()
     assert len(calls) == 2 and discarded == []
-    assert [level for level, _ in logged] == ['WARNING', 'ERROR']
+    assert [level for level, _ in logged.lines] == ['WARNING', 'ERROR']
 
 
 def test_other_errors_are_never_retried(logged, discarded):
@@ -124,4 +106,4 @@ def test_other_errors_are_never_retried(logged, discarded):
 
     with pytest.raises(peewee.OperationalError):
         transaction()
-    assert len(calls) == 1 and logged == []
+    assert len(calls) == 1 and logged.lines == []
