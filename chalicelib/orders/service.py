@@ -16,7 +16,7 @@ from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.schemas import dump_order
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_connection, is_sqlite,
+                                           discard_if_broken, is_sqlite,
                                            retry_when_busy)
 from chalicelib.storage.models import Order, OrderItem
 
@@ -82,9 +82,9 @@ class OrderService:
     def _release_quietly(self, key):
         try:
             idempotency.release(key)
-        except CONNECTION_ERRORS:
-            # The database is gone; the claim lapses after its lease.
-            discard_connection()
+        except CONNECTION_ERRORS as exc:
+            # The database is gone or busy; the claim lapses after its lease.
+            discard_if_broken(exc)
 
     # -- read -----------------------------------------------------------
     def get_order(self, order_id):

@@ -176,14 +176,21 @@ def describe(exc):
     return f'{type(driver_error).__name__} {text}'[:300]
 
 
+def discard_if_broken(exc):
+    """After a failed operation: drop the connection, unless the server only
+    said it was busy (the session is fine, a new one would cost a sign-in)."""
+    if error_code(exc) not in BUSY:
+        discard_connection()
+
+
 def unavailable(exc):
     """The 503 a failed database operation answers, its cause logged in one
     line. A broken connection is dropped; a busy one is kept."""
+    discard_if_broken(exc)
     code = error_code(exc)
     if code in BUSY:
         log.error('Database busy: %s', describe(exc))
         return DatabaseBusy()
-    discard_connection()
     log.error('Database unavailable: %s', describe(exc))
     return TooManyConnections() if code in NO_CONNECTION_TO_SPARE else DatabaseUnavailable()
 
