@@ -1,11 +1,13 @@
-"""Fixtures shared by every test: databases (SQLite and MariaDB) and the app client."""
+"""Fixtures shared by every test: databases (SQLite and MariaDB), the app
+client, and what the service logged."""
+import logging
 import os
 import uuid
 
 import pymysql
 import pytest
 
-from chalicelib import aws, identity, runtime
+from chalicelib import aws, identity, logs, runtime
 from chalicelib.config import get_settings
 from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
@@ -78,6 +80,14 @@ def staff_token(issuer):
     return issuer.mint(role='staff')
 
 
+def trust(issuer, monkeypatch):
+    """Configure the service to accept the test issuer's tokens."""
+    auth = issuer.auth_settings()
+    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
+    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
+    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
+
+
 @pytest.fixture
 def environment(database_url, tmp_path, monkeypatch, issuer):
     """The service's environment for one test: its database, no AWS, mail to
@@ -85,10 +95,7 @@ def environment(database_url, tmp_path, monkeypatch, issuer):
     for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN',
                  'AUTH_USER_ID_CLAIM', 'AUTH_STAFF_GROUP'):
         monkeypatch.delenv(name, raising=False)
-    auth = issuer.auth_settings()
-    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
-    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
-    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
+    trust(issuer, monkeypatch)
     monkeypatch.setenv('DATABASE_URL', database_url)
     monkeypatch.setenv('AUTO_MIGRATE', 'true')
     monkeypatch.setenv('MAIL_DIR', str(tmp_path / 'mail'))
@@ -128,11 +135,16 @@ def app_module(database):
 def client(app_module, staff_token):
     """chalice.test.Client sending a staff token unless a request names its
     own Authorization (None: send none)."""
-    from chalice.test import Client
-    with Client(app_module.app, stage_name='local') as test_client:
-        test_client.http.request = _with_authorization(
-            test_client.http.request, f'Bearer {staff_token}')
+    with staff_client(app_module.app, staff_token) as test_client:
         yield test_client
+
+
+def staff_client(app, staff_token):
+    from chalice.test import Client
+    test_client = Client(app, stage_name='local')
+    test_client.http.request = _with_authorization(
+        test_client.http.request, f'Bearer {staff_token}')
+    return test_client
 
 
 def _with_authorization(request, default):
@@ -142,3 +154,27 @@ def _with_authorization(request, default):
             del headers['Authorization']
         return request(method, path, headers=headers, body=body)
     return send
+
+
+class LogRecorder(logging.Handler):
+    """Every line the service logs during a test, as (level, message)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.levelname, record.getMessage()))
+
+    def messages(self, level=None):
+        return [message for line_level, message in self.lines
+                if level is None or line_level == level]
+
+
+@pytest.fixture
+def logged():
+    import app  # noqa: F401  (importing it sets the service's handlers: add ours after)
+    recorder = LogRecorder()
+    logs.log.addHandler(recorder)
+    yield recorder
+    logs.log.removeHandler(recorder)

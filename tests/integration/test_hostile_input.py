@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 import urllib.parse
 from email import message_from_bytes, policy
@@ -229,7 +230,8 @@ def test_a_negative_zero_price_is_answered_as_zero(client, zero):
     assert created.status_code == 201
     got = client.http.get(f"/orders/{json_of(created)['order_id']}")
     for response in (created, got):
-        assert b'-0' not in response.body, response.body
+        # The amounts only: timestamps hold "-0" on most days of the year.
+        assert not re.search(rb'"(order_total|price_at_order)":-', response.body), response.body
 
 
 @pytest.mark.parametrize('path', [

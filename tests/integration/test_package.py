@@ -39,8 +39,11 @@ ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
                'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'}
-EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents',
-                                      'secretsmanager:GetSecretValue'}
+# Signing in to the database: the secret, or (DbIamAuth=true) an IAM token.
+SIGN_IN = {'ReadDatabaseSecret': ('UsesSecret', 'secretsmanager:GetSecretValue'),
+           'ConnectAsDatabaseUserWithIam': ('UsesIamAuth', 'rds-db:connect')}
+EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents'} | {
+    action for _, action in SIGN_IN.values()}
 FUNCTION_CALLS = {
     'APIHandler': {'sns:Publish'},
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
@@ -164,8 +167,22 @@ def _as_list(value):
 
 
 def _statements(role_props):
-    return [statement for policy in role_props['Policies']
-            for statement in policy['PolicyDocument']['Statement']]
+    """Every statement a role may hold, whichever way its conditions go."""
+    return [statement for _, statement in _conditional_statements(role_props)]
+
+
+def _conditional_statements(role_props):
+    """(condition or None, statement) for each statement of the role."""
+    found = []
+    for policy in role_props['Policies']:
+        for statement in policy['PolicyDocument']['Statement']:
+            if 'Fn::If' in statement:
+                condition, *branches = statement['Fn::If']
+                found += [(condition, branch) for branch in branches
+                          if branch != {'Ref': 'AWS::NoValue'}]
+            else:
+                found.append((None, statement))
+    return found
 
 
 def _actions(statements):
@@ -279,6 +296,39 @@ def test_each_role_grants_only_what_its_function_calls(packaged):
     assert set(packaged.of_type('AWS::IAM::Role')) == set(ROLES.values())
 
 
+def test_each_role_signs_in_to_the_database_one_way_chosen_by_the_stack(packaged):
+    for function, role in ROLES.items():
+        sign_in = {statement['Sid']: (condition, statement)
+                   for condition, statement in _conditional_statements(packaged.props(role))
+                   if statement.get('Sid') in SIGN_IN}
+
+        assert set(sign_in) == set(SIGN_IN), function
+        for sid, (condition, action) in SIGN_IN.items():
+            assert sign_in[sid][0] == condition and sign_in[sid][1]['Action'] == action
+        assert sign_in['ReadDatabaseSecret'][1]['Resource'] == {'Ref': 'DbSecretArn'}
+        assert sign_in['ConnectAsDatabaseUserWithIam'][1]['Resource'] == {'Fn::Sub': (
+            'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}'
+            ':dbuser:${DbResourceId}/${DbUser}')}
+    conditions = packaged.template['Conditions']
+    assert conditions['UsesIamAuth'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
+    assert conditions['UsesSecret'] == {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSecretArn'}, '']}]}
+
+
+def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
+    rule = packaged.template['Rules']['IamAuthSignsInOverVerifiedTlsAsOneUser']
+
+    assert rule['RuleCondition'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
+    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, '']}]} in [
+        assertion['Assert'] for assertion in rule['Assertions']]
+
+
+def test_the_api_reserves_its_concurrency_so_it_cannot_exhaust_the_database(packaged):
+    # docs/deploy.md sizes max_connections from it: one connection per copy.
+    reserved = packaged.props('APIHandler').get('ReservedConcurrentExecutions')
+
+    assert reserved is not None and reserved >= 1
+
+
 def test_stage_policy_file_for_chalice_deploy_grants_the_same_calls(packaged):
     statements = packaged.policy_file['Statement']
     packaged_actions = set().union(*FUNCTION_CALLS.values()) | EVERY_FUNCTION_CALLS
@@ -310,7 +360,8 @@ def test_every_function_is_configured_from_the_stack_not_placeholders(packaged):
         assert variables['SNS_TOPIC_ARN'] == {'Ref': topic}
         for name, parameter in [('DB_HOST', 'DbHost'), ('DB_PORT', 'DbPort'),
                                 ('DB_NAME', 'DbName'), ('DB_SECRET_ARN', 'DbSecretArn'),
-                                ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
+                                ('DB_SSL_CA', 'DbSslCa'), ('DB_IAM_AUTH', 'DbIamAuth'),
+                                ('DB_USER', 'DbUser'), ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
             assert variables[name] == {'Ref': parameter}
             assert parameter in packaged.template['Parameters']
         assert variables['AUTO_MIGRATE'] == 'false'
