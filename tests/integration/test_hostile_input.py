@@ -221,6 +221,13 @@ def test_numbers_no_column_holds_are_a_400(client, number):
         assert stored() == before
 
 
+def money_of(response):
+    """order_total and each price_at_order, every JSON number read as a float
+    (so a "-0" written as an integer is the negative zero it says too)."""
+    order = json.loads(response.body, parse_int=float)
+    return [order['order_total']] + [item['price_at_order'] for item in order['items']]
+
+
 @pytest.mark.parametrize('zero', ['-0.0', '-0.00', '-0e5'])
 def test_a_negative_zero_price_is_answered_as_zero(client, zero):
     raw = ('{"user_id": 1, "items": [{"product_id": 1, "quantity": 1, '
@@ -229,7 +236,11 @@ def test_a_negative_zero_price_is_answered_as_zero(client, zero):
     assert created.status_code == 201
     got = client.http.get(f"/orders/{json_of(created)['order_id']}")
     for response in (created, got):
-        assert b'-0' not in response.body, response.body
+        money = money_of(response)
+        assert len(money) == 2, response.body
+        # Zero, and not a negative zero: its sign is +.
+        assert all(value == 0 and math.copysign(1.0, value) == 1.0 for value in money), (
+            response.body)
 
 
 @pytest.mark.parametrize('path', [
