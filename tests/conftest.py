@@ -1,8 +1,11 @@
 """Fixtures shared by every test: databases (SQLite and MariaDB) and the app client."""
 import os
+import sqlite3
 import uuid
 
+import peewee
 import pymysql
+import pymysql.connections
 import pytest
 
 from chalicelib import aws, counts, db, runtime
@@ -104,3 +107,34 @@ def client(app_module):
     from chalice.test import Client
     with Client(app_module.app, stage_name='local') as test_client:
         yield test_client
+
+
+@pytest.fixture
+def executed_sql(monkeypatch):
+    """Every SQL statement the database executed from now on, as it got it
+    (parameters inlined): SQLite's trace of each connection opened, and each
+    query pymysql sends to MariaDB."""
+    statements = []
+    real_query = pymysql.connections.Connection.query
+
+    def query(self, sql, unbuffered=False):
+        statements.append(sql.decode('utf-8', 'replace') if isinstance(sql, bytes) else sql)
+        return real_query(self, sql, unbuffered)
+    monkeypatch.setattr(pymysql.connections.Connection, 'query', query)
+    real_connect = peewee.SqliteDatabase._connect
+
+    def connect(self):
+        connection = real_connect(self)
+        connection.set_trace_callback(statements.append)
+        return connection
+    monkeypatch.setattr(peewee.SqliteDatabase, '_connect', connect)
+    traced = None
+    if db.is_sqlite() and not db.database.is_closed():
+        traced = db.database.connection()
+        traced.set_trace_callback(statements.append)
+    yield statements
+    if traced is not None:
+        try:
+            traced.set_trace_callback(None)
+        except sqlite3.ProgrammingError:
+            pass  # closed meanwhile (the app opens the database its own way)
