@@ -2,6 +2,7 @@
 import os
 import sqlite3
 import uuid
+from datetime import datetime
 
 import peewee
 import pymysql
@@ -12,6 +13,7 @@ from chalicelib import aws, counts, db, runtime
 from chalicelib.config import get_settings
 from chalicelib.migrate import create_schema
 from chalicelib.models import MODELS
+from tests.support import Clock
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
@@ -107,6 +109,28 @@ def client(app_module):
     from chalice.test import Client
     with Client(app_module.app, stage_name='local') as test_client:
         yield test_client
+
+
+# A moment of the tests' own, full of zeros: no test reads today's date.
+FROZEN_AT = datetime(2030, 1, 1, 0, 0, 5)
+
+
+@pytest.fixture
+def service_clock(app_module, monkeypatch):
+    """The app's order service on a Clock of the test's own, standing at
+    FROZEN_AT until the test moves it (or gives it a step)."""
+    from chalicelib.orders import OrderService
+    clock = Clock(FROZEN_AT)
+    # The publisher is looked up at each change, as runtime.order_service's
+    # own service would use it (tests replace its client, AWS fixtures reset it).
+    service = OrderService(
+        publish=lambda events: runtime.publisher().publish_committed(events), clock=clock)
+
+    def order_service():
+        runtime.database()
+        return service
+    monkeypatch.setattr(runtime, 'order_service', order_service)
+    return clock
 
 
 @pytest.fixture

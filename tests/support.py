@@ -1,5 +1,6 @@
 """Small helpers for driving the app through chalice.test.Client."""
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 JSON = {'Content-Type': 'application/json'}
@@ -46,3 +47,26 @@ def create_order(client, headers=None, **kwargs):
     response = send(client, 'POST', '/orders', order_body(**kwargs), headers)
     assert response.status_code == 201, response.body
     return json_of(response)
+
+
+def iso(moment):
+    """A naive UTC datetime as the contract writes it."""
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+class Clock:
+    """A clock to give the service (OrderService(clock=...), relay(clock=...)):
+    it reads `now`, which moves only by `advance` or, after each reading, by
+    `step`."""
+
+    def __init__(self, now, step=timedelta(0)):
+        self.now = now
+        self.step = step
+
+    def __call__(self):
+        now = self.now
+        self.now += self.step
+        return now
+
+    def advance(self, delta):
+        self.now += delta
