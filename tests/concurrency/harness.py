@@ -195,6 +195,11 @@ class TcpProxy:
             with self._lock:
                 self._pairs.add(pair)
                 self.connections += 1
+            if self._listener is not listener:
+                # close() ran while this one was being accepted, and may have
+                # missed it: nothing gets through a closed proxy.
+                self._cut(pair)
+                return
             threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
 
     def _pump(self, pair):
