@@ -244,6 +244,17 @@ class TcpProxy:
         self.close(kill='all')
 
 
+def wait_until(condition, what, timeout=60):
+    """Poll until condition() holds; fail saying `what` did not happen. The
+    timeout only ends a wait for something that never comes: no test passes
+    or fails by how fast the machine is."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what}: not within {timeout} s')
+        time.sleep(0.01)
+
+
 # -- the database, read with plain SQL ---------------------------------------
 
 def query(database, sql, args=None):
@@ -253,6 +264,20 @@ def query(database, sql, args=None):
             cursor.execute(sql, args)
             return cursor.fetchall()
     finally:
+        conn.close()
+
+
+def unlocked(database, sql, args=None):
+    """The rows of a SELECT that no other transaction holds locked right now
+    (FOR UPDATE SKIP LOCKED, let go of at once)."""
+    conn = pymysql.connect(database=database, autocommit=False, **MARIADB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            cursor.execute(sql + ' FOR UPDATE SKIP LOCKED', args)
+            return cursor.fetchall()
+    finally:
+        conn.rollback()
         conn.close()
 
 

@@ -5,6 +5,10 @@ the environment on first use), and calls it the way Lambda does: an API
 Gateway proxy event and a context in, a proxy response out. Importing this
 module imports nothing of the service (the test process imports it too), and
 every entry point is a module-level function, so 'spawn' can find it.
+
+Times a worker reports ('started', 'ended') are time.monotonic(): one clock
+for every process of the machine (CLOCK_MONOTONIC), which no wall-clock
+change (NTP, a test moving the date) ever moves.
 """
 import json
 import os
@@ -78,10 +82,9 @@ class Lambda:
         context = SimpleNamespace(
             aws_request_id=str(uuid.uuid4()), function_name='orders-api',
             memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000)
-        started = time.time()
-        clock = time.monotonic()
+        started = time.monotonic()
         response = self.app(event, context)
-        seconds = time.monotonic() - clock
+        ended = time.monotonic()
         text = response.get('body') or ''
         try:
             answer = json.loads(text) if text else None
@@ -90,7 +93,7 @@ class Lambda:
         return {
             'method': method, 'path': path, 'status': response['statusCode'],
             'body': answer, 'headers': response.get('headers') or {},
-            'started': started, 'ended': started + seconds, 'seconds': seconds,
+            'started': started, 'ended': ended, 'seconds': ended - started,
         }
 
 
@@ -201,20 +204,41 @@ def post_same_key(lam, index, requests, barrier, retry=False):
     return answers
 
 
+def _hold_first_publish(publisher, claimed, proceed):
+    """Stop the relay at its first SNS call, inside its claim transaction:
+    set `claimed`, then wait for `proceed` (an Event, or a Barrier of all the
+    relays) before the call goes to SNS."""
+    real = publisher.publish_batch
+    calls = []
+
+    def publish_batch(rows):
+        if not calls:
+            calls.append(len(rows))
+            if claimed is not None:
+                claimed.set()
+            if proceed is not None and proceed.wait(BARRIER_TIMEOUT) is False:
+                raise AssertionError('the relay was not let go on to SNS')
+        return real(rows)
+    publisher.publish_batch = publish_batch
+
+
 def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
-               stop=None, linger=0.5):
+               stop=None, linger=0.5, claimed=None, proceed=None):
     """One scheduled relay invocation, as the outbox_relay Lambda runs it;
-    then, if given, set `stop` (`linger` seconds later)."""
+    then, if given, set `stop` (`linger` seconds later). With `claimed` or
+    `proceed`, the relay is held at its first SNS call (_hold_first_publish)."""
     from chalicelib import runtime
     from chalicelib.publisher import relay
     runtime.database()
     publisher = runtime.publisher()
+    if claimed is not None or proceed is not None:
+        _hold_first_publish(publisher, claimed, proceed)
     if barrier is not None:
         barrier.wait(BARRIER_TIMEOUT)
     time.sleep(start_after)
-    started = time.time()
+    started = time.monotonic()
     published = relay(publisher, min_age=timedelta(seconds=min_age_seconds))
-    ended = time.time()
+    ended = time.monotonic()
     if stop is not None:
         time.sleep(linger)
         stop.set()
