@@ -133,6 +133,7 @@ class TcpProxy:
         self._parked = []
         self.blackhole = False
         self.connections = 0
+        self.parked_connections = 0  # accepted during a blackhole
         self.open()
 
     def open(self):
@@ -184,6 +185,7 @@ class TcpProxy:
                 with self._lock:
                     self._parked.append((client,))
                     self._pairs.add(self._parked[-1])
+                    self.parked_connections += 1
                 continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)

@@ -32,18 +32,26 @@ def test_creates_answer_201_through_an_sns_outage_and_the_relay_catches_up(
                      AWS_ENDPOINT_URL=f'http://127.0.0.1:{sns.port}')
     ready = CONTEXT.Barrier(PROCESSES + 1)
     stop = CONTEXT.Event()
+    # progress[n]: when copy n's latest answered request started.
+    progress = CONTEXT.Array('d', PROCESSES)
+    copies = range(PROCESSES)
     workers = Workers('stream_creates', env,
-                      [dict(user_id=USER_ID, ready=ready, stop=stop, pause=0.01)
-                       for _ in range(PROCESSES)], tmp_path)
+                      [dict(user_id=USER_ID, ready=ready, stop=stop, pause=0.01,
+                            progress=progress) for _ in copies], tmp_path)
     try:
         ready.wait(60)
         time.sleep(1.0)
         cut_at = time.monotonic()
         sns.close(kill='next-request')
+        closed_at = time.monotonic()
         time.sleep(2.5)
+        # SNS stays away until every copy has answered a create made meanwhile.
+        wait_until(lambda: all(progress[n] > closed_at for n in copies),
+                   'every copy answers a create made during the outage')
         sns.open()
         back_at = time.monotonic()
-        time.sleep(1.0)
+        wait_until(lambda: all(progress[n] > back_at for n in copies),
+                   'every copy answers a create made after the outage')
         stop.set()
         outcomes = workers.results(60)
     finally:
@@ -67,16 +75,34 @@ def test_creates_answer_201_through_an_sns_outage_and_the_relay_catches_up(
     unmarked = query(fresh_database, 'SELECT COUNT(*) FROM outbox '
                      'WHERE published_at IS NULL OR sns_message_id IS NULL')[0][0]
     during = [a for a in answers if cut_at <= a['started'] <= back_at]
+    failed = [a for a in answers if a['sns_failed_calls']]
     summarize('sns outage', answers, processes=PROCESSES,
               during_outage=len(during),
-              slowest_during_outage_s=round(max(a['seconds'] for a in during), 3),
+              slowest_during_outage_s=round(max(
+                  (a['seconds'] for a in during), default=0.0), 3),
+              failed_sns_calls=sum(a['sns_failed_calls'] for a in answers),
+              sns_attempts_of_failed_calls=[a['sns_attempts'] for a in failed],
+              created_with_breaker_open=sum(1 for a in answers if a['breaker_open']),
               pending_before_relay=pending_before_relay,
               relay_published=relayed['published'],
               orders=len(orders), events_missing=len(missing),
               events_duplicated=len(duplicated), unmarked_rows=unmarked)
     assert pending_before_relay > 0, 'the outage left nothing to the relay'
     assert not missing and not duplicated and unmarked == 0
-    assert max(a['seconds'] for a in answers) < 10
+    # Why no create was slowed down by the outage: every copy met it with one
+    # failed SNS call, which opened its breaker, and no request made an SNS
+    # call while the breaker was open; no SNS attempt waited out a timeout
+    # (the connections were refused or cut at once).
+    assert all(a['breaker_open'] is not None for a in answers)
+    for n, outcome in enumerate(outcomes):
+        assert [a for a in outcome if a['sns_failed_calls']], f'copy {n} never met the outage'
+    assert all(not a['breaker_open'] and a['breaker_open_after'] and a['sns_calls'] == 1
+               for a in failed), failed[:3]
+    opened = [a for a in answers if a['breaker_open']]
+    assert opened, 'no request found the breaker open'
+    assert all(a['sns_calls'] == 0 and a['sns_attempts'] == 0 for a in opened), [
+        (a['sns_calls'], a['sns_attempts']) for a in opened if a['sns_calls']][:3]
+    assert sum(a['sns_timeouts'] for a in answers) == 0
 
 
 def test_a_relay_talking_to_a_slow_sns_does_not_hold_up_creates(
