@@ -2,9 +2,13 @@
 client, and what the service logged."""
 import logging
 import os
+import sqlite3
 import uuid
+from datetime import datetime
 
+import peewee
 import pymysql
+import pymysql.connections
 import pytest
 
 from chalicelib import aws, identity, logs, runtime
@@ -14,6 +18,7 @@ from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.migrations import create_schema
 from chalicelib.storage.models import MODELS
+from tests.support import Clock
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
@@ -178,3 +183,56 @@ def logged():
     logs.log.addHandler(recorder)
     yield recorder
     logs.log.removeHandler(recorder)
+
+
+# A moment of the tests' own, full of zeros: no test reads today's date.
+FROZEN_AT = datetime(2030, 1, 1, 0, 0, 5)
+
+
+@pytest.fixture
+def service_clock(app_module, monkeypatch):
+    """The app's order service on a Clock of the test's own, standing at
+    FROZEN_AT until the test moves it (or gives it a step)."""
+    from chalicelib.orders.service import OrderService
+    clock = Clock(FROZEN_AT)
+    # The publisher is looked up at each change, as runtime.order_service's
+    # own service would use it (tests replace its client, AWS fixtures reset it).
+    service = OrderService(
+        publish=lambda events: runtime.publisher().publish_committed(events), clock=clock)
+
+    def order_service():
+        runtime.database()
+        return service
+    monkeypatch.setattr(runtime, 'order_service', order_service)
+    return clock
+
+
+@pytest.fixture
+def executed_sql(monkeypatch):
+    """Every SQL statement the database executed from now on, as it got it
+    (parameters inlined): SQLite's trace of each connection opened, and each
+    query pymysql sends to MariaDB."""
+    statements = []
+    real_query = pymysql.connections.Connection.query
+
+    def query(self, sql, unbuffered=False):
+        statements.append(sql.decode('utf-8', 'replace') if isinstance(sql, bytes) else sql)
+        return real_query(self, sql, unbuffered)
+    monkeypatch.setattr(pymysql.connections.Connection, 'query', query)
+    real_connect = peewee.SqliteDatabase._connect
+
+    def connect(self):
+        opened = real_connect(self)
+        opened.set_trace_callback(statements.append)
+        return opened
+    monkeypatch.setattr(peewee.SqliteDatabase, '_connect', connect)
+    traced = None
+    if connection.is_sqlite() and not connection.database.is_closed():
+        traced = connection.database.connection()
+        traced.set_trace_callback(statements.append)
+    yield statements
+    if traced is not None:
+        try:
+            traced.set_trace_callback(None)
+        except sqlite3.ProgrammingError:
+            pass  # closed meanwhile (the app opens the database its own way)

@@ -215,11 +215,50 @@ def _walk(value):
             yield from _walk(inner)
 
 
+# cfn-lint judges each Lambda runtime against the day it runs (W2531, E2531,
+# E2533: python3.11 is deprecated on 2027-06-30, blocked from 2027-07-31), so
+# its verdict on one template would change with the calendar. Here it lints as
+# of a fixed day, every rule on: a runtime deprecated by then still fails.
+# (`make package` lints as of the real day.)
+LINT_AS_OF = '2026-12-01'
+_CFN_LINT_AS_OF = """
+import datetime, sys
+as_of = datetime.date.fromisoformat(sys.argv.pop(1))
+class AsOf(datetime.datetime):
+    @classmethod
+    def today(cls):
+        return cls(as_of.year, as_of.month, as_of.day)
+datetime.datetime = AsOf
+from cfnlint.runner import main
+sys.exit(main())
+"""
+
+
+def cfn_lint(template_path):
+    return subprocess.run([sys.executable, '-c', _CFN_LINT_AS_OF, LINT_AS_OF,
+                           str(template_path)],
+                          capture_output=True, text=True, timeout=300)
+
+
 def test_template_passes_cfn_lint(packaged):
-    result = subprocess.run([str(BIN / 'cfn-lint'), str(packaged.template_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = cfn_lint(packaged.template_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_judges_the_runtime_as_of_its_fixed_day(packaged, tmp_path):
+    """python3.9 was deprecated on 2025-12-15: before LINT_AS_OF, so the
+    pinned day leaves the runtime rules on."""
+    text = packaged.template_path.read_text()
+    runtimes = set(re.findall(r'Runtime: (\S+)', text))
+    assert runtimes and 'python3.9' not in runtimes
+    old = tmp_path / 'sam.yaml'
+    old.write_text(re.sub(r'Runtime: \S+', 'Runtime: python3.9', text))
+
+    result = cfn_lint(old)
+
+    assert result.returncode != 0
+    assert 'W2531' in result.stdout and "'python3.9' was deprecated" in result.stdout
 
 
 def test_merge_never_leaves_two_intrinsics_in_one_value(packaged):
