@@ -56,6 +56,15 @@ BENCH_ARGS ?=
 bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# The OpenAPI document (tools/openapi.py): from app.routes and the marshmallow
+# schemas, into chalicelib/api/openapi.json (served by GET /openapi.json) and
+# its copy docs/openapi.json. tests/unit/test_openapi_document.py fails when
+# either is stale.
+.PHONY: openapi
+
+openapi: venv
+	$(BIN)/python -m tools.openapi
+
 # Swagger UI for GET /docs, vendored from npm's swagger-ui-dist (the Swagger UI
 # project's own build; npm checks the tarball's integrity): the bundle, the
 # stylesheet and their licences only. Run with a new SWAGGER_UI_VERSION to upgrade.

@@ -5,6 +5,7 @@ import re
 from chalice import Chalice, Rate, Response
 
 from chalicelib import logs, runtime
+from chalicelib.api import reference
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
@@ -149,6 +150,20 @@ def health():
         return Response(body={'status': 'error', 'database': 'unreachable'},
                         status_code=503, headers={'Retry-After': '1'})
     return {'status': 'ok', 'database': 'ok'}
+
+
+@app.route('/openapi.json', methods=['GET'])
+@api
+def openapi_document():
+    return Response(body=reference.openapi_json(),
+                    headers={'Content-Type': 'application/json'})
+
+
+@app.route('/docs', methods=['GET'])
+@api
+def api_docs():
+    body, headers = reference.docs_page()
+    return Response(body=body, headers=headers)
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
