@@ -15,36 +15,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _read(*parts):
-    with open(os.path.join(HERE, *parts), encoding='utf-8') as source:
+    # Bytes: a text-mode read of the 1.7 MB bundle takes ten times as long.
+    with open(os.path.join(HERE, *parts), 'rb') as source:
         return source.read()
 
 
 @functools.cache
 def openapi_json():
-    return _read('openapi.json')
+    return _read('openapi.json').decode('utf-8')
 
 
 def _csp_hash(script):
     import base64
     import hashlib
-    digest = hashlib.sha256(script.encode('utf-8')).digest()
-    return "'sha256-" + base64.b64encode(digest).decode('ascii') + "'"
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
 
 
 @functools.cache
 def docs_page():
-    """(body, headers) of GET /docs."""
+    """(body, headers) of GET /docs, built once per container (a few ms)."""
     # No source map to fetch: the page has no asset route to serve it from.
-    css = re.sub(r'/\*# sourceMappingURL=[^*]*\*/', '', _read('swagger-ui', 'swagger-ui.css'))
+    css = re.sub(rb'/\*# sourceMappingURL=[^*]*\*/', b'', _read('swagger-ui', 'swagger-ui.css'))
     bundle = _read('swagger-ui', 'swagger-ui-bundle.js')
-    html = (_read('docs.html')
-            .replace('/* swagger-ui.css */', css, 1)
-            .replace('/* swagger-ui-bundle.js */', bundle, 1))
-    scripts = ' '.join(_csp_hash(script)
-                       for script in re.findall(r'<script>(.*?)</script>', html, re.DOTALL))
+    head, rest = _read('docs.html').split(b'/* swagger-ui.css */')
+    middle, tail = rest.split(b'/* swagger-ui-bundle.js */')
+    initializer = re.search(rb'<script>(.*?)</script>', tail, re.DOTALL).group(1)
+    scripts = ' '.join(_csp_hash(script) for script in (bundle, initializer))
     # Swagger UI sets style attributes, hence 'unsafe-inline' for styles only.
     policy = (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
               "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
               "base-uri 'none'; frame-ancestors 'none'")
+    html = b''.join((head, css, middle, bundle, tail)).decode('utf-8')
     return html, {'Content-Type': 'text/html; charset=utf-8',
                   'Content-Security-Policy': policy}
