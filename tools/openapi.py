@@ -108,9 +108,6 @@ RESPONSES = {
                        'by the issuer. Says nothing about the order asked for.',
         'headers': {'WWW-Authenticate': 'WWW-Authenticate'},
         'content': _error('UnauthorizedError', 'A valid bearer token is required')},
-    'Forbidden': {
-        'description': "The token's role may not do this (see each operation).",
-        'content': _error('ForbiddenError', 'Not allowed for this role')},
     'NotFound': {
         'description': 'No such order: it never existed or was deleted (or, for a '
                        "customer, it is another user's order).",
