@@ -227,4 +227,4 @@ def outbox_relay(event):
 @app.lambda_function(name='migrate')
 def migrate_function(event, context):
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
-    return {'tables': migrate(get_settings())}
+    return migrate(get_settings())

@@ -1,6 +1,6 @@
 """Operator commands, run on the configured database and AWS account:
 
-    python -m chalicelib.cli migrate    create the schema
+    python -m chalicelib.cli migrate    create or upgrade the schema
     python -m chalicelib.cli relay      publish what the outbox still holds
     python -m chalicelib.cli redrive    move the notifier's dead letters back
     python -m chalicelib.cli recount    rebuild the order counts behind list totals
@@ -38,7 +38,9 @@ def redrive(sqs, dlq_url, queue_url, limit=100000):
 
 
 def _migrate():
-    print(f'schema ready: {", ".join(migrate(get_settings()))}')
+    result = migrate(get_settings())
+    applied = ', '.join(map(str, result['applied'])) or 'none'
+    print(f"schema at version {result['version']} (steps applied now: {applied})")
 
 
 def _relay():

@@ -8,7 +8,7 @@ from chalicelib.notify.notifier import Notifier
 from chalicelib.notify.senders import MailDirSender, SesSender
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection
-from chalicelib.storage.migrations import create_schema
+from chalicelib.storage import migrations
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -32,13 +32,13 @@ def database():
     _once('database', lambda: connection.open_database(settings))
     connection.connect()
     if settings.auto_migrate:
-        _once('schema', _create_schema)
+        _once('schema', _upgrade_schema)
     return connection.database
 
 
-def _create_schema():
+def _upgrade_schema():
     try:
-        create_schema()
+        migrations.upgrade()
     except connection.CONNECTION_ERRORS as exc:
         raise connection.unavailable(exc) from exc
     return True

@@ -16,7 +16,7 @@ from chalicelib.config import get_settings
 from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
 from chalicelib.storage import connection
-from chalicelib.storage.migrations import create_schema
+from chalicelib.storage.migrations import upgrade
 from chalicelib.storage.models import MODELS
 from tests.support import Clock
 
@@ -121,7 +121,7 @@ def database(environment):
     """The configured database, schema created and every table empty."""
     connection.open_database(environment)
     connection.connect()
-    create_schema()
+    upgrade()
     _empty_tables()
     counts.recount()
     yield connection.database

@@ -1,22 +1,181 @@
-"""The schema: every statement is CREATE ... IF NOT EXISTS, so running it
-again changes nothing."""
+"""The schema, as numbered steps: each applied once, in order, and recorded
+in `schema_version`.
+
+MariaDB commits each DDL statement on its own, so a run cannot be rolled
+back as a whole: a step's version is recorded right after the step, and
+every step first looks at what is already there, so that a copy which died
+halfway through a step simply runs it again. Two copies migrating at once
+take turns: on MariaDB behind a named lock held by the connection
+(GET_LOCK), on SQLite behind the write lock BEGIN IMMEDIATE takes (there
+DDL is transactional, and a run commits whole or not at all).
+
+A released step never changes; a change to the schema is a new step, and
+the models say what the steps add up to."""
+from contextlib import contextmanager
+
+import peewee
+from playhouse.migrate import SchemaMigrator, make_index_name
+
+from chalicelib.clock import utcnow
+from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.storage import connection
-from chalicelib.storage.connection import database
-from chalicelib.storage.models import MODELS, OrderCount
+from chalicelib.storage.connection import database, is_sqlite
+from chalicelib.storage.models import OrderCount, SchemaVersion
+
+# A copy that finds another one migrating waits this long for it.
+LOCK_WAIT_SECONDS = 60
 
 
-def create_schema():
-    database.create_tables(MODELS, safe=True)
-    if not OrderCount.select().exists():
-        counts.recount()
+class SchemaLocked(RuntimeError):
+    pass
+
+
+# Step 1: the tables as the last release without schema versions made them
+# (its models' create_tables), written out so that no later change of the
+# models can change them. On such a database every statement finds its
+# table or index already there.
+_INITIAL_TABLES = {
+    'sqlite': [
+        'CREATE TABLE IF NOT EXISTS "idempotency_keys" ('
+        '"key" VARCHAR(255) NOT NULL PRIMARY KEY, "request_hash" VARCHAR(64) NOT NULL, '
+        '"response_body" TEXT, "created_at" DATETIME NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS "orders" ('
+        '"order_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "user_id" INTEGER NOT NULL, '
+        '"user_email" VARCHAR(254), "status" VARCHAR(50) NOT NULL, '
+        '"order_total" TEXT NOT NULL, "created_at" DATETIME NOT NULL, '
+        '"updated_at" DATETIME NOT NULL, "version" INTEGER NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS "order_counts" ('
+        '"status" VARCHAR(50) NOT NULL, "shard" INTEGER NOT NULL, "n" INTEGER NOT NULL, '
+        'PRIMARY KEY ("status", "shard"))',
+        'CREATE TABLE IF NOT EXISTS "order_items" ('
+        '"order_item_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"order_id" INTEGER NOT NULL, "product_id" INTEGER NOT NULL, '
+        '"quantity" INTEGER NOT NULL, "price_at_order" TEXT NOT NULL, '
+        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS "outbox" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "event_id" VARCHAR(36) NOT NULL, '
+        '"event_type" VARCHAR(32) NOT NULL, "order_id" INTEGER NOT NULL, '
+        '"subject" VARCHAR(100) NOT NULL, "body" TEXT NOT NULL, '
+        '"created_at" DATETIME NOT NULL, "published_at" DATETIME, '
+        '"sns_message_id" VARCHAR(100))',
+        'CREATE TABLE IF NOT EXISTS "processed_events" ('
+        '"event_id" VARCHAR(36) NOT NULL PRIMARY KEY, "processed_at" DATETIME NOT NULL)',
+    ],
+    'mysql': [
+        'CREATE TABLE IF NOT EXISTS `idempotency_keys` ('
+        '`key` VARBINARY(255) NOT NULL PRIMARY KEY, `request_hash` VARCHAR(64) NOT NULL, '
+        '`response_body` TEXT, `created_at` DATETIME(6) NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS `orders` ('
+        '`order_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `user_id` BIGINT NOT NULL, '
+        '`user_email` VARCHAR(254), `status` VARCHAR(50) NOT NULL, '
+        '`order_total` DECIMAL(10,2) NOT NULL, `created_at` DATETIME(6) NOT NULL, '
+        '`updated_at` DATETIME(6) NOT NULL, `version` INTEGER NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS `order_counts` ('
+        '`status` VARCHAR(50) NOT NULL, `shard` SMALLINT NOT NULL, `n` BIGINT NOT NULL, '
+        'PRIMARY KEY (`status`, `shard`))',
+        'CREATE TABLE IF NOT EXISTS `order_items` ('
+        '`order_item_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, '
+        '`order_id` BIGINT NOT NULL, `product_id` BIGINT NOT NULL, '
+        '`quantity` INTEGER NOT NULL, `price_at_order` DECIMAL(10,2) NOT NULL, '
+        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS `outbox` ('
+        '`id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `event_id` VARCHAR(36) NOT NULL, '
+        '`event_type` VARCHAR(32) NOT NULL, `order_id` BIGINT NOT NULL, '
+        '`subject` VARCHAR(100) NOT NULL, `body` TEXT NOT NULL, '
+        '`created_at` DATETIME(6) NOT NULL, `published_at` DATETIME(6), '
+        '`sns_message_id` VARCHAR(100))',
+        'CREATE TABLE IF NOT EXISTS `processed_events` ('
+        '`event_id` VARCHAR(36) NOT NULL PRIMARY KEY, `processed_at` DATETIME(6) NOT NULL)',
+    ],
+}
+_INITIAL_INDEXES = [  # (table, columns, unique)
+    ('idempotency_keys', ('created_at',), False),
+    ('orders', ('user_id',), False),
+    ('orders', ('status',), False),
+    ('orders', ('user_id', 'status'), False),
+    ('order_items', ('order_id',), False),
+    ('outbox', ('event_id',), True),
+    ('outbox', ('published_at',), False),
+]
+
+
+def _initial_schema(migrator):
+    for statement in _INITIAL_TABLES['sqlite' if is_sqlite() else 'mysql']:
+        database.execute_sql(statement)
+    for table, columns, unique in _INITIAL_INDEXES:
+        _add_index(migrator, table, columns, unique)
+
+
+STEPS = [
+    (1, 'initial schema', _initial_schema),
+]
+LATEST = STEPS[-1][0]
+
+
+def _add_index(migrator, table, columns, unique=False):
+    """Create the index peewee would name for these columns, unless it exists
+    (MySQL 8 has no CREATE INDEX IF NOT EXISTS)."""
+    if make_index_name(table, columns) not in {
+            index.name for index in database.get_indexes(table)}:
+        migrator.add_index(table, columns, unique).run()
+
+
+def version():
+    """The last step this database has had; 0 before any."""
+    if not SchemaVersion.table_exists():
+        return 0
+    return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def upgrade(clock=utcnow):
+    """Apply the steps the database lacks, in order; the versions applied."""
+    if version() >= LATEST:
+        return []
+    applied = []
+    with _one_copy_at_a_time():
+        SchemaVersion.create_table(safe=True)
+        done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        migrator = SchemaMigrator.from_database(database)
+        for number, name, step in STEPS:
+            if number in done:
+                continue
+            log.info('Schema step %s: %s', number, name)
+            step(migrator)
+            SchemaVersion.create(version=number, name=name, applied_at=clock())
+            applied.append(number)
+        # A new database starts with its count rows, every status at zero.
+        if not OrderCount.select().exists():
+            counts.recount()
+    return applied
+
+
+@contextmanager
+def _one_copy_at_a_time():
+    if is_sqlite():
+        with database.atomic():
+            yield
+        return
+    # Named after the database: the lock is server-wide, and one server may
+    # hold the databases of several stages (or of several test runs).
+    lock_name = "CONCAT('orders_schema.', DATABASE())"
+    taken = database.execute_sql(
+        f'SELECT GET_LOCK({lock_name}, %s)', (LOCK_WAIT_SECONDS,)).fetchone()[0]
+    if taken != 1:
+        raise SchemaLocked(f'another copy has been migrating for over {LOCK_WAIT_SECONDS} s')
+    try:
+        yield
+    finally:
+        database.execute_sql(f'SELECT RELEASE_LOCK({lock_name})')
 
 
 def migrate(settings):
-    """Create the schema on the database `settings` name; the tables there now."""
+    """Upgrade the schema of the database `settings` name:
+    {'version': the version it is at now, 'applied': the steps this run applied}."""
     connection.open_database(settings)
     connection.connect()
-    create_schema()
-    tables = connection.database.get_tables()
-    connection.database.close()
-    return tables
+    try:
+        applied = upgrade()
+        return {'version': version(), 'applied': applied}
+    finally:
+        connection.database.close()

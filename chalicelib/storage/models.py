@@ -90,4 +90,15 @@ class ProcessedEvent(BaseModel):
         table_name = 'processed_events'
 
 
+class SchemaVersion(BaseModel):
+    """One row per migration step applied (storage/migrations.py)."""
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=100)
+    applied_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'schema_version'
+
+
+# The service's data; SchemaVersion is the migrations' own bookkeeping.
 MODELS = [Order, OrderItem, OrderCount, IdempotencyKey, Outbox, ProcessedEvent]

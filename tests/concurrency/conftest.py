@@ -1,6 +1,6 @@
 """Fixtures of the multi-process tests: a MariaDB database of each test's own
-(schema made, nothing else), the workers' environment, and a moto server the
-workers share over HTTP."""
+(empty, or schema made and nothing else), the workers' environment, and a
+moto server the workers share over HTTP."""
 import functools
 import itertools
 import json
@@ -20,21 +20,27 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture
-def fresh_database(mariadb_database):
-    """A new, migrated database for one scenario; dropped afterwards."""
-    from chalicelib.storage import connection
-    from chalicelib.config import settings_from
-    from chalicelib.storage.migrations import migrate
+def empty_database(mariadb_database):
+    """A new database for one scenario, without a table; dropped afterwards."""
     name = f'{mariadb_database}_c{next(_numbers)}'
     conn = pymysql.connect(autocommit=True, **MARIADB)
     with conn.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE `{name}`')
-    migrate(settings_from({'DATABASE_URL': mariadb_url(name)}))
-    connection.discard_connection()
     yield name
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS `{name}`')
     conn.close()
+
+
+@pytest.fixture
+def fresh_database(empty_database):
+    """A new, migrated database for one scenario; dropped afterwards."""
+    from chalicelib.storage import connection
+    from chalicelib.config import settings_from
+    from chalicelib.storage.migrations import migrate
+    migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}))
+    connection.discard_connection()
+    return empty_database
 
 
 @functools.lru_cache(maxsize=1)

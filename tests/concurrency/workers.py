@@ -384,6 +384,25 @@ def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
     return answers
 
 
+def migrate_at_once(lam, index, barrier):
+    """The migrate function, as `aws lambda invoke` runs it, once every copy
+    is ready: what it answered."""
+    import app as app_module
+    barrier.wait(BARRIER_TIMEOUT)
+    started = time.monotonic()
+    answer = app_module.migrate_function({}, _context('orders-migrate', 120))
+    return {**answer, 'started': started, 'ended': time.monotonic()}
+
+
+def _context(function_name, timeout_seconds):
+    """A Lambda context whose remaining time runs out `timeout_seconds` from now."""
+    deadline = time.monotonic() + timeout_seconds
+    return SimpleNamespace(
+        aws_request_id=str(uuid.uuid4()), function_name=function_name,
+        memory_limit_in_mb=256,
+        get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000))
+
+
 def serve_moto(conn, spool_dir):
     """A moto server on 127.0.0.1 (any free port): send the port, serve.
 
@@ -424,4 +443,5 @@ TASKS = {
     'post_same_key': post_same_key,
     'relay_once': relay_once,
     'stream_creates': stream_creates,
+    'migrate_at_once': migrate_at_once,
 }

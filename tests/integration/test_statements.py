@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.service import OrderService
-from chalicelib.storage.migrations import create_schema
-from chalicelib.storage.models import MODELS
+from chalicelib.storage.migrations import upgrade
+from chalicelib.storage.models import MODELS, SchemaVersion
 
 
 @pytest.fixture
@@ -18,11 +18,12 @@ def reversed_models(database, monkeypatch):
     for model in MODELS:
         monkeypatch.setattr(model._meta, 'sorted_fields',
                             list(reversed(model._meta.sorted_fields)))
-    create_schema()
+    database.create_tables(MODELS)
     yield database
     monkeypatch.undo()
-    database.drop_tables(MODELS)
-    create_schema()
+    # Back to the migrated schema, from scratch.
+    database.drop_tables(MODELS + [SchemaVersion])
+    upgrade()
 
 
 def columns_of(database, table):
