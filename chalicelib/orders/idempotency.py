@@ -80,9 +80,9 @@ def _take_over(row, now):
     return taken == 1
 
 
-def complete(key, response_body):
+def complete(key, response_body, order_id):
     """Store the answer; call inside the transaction that creates the order."""
-    (IdempotencyKey.update(response_body=response_body)
+    (IdempotencyKey.update(response_body=response_body, order_id=order_id)
      .where(IdempotencyKey.key == key).execute())
 
 

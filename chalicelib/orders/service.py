@@ -82,7 +82,8 @@ class OrderService:
             if idempotency_key is not None:
                 idempotency.complete(
                     idempotency_key,
-                    json.dumps(dump_order(order, items), separators=(',', ':')))
+                    json.dumps(dump_order(order, items), separators=(',', ':')),
+                    order.order_id)
         return order, items, event
 
     def _release_quietly(self, key):
@@ -164,6 +165,10 @@ class OrderService:
             statements.run(statements.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
+            # Its stored answer must never replay a deleted order. Last, as in
+            # create_order: both lock a count row before key rows, so neither
+            # waits for the other in a circle.
+            statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
         self.publish([event])

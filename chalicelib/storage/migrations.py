@@ -107,10 +107,27 @@ def _initial_schema(migrator):
         _add_index(migrator, table, columns, unique)
 
 
+def _idempotency_keys_know_their_order(migrator):
+    """A deleted order takes its key with it, found by this column."""
+    _add_column(migrator, 'idempotency_keys', 'order_id', peewee.BigIntegerField(null=True))
+    _add_index(migrator, 'idempotency_keys', ('order_id',))
+    # Keys completed before this step: their stored answer names the order.
+    database.execute_sql(
+        "UPDATE idempotency_keys SET order_id = JSON_EXTRACT(response_body, '$.order_id') "
+        'WHERE order_id IS NULL AND response_body IS NOT NULL')
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
+    (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
 ]
 LATEST = STEPS[-1][0]
+
+
+def _add_column(migrator, table, name, field):
+    """Add a nullable column unless it exists (MySQL 8 has no ADD COLUMN IF NOT EXISTS)."""
+    if name not in {column.name for column in database.get_columns(table)}:
+        migrator.add_column(table, name, field).run()
 
 
 def _add_index(migrator, table, columns, unique=False):

@@ -61,6 +61,9 @@ class IdempotencyKey(BaseModel):
     # NULL while the first request is still being processed.
     response_body = peewee.TextField(null=True)
     created_at = PreciseDateTimeField(index=True)
+    # The order the key created (NULL while in flight): deleting the order
+    # deletes the key with it.
+    order_id = peewee.BigIntegerField(null=True, index=True)
 
     class Meta:
         table_name = 'idempotency_keys'

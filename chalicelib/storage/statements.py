@@ -13,7 +13,7 @@ rendered once per database kind (SQLite takes `:name`, PyMySQL `%(name)s`).
 import re
 
 from chalicelib.storage import connection
-from chalicelib.storage.models import Order, OrderCount, OrderItem, Outbox
+from chalicelib.storage.models import IdempotencyKey, Order, OrderCount, OrderItem, Outbox
 
 _PLACEHOLDER = re.compile(r':([a-z_][a-z0-9_]*)')
 
@@ -117,6 +117,8 @@ CHANGE_STATUS = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at '
     'WHERE order_id = :order_id AND version = :version'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
+FORGET_KEYS_OF_ORDER = Statement(
+    IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
 
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
 COUNT_USER_ORDERS_WITH_STATUS = Statement(Order, (

@@ -129,8 +129,6 @@ def test_following_the_links_keeps_every_answer_in_the_document(client, bearer_t
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 
-@pytest.mark.xfail(strict=True, reason='found by the contract test: the key of a deleted '
-                   'order replays it, which the contract forbids')
 def test_a_deleted_orders_idempotency_key_never_replays_it(client):
     headers = {'Idempotency-Key': 'deleted-order-key'}
     first = create_order(client, headers=headers)

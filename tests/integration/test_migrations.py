@@ -14,7 +14,7 @@ from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, migrations
-from chalicelib.storage.models import MODELS
+from chalicelib.storage.models import MODELS, IdempotencyKey
 from tests.conftest import MARIADB, mariadb_url
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
@@ -262,6 +262,19 @@ def test_ids_of_orders_deleted_before_the_upgrade_are_never_handed_out_again(bla
 
     assert created['order_id'] == 6
     assert created['items'][0]['order_item_id'] == 8
+
+
+def test_keys_completed_before_the_upgrade_go_with_their_order(blank):
+    db = blank.open()
+    make_unversioned_schema(db, blank.kind)
+    fill_like_the_previous_release(db)
+    migrations.upgrade()
+    assert {key.key: key.order_id for key in IdempotencyKey.select()} == {
+        'retry-me': 1, 'retry-me ': None}
+
+    OrderService().delete_order(STAFF_MEMBER, 1)
+
+    assert [key.key for key in IdempotencyKey.select()] == ['retry-me ']
 
 
 def test_the_steps_build_exactly_what_the_models_declare(blank):
