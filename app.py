@@ -7,6 +7,7 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import identity, logs, runtime
 from chalicelib.api import reference
+from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
@@ -16,7 +17,7 @@ from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInF
                                VersionMismatch)
 from chalicelib.events.relay import relay
 from chalicelib.orders import idempotency, schemas
-from chalicelib.storage import connection
+from chalicelib.storage import connection, retention
 from chalicelib.storage.migrations import migrate
 
 app = Chalice(app_name='orders', configure_logs=False)
@@ -218,10 +219,19 @@ def email_notifier(event):
 def outbox_relay(event):
     logs.set_context()
     runtime.database()
-    published = relay(runtime.publisher(),
-                      retention=get_settings().outbox_retention)
+    published = relay(runtime.publisher())
     logs.log.info('Outbox relay published %s events', published)
     return {'published': published}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def housekeeping(event):
+    logs.set_context()
+    runtime.database()
+    deleted = retention.clean_up(get_settings().outbox_retention,
+                                 time_left(event.context, retention.MARGIN_SECONDS))
+    logs.log.info('Housekeeping deleted %s', deleted)
+    return {'deleted': deleted}
 
 
 @app.lambda_function(name='migrate')

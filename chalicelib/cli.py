@@ -46,8 +46,7 @@ def _migrate():
 def _relay():
     runtime.database()
     # By hand nothing is in flight in a request: publish every pending row.
-    published = relay(runtime.publisher(), min_age=timedelta(0),
-                      retention=get_settings().outbox_retention)
+    published = relay(runtime.publisher(), min_age=timedelta(0))
     print(f'published {published} events')
 
 

@@ -13,6 +13,12 @@ def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def time_left(context, margin_seconds):
+    """A function giving the seconds a Lambda invocation may still start work
+    in: its remaining time, less a margin for the step it may be in."""
+    return lambda: context.get_remaining_time_in_millis() / 1000 - margin_seconds
+
+
 def utc_iso(moment):
     return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 

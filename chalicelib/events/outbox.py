@@ -1,5 +1,6 @@
 """The outbox table: an event row written in the change's own transaction,
-marked once it is published, claimed by the relay, purged after retention."""
+marked once it is published, claimed by the relay (housekeeping deletes
+published rows after their retention: storage/retention.py)."""
 import json
 import uuid
 from datetime import datetime
@@ -75,8 +76,3 @@ def oldest_pending():
         oldest = datetime.fromisoformat(oldest)
     return oldest
 
-
-def purge(published_before):
-    (Outbox.delete()
-     .where(Outbox.published_at.is_null(False) & (Outbox.published_at < published_before))
-     .execute())

@@ -14,8 +14,7 @@ SNS_BATCH = 10  # PublishBatch takes at most 10 entries
 RELAY_MIN_AGE = timedelta(seconds=60)
 
 
-def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE,
-          retention=timedelta(days=7), time_budget=40.0):
+def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE, time_budget=40.0):
     """Publish every pending event, oldest first; return how many were published.
 
     Each transaction claims a slice of pending rows, so relays running side by
@@ -43,7 +42,6 @@ def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE,
             break
     if total:
         metrics.emit('EventsPublished', total)
-    outbox.purge(now - retention)
     return total
 
 

@@ -117,9 +117,15 @@ def _idempotency_keys_know_their_order(migrator):
         'WHERE order_id IS NULL AND response_body IS NOT NULL')
 
 
+def _processed_events_by_time(migrator):
+    """Housekeeping finds the old event ids without reading them all."""
+    _add_index(migrator, 'processed_events', ('processed_at',))
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
+    (3, 'processed events by time', _processed_events_by_time),
 ]
 LATEST = STEPS[-1][0]
 

@@ -87,7 +87,7 @@ class Outbox(BaseModel):
 
 class ProcessedEvent(BaseModel):
     event_id = peewee.CharField(max_length=36, primary_key=True)
-    processed_at = PreciseDateTimeField()
+    processed_at = PreciseDateTimeField(index=True)
 
     class Meta:
         table_name = 'processed_events'

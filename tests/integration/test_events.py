@@ -191,16 +191,3 @@ def test_relay_leaves_events_of_requests_still_publishing_alone(aws_world, clien
     assert relay_now() == 0
     assert len(aws_world.receive()) == 1
 
-
-def test_relay_deletes_published_rows_older_than_the_retention(aws_world, client):
-    create_order(client)
-    create_order(client)
-    old = Outbox.select().order_by(Outbox.id).first()
-    Outbox.update(published_at=old.published_at - timedelta(days=8)).where(
-        Outbox.id == old.id).execute()
-
-    relay_now()
-
-    assert [row.id for row in Outbox.select()] != [] and old.id not in [
-        row.id for row in Outbox.select()]
-    assert Outbox.select().count() == 1

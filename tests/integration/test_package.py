@@ -32,10 +32,12 @@ FUNCTIONS = {
     'APIHandler': ('api_handler', 'app.app'),
     'EmailNotifier': ('email_notifier', 'app.email_notifier'),
     'OutboxRelay': ('outbox_relay', 'app.outbox_relay'),
+    'Housekeeping': ('housekeeping', 'app.housekeeping'),
     'Migrate': ('migrate', 'app.migrate_function'),
 }
 ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
-         'OutboxRelay': 'OutboxRelayRole', 'Migrate': 'MigrateRole'}
+         'OutboxRelay': 'OutboxRelayRole', 'Housekeeping': 'HousekeepingRole',
+         'Migrate': 'MigrateRole'}
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
                'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'}
@@ -49,6 +51,7 @@ FUNCTION_CALLS = {
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
     'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
                       'ses:SendEmail', 'ses:SendRawEmail'},
+    'Housekeeping': set(),
     'Migrate': set(),
 }
 EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
@@ -460,3 +463,10 @@ def test_deployment_package_holds_the_api_reference_without_its_generator(packag
     assert served == (ROOT / 'docs' / 'openapi.json').read_bytes()
     # The generator and its apispec stay out of the Lambda.
     assert not any(name.startswith(('tools/', 'apispec/')) for name in names)
+
+
+def test_relay_runs_every_minute_and_housekeeping_every_hour(packaged):
+    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('Housekeeping', 'rate(1 hour)')]:
+        [event] = packaged.props(function)['Events'].values()
+
+        assert event == {'Type': 'Schedule', 'Properties': {'Schedule': rate}}

@@ -1,0 +1,73 @@
+"""What the service keeps, and for how long: idempotency keys 24 hours after
+they were taken, the notifier's processed event ids 14 days, published
+outbox rows OUTBOX_RETENTION_DAYS. The scheduled housekeeping deletes what is
+older, one bounded batch at a time.
+
+A batch reads the primary keys of up to `batch` old rows (a plain read,
+which locks nothing) and deletes those rows by key in a statement of its own:
+it holds locks on the rows it deletes and on nothing else, never on a whole
+table, and it never touches the orders."""
+from dataclasses import dataclass
+from datetime import timedelta
+
+import peewee
+
+from chalicelib.clock import utcnow
+from chalicelib.orders.idempotency import KEY_TTL
+from chalicelib.storage.models import IdempotencyKey, Outbox, ProcessedEvent
+
+BATCH = 500
+# Longer than an SQS message can live (14 days, in the dead-letter queue
+# too): a redelivered event always still finds its id.
+PROCESSED_EVENT_TTL = timedelta(days=14)
+# One batch may wait out a MariaDB read timeout (5 s); what is left after
+# that is kept for logging and answering.
+MARGIN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    model: type
+    since: peewee.Field  # a row's age counts from this column
+    kept: timedelta
+
+    def delete_batch(self, now, batch):
+        """Delete up to `batch` rows past their time; how many were old."""
+        before = now - self.kept
+        key = self.model._meta.primary_key
+        keys = [value for value, in (self.model.select(key)
+                                     .where(self.since < before)
+                                     .order_by(self.since)
+                                     .limit(batch).tuples())]
+        if keys:
+            self.model.delete().where(key.in_(keys) & (self.since < before)).execute()
+        return len(keys)
+
+
+def rules(outbox_retention):
+    return [
+        Rule('idempotency_keys', IdempotencyKey, IdempotencyKey.created_at, KEY_TTL),
+        Rule('processed_events', ProcessedEvent, ProcessedEvent.processed_at,
+             PROCESSED_EVENT_TTL),
+        # A pending event has no published_at: it is never deleted.
+        Rule('outbox', Outbox, Outbox.published_at, outbox_retention),
+    ]
+
+
+def clean_up(outbox_retention, time_left, clock=utcnow, batch=BATCH):
+    """Delete what is past its time, a batch from each table in turn (a
+    backlog in one never starves the others), until nothing old is left or
+    time_left() is no longer positive; the rows found old, by table."""
+    now = clock()
+    pending = rules(outbox_retention)
+    deleted = {rule.table: 0 for rule in pending}
+    while pending:
+        for rule in list(pending):
+            if time_left() <= 0:
+                return deleted
+            found = rule.delete_batch(now, batch)
+            deleted[rule.table] += found
+            if found < batch:
+                pending.remove(rule)
+    return deleted

@@ -1,0 +1,137 @@
+"""Housekeeping, on SQLite and MariaDB, with a fixed clock: exactly the rows
+past their time go, in bounded batches, and the orders are never touched."""
+import uuid
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from chalicelib.clock import utcnow
+from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.orders.service import OrderService
+from chalicelib.storage import connection, retention
+from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent
+
+STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
+NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
+RETENTION = timedelta(days=7)
+OLD_EACH = 7
+
+
+def key_rows(ages, prefix):
+    for n, age in enumerate(ages):
+        IdempotencyKey.create(key=f'{prefix}-{n}', request_hash='0' * 64,
+                              response_body='{}', created_at=NOW - age)
+
+
+def processed_rows(ages):
+    for age in ages:
+        ProcessedEvent.create(event_id=str(uuid.uuid4()), processed_at=NOW - age)
+
+
+def outbox_rows(ages, published=True):
+    for age in ages:
+        Outbox.create(event_id=str(uuid.uuid4()), event_type='order_created', order_id=1,
+                      subject='Order Created', body='{}', created_at=NOW - age - timedelta(1),
+                      published_at=NOW - age if published else None)
+
+
+@pytest.fixture
+def aged_rows(database):
+    """OLD_EACH rows past their time in each table; beside them rows just
+    inside it (one exactly at the limit), a pending event far older than the
+    retention, and an order."""
+    key_rows([timedelta(hours=24, microseconds=1)] * OLD_EACH, 'old')
+    key_rows([timedelta(hours=24), timedelta(hours=23)], 'fresh')
+    processed_rows([timedelta(days=14, seconds=1)] * OLD_EACH)
+    processed_rows([timedelta(days=14), timedelta(days=13)])
+    outbox_rows([RETENTION + timedelta(minutes=1)] * OLD_EACH)
+    outbox_rows([RETENTION, timedelta(days=6)])
+    outbox_rows([timedelta(days=30)], published=False)
+    OrderService(clock=lambda: NOW - timedelta(days=400)).create_order(STAFF_MEMBER, {
+        'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]})
+    return database
+
+
+class Statements:
+    """Every statement sent to the database, with the rows it changed."""
+
+    def __init__(self, monkeypatch):
+        self.sent = []
+        db = connection.database.obj
+        execute = db.execute_sql
+
+        def recording(sql, params=None, *args, **kwargs):
+            cursor = execute(sql, params, *args, **kwargs)
+            self.sent.append((sql, cursor.rowcount))
+            return cursor
+        monkeypatch.setattr(db, 'execute_sql', recording)
+
+    def deletes(self):
+        return [(sql, rows) for sql, rows in self.sent if sql.startswith('DELETE')]
+
+
+def clean_up(batch=retention.BATCH, time_left=lambda: 1.0):
+    return retention.clean_up(RETENTION, time_left, clock=lambda: NOW, batch=batch)
+
+
+def test_housekeeping_deletes_exactly_the_rows_past_their_time(aged_rows):
+    deleted = clean_up()
+
+    assert deleted == {'idempotency_keys': OLD_EACH, 'processed_events': OLD_EACH,
+                       'outbox': OLD_EACH}
+    assert sorted(key.key for key in IdempotencyKey.select()) == ['fresh-0', 'fresh-1']
+    assert sorted(NOW - row.processed_at for row in ProcessedEvent.select()) == [
+        timedelta(days=13), timedelta(days=14)]
+    # The pending ones: the month-old event, and the order's own.
+    assert sorted((row.published_at is None, row.published_at and NOW - row.published_at)
+                  for row in Outbox.select()) == [
+        (False, timedelta(days=6)), (False, RETENTION), (True, None), (True, None)]
+    assert Order.select().count() == 1 and OrderItem.select().count() == 1
+
+
+def test_housekeeping_deletes_in_bounded_batches_and_never_touches_the_orders(
+        aged_rows, monkeypatch):
+    statements = Statements(monkeypatch)
+
+    clean_up(batch=3)
+
+    deletes = statements.deletes()
+    # 7 old rows a table, 3 a batch: 3 + 3 + 1.
+    assert sorted(rows for _, rows in deletes) == [1, 1, 1, 3, 3, 3, 3, 3, 3]
+    assert all('orders' not in sql and 'order_items' not in sql for sql, _ in statements.sent)
+
+
+def test_housekeeping_stops_when_its_time_is_up_and_the_next_run_goes_on(aged_rows):
+    budget = iter([1.0, 1.0, 0.0])
+
+    first = clean_up(batch=3, time_left=lambda: next(budget))
+    second = clean_up(batch=3)
+
+    # One batch from each table in turn: the time ran out before the third.
+    assert first == {'idempotency_keys': 3, 'processed_events': 3, 'outbox': 0}
+    assert second == {'idempotency_keys': 4, 'processed_events': 4, 'outbox': OLD_EACH}
+
+
+def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, app_module):
+    now = utcnow()
+    IdempotencyKey.create(key='old', request_hash='0' * 64, response_body='{}',
+                          created_at=now - timedelta(days=30))
+    IdempotencyKey.create(key='fresh', request_hash='0' * 64, response_body='{}',
+                          created_at=now - timedelta(minutes=1))
+    event = {'version': '0', 'account': '123456789012', 'region': 'us-east-1',
+             'detail': {}, 'detail-type': 'Scheduled Event', 'source': 'aws.events',
+             'time': '2026-11-25T12:00:00Z', 'id': str(uuid.uuid4()), 'resources': []}
+
+    # Less time left than the margin: nothing is started.
+    too_late = app_module.housekeeping(event, lambda_context(remaining_ms=1_000))
+    answer = app_module.housekeeping(event, lambda_context(remaining_ms=60_000))
+
+    assert too_late['deleted'] == {'idempotency_keys': 0, 'processed_events': 0, 'outbox': 0}
+    assert answer['deleted'] == {'idempotency_keys': 1, 'processed_events': 0, 'outbox': 0}
+    assert [key.key for key in IdempotencyKey.select()] == ['fresh']
+
+
+def lambda_context(remaining_ms):
+    return SimpleNamespace(aws_request_id=str(uuid.uuid4()),
+                           get_remaining_time_in_millis=lambda: remaining_ms)
