@@ -15,7 +15,7 @@ from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInF
                                PayloadTooLarge, TooManyConnections,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
-from chalicelib.events.relay import relay
+from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.orders import idempotency, schemas
 from chalicelib.storage import connection, retention
 from chalicelib.storage.migrations import migrate
@@ -219,7 +219,7 @@ def email_notifier(event):
 def outbox_relay(event):
     logs.set_context()
     runtime.database()
-    published = relay(runtime.publisher())
+    published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
     return {'published': published}
 

@@ -1,18 +1,29 @@
 """AWS clients, created on first use and kept for the container's life: the
 boto3 import and client creation dominate a Lambda cold start, so a request
 that needs no AWS never pays for them."""
+# A request calls AWS only to publish the event it just committed, and an
+# order must never wait on a slow SNS: one attempt, sub-second timeouts, and
+# whatever that leaves the relay publishes. Work off the request path (the
+# relay, the notifier, reading a secret) can afford to wait and retry.
+REQUEST = 'request'
+BACKGROUND = 'background'
+_CONFIGS = {
+    REQUEST: {'connect_timeout': 0.5, 'read_timeout': 0.8,
+              'retries': {'total_max_attempts': 1, 'mode': 'standard'}},
+    BACKGROUND: {'connect_timeout': 2, 'read_timeout': 5,
+                 'retries': {'total_max_attempts': 3, 'mode': 'standard'}},
+}
+
 _clients = {}
 
 
-def client(service_name, region_name):
-    key = (service_name, region_name)
+def client(service_name, region_name, purpose=BACKGROUND):
+    key = (service_name, region_name, purpose)
     if key not in _clients:
         import boto3
         from botocore.config import Config
-        _clients[key] = boto3.client(
-            service_name, region_name=region_name,
-            config=Config(connect_timeout=2, read_timeout=5,
-                          retries={'max_attempts': 3, 'mode': 'standard'}))
+        _clients[key] = boto3.client(service_name, region_name=region_name,
+                                     config=Config(**_CONFIGS[purpose]))
     return _clients[key]
 
 

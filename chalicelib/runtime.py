@@ -44,16 +44,17 @@ def _upgrade_schema():
     return True
 
 
-def _client_getter(service):
+def _client_getter(service, purpose=aws.BACKGROUND):
     region = get_settings().aws_region
-    return lambda: aws.client(service, region)
+    return lambda: aws.client(service, region, purpose)
 
 
 def publisher():
     def build():
         settings = get_settings()
         if settings.sns_topic_arn:
-            return SnsPublisher(_client_getter('sns'), settings.sns_topic_arn)
+            return SnsPublisher(_client_getter('sns', aws.REQUEST), _client_getter('sns'),
+                                settings.sns_topic_arn)
         return LocalPublisher(notifier)
     return _once('publisher', build)
 

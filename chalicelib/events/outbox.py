@@ -3,7 +3,7 @@ marked once it is published, claimed by the relay (housekeeping deletes
 published rows after their retention: storage/retention.py)."""
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import peewee
 
@@ -15,6 +15,11 @@ from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
 from chalicelib.storage.models import Outbox
 
 RELAY_CLAIM = 100  # rows one relay transaction claims
+# The request that wrote an event publishes it right after its commit (one
+# SNS attempt of about a second at most); until this long after the change the
+# relay leaves the row to it. A request that gives up sooner hands the row
+# over, and the relay's next run takes it at once.
+PUBLISH_LEASE = timedelta(seconds=10)
 
 
 def record_event(event_type, order, moment):
@@ -25,7 +30,7 @@ def record_event(event_type, order, moment):
         subject=messages.SUBJECTS[event_type],
         body=json.dumps(messages.event_body(event_id, event_type, order, moment),
                         separators=(',', ':')),
-        created_at=moment)
+        created_at=moment, relay_after=moment + PUBLISH_LEASE)
     row.id = statements.insert(Outbox, [row.__data__])
     return row
 
@@ -46,12 +51,23 @@ def mark_published_quietly(published, now):
         log.warning('Could not mark events published: %s', exc)
 
 
-def claim(created_before):
-    """Pending rows, oldest first; inside a transaction, locked so that relays
-    running side by side skip each other's rows (on SQLite the transaction
-    holds the database's write lock)."""
+def hand_to_relay_quietly(rows):
+    """The request will not publish these rows: the relay may take them now."""
+    try:
+        statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows])
+    except CONNECTION_ERRORS as exc:
+        # Still leased: the relay takes them once PUBLISH_LEASE is over.
+        discard_connection()
+        log.warning('Could not hand events to the relay: %s', exc)
+
+
+def claim(now):
+    """Pending rows no request is publishing any more, oldest first; inside a
+    transaction, locked so that relays running side by side skip each
+    other's rows (on SQLite the transaction holds the database's write lock)."""
     query = (Outbox.select()
-             .where(Outbox.published_at.is_null() & (Outbox.created_at <= created_before))
+             .where(Outbox.published_at.is_null()
+                    & (Outbox.relay_after.is_null() | (Outbox.relay_after <= now)))
              .order_by(Outbox.id)
              .limit(RELAY_CLAIM))
     if not is_sqlite():

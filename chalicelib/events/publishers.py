@@ -1,38 +1,42 @@
 """Publishing the events a request just committed, and the batches the relay
 hands over: to SNS, or (no topic configured) to the notifier in this process.
 Publishing is at least once; nothing here ever raises into a request."""
-import time
-
 from chalicelib import metrics
 from chalicelib.clock import utcnow
-from chalicelib.events.outbox import mark_published_quietly
+from chalicelib.events.breaker import Breaker
+from chalicelib.events.outbox import hand_to_relay_quietly, mark_published_quietly
 from chalicelib.logs import log
-
-# After a failed publish, requests stop trying SNS for this long and leave
-# their events to the relay, so an SNS outage never slows an order request.
-BREAKER_SECONDS = 30.0
 
 
 class SnsPublisher:
-    def __init__(self, sns_client, topic_arn, clock=utcnow):
-        self._client = sns_client  # a callable: the client is made on first use
+    """Requests publish through `request_client` (one quick attempt) behind a
+    breaker; the relay's batches go through `relay_client`, which retries.
+    Both are callables: a client is made on first use."""
+
+    def __init__(self, request_client, relay_client, topic_arn, clock=utcnow, breaker=None):
+        self._request_client = request_client
+        self._relay_client = relay_client
         self.topic_arn = topic_arn
         self.clock = clock
-        self._paused_until = 0.0
+        self.breaker = breaker or Breaker()
 
     def publish_committed(self, rows):
-        """Publish the events a request just committed; never raises."""
-        if time.monotonic() < self._paused_until:
-            return
-        for row in rows:
+        """Publish the events a request just committed; what it does not
+        publish it hands to the relay's next run. Never raises."""
+        for index, row in enumerate(rows):
+            if not self.breaker.allows():
+                hand_to_relay_quietly(rows[index:])
+                return
             try:
-                response = self._client().publish(
+                response = self._request_client().publish(
                     TopicArn=self.topic_arn, Subject=row.subject, Message=row.body,
                     MessageAttributes=_attributes(row))
             except Exception as exc:
-                self._paused_until = time.monotonic() + BREAKER_SECONDS
+                self.breaker.failed()
                 _publish_failed(row, exc)
+                hand_to_relay_quietly(rows[index:])
                 return
+            self.breaker.succeeded()
             mark_published_quietly([(row, response['MessageId'])], self.clock())
             metrics.emit('EventsPublished', 1)
 
@@ -42,7 +46,7 @@ class SnsPublisher:
                     'MessageAttributes': _attributes(row)} for row in rows]
         by_id = {str(row.id): row for row in rows}
         try:
-            response = self._client().publish_batch(
+            response = self._relay_client().publish_batch(
                 TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
         except Exception as exc:
             for row in rows:
@@ -66,6 +70,10 @@ class LocalPublisher:
         published = self.publish_batch(rows)
         if published:
             mark_published_quietly(published, self.clock())
+        done = {row.id for row, _ in published}
+        left = [row for row in rows if row.id not in done]
+        if left:
+            hand_to_relay_quietly(left)
 
     def publish_batch(self, rows):
         published = []

@@ -1,36 +1,35 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
-import time
-from datetime import timedelta
-
 from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.events import outbox
 from chalicelib.storage.connection import database
 
 SNS_BATCH = 10  # PublishBatch takes at most 10 entries
-# The relay leaves alone rows younger than this: the request that wrote them
-# is publishing them right now, and two publishers would send them twice.
-RELAY_MIN_AGE = timedelta(seconds=60)
+# What one PublishBatch may take at its slowest (3 attempts of a 2 s connect
+# and a 5 s read, and the back-off between them), and the commit after it:
+# the scheduled relay starts no batch with less time left than this.
+RELAY_MARGIN_SECONDS = 30
 
 
-def relay(publisher, clock=utcnow, min_age=RELAY_MIN_AGE, time_budget=40.0):
-    """Publish every pending event, oldest first; return how many were published.
+def relay(publisher, time_left, clock=utcnow):
+    """Publish every pending event no request is still publishing, oldest
+    first; return how many were published.
 
     Each transaction claims a slice of pending rows, so relays running side by
     side never publish the same row. It stops when a slice publishes nothing
-    (SNS is down: the next run tries again) or when its time budget, well
-    inside the function's timeout, is spent."""
-    now = clock()
-    _report_pending_age(now)
-    stop_at = time.monotonic() + time_budget
+    (SNS is down: the next run tries again) or when time_left() is no longer
+    positive; a claim let go unpublished is the next run's."""
+    _report_pending_age(clock())
     total = 0
-    while time.monotonic() < stop_at:
+    while time_left() > 0:
         outbox.read_committed()
         with database.atomic():
-            claimed = outbox.claim(now - min_age)
+            claimed = outbox.claim(clock())
             published = []
             for start in range(0, len(claimed), SNS_BATCH):
+                if time_left() <= 0:
+                    break
                 batch = publisher.publish_batch(claimed[start:start + SNS_BATCH])
                 if not batch:
                     break  # SNS is down: let go of the claim, the next run retries

@@ -80,6 +80,9 @@ class Outbox(BaseModel):
     created_at = PreciseDateTimeField()
     published_at = PreciseDateTimeField(null=True, index=True)
     sns_message_id = peewee.CharField(max_length=100, null=True)
+    # Until then the request that wrote the row may still be publishing it
+    # and the relay leaves it alone; NULL once the request handed it over.
+    relay_after = PreciseDateTimeField(null=True)
 
     class Meta:
         table_name = 'outbox'

@@ -156,6 +156,8 @@ COUNT_TOTAL = Statement(OrderCount, 'SELECT SUM(n) FROM order_counts')
 COUNT_TOTAL_WITH_STATUS = Statement(OrderCount, (
     'SELECT SUM(n) FROM order_counts WHERE status = :status'))
 
+HAND_TO_RELAY = Statement(Outbox, (
+    'UPDATE outbox SET relay_after = NULL WHERE id IN (:id) AND published_at IS NULL'))
 MARK_PUBLISHED = Statement(Outbox, (
     'UPDATE outbox SET published_at = :published_at, sns_message_id = :sns_message_id '
     'WHERE id = :id AND published_at IS NULL'))

@@ -18,13 +18,15 @@ import sys
 import time
 import traceback
 import uuid
-from datetime import timedelta
 from types import SimpleNamespace
 
 # Variables a worker must not inherit from the test process's environment.
 _INHERITED = ('DATABASE_URL', 'DB_HOST', 'DB_SECRET_ARN', 'SNS_TOPIC_ARN',
               'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR')
 BARRIER_TIMEOUT = 60
+SCHEDULED_EVENT = {'version': '0', 'account': '123456789012', 'region': 'us-east-1',
+                   'detail': {}, 'detail-type': 'Scheduled Event', 'source': 'aws.events',
+                   'time': '2026-11-25T10:00:00Z', 'id': 'scheduled', 'resources': []}
 
 # What this process's service did on the wire, counted by the probes that
 # boot() installs; Lambda.request reports the part each request did.
@@ -114,13 +116,15 @@ def _probed():
 
 
 def _breaker_open():
-    """Whether this copy's SNS publisher is pausing SNS calls right now
+    """Whether this copy's breaker would keep a request from SNS right now
     (None: it publishes in process, with no breaker)."""
     from chalicelib import runtime
+    from chalicelib.events.breaker import CLOSED
     publisher = runtime.publisher()
     if not hasattr(publisher, 'topic_arn'):
         return None
-    return time.monotonic() < publisher._paused_until
+    breaker = publisher.breaker
+    return breaker.state != CLOSED and breaker.monotonic() < breaker.probe_at
 
 
 def boot(env, log_path=None):
@@ -332,13 +336,14 @@ def _hold_first_publish(publisher, claimed, proceed):
     publisher.publish_batch = publish_batch
 
 
-def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
-               stop=None, linger=0.5, claimed=None, proceed=None):
-    """One scheduled relay invocation, as the outbox_relay Lambda runs it;
-    then, if given, set `stop` (`linger` seconds later). With `claimed` or
-    `proceed`, the relay is held at its first SNS call (_hold_first_publish)."""
+def relay_once(lam, index, barrier=None, start_after=0.0, stop=None, linger=0.5,
+               claimed=None, proceed=None, timeout_seconds=60):
+    """One scheduled invocation of the outbox_relay Lambda (a warm copy: its
+    database is open) with `timeout_seconds` to run; then, if given, set
+    `stop` (`linger` seconds later). With `claimed` or `proceed`, the relay
+    is held at its first SNS call (_hold_first_publish)."""
+    import app as app_module
     from chalicelib import runtime
-    from chalicelib.events.relay import relay
     runtime.database()
     publisher = runtime.publisher()
     if claimed is not None or proceed is not None:
@@ -347,20 +352,26 @@ def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
         barrier.wait(BARRIER_TIMEOUT)
     time.sleep(start_after)
     started = time.monotonic()
-    published = relay(publisher, min_age=timedelta(seconds=min_age_seconds))
+    published = app_module.outbox_relay(SCHEDULED_EVENT, _context('orders-outbox_relay',
+                                                                  timeout_seconds))
     ended = time.monotonic()
     if stop is not None:
         time.sleep(linger)
         stop.set()
-    return {'published': published, 'started': started, 'ended': ended}
+    return {**published, 'started': started, 'ended': ended}
 
 
 def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
-                   limit=100000, go=None, progress=None):
+                   limit=100000, go=None, progress=None, done=None, sns_read_timeout=None):
     """POST orders one after the other until `stop` is set (or `limit`).
     After the warm-up: wait at `ready`, then for `go` if given. Each answer
     puts its request's start time in progress[index] (if given), so the
-    test knows when this copy has answered a request made after a moment."""
+    test knows when this copy has answered a request made after a moment.
+    At the end, wait at `done` if given. `sns_read_timeout` replaces the
+    requests' own (before their SNS client is made)."""
+    if sns_read_timeout is not None:
+        from chalicelib import aws
+        aws._CONFIGS[aws.REQUEST]['read_timeout'] = sns_read_timeout
     answers = []
 
     def create(phase):
@@ -381,6 +392,8 @@ def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
         if stop.is_set():
             break
         create('stream')
+    if done is not None:
+        done.wait(BARRIER_TIMEOUT)
     return answers
 
 

@@ -6,8 +6,11 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import runtime
+from chalicelib.clock import utcnow
+from chalicelib.events.breaker import FAILURES, PROBE_SECONDS, Breaker
+from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.events.publishers import SnsPublisher
-from chalicelib.events.relay import RELAY_MIN_AGE, relay
+from chalicelib.events.relay import relay
 from chalicelib.storage.models import Outbox
 from tests.conftest import FROZEN_AT
 from tests.support import Clock, create_order, iso, send
@@ -22,8 +25,19 @@ def put_status(client, order_id, status):
     return response
 
 
-def relay_now():
-    return relay(runtime.publisher(), min_age=timedelta(0))
+def relay_now(clock=utcnow):
+    return relay(runtime.publisher(), time_left=lambda: 1.0, clock=clock)
+
+
+def pending():
+    return list(Outbox.select().where(Outbox.published_at.is_null()).order_by(Outbox.id))
+
+
+class Open:
+    """A breaker that never lets a request call SNS."""
+
+    def allows(self):
+        return False
 
 
 def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_world, client,
@@ -104,14 +118,15 @@ class FailingSns:
 
 def test_sns_outage_still_answers_201_and_relay_publishes_once(aws_world, client, monkeypatch):
     failing = FailingSns()
-    monkeypatch.setattr(runtime.publisher(), '_client', lambda: failing)
+    monkeypatch.setattr(runtime.publisher(), '_request_client', lambda: failing)
+    monkeypatch.setattr(runtime.publisher(), '_relay_client', lambda: failing)
 
     response = send(client, 'POST', '/orders', {'user_id': 1, 'items': [
         {'product_id': 1, 'quantity': 1, 'price_at_order': 5}]})
 
     assert response.status_code == 201
     assert failing.calls == 1
-    assert Outbox.select().where(Outbox.published_at.is_null()).count() == 1
+    assert len(pending()) == 1
     assert relay_now() == 0  # SNS still down: nothing published, nothing lost
     monkeypatch.undo()
     runtime.reset()  # SNS is back; the relay of another container runs
@@ -121,19 +136,46 @@ def test_sns_outage_still_answers_201_and_relay_publishes_once(aws_world, client
     assert [e['order_id'] for e in events] == [json.loads(response.body)['order_id']]
 
 
-def test_after_a_failure_requests_stop_calling_sns_for_a_while(aws_world, client, monkeypatch):
+def test_after_several_failures_in_a_row_requests_stop_calling_sns_but_probe(
+        aws_world, client, monkeypatch):
     failing = FailingSns()
-    monkeypatch.setattr(runtime.publisher(), '_client', lambda: failing)
+    monotonic = Clock(0.0, step=0.0)
+    publisher = runtime.publisher()
+    monkeypatch.setattr(publisher, '_request_client', lambda: failing)
+    monkeypatch.setattr(publisher, 'breaker', Breaker(monotonic=monotonic))
 
+    for _ in range(FAILURES + 2):
+        create_order(client)
+    calls_while_open = failing.calls
+    monotonic.advance(PROBE_SECONDS)
     create_order(client)
-    create_order(client)
-    create_order(client)
 
-    assert failing.calls == 1
-    assert Outbox.select().where(Outbox.published_at.is_null()).count() == 3
+    assert calls_while_open == FAILURES
+    assert failing.calls == FAILURES + 1  # the probe
+    assert len(pending()) == FAILURES + 3
+    assert all(row.relay_after is None for row in pending())  # all handed to the relay
 
 
-def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, client, monkeypatch):
+@pytest.mark.parametrize('why', ['sns failed', 'breaker open'])
+def test_an_event_its_request_did_not_publish_goes_with_the_very_next_relay_run(
+        aws_world, client, monkeypatch, service_clock, why):
+    publisher = runtime.publisher()
+    if why == 'sns failed':
+        monkeypatch.setattr(publisher, '_request_client', lambda: FailingSns())
+    else:
+        monkeypatch.setattr(publisher, 'breaker', Open())
+    order = create_order(client)
+
+    # At the very moment of the change: no age to wait for.
+    published = relay_now(clock=Clock(service_clock.now))
+
+    assert published == 1
+    assert pending() == []
+    assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
+
+
+def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, client, monkeypatch,
+                                                                service_clock):
     def crash(self, rows):
         raise SystemExit('the Lambda was stopped right after the commit')
     monkeypatch.setattr(SnsPublisher, 'publish_committed', crash)
@@ -144,7 +186,8 @@ def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, clie
     monkeypatch.undo()
 
     assert aws_world.receive() == []
-    assert relay_now() == 1
+    # Nothing handed it over: the relay takes it once its request's lease is over.
+    assert relay_now(clock=Clock(service_clock.now + PUBLISH_LEASE)) == 1
     events = aws_world.events()
     assert [(e['event_type'], e['user_id']) for e in events] == [('order_created', 7)]
 
@@ -165,29 +208,27 @@ class OneEntryFails:
 
 def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_world, client, monkeypatch):
     publisher = runtime.publisher()
-    monkeypatch.setattr(publisher, '_paused_until', float('inf'))  # leave all to the relay
+    monkeypatch.setattr(publisher, 'breaker', Open())  # leave all to the relay
     for user_id in range(1, 6):
         create_order(client, user_id=user_id)
     first = Outbox.select().order_by(Outbox.id).first()
-    monkeypatch.setattr(publisher, '_client', lambda: OneEntryFails(aws_world.sns))
+    monkeypatch.setattr(publisher, '_relay_client', lambda: OneEntryFails(aws_world.sns))
 
     assert relay_now() == 4
 
-    pending = list(Outbox.select().where(Outbox.published_at.is_null()))
-    assert [row.event_id for row in pending] == [first.event_id]
+    assert [row.event_id for row in pending()] == [first.event_id]
     assert len(aws_world.receive()) == 4
 
 
-def test_relay_leaves_events_of_requests_still_publishing_alone(aws_world, client, monkeypatch,
-                                                                service_clock):
-    monkeypatch.setattr(runtime.publisher(), '_paused_until', float('inf'))
+def test_relay_leaves_alone_an_event_its_request_may_still_be_publishing(
+        aws_world, client, monkeypatch, service_clock):
+    # A request that committed and has neither published nor given up yet.
+    monkeypatch.setattr(SnsPublisher, 'publish_committed', lambda self, rows: None)
     create_order(client)
     written = service_clock.now  # the event's created_at
 
-    # Younger than RELAY_MIN_AGE: left alone; older: the relay's.
-    assert relay(runtime.publisher(), clock=Clock(written + RELAY_MIN_AGE / 2)) == 0
-    assert relay(runtime.publisher(),
-                 clock=Clock(written + RELAY_MIN_AGE + timedelta(seconds=1))) == 1
-    assert relay_now() == 0
+    # Within its request's lease: left alone; after it: the relay's.
+    assert relay_now(clock=Clock(written + PUBLISH_LEASE / 2)) == 0
+    assert relay_now(clock=Clock(written + PUBLISH_LEASE)) == 1
+    assert relay_now(clock=Clock(written + PUBLISH_LEASE)) == 0
     assert len(aws_world.receive()) == 1
-
