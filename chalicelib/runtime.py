@@ -3,12 +3,13 @@ database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws
 from chalicelib.config import get_settings
+from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
+from chalicelib.logs import log
 from chalicelib.notify.notifier import Notifier
 from chalicelib.notify.senders import MailDirSender, SesSender
 from chalicelib.orders.service import OrderService
-from chalicelib.storage import connection
-from chalicelib.storage import migrations
+from chalicelib.storage import connection, migrations
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -41,6 +42,10 @@ def _upgrade_schema():
         migrations.upgrade()
     except connection.CONNECTION_ERRORS as exc:
         raise connection.unavailable(exc) from exc
+    except migrations.SchemaLocked as exc:
+        # Another copy is still migrating: a 503 until it is done.
+        log.error('Database unavailable: %s', exc)
+        raise DatabaseUnavailable() from exc
     return True
 
 

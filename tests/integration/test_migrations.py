@@ -307,3 +307,26 @@ def test_steps_cut_short_by_a_dead_copy_run_again_to_the_same_schema(blank):
 
     assert migrations.upgrade() == STEP_VERSIONS
     assert schema_of(db) == expected
+
+
+@pytest.fixture
+def blank_mariadb(mariadb_database, tmp_path):
+    databases = Blank('mariadb', tmp_path, mariadb_database)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.mark.mariadb
+def test_a_copy_that_cannot_take_the_schema_lock_in_time_gives_up(blank_mariadb, monkeypatch):
+    blank = blank_mariadb
+    blank.open()
+    other_copy = pymysql.connect(database=blank.made[-1], **MARIADB)
+    other_copy.cursor().execute("SELECT GET_LOCK(CONCAT('orders_schema.', DATABASE()), 0)")
+    monkeypatch.setattr(migrations, 'LOCK_WAIT_SECONDS', 0)
+
+    with pytest.raises(migrations.SchemaLocked):
+        migrations.upgrade()
+    other_copy.close()  # its lock goes with its connection
+
+    assert migrations.version() == 0
+    assert migrations.upgrade() == STEP_VERSIONS
