@@ -145,8 +145,9 @@ def update_order(principal, order_id):
     order_id = schemas.load_path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
+    status = data.pop('status')
     return order_response(runtime.order_service().update_status(
-        principal, order_id, data['status'], version))
+        principal, order_id, status, version, details=data))
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])

@@ -2,6 +2,7 @@
 import json
 import re
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
@@ -15,6 +16,10 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
+# What a cancellation reason may hold besides printable text: line breaks and tabs.
+_REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+# The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
 def _reject_constant(name):
@@ -103,8 +108,71 @@ class CreateOrderSchema(Schema):
                 'items')
 
 
+def _not_blank(value):
+    if not value.strip():
+        raise ValidationError('Must not be blank.')
+
+
+def _printable(value):
+    # Unicode letters are fine (a carrier's name in its own language); control,
+    # format and separator characters other than the space are not.
+    if not value.isprintable():
+        raise ValidationError('Must be printable characters.')
+
+
+def _no_control_characters(value):
+    if _REASON_CONTROLS.search(value):
+        raise ValidationError('Must not hold control characters other than tabs and line breaks.')
+
+
+def _url_without_userinfo(value):
+    # https://carrier.example@evil.example/ reads as the carrier's link and
+    # opens another host: no user part in a link the shop sends out.
+    if not _URL_CHARACTERS.fullmatch(value):
+        raise ValidationError('Must hold only URL characters (percent-encode the rest).')
+    if '@' in urlsplit(value).netloc:
+        raise ValidationError('Must not carry a user name or password.')
+
+
+_CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
+_TRACKING_NUMBER_RULES = [
+    validate.Length(min=1, max=100),
+    validate.Regexp(r'[A-Za-z0-9-]+\Z', error='Must be letters A-Z a-z, digits and hyphens.')]
+_TRACKING_URL_RULES = [
+    validate.Length(min=1, max=500), _url_without_userinfo,
+    validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
+_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
+
+# Fields a status change may carry, each only with its status.
+SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
+DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
+                 'tracking_url': 'shipped', 'reason': 'cancelled'}
+
+
 class UpdateOrderSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    carrier = fields.String(validate=_CARRIER_RULES)
+    tracking_number = fields.String(validate=_TRACKING_NUMBER_RULES)
+    tracking_url = fields.String(validate=_TRACKING_URL_RULES)
+    reason = fields.String(validate=_REASON_RULES)
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data, **kwargs):
+        errors = {name: [f"Only allowed with status '{status}'."]
+                  for name, status in DETAIL_STATUS.items()
+                  if name in data and data['status'] != status}
+        if errors:
+            raise ValidationError(errors)
+        # A carrier without a number (or the other way round) tracks nothing;
+        # a link alone names no parcel.
+        if 'carrier' in data and 'tracking_number' not in data:
+            errors['tracking_number'] = ['Required together with carrier.']
+        if 'tracking_number' in data and 'carrier' not in data:
+            errors['carrier'] = ['Required together with tracking_number.']
+        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
+            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
+        if errors:
+            raise ValidationError(errors)
 
 
 class QueryInteger(fields.Integer):
@@ -135,6 +203,7 @@ class ListQuerySchema(Schema):
 class UserListQuerySchema(ListQuerySchema):
     class Meta:
         exclude = ('user_id', 'status')
+
 
 
 _create_order = CreateOrderSchema()
@@ -201,5 +270,15 @@ def dump_order(order, items):
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
+        'shipment': dump_shipment(order),
         'items': [dump_item(item) for item in items],
     }
+
+
+def dump_shipment(order):
+    """null until the order ships; then when, and the tracking given (or nulls)."""
+    if order.shipped_at is None:
+        return None
+    return {'carrier': order.carrier, 'tracking_number': order.tracking_number,
+            'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
+

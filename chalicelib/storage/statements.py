@@ -13,7 +13,7 @@ rendered once per database kind (SQLite takes `:name`, PyMySQL `%(name)s`).
 import re
 
 from chalicelib.storage import connection
-from chalicelib.storage.models import Order, OrderCount, OrderItem, Outbox
+from chalicelib.storage.models import Order, OrderCount, OrderHistory, OrderItem, Outbox
 
 _PLACEHOLDER = re.compile(r':([a-z_][a-z0-9_]*)')
 
@@ -104,7 +104,7 @@ def insert(model, rows):
 
 
 ORDER_COLUMNS = ('order_id, user_id, user_email, status, order_total, created_at, '
-                 'updated_at, version')
+                 'updated_at, version, carrier, tracking_number, tracking_url, shipped_at')
 
 ORDER = Statement(Order, f'SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :order_id')
 # On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -116,6 +116,11 @@ ITEMS_OF = Statement(OrderItem, (
 CHANGE_STATUS = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at '
     'WHERE order_id = :order_id AND version = :version'))
+# The move to shipped, with what the shipper said, in the same atomic step.
+SHIP = Statement(Order, (
+    'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
+    'carrier = :carrier, tracking_number = :tracking_number, tracking_url = :tracking_url, '
+    'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
