@@ -150,6 +150,13 @@ def update_order(principal, order_id):
         principal, order_id, status, version, details=data))
 
 
+@app.route('/orders/{order_id}/history', methods=['GET'])
+@api
+def get_order_history(principal, order_id):
+    order_id = schemas.load_path_id(order_id)
+    return runtime.order_service().order_history(principal, order_id)
+
+
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
 def delete_order(principal, order_id):

@@ -282,3 +282,12 @@ def dump_shipment(order):
     return {'carrier': order.carrier, 'tracking_number': order.tracking_number,
             'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
 
+
+def dump_history_entry(entry):
+    dumped = {'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
+              # Entries written for orders older than the history know no author.
+              'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
+                     if entry.actor_role is not None else None)}
+    if entry.reason is not None:
+        dumped['reason'] = entry.reason
+    return dumped

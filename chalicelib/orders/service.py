@@ -12,8 +12,8 @@ from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
 from chalicelib.orders import access, counts, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_order, dump_shipment,
-                                       verified_email)
+from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
+                                       dump_shipment, verified_email)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
                                            discard_connection, is_sqlite)
@@ -124,6 +124,15 @@ class OrderService:
             'page_size': page_size,
             'next_cursor': next_cursor,
         }
+
+    def order_history(self, principal, order_id):
+        """Every version of the order, oldest first (creation is version 1)."""
+        rows = statements.fetch(statements.ORDER, order_id=order_id)
+        if not rows:
+            raise OrderNotFound()
+        access.check_can_read(principal, rows[0].user_id)
+        return [dump_history_entry(entry)
+                for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
 
     # -- change ---------------------------------------------------------
     def update_status(self, principal, order_id, new_status, expected_version=None,

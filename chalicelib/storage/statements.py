@@ -123,6 +123,10 @@ SHIP = Statement(Order, (
     'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 
+HISTORY_OF = Statement(OrderHistory, (
+    'SELECT id, order_id, version, status, at, actor_role, actor_sub, reason '
+    'FROM order_history WHERE order_id = :order_id ORDER BY version'))
+
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
 COUNT_USER_ORDERS_WITH_STATUS = Statement(Order, (
     'SELECT COUNT(*) FROM orders WHERE user_id = :user_id AND status = :status'))
