@@ -6,7 +6,8 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import identity, logs, runtime
 from chalicelib.config import get_settings
-from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInFlight,
+from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
+                               IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
                                PayloadTooLarge, TransitionForbidden,
@@ -28,6 +29,7 @@ ERROR_STATUS = [
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
+    (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
     (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
 ]
@@ -171,6 +173,17 @@ def list_user_orders(principal, user_id):
     user_id = schemas.load_path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
     return runtime.order_service().list_orders(principal, query, user_id=user_id)
+
+
+@app.route('/users/{user_id}/orders/export', methods=['GET'])
+@api
+def export_user_orders(principal, user_id):
+    user_id = schemas.load_path_id(user_id, 'user_id')
+    query = schemas.load_export_query(app.current_request.query_params)
+    text = runtime.order_service().export_orders(principal, user_id, query)
+    return Response(body=text, status_code=200, headers={
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
 
 
 @app.route('/health', methods=['GET'])

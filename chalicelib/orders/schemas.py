@@ -1,6 +1,7 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
 import json
 import re
+from datetime import date
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
+_ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
 # What a cancellation reason may hold besides printable text: line breaks and tabs.
 _REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 # The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
@@ -205,11 +207,35 @@ class UserListQuerySchema(ListQuerySchema):
         exclude = ('user_id', 'status')
 
 
+class QueryDate(fields.Field):
+    """A calendar date written YYYY-MM-DD, nothing looser."""
+    default_error_messages = {'invalid': 'Not a valid date: use YYYY-MM-DD.'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            raise self.make_error('invalid')
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error('invalid') from None
+
+
+class ExportQuerySchema(Schema):
+    """Both dates inclusive, in UTC; either may be left out (no bound)."""
+    from_date = QueryDate(data_key='from')
+    to_date = QueryDate(data_key='to')
+
+    @validates_schema(skip_on_field_errors=True)
+    def dates_in_order(self, data, **kwargs):
+        if 'from_date' in data and 'to_date' in data and data['from_date'] > data['to_date']:
+            raise ValidationError('Must not be after to.', 'from')
+
 
 _create_order = CreateOrderSchema()
 _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
+_export_query = ExportQuerySchema()
 _path_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
 
 
@@ -245,6 +271,11 @@ def load_list_query(params, for_user=False):
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
     return _load(schema, params, 'Invalid query parameters')
+
+
+def load_export_query(params):
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    return _load(_export_query, params, 'Invalid query parameters')
 
 
 def load_path_id(value, name='order_id'):

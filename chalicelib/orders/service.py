@@ -6,11 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from chalicelib.clock import utcnow
-from chalicelib.errors import OrderNotFound, VersionMismatch
+from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, idempotency, lifecycle, money
+from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
                                        dump_shipment, verified_email)
@@ -133,6 +133,41 @@ class OrderService:
         access.check_can_read(principal, rows[0].user_id)
         return [dump_history_entry(entry)
                 for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
+
+    def export_orders(self, principal, user_id, query):
+        """One user's orders as CSV text (export.py), newest first, read in
+        keyset chunks so that memory holds the text and one chunk at most."""
+        user_id = access.scope_for_list(principal, user_id)
+        start, end = export.bounds(query.get('from_date'), query.get('to_date'))
+        count, page, items_of = statements.export_statements(start is not None, end is not None)
+        bounds = {name: value for name, value in (('start', start), ('end', end))
+                  if value is not None}
+        matching, newest = statements.run(count, user_id=user_id, **bounds).fetchone()
+        if matching > export.MAX_ORDERS:
+            raise ExportTooLarge(
+                f'{matching} orders match, more than the {export.MAX_ORDERS} one export '
+                'may hold: narrow the dates (from, to) and export in parts')
+        table = export.CsvTable()
+        after = (newest or 0) + 1
+        while True:
+            orders = statements.fetch(page, user_id=user_id, after=after,
+                                      limit=export.CHUNK_ORDERS, **bounds)
+            if not orders:
+                break
+            items = defaultdict(list)
+            for item in statements.fetch(items_of, user_id=user_id, low=orders[-1].order_id,
+                                         high=orders[0].order_id, **bounds):
+                items[item.order_id].append(item)
+            for order in orders:
+                table.add_order(order, items[order.order_id])
+            if table.size > export.MAX_CHARS:
+                raise ExportTooLarge(
+                    f'The export would be larger than the {export.MAX_CHARS:,} characters '
+                    'one answer may hold: narrow the dates (from, to) and export in parts')
+            if len(orders) < export.CHUNK_ORDERS:
+                break
+            after = orders[-1].order_id
+        return table.text()
 
     # -- change ---------------------------------------------------------
     def update_status(self, principal, order_id, new_status, expected_version=None,

@@ -150,6 +150,36 @@ def order_page(status, user_id, after, offset):
     return _pages[key]
 
 
+_exports = {}
+
+
+def export_statements(start, end):
+    """(count, page, items) for one user's export, each bounded by created_at
+    (`:start` inclusive, `:end` exclusive) only where a bound is given.
+
+    count: how many orders, and the newest one's id (the pages start there,
+    so an order created meanwhile never makes the export larger than counted).
+    page: the next `:limit` orders before `:after`, newest first (keyset).
+    items: the items of the page's orders, the orders found by the page's
+    first and last ids, newest order first."""
+    key = (start, end)
+    if key not in _exports:
+        bounds = ''.join(condition for given, condition in (
+            (start, ' AND o.created_at >= :start'), (end, ' AND o.created_at < :end')) if given)
+        orders = f'FROM orders o WHERE o.user_id = :user_id{bounds}'
+        columns = ', '.join(f'o.{name}' for name in ORDER_COLUMNS.split(', '))
+        _exports[key] = (
+            Statement(Order, f'SELECT COUNT(*), MAX(o.order_id) {orders}'),
+            Statement(Order, f'SELECT {columns} {orders} AND o.order_id < :after '
+                             'ORDER BY o.order_id DESC LIMIT :limit'),
+            Statement(OrderItem, (
+                'SELECT i.order_item_id, i.order_id, i.product_id, i.quantity, i.price_at_order '
+                f'FROM order_items i JOIN orders o ON o.order_id = i.order_id '
+                f'WHERE o.user_id = :user_id{bounds} AND o.order_id BETWEEN :low AND :high '
+                'ORDER BY i.order_id DESC, i.order_item_id')))
+    return _exports[key]
+
+
 # Order counts: one shard row per status gains or loses; one statement, so
 # the rows it locks are always locked in the same (primary key) order.
 COUNT_ENTER = Statement(OrderCount, (

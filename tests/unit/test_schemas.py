@@ -520,6 +520,47 @@ def test_a_501_character_reason_is_refused_with_the_range():
         'reason': ['Length must be between 1 and 500.']}
 
 
+# -- load_export_query --------------------------------------------------------------
+
+def export_error(params):
+    with pytest.raises(InvalidInput) as raised:
+        schemas.load_export_query(params)
+    return raised.value.errors
+
+
+def test_export_dates_are_both_optional():
+    assert schemas.load_export_query({}) == {}
+    assert schemas.load_export_query(None) == {}
+    assert schemas.load_export_query({'from': '', 'to': ''}) == {}
+
+
+def test_export_dates_are_read_as_calendar_dates():
+    from datetime import date
+    assert schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-28'}) == {
+        'from_date': date(2026, 2, 1), 'to_date': date(2026, 2, 28)}
+
+
+def test_export_from_and_to_may_be_the_same_day():
+    assert len(schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-01'})) == 2
+
+
+@pytest.mark.parametrize('value', ['2026-02-30', '2026-13-01', '2026-1-05', '20260105',
+                                   '2026-01-05T00:00:00', '2026-01-05Z', ' 2026-01-05',
+                                   '0000-01-01', 'yesterday', '２０２６-01-05'])
+@pytest.mark.parametrize('name', ['from', 'to'])
+def test_export_dates_must_be_real_days_written_yyyy_mm_dd(name, value):
+    assert export_error({name: value}) == {name: ['Not a valid date: use YYYY-MM-DD.']}
+
+
+def test_export_from_after_to_is_refused():
+    assert export_error({'from': '2026-02-02', 'to': '2026-02-01'}) == {
+        'from': ['Must not be after to.']}
+
+
+def test_export_refuses_unknown_parameters():
+    assert export_error({'since': '2026-02-02'}) == {'since': ['Unknown field.']}
+
+
 # -- load_list_query --------------------------------------------------------------
 
 def query_error(params, for_user=False):
