@@ -1,5 +1,6 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
 import functools
+import random
 import re
 
 from chalice import Chalice, Rate, Response
@@ -10,8 +11,9 @@ from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, TransitionForbidden,
-                               Unauthenticated, VersionMismatch)
+                               PayloadTooLarge, TooManyConnections,
+                               TransitionForbidden, Unauthenticated,
+                               VersionMismatch)
 from chalicelib.events.relay import relay
 from chalicelib.orders import idempotency, schemas
 from chalicelib.storage import connection
@@ -44,11 +46,17 @@ def error_response(exc):
                 body['errors'] = exc.errors
             headers = {}
             if status == 503:
-                headers['Retry-After'] = '1'
+                headers['Retry-After'] = retry_after(exc)
             elif status == 401:
                 headers['WWW-Authenticate'] = identity.challenge(exc)
             return Response(body=body, status_code=status, headers=headers)
     raise exc
+
+
+def retry_after(exc):
+    # Copies turned away for want of a connection would otherwise all come
+    # back in the same second and be turned away again: spread them.
+    return str(random.randint(1, 3)) if isinstance(exc, TooManyConnections) else '1'
 
 
 def _serve(view, args, kwargs, authenticate):
@@ -64,10 +72,8 @@ def _serve(view, args, kwargs, authenticate):
         return error_response(exc)
     except OrderServiceError as exc:
         return error_response(exc)
-    except connection.CONNECTION_ERRORS:
-        logs.log.exception('Database connection failed')
-        connection.discard_connection()
-        return error_response(DatabaseUnavailable())
+    except connection.CONNECTION_ERRORS as exc:
+        return error_response(connection.unavailable(exc))
 
 
 def api(view):
@@ -191,11 +197,14 @@ def export_user_orders(principal, user_id):
 def health():
     try:
         runtime.database().execute_sql('SELECT 1')
-    except (DatabaseUnavailable, *connection.CONNECTION_ERRORS):
-        connection.discard_connection()
-        return Response(body={'status': 'error', 'database': 'unreachable'},
-                        status_code=503, headers={'Retry-After': '1'})
-    return {'status': 'ok', 'database': 'ok'}
+    except DatabaseUnavailable as exc:
+        error = exc
+    except connection.CONNECTION_ERRORS as exc:
+        error = connection.unavailable(exc)
+    else:
+        return {'status': 'ok', 'database': 'ok'}
+    return Response(body={'status': 'error', 'database': 'unreachable'},
+                    status_code=503, headers={'Retry-After': retry_after(error)})
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)

@@ -2,7 +2,10 @@
 
 Naive because both databases store DATETIME without a zone; everything the
 service stores or sends is UTC. Code that needs "now" takes a `clock`
-argument defaulting to `utcnow`, so tests can hand in a fixed time."""
+argument defaulting to `utcnow`, so tests can hand in a fixed time.
+Ages and timeouts (how long a connection sat idle, how old a cached secret
+is) use `monotonic`, which tests replace to make time pass."""
+import time
 from datetime import datetime, timezone
 
 
@@ -12,3 +15,7 @@ def utcnow():
 
 def utc_iso(moment):
     return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def monotonic():
+    return time.monotonic()

@@ -1,4 +1,5 @@
 """Settings from the environment, read once per container."""
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -21,12 +22,15 @@ class DatabaseSettings:
     user: str = ''
     password: str = ''
     secret_arn: str = ''
+    ssl_ca: str = ''  # a CA bundle: TLS, the server's certificate checked against it
+    iam_auth: bool = False  # sign in with an RDS IAM auth token, no password
 
     def __repr__(self):
         # Settings end up in tracebacks and debug logs: never show the password.
         return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
                 f'host={self.host!r}, port={self.port}, name={self.name!r}, '
-                f'user={self.user!r})')
+                f'user={self.user!r}, ssl_ca={self.ssl_ca!r}, '
+                f'iam_auth={self.iam_auth})')
 
 
 @dataclass(frozen=True)
@@ -82,15 +86,38 @@ def parse_database_url(url):
 
 def database_settings(env):
     if env.get('DATABASE_URL'):
-        return parse_database_url(env['DATABASE_URL'])
-    if env.get('DB_HOST'):
-        return DatabaseSettings(
+        database = parse_database_url(env['DATABASE_URL'])
+    elif env.get('DB_HOST'):
+        database = DatabaseSettings(
             engine='mysql', host=env['DB_HOST'],
             port=int(env.get('DB_PORT') or 3306),
             name=env.get('DB_NAME') or 'orders',
             user=env.get('DB_USER', ''), password=env.get('DB_PASSWORD', ''),
             secret_arn=env.get('DB_SECRET_ARN', ''))
-    return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
+    else:
+        return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
+    if database.engine != 'mysql':
+        return database
+    database = dataclasses.replace(
+        database, ssl_ca=(env.get('DB_SSL_CA') or '').strip(),
+        iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
+    if database.iam_auth:
+        _check_iam_auth(database)
+    return database
+
+
+def _check_iam_auth(database):
+    if not database.ssl_ca:
+        # MySQL sends the token as a clear-text password (mysql_clear_password):
+        # only inside TLS whose certificate was checked may it travel.
+        raise ConfigError('DB_IAM_AUTH=true needs DB_SSL_CA (the RDS CA bundle): '
+                          'the IAM token is sent in clear text, so only over verified TLS')
+    if not database.user:
+        raise ConfigError('DB_IAM_AUTH=true needs DB_USER, the database user the token '
+                          'signs in as')
+    if database.password or database.secret_arn:
+        raise ConfigError('DB_IAM_AUTH=true signs in with a token: unset DB_PASSWORD '
+                          'and DB_SECRET_ARN (and any password in DATABASE_URL)')
 
 
 def _flag(value):

@@ -45,6 +45,16 @@ class DatabaseUnavailable(OrderServiceError):
     message = 'The database is unavailable; try again shortly'
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """A deadlock or a lock wait outlasted one retry of the transaction."""
+    message = 'The database is busy; try again shortly'
+
+
+class TooManyConnections(DatabaseUnavailable):
+    """The server (or the user's limit) has no connection to spare."""
+    message = 'The database has no connection to spare; try again shortly'
+
+
 class Unauthenticated(OrderServiceError):
     """No usable bearer token. `reason` is for the log only: the client is
     told nothing about why, so a probe learns nothing about the keys, the

@@ -3,7 +3,6 @@ database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.notify.notifier import Notifier
 from chalicelib.notify.senders import MailDirSender, SesSender
@@ -41,8 +40,7 @@ def _create_schema():
     try:
         create_schema()
     except connection.CONNECTION_ERRORS as exc:
-        connection.discard_connection()
-        raise DatabaseUnavailable() from exc
+        raise connection.unavailable(exc) from exc
     return True
 
 

@@ -1,17 +1,24 @@
-"""Fixtures shared by every test: databases (SQLite and MariaDB) and the app client."""
+"""Fixtures shared by every test: databases (SQLite and MariaDB), the app
+client, and what the service logged."""
+import logging
 import os
+import sqlite3
 import uuid
+from datetime import datetime
 
+import peewee
 import pymysql
+import pymysql.connections
 import pytest
 
-from chalicelib import aws, identity, runtime
+from chalicelib import aws, identity, logs, runtime
 from chalicelib.config import get_settings
 from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.migrations import create_schema
 from chalicelib.storage.models import MODELS
+from tests.support import Clock
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
@@ -78,6 +85,14 @@ def staff_token(issuer):
     return issuer.mint(role='staff')
 
 
+def trust(issuer, monkeypatch):
+    """Configure the service to accept the test issuer's tokens."""
+    auth = issuer.auth_settings()
+    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
+    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
+    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
+
+
 @pytest.fixture
 def environment(database_url, tmp_path, monkeypatch, issuer):
     """The service's environment for one test: its database, no AWS, mail to
@@ -85,10 +100,7 @@ def environment(database_url, tmp_path, monkeypatch, issuer):
     for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN',
                  'AUTH_USER_ID_CLAIM', 'AUTH_STAFF_GROUP'):
         monkeypatch.delenv(name, raising=False)
-    auth = issuer.auth_settings()
-    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
-    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
-    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
+    trust(issuer, monkeypatch)
     monkeypatch.setenv('DATABASE_URL', database_url)
     monkeypatch.setenv('AUTO_MIGRATE', 'true')
     monkeypatch.setenv('MAIL_DIR', str(tmp_path / 'mail'))
@@ -128,11 +140,16 @@ def app_module(database):
 def client(app_module, staff_token):
     """chalice.test.Client sending a staff token unless a request names its
     own Authorization (None: send none)."""
-    from chalice.test import Client
-    with Client(app_module.app, stage_name='local') as test_client:
-        test_client.http.request = _with_authorization(
-            test_client.http.request, f'Bearer {staff_token}')
+    with staff_client(app_module.app, staff_token) as test_client:
         yield test_client
+
+
+def staff_client(app, staff_token):
+    from chalice.test import Client
+    test_client = Client(app, stage_name='local')
+    test_client.http.request = _with_authorization(
+        test_client.http.request, f'Bearer {staff_token}')
+    return test_client
 
 
 def _with_authorization(request, default):
@@ -142,3 +159,80 @@ def _with_authorization(request, default):
             del headers['Authorization']
         return request(method, path, headers=headers, body=body)
     return send
+
+
+class LogRecorder(logging.Handler):
+    """Every line the service logs during a test, as (level, message)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.levelname, record.getMessage()))
+
+    def messages(self, level=None):
+        return [message for line_level, message in self.lines
+                if level is None or line_level == level]
+
+
+@pytest.fixture
+def logged():
+    import app  # noqa: F401  (importing it sets the service's handlers: add ours after)
+    recorder = LogRecorder()
+    logs.log.addHandler(recorder)
+    yield recorder
+    logs.log.removeHandler(recorder)
+
+
+# A moment of the tests' own, full of zeros: no test reads today's date.
+FROZEN_AT = datetime(2030, 1, 1, 0, 0, 5)
+
+
+@pytest.fixture
+def service_clock(app_module, monkeypatch):
+    """The app's order service on a Clock of the test's own, standing at
+    FROZEN_AT until the test moves it (or gives it a step)."""
+    from chalicelib.orders.service import OrderService
+    clock = Clock(FROZEN_AT)
+    # The publisher is looked up at each change, as runtime.order_service's
+    # own service would use it (tests replace its client, AWS fixtures reset it).
+    service = OrderService(
+        publish=lambda events: runtime.publisher().publish_committed(events), clock=clock)
+
+    def order_service():
+        runtime.database()
+        return service
+    monkeypatch.setattr(runtime, 'order_service', order_service)
+    return clock
+
+
+@pytest.fixture
+def executed_sql(monkeypatch):
+    """Every SQL statement the database executed from now on, as it got it
+    (parameters inlined): SQLite's trace of each connection opened, and each
+    query pymysql sends to MariaDB."""
+    statements = []
+    real_query = pymysql.connections.Connection.query
+
+    def query(self, sql, unbuffered=False):
+        statements.append(sql.decode('utf-8', 'replace') if isinstance(sql, bytes) else sql)
+        return real_query(self, sql, unbuffered)
+    monkeypatch.setattr(pymysql.connections.Connection, 'query', query)
+    real_connect = peewee.SqliteDatabase._connect
+
+    def connect(self):
+        opened = real_connect(self)
+        opened.set_trace_callback(statements.append)
+        return opened
+    monkeypatch.setattr(peewee.SqliteDatabase, '_connect', connect)
+    traced = None
+    if connection.is_sqlite() and not connection.database.is_closed():
+        traced = connection.database.connection()
+        traced.set_trace_callback(statements.append)
+    yield statements
+    if traced is not None:
+        try:
+            traced.set_trace_callback(None)
+        except sqlite3.ProgrammingError:
+            pass  # closed meanwhile (the app opens the database its own way)

@@ -1,5 +1,6 @@
 """Small helpers for driving the app through chalice.test.Client."""
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 JSON = {'Content-Type': 'application/json'}
@@ -56,3 +57,26 @@ def stored_key(key):
     from chalicelib.orders.access import scoped_idempotency_key
     sub = DevIssuer().claims(role='staff')['sub']
     return scoped_idempotency_key(Principal(sub=sub, role='staff'), key)
+
+
+def iso(moment):
+    """A naive UTC datetime as the contract writes it."""
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+class Clock:
+    """A clock to give the service (OrderService(clock=...), relay(clock=...)):
+    it reads `now`, which moves only by `advance` or, after each reading, by
+    `step`."""
+
+    def __init__(self, now, step=timedelta(0)):
+        self.now = now
+        self.step = step
+
+    def __call__(self):
+        now = self.now
+        self.now += self.step
+        return now
+
+    def advance(self, delta):
+        self.now += delta

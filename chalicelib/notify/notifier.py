@@ -6,7 +6,7 @@ from chalicelib.clock import utcnow
 from chalicelib.events.messages import UnknownMessage, parse_event
 from chalicelib.logs import add_context, log
 from chalicelib.notify import mail
-from chalicelib.storage.connection import CONNECTION_ERRORS, discard_connection
+from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
 from chalicelib.storage.models import ProcessedEvent
 
 # SES refused this email for good (a bad recipient, say): retrying won't help.
@@ -57,8 +57,8 @@ class Notifier:
             if not _claim(event['event_id']):
                 log.info('Event already processed: no second email', extra=context)
                 return True
-        except CONNECTION_ERRORS:
-            discard_connection()
+        except CONNECTION_ERRORS as exc:
+            discard_if_broken(exc)
             log.exception('Database unavailable: will retry', extra=context)
             return False
         try:
@@ -87,6 +87,6 @@ def _claim(event_id):
 def _release(event_id):
     try:
         ProcessedEvent.delete().where(ProcessedEvent.event_id == event_id).execute()
-    except CONNECTION_ERRORS:
-        discard_connection()
+    except CONNECTION_ERRORS as exc:
+        discard_if_broken(exc)
         log.error('Could not release event %s: it will not be retried', event_id)

@@ -1,6 +1,7 @@
 """The order service: every use case, each in one transaction that also
 writes the change's event to the outbox. Events are handed to `publish`
-only after the commit."""
+only after the commit. A write transaction that lost a deadlock or outwaited
+a lock runs once more (retry_when_busy) before the request answers 503."""
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump
                                        dump_shipment, verified_email)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_connection, is_sqlite)
+                                           discard_if_broken, is_sqlite,
+                                           retry_when_busy)
 from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
 
@@ -60,6 +62,7 @@ class OrderService:
         self.publish([event])
         return Created(dump_order(order, items))
 
+    @retry_when_busy
     def _insert_order(self, principal, data, now, idempotency_key):
         total = money.order_total(data['items'])
         log.info('Order total calculated: %s', total)
@@ -87,9 +90,9 @@ class OrderService:
     def _release_quietly(self, key):
         try:
             idempotency.release(key)
-        except CONNECTION_ERRORS:
-            # The database is gone; the claim lapses after its lease.
-            discard_connection()
+        except CONNECTION_ERRORS as exc:
+            # The database is gone or busy; the claim lapses after its lease.
+            discard_if_broken(exc)
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal, order_id):
@@ -170,6 +173,7 @@ class OrderService:
         return table.text()
 
     # -- change ---------------------------------------------------------
+    @retry_when_busy
     def update_status(self, principal, order_id, new_status, expected_version=None,
                       details=None):
         """details: what may come with the status (carrier, tracking_number,
@@ -208,6 +212,7 @@ class OrderService:
         self.publish([event])
         return dump_order(order, items)
 
+    @retry_when_busy
     def delete_order(self, principal, order_id):
         now = self.clock()
         with database.atomic():

@@ -4,13 +4,29 @@ A Lambda container serves one request at a time and lives for many of them, so
 the connection is opened on first use and reused; after the container sat idle
 it is pinged first, because MariaDB may have dropped it (wait_timeout, a
 restart, a failover) and a dead connection must never reach a request.
+
+On MySQL each new connection asks its credentials for a user and password
+(storage/credentials.py): a secret that may have been rotated, or a fresh IAM
+token. With DB_SSL_CA it speaks TLS and checks the server's certificate and
+name; without it, no TLS at all.
+
+What the server answers decides what happens to the connection: a deadlock or
+a lock wait (1213, 1205) leaves the session healthy, so the connection is kept
+and the transaction run once more (retry_when_busy); anything else that is an
+OperationalError or InterfaceError is taken as a broken connection and dropped.
 """
+import functools
 import os
-import time
+import ssl
 
 import peewee
+import pymysql
 
-from chalicelib.errors import DatabaseUnavailable
+from chalicelib import clock, metrics
+from chalicelib.config import ConfigError
+from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
+from chalicelib.logs import log
+from chalicelib.storage.credentials import credentials_for
 from chalicelib.storage.fields import MYSQL_FIELD_TYPES, SQLITE_FIELD_TYPES
 
 database = peewee.DatabaseProxy()
@@ -22,12 +38,33 @@ PING_GIVE_UP_SECONDS = 1.0
 MYSQL_TIMEOUTS = {'connect_timeout': 3, 'read_timeout': 5, 'write_timeout': 5}
 CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 
+ACCESS_DENIED = 1045
+# The server's max_connections (1040) or the user's MAX_USER_CONNECTIONS (1226).
+NO_CONNECTION_TO_SPARE = frozenset({1040, 1226})
+# A deadlock victim (1213) or a lock wait past innodb_lock_wait_timeout (1205):
+# the server rolled back, the session is fine.
+BUSY = frozenset({1205, 1213})
+
 
 class _Connection:
     last_used = 0.0
 
 
 _state = _Connection()
+
+
+class CredentialedMySQLDatabase(peewee.MySQLDatabase):
+    """MySQL that asks `credentials` for a user and password at each new
+    connection, never once for the container's life."""
+
+    def __init__(self, name, credentials, **kwargs):
+        self.credentials = credentials
+        super().__init__(name, **kwargs)
+
+    def _connect(self):
+        user, password = self.credentials.get()
+        return pymysql.connect(database=self.database, autocommit=True, user=user,
+                               password=password, **self.connect_params)
 
 
 def make_database(db_settings, credentials=None):
@@ -42,11 +79,26 @@ def make_database(db_settings, credentials=None):
             field_types=SQLITE_FIELD_TYPES,
             pragmas={'journal_mode': 'wal', 'foreign_keys': 1,
                      'busy_timeout': 5000, 'synchronous': 'normal'})
-    user, password = credentials or (db_settings.user, db_settings.password)
-    return peewee.MySQLDatabase(
-        db_settings.name, host=db_settings.host, port=db_settings.port,
-        user=user, password=password, field_types=MYSQL_FIELD_TYPES,
-        autoconnect=True, **MYSQL_TIMEOUTS)
+    return CredentialedMySQLDatabase(
+        db_settings.name, credentials, host=db_settings.host, port=db_settings.port,
+        field_types=MYSQL_FIELD_TYPES, autoconnect=True, **_tls(db_settings.ssl_ca),
+        **MYSQL_TIMEOUTS)
+
+
+def _tls(ca_path):
+    if not ca_path:
+        # PyMySQL would otherwise try TLS without checking anything and fall
+        # back to plaintext: encryption nobody verified, hiding a missing
+        # DB_SSL_CA. No CA, no TLS, and a server that insists refuses us.
+        return {'ssl_disabled': True}
+    try:
+        # Built once per container (the RDS bundle holds a hundred
+        # certificates); it checks the chain and that the certificate names
+        # DB_HOST, and PyMySQL never falls back to plaintext once given one.
+        context = ssl.create_default_context(cafile=ca_path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f'DB_SSL_CA={ca_path}: not a readable CA bundle ({exc})') from exc
+    return {'ssl': context}
 
 
 def initialize(db):
@@ -63,27 +115,37 @@ def connect():
     """Make sure a live connection is open; raise DatabaseUnavailable if not."""
     try:
         if database.is_closed():
-            database.connect()
-        elif (not is_sqlite()
-              and time.monotonic() - _state.last_used > IDLE_PING_SECONDS):
+            _open()
+        elif not is_sqlite() and clock.monotonic() - _state.last_used > IDLE_PING_SECONDS:
             _ping_or_reconnect()
     except CONNECTION_ERRORS as exc:
-        discard_connection()
-        raise DatabaseUnavailable() from exc
-    _state.last_used = time.monotonic()
+        raise unavailable(exc) from exc
+    _state.last_used = clock.monotonic()
+
+
+def _open():
+    try:
+        database.connect()
+    except peewee.OperationalError as exc:
+        if error_code(exc) != ACCESS_DENIED or not database.obj.credentials.renew():
+            raise
+        # The password was rotated since it was read: once more with the new one.
+        log.warning('The database refused the credentials (%s); signing in again '
+                    'with the secret read anew', describe(exc))
+        database.connect()
 
 
 def _ping_or_reconnect():
-    started = time.monotonic()
+    started = clock.monotonic()
     try:
         database.connection().ping(reconnect=False)
     except Exception as exc:
         discard_connection()
-        if time.monotonic() - started > PING_GIVE_UP_SECONDS:
+        if clock.monotonic() - started > PING_GIVE_UP_SECONDS:
             # The server stopped answering (a partition, not a dropped
             # connection): a reconnect would wait out its timeouts too.
             raise peewee.OperationalError('the database did not answer a ping') from exc
-        database.connect()
+        _open()
 
 
 def discard_connection():
@@ -96,11 +158,70 @@ def discard_connection():
         database.obj._state.reset()
 
 
+def error_code(exc):
+    """The MySQL error number of a driver error, or None."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+
+
+def describe(exc):
+    """'OperationalError 2003: Can't connect…' for the log: the class the
+    driver raised (peewee keeps it as `orig`), its code and text. MySQL's
+    texts name users and hosts, never passwords."""
+    driver_error = getattr(exc, 'orig', exc)
+    code = error_code(exc)
+    if code is None:
+        text = str(exc)
+    else:
+        text = f'{code}: {exc.args[1]}' if len(exc.args) > 1 else str(code)
+    return f'{type(driver_error).__name__} {text}'[:300]
+
+
+def discard_if_broken(exc):
+    """After a failed operation: drop the connection, unless the server only
+    said it was busy (the session is fine, a new one would cost a sign-in)."""
+    if error_code(exc) not in BUSY:
+        discard_connection()
+
+
+def unavailable(exc):
+    """The 503 a failed database operation answers, its cause logged in one
+    line. A broken connection is dropped; a busy one is kept."""
+    discard_if_broken(exc)
+    code = error_code(exc)
+    if code in BUSY:
+        log.error('Database busy: %s', describe(exc))
+        return DatabaseBusy()
+    log.error('Database unavailable: %s', describe(exc))
+    return TooManyConnections() if code in NO_CONNECTION_TO_SPARE else DatabaseUnavailable()
+
+
+def retry_when_busy(transaction):
+    """Run `transaction` once more if MariaDB rolled it back as a deadlock
+    victim or it outwaited a lock, then answer DatabaseBusy. The connection
+    is kept: the server ended the transaction, not the session.
+
+    Wrap the function that opens the transaction, never one called inside
+    one: a deadlock rolls back the whole transaction, not a savepoint."""
+    @functools.wraps(transaction)
+    def run(*args, **kwargs):
+        try:
+            return transaction(*args, **kwargs)
+        except peewee.OperationalError as exc:
+            if error_code(exc) not in BUSY:
+                raise
+            log.warning('Database busy (%s): running the transaction again', describe(exc))
+            metrics.emit('TransactionRetries', 1)
+        try:
+            return transaction(*args, **kwargs)
+        except peewee.OperationalError as exc:
+            if error_code(exc) not in BUSY:
+                raise
+            raise unavailable(exc) from exc
+    return run
+
+
 def open_database(settings):
-    """Point the proxy at the configured database (no connection yet)."""
-    db_settings = settings.database
-    credentials = None
-    if db_settings.engine == 'mysql' and db_settings.secret_arn:
-        from chalicelib.storage.credentials import database_credentials
-        credentials = database_credentials(db_settings.secret_arn)
-    initialize(make_database(db_settings, credentials))
+    """Point the proxy at the configured database (no connection yet, and no
+    credentials read: the first connect() asks for them)."""
+    credentials = credentials_for(settings) if settings.database.engine == 'mysql' else None
+    initialize(make_database(settings.database, credentials))

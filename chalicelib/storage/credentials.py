@@ -1,16 +1,124 @@
-"""Database credentials from Secrets Manager, fetched once per container."""
-import functools
+"""Who the service signs in to MySQL as, asked for at each new connection.
+
+Three sources, one shape: `get()` gives (user, password) for the connection
+being opened; `renew()` is called once when the server refused them (1045)
+and says whether trying again could help.
+
+- a Secrets Manager secret `{username, password}`, kept for SECRET_TTL so a
+  rotated password is picked up by the next new connection without a read
+  per connection, and read again at once when the server refuses it;
+- an RDS IAM auth token, signed anew for every connection: the server checks
+  it only while the connection signs in, and it is valid 15 minutes;
+- a fixed user and password from the environment.
+
+A failure of AWS (Secrets Manager, or the credentials the signer needs) is
+raised as CredentialsUnavailable, an OperationalError: to a request it is the
+database being unreachable, a 503, never a 500."""
 import json
 
-from chalicelib import aws
-from chalicelib.config import get_settings
+import peewee
+
+from chalicelib import aws, clock
+from chalicelib.logs import log
+
+SECRET_TTL = 300.0  # seconds
 
 
-@functools.lru_cache(maxsize=4)
-def database_credentials(secret_arn):
-    # The secret lives in the region its ARN names, whatever AWS_REGION says.
-    parts = secret_arn.split(':')
-    region = parts[3] if len(parts) > 3 and parts[3] else get_settings().aws_region
-    secret = aws.client('secretsmanager', region).get_secret_value(SecretId=secret_arn)
-    value = json.loads(secret['SecretString'])
-    return value['username'], value['password']
+class CredentialsUnavailable(peewee.OperationalError):
+    pass
+
+
+def credentials_for(settings):
+    database = settings.database
+    if database.iam_auth:
+        return IamAuthToken(lambda: aws.client('rds', settings.aws_region),
+                            database.host, database.port, database.user,
+                            settings.aws_region)
+    if database.secret_arn:
+        # The secret lives in the region its ARN names, whatever AWS_REGION says.
+        parts = database.secret_arn.split(':')
+        region = parts[3] if len(parts) > 3 and parts[3] else settings.aws_region
+        return SecretCredentials(lambda: aws.client('secretsmanager', region),
+                                 database.secret_arn)
+    return FixedCredentials(database.user, database.password)
+
+
+def _call_aws(call):
+    """call(), with an AWS failure raised as CredentialsUnavailable whose text
+    is the class and AWS error code, for the log: never a value it read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        return call()
+    except ClientError as exc:
+        error = exc.response.get('Error', {})
+        raise CredentialsUnavailable(
+            f"ClientError {error.get('Code', '?')}: {error.get('Message', '')}") from exc
+    except BotoCoreError as exc:
+        raise CredentialsUnavailable(f'{type(exc).__name__}: {exc}') from exc
+
+
+class FixedCredentials:
+    def __init__(self, user, password):
+        self._credentials = (user, password)
+
+    def get(self):
+        return self._credentials
+
+    def renew(self):
+        return False  # the environment says the same thing twice
+
+
+class SecretCredentials:
+    def __init__(self, secretsmanager, secret_arn, ttl=SECRET_TTL, monotonic=None):
+        self._secretsmanager = secretsmanager
+        self._secret_arn = secret_arn
+        self._ttl = ttl
+        self._clock = monotonic or clock.monotonic
+        self._credentials = None
+        self._read_at = None
+
+    def get(self):
+        if self._credentials is None:
+            self._read()
+        elif self._clock() - self._read_at >= self._ttl:
+            try:
+                self._read()
+            except CredentialsUnavailable as exc:
+                # The last value read is still the best guess; the server
+                # says whether it still holds (1045 reads it again).
+                log.warning('Could not read the database secret again, using the one '
+                            'read before: %s', exc)
+        return self._credentials
+
+    def renew(self):
+        before = self._credentials
+        self._read()
+        return self._credentials != before
+
+    def _read(self):
+        secret = _call_aws(lambda: self._secretsmanager().get_secret_value(
+            SecretId=self._secret_arn))
+        try:
+            value = json.loads(secret['SecretString'])
+            credentials = (value['username'], value['password'])
+        except (KeyError, TypeError, ValueError):
+            # Say nothing of what the secret holds: it may be a password.
+            raise CredentialsUnavailable(
+                'the database secret is not JSON {"username": ..., "password": ...}') from None
+        self._credentials = credentials
+        self._read_at = self._clock()
+
+
+class IamAuthToken:
+    def __init__(self, rds, host, port, user, region):
+        self._rds = rds
+        self._host, self._port, self._user, self._region = host, port, user, region
+
+    def get(self):
+        token = _call_aws(lambda: self._rds().generate_db_auth_token(
+            DBHostname=self._host, Port=self._port, DBUsername=self._user,
+            Region=self._region))
+        return self._user, token
+
+    def renew(self):
+        return False  # every connection signs a new token already

@@ -133,6 +133,7 @@ class TcpProxy:
         self._parked = []
         self.blackhole = False
         self.connections = 0
+        self.parked_connections = 0  # accepted during a blackhole
         self.open()
 
     def open(self):
@@ -184,6 +185,7 @@ class TcpProxy:
                 with self._lock:
                     self._parked.append((client,))
                     self._pairs.add(self._parked[-1])
+                    self.parked_connections += 1
                 continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
@@ -195,6 +197,11 @@ class TcpProxy:
             with self._lock:
                 self._pairs.add(pair)
                 self.connections += 1
+            if self._listener is not listener:
+                # close() ran while this one was being accepted, and may have
+                # missed it: nothing gets through a closed proxy.
+                self._cut(pair)
+                return
             threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
 
     def _pump(self, pair):
@@ -239,6 +246,17 @@ class TcpProxy:
         self.close(kill='all')
 
 
+def wait_until(condition, what, timeout=60):
+    """Poll until condition() holds; fail saying `what` did not happen. The
+    timeout only ends a wait for something that never comes: no test passes
+    or fails by how fast the machine is."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what}: not within {timeout} s')
+        time.sleep(0.01)
+
+
 # -- the database, read with plain SQL ---------------------------------------
 
 def query(database, sql, args=None):
@@ -248,6 +266,20 @@ def query(database, sql, args=None):
             cursor.execute(sql, args)
             return cursor.fetchall()
     finally:
+        conn.close()
+
+
+def unlocked(database, sql, args=None):
+    """The rows of a SELECT that no other transaction holds locked right now
+    (FOR UPDATE SKIP LOCKED, let go of at once)."""
+    conn = pymysql.connect(database=database, autocommit=False, **MARIADB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            cursor.execute(sql + ' FOR UPDATE SKIP LOCKED', args)
+            return cursor.fetchall()
+    finally:
+        conn.rollback()
         conn.close()
 
 

@@ -51,9 +51,13 @@ def test_three_relays_at_once_publish_each_event_exactly_once(
     env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
                      AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}')
     barrier = CONTEXT.Barrier(RELAYS)
+    # Each relay stops at its first SNS call, its first claim held, until all
+    # of them hold one: the claims overlap whatever the machine's speed.
+    all_claimed = CONTEXT.Barrier(RELAYS)
 
     outcomes = run_workers('relay_once', env,
-                           [dict(barrier=barrier) for _ in range(RELAYS)], tmp_path)
+                           [dict(barrier=barrier, proceed=all_claimed)
+                            for _ in range(RELAYS)], tmp_path)
 
     envelopes = topic.envelopes()
     seen = collections.Counter(json.loads(e['Message'])['event_id'] for e in envelopes)

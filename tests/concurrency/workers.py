@@ -5,6 +5,10 @@ the environment on first use), and calls it the way Lambda does: an API
 Gateway proxy event and a context in, a proxy response out. Importing this
 module imports nothing of the service (the test process imports it too), and
 every entry point is a module-level function, so 'spawn' can find it.
+
+Times a worker reports ('started', 'ended') are time.monotonic(): one clock
+for every process of the machine (CLOCK_MONOTONIC), which no wall-clock
+change (NTP, a test moving the date) ever moves.
 """
 import json
 import os
@@ -22,6 +26,102 @@ _INHERITED = ('DATABASE_URL', 'DB_HOST', 'DB_SECRET_ARN', 'SNS_TOPIC_ARN',
               'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR')
 BARRIER_TIMEOUT = 60
 
+# What this process's service did on the wire, counted by the probes that
+# boot() installs; Lambda.request reports the part each request did.
+PROBE = {'db_connects': 0, 'db_timeouts': 0, 'db_timeout_limits': [],
+         'sns_calls': 0, 'sns_failed_calls': 0, 'sns_attempts': 0, 'sns_timeouts': 0}
+
+
+def _timed_out(exc):
+    """Whether `exc` (or what it was raised from) is a socket timeout."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = (getattr(exc, 'original_exception', None) or exc.__cause__
+               or exc.__context__)
+    return False
+
+
+def _install_db_probe():
+    """Count the MariaDB connection attempts and the socket waits that ended
+    in a timeout (with the timeout they waited out), at the driver."""
+    from pymysql.connections import Connection
+    real_connect, real_read, real_write = (Connection.connect, Connection._read_bytes,
+                                           Connection._write_bytes)
+
+    def note(exc, limit):
+        if _timed_out(exc):
+            PROBE['db_timeouts'] += 1
+            PROBE['db_timeout_limits'].append(limit)
+
+    def connect(self, sock=None):
+        PROBE['db_connects'] += 1
+        try:
+            return real_connect(self, sock)
+        except BaseException as exc:
+            note(exc, self.connect_timeout)
+            raise
+
+    def wrap(real):
+        def io(self, data):
+            limit = self._sock.gettimeout() if self._sock is not None else None
+            try:
+                return real(self, data)
+            except BaseException as exc:
+                note(exc, limit)
+                raise
+        return io
+
+    Connection.connect = connect
+    Connection._read_bytes = wrap(real_read)
+    Connection._write_bytes = wrap(real_write)
+
+
+def _install_sns_probe():
+    """Count SNS API calls, the failed ones, HTTP attempts and timeouts: on
+    boto3's default session, so every client the service makes has them."""
+    import boto3
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+    boto3.setup_default_session()
+    events = boto3.DEFAULT_SESSION.events
+
+    def count(name):
+        def handler(**kwargs):
+            PROBE[name] += 1
+        return handler
+
+    def answered(http_response=None, **kwargs):
+        if http_response is not None and http_response.status_code >= 300:
+            PROBE['sns_failed_calls'] += 1
+
+    def attempt_failed(caught_exception=None, **kwargs):
+        if isinstance(caught_exception, (ConnectTimeoutError, ReadTimeoutError)) or (
+                caught_exception is not None and _timed_out(caught_exception)):
+            PROBE['sns_timeouts'] += 1
+
+    events.register('before-call.sns', count('sns_calls'))
+    events.register('after-call-error.sns', count('sns_failed_calls'))
+    events.register('after-call.sns', answered)
+    events.register('before-send.sns', count('sns_attempts'))
+    events.register('needs-retry.sns', attempt_failed)
+
+
+def _probed():
+    return {name: (list(value) if isinstance(value, list) else value)
+            for name, value in PROBE.items()}
+
+
+def _breaker_open():
+    """Whether this copy's SNS publisher is pausing SNS calls right now
+    (None: it publishes in process, with no breaker)."""
+    from chalicelib import runtime
+    publisher = runtime.publisher()
+    if not hasattr(publisher, 'topic_arn'):
+        return None
+    return time.monotonic() < publisher._paused_until
+
 
 def boot(env, log_path=None):
     """Configure this process as a Lambda copy and return its `Lambda`."""
@@ -36,6 +136,8 @@ def boot(env, log_path=None):
     get_settings.cache_clear()
     runtime.reset()
     aws.forget_clients()
+    _install_db_probe()
+    _install_sns_probe()
     import app as app_module
     return Lambda(app_module.app)
 
@@ -57,7 +159,8 @@ class Lambda:
         raise ValueError(f'no route for {path}')
 
     def request(self, method, path, body=None, headers=None, query=None):
-        """Return a compact record of the answer: status, Code, timings, body."""
+        """Return a compact record of the answer: status, Code, timings, body,
+        and what the request did on the wire (see PROBE)."""
         resource, path_params = self._resource(path)
         headers = {'Content-Type': 'application/json',
                    'Authorization': f"Bearer {os.environ['TEST_BEARER_TOKEN']}",
@@ -80,10 +183,14 @@ class Lambda:
         context = SimpleNamespace(
             aws_request_id=str(uuid.uuid4()), function_name='orders-api',
             memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000)
-        started = time.time()
-        clock = time.monotonic()
+        breaker_open = _breaker_open()
+        before = _probed()
+        started = time.monotonic()
         response = self.app(event, context)
-        seconds = time.monotonic() - clock
+        ended = time.monotonic()
+        after = _probed()
+        did = {name: after[name][len(before[name]):] if isinstance(after[name], list)
+               else after[name] - before[name] for name in PROBE}
         text = response.get('body') or ''
         try:
             answer = json.loads(text) if text else None
@@ -92,7 +199,8 @@ class Lambda:
         return {
             'method': method, 'path': path, 'status': response['statusCode'],
             'body': answer, 'headers': response.get('headers') or {},
-            'started': started, 'ended': started + seconds, 'seconds': seconds,
+            'started': started, 'ended': ended, 'seconds': ended - started,
+            'breaker_open': breaker_open, 'breaker_open_after': _breaker_open(), **did,
         }
 
 
@@ -123,7 +231,10 @@ def _compact(answer, **extra):
               'order_status': body.get('status'),
               'replayed': answer['headers'].get('Idempotent-Replayed'),
               'retry_after': answer['headers'].get('Retry-After'),
-              'raw': None if body else answer['body']}
+              'raw': None if body else answer['body'],
+              'breaker_open': answer['breaker_open'],
+              'breaker_open_after': answer['breaker_open_after'],
+              **{name: answer[name] for name in PROBE}}
     record.update(extra)
     return record
 
@@ -203,20 +314,41 @@ def post_same_key(lam, index, requests, barrier, retry=False):
     return answers
 
 
+def _hold_first_publish(publisher, claimed, proceed):
+    """Stop the relay at its first SNS call, inside its claim transaction:
+    set `claimed`, then wait for `proceed` (an Event, or a Barrier of all the
+    relays) before the call goes to SNS."""
+    real = publisher.publish_batch
+    calls = []
+
+    def publish_batch(rows):
+        if not calls:
+            calls.append(len(rows))
+            if claimed is not None:
+                claimed.set()
+            if proceed is not None and proceed.wait(BARRIER_TIMEOUT) is False:
+                raise AssertionError('the relay was not let go on to SNS')
+        return real(rows)
+    publisher.publish_batch = publish_batch
+
+
 def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
-               stop=None, linger=0.5):
+               stop=None, linger=0.5, claimed=None, proceed=None):
     """One scheduled relay invocation, as the outbox_relay Lambda runs it;
-    then, if given, set `stop` (`linger` seconds later)."""
+    then, if given, set `stop` (`linger` seconds later). With `claimed` or
+    `proceed`, the relay is held at its first SNS call (_hold_first_publish)."""
     from chalicelib import runtime
     from chalicelib.events.relay import relay
     runtime.database()
     publisher = runtime.publisher()
+    if claimed is not None or proceed is not None:
+        _hold_first_publish(publisher, claimed, proceed)
     if barrier is not None:
         barrier.wait(BARRIER_TIMEOUT)
     time.sleep(start_after)
-    started = time.time()
+    started = time.monotonic()
     published = relay(publisher, min_age=timedelta(seconds=min_age_seconds))
-    ended = time.time()
+    ended = time.monotonic()
     if stop is not None:
         time.sleep(linger)
         stop.set()
@@ -224,20 +356,31 @@ def relay_once(lam, index, barrier=None, min_age_seconds=0.0, start_after=0.0,
 
 
 def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
-                   limit=100000):
-    """POST orders one after the other until `stop` is set (or `limit`)."""
+                   limit=100000, go=None, progress=None):
+    """POST orders one after the other until `stop` is set (or `limit`).
+    After the warm-up: wait at `ready`, then for `go` if given. Each answer
+    puts its request's start time in progress[index] (if given), so the
+    test knows when this copy has answered a request made after a moment."""
     answers = []
+
+    def create(phase):
+        answer = _compact(lam.request('POST', '/orders', order_body(user_id, email)),
+                          phase=phase)
+        answers.append(answer)
+        if progress is not None:
+            progress[index] = answer['started']
+
     # Warm up first (imports, connection), as a warm Lambda copy would be.
-    answers.append(_compact(lam.request('POST', '/orders', order_body(user_id, email)),
-                            phase='warmup'))
+    create('warmup')
     ready.wait(BARRIER_TIMEOUT)
+    if go is not None and not go.wait(BARRIER_TIMEOUT):
+        raise AssertionError('the test never said go')
     while len(answers) < limit:
         if pause:  # idle first: a warm copy waiting for its next request
             stop.wait(pause)
         if stop.is_set():
             break
-        answers.append(_compact(lam.request('POST', '/orders', order_body(user_id, email)),
-                                phase='stream'))
+        create('stream')
     return answers
 
 

@@ -1,5 +1,7 @@
 """AWS under moto for the integration tests: an SNS topic with an SQS queue
-subscribed (raw delivery off, as in production), and SES."""
+subscribed (raw delivery off, as in production), and SES. And the
+production connection path: a private MariaDB with TLS, the service
+pointed at it through the DB_* variables, a clock the test moves."""
 import json
 from dataclasses import dataclass
 
@@ -7,8 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws, runtime
+from chalicelib import aws, clock, identity, runtime
 from chalicelib.config import get_settings
+from chalicelib.storage import connection
+from tests.conftest import IN_CI, staff_client, trust
+from tests.integration.private_mariadb import PrivateMariaDB, missing_binaries
 
 REGION = 'us-east-1'
 SENDER = 'orders@shop.example.com'
@@ -91,3 +96,78 @@ def sent_emails():
     from moto.ses.models import ses_backends
     from moto.core import DEFAULT_ACCOUNT_ID
     return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+@pytest.fixture(scope='session')
+def private_mariadb(tmp_path_factory):
+    """A MariaDB of the tests' own with TLS (see private_mariadb.py)."""
+    missing = missing_binaries()
+    if missing:
+        if IN_CI:
+            pytest.fail(f'CI=true but {", ".join(missing)} not found: the TLS, IAM and '
+                        'rotation tests must run')
+        pytest.skip(f'{", ".join(missing)} not found')
+    server = PrivateMariaDB(tmp_path_factory.mktemp('private-mariadb'))
+    yield server
+    server.stop()
+
+
+class FrozenClock:
+    """The service's monotonic clock, moved by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Connection ages and the secret's TTL follow this clock, not the wall."""
+    fake = FrozenClock()
+    monkeypatch.setattr(clock, 'monotonic', fake)
+    return fake
+
+
+def idle_long_enough(frozen_clock):
+    """Age the warm connection so its next use pings it first, as after a
+    container sat idle between invocations."""
+    frozen_clock.advance(connection.IDLE_PING_SECONDS + 1)
+
+
+@pytest.fixture
+def serve(monkeypatch, tmp_path, issuer, staff_token):
+    """serve(DB_HOST=..., ...): the app as a fresh Lambda container configured
+    with these variables (and no DATABASE_URL), as a chalice test Client
+    sending a staff token."""
+    import app as app_module
+
+    def start(**env):
+        for name in ('DATABASE_URL', 'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER',
+                     'DB_PASSWORD', 'DB_SECRET_ARN', 'DB_SSL_CA', 'DB_IAM_AUTH',
+                     'SNS_TOPIC_ARN', 'SES_SENDER_EMAIL'):
+            monkeypatch.delenv(name, raising=False)
+        defaults = {'AUTO_MIGRATE': 'true', 'MAIL_DIR': str(tmp_path / 'mail'),
+                    'AWS_DEFAULT_REGION': REGION, 'AWS_REGION': REGION,
+                    'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing'}
+        for name, value in {**defaults, **env}.items():
+            monkeypatch.setenv(name, value)
+        trust(issuer, monkeypatch)
+        _forget_the_container()
+        return staff_client(app_module.app, staff_token)
+
+    yield start
+    if connection.database.obj is not None:
+        connection.discard_connection()
+    _forget_the_container()
+
+
+def _forget_the_container():
+    get_settings.cache_clear()
+    aws.forget_clients()
+    runtime.reset()
+    identity.reset()

@@ -9,7 +9,6 @@ import pytest
 
 from chalicelib.orders.idempotency import fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox
-from chalicelib.clock import utcnow
 from chalicelib.orders.schemas import parse_json_object
 from tests.support import create_order, json_of, order_body, send, stored_key, to_json
 
@@ -467,26 +466,27 @@ def test_same_key_with_another_body_is_422(client):
     assert Order.select().count() == 1
 
 
-def test_key_still_in_flight_is_409(client):
+def test_key_still_in_flight_is_409(client, service_clock):
     body = order_body()
-    IdempotencyKey.create(key=stored_key('key-3'), request_hash=hash_of(body), created_at=utcnow())
+    IdempotencyKey.create(key=stored_key('key-3'), request_hash=hash_of(body),
+                          created_at=service_clock.now)
 
     error_of(send(client, 'POST', '/orders', body, {'Idempotency-Key': 'key-3'}),
              409, 'ConflictError')
     assert Order.select().count() == 0
 
 
-def test_abandoned_in_flight_key_is_taken_over_after_its_lease(client):
+def test_abandoned_in_flight_key_is_taken_over_after_its_lease(client, service_clock):
     body = order_body()
     IdempotencyKey.create(key=stored_key('key-4'), request_hash=hash_of(body),
-                          created_at=utcnow() - timedelta(minutes=10))
+                          created_at=service_clock.now - timedelta(minutes=10))
 
     assert send(client, 'POST', '/orders', body, {'Idempotency-Key': 'key-4'}).status_code == 201
 
 
-def test_key_older_than_24_hours_is_new_again(client):
+def test_key_older_than_24_hours_is_new_again(client, service_clock):
     send(client, 'POST', '/orders', order_body(), {'Idempotency-Key': 'key-5'})
-    IdempotencyKey.update(created_at=utcnow() - timedelta(hours=25)).execute()
+    service_clock.advance(timedelta(hours=25))
 
     response = send(client, 'POST', '/orders', order_body(user_id=9), {'Idempotency-Key': 'key-5'})
 

@@ -6,7 +6,6 @@ import pytest
 
 from chalicelib.orders.idempotency import fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, Outbox
-from chalicelib.clock import utcnow
 from chalicelib.orders.schemas import parse_json_object
 from tests.support import json_of, order_body, send, stored_key, to_json
 
@@ -21,11 +20,12 @@ def total_orders(client):
     return json_of(response)['total']
 
 
-def claim_in_flight(body, key, age=timedelta(0)):
+def claim_in_flight(clock, body, key, age=timedelta(0)):
     """What the first request leaves while it is still being processed: its
-    claim, with the fingerprint the service takes of the body as parsed."""
+    claim, `age` before the service's now, with the fingerprint the service
+    takes of the body as parsed."""
     IdempotencyKey.create(key=stored_key(key), request_hash=fingerprint(parse_json_object(to_json(body))),
-                          response_body=None, created_at=utcnow() - age)
+                          response_body=None, created_at=clock.now - age)
 
 
 def test_first_post_with_a_key_creates_the_order(client):
@@ -134,9 +134,9 @@ def test_invalid_body_with_a_key_returns_400_and_leaves_the_key_free(client):
     assert 'Idempotent-Replayed' not in good.headers
 
 
-def test_key_still_in_flight_returns_409_and_creates_nothing(client):
+def test_key_still_in_flight_returns_409_and_creates_nothing(client, service_clock):
     body = order_body()
-    claim_in_flight(body, 'key-1')
+    claim_in_flight(service_clock, body, 'key-1')
 
     response = post(client, body, 'key-1')
 
@@ -146,8 +146,8 @@ def test_key_still_in_flight_returns_409_and_creates_nothing(client):
     assert total_orders(client) == 0
 
 
-def test_key_in_flight_with_a_different_body_returns_422(client):
-    claim_in_flight(order_body(user_id=1), 'key-1')
+def test_key_in_flight_with_a_different_body_returns_422(client, service_clock):
+    claim_in_flight(service_clock, order_body(user_id=1), 'key-1')
 
     response = post(client, order_body(user_id=2), 'key-1')
 
@@ -155,12 +155,12 @@ def test_key_in_flight_with_a_different_body_returns_422(client):
     assert json_of(response)['Code'] == 'UnprocessableEntityError'
 
 
-def test_expired_key_is_treated_as_new(client):
+def test_expired_key_is_treated_as_new(client, service_clock):
     body = order_body()
     stale = {'order_id': 1, 'status': 'pending'}
     IdempotencyKey.create(key=stored_key('key-1'), request_hash=fingerprint(parse_json_object(to_json(body))),
                           response_body=json.dumps(stale),
-                          created_at=utcnow() - timedelta(hours=25))
+                          created_at=service_clock.now - timedelta(hours=25))
 
     response = post(client, body, 'key-1')
 
@@ -171,9 +171,9 @@ def test_expired_key_is_treated_as_new(client):
     assert post(client, body, 'key-1').headers['Idempotent-Replayed'] == 'true'
 
 
-def test_expired_key_with_a_different_body_is_treated_as_new(client):
+def test_expired_key_with_a_different_body_is_treated_as_new(client, service_clock):
     IdempotencyKey.create(key=stored_key('key-1'), request_hash='0' * 64, response_body='{}',
-                          created_at=utcnow() - timedelta(hours=25))
+                          created_at=service_clock.now - timedelta(hours=25))
 
     response = post(client, order_body(), 'key-1')
 
@@ -181,10 +181,9 @@ def test_expired_key_with_a_different_body_is_treated_as_new(client):
     assert total_orders(client) == 1
 
 
-def test_key_within_24_hours_still_replays(client):
+def test_key_within_24_hours_still_replays(client, service_clock):
     first = post(client, order_body(), 'key-1')
-    (IdempotencyKey.update(created_at=utcnow() - timedelta(hours=23))
-     .where(IdempotencyKey.key == stored_key('key-1')).execute())
+    service_clock.advance(timedelta(hours=23))
 
     again = post(client, order_body(), 'key-1')
 

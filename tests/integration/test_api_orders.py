@@ -3,13 +3,14 @@ status changes along the lifecycle, versions and If-Match, delete, exact money,
 timestamps, and health."""
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from chalicelib.storage.models import Order, OrderItem
-from tests.support import create_order, json_of, order_body, send
+from tests.conftest import FROZEN_AT
+from tests.support import create_order, iso, json_of, order_body, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 ARROWS = [('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
@@ -106,16 +107,19 @@ def test_posted_orders_get_distinct_increasing_ids(client):
     assert min(second_items) > max(first_items)
 
 
-def test_timestamps_are_utc_iso_with_z_and_six_digit_microseconds(client):
-    before = datetime.now(timezone.utc).replace(tzinfo=None)
+@pytest.mark.parametrize('moment, written', [
+    (FROZEN_AT, '2030-01-01T00:00:05.000000Z'),
+    (datetime(2031, 9, 9, 9, 9, 9, 90909), '2031-09-09T09:09:09.090909Z')])
+def test_timestamps_are_utc_iso_with_z_and_six_digit_microseconds(client, service_clock,
+                                                                   moment, written):
+    service_clock.now = moment
+
     order = create_order(client)
-    after = datetime.now(timezone.utc).replace(tzinfo=None)
 
     assert ISO_Z.fullmatch(order['created_at'])
-    assert ISO_Z.fullmatch(order['updated_at'])
-    assert order['created_at'] == order['updated_at']
-    created = datetime.strptime(order['created_at'], '%Y-%m-%dT%H:%M:%S.%fZ')
-    assert before <= created <= after
+    assert order['created_at'] == order['updated_at'] == written
+    got = json_of(client.http.get(f"/orders/{order['order_id']}"))
+    assert (got['created_at'], got['updated_at']) == (written, written)
 
 
 # -- read -----------------------------------------------------------------------
@@ -219,14 +223,17 @@ def test_version_grows_by_one_per_change_and_etag_follows(client):
     assert etags == ['"2"', '"3"', '"4"']
 
 
-def test_put_moves_updated_at_and_keeps_created_at(client):
+def test_put_moves_updated_at_and_keeps_created_at(client, service_clock):
     order = create_order(client)
+    service_clock.advance(timedelta(microseconds=1))  # the least a timestamp shows
 
     changed = json_of(put(client, order['order_id'], 'paid'))
 
-    assert changed['created_at'] == order['created_at']
+    assert changed['created_at'] == order['created_at'] == iso(FROZEN_AT)
     assert ISO_Z.fullmatch(changed['updated_at'])
+    assert changed['updated_at'] == iso(FROZEN_AT + timedelta(microseconds=1))
     assert changed['updated_at'] > order['updated_at']
+    assert json_of(client.http.get(f"/orders/{order['order_id']}")) == changed
 
 
 def test_put_keeps_items_and_total(client):
@@ -420,7 +427,8 @@ def test_one_tenth_plus_two_tenths_is_three_tenths_never_a_float_sum(client):
     response = send(client, 'POST', '/orders', order_body(items=[
         item(1, 1, Decimal('0.10')), item(2, 1, Decimal('0.20'))]))
 
-    assert b'0.30000000000000004' not in response.body
+    # The digits written for the total itself, not a search of the whole body.
+    assert json.loads(response.body, parse_float=str)['order_total'] == '0.3'
     assert exact_json(response)['order_total'] == Decimal('0.3')
 
 

@@ -1,5 +1,5 @@
 """One change, one outbox row, committed with the change: what each HTTP
-request leaves in chalicelib.models.Outbox, on SQLite and MariaDB."""
+request leaves in the outbox table, on SQLite and MariaDB."""
 import json
 import re
 from decimal import Decimal

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import runtime
-from chalicelib.storage.models import Outbox
 from chalicelib.events.publishers import SnsPublisher
-from chalicelib.events.relay import relay
-from tests.support import create_order, send
+from chalicelib.events.relay import RELAY_MIN_AGE, relay
+from chalicelib.storage.models import Outbox
+from tests.conftest import FROZEN_AT
+from tests.support import Clock, create_order, iso, send
 
 EVENT_KEYS = {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
               'status', 'order_total', 'timestamp'}
@@ -25,7 +26,9 @@ def relay_now():
     return relay(runtime.publisher(), min_age=timedelta(0))
 
 
-def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_world, client):
+def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_world, client,
+                                                                       service_clock):
+    service_clock.step = timedelta(seconds=1)  # each change a second after the last
     order = create_order(client, user_email='ada@example.com')
     put_status(client, order['order_id'], 'paid')
     put_status(client, order['order_id'], 'shipped')
@@ -35,7 +38,9 @@ def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_worl
     messages = aws_world.receive()
 
     envelopes = [json.loads(m['Body']) for m in messages]
+    # The queue keeps no order; the timestamps do (the clock moved at each change).
     events = sorted((json.loads(e['Message']) for e in envelopes), key=lambda e: e['timestamp'])
+    assert len({e['timestamp'] for e in events}) == 5 and events[0]['timestamp'] == iso(FROZEN_AT)
     assert [e['event_type'] for e in events] == [
         'order_created', 'order_updated', 'order_shipped', 'order_updated', 'order_deleted']
     assert [e['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered', 'delivered']
@@ -209,12 +214,18 @@ def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_wo
     assert len(aws_world.receive()) == 4
 
 
-def test_relay_leaves_events_of_requests_still_publishing_alone(aws_world, client, monkeypatch):
+def test_relay_leaves_events_of_requests_still_publishing_alone(aws_world, client, monkeypatch,
+                                                                service_clock):
     monkeypatch.setattr(runtime.publisher(), '_paused_until', float('inf'))
     create_order(client)
+    written = service_clock.now  # the event's created_at
 
-    assert relay(runtime.publisher()) == 0  # younger than RELAY_MIN_AGE
-    assert relay_now() == 1
+    # Younger than RELAY_MIN_AGE: left alone; older: the relay's.
+    assert relay(runtime.publisher(), clock=Clock(written + RELAY_MIN_AGE / 2)) == 0
+    assert relay(runtime.publisher(),
+                 clock=Clock(written + RELAY_MIN_AGE + timedelta(seconds=1))) == 1
+    assert relay_now() == 0
+    assert len(aws_world.receive()) == 1
 
 
 def test_relay_deletes_published_rows_older_than_the_retention(aws_world, client):

@@ -39,8 +39,11 @@ ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
                'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'}
-EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents',
-                                      'secretsmanager:GetSecretValue'}
+# Signing in to the database: the secret, or (DbIamAuth=true) an IAM token.
+SIGN_IN = {'ReadDatabaseSecret': ('UsesSecret', 'secretsmanager:GetSecretValue'),
+           'ConnectAsDatabaseUserWithIam': ('UsesIamAuth', 'rds-db:connect')}
+EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents'} | {
+    action for _, action in SIGN_IN.values()}
 FUNCTION_CALLS = {
     'APIHandler': {'sns:Publish'},
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
@@ -167,8 +170,22 @@ def _as_list(value):
 
 
 def _statements(role_props):
-    return [statement for policy in role_props['Policies']
-            for statement in policy['PolicyDocument']['Statement']]
+    """Every statement a role may hold, whichever way its conditions go."""
+    return [statement for _, statement in _conditional_statements(role_props)]
+
+
+def _conditional_statements(role_props):
+    """(condition or None, statement) for each statement of the role."""
+    found = []
+    for policy in role_props['Policies']:
+        for statement in policy['PolicyDocument']['Statement']:
+            if 'Fn::If' in statement:
+                condition, *branches = statement['Fn::If']
+                found += [(condition, branch) for branch in branches
+                          if branch != {'Ref': 'AWS::NoValue'}]
+            else:
+                found.append((None, statement))
+    return found
 
 
 def _actions(statements):
@@ -201,11 +218,50 @@ def _walk(value):
             yield from _walk(inner)
 
 
+# cfn-lint judges each Lambda runtime against the day it runs (W2531, E2531,
+# E2533: python3.11 is deprecated on 2027-06-30, blocked from 2027-07-31), so
+# its verdict on one template would change with the calendar. Here it lints as
+# of a fixed day, every rule on: a runtime deprecated by then still fails.
+# (`make package` lints as of the real day.)
+LINT_AS_OF = '2026-12-01'
+_CFN_LINT_AS_OF = """
+import datetime, sys
+as_of = datetime.date.fromisoformat(sys.argv.pop(1))
+class AsOf(datetime.datetime):
+    @classmethod
+    def today(cls):
+        return cls(as_of.year, as_of.month, as_of.day)
+datetime.datetime = AsOf
+from cfnlint.runner import main
+sys.exit(main())
+"""
+
+
+def cfn_lint(template_path):
+    return subprocess.run([sys.executable, '-c', _CFN_LINT_AS_OF, LINT_AS_OF,
+                           str(template_path)],
+                          capture_output=True, text=True, timeout=300)
+
+
 def test_template_passes_cfn_lint(packaged):
-    result = subprocess.run([str(BIN / 'cfn-lint'), str(packaged.template_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = cfn_lint(packaged.template_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_judges_the_runtime_as_of_its_fixed_day(packaged, tmp_path):
+    """python3.9 was deprecated on 2025-12-15: before LINT_AS_OF, so the
+    pinned day leaves the runtime rules on."""
+    text = packaged.template_path.read_text()
+    runtimes = set(re.findall(r'Runtime: (\S+)', text))
+    assert runtimes and 'python3.9' not in runtimes
+    old = tmp_path / 'sam.yaml'
+    old.write_text(re.sub(r'Runtime: \S+', 'Runtime: python3.9', text))
+
+    result = cfn_lint(old)
+
+    assert result.returncode != 0
+    assert 'W2531' in result.stdout and "'python3.9' was deprecated" in result.stdout
 
 
 def test_merge_never_leaves_two_intrinsics_in_one_value(packaged):
@@ -294,6 +350,39 @@ def test_each_role_grants_only_what_its_function_calls(packaged):
     assert set(packaged.of_type('AWS::IAM::Role')) == set(ROLES.values())
 
 
+def test_each_role_signs_in_to_the_database_one_way_chosen_by_the_stack(packaged):
+    for function, role in ROLES.items():
+        sign_in = {statement['Sid']: (condition, statement)
+                   for condition, statement in _conditional_statements(packaged.props(role))
+                   if statement.get('Sid') in SIGN_IN}
+
+        assert set(sign_in) == set(SIGN_IN), function
+        for sid, (condition, action) in SIGN_IN.items():
+            assert sign_in[sid][0] == condition and sign_in[sid][1]['Action'] == action
+        assert sign_in['ReadDatabaseSecret'][1]['Resource'] == {'Ref': 'DbSecretArn'}
+        assert sign_in['ConnectAsDatabaseUserWithIam'][1]['Resource'] == {'Fn::Sub': (
+            'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}'
+            ':dbuser:${DbResourceId}/${DbUser}')}
+    conditions = packaged.template['Conditions']
+    assert conditions['UsesIamAuth'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
+    assert conditions['UsesSecret'] == {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSecretArn'}, '']}]}
+
+
+def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
+    rule = packaged.template['Rules']['IamAuthSignsInOverVerifiedTlsAsOneUser']
+
+    assert rule['RuleCondition'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
+    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, '']}]} in [
+        assertion['Assert'] for assertion in rule['Assertions']]
+
+
+def test_the_api_reserves_its_concurrency_so_it_cannot_exhaust_the_database(packaged):
+    # docs/deploy.md sizes max_connections from it: one connection per copy.
+    reserved = packaged.props('APIHandler').get('ReservedConcurrentExecutions')
+
+    assert reserved is not None and reserved >= 1
+
+
 def test_stage_policy_file_for_chalice_deploy_grants_the_same_calls(packaged):
     statements = packaged.policy_file['Statement']
     packaged_actions = set().union(*FUNCTION_CALLS.values()) | EVERY_FUNCTION_CALLS
@@ -325,7 +414,8 @@ def test_every_function_is_configured_from_the_stack_not_placeholders(packaged):
         assert variables['SNS_TOPIC_ARN'] == {'Ref': topic}
         for name, parameter in [('DB_HOST', 'DbHost'), ('DB_PORT', 'DbPort'),
                                 ('DB_NAME', 'DbName'), ('DB_SECRET_ARN', 'DbSecretArn'),
-                                ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
+                                ('DB_SSL_CA', 'DbSslCa'), ('DB_IAM_AUTH', 'DbIamAuth'),
+                                ('DB_USER', 'DbUser'), ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
             assert variables[name] == {'Ref': parameter}
             assert parameter in packaged.template['Parameters']
         assert variables['AUTO_MIGRATE'] == 'false'

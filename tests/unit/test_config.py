@@ -60,3 +60,63 @@ def test_password_never_appears_in_the_settings_repr():
 def test_auto_migrate_can_be_switched_either_way():
     assert settings_from({'AUTO_MIGRATE': 'false'}).auto_migrate is False
     assert settings_from({'DB_HOST': 'db', 'AUTO_MIGRATE': '1'}).auto_migrate is True
+
+
+def test_tls_and_iam_auth_are_off_unless_asked_for():
+    database = settings_from({'DB_HOST': 'db', 'DB_USER': 'u', 'DB_PASSWORD': 'p'}).database
+
+    assert (database.ssl_ca, database.iam_auth) == ('', False)
+
+
+@pytest.mark.parametrize('env', [
+    {'DB_HOST': 'db', 'DB_USER': 'u', 'DB_SECRET_ARN': 'arn:x'},
+    {'DATABASE_URL': 'mysql://u:p@db:3306/shop'},
+])
+def test_db_ssl_ca_applies_to_either_way_of_naming_the_server(env):
+    database = settings_from({**env, 'DB_SSL_CA': ' /opt/rds-global-bundle.pem '}).database
+
+    assert database.ssl_ca == '/opt/rds-global-bundle.pem'
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('true', True), ('TRUE', True), ('1', True), ('yes', True),
+    ('false', False), ('0', False), ('', False)])
+def test_db_iam_auth_reads_the_usual_spellings_of_a_flag(value, expected):
+    settings = settings_from({'DB_HOST': 'db', 'DB_USER': 'orders_app',
+                              'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': value})
+
+    assert settings.database.iam_auth is expected
+
+
+def test_iam_auth_with_a_ca_and_a_user_is_accepted():
+    database = settings_from({'DB_HOST': 'proxy.example.com', 'DB_USER': 'orders_app',
+                              'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
+
+    assert (database.iam_auth, database.user, database.password) == (True, 'orders_app', '')
+
+
+@pytest.mark.parametrize('env, says', [
+    ({'DB_USER': 'orders_app'}, 'DB_SSL_CA'),
+    ({'DB_SSL_CA': '/ca.pem'}, 'DB_USER'),
+    ({'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_PASSWORD': 'p'}, 'DB_PASSWORD'),
+    ({'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_SECRET_ARN': 'arn:x'},
+     'DB_SECRET_ARN'),
+])
+def test_iam_auth_refuses_a_configuration_it_cannot_sign_in_with_and_says_why(env, says):
+    with pytest.raises(ConfigError, match=says):
+        settings_from({'DB_HOST': 'db', 'DB_IAM_AUTH': 'true', **env})
+
+
+def test_iam_auth_over_a_database_url_takes_its_user_and_refuses_its_password():
+    env = {'DB_IAM_AUTH': 'true', 'DB_SSL_CA': '/ca.pem'}
+
+    database = settings_from({**env, 'DATABASE_URL': 'mysql://orders_app@db/shop'}).database
+    assert (database.user, database.iam_auth) == ('orders_app', True)
+    with pytest.raises(ConfigError, match='DATABASE_URL'):
+        settings_from({**env, 'DATABASE_URL': 'mysql://orders_app:pw@db/shop'})
+
+
+def test_sqlite_ignores_the_server_only_settings():
+    database = settings_from({'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
+
+    assert (database.engine, database.ssl_ca, database.iam_auth) == ('sqlite', '', False)
