@@ -62,3 +62,27 @@ BENCH_ARGS ?=
 
 bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The OpenAPI document (tools/openapi.py): from app.routes and the marshmallow
+# schemas, into chalicelib/api/openapi.json (served by GET /openapi.json) and
+# its copy docs/openapi.json. tests/unit/test_openapi_document.py fails when
+# either is stale.
+.PHONY: openapi
+
+openapi: venv
+	$(BIN)/python -m tools.openapi
+
+# Swagger UI for GET /docs, vendored from npm's swagger-ui-dist (the Swagger UI
+# project's own build; npm checks the tarball's integrity): the bundle, the
+# stylesheet and their licences only. Run with a new SWAGGER_UI_VERSION to upgrade.
+SWAGGER_UI_VERSION ?= 5.35.0
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+
+.PHONY: swagger-ui
+
+swagger-ui:
+	rm -rf build/swagger-ui && mkdir -p build/swagger-ui
+	cd build/swagger-ui && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
+		&& tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	for file in $(SWAGGER_UI_FILES); do cp build/swagger-ui/package/$$file chalicelib/api/swagger-ui/; done
+	echo $(SWAGGER_UI_VERSION) > chalicelib/api/swagger-ui/VERSION

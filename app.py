@@ -6,6 +6,7 @@ import re
 from chalice import Chalice, Rate, Response
 
 from chalicelib import identity, logs, runtime
+from chalicelib.api import reference
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight,
@@ -205,6 +206,20 @@ def health():
         return {'status': 'ok', 'database': 'ok'}
     return Response(body={'status': 'error', 'database': 'unreachable'},
                     status_code=503, headers={'Retry-After': retry_after(error)})
+
+
+@app.route('/openapi.json', methods=['GET'])
+@public_api
+def openapi_document():
+    return Response(body=reference.openapi_json(),
+                    headers={'Content-Type': 'application/json'})
+
+
+@app.route('/docs', methods=['GET'])
+@public_api
+def api_docs():
+    body, headers = reference.docs_page()
+    return Response(body=body, headers=headers)
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)

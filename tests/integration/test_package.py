@@ -462,3 +462,16 @@ def test_deployment_package_holds_the_migrate_function(packaged):
     assert {'app.py', 'chalicelib/storage/migrations.py'} <= names
     assert any(name.startswith('chalicelib/notify/templates/') for name in names)
     assert packaged.props('Migrate')['Handler'] == 'app.migrate_function'
+
+
+def test_deployment_package_holds_the_api_reference_without_its_generator(packaged):
+    with zipfile.ZipFile(packaged.out_dir / 'deployment.zip') as archive:
+        names = set(archive.namelist())
+        served = archive.read('chalicelib/api/openapi.json')
+
+    assert {'chalicelib/api/reference.py', 'chalicelib/api/docs.html',
+            'chalicelib/api/swagger-ui/swagger-ui-bundle.js',
+            'chalicelib/api/swagger-ui/swagger-ui.css'} <= names
+    assert served == (ROOT / 'docs' / 'openapi.json').read_bytes()
+    # The generator and its apispec stay out of the Lambda.
+    assert not any(name.startswith(('tools/', 'apispec/')) for name in names)

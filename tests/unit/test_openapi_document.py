@@ -1,0 +1,163 @@
+"""The OpenAPI document: current with the routes and schemas, valid OpenAPI 3,
+and saying what the contract says about each operation."""
+import pytest
+from openapi_spec_validator import validate
+
+import app as service
+from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.orders.schemas import MAX_ID
+from tools import openapi
+
+PROTECTED = {
+    ('/orders', 'post'), ('/orders', 'get'), ('/orders/{order_id}', 'get'),
+    ('/orders/{order_id}', 'put'), ('/orders/{order_id}', 'delete'),
+    ('/users/{user_id}/orders', 'get')}
+PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get')}
+# Every answer each operation gives (403 where a role may be refused: a
+# customer reading another user's order gets a 404, never a 403).
+STATUSES_BY_OPERATION = {
+    ('/orders', 'post'): {'201', '400', '401', '403', '409', '413', '415', '422', '503'},
+    ('/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
+    ('/orders/{order_id}', 'get'): {'200', '400', '401', '404', '415', '503'},
+    ('/orders/{order_id}', 'put'): {'200', '400', '401', '403', '404', '409', '412', '413',
+                                    '415', '503'},
+    ('/orders/{order_id}', 'delete'): {'204', '400', '401', '403', '404', '415', '503'},
+    ('/users/{user_id}/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
+    ('/health', 'get'): {'200', '415', '503'},
+    ('/openapi.json', 'get'): {'200', '415'},
+    ('/docs', 'get'): {'200', '415'},
+}
+
+
+@pytest.fixture(scope='module')
+def document():
+    return openapi.build()
+
+
+def operations(document):
+    return {(path, method): operation for path, methods in document['paths'].items()
+            for method, operation in methods.items()}
+
+
+def resolve(document, value):
+    while isinstance(value, dict) and '$ref' in value:
+        *_, kind, name = value['$ref'].split('/')
+        value = document['components'][kind][name]
+    return value
+
+
+def parameter(document, operation, name):
+    [found] = [p for p in operation['parameters'] if p['name'] == name]
+    return found
+
+
+def test_committed_copies_are_the_generated_document(document):
+    text = openapi.render(document)
+
+    for path in openapi.OUTPUTS:
+        with open(path, encoding='utf-8') as committed:
+            assert committed.read() == text, f'{path} is stale: run make openapi'
+
+
+def test_document_is_valid_openapi_3(document):
+    assert document['openapi'].startswith('3.')
+    validate(document)
+
+
+def test_every_route_and_method_is_described(document):
+    routes = {(path, method.lower()) for path, methods in service.app.routes.items()
+              for method in methods}
+
+    assert set(operations(document)) == routes == PROTECTED | PUBLIC
+    assert {operation['operationId'] for operation in operations(document).values()} == \
+        {entry.view_name for methods in service.app.routes.values()
+         for entry in methods.values()}
+
+
+def test_every_operation_documents_each_answer_it_gives(document):
+    for key, operation in operations(document).items():
+        assert set(operation['responses']) == STATUSES_BY_OPERATION[key], key
+        for status, response in operation['responses'].items():
+            response = resolve(document, response)
+            if status != '204':
+                assert len(response['content']) == 1, (key, status)
+                [media] = response['content'].values()
+                assert 'schema' in media, (key, status)
+
+
+def test_bearer_jwt_guards_all_but_health_and_the_reference(document):
+    scheme = document['components']['securitySchemes']['bearerAuth']
+    assert scheme == {**scheme, 'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}
+
+    for key, operation in operations(document).items():
+        if key in PUBLIC:
+            assert operation['security'] == [], key
+            assert '401' not in operation['responses']
+        else:
+            assert operation['security'] == [{'bearerAuth': []}], key
+            unauthorized = resolve(document, operation['responses']['401'])
+            assert unauthorized['headers']['WWW-Authenticate']
+
+
+def test_errors_are_in_the_contract_shape(document):
+    error = document['components']['schemas']['Error']
+    for key, operation in operations(document).items():
+        for status, response in operation['responses'].items():
+            if status[0] in '45' and key != ('/health', 'get'):
+                [media] = resolve(document, response)['content'].values()
+                assert media['schema'] == {'$ref': '#/components/schemas/Error'}, (key, status)
+    assert error['required'] == ['Code', 'Message']
+
+
+def test_single_order_answers_carry_their_etag_and_creation_its_location(document):
+    ops = operations(document)
+    for key, status in [(('/orders', 'post'), '201'), (('/orders/{order_id}', 'get'), '200'),
+                        (('/orders/{order_id}', 'put'), '200')]:
+        headers = ops[key]['responses'][status]['headers']
+        assert resolve(document, headers['ETag'])['required'] is True
+    created = ops[('/orders', 'post')]['responses']['201']['headers']
+    assert set(created) == {'ETag', 'Location', 'Idempotent-Replayed'}
+    for key, operation in ops.items():
+        if '503' in operation['responses']:
+            unavailable = resolve(document, operation['responses']['503'])
+            assert 'Retry-After' in unavailable['headers'], key
+
+
+def test_request_headers_are_described_with_their_rules(document):
+    ops = operations(document)
+    key = parameter(document, ops[('/orders', 'post')], 'Idempotency-Key')
+    if_match = parameter(document, ops[('/orders/{order_id}', 'put')], 'If-Match')
+
+    assert key['in'] == 'header' and key['schema']['maxLength'] == 255
+    assert if_match['in'] == 'header' and not if_match['required']
+
+
+def test_path_and_query_parameters_carry_their_bounds(document):
+    ops = operations(document)
+    for key, name in [(('/orders/{order_id}', 'get'), 'order_id'),
+                      (('/users/{user_id}/orders', 'get'), 'user_id')]:
+        schema = parameter(document, ops[key], name)['schema']
+        assert schema == {'type': 'integer', 'minimum': 1, 'maximum': MAX_ID}
+    listing = ops[('/orders', 'get')]
+    page_size = parameter(document, listing, 'page_size')['schema']
+    assert (page_size['minimum'], page_size['maximum'], page_size['default']) == (1, 100, 10)
+    assert parameter(document, listing, 'page')['schema']['minimum'] == 1
+    assert parameter(document, listing, 'status')['schema']['enum'] == list(STATUSES)
+    assert parameter(document, listing, 'cursor')['schema']['maxLength'] == 512
+    user_listing = {p['name'] for p in ops[('/users/{user_id}/orders', 'get')]['parameters']}
+    assert user_listing == {'user_id', 'page', 'page_size', 'cursor'}
+
+
+def test_request_bodies_are_the_schemas_that_validate_them(document):
+    schemas = document['components']['schemas']
+    new_order, item = schemas['NewOrder'], schemas['NewOrderItem']
+
+    assert new_order['required'] == ['items']  # a customer's order is their own
+    assert new_order['additionalProperties'] is False
+    assert (new_order['properties']['items']['minItems'],
+            new_order['properties']['items']['maxItems']) == (1, 100)
+    assert new_order['properties']['user_email']['maxLength'] == 254
+    assert (item['properties']['quantity']['minimum'],
+            item['properties']['quantity']['maximum']) == (1, 10000)
+    assert item['properties']['price_at_order']['maximum'] == 99999999.99
+    assert schemas['StatusChange']['properties']['status']['enum'] == list(STATUSES)

@@ -1,0 +1,460 @@
+"""Generate the service's OpenAPI document: `make openapi` (or `--check`).
+
+No maintained Chalice plugin exists for apispec, so this maps `app.routes`
+(path -> method -> view) to paths itself, and describes each operation below.
+Request bodies and query parameters come from the marshmallow schemas that
+validate them (chalicelib/orders/schemas.py) through apispec's
+MarshmallowPlugin; answers from tools/response_schemas.py.
+
+The document is written to chalicelib/api/openapi.json, which GET /openapi.json
+serves (`chalice package` ships only app.py, chalicelib/ and vendor/), and to
+docs/openapi.json, an identical copy for readers of the repository (a copy, not
+a symlink: a forge shows a symlink as a path, and a Windows checkout as a text
+file). This module runs in development only: apispec is a dev requirement, and
+no Lambda ever imports it.
+"""
+import argparse
+import json
+import os
+import sys
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, validate
+
+import app as service
+from chalicelib.orders import money, schemas
+from tools import response_schemas
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUTPUTS = [os.path.join(ROOT, 'chalicelib', 'api', 'openapi.json'),
+           os.path.join(ROOT, 'docs', 'openapi.json')]
+API_VERSION = '1.0.0'
+# The only routes a caller may use without a bearer token.
+PUBLIC = {('/health', 'GET'), ('/openapi.json', 'GET'), ('/docs', 'GET')}
+BEARER = [{'bearerAuth': []}]
+
+DESCRIPTION = """\
+Orders with items and exact money, a status lifecycle, optimistic concurrency
+(`ETag` / `If-Match`) and idempotent creation (`Idempotency-Key`).
+
+- Requests and answers are JSON. A request without a `Content-Type` is read as JSON;
+  any other `Content-Type`, on any method, is a 415.
+- Unknown body fields and unknown query parameters are a 400, and so is anything
+  outside the rules given here: nothing is ever clamped or rounded to fit.
+- Money is exact: a JSON number with at most two decimals, 0..99999999.99.
+- Times are UTC, ISO 8601 with microseconds and a `Z`.
+- Errors are `{"Code", "Message", "errors"?}`; `errors` says what was wrong, keyed by
+  field, parameter or header.
+- Every operation but `GET /health`, `GET /openapi.json` and `GET /docs` needs
+  `Authorization: Bearer <JWT>`: without a valid token it is a 401, and a role
+  that may not do what it asks is a 403.
+- Answers carry exactly the fields described here.
+- Paths the API does not have are answered by API Gateway itself (403
+  `{"message": "Missing Authentication Token"}`), not in the error shape.
+"""
+
+# Header rules that live outside marshmallow: idempotency.validate_key and
+# app.expected_version.
+IDEMPOTENCY_KEY = {
+    'name': 'Idempotency-Key', 'in': 'header', 'required': False,
+    'description': 'Makes retries safe: a repeat with the same key and the same body within '
+                   '24 hours replays the stored answer (`Idempotent-Replayed: true`) and '
+                   'creates nothing; the same key with another body is a 422; a repeat '
+                   'while the first request is still running is a 409. Compared exactly.',
+    'schema': {'type': 'string', 'minLength': 1, 'maxLength': 255, 'pattern': '^[ -~]+$'},
+    'example': '5f1c6a2e-8d2a-4f4e-9a57-2c1d6f0e9b11',
+}
+IF_MATCH = {
+    'name': 'If-Match', 'in': 'header', 'required': False,
+    'description': 'Change the order only at this version: its ETag, `"3"` (or `3`). '
+                   '`*` or no header: no check. A weak tag (`W/"3"`) never matches (412); '
+                   'anything else is a 400.',
+    'schema': {'type': 'string', 'pattern': r'^ *(\*|W/"[0-9]{1,9}"|"[0-9]{1,9}"|[0-9]{1,9}) *$'},
+    'example': '"1"',
+}
+
+HEADERS = {
+    'ETag': {'description': 'The order\'s version, e.g. `"1"`: send it back in `If-Match`.',
+             'required': True, 'schema': {'type': 'string', 'pattern': '^"[0-9]+"$'}},
+    'Location': {'description': 'The new order: `/orders/{order_id}`.', 'required': True,
+                 'schema': {'type': 'string', 'pattern': '^/orders/[0-9]+$'}},
+    'Idempotent-Replayed': {
+        'description': 'Present on a replay: this is the stored answer of the first request '
+                       'with this `Idempotency-Key` (the order as it was then).',
+        'required': False, 'schema': {'type': 'string', 'enum': ['true']}},
+    'Retry-After': {'description': 'Seconds to wait before retrying.', 'required': True,
+                    'schema': {'type': 'integer', 'minimum': 1}},
+    'WWW-Authenticate': {
+        'description': '`Bearer`, with `error="invalid_token"` when a token was sent.',
+        'required': True, 'schema': {'type': 'string', 'pattern': '^Bearer'}},
+}
+
+
+def _error(code, message, errors=None):
+    example = {'Code': code, 'Message': message}
+    if errors:
+        example['errors'] = errors
+    return {'application/json': {'schema': 'Error', 'example': example}}
+
+
+RESPONSES = {
+    'BadRequest': {
+        'description': 'Bad input: a body, parameter or header outside its rule.',
+        'content': _error('BadRequestError', 'Invalid order', {'items': {'0': {'quantity': [
+            'Must be greater than or equal to 1 and less than or equal to 10000.']}}})},
+    'Unauthorized': {
+        'description': 'No valid bearer token: missing, malformed, expired, or not signed '
+                       'by the issuer. Says nothing about the order asked for.',
+        'headers': {'WWW-Authenticate': 'WWW-Authenticate'},
+        'content': _error('UnauthorizedError', 'A valid bearer token is required')},
+    'NotFound': {
+        'description': 'No such order: it never existed or was deleted (or, for a '
+                       "customer, it is another user's order).",
+        'content': _error('NotFoundError', 'Order not found')},
+    'PayloadTooLarge': {
+        'description': f'The body is over {schemas.MAX_BODY_BYTES} bytes (256 KiB).',
+        'content': _error('RequestEntityTooLargeError',
+                          f'Request body is larger than {schemas.MAX_BODY_BYTES} bytes')},
+    'UnsupportedMediaType': {
+        'description': 'A `Content-Type` other than JSON (Chalice\'s own answer, on any method).',
+        'content': _error('UnsupportedMediaType', 'Unsupported media type: text/plain')},
+    'ServiceUnavailable': {
+        'description': 'The database cannot be reached; safe to retry after `Retry-After`.',
+        'headers': {'Retry-After': 'Retry-After'},
+        'content': _error('ServiceUnavailable', 'The database is unavailable; try again shortly')},
+}
+
+ORDER_EXAMPLE = {
+    'order_id': 1, 'user_id': 1, 'user_email': 'ada@example.com', 'status': 'pending',
+    'order_total': 109.97, 'created_at': '2026-11-25T10:00:00.123456Z',
+    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1,
+    'items': [{'order_item_id': 1, 'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+              {'order_item_id': 2, 'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+LIST_EXAMPLE = {'orders': [ORDER_EXAMPLE], 'total': 1, 'page': 1, 'page_size': 10,
+                'next_cursor': None}
+NEW_ORDER_EXAMPLE = {
+    'user_id': 1, 'user_email': 'ada@example.com',
+    'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+              {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+
+
+def _order(description, **headers):
+    return {'description': description,
+            'headers': {'ETag': 'ETag', **headers},
+            'content': {'application/json': {'schema': 'Order', 'example': ORDER_EXAMPLE}},
+            'links': {name: LINKS[name] for name in ('GetOrder', 'UpdateOrder', 'DeleteOrder',
+                                                     'ListUserOrders')}}
+
+
+def _list(description):
+    return {'description': description,
+            'content': {'application/json': {'schema': 'OrderList', 'example': LIST_EXAMPLE}}}
+
+
+def _json_body(schema, description, example):
+    return {'required': True, 'description': description,
+            'content': {'application/json': {'schema': schema, 'example': example}}}
+
+
+_ORDER_ID = {'order_id': '$response.body#/order_id'}
+LINKS = {
+    'GetOrder': {'operationId': 'get_order', 'parameters': _ORDER_ID,
+                 'description': 'The order, read back.'},
+    'UpdateOrder': {'operationId': 'update_order', 'parameters': _ORDER_ID,
+                    'description': 'Change its status.'},
+    'DeleteOrder': {'operationId': 'delete_order', 'parameters': _ORDER_ID,
+                    'description': 'Delete it.'},
+    'ListUserOrders': {'operationId': 'list_user_orders',
+                       'parameters': {'user_id': '$response.body#/user_id'},
+                       'description': "Its user's orders."},
+}
+
+
+class _PathIds(Schema):
+    # The rule of schemas.load_path_id, built from the same parts.
+    order_id = schemas.QueryInteger(required=True, metadata={
+        'description': 'The order: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID))
+    user_id = schemas.QueryInteger(required=True, metadata={
+        'description': 'The user: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID))
+
+
+def _path_param(name):
+    return {'in': 'path', 'schema': _PathIds(only=[name])}
+
+
+LIST_DESCRIPTION = (
+    'Newest first (by `order_id`, descending). Two ways to page: `page` and `page_size` '
+    '(the cost grows with the page number, and orders created meanwhile shift the pages), '
+    'or `cursor` with `page_size`: pass the `next_cursor` of the previous answer; its cost '
+    'does not grow with depth and new orders never shift it. A cursor remembers the filters '
+    'that made it: repeating them is allowed, changing them is a 400. `page` with `cursor` '
+    'is a 400, and so is a `page` whose offset `(page - 1) x page_size` is over 2^63-1. '
+    'An empty value (`?status=`) means no filter; an unknown parameter is a 400. `total` '
+    'counts every order matching the filters.')
+
+# What each request field means, beside the rule its validators already give;
+# keyed by the schema that declares the field.
+FIELD_DESCRIPTIONS = {
+    schemas.CreateOrderSchema: {
+        'user_id': 'Whose order: a JSON integer ("1", 1.5, 1.0 and true are refused).',
+        'user_email': "Where the order's emails go: a valid address, printable ASCII "
+                      'without `=?`. null or left out: no emails.',
+        'items': 'The lines; the same product may appear on several. Their total, the sum '
+                 'of quantity x price_at_order, must be at most 99999999.99.',
+    },
+    schemas.OrderItemSchema: {
+        'product_id': 'A JSON integer.',
+        'quantity': 'A JSON integer.',
+    },
+    schemas.UpdateOrderSchema: {
+        'status': 'The new status: the lifecycle decides whether the move is allowed.',
+    },
+    schemas.ListQuerySchema: {
+        'page': 'Page number, plain digits (default 1). Not with `cursor`.',
+        'page_size': 'Orders per page, plain digits.',
+        'status': 'Only orders with this status.',
+        'user_id': "Only this user's orders: plain digits.",
+        'cursor': 'The `next_cursor` of an earlier answer (opaque). Not with `page`.',
+    },
+}
+
+# (path, method) -> the operation, less what every operation has in common.
+OPERATIONS = {
+    ('/orders', 'POST'): {
+        'tags': ['orders'], 'summary': 'Create an order',
+        'description': 'The server computes `order_total` (which must also be at most '
+                       '99999999.99) and sets `status` to `pending`, `version` to 1. A '
+                       'customer creates orders for themselves only; a service token may '
+                       'not create (403).',
+        'parameters': [IDEMPOTENCY_KEY],
+        'requestBody': _json_body('NewOrder', 'The order to create.', NEW_ORDER_EXAMPLE),
+        'responses': {
+            '201': _order('Created (or, with `Idempotent-Replayed: true`, the replay of the '
+                          'first request with this `Idempotency-Key`).',
+                          **{'Location': 'Location', 'Idempotent-Replayed': 'Idempotent-Replayed'}),
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': "Another user's id or email for a customer; any create "
+                                   'for a service token.',
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '409': {'description': 'The same `Idempotency-Key` is still being processed: '
+                                   'retry shortly.',
+                    'content': _error('ConflictError', 'A request with this Idempotency-Key '
+                                                       'is still being processed')},
+            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
+            '422': {'description': 'The `Idempotency-Key` was used with a different body.',
+                    'content': _error('UnprocessableEntityError', 'This Idempotency-Key was '
+                                      'used with a different request body')},
+            '503': 'ServiceUnavailable'}},
+    ('/orders', 'GET'): {
+        'tags': ['orders'], 'summary': 'List orders', 'description': LIST_DESCRIPTION
+        + ' A customer sees only their own orders.',
+        'parameters': [{'in': 'query', 'schema': schemas.ListQuerySchema}],
+        'responses': {
+            '200': _list('A page of orders.'), '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'A customer asking for another user\'s orders (`user_id`).',
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}', 'GET'): {
+        'tags': ['orders'], 'summary': 'Read an order',
+        'parameters': [_path_param('order_id')],
+        'responses': {
+            '200': _order('The order.'), '400': 'BadRequest', '401': 'Unauthorized',
+            '404': 'NotFound', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}', 'PUT'): {
+        'tags': ['orders'], 'summary': "Change an order's status",
+        'description': 'Setting the status the order already has is a 200 that changes '
+                       'nothing. Checked in this order: 415; 400 (id); 413 or 400 (body); '
+                       '400 or 412 (`If-Match`); 404; 412 (version); 409 (lifecycle).',
+        'parameters': [_path_param('order_id'), IF_MATCH],
+        'requestBody': _json_body('StatusChange', 'The new status, and nothing else.',
+                                  {'status': 'paid'}),
+        'responses': {
+            '200': _order('The order as it now is, with its new ETag.'),
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'A customer setting any status but `cancelled`.',
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '404': 'NotFound',
+            '409': {'description': 'The lifecycle forbids the move; the message names both '
+                                   'states.',
+                    'content': _error('ConflictError',
+                                      "Cannot change status from 'paid' to 'pending'")},
+            '412': {'description': '`If-Match` is not the current version, or is a weak tag.',
+                    'content': _error('PreconditionFailed', 'Order 1 is at version 2, not 1')},
+            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}', 'DELETE'): {
+        'tags': ['orders'], 'summary': 'Delete an order',
+        'description': 'Its items go with it; their ids are never used again. Takes no '
+                       '`If-Match`.',
+        'parameters': [_path_param('order_id')],
+        'responses': {
+            '204': {'description': 'Deleted; no body.'},
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'A customer or a service token: only staff deletes.',
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '404': 'NotFound', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/users/{user_id}/orders', 'GET'): {
+        'tags': ['orders'], 'summary': "List one user's orders",
+        'description': 'As `GET /orders?user_id=`, without `status`. A user with no orders '
+                       'has an empty list, not a 404. ' + LIST_DESCRIPTION,
+        'parameters': [_path_param('user_id'),
+                       {'in': 'query', 'schema': schemas.UserListQuerySchema}],
+        'responses': {
+            '200': _list('A page of the user\'s orders.'), '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {'description': "A customer asking for another user's orders.",
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/health', 'GET'): {
+        'tags': ['service'], 'summary': 'Is the service up?',
+        'description': 'Runs `SELECT 1` on the database. Its own shape, not the error '
+                       'shape: what load balancers and uptime checks expect.',
+        'responses': {
+            '200': {'description': 'The database answers.',
+                    'content': {'application/json': {
+                        'schema': 'Health', 'example': {'status': 'ok', 'database': 'ok'}}}},
+            '415': 'UnsupportedMediaType',
+            '503': {'description': 'The database cannot be reached.',
+                    'headers': {'Retry-After': 'Retry-After'},
+                    'content': {'application/json': {
+                        'schema': 'Health',
+                        'example': {'status': 'error', 'database': 'unreachable'}}}}}},
+    ('/openapi.json', 'GET'): {
+        'tags': ['service'], 'summary': 'This document',
+        'description': 'OpenAPI 3, generated from the schemas that validate requests.',
+        'responses': {
+            '200': {'description': 'The OpenAPI document.',
+                    'content': {'application/json': {'schema': {'type': 'object'}}}},
+            '415': 'UnsupportedMediaType'}},
+    ('/docs', 'GET'): {
+        'tags': ['service'], 'summary': 'This document, rendered',
+        'description': 'Swagger UI for this document: one self-contained HTML page (no '
+                       'asset from elsewhere), so it works offline.',
+        'responses': {
+            '200': {'description': 'The HTML page.',
+                    'headers': {'Content-Security-Policy': {
+                        'description': 'Only its own inline script and style run, and '
+                                       'requests go only to where the page came from.',
+                        'schema': {'type': 'string'}}},
+                    'content': {'text/html': {'schema': {'type': 'string'}}}},
+            '415': 'UnsupportedMediaType'}},
+}
+
+
+def _money_properties(self, field, **kwargs):
+    """Money is a marshmallow Field of its own: a JSON number, checked, never rounded."""
+    if isinstance(field, schemas.Money):
+        return {'type': 'number', 'minimum': 0, 'maximum': float(money.MAX_MONEY),
+                'multipleOf': 0.01,
+                'description': 'An exact amount: at most two decimal places (29.999 is '
+                               'refused, never rounded).'}
+    return {}
+
+
+def _email_properties(self, field, **kwargs):
+    if any(isinstance(rule, validate.Email) for rule in field.validators):
+        # The printable-ASCII half of schemas._plain_address.
+        return {'format': 'email', 'pattern': '^[ -~]*$'}
+    return {}
+
+
+def _described(self, field, **kwargs):
+    for schema in type(field.parent).__mro__:
+        description = FIELD_DESCRIPTIONS.get(schema, {}).get(field.name)
+        if description:
+            return {'description': description}
+    return {}
+
+
+def _empty_query_value(self, field, ret, **kwargs):
+    if ret.get('in') == 'query':
+        # schemas.load_list_query reads `?status=` as no filter, as a form sends it.
+        return {'allowEmptyValue': True}
+    return {}
+
+
+def build():
+    """The document, as a dict, for the routes the app has now."""
+    # No name resolver: every schema of the document is registered by name below.
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
+    spec = APISpec(
+        title='Orders service', version=API_VERSION, openapi_version='3.0.3',
+        plugins=[plugin],
+        info={'description': DESCRIPTION},
+        servers=[{'url': '.', 'description': 'The API that serves this document'},
+                 {'url': 'http://localhost:8000', 'description': '`make run`'}],
+        tags=[{'name': 'orders', 'description': 'Orders and their items'},
+              {'name': 'service', 'description': 'Health and this reference'}])
+    plugin.converter.add_attribute_function(_money_properties)
+    plugin.converter.add_attribute_function(_email_properties)
+    plugin.converter.add_attribute_function(_described)
+    plugin.converter.add_parameter_attribute_function(_empty_query_value)
+
+    spec.components.security_scheme('bearerAuth', {
+        'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT',
+        'description': 'An RS256 JWT from the issuer (`AUTH_ISSUER`). Roles: customer (the '
+                       'user id claim), staff, service (see each operation\'s 403).'})
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
+    spec.components.schema('NewOrderItem', schema=schemas.OrderItemSchema)
+    spec.components.schema('NewOrder', schema=schemas.CreateOrderSchema)
+    spec.components.schema('StatusChange', schema=schemas.UpdateOrderSchema)
+    spec.components.schema('OrderItem', schema=response_schemas.OrderItemSchema)
+    spec.components.schema('Order', schema=response_schemas.OrderSchema)
+    spec.components.schema('OrderList', schema=response_schemas.OrderListSchema)
+    spec.components.schema('Error', schema=response_schemas.ErrorSchema)
+    spec.components.schema('Health', schema=response_schemas.HealthSchema)
+    for name, response in RESPONSES.items():
+        spec.components.response(name, response)
+
+    routes = {(path, method) for path, methods in service.app.routes.items()
+              for method in methods}
+    if routes != set(OPERATIONS):
+        raise SystemExit('Routes and tools/openapi.py disagree: undescribed '
+                         f'{sorted(routes - set(OPERATIONS))}, gone '
+                         f'{sorted(set(OPERATIONS) - routes)}')
+    for path, methods in service.app.routes.items():
+        operations = {}
+        for method, entry in methods.items():
+            operation = dict(OPERATIONS[(path, method)], operationId=entry.view_name)
+            operation['security'] = [] if (path, method) in PUBLIC else BEARER
+            operations[method.lower()] = operation
+        spec.path(path=path, operations=operations)
+    document = spec.to_dict()
+    # The order a reader expects; apispec puts `openapi` after the paths.
+    first = ['openapi', 'info', 'servers', 'tags', 'paths', 'components']
+    return {key: document[key] for key in first + sorted(set(document) - set(first))}
+
+
+def render(document):
+    return json.dumps(document, indent=2, ensure_ascii=False) + '\n'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--check', action='store_true',
+                        help='fail if a committed copy differs from a fresh one')
+    args = parser.parse_args(argv)
+    text = render(build())
+    stale = []
+    for path in OUTPUTS:
+        current = open(path, encoding='utf-8').read() if os.path.exists(path) else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(os.path.relpath(path, ROOT))
+            continue
+        with open(path, 'w', encoding='utf-8') as out:
+            out.write(text)
+        print(f'wrote {os.path.relpath(path, ROOT)}')
+    if stale:
+        print(f'stale: {", ".join(stale)}; run make openapi', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
