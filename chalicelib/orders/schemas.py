@@ -18,6 +18,7 @@ MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
 _ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
+_TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
 # What a cancellation reason may hold besides printable text: line breaks and tabs.
 _REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 # The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
@@ -127,6 +128,12 @@ def _no_control_characters(value):
         raise ValidationError('Must not hold control characters other than tabs and line breaks.')
 
 
+def _tracking_characters(value):
+    # fullmatch: a pattern's $ would let a trailing newline through.
+    if not _TRACKING_NUMBER.fullmatch(value):
+        raise ValidationError('Must be letters A-Z a-z, digits and hyphens.')
+
+
 def _url_without_userinfo(value):
     # https://carrier.example@evil.example/ reads as the carrier's link and
     # opens another host: no user part in a link the shop sends out.
@@ -137,9 +144,7 @@ def _url_without_userinfo(value):
 
 
 _CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
-_TRACKING_NUMBER_RULES = [
-    validate.Length(min=1, max=100),
-    validate.Regexp(r'[A-Za-z0-9-]+\Z', error='Must be letters A-Z a-z, digits and hyphens.')]
+_TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
 _TRACKING_URL_RULES = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
@@ -152,10 +157,14 @@ DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
 
 
 class UpdateOrderSchema(Schema):
+    # metadata: what the OpenAPI document shows of the rules that are functions
+    # here; it may be looser than the check, never stricter.
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
-    tracking_number = fields.String(validate=_TRACKING_NUMBER_RULES)
-    tracking_url = fields.String(validate=_TRACKING_URL_RULES)
+    tracking_number = fields.String(validate=_TRACKING_NUMBER_RULES,
+                                    metadata={'pattern': '^[A-Za-z0-9-]+$'})
+    tracking_url = fields.String(validate=_TRACKING_URL_RULES,
+                                 metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'})
     reason = fields.String(validate=_REASON_RULES)
 
     @validates_schema(skip_on_field_errors=True)
@@ -220,10 +229,14 @@ class QueryDate(fields.Field):
             raise self.make_error('invalid') from None
 
 
+_DATE_DOCUMENTED = {'type': 'string', 'format': 'date',
+                    'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}
+
+
 class ExportQuerySchema(Schema):
     """Both dates inclusive, in UTC; either may be left out (no bound)."""
-    from_date = QueryDate(data_key='from')
-    to_date = QueryDate(data_key='to')
+    from_date = QueryDate(data_key='from', metadata=_DATE_DOCUMENTED)
+    to_date = QueryDate(data_key='to', metadata=_DATE_DOCUMENTED)
 
     @validates_schema(skip_on_field_errors=True)
     def dates_in_order(self, data, **kwargs):
