@@ -9,7 +9,8 @@ from chalicelib import identity, logs, runtime
 from chalicelib.api import reference
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
-from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInFlight,
+from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
+                               IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
                                PayloadTooLarge, TooManyConnections,
@@ -32,6 +33,7 @@ ERROR_STATUS = [
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
+    (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
     (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
 ]
@@ -153,8 +155,16 @@ def update_order(principal, order_id):
     order_id = schemas.load_path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
+    status = data.pop('status')
     return order_response(runtime.order_service().update_status(
-        principal, order_id, data['status'], version))
+        principal, order_id, status, version, details=data))
+
+
+@app.route('/orders/{order_id}/history', methods=['GET'])
+@api
+def get_order_history(principal, order_id):
+    order_id = schemas.load_path_id(order_id)
+    return runtime.order_service().order_history(principal, order_id)
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
@@ -171,6 +181,17 @@ def list_user_orders(principal, user_id):
     user_id = schemas.load_path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
     return runtime.order_service().list_orders(principal, query, user_id=user_id)
+
+
+@app.route('/users/{user_id}/orders/export', methods=['GET'])
+@api
+def export_user_orders(principal, user_id):
+    user_id = schemas.load_path_id(user_id, 'user_id')
+    query = schemas.load_export_query(app.current_request.query_params)
+    text = runtime.order_service().export_orders(principal, user_id, query)
+    return Response(body=text, status_code=200, headers={
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
 
 
 @app.route('/health', methods=['GET'])

@@ -17,6 +17,10 @@ class PayloadTooLarge(OrderServiceError):
     message = 'Request body is too large'
 
 
+class ExportTooLarge(OrderServiceError):
+    message = 'Too many orders for one export: narrow the dates'
+
+
 class OrderNotFound(OrderServiceError):
     message = 'Order not found'
 

@@ -128,11 +128,20 @@ RESPONSES = {
 ORDER_EXAMPLE = {
     'order_id': 1, 'user_id': 1, 'user_email': 'ada@example.com', 'status': 'pending',
     'order_total': 109.97, 'created_at': '2026-11-25T10:00:00.123456Z',
-    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1,
+    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1, 'shipment': None,
     'items': [{'order_item_id': 1, 'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
               {'order_item_id': 2, 'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
 LIST_EXAMPLE = {'orders': [ORDER_EXAMPLE], 'total': 1, 'page': 1, 'page_size': 10,
                 'next_cursor': None}
+HISTORY_EXAMPLE = [
+    {'version': 1, 'status': 'pending', 'at': '2026-11-25T10:00:00.123456Z',
+     'by': {'role': 'customer', 'sub': 'dev-customer-1'}},
+    {'version': 2, 'status': 'cancelled', 'at': '2026-11-25T10:05:00.000000Z',
+     'by': {'role': 'customer', 'sub': 'dev-customer-1'}, 'reason': 'Ordered twice by mistake'}]
+EXPORT_EXAMPLE = (
+    'order_id,created_at,status,order_total,product_id,quantity,price_at_order\r\n'
+    '1,2026-11-25T10:00:00.123456Z,paid,109.97,101,2,29.99\r\n'
+    '1,2026-11-25T10:00:00.123456Z,paid,109.97,102,1,49.99\r\n')
 NEW_ORDER_EXAMPLE = {
     'user_id': 1, 'user_email': 'ada@example.com',
     'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
@@ -144,7 +153,7 @@ def _order(description, **headers):
             'headers': {'ETag': 'ETag', **headers},
             'content': {'application/json': {'schema': 'Order', 'example': ORDER_EXAMPLE}},
             'links': {name: LINKS[name] for name in ('GetOrder', 'UpdateOrder', 'DeleteOrder',
-                                                     'ListUserOrders')}}
+                                                     'GetOrderHistory', 'ListUserOrders')}}
 
 
 def _list(description):
@@ -165,6 +174,8 @@ LINKS = {
                     'description': 'Change its status.'},
     'DeleteOrder': {'operationId': 'delete_order', 'parameters': _ORDER_ID,
                     'description': 'Delete it.'},
+    'GetOrderHistory': {'operationId': 'get_order_history', 'parameters': _ORDER_ID,
+                        'description': 'Its changes.'},
     'ListUserOrders': {'operationId': 'list_user_orders',
                        'parameters': {'user_id': '$response.body#/user_id'},
                        'description': "Its user's orders."},
@@ -211,6 +222,21 @@ FIELD_DESCRIPTIONS = {
     },
     schemas.UpdateOrderSchema: {
         'status': 'The new status: the lifecycle decides whether the move is allowed.',
+        'carrier': 'Only with `shipped`, and with `tracking_number`: 1..50 printable '
+                   'characters in any script (no control, format or separator character '
+                   'but the space), not blank.',
+        'tracking_number': 'Only with `shipped`, and with `carrier`: 1..100 of A-Z a-z 0-9 -.',
+        'tracking_url': 'Only with `shipped`, `carrier` and `tracking_number`: an https:// '
+                        'URL with a host, of the characters RFC 3986 allows (percent-encode '
+                        'the rest), without a user name or password.',
+        'reason': 'Only with `cancelled`: why, 1..500 characters, not blank; line breaks '
+                  'and tabs allowed, other control characters not.',
+    },
+    schemas.ExportQuerySchema: {
+        'from_date': 'The first day, YYYY-MM-DD: orders created from 00:00:00 UTC that day. '
+                     'Left out: no lower bound.',
+        'to_date': 'The last day, YYYY-MM-DD: orders created up to 23:59:59.999999 UTC that '
+                   'day. Left out: no upper bound. Not before `from`.',
     },
     schemas.ListQuerySchema: {
         'page': 'Page number, plain digits (default 1). Not with `cursor`.',
@@ -266,11 +292,17 @@ OPERATIONS = {
     ('/orders/{order_id}', 'PUT'): {
         'tags': ['orders'], 'summary': "Change an order's status",
         'description': 'Setting the status the order already has is a 200 that changes '
-                       'nothing. Checked in this order: 415; 400 (id); 413 or 400 (body); '
-                       '400 or 412 (`If-Match`); 404; 412 (version); 409 (lifecycle).',
+                       'nothing (tracking given then is not kept: it comes with the move to '
+                       '`shipped`). A detail sent with another status than its own is a '
+                       '400. Moving to `shipped` sets the order\'s `shipment`; to `cancelled` '
+                       'publishes `order_cancelled` with `refund_due`. Checked in this order: '
+                       '415; 400 (id); 413 or 400 (body); 400 or 412 (`If-Match`); 404; 412 '
+                       '(version); 409 (lifecycle).',
         'parameters': [_path_param('order_id'), IF_MATCH],
-        'requestBody': _json_body('StatusChange', 'The new status, and nothing else.',
-                                  {'status': 'paid'}),
+        'requestBody': _json_body(
+            'StatusChange', 'The new status, with the details its status may carry.',
+            {'status': 'shipped', 'carrier': 'DHL Express', 'tracking_number': 'JD014600006281',
+             'tracking_url': 'https://www.dhl.com/track?id=JD014600006281'}),
         'responses': {
             '200': _order('The order as it now is, with its new ETag.'),
             '400': 'BadRequest', '401': 'Unauthorized',
@@ -296,6 +328,47 @@ OPERATIONS = {
             '403': {'description': 'A customer or a service token: only staff deletes.',
                     'content': _error('ForbiddenError', 'Not allowed for this role')},
             '404': 'NotFound', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}/history', 'GET'): {
+        'tags': ['orders'], 'summary': "An order's changes",
+        'description': 'Every version of the order, oldest first: its creation, then one '
+                       'entry per change, each written in the same transaction as the change. '
+                       'Under the order\'s access rules: a customer gets a 404 for another '
+                       "user's order. A deleted order's history is gone with it.",
+        'parameters': [_path_param('order_id')],
+        'responses': {
+            '200': {'description': 'The entries, oldest first.',
+                    'content': {'application/json': {'schema': 'OrderHistory',
+                                                      'example': HISTORY_EXAMPLE}}},
+            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/users/{user_id}/orders/export', 'GET'): {
+        'tags': ['orders'], 'summary': "Export one user's orders as CSV",
+        'description': 'RFC 4180 CSV, CRLF line ends: a header row, then one row per item, '
+                       'newest order first. Amounts have two decimals. A cell that would '
+                       "start with =, +, -, @, a tab or a carriage return gets a leading '. "
+                       'Dates are whole UTC days, both inclusive. A customer exports only '
+                       'their own orders.',
+        'parameters': [_path_param('user_id'),
+                       {'in': 'query', 'schema': schemas.ExportQuerySchema}],
+        'responses': {
+            '200': {'description': 'The CSV, as an attachment.',
+                    'headers': {'Content-Disposition': {
+                        'description': '`attachment; filename="orders-<user_id>.csv"`.',
+                        'required': True, 'schema': {
+                            'type': 'string',
+                            'pattern': '^attachment; filename="orders-[0-9]+\\.csv"$'}}},
+                    'content': {'text/csv': {'schema': {'type': 'string'},
+                                             'example': EXPORT_EXAMPLE}}},
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': "A customer asking for another user's orders.",
+                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '413': {'description': 'More than 10,000 orders between the dates (or more text '
+                                   'than one answer may carry): narrow the dates.',
+                    'content': _error('RequestEntityTooLargeError',
+                                      '10001 orders match, more than the 10000 one export '
+                                      'may hold: narrow the dates (from, to) and export in '
+                                      'parts')},
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
     ('/users/{user_id}/orders', 'GET'): {
         'tags': ['orders'], 'summary': "List one user's orders",
         'description': 'As `GET /orders?user_id=`, without `status`. A user with no orders '
@@ -403,7 +476,13 @@ def build():
     spec.components.schema('NewOrder', schema=schemas.CreateOrderSchema)
     spec.components.schema('StatusChange', schema=schemas.UpdateOrderSchema)
     spec.components.schema('OrderItem', schema=response_schemas.OrderItemSchema)
+    spec.components.schema('Shipment', schema=response_schemas.ShipmentSchema)
     spec.components.schema('Order', schema=response_schemas.OrderSchema)
+    spec.components.schema('Actor', schema=response_schemas.ActorSchema)
+    spec.components.schema('HistoryEntry', schema=response_schemas.HistoryEntrySchema)
+    spec.components.schema('OrderHistory', {
+        'type': 'array', 'items': {'$ref': '#/components/schemas/HistoryEntry'},
+        'minItems': 1, 'description': 'Oldest first; at most one entry per version.'})
     spec.components.schema('OrderList', schema=response_schemas.OrderListSchema)
     spec.components.schema('Error', schema=response_schemas.ErrorSchema)
     spec.components.schema('Health', schema=response_schemas.HealthSchema)

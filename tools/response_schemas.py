@@ -9,8 +9,9 @@ contract test (tests/integration/test_api_schemathesis.py) checks every answer
 against the document built from these schemas, and
 tests/integration/test_api_reference.py checks dump_order's answers directly.
 
-Every field is required: an answer always carries all of them (null where it
-has no value), so a missing key is a bug the contract test reports."""
+Every field is required (but a history entry's reason): an answer always
+carries all of them (null where it has no value), so a missing key is a bug the
+contract test reports."""
 from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
@@ -45,6 +46,21 @@ class OrderItemSchema(Schema):
                             'with at most two decimals.')
 
 
+class ShipmentSchema(Schema):
+    carrier = fields.String(required=True, allow_none=True, validate=validate.Length(1, 50),
+                            metadata={'description': 'The carrier given with the move to '
+                                                     'shipped; null if none was given.'})
+    tracking_number = fields.String(required=True, allow_none=True,
+                                    validate=validate.Length(1, 100),
+                                    metadata={'description': "The parcel's tracking number; "
+                                                             'null if none was given.'})
+    tracking_url = fields.String(required=True, allow_none=True,
+                                 validate=validate.Length(1, 500),
+                                 metadata={'description': 'An https:// link to follow the '
+                                                          'parcel; null if none was given.'})
+    shipped_at = _time('When the order moved to shipped')
+
+
 class OrderSchema(Schema):
     order_id = _id('Set by the server; never reused, not even after a delete.')
     user_id = _id('Whose order it is.')
@@ -59,9 +75,31 @@ class OrderSchema(Schema):
     updated_at = _time('When its status last changed; equal to created_at until then')
     version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
         'description': '1 at creation, plus one on every change; also the ETag.'})
+    shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
+        'description': 'null until the order ships; kept once it is delivered.'})
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
                         validate=validate.Length(min=1, max=100),
                         metadata={'description': 'The lines, in the order they were sent.'})
+
+
+class ActorSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service']),
+                         metadata={'description': "The caller's role."})
+    sub = fields.String(required=True, validate=validate.Length(1, 255),
+                        metadata={'description': "The token's sub."})
+
+
+class HistoryEntrySchema(Schema):
+    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        'description': 'The version of the order this change made; 1 is the creation.'})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES), metadata={
+        'description': 'The status it set.'})
+    at = _time('When')
+    by = fields.Nested(ActorSchema, required=True, allow_none=True, metadata={
+        'description': 'Who made the change; null on the one entry an upgrade wrote for an '
+                       'order older than the history.'})
+    reason = fields.String(validate=validate.Length(1, 500), metadata={
+        'description': 'The reason given with a cancellation; absent otherwise.'})
 
 
 class OrderListSchema(Schema):

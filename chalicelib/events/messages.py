@@ -8,13 +8,16 @@ from chalicelib.orders import money
 ORDER_CREATED = 'order_created'
 ORDER_UPDATED = 'order_updated'
 ORDER_SHIPPED = 'order_shipped'
+ORDER_CANCELLED = 'order_cancelled'
 ORDER_DELETED = 'order_deleted'
 SUBJECTS = {
     ORDER_CREATED: 'Order Created',
     ORDER_UPDATED: 'Order Updated',
     ORDER_SHIPPED: 'Order Shipped',
+    ORDER_CANCELLED: 'Order Cancelled',
     ORDER_DELETED: 'Order Deleted',
 }
+_TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
 
 class UnknownMessage(ValueError):
@@ -22,10 +25,22 @@ class UnknownMessage(ValueError):
 
 
 def type_for_status(new_status):
-    return ORDER_SHIPPED if new_status == 'shipped' else ORDER_UPDATED
+    return _TYPE_FOR_STATUS.get(new_status, ORDER_UPDATED)
 
 
-def event_body(event_id, event_type, order, moment):
+def shipped_details(shipment):
+    """What order_shipped adds: the shipment as the order answer shows it."""
+    return {'shipment': shipment}
+
+
+def cancelled_details(refund_due, reason):
+    """What order_cancelled adds: the refund owed (a number, 0 when nothing
+    was paid) and the reason given, or null."""
+    return {'refund_due': money.to_json(refund_due), 'reason': reason}
+
+
+def event_body(event_id, event_type, order, moment, details=None):
+    """The message; `details` holds what an event type adds to the common fields."""
     return {
         'event_id': event_id,
         'event_type': event_type,
@@ -35,6 +50,7 @@ def event_body(event_id, event_type, order, moment):
         'status': order.status,
         'order_total': money.to_json(order.order_total),
         'timestamp': utc_iso(moment),
+        **(details or {}),
     }
 
 
@@ -53,4 +69,7 @@ def parse_event(body):
             or not isinstance(message.get('status'), str) \
             or type(message.get('order_total')) not in (int, float):
         raise UnknownMessage('not an order event')
+    if message['event_type'] == ORDER_CANCELLED \
+            and type(message.get('refund_due')) not in (int, float):
+        raise UnknownMessage('a cancellation without its refund_due')
     return message

@@ -22,13 +22,14 @@ RELAY_CLAIM = 100  # rows one relay transaction claims
 PUBLISH_LEASE = timedelta(seconds=10)
 
 
-def record_event(event_type, order, moment):
-    """Insert the event into the outbox; call inside the change's transaction."""
+def record_event(event_type, order, moment, details=None):
+    """Insert the event into the outbox; call inside the change's transaction.
+    `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())
     row = Outbox(
         event_id=event_id, event_type=event_type, order_id=order.order_id,
         subject=messages.SUBJECTS[event_type],
-        body=json.dumps(messages.event_body(event_id, event_type, order, moment),
+        body=json.dumps(messages.event_body(event_id, event_type, order, moment, details),
                         separators=(',', ':')),
         created_at=moment, relay_after=moment + PUBLISH_LEASE)
     row.id = statements.insert(Outbox, [row.__data__])

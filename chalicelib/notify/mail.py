@@ -6,12 +6,14 @@ import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from chalicelib.events.messages import ORDER_CREATED, ORDER_SHIPPED, ORDER_UPDATED
+from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_SHIPPED,
+                                        ORDER_UPDATED)
 from chalicelib.orders import money
 
 TEMPLATES = {
     ORDER_CREATED: ('confirmation', 'Order #{order_id} confirmed'),
     ORDER_SHIPPED: ('shipping', 'Order #{order_id} has shipped'),
+    ORDER_CANCELLED: ('cancellation', 'Order #{order_id} has been cancelled'),
     ORDER_UPDATED: ('status_update', 'Order #{order_id} is now {status}'),
 }
 
@@ -30,13 +32,29 @@ def wants_email(event_type):
     return event_type in TEMPLATES
 
 
+def _shipping(shipment):
+    """The tracking lines of a shipping email. An event published before
+    shipments existed has none. A link is offered only for https (the
+    service accepts nothing else; this holds for whatever reaches the topic)."""
+    shipment = shipment if isinstance(shipment, dict) else {}
+    url = shipment.get('tracking_url')
+    return {'carrier': shipment.get('carrier'),
+            'tracking_number': shipment.get('tracking_number'),
+            'tracking_link': url if isinstance(url, str)
+            and url.lower().startswith('https://') else None}
+
+
 def build_email(event, sender):
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
     subject = subject.format(order_id=event['order_id'], status=event['status'])
     context = {'event': event, 'subject': subject,
                'heading': subject,
-               'total': money.to_text(event['order_total'])}
+               'total': money.to_text(event['order_total']),
+               **_shipping(event.get('shipment')),
+               'reason': event.get('reason'),
+               'refund_due': (money.to_text(event['refund_due'])
+                              if event.get('refund_due') is not None else None)}
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject

@@ -1,7 +1,9 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
 import json
 import re
+from datetime import date
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
@@ -15,6 +17,12 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
+_ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
+_TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
+# What a cancellation reason may hold besides printable text: line breaks and tabs.
+_REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+# The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
 def _reject_constant(name):
@@ -103,8 +111,79 @@ class CreateOrderSchema(Schema):
                 'items')
 
 
+def _not_blank(value):
+    if not value.strip():
+        raise ValidationError('Must not be blank.')
+
+
+def _printable(value):
+    # Unicode letters are fine (a carrier's name in its own language); control,
+    # format and separator characters other than the space are not.
+    if not value.isprintable():
+        raise ValidationError('Must be printable characters.')
+
+
+def _no_control_characters(value):
+    if _REASON_CONTROLS.search(value):
+        raise ValidationError('Must not hold control characters other than tabs and line breaks.')
+
+
+def _tracking_characters(value):
+    # fullmatch: a pattern's $ would let a trailing newline through.
+    if not _TRACKING_NUMBER.fullmatch(value):
+        raise ValidationError('Must be letters A-Z a-z, digits and hyphens.')
+
+
+def _url_without_userinfo(value):
+    # https://carrier.example@evil.example/ reads as the carrier's link and
+    # opens another host: no user part in a link the shop sends out.
+    if not _URL_CHARACTERS.fullmatch(value):
+        raise ValidationError('Must hold only URL characters (percent-encode the rest).')
+    if '@' in urlsplit(value).netloc:
+        raise ValidationError('Must not carry a user name or password.')
+
+
+_CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
+_TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
+_TRACKING_URL_RULES = [
+    validate.Length(min=1, max=500), _url_without_userinfo,
+    validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
+_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
+
+# Fields a status change may carry, each only with its status.
+SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
+DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
+                 'tracking_url': 'shipped', 'reason': 'cancelled'}
+
+
 class UpdateOrderSchema(Schema):
+    # metadata: what the OpenAPI document shows of the rules that are functions
+    # here; it may be looser than the check, never stricter.
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    carrier = fields.String(validate=_CARRIER_RULES)
+    tracking_number = fields.String(validate=_TRACKING_NUMBER_RULES,
+                                    metadata={'pattern': '^[A-Za-z0-9-]+$'})
+    tracking_url = fields.String(validate=_TRACKING_URL_RULES,
+                                 metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'})
+    reason = fields.String(validate=_REASON_RULES)
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data, **kwargs):
+        errors = {name: [f"Only allowed with status '{status}'."]
+                  for name, status in DETAIL_STATUS.items()
+                  if name in data and data['status'] != status}
+        if errors:
+            raise ValidationError(errors)
+        # A carrier without a number (or the other way round) tracks nothing;
+        # a link alone names no parcel.
+        if 'carrier' in data and 'tracking_number' not in data:
+            errors['tracking_number'] = ['Required together with carrier.']
+        if 'tracking_number' in data and 'carrier' not in data:
+            errors['carrier'] = ['Required together with tracking_number.']
+        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
+            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
+        if errors:
+            raise ValidationError(errors)
 
 
 class QueryInteger(fields.Integer):
@@ -137,10 +216,39 @@ class UserListQuerySchema(ListQuerySchema):
         exclude = ('user_id', 'status')
 
 
+class QueryDate(fields.Field):
+    """A calendar date written YYYY-MM-DD, nothing looser."""
+    default_error_messages = {'invalid': 'Not a valid date: use YYYY-MM-DD.'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            raise self.make_error('invalid')
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error('invalid') from None
+
+
+_DATE_DOCUMENTED = {'type': 'string', 'format': 'date',
+                    'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}
+
+
+class ExportQuerySchema(Schema):
+    """Both dates inclusive, in UTC; either may be left out (no bound)."""
+    from_date = QueryDate(data_key='from', metadata=_DATE_DOCUMENTED)
+    to_date = QueryDate(data_key='to', metadata=_DATE_DOCUMENTED)
+
+    @validates_schema(skip_on_field_errors=True)
+    def dates_in_order(self, data, **kwargs):
+        if 'from_date' in data and 'to_date' in data and data['from_date'] > data['to_date']:
+            raise ValidationError('Must not be after to.', 'from')
+
+
 _create_order = CreateOrderSchema()
 _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
+_export_query = ExportQuerySchema()
 _path_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
 
 
@@ -178,6 +286,11 @@ def load_list_query(params, for_user=False):
     return _load(schema, params, 'Invalid query parameters')
 
 
+def load_export_query(params):
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    return _load(_export_query, params, 'Invalid query parameters')
+
+
 def load_path_id(value, name='order_id'):
     try:
         return _path_id.deserialize(value)
@@ -201,5 +314,24 @@ def dump_order(order, items):
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
+        'shipment': dump_shipment(order),
         'items': [dump_item(item) for item in items],
     }
+
+
+def dump_shipment(order):
+    """null until the order ships; then when, and the tracking given (or nulls)."""
+    if order.shipped_at is None:
+        return None
+    return {'carrier': order.carrier, 'tracking_number': order.tracking_number,
+            'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
+
+
+def dump_history_entry(entry):
+    dumped = {'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
+              # Entries written for orders older than the history know no author.
+              'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
+                     if entry.actor_role is not None else None)}
+    if entry.reason is not None:
+        dumped['reason'] = entry.reason
+    return dumped

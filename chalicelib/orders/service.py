@@ -7,18 +7,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from chalicelib.clock import utcnow
-from chalicelib.errors import OrderNotFound, VersionMismatch
+from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, idempotency, lifecycle, money
+from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import dump_order, verified_email
+from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
+                                       dump_shipment, verified_email)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
                                            discard_if_broken, is_sqlite,
                                            retry_when_busy)
-from chalicelib.storage.models import Order, OrderItem
+from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
 
 @dataclass
@@ -51,7 +52,7 @@ class OrderService:
             if stored is not None:
                 return Created(json.loads(stored), replayed=True)
         try:
-            order, items, event = self._insert_order(data, now, idempotency_key)
+            order, items, event = self._insert_order(principal, data, now, idempotency_key)
         except Exception:
             if idempotency_key is not None:
                 self._release_quietly(idempotency_key)
@@ -62,7 +63,7 @@ class OrderService:
         return Created(dump_order(order, items))
 
     @retry_when_busy
-    def _insert_order(self, data, now, idempotency_key):
+    def _insert_order(self, principal, data, now, idempotency_key):
         total = money.order_total(data['items'])
         log.info('Order total calculated: %s', total)
         with database.atomic():
@@ -77,6 +78,7 @@ class OrderService:
                  'price_at_order': item['price_at_order']}
                 for item in data['items']])
             items = _items_of([order.order_id])[order.order_id]
+            _record_history(order, principal, now)
             event = record_event(messages.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
             if idempotency_key is not None:
@@ -127,9 +129,57 @@ class OrderService:
             'next_cursor': next_cursor,
         }
 
+    def order_history(self, principal, order_id):
+        """Every version of the order, oldest first (creation is version 1)."""
+        rows = statements.fetch(statements.ORDER, order_id=order_id)
+        if not rows:
+            raise OrderNotFound()
+        access.check_can_read(principal, rows[0].user_id)
+        return [dump_history_entry(entry)
+                for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
+
+    def export_orders(self, principal, user_id, query):
+        """One user's orders as CSV text (export.py), newest first, read in
+        keyset chunks so that memory holds the text and one chunk at most."""
+        user_id = access.scope_for_list(principal, user_id)
+        start, end = export.bounds(query.get('from_date'), query.get('to_date'))
+        count, page, items_of = statements.export_statements(start is not None, end is not None)
+        bounds = {name: value for name, value in (('start', start), ('end', end))
+                  if value is not None}
+        matching, newest = statements.run(count, user_id=user_id, **bounds).fetchone()
+        if matching > export.MAX_ORDERS:
+            raise ExportTooLarge(
+                f'{matching} orders match, more than the {export.MAX_ORDERS} one export '
+                'may hold: narrow the dates (from, to) and export in parts')
+        table = export.CsvTable()
+        after = (newest or 0) + 1
+        while True:
+            orders = statements.fetch(page, user_id=user_id, after=after,
+                                      limit=export.CHUNK_ORDERS, **bounds)
+            if not orders:
+                break
+            items = defaultdict(list)
+            for item in statements.fetch(items_of, user_id=user_id, low=orders[-1].order_id,
+                                         high=orders[0].order_id, **bounds):
+                items[item.order_id].append(item)
+            for order in orders:
+                table.add_order(order, items[order.order_id])
+            if table.size > export.MAX_CHARS:
+                raise ExportTooLarge(
+                    f'The export would be larger than the {export.MAX_CHARS:,} characters '
+                    'one answer may hold: narrow the dates (from, to) and export in parts')
+            if len(orders) < export.CHUNK_ORDERS:
+                break
+            after = orders[-1].order_id
+        return table.text()
+
     # -- change ---------------------------------------------------------
     @retry_when_busy
-    def update_status(self, principal, order_id, new_status, expected_version=None):
+    def update_status(self, principal, order_id, new_status, expected_version=None,
+                      details=None):
+        """details: what may come with the status (carrier, tracking_number,
+        tracking_url with shipped; reason with cancelled), already checked."""
+        details = details or {}
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
@@ -140,15 +190,22 @@ class OrderService:
                     f'not {expected_version}')
             if not lifecycle.check_transition(order.status, new_status):
                 return dump_order(order, _items_of([order_id])[order_id])
+            shipment = ({**{name: details.get(name) for name in SHIPMENT_FIELDS},
+                         'shipped_at': now} if new_status == 'shipped' else {})
             updated = statements.run(
-                statements.CHANGE_STATUS, status=new_status, updated_at=now,
-                order_id=order_id, version=order.version).rowcount
+                statements.SHIP if shipment else statements.CHANGE_STATUS,
+                status=new_status, updated_at=now, order_id=order_id,
+                version=order.version, **shipment).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
             old_status = order.status
             order.status, order.version, order.updated_at = \
                 new_status, order.version + 1, now
-            event = record_event(messages.type_for_status(new_status), order, now)
+            for name, value in shipment.items():
+                setattr(order, name, value)
+            event = record_event(messages.type_for_status(new_status), order, now,
+                                 _event_details(order, old_status, details))
+            _record_history(order, principal, now, details.get('reason'))
             items = _items_of([order_id])[order_id]
             counts.record_change(old_status=old_status, new_status=new_status)
         log.info('Order status updated: order_id=%s status=%s', order_id,
@@ -172,6 +229,22 @@ class OrderService:
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
         self.publish([event])
+
+
+def _record_history(order, principal, now, reason=None):
+    """The entry of the order's current version; inside the change's transaction."""
+    statements.insert(OrderHistory, [{
+        'order': order.order_id, 'version': order.version, 'status': order.status, 'at': now,
+        'actor_role': principal.role, 'actor_sub': principal.sub, 'reason': reason}])
+
+
+def _event_details(order, old_status, details):
+    if order.status == 'shipped':
+        return messages.shipped_details(dump_shipment(order))
+    if order.status == 'cancelled':
+        return messages.cancelled_details(
+            lifecycle.refund_due(old_status, order.order_total), details.get('reason'))
+    return None
 
 
 def _locked_order(order_id):

@@ -20,6 +20,12 @@ class Order(BaseModel):
     created_at = PreciseDateTimeField()
     updated_at = PreciseDateTimeField()
     version = peewee.IntegerField(default=1)
+    # Set by the move to shipped (an order ships once): shipped_at always,
+    # the carrier, tracking number and link when the shipper gave them.
+    carrier = peewee.CharField(max_length=50, null=True)
+    tracking_number = peewee.CharField(max_length=100, null=True)
+    tracking_url = peewee.CharField(max_length=500, null=True)
+    shipped_at = PreciseDateTimeField(null=True)
 
     class Meta:
         table_name = 'orders'
@@ -42,6 +48,30 @@ class OrderItem(BaseModel):
 
     class Meta:
         table_name = 'order_items'
+
+
+class OrderHistory(BaseModel):
+    """One row per version of an order, written in the transaction of the
+    change that made that version; the first is the creation. It goes with
+    its order (see docs/api.md, "Order history")."""
+    id = IdField()
+    order = peewee.ForeignKeyField(
+        Order, column_name='order_id', on_delete='CASCADE', index=False)
+    version = peewee.IntegerField()
+    status = peewee.CharField(max_length=50)
+    at = PreciseDateTimeField()
+    # Who made the change (the token's role and sub); NULL on the entries a
+    # migration wrote for orders older than the history.
+    actor_role = peewee.CharField(max_length=16, null=True)
+    actor_sub = peewee.CharField(max_length=255, null=True)
+    reason = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = 'order_history'
+        # One entry per version, whatever races: the database refuses a second.
+        indexes = (
+            (('order', 'version'), True),
+        )
 
 
 class OrderCount(BaseModel):
@@ -107,4 +137,4 @@ class SchemaVersion(BaseModel):
 
 
 # The service's data; SchemaVersion is the migrations' own bookkeeping.
-MODELS = [Order, OrderItem, OrderCount, IdempotencyKey, Outbox, ProcessedEvent]
+MODELS = [Order, OrderItem, OrderHistory, OrderCount, IdempotencyKey, Outbox, ProcessedEvent]

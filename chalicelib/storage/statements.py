@@ -13,7 +13,8 @@ rendered once per database kind (SQLite takes `:name`, PyMySQL `%(name)s`).
 import re
 
 from chalicelib.storage import connection
-from chalicelib.storage.models import IdempotencyKey, Order, OrderCount, OrderItem, Outbox
+from chalicelib.storage.models import (IdempotencyKey, Order, OrderCount, OrderHistory, OrderItem,
+                                      Outbox)
 
 _PLACEHOLDER = re.compile(r':([a-z_][a-z0-9_]*)')
 
@@ -104,7 +105,7 @@ def insert(model, rows):
 
 
 ORDER_COLUMNS = ('order_id, user_id, user_email, status, order_total, created_at, '
-                 'updated_at, version')
+                 'updated_at, version, carrier, tracking_number, tracking_url, shipped_at')
 
 ORDER = Statement(Order, f'SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :order_id')
 # On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -116,9 +117,18 @@ ITEMS_OF = Statement(OrderItem, (
 CHANGE_STATUS = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at '
     'WHERE order_id = :order_id AND version = :version'))
+# The move to shipped, with what the shipper said, in the same atomic step.
+SHIP = Statement(Order, (
+    'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
+    'carrier = :carrier, tracking_number = :tracking_number, tracking_url = :tracking_url, '
+    'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
+
+HISTORY_OF = Statement(OrderHistory, (
+    'SELECT id, order_id, version, status, at, actor_role, actor_sub, reason '
+    'FROM order_history WHERE order_id = :order_id ORDER BY version'))
 
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
 COUNT_USER_ORDERS_WITH_STATUS = Statement(Order, (
@@ -141,6 +151,36 @@ def order_page(status, user_id, after, offset):
             f'SELECT {ORDER_COLUMNS} FROM orders{where} ORDER BY order_id DESC LIMIT :limit'
             + (' OFFSET :offset' if offset else '')))
     return _pages[key]
+
+
+_exports = {}
+
+
+def export_statements(start, end):
+    """(count, page, items) for one user's export, each bounded by created_at
+    (`:start` inclusive, `:end` exclusive) only where a bound is given.
+
+    count: how many orders, and the newest one's id (the pages start there,
+    so an order created meanwhile never makes the export larger than counted).
+    page: the next `:limit` orders before `:after`, newest first (keyset).
+    items: the items of the page's orders, the orders found by the page's
+    first and last ids, newest order first."""
+    key = (start, end)
+    if key not in _exports:
+        bounds = ''.join(condition for given, condition in (
+            (start, ' AND o.created_at >= :start'), (end, ' AND o.created_at < :end')) if given)
+        orders = f'FROM orders o WHERE o.user_id = :user_id{bounds}'
+        columns = ', '.join(f'o.{name}' for name in ORDER_COLUMNS.split(', '))
+        _exports[key] = (
+            Statement(Order, f'SELECT COUNT(*), MAX(o.order_id) {orders}'),
+            Statement(Order, f'SELECT {columns} {orders} AND o.order_id < :after '
+                             'ORDER BY o.order_id DESC LIMIT :limit'),
+            Statement(OrderItem, (
+                'SELECT i.order_item_id, i.order_id, i.product_id, i.quantity, i.price_at_order '
+                f'FROM order_items i JOIN orders o ON o.order_id = i.order_id '
+                f'WHERE o.user_id = :user_id{bounds} AND o.order_id BETWEEN :low AND :high '
+                'ORDER BY i.order_id DESC, i.order_item_id')))
+    return _exports[key]
 
 
 # Order counts: one shard row per status gains or loses; one statement, so

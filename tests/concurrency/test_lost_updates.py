@@ -1,5 +1,6 @@
 """Concurrency: two PUTs with the same If-Match, exactly one wins (no lost
-update), with several Lambda copies (processes) on MariaDB."""
+update), and each order's history holds exactly one entry per version, with
+several Lambda copies (processes) on MariaDB."""
 import collections
 import json
 
@@ -18,6 +19,9 @@ ROUNDS = 3
 USER_ID = 4242
 
 
+EVENT_OF_STATUS = {'shipped': 'order_shipped', 'cancelled': 'order_cancelled'}
+
+
 def _history(database):
     """Each order's events, oldest first: [(event_type, status)]."""
     events = collections.defaultdict(list)
@@ -25,6 +29,16 @@ def _history(database):
             database, 'SELECT order_id, event_type, body FROM outbox ORDER BY id'):
         events[order_id].append((event_type, json.loads(body)['status']))
     return events
+
+
+def _entries(database):
+    """Each order's history rows as stored, by version: [(version, status, role)]."""
+    entries = collections.defaultdict(list)
+    for order_id, version, status, role in query(
+            database, 'SELECT order_id, version, status, actor_role FROM order_history '
+                      'ORDER BY order_id, version, id'):
+        entries[order_id].append((version, status, role))
+    return entries
 
 
 def test_racing_if_match_puts_never_lose_an_update(fresh_database, tmp_path):
@@ -61,6 +75,7 @@ def test_racing_if_match_puts_never_lose_an_update(fresh_database, tmp_path):
         fresh_database, 'SELECT order_id, status, version FROM orders WHERE user_id = %s',
         (USER_ID,))}
     history = _history(fresh_database)
+    entries = _entries(fresh_database)
     ok_answers = collections.defaultdict(list)
     for answer in puts:
         if answer['status'] == 200:
@@ -76,14 +91,21 @@ def test_racing_if_match_puts_never_lose_an_update(fresh_database, tmp_path):
         chain = [s for _, s in events]
         legal = all(new in TRANSITIONS[old] for old, new in zip(chain, chain[1:]))
         kinds_ok = events[:1] == [('order_created', 'pending')] and all(
-            kind == ('order_shipped' if s == 'shipped' else 'order_updated')
-            for kind, s in events[1:])
+            kind == EVENT_OF_STATUS.get(s, 'order_updated') for kind, s in events[1:])
         statuses_ok = all(chain[a['version'] - 1] == a['order_status']
                           for a in ok_answers[order_id] if a['version'] <= len(chain))
+        # ... and its history: exactly one entry per version, 1..n, each with
+        # the status of that version's event, written by the staff caller.
+        recorded = entries[order_id]
+        history_ok = ([v for v, _, _ in recorded] == list(range(1, version + 1))
+                      and [s for _, s, _ in recorded] == chain
+                      and {role for _, _, role in recorded} == {'staff'})
         if not (reported == set(range(2, version + 1)) and len(events) == version
-                and chain[-1] == status and legal and kinds_ok and statuses_ok):
+                and chain[-1] == status and legal and kinds_ok and statuses_ok
+                and history_ok):
             broken.append({'order_id': order_id, 'version': version, 'status': status,
-                           'reported_versions': sorted(reported), 'events': events})
+                           'reported_versions': sorted(reported), 'events': events,
+                           'history': recorded})
     assert not broken, broken
 
     consistent, counted, actual = counts_match_orders(fresh_database)
@@ -93,4 +115,5 @@ def test_racing_if_match_puts_never_lose_an_update(fresh_database, tmp_path):
               orders=len(order_ids), gets=len(puts), version_bumps=bumps,
               if_match_winners=len(changes),
               outbox_events=sum(len(e) for e in history.values()),
+              history_entries=sum(len(e) for e in entries.values()),
               events_lost=0, events_duplicated=0)

@@ -11,12 +11,13 @@ from tests.support import create_order, json_of, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 SUBJECTS = {'order_created': 'Order Created', 'order_updated': 'Order Updated',
-            'order_shipped': 'Order Shipped', 'order_deleted': 'Order Deleted'}
+            'order_shipped': 'Order Shipped', 'order_cancelled': 'Order Cancelled',
+            'order_deleted': 'Order Deleted'}
 PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
            'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
 ARROW_EVENTS = [('pending', 'paid', 'order_updated'), ('pending', 'shipped', 'order_shipped'),
-                ('pending', 'cancelled', 'order_updated'), ('paid', 'shipped', 'order_shipped'),
-                ('paid', 'cancelled', 'order_updated'),
+                ('pending', 'cancelled', 'order_cancelled'), ('paid', 'shipped', 'order_shipped'),
+                ('paid', 'cancelled', 'order_cancelled'),
                 ('shipped', 'delivered', 'order_updated')]
 
 

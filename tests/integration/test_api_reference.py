@@ -97,3 +97,19 @@ def test_order_answers_match_the_documented_schemas(client, document):
     for error in (missing, invalid):
         conforms(document, 'Error', error)
     conforms(document, 'Health', json_of(send(client, 'GET', '/health')))
+
+
+def test_shipment_and_history_answers_match_the_documented_schemas(client, document):
+    order_id = create_order(client)['order_id']
+    shipped = json_of(send(client, 'PUT', f'/orders/{order_id}', {
+        'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1',
+        'tracking_url': 'https://track.example.com/JD-1'}))
+    cancelled_id = create_order(client)['order_id']
+    send(client, 'PUT', f'/orders/{cancelled_id}', {'status': 'cancelled', 'reason': 'Late'})
+
+    conforms(document, 'Order', shipped)
+    assert shipped['shipment'] is not None
+    for oid in (order_id, cancelled_id):
+        conforms(document, 'OrderHistory', json_of(send(client, 'GET', f'/orders/{oid}/history')))
+    refused = send(client, 'GET', '/users/1/orders/export?from=2026-02-02&to=2026-02-01')
+    conforms(document, 'Error', json_of(refused))

@@ -58,7 +58,8 @@ def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_worl
     assert [e['event_type'] for e in events] == [
         'order_created', 'order_updated', 'order_shipped', 'order_updated', 'order_deleted']
     assert [e['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered', 'delivered']
-    assert all(set(e) == EVENT_KEYS for e in events)
+    assert all(set(e) == EVENT_KEYS for e in events if e['event_type'] != 'order_shipped')
+    assert set(events[2]) == EVENT_KEYS | {'shipment'}
     assert len({e['event_id'] for e in events}) == 5
     assert events[0]['order_total'] == 109.97
     assert events[0]['user_email'] == 'ada@example.com'
@@ -101,6 +102,41 @@ def test_subscription_filter_on_event_type_sees_only_its_types(aws_world, client
     events = aws_world.events(shipped_url)
 
     assert [e['event_type'] for e in events] == ['order_shipped']
+
+
+def test_a_cancellation_is_published_as_order_cancelled_with_its_subject(aws_world, client):
+    order = create_order(client)
+    put_status(client, order['order_id'], 'paid')
+    aws_world.receive()
+
+    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'cancelled', 'reason': 'Late'})
+
+    [message] = aws_world.receive()
+    envelope = json.loads(message['Body'])
+    event = json.loads(envelope['Message'])
+    assert envelope['Subject'] == 'Order Cancelled'
+    assert envelope['MessageAttributes']['event_type']['Value'] == 'order_cancelled'
+    assert set(event) == EVENT_KEYS | {'refund_due', 'reason'}
+    assert (event['refund_due'], event['reason']) == (109.97, 'Late')
+
+
+def test_a_consumer_subscribed_to_the_earlier_types_gets_them_and_nothing_new(aws_world, client):
+    earlier_url, _ = aws_world.subscribe_queue('earlier-types', {'event_type': [
+        'order_created', 'order_updated', 'order_shipped']})
+    cancelled = create_order(client)
+    shipped = create_order(client)
+    send(client, 'PUT', f"/orders/{cancelled['order_id']}", {'status': 'cancelled'})
+    put_status(client, shipped['order_id'], 'paid')
+    send(client, 'PUT', f"/orders/{shipped['order_id']}", {
+        'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'})
+
+    events = aws_world.events(earlier_url)
+
+    assert sorted((e['order_id'], e['event_type']) for e in events) == sorted([
+        (cancelled['order_id'], 'order_created'), (shipped['order_id'], 'order_created'),
+        (shipped['order_id'], 'order_updated'), (shipped['order_id'], 'order_shipped')])
+    assert all(e['event_type'] in {'order_created', 'order_updated', 'order_shipped'}
+               for e in events)
 
 
 class FailingSns:

@@ -238,13 +238,16 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
     assert rows_of(db) == before
     assert schema_of(db) == fresh_schema
     service = OrderService()
-    assert service.get_order(STAFF_MEMBER, 1) == json.loads(ORDER_1_ANSWER)
+    # What the previous release answered, and the shipment step 5 knows of.
+    assert service.get_order(STAFF_MEMBER, 1) == {**json.loads(ORDER_1_ANSWER), 'shipment': None}
     assert service.get_order(STAFF_MEMBER, 2) == {
         'order_id': 2, 'user_id': 8, 'user_email': None, 'status': 'shipped',
         'order_total': 0.3, 'created_at': '2026-11-25T10:00:01.000001Z',
         'updated_at': '2026-11-25T11:30:00.999999Z', 'version': 3, 'items': [
             {'order_item_id': 3, 'product_id': 7, 'quantity': 1, 'price_at_order': 0.1},
-            {'order_item_id': 4, 'product_id': 8, 'quantity': 1, 'price_at_order': 0.2}]}
+            {'order_item_id': 4, 'product_id': 8, 'quantity': 1, 'price_at_order': 0.2}],
+        'shipment': {'carrier': None, 'tracking_number': None, 'tracking_url': None,
+                     'shipped_at': '2026-11-25T11:30:00.999999Z'}}
     totals = {row[0]: row[4] for row in before['orders']}
     assert [Decimal(str(totals[n])) for n in (1, 2, 4)] == [
         Decimal('109.97'), Decimal('0.30'), Decimal('99999999.99')]

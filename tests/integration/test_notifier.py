@@ -35,6 +35,48 @@ def test_created_order_sends_one_confirmation_email_through_ses(aws_world, clien
     assert '109.97' in text and '109.97' in html
 
 
+def emails_by_subject():
+    return {mime['Subject']: mime for mime in (
+        email.message_from_string(m.raw_data, policy=policy.default) for m in sent_emails())}
+
+
+def test_shipping_email_carries_the_tracking_given_with_the_status(aws_world, client):
+    order = create_order(client, user_email='ada@example.com')
+    send(client, 'PUT', f"/orders/{order['order_id']}", {
+        'status': 'shipped', 'carrier': 'DHL <Express>', 'tracking_number': 'JD-0142',
+        'tracking_url': 'https://track.example.com/JD-0142'})
+
+    invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    mime = emails_by_subject()[f"Order #{order['order_id']} has shipped"]
+    text = mime.get_body(('plain',)).get_content()
+    html = mime.get_body(('html',)).get_content()
+    assert 'DHL <Express>' in text and 'JD-0142' in text
+    assert 'DHL &lt;Express&gt;' in html
+    assert '<a href="https://track.example.com/JD-0142">' in html
+
+
+def test_cancellation_sends_its_own_email_with_reason_and_refund(aws_world, client):
+    order = create_order(client, user_email='ada@example.com')
+    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
+    send(client, 'PUT', f"/orders/{order['order_id']}", {
+        'status': 'cancelled', 'reason': '<i>Found it cheaper</i>'})
+
+    result = invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    assert result == {'batchItemFailures': []}
+    oid = order['order_id']
+    emails = emails_by_subject()
+    assert set(emails) == {f'Order #{oid} confirmed', f'Order #{oid} is now paid',
+                           f'Order #{oid} has been cancelled'}
+    mime = emails[f'Order #{oid} has been cancelled']
+    text = mime.get_body(('plain',)).get_content()
+    html = mime.get_body(('html',)).get_content()
+    assert 'Refund due: 109.97' in text and '<strong>109.97</strong>' in html
+    assert '<i>Found it cheaper</i>' in text
+    assert '&lt;i&gt;Found it cheaper&lt;/i&gt;' in html and '<i>' not in html
+
+
 def test_redelivered_message_sends_no_second_email(aws_world, client):
     create_order(client, user_email='ada@example.com')
     event = aws_world.sqs_event(aws_world.receive())

@@ -54,7 +54,10 @@ FUNCTION_CALLS = {
     'Housekeeping': set(),
     'Migrate': set(),
 }
-EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
+EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled'}
+# What the subscription let through before order_cancelled existed: a consumer
+# filtering on these still gets each of them, and nothing new.
+EARLIER_EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
 
 # What Chalice reads from a stage and from lambda_functions; anything else
 # in .chalice/config.json is a typo Chalice would ignore.
@@ -282,6 +285,18 @@ def test_subscription_sends_only_events_that_email_to_the_queue(packaged):
     assert subscription.get('FilterPolicyScope', 'MessageAttributes') == 'MessageAttributes'
     assert list(subscription['FilterPolicy']) == ['event_type']
     assert set(subscription['FilterPolicy']['event_type']) == EMAIL_EVENT_TYPES
+
+
+def test_subscription_lets_cancellations_through_and_keeps_every_earlier_type(packaged):
+    _, subscription = packaged.one_of_type('AWS::SNS::Subscription')
+    allowed = subscription['FilterPolicy']['event_type']
+
+    assert 'order_cancelled' in allowed
+    assert EARLIER_EMAIL_EVENT_TYPES <= set(allowed)
+    assert len(allowed) == len(set(allowed))
+    # Every type the notifier renders reaches it, and only those.
+    from chalicelib.notify.mail import TEMPLATES
+    assert set(allowed) == set(TEMPLATES)
 
 
 def test_notifier_reads_the_stack_queue_and_reports_batch_item_failures(packaged):

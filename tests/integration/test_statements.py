@@ -33,7 +33,7 @@ def columns_of(database, table):
 
 def test_values_reach_their_own_columns_whatever_the_field_order(reversed_models):
     database = reversed_models
-    assert columns_of(database, 'orders')[0] == 'version'  # the tables really are reversed
+    assert columns_of(database, 'orders')[0] == 'shipped_at'  # the tables really are reversed
     service = OrderService()
     staff = Principal(sub='staff-1', role=STAFF)
     created = service.create_order(staff, {'user_id': 7, 'user_email': 'ada@example.com', 'items': [
@@ -59,3 +59,25 @@ def test_values_reach_their_own_columns_whatever_the_field_order(reversed_models
     assert changed == {**created, 'status': 'paid', 'version': 2,
                        'updated_at': changed['updated_at']}
     assert service.get_order(staff, order_id) == changed
+
+
+def test_shipment_and_history_reach_their_own_columns(reversed_models):
+    database = reversed_models
+    service = OrderService()
+    staff = Principal(sub='staff-1', role=STAFF)
+    order_id = service.create_order(staff, {'user_id': 7, 'items': [
+        {'product_id': 11, 'quantity': 1, 'price_at_order': Decimal('2.50')}]}).body['order_id']
+
+    shipped = service.update_status(staff, order_id, 'shipped', details={
+        'carrier': 'DHL', 'tracking_number': 'AB-1',
+        'tracking_url': 'https://track.example.com/AB-1'})
+
+    row = database.execute_sql(
+        'SELECT status, version, carrier, tracking_number, tracking_url FROM orders').fetchone()
+    assert tuple(row) == ('shipped', 2, 'DHL', 'AB-1', 'https://track.example.com/AB-1')
+    assert shipped['shipment']['carrier'] == 'DHL'
+    history = database.execute_sql(
+        'SELECT order_id, version, status, actor_role, actor_sub FROM order_history '
+        'ORDER BY version').fetchall()
+    assert [tuple(entry) for entry in history] == [
+        (order_id, 1, 'pending', 'staff', 'staff-1'), (order_id, 2, 'shipped', 'staff', 'staff-1')]

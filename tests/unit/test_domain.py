@@ -1,5 +1,6 @@
 """The order rules: exact totals (orders/money.py), the lifecycle (orders/lifecycle.py)
 and which event a change publishes (events/messages.py). No database."""
+import json
 from decimal import Decimal
 from itertools import product
 
@@ -127,9 +128,29 @@ def test_status_change_to_shipped_is_an_order_shipped_event():
     assert messages.type_for_status('shipped') == 'order_shipped'
 
 
-@pytest.mark.parametrize('status', ['pending', 'paid', 'delivered', 'cancelled'])
+def test_status_change_to_cancelled_is_an_order_cancelled_event():
+    assert messages.type_for_status('cancelled') == 'order_cancelled'
+
+
+@pytest.mark.parametrize('status', ['pending', 'paid', 'delivered'])
 def test_any_other_status_change_is_an_order_updated_event(status):
     assert messages.type_for_status(status) == 'order_updated'
+
+
+@pytest.mark.parametrize('previous, refund', [
+    ('paid', Decimal('109.97')), ('pending', Decimal('0.00'))])
+def test_a_cancellation_refunds_the_total_only_of_a_paid_order(previous, refund):
+    due = lifecycle.refund_due(previous, Decimal('109.97'))
+
+    assert due == refund and isinstance(due, Decimal)
+
+
+def test_cancellation_details_send_the_refund_as_a_json_number_and_the_reason():
+    details = messages.cancelled_details(Decimal('0.30'), 'changed my mind')
+
+    assert json.dumps(details) == '{"refund_due": 0.3, "reason": "changed my mind"}'
+    assert json.dumps(messages.cancelled_details(Decimal('0.00'), None)) == \
+        '{"refund_due": 0.0, "reason": null}'
 
 
 def test_every_event_type_has_the_contracts_sns_subject():
@@ -137,5 +158,6 @@ def test_every_event_type_has_the_contracts_sns_subject():
         'order_created': 'Order Created',
         'order_updated': 'Order Updated',
         'order_shipped': 'Order Shipped',
+        'order_cancelled': 'Order Cancelled',
         'order_deleted': 'Order Deleted',
     }

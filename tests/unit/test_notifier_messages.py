@@ -112,3 +112,119 @@ def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
 
     assert failed == ['m-2']
     assert sender.sent == ['ada@example.com', 'bob@example.com']
+
+
+# -- shipping and cancellation emails ---------------------------------------------
+
+SHIPPED = {**EVENT, 'event_type': 'order_shipped', 'status': 'shipped', 'shipment': {
+    'carrier': 'DHL Express', 'tracking_number': 'JD-0142', 'shipped_at': EVENT['timestamp'],
+    'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en'}}
+CANCELLED = {**EVENT, 'event_type': 'order_cancelled', 'status': 'cancelled',
+             'order_total': 109.97, 'refund_due': 109.97, 'reason': 'Found it cheaper'}
+HOSTILE = '"><script>alert(1)</script><a href="https://evil.example">'
+
+
+def bodies(event):
+    parsed = email.message_from_bytes(mail.build_email(event, 'a@b.c').as_bytes(),
+                                      policy=policy.default)
+    return (parsed['Subject'], parsed.get_body(('plain',)).get_content(),
+            parsed.get_body(('html',)).get_content())
+
+
+def test_shipping_email_names_carrier_and_tracking_number_and_links_the_tracking_page():
+    _, text, html = bodies(SHIPPED)
+
+    assert 'DHL Express' in text and 'JD-0142' in text
+    assert 'https://track.example.com/?id=JD-0142&lang=en' in text
+    assert '<strong>DHL Express</strong>' in html and '<strong>JD-0142</strong>' in html
+    assert '<a href="https://track.example.com/?id=JD-0142&amp;lang=en">' in html
+
+
+def test_shipping_email_escapes_a_hostile_carrier_in_html_and_keeps_it_in_text():
+    event = {**SHIPPED, 'shipment': {**SHIPPED['shipment'], 'carrier': HOSTILE}}
+
+    _, text, html = bodies(event)
+
+    assert '<script>' not in html and '<a href="https://evil.example">' not in html
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in html
+    assert html.count('<a ') == 1  # only the tracking link: the carrier made none
+    assert HOSTILE in text
+
+
+def test_shipping_email_link_cannot_break_out_of_its_attribute():
+    url = 'https://track.example.com/"><script>alert(1)</script>'
+    event = {**SHIPPED, 'shipment': {**SHIPPED['shipment'], 'tracking_url': url}}
+
+    _, _, html = bodies(event)
+
+    assert '<script>' not in html
+    assert '<a href="https://track.example.com/&#34;&gt;&lt;script&gt;' in html
+
+
+@pytest.mark.parametrize('url', ['javascript:alert(1)', 'http://track.example.com/JD-0142',
+                                 'data:text/html,<b>x</b>', None])
+def test_shipping_email_links_only_an_https_url(url):
+    event = {**SHIPPED, 'shipment': {**SHIPPED['shipment'], 'tracking_url': url}}
+
+    _, text, html = bodies(event)
+
+    assert '<a ' not in html and 'Track it' not in text
+    if url:
+        assert url not in text and url not in html
+    assert 'JD-0142' in text  # the tracking number is still given
+
+
+@pytest.mark.parametrize('shipment', [None, 'missing'])
+def test_shipping_email_without_shipment_details_still_renders(shipment):
+    event = dict(SHIPPED)
+    if shipment == 'missing':  # published before shipments existed
+        del event['shipment']
+    else:
+        event['shipment'] = None
+
+    subject, text, html = bodies(event)
+
+    assert subject == 'Order #7 has shipped'
+    assert 'on its way' in text and 'Carrier' not in text and '<a ' not in html
+
+
+def test_cancellation_email_shows_the_reason_and_the_refund_due():
+    subject, text, html = bodies(CANCELLED)
+
+    assert subject == 'Order #7 has been cancelled'
+    assert 'Found it cheaper' in text and 'Found it cheaper' in html
+    assert 'Refund due: 109.97' in text
+    assert 'Refund due: <strong>109.97</strong>' in html
+
+
+def test_cancellation_email_of_an_unpaid_order_says_nothing_is_due():
+    _, text, html = bodies({**CANCELLED, 'refund_due': 0, 'reason': None})
+
+    assert 'Refund due: 0.00 (nothing had been paid)' in text
+    assert '<strong>0.00</strong> (nothing had been paid)' in html
+    assert 'Reason' not in text and 'Reason' not in html
+
+
+def test_cancellation_email_escapes_a_hostile_reason_in_html_and_keeps_it_in_text():
+    _, text, html = bodies({**CANCELLED, 'reason': HOSTILE + '\nsecond line'})
+
+    assert '<script>' not in html and '<a href="https://evil.example">' not in html
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in html
+    assert '&#34;&gt;' in html
+    assert HOSTILE + '\nsecond line' in text
+
+
+def test_a_cancellation_event_is_read_with_its_refund_due():
+    assert parse_event(json.dumps(CANCELLED)) == CANCELLED
+
+
+@pytest.mark.parametrize('refund_due', ['109.97', None, True, 'missing'])
+def test_a_cancellation_event_without_a_numeric_refund_due_is_unknown(refund_due):
+    event = dict(CANCELLED)
+    if refund_due == 'missing':
+        del event['refund_due']
+    else:
+        event['refund_due'] = refund_due
+
+    with pytest.raises(UnknownMessage):
+        parse_event(json.dumps(event))

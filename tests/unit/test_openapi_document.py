@@ -11,7 +11,8 @@ from tools import openapi
 PROTECTED = {
     ('/orders', 'post'), ('/orders', 'get'), ('/orders/{order_id}', 'get'),
     ('/orders/{order_id}', 'put'), ('/orders/{order_id}', 'delete'),
-    ('/users/{user_id}/orders', 'get')}
+    ('/orders/{order_id}/history', 'get'), ('/users/{user_id}/orders', 'get'),
+    ('/users/{user_id}/orders/export', 'get')}
 PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get')}
 # Every answer each operation gives (403 where a role may be refused: a
 # customer reading another user's order gets a 404, never a 403).
@@ -22,7 +23,10 @@ STATUSES_BY_OPERATION = {
     ('/orders/{order_id}', 'put'): {'200', '400', '401', '403', '404', '409', '412', '413',
                                     '415', '503'},
     ('/orders/{order_id}', 'delete'): {'204', '400', '401', '403', '404', '415', '503'},
+    ('/orders/{order_id}/history', 'get'): {'200', '400', '401', '404', '415', '503'},
     ('/users/{user_id}/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
+    ('/users/{user_id}/orders/export', 'get'): {'200', '400', '401', '403', '413', '415',
+                                                '503'},
     ('/health', 'get'): {'200', '415', '503'},
     ('/openapi.json', 'get'): {'200', '415'},
     ('/docs', 'get'): {'200', '415'},
@@ -161,3 +165,38 @@ def test_request_bodies_are_the_schemas_that_validate_them(document):
             item['properties']['quantity']['maximum']) == (1, 10000)
     assert item['properties']['price_at_order']['maximum'] == 99999999.99
     assert schemas['StatusChange']['properties']['status']['enum'] == list(STATUSES)
+
+
+def test_status_change_describes_the_details_each_status_may_carry(document):
+    change = document['components']['schemas']['StatusChange']['properties']
+
+    assert (change['carrier']['minLength'], change['carrier']['maxLength']) == (1, 50)
+    assert change['tracking_number']['maxLength'] == 100
+    assert change['tracking_number']['pattern'] == '^[A-Za-z0-9-]+$'
+    assert change['tracking_url']['maxLength'] == 500
+    assert change['tracking_url']['pattern'].startswith('^[Hh][Tt][Tt][Pp][Ss]')
+    assert (change['reason']['minLength'], change['reason']['maxLength']) == (1, 500)
+    assert "`shipped`" in change['carrier']['description']
+    assert "`cancelled`" in change['reason']['description']
+
+
+def test_orders_carry_their_shipment_and_history_entries_their_author(document):
+    schemas = document['components']['schemas']
+
+    assert 'shipment' in schemas['Order']['required']
+    assert set(schemas['Shipment']['required']) == {
+        'carrier', 'tracking_number', 'tracking_url', 'shipped_at'}
+    assert set(schemas['HistoryEntry']['required']) == {'version', 'status', 'at', 'by'}
+    assert schemas['OrderHistory']['type'] == 'array'
+
+
+def test_export_answers_csv_as_an_attachment_between_two_dates(document):
+    export = operations(document)[('/users/{user_id}/orders/export', 'get')]
+    answer = export['responses']['200']
+
+    assert list(answer['content']) == ['text/csv']
+    assert answer['headers']['Content-Disposition']['required'] is True
+    assert {p['name'] for p in export['parameters']} == {'user_id', 'from', 'to'}
+    for name in ('from', 'to'):
+        found = parameter(document, export, name)
+        assert found['schema']['format'] == 'date' and not found['required']

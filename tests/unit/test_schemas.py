@@ -392,6 +392,175 @@ def test_update_refuses_unknown_fields():
     assert raised.value.errors == {'version': ['Unknown field.']}
 
 
+# -- shipping details and cancellation reason --------------------------------------
+
+TRACKING = {'carrier': 'DHL Express', 'tracking_number': 'JD-0142-x',
+            'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en'}
+
+
+def update_errors(body):
+    with pytest.raises(InvalidInput) as raised:
+        schemas.load_update_order(body)
+    assert raised.value.args[0] == 'Invalid order update'
+    return raised.value.errors
+
+
+def test_shipped_may_carry_carrier_tracking_number_and_url():
+    body = {'status': 'shipped', **TRACKING}
+
+    assert schemas.load_update_order(body) == body
+
+
+def test_shipped_may_carry_carrier_and_tracking_number_without_a_url():
+    body = {'status': 'shipped', 'carrier': 'La Poste', 'tracking_number': '6A12345678901'}
+
+    assert schemas.load_update_order(body) == body
+
+
+def test_cancelled_may_carry_a_reason_of_1_to_500_characters_with_line_breaks():
+    for reason in ('x', 'r' * 500, 'Ordered twice.\r\nSorry!', 'Déjà commandé 😅'):
+        assert schemas.load_update_order({'status': 'cancelled', 'reason': reason})['reason'] \
+            == reason
+
+
+@pytest.mark.parametrize('status', ['pending', 'paid', 'delivered', 'cancelled'])
+@pytest.mark.parametrize('name', ['carrier', 'tracking_number', 'tracking_url'])
+def test_shipping_fields_with_any_other_status_are_refused(status, name):
+    body = {'status': status, 'carrier': 'DHL', 'tracking_number': 'JD-1', name: TRACKING[name]}
+
+    errors = update_errors(body)
+
+    assert errors[name] == ["Only allowed with status 'shipped'."]
+
+
+@pytest.mark.parametrize('status', ['pending', 'paid', 'shipped', 'delivered'])
+def test_a_reason_with_any_other_status_is_refused(status):
+    assert update_errors({'status': status, 'reason': 'because'}) == {
+        'reason': ["Only allowed with status 'cancelled'."]}
+
+
+def test_a_carrier_without_a_tracking_number_is_refused():
+    assert update_errors({'status': 'shipped', 'carrier': 'DHL'}) == {
+        'tracking_number': ['Required together with carrier.']}
+
+
+def test_a_tracking_number_without_a_carrier_is_refused():
+    assert update_errors({'status': 'shipped', 'tracking_number': 'JD-1'}) == {
+        'carrier': ['Required together with tracking_number.']}
+
+
+def test_a_tracking_url_alone_is_refused():
+    assert update_errors({'status': 'shipped', 'tracking_url': TRACKING['tracking_url']}) == {
+        'tracking_url': ['Only allowed with carrier and tracking_number.']}
+
+
+@pytest.mark.parametrize('carrier', ['', ' ', 'x' * 51, 'DHL\nBcc: x', 'DHL\t', '\u202eLHD',
+                                     'Zero\u200bWidth', 'NB\u00a0SP', 7, None])
+def test_carrier_must_be_1_to_50_printable_characters(carrier):
+    errors = update_errors({'status': 'shipped', 'carrier': carrier, 'tracking_number': 'JD-1'})
+
+    assert set(errors) == {'carrier'}
+
+
+def test_carrier_of_50_characters_in_any_script_is_accepted():
+    for carrier in ('c' * 50, 'Österreichische Post', '日本郵便', 'DHL <Express> & "Co"'):
+        body = {'status': 'shipped', 'carrier': carrier, 'tracking_number': 'JD-1'}
+        assert schemas.load_update_order(body)['carrier'] == carrier
+
+
+@pytest.mark.parametrize('number', ['', 'JD 1', 'JD_1', 'JD-1\n', 'ＪＤ1', 'é1', 'x' * 101, 1])
+def test_tracking_number_must_be_1_to_100_letters_digits_or_hyphens(number):
+    errors = update_errors({'status': 'shipped', 'carrier': 'DHL', 'tracking_number': number})
+
+    assert set(errors) == {'tracking_number'}
+
+
+def test_tracking_number_of_100_characters_is_accepted():
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'A-9' * 33 + 'z'}
+
+    assert schemas.load_update_order(body)['tracking_number'] == 'A-9' * 33 + 'z'
+
+
+@pytest.mark.parametrize('url', [
+    'http://track.example.com/JD-1', 'javascript:alert(1)', 'ftp://track.example.com/',
+    '//track.example.com/JD-1', 'track.example.com/JD-1', 'https://', 'https:///JD-1',
+    'https://track.example.com/a b', 'https://track.example.com/"><script>',
+    'https://track.example.com/\nx', 'https://tráck.example.com/',
+    'https://carrier.example@evil.example/JD-1', 'https://u:p@track.example.com/',
+    'https://track.example.com/' + 'x' * 475, '',
+])
+def test_tracking_url_must_be_an_https_url_of_at_most_500_characters(url):
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
+
+    assert set(update_errors(body)) == {'tracking_url'}
+
+
+def test_tracking_url_of_500_characters_is_accepted():
+    url = 'https://track.example.com/' + 'x' * 474
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
+
+    assert len(url) == 500
+    assert schemas.load_update_order(body)['tracking_url'] == url
+
+
+def test_tracking_url_scheme_is_case_insensitive_and_percent_encoding_is_fine():
+    url = 'HTTPS://Track.Example.com/p%C3%A4ket?id=JD-1#top'
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
+
+    assert schemas.load_update_order(body)['tracking_url'] == url
+
+
+@pytest.mark.parametrize('reason', ['', '   ', 'x' * 501, 'nul\x00byte', 'bell\x07', 7, None])
+def test_reason_must_be_1_to_500_characters_of_text(reason):
+    assert set(update_errors({'status': 'cancelled', 'reason': reason})) == {'reason'}
+
+
+def test_a_501_character_reason_is_refused_with_the_range():
+    assert update_errors({'status': 'cancelled', 'reason': 'r' * 501}) == {
+        'reason': ['Length must be between 1 and 500.']}
+
+
+# -- load_export_query --------------------------------------------------------------
+
+def export_error(params):
+    with pytest.raises(InvalidInput) as raised:
+        schemas.load_export_query(params)
+    return raised.value.errors
+
+
+def test_export_dates_are_both_optional():
+    assert schemas.load_export_query({}) == {}
+    assert schemas.load_export_query(None) == {}
+    assert schemas.load_export_query({'from': '', 'to': ''}) == {}
+
+
+def test_export_dates_are_read_as_calendar_dates():
+    from datetime import date
+    assert schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-28'}) == {
+        'from_date': date(2026, 2, 1), 'to_date': date(2026, 2, 28)}
+
+
+def test_export_from_and_to_may_be_the_same_day():
+    assert len(schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-01'})) == 2
+
+
+@pytest.mark.parametrize('value', ['2026-02-30', '2026-13-01', '2026-1-05', '20260105',
+                                   '2026-01-05T00:00:00', '2026-01-05Z', ' 2026-01-05',
+                                   '0000-01-01', 'yesterday', '２０２６-01-05'])
+@pytest.mark.parametrize('name', ['from', 'to'])
+def test_export_dates_must_be_real_days_written_yyyy_mm_dd(name, value):
+    assert export_error({name: value}) == {name: ['Not a valid date: use YYYY-MM-DD.']}
+
+
+def test_export_from_after_to_is_refused():
+    assert export_error({'from': '2026-02-02', 'to': '2026-02-01'}) == {
+        'from': ['Must not be after to.']}
+
+
+def test_export_refuses_unknown_parameters():
+    assert export_error({'since': '2026-02-02'}) == {'since': ['Unknown field.']}
+
+
 # -- load_list_query --------------------------------------------------------------
 
 def query_error(params, for_user=False):

@@ -1,0 +1,59 @@
+"""One user's orders as CSV for a spreadsheet: RFC 4180 (the csv module's
+quoting, CRLF line ends), a header row, one row per item. Pure: rows in,
+text out; the service pages through the database and feeds it.
+
+A cell a spreadsheet would read as a formula (it starts with =, +, -, @, a
+tab or a carriage return) gets a leading apostrophe, so opening an export
+never runs anything, whatever the data holds."""
+import csv
+import io
+from datetime import datetime, time, timedelta
+
+from chalicelib.clock import utc_iso
+from chalicelib.orders import money
+
+HEADER = ('order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
+          'price_at_order')
+MAX_ORDERS = 10_000
+CHUNK_ORDERS = 500  # orders read per query; their items come with them
+# Lambda answers at most 6 MB, the body JSON-escaped inside (each CRLF grows
+# by two): well below that, a longer export is refused like a larger one.
+MAX_CHARS = 5_000_000
+_FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+
+
+def bounds(from_date, to_date):
+    """(start, end) in naive UTC for created_at: start inclusive, end
+    exclusive, each None when its date is; `to` is the whole day."""
+    start = datetime.combine(from_date, time.min) if from_date else None
+    end = None
+    if to_date is not None and to_date < to_date.max:
+        end = datetime.combine(to_date + timedelta(days=1), time.min)
+    return start, end
+
+
+def safe_cell(value):
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class CsvTable:
+    """The export's text, built a row at a time."""
+
+    def __init__(self):
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator='\r\n')
+        self.size = 0  # characters so far (ASCII: bytes too)
+        self.write_row(HEADER)
+
+    def write_row(self, cells):
+        self.size += self._writer.writerow([safe_cell(cell) for cell in cells])
+
+    def add_order(self, order, items):
+        created_at, total = utc_iso(order.created_at), money.to_text(order.order_total)
+        for item in items:
+            self.write_row((order.order_id, created_at, order.status, total, item.product_id,
+                            item.quantity, money.to_text(item.price_at_order)))
+
+    def text(self):
+        return self._buffer.getvalue()
