@@ -13,6 +13,12 @@ def order_body(user_id=1, items=None, **extra):
     return body
 
 
+def item(product_id=101, quantity=1, price_at_order=Decimal('1.00'), **extra):
+    """One order line; a Decimal price is sent with its exact digits."""
+    return {'product_id': product_id, 'quantity': quantity, 'price_at_order': price_at_order,
+            **extra}
+
+
 def to_json(body):
     """JSON with each Decimal written as its exact digits (29.999 stays 29.999),
     as a client that never touches floats would send it."""
@@ -46,3 +52,22 @@ def create_order(client, headers=None, **kwargs):
     response = send(client, 'POST', '/orders', order_body(**kwargs), headers)
     assert response.status_code == 201, response.body
     return json_of(response)
+
+
+def error_of(response, status, code):
+    """The contract's error answer: this status and Code, a Message, optional
+    field errors and nothing else (no traceback). Returns the body."""
+    assert response.status_code == status, response.body
+    body = json_of(response)
+    assert body['Code'] == code
+    assert isinstance(body['Message'], str) and body['Message']
+    assert set(body) <= {'Code', 'Message', 'errors'}
+    assert b'Traceback' not in response.body
+    return body
+
+
+def field_errors(response):
+    """A 400 that says which fields are wrong; returns those errors."""
+    body = error_of(response, 400, 'BadRequestError')
+    assert body.get('errors'), body
+    return body['errors']

@@ -8,7 +8,7 @@ from chalicelib.orders.idempotency import fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from chalicelib.clock import utcnow
 from chalicelib.orders.schemas import parse_json_object
-from tests.support import json_of, order_body, send, to_json
+from tests.support import error_of, field_errors, json_of, order_body, send, to_json
 
 
 def post(client, body, key):
@@ -77,9 +77,7 @@ def test_same_key_with_a_different_body_returns_422(client):
 
     response = post(client, order_body(user_id=2), 'key-1')
 
-    body = json_of(response)
-    assert response.status_code == 422
-    assert body['Code'] == 'UnprocessableEntityError' and body['Message']
+    error_of(response, 422, 'UnprocessableEntityError')
     assert total_orders(client) == 1
 
 
@@ -109,17 +107,14 @@ def test_key_of_255_characters_is_accepted(client):
 def test_key_of_256_characters_returns_400_and_creates_nothing(client):
     response = post(client, order_body(), 'k' * 256)
 
-    body = json_of(response)
-    assert response.status_code == 400
-    assert body['Code'] == 'BadRequestError'
-    assert set(body['errors']) == {'Idempotency-Key'}
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0
 
 
 def test_empty_key_returns_400(client):
     response = post(client, order_body(), '')
 
-    assert response.status_code == 400
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0
 
 
@@ -140,9 +135,7 @@ def test_key_still_in_flight_returns_409_and_creates_nothing(client):
 
     response = post(client, body, 'key-1')
 
-    error = json_of(response)
-    assert response.status_code == 409
-    assert error['Code'] == 'ConflictError' and error['Message']
+    error_of(response, 409, 'ConflictError')
     assert total_orders(client) == 0
 
 
@@ -151,8 +144,7 @@ def test_key_in_flight_with_a_different_body_returns_422(client):
 
     response = post(client, order_body(user_id=2), 'key-1')
 
-    assert response.status_code == 422
-    assert json_of(response)['Code'] == 'UnprocessableEntityError'
+    error_of(response, 422, 'UnprocessableEntityError')
 
 
 def test_expired_key_is_treated_as_new(client):
@@ -223,6 +215,5 @@ def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(client, r
 def test_key_with_a_control_character_returns_400(client):
     response = post(client, order_body(), 'key\t1')
 
-    assert response.status_code == 400
-    assert set(json_of(response)['errors']) == {'Idempotency-Key'}
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Order, OrderItem
-from tests.support import create_order, json_of, order_body, send
+from tests.support import create_order, error_of, item, json_of, order_body, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 ARROWS = [('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
@@ -19,14 +19,6 @@ FORBIDDEN = [(a, b) for a in STATUSES for b in STATUSES if a != b and (a, b) not
 # How to bring a new (pending) order to each status, along the arrows.
 PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
            'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
-
-
-def error_of(response, status, code):
-    assert response.status_code == status, response.body
-    body = json_of(response)
-    assert body['Code'] == code
-    assert isinstance(body['Message'], str) and body['Message']
-    return body
 
 
 def exact_json(response):
@@ -46,10 +38,6 @@ def order_in(client, status, **kwargs):
         order = json_of(response)
     assert order['status'] == status
     return order
-
-
-def item(product_id=1, quantity=1, price=Decimal('1.00')):
-    return {'product_id': product_id, 'quantity': quantity, 'price_at_order': price}
 
 
 # -- create ---------------------------------------------------------------------

@@ -9,8 +9,7 @@ import pytest
 from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 from chalicelib.orders import money, paging, schemas
-
-MAX_ID = 2 ** 63 - 1
+from chalicelib.orders.schemas import MAX_ID
 
 
 def parse(text):
@@ -487,6 +486,11 @@ def test_user_list_query_accepts_paging():
 
 
 # -- load_path_id -----------------------------------------------------------------
+
+def test_the_largest_id_is_what_a_bigint_column_holds():
+    # Every test takes the limit from the service; this pins it to the contract's 2^63 - 1.
+    assert MAX_ID == 2 ** 63 - 1
+
 
 @pytest.mark.parametrize('value', ['1', '42', str(MAX_ID)])
 def test_path_id_accepts_positive_integers_up_to_2_63_minus_1(value):
