@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.orders.idempotency import fingerprint
+from chalicelib.orders.idempotency import IN_FLIGHT_LEASE, fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from chalicelib.clock import utcnow
 from chalicelib.orders.schemas import parse_json_object
@@ -139,6 +139,17 @@ def test_key_still_in_flight_returns_409_and_creates_nothing(client):
     assert total_orders(client) == 0
 
 
+def test_key_in_flight_past_its_lease_is_taken_over(client):
+    body = order_body()
+    claim_in_flight(body, 'key-1', age=IN_FLIGHT_LEASE + timedelta(minutes=1))
+
+    response = post(client, body, 'key-1')
+
+    assert response.status_code == 201, response.body
+    assert 'Idempotent-Replayed' not in response.headers
+    assert total_orders(client) == 1
+
+
 def test_key_in_flight_with_a_different_body_returns_422(client):
     claim_in_flight(order_body(user_id=1), 'key-1')
 
@@ -212,8 +223,9 @@ def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(client, r
     assert total_orders(client) == 2
 
 
-def test_key_with_a_control_character_returns_400(client):
-    response = post(client, order_body(), 'key\t1')
+@pytest.mark.parametrize('key', ['key\t1', 'caf\u00e9'])
+def test_key_that_is_not_printable_ascii_returns_400(client, key):
+    response = post(client, order_body(), key)
 
     assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0

@@ -235,7 +235,7 @@ def test_user_with_no_orders_has_an_empty_list(client):
 
     page = listing(client, '/users/6/orders')
 
-    assert page['orders'] == [] and page['total'] == 0 and page['next_cursor'] is None
+    assert page == {'orders': [], 'total': 0, 'page': 1, 'page_size': 10, 'next_cursor': None}
 
 
 def test_user_orders_page_numbers(client):
@@ -293,6 +293,7 @@ def test_following_cursors_walks_every_order_once_in_page_order(client):
     assert [ids(p) for p in pages] == [ids(p) for p in numbered]
     assert all(page['total'] == 8 for page in pages)
     assert [len(p['orders']) for p in pages] == [3, 3, 2]
+    assert [p['page'] for p in pages] == [1, None, None]
 
 
 def test_an_order_created_between_pages_does_not_shift_the_next_pages(client):

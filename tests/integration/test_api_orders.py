@@ -59,6 +59,7 @@ def test_post_returns_201_with_the_new_order(client):
         (101, 2, 29.99), (102, 1, 49.99)]
     assert all(set(i) == {'order_item_id', 'product_id', 'quantity', 'price_at_order'}
                for i in order['items'])
+    assert all(type(i['order_item_id']) is int for i in order['items'])
 
 
 def test_post_sets_location_and_etag_headers(client):
@@ -227,10 +228,11 @@ def test_put_keeps_items_and_total(client):
 
 # -- If-Match -------------------------------------------------------------------
 
-def test_put_with_matching_if_match_returns_200(client):
+@pytest.mark.parametrize('etag', ['"1"', '1'])
+def test_put_with_matching_if_match_quoted_or_not_returns_200(client, etag):
     order = create_order(client)
 
-    response = put(client, order['order_id'], 'paid', {'If-Match': '"1"'})
+    response = put(client, order['order_id'], 'paid', {'If-Match': etag})
 
     assert response.status_code == 200
     assert json_of(response)['version'] == 2
@@ -252,6 +254,15 @@ def test_put_with_if_match_from_a_later_version_returns_412(client):
     response = put(client, order['order_id'], 'paid', {'If-Match': '"7"'})
 
     error_of(response, 412, 'PreconditionFailed')
+
+
+def test_put_with_a_weak_if_match_returns_412_even_for_the_current_version(client):
+    order = create_order(client)
+
+    response = put(client, order['order_id'], 'paid', {'If-Match': 'W/"1"'})
+
+    error_of(response, 412, 'PreconditionFailed')
+    assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
 
 
 def test_put_with_if_match_star_skips_the_version_check(client):

@@ -442,7 +442,7 @@ def test_list_query_accepts_the_largest_page_whose_offset_fits():
 
 @pytest.mark.parametrize('name', ['page', 'page_size', 'user_id'])
 @pytest.mark.parametrize('value', ['abc', '-1', '+1', '1.5', '1e2', ' 1', '1 ', '0x10',
-                                   '\uff11'])
+                                   '1_0', '\uff11'])
 def test_list_query_refuses_numbers_that_are_not_plain_digits(name, value):
     assert set(query_error({name: value})) == {name}
 
