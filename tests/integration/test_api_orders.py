@@ -290,23 +290,13 @@ def test_etag_of_each_answer_is_the_if_match_for_the_next_change(client):
 def test_put_with_malformed_if_match_returns_400(client, subtests):
     order = create_order(client)
 
-    for etag in ['abc', '"one"', 'W/', '"-1"', '"1.0"', '""']:
+    for etag in ['abc', '"one"', 'W/', '"-1"', '"1.0"', '""', '"1', '1"']:
         with subtests.test(etag):
             response = put(client, order['order_id'], 'paid', {'If-Match': etag})
 
             body = error_of(response, 400, 'BadRequestError')
             assert 'If-Match' in body['errors']
             assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
-
-
-@pytest.mark.parametrize('etag', ['"1', '1"'])
-def test_put_with_half_quoted_if_match_returns_400(client, etag):
-    order = create_order(client)
-
-    response = put(client, order['order_id'], 'paid', {'If-Match': etag})
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert 'If-Match' in body['errors']
 
 
 # -- PUT body -------------------------------------------------------------------
@@ -460,33 +450,6 @@ def test_money_is_sent_with_at_most_two_decimals(client):
     amounts = [order['order_total']] + [i['price_at_order'] for i in order['items']]
     assert all(amount.as_tuple().exponent >= -2 for amount in amounts)
     assert order['order_total'] == Decimal('12345779.39')
-
-
-def test_price_with_three_decimals_returns_400_and_is_never_rounded(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('29.999'))]))
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert list(body['errors']['items']['0']) == ['price_at_order']
-    assert Order.select().count() == 0
-
-
-def test_price_with_trailing_zero_third_decimal_is_accepted(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('29.990'))]))
-
-    assert response.status_code == 201
-    assert exact_json(response)['order_total'] == Decimal('29.99')
-
-
-def test_total_over_the_maximum_returns_400_and_stores_nothing(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('99999999.99')), item(2, 1, Decimal('0.01'))]))
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert 'items' in body['errors']
-    assert Order.select().count() == 0
-    assert OrderItem.select().count() == 0
 
 
 # -- health ---------------------------------------------------------------------
