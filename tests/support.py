@@ -60,6 +60,26 @@ def create_order(client, headers=None, **kwargs):
     return json_of(response)
 
 
+# How to bring a new (pending) order to each status, along the lifecycle's arrows.
+PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
+           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
+
+
+def put(client, order_id, status, headers=None):
+    return send(client, 'PUT', f'/orders/{order_id}', {'status': status}, headers)
+
+
+def order_in(client, status, **kwargs):
+    """A new order, brought to `status` along PATH_TO."""
+    order = create_order(client, **kwargs)
+    for step in PATH_TO[status]:
+        response = put(client, order['order_id'], step)
+        assert response.status_code == 200, response.body
+        order = json_of(response)
+    assert order['status'] == status
+    return order
+
+
 def error_of(response, status, code):
     """The contract's error answer: this status and Code, a Message, optional
     field errors and nothing else (no traceback). Returns the body."""

@@ -9,36 +9,19 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Order, OrderItem
-from tests.support import (create_order, error_of, item, json_of, order_body, send,
-                           sqlite_only)
+from tests.support import (create_order, error_of, item, json_of, order_body, order_in, put,
+                           send, sqlite_only)
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 ARROWS = [('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
           ('paid', 'shipped'), ('paid', 'cancelled'), ('shipped', 'delivered')]
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 FORBIDDEN = [(a, b) for a in STATUSES for b in STATUSES if a != b and (a, b) not in ARROWS]
-# How to bring a new (pending) order to each status, along the arrows.
-PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
-           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
 
 
 def exact_json(response):
     """The response body with every number as the exact digits sent."""
     return json.loads(response.body, parse_float=Decimal)
-
-
-def put(client, order_id, status, headers=None):
-    return send(client, 'PUT', f'/orders/{order_id}', {'status': status}, headers)
-
-
-def order_in(client, status, **kwargs):
-    order = create_order(client, **kwargs)
-    for step in PATH_TO[status]:
-        response = put(client, order['order_id'], step)
-        assert response.status_code == 200, response.body
-        order = json_of(response)
-    assert order['status'] == status
-    return order
 
 
 # -- create ---------------------------------------------------------------------
