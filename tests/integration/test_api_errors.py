@@ -198,8 +198,8 @@ def test_post_with_null_email_is_accepted(client):
 
 # -- bodies that are not a JSON object ------------------------------------------------
 
-@sqlite_only
 @pytest.mark.parametrize('method', ['POST', 'PUT'])
+@sqlite_only
 def test_body_that_is_not_json_returns_400(client, subtests, method):
     order = create_order(client)
     path = '/orders' if method == 'POST' else f"/orders/{order['order_id']}"
@@ -213,8 +213,8 @@ def test_body_that_is_not_json_returns_400(client, subtests, method):
             assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
 
 
-@sqlite_only
 @pytest.mark.parametrize('method', ['POST', 'PUT'])
+@sqlite_only
 def test_body_that_is_json_but_not_an_object_returns_400(client, subtests, method):
     order = create_order(client)
     path = '/orders' if method == 'POST' else f"/orders/{order['order_id']}"
@@ -259,8 +259,8 @@ def test_invalid_utf8_body_returns_400(client):
     error_of(response, 400, 'BadRequestError')
 
 
-@sqlite_only
 @pytest.mark.parametrize('method', ['POST', 'PUT'])
+@sqlite_only
 def test_body_over_256_kib_returns_413_in_the_contract_shape(client, method):
     order = create_order(client)
     path = '/orders' if method == 'POST' else f"/orders/{order['order_id']}"
@@ -304,8 +304,8 @@ def test_non_json_content_type_returns_chalices_415(client, subtests, method):
 
 # -- path ids ------------------------------------------------------------------
 
-@sqlite_only
 @pytest.mark.parametrize('method', ['GET', 'PUT', 'DELETE'])
+@sqlite_only
 def test_order_path_id_that_is_not_a_positive_integer_returns_400(client, subtests, method):
     create_order(client)
 
