@@ -3,7 +3,13 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 JSON = {'Content-Type': 'application/json'}
+
+# For an HTTP case the schema refuses before any database work (tests/unit/test_schemas.py
+# proves the rule itself): on MariaDB it would prove nothing more.
+sqlite_only = pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)
 
 
 def order_body(user_id=1, items=None, **extra):
@@ -12,6 +18,12 @@ def order_body(user_id=1, items=None, **extra):
                                {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
     body.update(extra)
     return body
+
+
+def item(product_id=101, quantity=1, price_at_order=Decimal('1.00'), **extra):
+    """One order line; a Decimal price is sent with its exact digits."""
+    return {'product_id': product_id, 'quantity': quantity, 'price_at_order': price_at_order,
+            **extra}
 
 
 def to_json(body):
@@ -80,3 +92,42 @@ class Clock:
 
     def advance(self, delta):
         self.now += delta
+
+
+# How to bring a new (pending) order to each status, along the lifecycle's arrows.
+PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
+           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
+
+
+def put(client, order_id, status, headers=None):
+    return send(client, 'PUT', f'/orders/{order_id}', {'status': status}, headers)
+
+
+def order_in(client, status, **kwargs):
+    """A new order, brought to `status` along PATH_TO."""
+    order = create_order(client, **kwargs)
+    for step in PATH_TO[status]:
+        response = put(client, order['order_id'], step)
+        assert response.status_code == 200, response.body
+        order = json_of(response)
+    assert order['status'] == status
+    return order
+
+
+def error_of(response, status, code):
+    """The contract's error answer: this status and Code, a Message, optional
+    field errors and nothing else (no traceback). Returns the body."""
+    assert response.status_code == status, response.body
+    body = json_of(response)
+    assert body['Code'] == code
+    assert isinstance(body['Message'], str) and body['Message']
+    assert set(body) <= {'Code', 'Message', 'errors'}
+    assert b'Traceback' not in response.body
+    return body
+
+
+def field_errors(response):
+    """A 400 that says which fields are wrong; returns those errors."""
+    body = error_of(response, 400, 'BadRequestError')
+    assert body.get('errors'), body
+    return body['errors']

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.orders.idempotency import fingerprint
+from chalicelib.orders.idempotency import IN_FLIGHT_LEASE, fingerprint
 from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from chalicelib.orders.schemas import parse_json_object
-from tests.support import json_of, order_body, send, stored_key, to_json
+from tests.support import error_of, field_errors, json_of, order_body, send, stored_key, to_json
 
 
 def post(client, body, key):
@@ -77,9 +77,7 @@ def test_same_key_with_a_different_body_returns_422(client):
 
     response = post(client, order_body(user_id=2), 'key-1')
 
-    body = json_of(response)
-    assert response.status_code == 422
-    assert body['Code'] == 'UnprocessableEntityError' and body['Message']
+    error_of(response, 422, 'UnprocessableEntityError')
     assert total_orders(client) == 1
 
 
@@ -136,17 +134,14 @@ def test_key_of_255_characters_is_accepted(client):
 def test_key_of_256_characters_returns_400_and_creates_nothing(client):
     response = post(client, order_body(), 'k' * 256)
 
-    body = json_of(response)
-    assert response.status_code == 400
-    assert body['Code'] == 'BadRequestError'
-    assert set(body['errors']) == {'Idempotency-Key'}
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0
 
 
 def test_empty_key_returns_400(client):
     response = post(client, order_body(), '')
 
-    assert response.status_code == 400
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0
 
 
@@ -167,10 +162,19 @@ def test_key_still_in_flight_returns_409_and_creates_nothing(client, service_clo
 
     response = post(client, body, 'key-1')
 
-    error = json_of(response)
-    assert response.status_code == 409
-    assert error['Code'] == 'ConflictError' and error['Message']
+    error_of(response, 409, 'ConflictError')
     assert total_orders(client) == 0
+
+
+def test_key_in_flight_past_its_lease_is_taken_over(client, service_clock):
+    body = order_body()
+    claim_in_flight(service_clock, body, 'key-1', age=IN_FLIGHT_LEASE + timedelta(minutes=1))
+
+    response = post(client, body, 'key-1')
+
+    assert response.status_code == 201, response.body
+    assert 'Idempotent-Replayed' not in response.headers
+    assert total_orders(client) == 1
 
 
 def test_key_in_flight_with_a_different_body_returns_422(client, service_clock):
@@ -178,8 +182,7 @@ def test_key_in_flight_with_a_different_body_returns_422(client, service_clock):
 
     response = post(client, order_body(user_id=2), 'key-1')
 
-    assert response.status_code == 422
-    assert json_of(response)['Code'] == 'UnprocessableEntityError'
+    error_of(response, 422, 'UnprocessableEntityError')
 
 
 def test_expired_key_is_treated_as_new(client, service_clock):
@@ -241,9 +244,9 @@ def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(client, r
     assert total_orders(client) == 2
 
 
-def test_key_with_a_control_character_returns_400(client):
-    response = post(client, order_body(), 'key\t1')
+@pytest.mark.parametrize('key', ['key\t1', 'caf\u00e9'])
+def test_key_that_is_not_printable_ascii_returns_400(client, key):
+    response = post(client, order_body(), key)
 
-    assert response.status_code == 400
-    assert set(json_of(response)['errors']) == {'Idempotency-Key'}
+    assert set(field_errors(response)) == {'Idempotency-Key'}
     assert total_orders(client) == 0

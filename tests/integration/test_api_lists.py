@@ -1,12 +1,12 @@
 """GET /orders and GET /users/{id}/orders: order, totals, filters, page numbers
-and keyset cursors, on SQLite and MariaDB."""
+and keyset cursors, on SQLite and MariaDB (parameters the schema refuses before
+any query, on SQLite only)."""
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.support import create_order, json_of, send
-
-MAX_ID = 2 ** 63 - 1
+from chalicelib.orders.schemas import MAX_ID
+from tests.support import create_order, field_errors, json_of, send, sqlite_only
 
 
 def listing(client, path='/orders', **params):
@@ -17,11 +17,7 @@ def listing(client, path='/orders', **params):
 
 
 def bad_query(client, path='/orders', **params):
-    response = client.http.get(f'{path}?{urlencode(params)}')
-    assert response.status_code == 400, response.body
-    body = json_of(response)
-    assert body['Code'] == 'BadRequestError' and body['Message']
-    return body['errors']
+    return field_errors(client.http.get(f'{path}?{urlencode(params)}'))
 
 
 def ids(page):
@@ -123,18 +119,21 @@ def test_list_page_size_edges_are_accepted(client, size):
     assert page['page_size'] == size and page['total'] == 3
 
 
+@sqlite_only
 def test_list_page_size_outside_1_to_100_returns_400(client, subtests):
     for size in ['0', '101', '-1', 'ten', '1.5']:
         with subtests.test(size):
             assert set(bad_query(client, page_size=size)) == {'page_size'}
 
 
+@sqlite_only
 def test_list_page_below_1_or_overflowing_returns_400(client, subtests):
     for page in ['0', '-1', 'one', str(10 ** 20), str(MAX_ID)]:
         with subtests.test(page):
             assert set(bad_query(client, page=page)) == {'page'}
 
 
+@sqlite_only
 def test_list_unknown_parameter_returns_400(client):
     assert bad_query(client, sort='asc') == {'sort': ['Unknown field.']}
 
@@ -191,6 +190,7 @@ def test_list_filter_matching_nothing_is_empty(client):
     assert page['orders'] == [] and page['total'] == 0
 
 
+@sqlite_only
 def test_list_bad_filter_returns_400(client, subtests):
     for params in [{'status': 'lost'}, {'user_id': '0'}, {'user_id': str(MAX_ID + 1)},
                    {'user_id': 'x'}]:
@@ -240,7 +240,7 @@ def test_user_with_no_orders_has_an_empty_list(client):
 
     page = listing(client, '/users/6/orders')
 
-    assert page['orders'] == [] and page['total'] == 0 and page['next_cursor'] is None
+    assert page == {'orders': [], 'total': 0, 'page': 1, 'page_size': 10, 'next_cursor': None}
 
 
 def test_user_orders_page_numbers(client):
@@ -260,6 +260,7 @@ def test_orders_of_the_largest_user_id_are_an_empty_list(client):
     assert page['orders'] == [] and page['total'] == 0
 
 
+@sqlite_only
 def test_user_orders_bad_paging_returns_400(client, subtests):
     for params in [{'page_size': '0'}, {'page_size': '101'}, {'page': '0'},
                    {'page': '1', 'cursor': 'abc'}, {'cursor': 'abc'}]:
@@ -298,6 +299,7 @@ def test_following_cursors_walks_every_order_once_in_page_order(client):
     assert [ids(p) for p in pages] == [ids(p) for p in numbered]
     assert all(page['total'] == 8 for page in pages)
     assert [len(p['orders']) for p in pages] == [3, 3, 2]
+    assert [p['page'] for p in pages] == [1, None, None]
 
 
 def test_an_order_created_between_pages_does_not_shift_the_next_pages(client):
@@ -396,6 +398,7 @@ def test_cursor_with_page_returns_400(client):
     assert set(bad_query(client, cursor=cursor, page='2')) == {'page'}
 
 
+@sqlite_only
 def test_malformed_cursor_returns_400(client, subtests):
     # garbage, {"after":0}, {"after": "1"}, []
     for cursor in ['not-a-cursor', '!!!', 'eyJhZnRlciI6MH0', 'eyJhZnRlciI6ICIxIn0', 'W10']:

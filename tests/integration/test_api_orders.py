@@ -1,6 +1,6 @@
 """Single-order endpoints through HTTP, on SQLite and MariaDB: create, read,
 status changes along the lifecycle, versions and If-Match, delete, exact money,
-timestamps, and health."""
+timestamps, and health (PUT bodies the schema refuses, on SQLite only)."""
 import json
 import re
 from datetime import datetime, timedelta
@@ -10,47 +10,19 @@ import pytest
 
 from chalicelib.storage.models import Order, OrderItem
 from tests.conftest import FROZEN_AT
-from tests.support import create_order, iso, json_of, order_body, send
+from tests.support import (create_order, error_of, iso, item, json_of, order_body, order_in,
+                           put, send, sqlite_only)
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 ARROWS = [('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
           ('paid', 'shipped'), ('paid', 'cancelled'), ('shipped', 'delivered')]
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 FORBIDDEN = [(a, b) for a in STATUSES for b in STATUSES if a != b and (a, b) not in ARROWS]
-# How to bring a new (pending) order to each status, along the arrows.
-PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
-           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
-
-
-def error_of(response, status, code):
-    assert response.status_code == status, response.body
-    body = json_of(response)
-    assert body['Code'] == code
-    assert isinstance(body['Message'], str) and body['Message']
-    return body
 
 
 def exact_json(response):
     """The response body with every number as the exact digits sent."""
     return json.loads(response.body, parse_float=Decimal)
-
-
-def put(client, order_id, status, headers=None):
-    return send(client, 'PUT', f'/orders/{order_id}', {'status': status}, headers)
-
-
-def order_in(client, status, **kwargs):
-    order = create_order(client, **kwargs)
-    for step in PATH_TO[status]:
-        response = put(client, order['order_id'], step)
-        assert response.status_code == 200, response.body
-        order = json_of(response)
-    assert order['status'] == status
-    return order
-
-
-def item(product_id=1, quantity=1, price=Decimal('1.00')):
-    return {'product_id': product_id, 'quantity': quantity, 'price_at_order': price}
 
 
 # -- create ---------------------------------------------------------------------
@@ -73,6 +45,7 @@ def test_post_returns_201_with_the_new_order(client):
         (101, 2, 29.99), (102, 1, 49.99)]
     assert all(set(i) == {'order_item_id', 'product_id', 'quantity', 'price_at_order'}
                for i in order['items'])
+    assert all(type(i['order_item_id']) is int for i in order['items'])
 
 
 def test_post_sets_location_and_etag_headers(client):
@@ -247,10 +220,11 @@ def test_put_keeps_items_and_total(client):
 
 # -- If-Match -------------------------------------------------------------------
 
-def test_put_with_matching_if_match_returns_200(client):
+@pytest.mark.parametrize('etag', ['"1"', '1'])
+def test_put_with_matching_if_match_quoted_or_not_returns_200(client, etag):
     order = create_order(client)
 
-    response = put(client, order['order_id'], 'paid', {'If-Match': '"1"'})
+    response = put(client, order['order_id'], 'paid', {'If-Match': etag})
 
     assert response.status_code == 200
     assert json_of(response)['version'] == 2
@@ -272,6 +246,15 @@ def test_put_with_if_match_from_a_later_version_returns_412(client):
     response = put(client, order['order_id'], 'paid', {'If-Match': '"7"'})
 
     error_of(response, 412, 'PreconditionFailed')
+
+
+def test_put_with_a_weak_if_match_returns_412_even_for_the_current_version(client):
+    order = create_order(client)
+
+    response = put(client, order['order_id'], 'paid', {'If-Match': 'W/"1"'})
+
+    error_of(response, 412, 'PreconditionFailed')
+    assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
 
 
 def test_put_with_if_match_star_skips_the_version_check(client):
@@ -298,7 +281,7 @@ def test_etag_of_each_answer_is_the_if_match_for_the_next_change(client):
 def test_put_with_malformed_if_match_returns_400(client, subtests):
     order = create_order(client)
 
-    for etag in ['abc', '"one"', 'W/', '"-1"', '"1.0"', '""']:
+    for etag in ['abc', '"one"', 'W/', '"-1"', '"1.0"', '""', '"1', '1"']:
         with subtests.test(etag):
             response = put(client, order['order_id'], 'paid', {'If-Match': etag})
 
@@ -307,18 +290,9 @@ def test_put_with_malformed_if_match_returns_400(client, subtests):
             assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
 
 
-@pytest.mark.parametrize('etag', ['"1', '1"'])
-def test_put_with_half_quoted_if_match_returns_400(client, etag):
-    order = create_order(client)
-
-    response = put(client, order['order_id'], 'paid', {'If-Match': etag})
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert 'If-Match' in body['errors']
-
-
 # -- PUT body -------------------------------------------------------------------
 
+@sqlite_only
 def test_put_with_invalid_status_returns_400_on_status(client, subtests):
     order = create_order(client)
 
@@ -330,6 +304,7 @@ def test_put_with_invalid_status_returns_400_on_status(client, subtests):
             assert json_of(client.http.get(f"/orders/{order['order_id']}")) == order
 
 
+@sqlite_only
 def test_put_with_unknown_field_returns_400(client):
     order = create_order(client)
 
@@ -467,33 +442,6 @@ def test_money_is_sent_with_at_most_two_decimals(client):
     amounts = [order['order_total']] + [i['price_at_order'] for i in order['items']]
     assert all(amount.as_tuple().exponent >= -2 for amount in amounts)
     assert order['order_total'] == Decimal('12345779.39')
-
-
-def test_price_with_three_decimals_returns_400_and_is_never_rounded(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('29.999'))]))
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert list(body['errors']['items']['0']) == ['price_at_order']
-    assert Order.select().count() == 0
-
-
-def test_price_with_trailing_zero_third_decimal_is_accepted(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('29.990'))]))
-
-    assert response.status_code == 201
-    assert exact_json(response)['order_total'] == Decimal('29.99')
-
-
-def test_total_over_the_maximum_returns_400_and_stores_nothing(client):
-    response = send(client, 'POST', '/orders', order_body(items=[
-        item(1, 1, Decimal('99999999.99')), item(2, 1, Decimal('0.01'))]))
-
-    body = error_of(response, 400, 'BadRequestError')
-    assert 'items' in body['errors']
-    assert Order.select().count() == 0
-    assert OrderItem.select().count() == 0
 
 
 # -- health ---------------------------------------------------------------------

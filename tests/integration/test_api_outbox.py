@@ -7,14 +7,12 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Outbox
-from tests.support import create_order, json_of, send
+from tests.support import PATH_TO, create_order, json_of, order_in, put, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 SUBJECTS = {'order_created': 'Order Created', 'order_updated': 'Order Updated',
             'order_shipped': 'Order Shipped', 'order_cancelled': 'Order Cancelled',
             'order_deleted': 'Order Deleted'}
-PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
-           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
 ARROW_EVENTS = [('pending', 'paid', 'order_updated'), ('pending', 'shipped', 'order_shipped'),
                 ('pending', 'cancelled', 'order_cancelled'), ('paid', 'shipped', 'order_shipped'),
                 ('paid', 'cancelled', 'order_cancelled'),
@@ -24,17 +22,6 @@ ARROW_EVENTS = [('pending', 'paid', 'order_updated'), ('pending', 'shipped', 'or
 def events_of(order_id):
     rows = Outbox.select().where(Outbox.order_id == order_id).order_by(Outbox.id)
     return [(row.event_type, json.loads(row.body, parse_float=Decimal), row) for row in rows]
-
-
-def put(client, order_id, status):
-    return send(client, 'PUT', f'/orders/{order_id}', {'status': status})
-
-
-def order_in(client, status, **kwargs):
-    order = create_order(client, **kwargs)
-    for step in PATH_TO[status]:
-        order = json_of(put(client, order['order_id'], step))
-    return order
 
 
 def test_create_writes_one_order_created_row_with_the_contract_message(client):

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.orders.schemas import MAX_ID
 from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox
 from tests.support import json_of, order_body, send
 
-MAX_ID = 2 ** 63 - 1
 SQL_INJECTIONS = [
     "' OR '1'='1",
     "1 OR 1=1",
