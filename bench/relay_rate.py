@@ -37,7 +37,8 @@ def main():
     from moto import mock_aws
     with mock_aws():
         os.environ['SNS_TOPIC_ARN'] = boto3.client('sns').create_topic(Name='bench')['TopicArn']
-        from chalicelib import db, metrics, runtime
+        from chalicelib import metrics, runtime
+        from chalicelib.storage.connection import database
         from chalicelib.storage.models import Outbox
         from chalicelib.events.relay import relay
         metrics.emit = lambda *a, **k: None  # keep the output to the figure
@@ -47,7 +48,7 @@ def main():
                  'subject': 'Order Created', 'created_at': old,
                  'body': json.dumps({'event_type': 'order_created', 'order_id': n})}
                 for n in range(1, args.events + 1)]
-        with db.database.atomic():
+        with database.atomic():
             for start in range(0, len(rows), 1000):
                 Outbox.insert_many(rows[start:start + 1000]).execute()
         started = time.perf_counter()
