@@ -212,9 +212,10 @@ class Bench:
 
     def measure(self, name, label, event, status, floor_args, floor_op, orders=None,
                 keep=(None, None)):
-        service = Side(event, lambda inv: self.handler(*inv), self.expect(status, orders, keep[0]))
+        service = Side(event, lambda inv: self.handler(*inv),
+                       self.expect(status, orders, keep[0]))
         floor = Side(floor_args, self.floor.runner(floor_op),
-                     (lambda a, r: keep[1].append(r)) if keep[1] is not None else (lambda a, r: None))
+                     lambda args, result: keep[1] is not None and keep[1].append(result))
         service_sql, floor_sql = self.sql_of(service), self.sql_of(floor)
         if service_sql != floor_sql:
             raise BenchFailure(f'{name}: the floor ran other SQL than the service:\n  '

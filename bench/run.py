@@ -123,8 +123,8 @@ class Load:
 
     def __exit__(self, *exc):
         (t0, load0, (busy0, ours0)), (busy1, ours1) = self.start, _cpu_seconds(self.with_server)
-        others = max(0.0, busy1 - busy0 - (ours1 - ours0)) / ((time.monotonic() - t0)
-                                                               * os.cpu_count())
+        capacity = (time.monotonic() - t0) * os.cpu_count()
+        others = max(0.0, busy1 - busy0 - (ours1 - ours0)) / capacity
         averages = [' '.join(f'{v:.2f}' for v in load) for load in (load0, os.getloadavg())]
         self.text = (f'load averages (uptime; 1, 5, 15 min) {averages[0]} before, {averages[1]} '
                      f'after; other processes used {others:.0%} of the {os.cpu_count()} CPUs')
@@ -174,6 +174,17 @@ def header(args, argv, mariadb):
         'serving one request at a time.']
 
 
+def cold_rows(name, modes):
+    return [[name, mode, f"**{c['first_response']:.3f} s**", f"{c['import']:.3f} s",
+             f"{c['first_request']:.3f} s", c['pyc']] for mode, c in modes.items()]
+
+
+def memory_row(name, m):
+    return [name, f"{m['after_import']:.1f} MiB", f"{m['first']:.1f} MiB",
+            f"{m['half']:.1f} MiB", f"**{m['last']:.1f} MiB**",
+            f"{m['last'] - m['half']:+.2f} MiB", f"{m['peak']:.1f} MiB"]
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -201,19 +212,12 @@ def main(argv=None):
             with Load(backend == 'mariadb') as load:
                 if not args.no_cold_start:
                     sys.stderr.write(f'== {backend}: cold start\n')
-                    for mode, c in coldstart.measure(env, result['existing_id'],
-                                                     args.cold_runs).items():
-                        cold.append([name, mode, f"**{c['first_response']:.3f} s**",
-                                     f"{c['import']:.3f} s", f"{c['first_request']:.3f} s",
-                                     c['pyc']])
+                    cold += cold_rows(name, coldstart.measure(env, result['existing_id'],
+                                                              args.cold_runs))
                 if not args.no_memory:
                     sys.stderr.write(f'== {backend}: memory\n')
-                    m = in_own_python('memory', dict(env, AUTO_MIGRATE='true'),
-                                      requests=args.rss_requests)
-                    memory.append([name, *(f'{m[k]:.1f} MiB' for k in ('after_import', 'first',
-                                                                          'half')),
-                                   f"**{m['last']:.1f} MiB**", f"{m['last'] - m['half']:+.2f} MiB",
-                                   f"{m['peak']:.1f} MiB"])
+                    memory.append(memory_row(name, in_own_python(
+                        'memory', dict(env, AUTO_MIGRATE='true'), requests=args.rss_requests)))
             loads.append(f'- {name}: {load.text}.')
     if cold:
         report += ['', '## Cold start', '',
