@@ -22,12 +22,8 @@ class BenchFailure(RuntimeError):
 
 class LambdaContext:
     function_name = 'orders-dev'
-    function_version = '$LATEST'
     invoked_function_arn = f'arn:aws:lambda:{REGION}:123456789012:function:orders-dev'
     memory_limit_in_mb = 512
-    log_group_name = '/aws/lambda/orders-dev'
-    log_stream_name = '2026/12/01/[$LATEST]bench'
-    identity = client_context = None
 
     def __init__(self, request_id):
         self.aws_request_id = request_id

@@ -96,8 +96,8 @@ def in_own_python(module, env, **options):
 
 
 def _cpu_seconds(with_server):
-    """The machine's busy CPU seconds, and ours: this process's children's
-    and, on MariaDB, the server's."""
+    """(The machine's busy CPU seconds, ours: this process's children's and,
+    on MariaDB, the server's.)"""
     fields = [int(v) for v in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
     ticks, times = os.sysconf('SC_CLK_TCK'), os.times()
     ours = times.children_user + times.children_system
@@ -108,7 +108,7 @@ def _cpu_seconds(with_server):
             continue
         if '(mariadbd)' in text or '(mysqld)' in text:
             ours += sum(int(v) for v in text.rsplit(')', 1)[1].split()[11:13]) / ticks
-    return (sum(fields[:8]) - fields[3] - fields[4]) / ticks, ours
+    return time.monotonic(), (sum(fields[:8]) - fields[3] - fields[4]) / ticks, ours
 
 
 class Load:
@@ -118,13 +118,13 @@ class Load:
         self.with_server = with_server
 
     def __enter__(self):
-        self.start = time.monotonic(), os.getloadavg(), _cpu_seconds(self.with_server)
+        self.before = os.getloadavg(), _cpu_seconds(self.with_server)
         return self
 
     def __exit__(self, *exc):
-        (t0, load0, (busy0, ours0)), (busy1, ours1) = self.start, _cpu_seconds(self.with_server)
-        capacity = (time.monotonic() - t0) * os.cpu_count()
-        others = max(0.0, busy1 - busy0 - (ours1 - ours0)) / capacity
+        (load0, (t0, busy0, ours0)), (t1, busy1, ours1) = self.before, _cpu_seconds(
+            self.with_server)
+        others = max(0.0, busy1 - busy0 - (ours1 - ours0)) / ((t1 - t0) * os.cpu_count())
         averages = [' '.join(f'{v:.2f}' for v in load) for load in (load0, os.getloadavg())]
         self.text = (f'load averages (uptime; 1, 5, 15 min) {averages[0]} before, {averages[1]} '
                      f'after; other processes used {others:.0%} of the {os.cpu_count()} CPUs')
