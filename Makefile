@@ -52,16 +52,17 @@ package: venv
 		--merge-template infra/resources.yaml build/$(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
 
-# Benchmark (issue 7): the service in process, as Lambda calls it, against the
-# bare SQL it runs, on SQLite and MariaDB (database orders_bench); the report is
-# printed and written to bench/results/latest.md. Options go in BENCH_ARGS, e.g.
-#   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --md bench/results/mariadb-1m.md"
+# Benchmark (bench/run.py): each operation in process, as Lambda calls it, beside
+# the service's own statements on the bare driver; cold start; memory over 10,000
+# requests; on SQLite and MariaDB (database orders_bench). The report is printed;
+# options go in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --out /tmp/bench-1m.md"
 BENCH_ARGS ?=
 
 .PHONY: bench
 
 bench: venv
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The OpenAPI document (tools/openapi.py): from app.routes and the marshmallow
 # schemas, into chalicelib/api/openapi.json (served by GET /openapi.json) and

@@ -1,128 +1,78 @@
-"""Memory: one process (as one warm Lambda copy) serves REQUESTS mixed
-requests; its resident set (VmRSS in /proc/self/status) is sampled along the
-way. SNS is the botocore-level stub (bench/snsstub.py), not moto: moto keeps
-every published message in memory, which would be its growth, not the
-service's.
-
-Run by bench/run.py with the service's environment set:
-    python -m bench.memory --requests 10000 --out result.json"""
-import argparse
+"""Memory: one process, as one warm Lambda copy, serves 10,000 mixed requests
+(creates, reads, a page and the next by cursor, a user's orders, a status
+change, a delete); its resident set (VmRSS) is read along the way. SNS is the
+botocore stub, not moto: moto keeps every message it is sent, which would be
+its growth, not the service's. bench/run.py runs this in a python of its own."""
 import json
-import os
 import sys
 from collections import deque
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.events import invocation  # noqa: E402
-from bench.snsstub import BenchFailure, SnsStub  # noqa: E402
+from bench.invoke import BenchFailure, SnsStub, invocation
 
 
-def memory_status():
+def resident():
+    """VmRSS and VmHWM (the peak) in MiB."""
     values = {}
     with open('/proc/self/status') as status:
         for line in status:
             if line.startswith(('VmRSS:', 'VmHWM:')):
-                name, amount, _unit = line.split()
-                values[name.rstrip(':')] = int(amount) / 1024  # MiB
+                name, kib, _ = line.split()
+                values[name[:-1]] = int(kib) / 1024
     return values
 
 
-def mixed_requests(handler, count, sample_every):
-    """A repeating mix of ten requests: two creates, reads of every kind, a
-    status change and a delete (of the oldest order it created), so the
-    table grows by one order per ten requests."""
-    live = deque()
-    samples = []
-    state = {'cursor': None}
+def main(requests):
+    stub = SnsStub(on=True)
+    import app
+    after_import = resident()['VmRSS']
+    live, cursor = deque(), [None]
 
-    def call(status, method, resource, path=None, **kwargs):
-        event, context = invocation(method, resource, path, **kwargs)
-        response = handler(event, context)
-        if response.get('statusCode') != status:
-            raise BenchFailure(f'{method} {path or resource} -> {response.get("statusCode")} '
-                               f'{str(response.get("body"))[:300]}')
-        return response
+    def call(status, method, resource, **kwargs):
+        response = app.app(*invocation(method, resource, **kwargs))
+        if response['statusCode'] != status:
+            raise BenchFailure(f'{method} {resource} -> {response["statusCode"]} '
+                               f'{str(response["body"])[:300]}')
+        return json.loads(response['body']) if response['body'] else None
 
     def create():
-        body = {'user_id': 1 + len(live) % 100, 'user_email': 'mem@example.com',
-                'items': [{'product_id': 7, 'quantity': 2, 'price_at_order': 29.99},
-                          {'product_id': 8, 'quantity': 1, 'price_at_order': 0.1},
-                          {'product_id': 9, 'quantity': 3, 'price_at_order': 105.5}]}
-        response = call(201, 'POST', '/orders', body=body)
-        live.append(json.loads(response['body'])['order_id'])
-
-    def order(method, status, **kwargs):
-        order_id = live[-1]
-        return call(status, method, '/orders/{order_id}', f'/orders/{order_id}',
-                    path_parameters={'order_id': str(order_id)}, **kwargs)
+        live.append(call(201, 'POST', '/orders', body={
+            'user_id': 1 + len(live) % 100, 'user_email': 'mem@example.com',
+            'items': [{'product_id': 7, 'quantity': 2, 'price_at_order': 29.99},
+                      {'product_id': 8, 'quantity': 1, 'price_at_order': 0.1},
+                      {'product_id': 9, 'quantity': 3, 'price_at_order': 105.5}]})['order_id'])
 
     def first_page():
-        response = call(200, 'GET', '/orders', query={'page': 1, 'page_size': 10})
-        state['cursor'] = json.loads(response['body'])['next_cursor']
-
-    def next_page():
-        query = {'page_size': 10}
-        if state['cursor']:
-            query['cursor'] = state['cursor']
-        call(200, 'GET', '/orders', query=query)
-
-    def user_page():
-        user_id = 1 + len(live) % 100
-        call(200, 'GET', '/users/{user_id}/orders', f'/users/{user_id}/orders',
-             path_parameters={'user_id': str(user_id)}, query={'page_size': 10})
-
-    def delete_oldest():
-        order_id = live.popleft()
-        call(204, 'DELETE', '/orders/{order_id}', f'/orders/{order_id}',
-             path_parameters={'order_id': str(order_id)})
+        cursor[0] = call(200, 'GET', '/orders', query={'page': 1, 'page_size': 10})['next_cursor']
 
     mix = [
         create,
-        lambda: order('GET', 200),
+        lambda: call(200, 'GET', '/orders/{order_id}', order_id=live[-1]),
         first_page,
-        next_page,
-        user_page,
-        lambda: order('PUT', 200, body={'status': 'paid'}),
+        lambda: call(200, 'GET', '/orders', query={'page_size': 10, 'cursor': cursor[0]}
+                     if cursor[0] else {'page_size': 10}),
+        lambda: call(200, 'GET', '/users/{user_id}/orders', query={'page_size': 10},
+                     user_id=1 + len(live) % 100),
+        lambda: call(200, 'PUT', '/orders/{order_id}', body={'status': 'paid'},
+                     order_id=live[-1]),
         lambda: call(200, 'GET', '/orders', query={'status': 'paid', 'page_size': 10}),
         lambda: call(200, 'GET', '/health'),
         create,
-        delete_oldest,
+        lambda: call(204, 'DELETE', '/orders/{order_id}', order_id=live.popleft()),
     ]
-    for done in range(1, count + 1):
+    rss = {}
+    for done in range(1, requests + 1):
         mix[(done - 1) % len(mix)]()
-        if done % sample_every == 0 or done == 1:
-            samples.append({'requests': done, **memory_status()})
-    return samples, list(live)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--requests', type=int, default=10_000)
-    parser.add_argument('--sample-every', type=int, default=500)
-    parser.add_argument('--out', required=True)
-    args = parser.parse_args(argv)
-
-    stub = SnsStub()
-    stub.install()
-    stub.on = True
-    before_import = memory_status()
-    sys.stdout = open(os.devnull, 'w')  # the service's log lines, as in Lambda
-    import app
-    after_import = memory_status()
-    samples, live = mixed_requests(app.app, args.requests, args.sample_every)
-    writes = sum(1 for k in range(args.requests) if k % 10 in (0, 5, 8, 9))
-    result = {'before_import': before_import, 'after_import': after_import,
-              'samples': samples, 'publishes': stub.calls, 'writes': writes,
-              'orders_left': len(live)}
-    Path(args.out).write_text(json.dumps(result))
+        if done in (1, requests // 2, requests):
+            rss[done] = resident()
+    writes = sum(1 for k in range(requests) if k % len(mix) in (0, 5, 8, 9))
     if stub.calls != writes:
         raise BenchFailure(f'{stub.calls} SNS publishes for {writes} writes')
-    return 0
+    return {'after_import': after_import, 'first': rss[1]['VmRSS'],
+            'half': rss[requests // 2]['VmRSS'], 'last': rss[requests]['VmRSS'],
+            'peak': rss[requests]['VmHWM']}
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    options, out = json.loads(sys.argv[1]), sys.argv[2]
+    with open(out, 'w') as handle:
+        json.dump(main(**options), handle)

@@ -1,21 +1,24 @@
-"""`make bench`: how fast is the service compared with the bare SQL it runs?
+"""`make bench` (python -m bench.run): how fast the order service is, per backend.
 
-For each backend, in a process of its own (bench/worker.py): the service
-called in process as Lambda calls it, operation by operation, beside its
-floor (the same SQL through the same driver, bench/floor.py); then cold start
-(bench/coldstart.py) and memory over 10,000 requests (bench/memory.py).
-Prints a markdown report, writes it to bench/results/latest.md and the full
-figures as JSON to bench/results/latest.json.
+    bench/latency.py    each operation in process, beside its floor: the
+                        service's own statements on the bare driver
+    bench/coldstart.py  a fresh python importing app and serving one request
+    bench/memory.py     the resident memory of one process over 10,000 requests
+    bench/preload.py    --orders N: bulk-loaded orders, then the service's recount()
 
-    python bench/run.py                                   # both backends, empty tables
-    python bench/run.py --backend mariadb --orders 1000000 --md bench/results/mariadb-1m.md
+SQLite runs on a temporary file; MariaDB on the database of --mariadb-url
+(orders_bench), dropped and created unless --reuse-db. The report is markdown,
+printed, and written to --out if given. The machine is shared and figures
+taken under load are noisy: beside each set of figures, the load averages and
+the share of the CPUs other processes used meanwhile.
+
+    make bench BENCH_ARGS="--backend mariadb --orders 1000000 --reuse-db"
+    make bench BENCH_ARGS="--backend sqlite --sns stub --profile create"
 """
 import argparse
-import hashlib
 import json
 import os
 import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,283 +27,232 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from bench import coldstart
+from chalicelib.config import parse_database_url
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench import report  # noqa: E402
-from bench.coldstart import cold_start  # noqa: E402
-
-RESULTS = REPO / 'bench' / 'results'
-PACKAGES = ('chalice', 'peewee', 'PyMySQL', 'marshmallow', 'boto3', 'moto')
-FAKE_TOPIC = 'arn:aws:sns:us-east-1:123456789012:orders-bench-events'
-
-
-def log(message):
-    sys.stderr.write(message + '\n')
-    sys.stderr.flush()
+NAMES = {'sqlite': 'SQLite', 'mariadb': 'MariaDB'}
 
 
 def parse_args(argv):
-    env = os.environ.get
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--backend', choices=('sqlite', 'mariadb', 'both'), default='both')
-    parser.add_argument('--orders', type=int, default=0,
-                        help='preload N orders (3 items each) before measuring')
-    parser.add_argument('--requests', type=int, default=2000,
-                        help='timed requests per operation and side')
-    parser.add_argument('--warmup', type=int, default=200,
-                        help='untimed requests per operation and side first')
-    parser.add_argument('--json', default=str(RESULTS / 'latest.json'))
-    parser.add_argument('--md', default=str(RESULTS / 'latest.md'))
-    parser.add_argument('--reuse-db', action='store_true',
-                        help='MariaDB: keep orders_bench if it exists and only top it '
-                             'up to --orders (skips a long preload on reruns)')
+    parser.add_argument('--orders', type=int, default=0, help='preload N orders first')
+    parser.add_argument('--requests', type=int, default=2000, help='timed, per operation')
+    parser.add_argument('--warmup', type=int, default=200, help='untimed, per operation')
     parser.add_argument('--sns', choices=('moto', 'stub'), default='moto',
-                        help='SNS for the main pass: moto in process (default), or '
-                             "answered at botocore's HTTP layer (no moto)")
-    parser.add_argument('--no-stub', action='store_true',
-                        help='with --sns moto, skip measuring the writes again with '
-                             'SNS stubbed at botocore')
-    parser.add_argument('--no-cold-start', action='store_true')
-    parser.add_argument('--no-memory', action='store_true')
+                        help="SNS in moto, or answered at botocore's HTTP layer")
+    parser.add_argument('--profile', metavar='OPERATION',
+                        help="cProfile the service's side of one operation, on stderr")
     parser.add_argument('--cold-runs', type=int, default=5)
     parser.add_argument('--rss-requests', type=int, default=10_000)
-    parser.add_argument('--profile', metavar='OPERATION',
-                        help="profile the service's side of one operation (e.g. create); "
-                             'writes bench/results/profile-<backend>-<op>.txt')
-    parser.add_argument('--profiler', choices=('pyinstrument', 'cprofile'),
-                        default='pyinstrument')
-    parser.add_argument('--mariadb-host', default=env('BENCH_MARIADB_HOST', '127.0.0.1'))
-    parser.add_argument('--mariadb-port', type=int,
-                        default=int(env('BENCH_MARIADB_PORT', '3306')))
-    parser.add_argument('--mariadb-user', default=env('BENCH_MARIADB_USER', 'root'))
-    parser.add_argument('--mariadb-password', default=env('BENCH_MARIADB_PASSWORD', ''))
-    parser.add_argument('--mariadb-database', default='orders_bench')
+    parser.add_argument('--no-cold-start', action='store_true')
+    parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--reuse-db', action='store_true',
+                        help='MariaDB: keep the database, only top it up to --orders')
+    parser.add_argument('--mariadb-url', default=os.environ.get(
+        'BENCH_MARIADB_URL', 'mysql://root@127.0.0.1:3306/orders_bench'))
+    parser.add_argument('--out', help='also write the report to this file')
     return parser.parse_args(argv)
 
 
-def mariadb_url(args):
-    auth = args.mariadb_user + (f':{args.mariadb_password}' if args.mariadb_password else '')
-    return f'mysql://{auth}@{args.mariadb_host}:{args.mariadb_port}/{args.mariadb_database}'
-
-
-def mariadb_version(args):
+def prepare_mariadb(url, reuse):
+    """(Re)create the bench database, and only one whose name says bench; the server version."""
     import pymysql
-    try:
-        conn = pymysql.connect(host=args.mariadb_host, port=args.mariadb_port,
-                               user=args.mariadb_user, password=args.mariadb_password,
-                               connect_timeout=3)
-    except pymysql.err.MySQLError as exc:
-        raise SystemExit(f'MariaDB at {args.mariadb_host}:{args.mariadb_port} is '
-                         f'unreachable ({exc}); start it or use --backend sqlite')
+    db = parse_database_url(url)
+    if 'bench' not in db.name:
+        raise SystemExit(f'--mariadb-url: {db.name!r} is not a bench database')
+    conn = pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password,
+                           autocommit=True)
     with conn.cursor() as cur:
+        if not reuse:
+            cur.execute(f'DROP DATABASE IF EXISTS `{db.name}`')
+        cur.execute(f'CREATE DATABASE IF NOT EXISTS `{db.name}` CHARACTER SET utf8mb4')
         cur.execute('SELECT VERSION()')
         version = cur.fetchone()[0]
     conn.close()
-    return f'MariaDB {version}'
+    return version
 
 
-def environment(args, backends):
-    def run(*command):
-        try:
-            return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ''
-    commit = run('git', 'rev-parse', '--short', 'HEAD') or 'unknown'
-    if run('git', 'status', '--porcelain', '--', 'app.py', 'chalicelib'):
-        commit += ' (with uncommitted changes to app.py/chalicelib)'
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    packages = {}
-    for name in PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return {'commit': commit, 'python': platform.python_version(), 'cpu': cpu,
-            'cpus': os.cpu_count(), 'packages': packages,
-            'mariadb': mariadb_version(args) if 'mariadb' in backends else None}
+def trust_a_bench_issuer(scratch):
+    """Every request carries a staff token of an issuer of the bench's own,
+    which the service under test trusts (keys read from a file, as a JWKS of
+    the issuer's would be over https in AWS): the token is verified on every
+    request, as in production. Set in this process's environment, so that
+    invoke.invocation() here and in every child sends it."""
+    from chalicelib.identity.dev_issuer import DevIssuer
+    issuer = DevIssuer(f'{scratch}/issuer')
+    auth = issuer.auth_settings()
+    os.environ.update(AUTH_ISSUER=auth.issuer, AUTH_AUDIENCE=','.join(auth.audiences),
+                      AUTH_JWKS_URL=auth.jwks_url, BENCH_TOKEN=issuer.mint(role='staff'))
 
 
-def service_env(backend, url):
-    """The environment a deployed copy would have (no moto in these children)."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in ('AUTO_MIGRATE', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN',
-                           'MAIL_DIR', 'SNS_TOPIC_ARN')}
-    env.update({'DATABASE_URL': url, 'SNS_TOPIC_ARN': FAKE_TOPIC,
-                'AWS_DEFAULT_REGION': 'us-east-1', 'AWS_REGION': 'us-east-1',
-                'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
-                # Should a stub ever miss, SNS is refused locally: never a real call.
-                'AWS_ENDPOINT_URL_SNS': 'http://127.0.0.1:9'})
-    return env
+def service_env(url, scratch, **extra):
+    env = {k: v for k, v in os.environ.items() if k not in (
+        'AUTO_MIGRATE', 'DB_HOST', 'DB_SECRET_ARN', 'SES_SENDER_EMAIL',
+        'PYTHONDONTWRITEBYTECODE', 'PYTHONPYCACHEPREFIX')}
+    return dict(env, DATABASE_URL=url, MAIL_DIR=f'{scratch}/mail',
+                SNS_TOPIC_ARN='arn:aws:sns:us-east-1:123456789012:orders-bench-events',
+                AWS_DEFAULT_REGION='us-east-1', AWS_REGION='us-east-1',
+                AWS_ACCESS_KEY_ID='testing', AWS_SECRET_ACCESS_KEY='testing', **extra)
 
 
-def code_fingerprint():
-    """A hash of the service's code (app.py, chalicelib): another engineer
-    editing it during a run would leave figures that mix two versions."""
-    digest = hashlib.sha256()
-    for path in sorted([REPO / 'app.py', *(REPO / 'chalicelib').rglob('*.py')]):
-        digest.update(str(path.relative_to(REPO)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+def in_own_python(module, env, **options):
+    """bench.<module>.main(**options) in a fresh python (module state, memory of
+    its own); the service's log lines go to /dev/null, as to Lambda's stdout."""
+    with tempfile.NamedTemporaryFile(suffix='.json') as out:
+        if subprocess.run([sys.executable, '-m', f'bench.{module}', json.dumps(options),
+                           out.name], cwd=REPO, env=env, stdout=subprocess.DEVNULL).returncode:
+            raise SystemExit(f'bench/{module}.py failed (above): no figures')
+        return json.load(open(out.name))
 
 
-def _mariadb_pids():
-    pids = []
-    for comm in Path('/proc').glob('[0-9]*/comm'):
-        try:
-            if comm.read_text().strip() in ('mariadbd', 'mysqld'):
-                pids.append(comm.parent.name)
-        except OSError:
-            pass
-    return pids
-
-
-def cpu_snapshot():
-    """CPU seconds: the whole machine busy (steal included), this process's
-    children (the benchmark), and the database server."""
-    ticks = os.sysconf('SC_CLK_TCK')
+def _cpu_seconds(with_server):
+    """(The machine's busy CPU seconds, ours: this process's children's and,
+    on MariaDB, the server's.)"""
     fields = [int(v) for v in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
-    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
-    server = 0
-    for pid in _mariadb_pids():
+    ticks, times = os.sysconf('SC_CLK_TCK'), os.times()
+    ours = times.children_user + times.children_system
+    for stat in Path('/proc').glob('[0-9]*/stat') if with_server else ():
         try:
-            stat = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-            server += int(stat[11]) + int(stat[12])
-        except (OSError, IndexError):
-            pass
-    children = os.times()
-    return {'wall': time.monotonic(), 'busy': busy / ticks, 'server': server / ticks,
-            'bench': children.children_user + children.children_system}
+            text = stat.read_text()
+        except OSError:
+            continue
+        if '(mariadbd)' in text or '(mysqld)' in text:
+            ours += sum(int(v) for v in text.rsplit(')', 1)[1].split()[11:13]) / ticks
+    return time.monotonic(), (sum(fields[:8]) - fields[3] - fields[4]) / ticks, ours
 
 
-def interference(before, after):
-    """The share of the machine's CPUs used by anything other than the
-    benchmark and the database server it talks to (other tests, builds, the
-    hypervisor's steal) while a backend was measured."""
-    others = ((after['busy'] - before['busy']) - (after['bench'] - before['bench'])
-              - (after['server'] - before['server']))
-    capacity = (after['wall'] - before['wall']) * (os.cpu_count() or 1)
-    return max(0.0, others / capacity) if capacity > 0 else 0.0
+class Load:
+    """`with Load(...) as load:` a measurement; then load.text says how busy the machine was."""
+
+    def __init__(self, with_server):
+        self.with_server = with_server
+
+    def __enter__(self):
+        self.before = os.getloadavg(), _cpu_seconds(self.with_server)
+        return self
+
+    def __exit__(self, *exc):
+        (load0, (t0, busy0, ours0)), (t1, busy1, ours1) = self.before, _cpu_seconds(
+            self.with_server)
+        others = max(0.0, busy1 - busy0 - (ours1 - ours0)) / ((t1 - t0) * os.cpu_count())
+        averages = [' '.join(f'{v:.2f}' for v in load) for load in (load0, os.getloadavg())]
+        self.text = (f'load averages (uptime; 1, 5, 15 min) {averages[0]} before, {averages[1]} '
+                     f'after; other processes used {others:.0%} of the {os.cpu_count()} CPUs')
 
 
-def run_worker(args, backend, sqlite_path):
-    with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as handle:
-        out = handle.name
-    command = [sys.executable, '-m', 'bench.worker', '--backend', backend,
-               '--orders', str(args.orders), '--requests', str(args.requests),
-               '--warmup', str(args.warmup), '--out', out,
-               '--mariadb-host', args.mariadb_host, '--mariadb-port', str(args.mariadb_port),
-               '--mariadb-user', args.mariadb_user,
-               '--mariadb-password', args.mariadb_password,
-               '--mariadb-database', args.mariadb_database,
-               '--profiler', args.profiler, '--sns', args.sns]
-    if sqlite_path:
-        command += ['--sqlite-path', sqlite_path]
-    if args.reuse_db:
-        command.append('--reuse-db')
-    if args.no_stub:
-        command.append('--no-stub')
-    if args.profile:
-        command += ['--profile', args.profile]
-    completed = subprocess.run(command, cwd=REPO)
-    try:
-        result = json.loads(Path(out).read_text())
-    except (OSError, ValueError):
-        result = {'backend': backend, 'ok': False, 'ops': [], 'meta': {},
-                  'error': f'the worker exited with {completed.returncode} and no result'}
-    finally:
-        if os.path.exists(out):
-            os.unlink(out)
-    return result
+def ms(value):
+    return f'{value:.3f}' if value < 1 else f'{value:.2f}' if value < 10 else f'{value:.1f}'
 
 
-def run_memory(args, env):
-    with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as handle:
-        out = handle.name
-    try:
-        completed = subprocess.run(
-            [sys.executable, '-m', 'bench.memory', '--requests', str(args.rss_requests),
-             '--out', out], cwd=REPO, env=dict(env, AUTO_MIGRATE='true'),
-            stdout=subprocess.DEVNULL)
-        if completed.returncode != 0:
-            raise RuntimeError(f'the memory run exited with {completed.returncode}')
-        return json.loads(Path(out).read_text())
-    finally:
-        os.unlink(out)
+def table(head, rows):
+    return '\n'.join(['| ' + ' | '.join(head) + ' |', '| --- |' + ' ---: |' * (len(head) - 1)]
+                     + ['| ' + ' | '.join(row) + ' |' for row in rows])
+
+
+def latency_table(ops):
+    return table(['operation', 'service p50', 'p99', 'ops/s', 'floor p50', 'p99', 'ops/s',
+                  'service / floor', 'SQL statements'],
+                 [[f"{op['name']}: {op['label']}",
+                   *(cell for side in ('service', 'floor') for cell in (
+                       ms(op[side]['p50']), ms(op[side]['p99']), f"{op[side]['ops']:,.0f}")),
+                   f"{op['service']['p50'] / op['floor']['p50']:.2f}×", str(op['statements'])]
+                  for op in ops])
+
+
+def header(args, argv, mariadb):
+    commit = subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()
+    cpu = next((line.split(':', 1)[1].strip() for line in
+                Path('/proc/cpuinfo').read_text().splitlines() if line.startswith('model name')),
+               platform.processor())
+    versions = ', '.join(f'{name} {metadata.version(name)}' for name in
+                         ('chalice', 'peewee', 'PyMySQL', 'marshmallow', 'boto3', 'moto'))
+    sns = ('SNS in moto, in process' if args.sns == 'moto' else
+           "SNS answered at botocore's HTTP layer (boto3's cost, not moto's)")
+    return [
+        '# Orders service benchmark', '',
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {commit} · Python "
+        f"{platform.python_version()} · {os.cpu_count()} × {cpu} · "
+        f"{'MariaDB ' + mariadb if mariadb else 'no MariaDB'} · {versions}", '',
+        f"`{' '.join(['python -m bench.run', *argv])}`", '',
+        'In process, as Lambda calls it: API Gateway REST (v1 proxy) events into '
+        f'`app.app(event, context)`, {args.requests:,} timed requests per operation after '
+        f'{args.warmup:,} warm-up ones; {sns}, published in the request. The floor: the '
+        'statements of chalicelib/storage/statements.py that the service runs for the '
+        'operation (the same SQL, checked), bound by them and executed on the bare driver '
+        'connection; the two alternate in blocks of 50. Times in ms; ops/s: one process '
+        'serving one request at a time.']
+
+
+def cold_rows(name, modes):
+    return [[name, mode, f"**{c['first_response']:.3f} s**", f"{c['import']:.3f} s",
+             f"{c['first_request']:.3f} s", c['pyc']] for mode, c in modes.items()]
+
+
+def memory_row(name, m):
+    return [name, f"{m['after_import']:.1f} MiB", f"{m['first']:.1f} MiB",
+            f"{m['half']:.1f} MiB", f"**{m['last']:.1f} MiB**",
+            f"{m['last'] - m['half']:+.2f} MiB", f"{m['peak']:.1f} MiB"]
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     backends = ['sqlite', 'mariadb'] if args.backend == 'both' else [args.backend]
-    started = time.monotonic()
-    env_info = environment(args, backends)
-    results = {}
-    failed = False
+    mariadb = prepare_mariadb(args.mariadb_url, args.reuse_db) if 'mariadb' in backends else None
+    report, cold, memory, loads = header(args, argv, mariadb), [], [], []
     with tempfile.TemporaryDirectory(prefix='orders-bench-') as scratch:
+        trust_a_bench_issuer(scratch)
         for backend in backends:
-            log(f'== {backend}: {args.orders:,} orders preloaded, {args.requests:,} '
-                f'requests per operation after {args.warmup:,} warm-up')
-            sqlite_path = str(Path(scratch) / 'orders.sqlite3') if backend == 'sqlite' else None
-            code_before, cpu_before = code_fingerprint(), cpu_snapshot()
-            result = run_worker(args, backend, sqlite_path)
-            results[backend] = result
-            result['interference'] = interference(cpu_before, cpu_snapshot())
-            result['code'] = code_fingerprint()
-            result['code_changed'] = result['code'] != code_before
-            if result['interference'] > report.BUSY_MACHINE:
-                log(f'WARNING: other processes used {result["interference"]:.0%} of the '
-                    'CPUs during this run: the figures are disturbed')
-            if result['code_changed']:
-                log('WARNING: app.py/chalicelib changed during this run')
-            if not result.get('ok'):
-                failed = True
-                continue
-            if args.profile:
-                continue
-            url = f'sqlite:///{sqlite_path}' if sqlite_path else mariadb_url(args)
-            env = service_env(backend, url)
-            try:
+            name = NAMES[backend]
+            url = f'sqlite:///{scratch}/orders.sqlite3' if backend == 'sqlite' else args.mariadb_url
+            sys.stderr.write(f'== {backend}: each operation beside its floor\n')
+            with Load(backend == 'mariadb') as load:
+                result = in_own_python(
+                    'latency', service_env(url, scratch, AUTO_MIGRATE='true'),
+                    requests=args.requests, warmup=args.warmup, orders=args.orders,
+                    sns=args.sns, profile=args.profile)
+            report += ['', f"## {name}, {result['orders']:,} orders in the table", '',
+                       f'Load: {load.text}.', '']
+            if result['preload_seconds'] is not None:
+                report += [f"Preloaded in {result['preload_seconds']:.0f} s, then counts "
+                           'rebuilt with `chalicelib.orders.counts.recount()`.', '']
+            report.append(latency_table(result['ops']))
+            # Without moto: an AWS call that escapes the stub is refused locally.
+            env = service_env(url, scratch, AWS_ENDPOINT_URL_SNS='http://127.0.0.1:9')
+            with Load(backend == 'mariadb') as load:
                 if not args.no_cold_start:
-                    log(f'== {backend}: cold start, {args.cold_runs} runs each way')
-                    result['cold_start'] = cold_start(env, result['meta']['existing_id'],
-                                                      runs=args.cold_runs, log=log)
+                    sys.stderr.write(f'== {backend}: cold start\n')
+                    cold += cold_rows(name, coldstart.measure(env, result['existing_id'],
+                                                              args.cold_runs))
                 if not args.no_memory:
-                    log(f'== {backend}: memory over {args.rss_requests:,} requests')
-                    result['memory'] = run_memory(args, env)
-            except (RuntimeError, subprocess.SubprocessError) as exc:
-                failed = True
-                result['ok'] = False
-                result['error'] = str(exc)
-                log(f'{backend}: FAILED: {exc}')
-    run = {
-        'finished_at': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-        'command': ' '.join(['python bench/run.py'] + [
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
-        'seconds': time.monotonic() - started,
-        'args': vars(args) | {'mariadb_password': '***' if args.mariadb_password else ''},
-        'environment': env_info,
-        'results': results,
-    }
-    markdown = report.render(run)
-    print(markdown)
-    for path, text in ((args.md, markdown + '\n'),
-                       (args.json, json.dumps(run, indent=1, default=str) + '\n')):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
-    log(f'written: {args.md}, {args.json} ({run["seconds"]:.0f} s)')
-    if failed:
-        log('FAILED: see the errors above; these figures are not valid')
-    return 1 if failed else 0
+                    sys.stderr.write(f'== {backend}: memory\n')
+                    memory.append(memory_row(name, in_own_python(
+                        'memory', dict(env, AUTO_MIGRATE='true'), requests=args.rss_requests)))
+            loads.append(f'- {name}: {load.text}.')
+    if cold:
+        report += ['', '## Cold start', '',
+                   'A fresh `python` imports `app` and serves one GET /orders/{id}: median of '
+                   f'{args.cold_runs}, from the parent starting it to the answer. MariaDB with '
+                   'AUTO_MIGRATE off, as deployed; SQLite with its default (on). Without .pyc: '
+                   "`python -B`, a PYTHONPYCACHEPREFIX holding the standard library's only.", '',
+                   table(['backend', 'bytecode', 'start → first response', 'import app',
+                          'first request', 'app + site-packages modules with a .pyc'], cold)]
+    if memory:
+        half, full = f'{args.rss_requests // 2:,}', f'{args.rss_requests:,}'
+        report += ['', '## Memory', '', f'One process, {full} mixed requests, SNS stubbed; VmRSS.',
+                   '', table(['backend', 'after import', 'after 1st request', f'after {half}',
+                              f'after {full}', f'growth {half} → {full}', 'peak (VmHWM)'], memory)]
+    if cold or memory:
+        report += ['', 'Load during cold start and memory:', '', *loads]
+    text = '\n'.join(report) + '\n'
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
 
 
 if __name__ == '__main__':

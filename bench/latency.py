@@ -1,0 +1,359 @@
+"""Per operation: the service as Lambda calls it, beside its floor.
+
+The service: API Gateway REST (v1 proxy) events into `app.app(event, context)`,
+SNS in moto (or the stub) with SNS_TOPIC_ARN set, so writes publish. The
+floor: the statements of chalicelib/storage/statements.py the service runs
+for the operation, bound by them, executed on the service's own driver
+connection (sqlite3 or PyMySQL) with no peewee, Chalice or marshmallow in
+between. One call of each side first records its SQL, and the run stops
+unless both ran the same texts; so it does on any unexpected answer or an
+event left unpublished. The sides alternate in blocks of 50 requests, so a
+drift of the machine weighs on both alike. bench/run.py runs this in a python
+of its own per backend."""
+import contextlib
+import cProfile
+import json
+import math
+import pstats
+import random
+import re
+import sys
+import uuid
+from collections import deque
+from decimal import Decimal
+from time import perf_counter_ns
+
+from bench import preload
+from bench.invoke import REGION, BenchFailure, SnsStub, invocation
+from chalicelib.clock import utcnow
+from chalicelib.events.messages import SUBJECTS
+from chalicelib.events.outbox import PUBLISH_LEASE
+from chalicelib.orders.counts import SHARDS
+from chalicelib.orders.paging import encode_cursor
+from chalicelib.storage import connection, statements
+from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+
+BLOCK = 50
+USERS = 100  # created orders cycle over users 1..100: every user's first page is full
+PRICES = ('29.99', '9.50', '105.00', '0.99', '12.34', '49.99', '3.10')
+# The size of the service's outbox body; what it says is the service's business.
+EVENT_BODY = ('{"event_id":"%s","event_type":"%s","order_id":%d,"user_id":%d,'
+              '"user_email":"%s","status":"%s","order_total":"%s",'
+              '"timestamp":"2026-12-01T10:00:00.000000Z"}')
+# An IN list expanded for n values (:ids_0, :ids_1 or %(ids_0)s, ...), read as for one.
+IN_LIST = re.compile(r'((?::|%\()\w+?)_\d+(\)s|)(?:, \1_\d+\2)*')
+
+
+class Floor:
+    """Stands in for connection.database while a floor operation runs, with
+    what statements.run and statements.insert use of it, on the bare driver's
+    cursor: the service's own code binds and renders each statement, the
+    driver executes it. Statement for statement what orders/service.py runs."""
+
+    def __init__(self):
+        self.proxy = connection.database
+        self.obj = self.proxy.obj  # connection.is_sqlite() looks here
+        self.sqlite = connection.is_sqlite()
+        self.cur = self.proxy.connection().cursor()
+        self.lock = statements.ORDER if self.sqlite else statements.ORDER_FOR_UPDATE
+        self.recorded = None
+
+    def execute_sql(self, text, params=()):
+        if self.recorded is not None:
+            self.recorded.append(text)
+        self.cur.execute(text, params)
+        return self.cur
+
+    def last_insert_id(self, cursor):
+        return cursor.lastrowid
+
+    def runner(self, operation):
+        def run(args):
+            connection.database = self
+            try:
+                return operation(*args)
+            finally:
+                connection.database = self.proxy
+        return run
+
+    def scalar(self, sql):
+        self.cur.execute(sql)
+        return self.cur.fetchone()[0]
+
+    def _write(self, work):
+        """work() in a transaction, then its outbox row marked published."""
+        now = utcnow()
+        self.cur.execute('BEGIN IMMEDIATE' if self.sqlite else 'BEGIN')
+        result, outbox_id = work(now)
+        self.cur.execute('COMMIT')
+        statements.run(statements.MARK_PUBLISHED, published_at=now, id=outbox_id,
+                       sns_message_id='00000000-0000-4000-8000-000000000000')
+        return result
+
+    def _outbox(self, event_type, now, order_id, user_id, email, status, total):
+        event_id = str(uuid.uuid4())
+        return statements.insert(Outbox, [{  # keys in the service's order: the same SQL
+            'event_id': event_id, 'event_type': event_type, 'order_id': order_id,
+            'subject': SUBJECTS[event_type],
+            'body': EVENT_BODY % (event_id, event_type, order_id, user_id, email, status, total),
+            'created_at': now, 'relay_after': now + PUBLISH_LEASE}])
+
+    def _history(self, order_id, version, status, now):
+        statements.insert(OrderHistory, [{
+            'order': order_id, 'version': version, 'status': status, 'at': now,
+            'actor_role': 'staff', 'actor_sub': 'dev-staff-0', 'reason': None}])
+
+    def _locked(self, order_id):
+        cursor = statements.run(self.lock, order_id=order_id)
+        row = dict(zip((column[0] for column in cursor.description), cursor.fetchone()))
+        return (row['user_id'], row['user_email'], row['status'], row['order_total'],
+                row['version'])
+
+    def _items(self, order_ids):
+        return statements.run(statements.ITEMS_OF, order_ids=order_ids).fetchall()
+
+    def health(self):
+        return self.execute_sql('SELECT 1').fetchall()
+
+    def create(self, user_id, email, items, total, shard):
+        def work(now):
+            order_id = statements.insert(Order, [{
+                'status': 'pending', 'version': 1, 'user_id': user_id, 'user_email': email,
+                'order_total': total, 'created_at': now, 'updated_at': now}])
+            statements.insert(OrderItem, [
+                {'order': order_id, 'product_id': product, 'quantity': quantity,
+                 'price_at_order': price} for product, quantity, price in items])
+            self._items([order_id])
+            self._history(order_id, 1, 'pending', now)
+            outbox_id = self._outbox('order_created', now, order_id, user_id, email,
+                                     'pending', total)
+            statements.run(statements.COUNT_ENTER, shard=shard, status='pending')
+            return order_id, outbox_id
+        return self._write(work)
+
+    def get(self, order_id):
+        row = statements.run(statements.ORDER, order_id=order_id).fetchone()
+        if row is None:
+            raise BenchFailure(f'floor: no order {order_id}')
+        return row, self._items([order_id])
+
+    def page(self, user_id=None, after=None):
+        values = {name: value for name, value in
+                  (('limit', 11), ('user_id', user_id), ('after', after)) if value is not None}
+        rows = statements.run(statements.order_page(
+            status=False, user_id=user_id is not None, after=after is not None, offset=False),
+            **values).fetchall()[:10]
+        items = self._items([row[0] for row in rows]) if rows else []
+        if user_id is None:
+            return rows, items, statements.scalar(statements.COUNT_TOTAL)
+        return rows, items, statements.scalar(statements.COUNT_USER_ORDERS, user_id=user_id)
+
+    def update(self, order_id, new_status, shard):
+        def work(now):
+            user_id, email, status, total, version = self._locked(order_id)
+            if statements.run(statements.CHANGE_STATUS, status=new_status, updated_at=now,
+                              order_id=order_id, version=version).rowcount != 1:
+                raise BenchFailure(f'floor: order {order_id} changed meanwhile')
+            outbox_id = self._outbox('order_updated', now, order_id, user_id, email,
+                                     new_status, total)
+            self._history(order_id, version + 1, new_status, now)
+            self._items([order_id])
+            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
+                           new_status=new_status)
+            return None, outbox_id
+        return self._write(work)
+
+    def delete(self, order_id, shard):
+        def work(now):
+            user_id, email, status, total, _ = self._locked(order_id)
+            statements.run(statements.DELETE_ORDER, order_id=order_id)
+            outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status,
+                                     total)
+            statements.run(statements.COUNT_LEAVE, shard=shard, status=status)
+            statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+            return None, outbox_id
+        return self._write(work)
+
+
+class Side:
+    """One side of an operation: makes its arguments, calls (timed), checks."""
+
+    def __init__(self, make_args, run, check):
+        self.make_args, self.run, self.check = make_args, run, check
+        self.ns = []
+
+    def block(self, count):
+        for _ in range(count):
+            args = self.make_args()
+            started = perf_counter_ns()
+            result = self.run(args)
+            self.ns.append(perf_counter_ns() - started)
+            self.check(args, result)
+
+    def summary(self):
+        """p50, p99 (nearest rank, ms); ops/s of one process serving one request at a time."""
+        ordered = sorted(self.ns)
+        at = lambda q: ordered[max(1, math.ceil(q * len(ordered))) - 1] / 1e6  # noqa: E731
+        return {'p50': at(0.50), 'p99': at(0.99), 'ops': len(ordered) / (sum(ordered) / 1e9)}
+
+
+def move(source, target):
+    order_id = source.popleft()
+    target.append(order_id)
+    return order_id
+
+
+class Bench:
+    def __init__(self, handler, floor, requests, warmup, preloaded, profile):
+        self.handler, self.floor = handler, floor
+        self.requests, self.warmup, self.profile = requests, warmup, profile
+        self.preloaded = preloaded  # (first, last) order id, or None
+        self.rng, self.frng = random.Random(1), random.Random(2)
+        self.next_user = 0
+
+    def expect(self, status, orders=None, keep=None):
+        def check(invocation_, response):
+            event = invocation_[0]
+            if response['statusCode'] != status:
+                raise BenchFailure(f"{event['httpMethod']} {event['path']} -> "
+                                   f"{response['statusCode']} {str(response['body'])[:300]}")
+            if orders is not None and len(json.loads(response['body'])['orders']) != orders:
+                raise BenchFailure(f"{event['path']}: not {orders} orders")
+            if keep is not None:
+                keep.append(int(response['headers']['Location'].rsplit('/', 1)[1]))
+        return check
+
+    def measure(self, name, label, event, status, floor_args, floor_op, orders=None,
+                keep=(None, None)):
+        service = Side(event, lambda inv: self.handler(*inv),
+                       self.expect(status, orders, keep[0]))
+        floor = Side(floor_args, self.floor.runner(floor_op),
+                     lambda args, result: keep[1] is not None and keep[1].append(result))
+        service_sql, floor_sql = self.sql_of(service), self.sql_of(floor)
+        if service_sql != floor_sql:
+            raise BenchFailure(f'{name}: the floor ran other SQL than the service:\n  '
+                               + '\n  '.join(service_sql) + '\nfloor:\n  ' + '\n  '.join(floor_sql))
+        for side in (service, floor):
+            side.block(self.warmup)
+            side.ns.clear()
+        profiler = cProfile.Profile() if self.profile == name else None
+        for done in range(0, self.requests, BLOCK):
+            count = min(BLOCK, self.requests - done)
+            with profiler or contextlib.nullcontext():
+                service.block(count)
+            floor.block(count)
+        if profiler:
+            stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
+            stats.sort_stats('cumulative').print_stats(40)
+            stats.sort_stats('tottime').print_stats(25)
+        pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
+        if pending:
+            raise BenchFailure(f'{name}: {pending} events left unpublished: SNS failed in the '
+                               'request path, and the figures would not include it')
+        result = {'name': name, 'label': label, 'statements': len(service_sql),
+                  'service': service.summary(), 'floor': floor.summary()}
+        sys.stderr.write(f"  {name:<10} service p50 {result['service']['p50']:.3f} ms, floor "
+                         f"{result['floor']['p50']:.3f} ms\n")
+        return result
+
+    def sql_of(self, side):
+        """The SQL one call of a side runs: peewee's query hooks see the
+        service's, the floor records its own."""
+        seen = []
+        hooks = connection.database.obj.query_hooks
+        hooks.append(lambda query: seen.append(query.sql))
+        self.floor.recorded = seen
+        try:
+            side.block(1)
+        finally:
+            hooks.pop()
+            self.floor.recorded = None
+        return [IN_LIST.sub(r'\1\2', sql) for sql in seen]
+
+    def new_order(self, rng):
+        self.next_user += 1
+        user_id = 1 + self.next_user % USERS
+        items = [(rng.randrange(1, 100_000), rng.randrange(1, 4), rng.choice(PRICES))
+                 for _ in range(3)]
+        total = str(sum(q * Decimal(p) for _, q, p in items))
+        return user_id, f'user{user_id}@example.com', items, total, rng.randrange(SHARDS)
+
+    def create_event(self):
+        user_id, email, items, _, _ = self.new_order(self.rng)
+        return invocation('POST', '/orders', body={
+            'user_id': user_id, 'user_email': email,
+            'items': [{'product_id': p, 'quantity': q, 'price_at_order': float(price)}
+                      for p, q, price in items]})
+
+    def existing(self, rng, pool):
+        if self.preloaded:
+            return rng.randint(*self.preloaded)
+        return pool[rng.randrange(len(pool))]
+
+    def run_all(self):
+        fl, rng, frng, measure = self.floor, self.rng, self.frng, self.measure
+        made, paid, f_made, f_paid = deque(), deque(), deque(), deque()
+        ops = [
+            measure('health', 'GET /health', lambda: invocation('GET', '/health'), 200,
+                    lambda: (), fl.health),
+            measure('create', 'POST /orders (3 items)', self.create_event, 201,
+                    lambda: self.new_order(frng), fl.create, keep=(made, f_made)),
+            measure('get', 'GET /orders/{id}', lambda: invocation(
+                'GET', '/orders/{order_id}', order_id=self.existing(rng, made)), 200,
+                lambda: (self.existing(frng, f_made),), fl.get),
+            measure('list', 'GET /orders?page=1&page_size=10 (with total)', lambda: invocation(
+                'GET', '/orders', query={'page': 1, 'page_size': 10}), 200,
+                lambda: (), fl.page, orders=10)]
+        after = (fl.scalar('SELECT MIN(order_id) FROM orders')
+                 + fl.scalar('SELECT MAX(order_id) FROM orders')) // 2
+        cursor = encode_cursor(after, {})
+        return ops + [
+            measure('list_deep', 'GET /orders?cursor=<middle of the table>&page_size=10',
+                    lambda: invocation('GET', '/orders', query={'cursor': cursor,
+                                                                'page_size': 10}),
+                    200, lambda: (None, after), fl.page, orders=10),
+            measure('user', 'GET /users/{id}/orders (page 1)', lambda: invocation(
+                'GET', '/users/{user_id}/orders', query={'page_size': 10},
+                user_id=rng.randint(1, USERS)), 200, lambda: (frng.randint(1, USERS),), fl.page),
+            measure('update', 'PUT /orders/{id} {"status": "paid"}', lambda: invocation(
+                'PUT', '/orders/{order_id}', body={'status': 'paid'}, order_id=move(made, paid)),
+                200, lambda: (move(f_made, f_paid), 'paid', frng.randrange(SHARDS)), fl.update),
+            measure('delete', 'DELETE /orders/{id}', lambda: invocation(
+                'DELETE', '/orders/{order_id}', order_id=paid.popleft()), 204,
+                lambda: (f_paid.popleft(), frng.randrange(SHARDS)), fl.delete)]
+
+
+def main(requests, warmup, orders, sns, profile):
+    if sns == 'moto':
+        import boto3
+        from moto import mock_aws
+        mock_aws().start()  # a fresh default session: the stub is registered after it
+        boto3.client('sns', region_name=REGION).create_topic(Name='orders-bench-events')
+    stub = SnsStub(on=sns == 'stub')
+    import app
+    first = app.app(*invocation('GET', '/health'))  # connects, and migrates
+    if first['statusCode'] != 200:
+        raise BenchFailure(f'GET /health -> {first}')
+    floor = Floor()
+    result = {'preload_seconds': None}
+    if orders > floor.scalar('SELECT COUNT(*) FROM orders'):
+        result['preload_seconds'] = preload.preload(
+            floor.proxy.connection(), floor.sqlite,
+            orders - floor.scalar('SELECT COUNT(*) FROM orders'))
+    preloaded = orders and (floor.scalar('SELECT MIN(order_id) FROM orders'),
+                            floor.scalar('SELECT MAX(order_id) FROM orders'))
+    result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
+    bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
+    result['ops'] = bench.run_all()
+    if sns == 'stub' and stub.calls != 3 * (requests + warmup + 1):
+        raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
+    # The cold start reads one order: every order made above is deleted again.
+    result['existing_id'] = preloaded[1] if preloaded else floor.runner(floor.create)(
+        bench.new_order(bench.frng))
+    return result
+
+
+if __name__ == '__main__':
+    options, out = json.loads(sys.argv[1]), sys.argv[2]
+    with open(out, 'w') as handle:
+        json.dump(main(**options), handle)
