@@ -3,7 +3,7 @@ import functools
 import random
 import re
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
 from chalicelib import identity, logs, runtime
 from chalicelib.api import reference
@@ -21,6 +21,26 @@ from chalicelib.storage.migrations import migrate
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
+
+# Middleware, outermost first. Every invocation: the Lambda context on each
+# log line (cold_start, function_request_id, ...), the keys of the one
+# before cleared; never the event, which carries the bearer token
+# (log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT).
+app.register_middleware(ConvertToMiddleware(
+    logs.log.inject_lambda_context(log_event=False, clear_state=True)), 'all')
+_PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
+
+
+@app.middleware('http')
+def request_log_context(event, get_response):
+    """request_id on every line of a request, and order_id on those of a
+    request for one order (also a refused one's, and a 503's cause)."""
+    order_id = (event.uri_params or {}).get('order_id', '')
+    logs.log.append_keys(
+        request_id=getattr(event.lambda_context, 'aws_request_id', None),
+        order_id=int(order_id) if _PATH_ID.fullmatch(order_id) else None)
+    return get_response(event)
+
 
 ERROR_STATUS = [
     (InvalidInput, 400, 'BadRequestError'),
@@ -59,7 +79,10 @@ def retry_after(exc):
 
 
 def _serve(view, args, kwargs, authenticate):
-    logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))
+    """Authentication and the domain's errors stay here, not in middleware:
+    a view gets its Principal as an argument, which middleware cannot pass,
+    and Chalice turns whatever a view raises into a 500 before middleware
+    sees it."""
     try:
         if authenticate:
             principal = identity.authenticate(
@@ -203,7 +226,6 @@ def api_docs():
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
 def email_notifier(event):
-    logs.set_context()
     records = [(record.to_dict()['messageId'], record.body) for record in event]
     try:
         runtime.database()
@@ -216,7 +238,6 @@ def email_notifier(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def outbox_relay(event):
-    logs.set_context()
     runtime.database()
     published = relay(runtime.publisher(),
                       retention=get_settings().outbox_retention)

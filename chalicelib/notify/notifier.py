@@ -4,7 +4,7 @@ import peewee
 
 from chalicelib.clock import utcnow
 from chalicelib.events.messages import UnknownMessage, parse_event
-from chalicelib.logs import add_context, log
+from chalicelib.logs import log
 from chalicelib.notify import mail
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
 from chalicelib.storage.models import ProcessedEvent
@@ -26,14 +26,14 @@ class Notifier:
         """records: [(message_id, body)]; returns the message ids to retry."""
         failed = []
         for message_id, body in records:
-            add_context(message_id=message_id)
-            try:
-                handled = self.handle(body)
-            except Exception:
-                # Whatever went wrong, it went wrong for this record alone: the
-                # others of the batch must not be sent again because of it.
-                log.exception('Unexpected error: the message will be retried')
-                handled = False
+            with log.append_context_keys(message_id=message_id):
+                try:
+                    handled = self.handle(body)
+                except Exception:
+                    # Whatever went wrong, it went wrong for this record alone:
+                    # the others of the batch must not be sent again because of it.
+                    log.exception('Unexpected error: the message will be retried')
+                    handled = False
             if not handled:
                 failed.append(message_id)
         return failed
