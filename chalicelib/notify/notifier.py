@@ -2,6 +2,7 @@
 the message ids worth retrying back."""
 import peewee
 
+from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.events.messages import UnknownMessage, parse_event
 from chalicelib.logs import log
@@ -64,12 +65,14 @@ class Notifier:
         try:
             self.sender.send(message)
         except Exception as exc:
+            metrics.emit('EmailSendFailures', 1)
             if _is_permanent(exc):
                 log.error('Email refused for good: %s', exc, extra=context)
                 return True
             log.warning('Email send failed, will retry: %s', exc, extra=context)
             _release(event['event_id'])
             return False
+        metrics.emit('EmailsSent', 1)
         log.info('Email sent for %s', event['event_type'], extra=context)
         return True
 
