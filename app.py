@@ -226,14 +226,14 @@ def api_docs():
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
 def email_notifier(event):
-    records = [(record.to_dict()['messageId'], record.body) for record in event]
     try:
         runtime.database()
     except DatabaseUnavailable:
+        # One connect timeout for the batch, not one per record.
         logs.log.error('Database unavailable: the whole batch will be retried')
-        return {'batchItemFailures': [{'itemIdentifier': mid} for mid, _ in records]}
-    failed = runtime.notifier().handle_batch(records)
-    return {'batchItemFailures': [{'itemIdentifier': mid} for mid in failed]}
+        return {'batchItemFailures': [{'itemIdentifier': record.to_dict()['messageId']}
+                                      for record in event]}
+    return runtime.notifier().handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
