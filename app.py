@@ -5,7 +5,7 @@ import re
 
 from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
-from chalicelib import identity, logs, runtime
+from chalicelib import identity, logs, runtime, tracing
 from chalicelib.api import reference
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, Forbidden, IdempotencyKeyInFlight,
@@ -25,9 +25,10 @@ logs.configure(get_settings().log_level)
 # Middleware, outermost first. Every invocation: the Lambda context on each
 # log line (cold_start, function_request_id, ...), the keys of the one
 # before cleared; never the event, which carries the bearer token
-# (log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT).
+# (log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT). Then its trace.
 app.register_middleware(ConvertToMiddleware(
     logs.log.inject_lambda_context(log_event=False, clear_state=True)), 'all')
+app.register_middleware(ConvertToMiddleware(tracing.traced_handler), 'all')
 _PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
 
 
