@@ -3,9 +3,9 @@ import functools
 import random
 import re
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
-from chalicelib import identity, logs, runtime
+from chalicelib import identity, logs, runtime, tracing
 from chalicelib.api import reference
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
@@ -23,6 +23,27 @@ from chalicelib.storage.migrations import migrate
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
+
+# Middleware, outermost first. Every invocation: the Lambda context on each
+# log line (cold_start, function_request_id, ...), the keys of the one
+# before cleared; never the event, which carries the bearer token
+# (log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT). Then its trace.
+app.register_middleware(ConvertToMiddleware(
+    logs.log.inject_lambda_context(log_event=False, clear_state=True)), 'all')
+app.register_middleware(ConvertToMiddleware(tracing.traced_handler), 'all')
+_PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
+
+
+@app.middleware('http')
+def request_log_context(event, get_response):
+    """request_id on every line of a request, and order_id on those of a
+    request for one order (also a refused one's, and a 503's cause)."""
+    order_id = (event.uri_params or {}).get('order_id', '')
+    logs.log.append_keys(
+        request_id=getattr(event.lambda_context, 'aws_request_id', None),
+        order_id=int(order_id) if _PATH_ID.fullmatch(order_id) else None)
+    return get_response(event)
+
 
 ERROR_STATUS = [
     (InvalidInput, 400, 'BadRequestError'),
@@ -62,7 +83,10 @@ def retry_after(exc):
 
 
 def _serve(view, args, kwargs, authenticate):
-    logs.set_context(request_id=getattr(app.lambda_context, 'aws_request_id', None))
+    """Authentication and the domain's errors stay here, not in middleware:
+    a view gets its Principal as an argument, which middleware cannot pass,
+    and Chalice turns whatever a view raises into a 500 before middleware
+    sees it."""
     try:
         if authenticate:
             principal = identity.authenticate(
@@ -225,20 +249,18 @@ def api_docs():
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
 def email_notifier(event):
-    logs.set_context()
-    records = [(record.to_dict()['messageId'], record.body) for record in event]
     try:
         runtime.database()
     except DatabaseUnavailable:
+        # One connect timeout for the batch, not one per record.
         logs.log.error('Database unavailable: the whole batch will be retried')
-        return {'batchItemFailures': [{'itemIdentifier': mid} for mid, _ in records]}
-    failed = runtime.notifier().handle_batch(records)
-    return {'batchItemFailures': [{'itemIdentifier': mid} for mid in failed]}
+        return {'batchItemFailures': [{'itemIdentifier': record.to_dict()['messageId']}
+                                      for record in event]}
+    return runtime.notifier().handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def outbox_relay(event):
-    logs.set_context()
     runtime.database()
     published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
@@ -247,7 +269,6 @@ def outbox_relay(event):
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def housekeeping(event):
-    logs.set_context()
     runtime.database()
     deleted = retention.clean_up(get_settings().outbox_retention,
                                  time_left(event.context, retention.MARGIN_SECONDS))

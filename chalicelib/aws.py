@@ -1,6 +1,8 @@
 """AWS clients, created on first use and kept for the container's life: the
 boto3 import and client creation dominate a Lambda cold start, so a request
-that needs no AWS never pays for them."""
+that needs no AWS never pays for them (nor for tracing botocore's calls)."""
+from chalicelib import tracing
+
 # A request calls AWS only to publish the event it just committed, and an
 # order must never wait on a slow SNS: one attempt, sub-second timeouts, and
 # whatever that leaves the relay publishes. Work off the request path (the
@@ -22,6 +24,7 @@ def client(service_name, region_name, purpose=BACKGROUND):
     if key not in _clients:
         import boto3
         from botocore.config import Config
+        tracing.patch_aws()
         _clients[key] = boto3.client(service_name, region_name=region_name,
                                      config=Config(**_CONFIGS[purpose]))
     return _clients[key]

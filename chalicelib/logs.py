@@ -1,48 +1,30 @@
-"""One JSON object per log line, with the request, message and order ids of
-the invocation at hand."""
-import contextvars
-import json
+"""One JSON object per log line on stdout, written by Powertools Logger.
+
+Every line has `timestamp` (UTC, ISO 8601 with a Z), `level` and `message`;
+app.py's middleware adds, per invocation, the Lambda context (`cold_start`,
+`function_name`, `function_request_id`, ...) and `request_id` on HTTP, the
+notifier `message_id` per SQS record, and call sites pass `order_id` and
+`event_id` with `extra=`. The Powertools package costs about 10 ms of a
+cold start with .pyc (README, "Logs, metrics and traces")."""
 import logging
-import sys
-from datetime import datetime, timezone
 
-log = logging.getLogger('orders')
+from aws_lambda_powertools import Logger
 
-_context = contextvars.ContextVar('log_context', default={})
-_CONTEXT_KEYS = ('request_id', 'message_id', 'order_id', 'event_id')
+SERVICE = 'orders'
 
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record):
-        line = {
-            'timestamp': datetime.fromtimestamp(record.created, timezone.utc)
-            .strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
-            'level': record.levelname,
-            'message': record.getMessage(),
-        }
-        line.update(_context.get())
-        for key in _CONTEXT_KEYS:
-            if key in record.__dict__:
-                line[key] = record.__dict__[key]
-        if record.exc_info:
-            line['exception'] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+log = Logger(
+    service=SERVICE,
+    utc=True,
+    # %F is Powertools' milliseconds: 2026-11-25T10:00:00.123Z
+    datefmt='%Y-%m-%dT%H:%M:%S.%FZ',
+    log_record_order=['timestamp', 'level', 'message'],
+    # `exception` already holds the traceback as text; the same frames again
+    # as a structure would double every error line.
+    serialize_stacktrace=False,
+)
+# Lambda's runtime puts a handler on the root logger: don't print twice.
+logging.getLogger(SERVICE).propagate = False
 
 
-def configure(level='INFO', stream=None):
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    log.handlers[:] = [handler]
+def configure(level='INFO'):
     log.setLevel(level)
-    # Lambda's runtime puts a handler on the root logger: don't print twice.
-    log.propagate = False
-
-
-def set_context(**values):
-    """Replace the per-invocation context (request_id or message_id, ...)."""
-    _context.set({key: value for key, value in values.items() if value is not None})
-
-
-def add_context(**values):
-    _context.set({**_context.get(),
-                  **{k: v for k, v in values.items() if v is not None}})

@@ -1,8 +1,10 @@
 """Fixtures shared by every test: databases (SQLite and MariaDB), the app
 client, and what the service logged."""
+import json
 import logging
 import os
 import sqlite3
+import sys
 import uuid
 from datetime import datetime
 
@@ -11,14 +13,18 @@ import pymysql
 import pymysql.connections
 import pytest
 
-from chalicelib import aws, identity, logs, runtime
-from chalicelib.config import get_settings
-from chalicelib.identity.dev_issuer import DevIssuer
-from chalicelib.orders import counts
-from chalicelib.storage import connection
-from chalicelib.storage.migrations import upgrade
-from chalicelib.storage.models import MODELS
-from tests.support import Clock
+# No X-Ray in tests, whatever the shell says: tests/integration/test_tracing.py
+# turns it on in a Lambda-like process of its own.
+os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'
+
+from chalicelib import aws, identity, logs, runtime  # noqa: E402
+from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.identity.dev_issuer import DevIssuer  # noqa: E402
+from chalicelib.orders import counts  # noqa: E402
+from chalicelib.storage import connection  # noqa: E402
+from chalicelib.storage.migrations import upgrade  # noqa: E402
+from chalicelib.storage.models import MODELS  # noqa: E402
+from tests.support import Clock  # noqa: E402
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
@@ -183,6 +189,54 @@ def logged():
     logs.log.addHandler(recorder)
     yield recorder
     logs.log.removeHandler(recorder)
+
+
+class StdoutLines:
+    """The JSON lines the service wrote to stdout, parsed: its log lines
+    and its EMF metric lines."""
+
+    def __init__(self, capsys):
+        self._capsys = capsys
+        self._lines = []
+
+    def all(self):
+        for line in self._capsys.readouterr().out.splitlines():
+            if line.startswith('{'):
+                self._lines.append(json.loads(line))
+        return list(self._lines)
+
+    def clear(self):
+        """Forget what was written so far."""
+        self.all()
+        self._lines = []
+
+    def logs(self):
+        return [line for line in self.all() if '_aws' not in line]
+
+    def metrics(self, name=None):
+        return [line for line in self.all() if '_aws' in line
+                and (name is None or name in line)]
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is when a line is written (capsys swaps it)."""
+
+    def write(self, text):
+        return sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def stdout(capsys):
+    """What the service writes to stdout during the test. Its log handler
+    holds the stdout it found at import: for now it writes to capsys's."""
+    import app  # noqa: F401  (importing it configures the service's logger)
+    handler = logs.log.registered_handler
+    previous = handler.setStream(_CurrentStdout())
+    yield StdoutLines(capsys)
+    handler.setStream(previous)
 
 
 # A moment of the tests' own, full of zeros: no test reads today's date.

@@ -131,3 +131,18 @@ def field_errors(response):
     body = error_of(response, 400, 'BadRequestError')
     assert body.get('errors'), body
     return body['errors']
+
+
+class LambdaContext:
+    """What Lambda hands a function, as far as the service and Powertools read it."""
+    function_name = 'orders'
+    memory_limit_in_mb = 512
+    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:orders'
+
+    def __init__(self, remaining_ms=30000):
+        import uuid
+        self.aws_request_id = str(uuid.uuid4())
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms

@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
+from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
@@ -59,6 +60,7 @@ class OrderService:
             raise
         log.info('Order created successfully: order_id=%s', order.order_id,
                  extra={'order_id': order.order_id})
+        metrics.emit('OrdersCreated', 1)
         self.publish([event])
         return Created(dump_order(order, items))
 
@@ -210,6 +212,7 @@ class OrderService:
             counts.record_change(old_status=old_status, new_status=new_status)
         log.info('Order status updated: order_id=%s status=%s', order_id,
                  new_status, extra={'order_id': order_id})
+        metrics.emit('OrderStatusChanges', 1)
         self.publish([event])
         return dump_order(order, items)
 

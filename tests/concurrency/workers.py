@@ -186,7 +186,8 @@ class Lambda:
         }
         context = SimpleNamespace(
             aws_request_id=str(uuid.uuid4()), function_name='orders-api',
-            memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000)
+            memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000,
+            invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:orders-api')
         breaker_open = _breaker_open()
         before = _probed()
         started = time.monotonic()
@@ -413,6 +414,7 @@ def _context(function_name, timeout_seconds):
     return SimpleNamespace(
         aws_request_id=str(uuid.uuid4()), function_name=function_name,
         memory_limit_in_mb=256,
+        invoked_function_arn=f'arn:aws:lambda:us-east-1:123456789012:function:{function_name}',
         get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000))
 
 

@@ -142,6 +142,34 @@ def test_batch_reports_only_the_ses_failed_record_and_drops_garbage(aws_world, c
     assert len(sent_emails()) == 2
 
 
+def test_an_unexpected_error_in_one_record_fails_that_record_alone(aws_world, client,
+                                                                   monkeypatch):
+    create_order(client, user_email='ada@example.com')
+    create_order(client, user_email='doomed@example.com')
+    create_order(client, user_email='bob@example.com')
+    messages = aws_world.receive()
+    from chalicelib.notify import mail
+    build_email = mail.build_email
+
+    def build_or_explode(event, sender):
+        if event['user_email'] == 'doomed@example.com':
+            raise KeyError('a template variable nobody planned for')
+        return build_email(event, sender)
+    monkeypatch.setattr(mail, 'build_email', build_or_explode)
+    doomed = [m['MessageId'] for m in messages if 'doomed@' in m['Body']]
+
+    result = invoke_notifier(client, aws_world.sqs_event(messages))
+
+    assert result == {'batchItemFailures': [{'itemIdentifier': doomed[0]}]}
+    assert sorted(m.destinations[0] for m in sent_emails()) == ['ada@example.com',
+                                                                'bob@example.com']
+    # Its event was not claimed: once the bug is fixed, the retry sends it.
+    monkeypatch.undo()
+    retry = [m for m in messages if m['MessageId'] in doomed]
+    assert invoke_notifier(client, aws_world.sqs_event(retry)) == {'batchItemFailures': []}
+    assert len(sent_emails()) == 3
+
+
 def test_permanently_refused_email_is_not_retried(aws_world, client, monkeypatch):
     create_order(client, user_email='nobody@example.com')
     messages = aws_world.receive()

@@ -44,8 +44,9 @@ ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
 # Signing in to the database: the secret, or (DbIamAuth=true) an IAM token.
 SIGN_IN = {'ReadDatabaseSecret': ('UsesSecret', 'secretsmanager:GetSecretValue'),
            'ConnectAsDatabaseUserWithIam': ('UsesIamAuth', 'rds-db:connect')}
-EVERY_FUNCTION_CALLS = ENI_ACTIONS | {'logs:CreateLogStream', 'logs:PutLogEvents'} | {
-    action for _, action in SIGN_IN.values()}
+XRAY_ACTIONS = {'xray:PutTraceSegments', 'xray:PutTelemetryRecords'}
+EVERY_FUNCTION_CALLS = ENI_ACTIONS | XRAY_ACTIONS | {
+    'logs:CreateLogStream', 'logs:PutLogEvents'} | {action for _, action in SIGN_IN.values()}
 FUNCTION_CALLS = {
     'APIHandler': {'sns:Publish'},
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
@@ -202,8 +203,9 @@ def _assert_least_privilege(statements):
         assert not any('*' in action for action in actions), statement
         resources = _as_list(statement['Resource'])
         if '*' in resources:
-            # The documented exception: ENI actions take no resource ARN.
-            assert resources == ['*'] and actions <= ENI_ACTIONS, statement
+            # The documented exceptions: ENI and X-Ray actions take no resource ARN.
+            assert resources == ['*'] and (
+                actions <= ENI_ACTIONS or actions <= XRAY_ACTIONS), statement
             continue
         for resource in resources:
             if isinstance(resource, str):
@@ -435,6 +437,12 @@ def test_api_gateway_throttles_the_whole_stage(packaged):
     assert (settings['ResourcePath'], settings['HttpMethod']) == ('/*', '*')
     assert settings['ThrottlingRateLimit'] == {'Ref': 'ApiThrottleRate'}
     assert settings['ThrottlingBurstLimit'] == {'Ref': 'ApiThrottleBurst'}
+
+
+def test_every_function_and_the_api_stage_are_traced_with_xray(packaged):
+    for logical_id in FUNCTIONS:
+        assert packaged.props(logical_id)['Tracing'] == 'Active', logical_id
+    assert packaged.props('RestAPI')['TracingEnabled'] is True
 
 
 def test_stage_settings_reach_every_function(packaged):

@@ -2,7 +2,6 @@
 past their time go, in bounded batches, and the orders are never touched."""
 import uuid
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -11,6 +10,7 @@ from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, retention
 from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent
+from tests.support import LambdaContext
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
@@ -133,5 +133,4 @@ def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, 
 
 
 def lambda_context(remaining_ms):
-    return SimpleNamespace(aws_request_id=str(uuid.uuid4()),
-                           get_remaining_time_in_millis=lambda: remaining_ms)
+    return LambdaContext(remaining_ms)

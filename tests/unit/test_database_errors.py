@@ -2,6 +2,8 @@
 connection and is retried, a broken connection is dropped, no spare
 connection is a 503 of its own. No database: errors are built as peewee
 re-raises PyMySQL's, and the connection is a fake that records."""
+import json
+
 import peewee
 import pymysql
 import pytest
@@ -107,3 +109,16 @@ def test_other_errors_are_never_retried(logged, discarded):
     with pytest.raises(peewee.OperationalError):
         transaction()
     assert len(calls) == 1 and logged.lines == []
+
+
+def test_a_retried_transaction_counts_as_a_transaction_retry(logged, discarded, capsys):
+    transaction, _ = failing(mysql_error(1213, 'Deadlock found'))
+
+    transaction()
+
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+              if '"_aws"' in line]
+    assert line['_aws']['CloudWatchMetrics'][0]['Metrics'] == [
+        {'Name': 'TransactionRetries', 'Unit': 'Count'}]
+    assert line['_aws']['CloudWatchMetrics'][0]['Namespace'] == 'OrdersService'
+    assert line['TransactionRetries'] == [1.0]

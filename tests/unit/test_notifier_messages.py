@@ -93,6 +93,16 @@ class RecordingSender:
         self.sent.append(message['To'])
 
 
+def sqs_event(*records):
+    """An SQS event as Lambda hands it over: (message_id, body) per record."""
+    return {'Records': [{'messageId': message_id, 'receiptHandle': f'r-{message_id}',
+                         'body': body, 'attributes': {}, 'messageAttributes': {},
+                         'md5OfBody': '', 'eventSource': 'aws:sqs',
+                         'eventSourceARN': 'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
+                         'awsRegion': 'us-east-1'}
+                        for message_id, body in records]}
+
+
 def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
     from chalicelib.notify import notifier as notifier_module
     build_email = mail.build_email
@@ -104,13 +114,14 @@ def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
     monkeypatch.setattr(notifier_module.mail, 'build_email', exploding_build)
     monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
     sender = RecordingSender()
-    records = [('m-1', json.dumps({**EVENT, 'event_id': 'e-1'})),
-               ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})),
-               ('m-3', json.dumps({**EVENT, 'event_id': 'e-3', 'user_email': 'bob@example.com'}))]
+    event = sqs_event(('m-1', json.dumps({**EVENT, 'event_id': 'e-1'})),
+                      ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})),
+                      ('m-3', json.dumps({**EVENT, 'event_id': 'e-3',
+                                          'user_email': 'bob@example.com'})))
 
-    failed = notifier_module.Notifier(sender).handle_batch(records)
+    result = notifier_module.Notifier(sender).handle_batch(event)
 
-    assert failed == ['m-2']
+    assert result == {'batchItemFailures': [{'itemIdentifier': 'm-2'}]}
     assert sender.sent == ['ada@example.com', 'bob@example.com']
 
 
@@ -228,3 +239,32 @@ def test_a_cancellation_event_without_a_numeric_refund_due_is_unknown(refund_due
 
     with pytest.raises(UnknownMessage):
         parse_event(json.dumps(event))
+
+
+def test_a_batch_that_failed_whole_is_reported_not_raised(monkeypatch):
+    from chalicelib.notify import notifier as notifier_module
+
+    def exploding_build(event, sender):
+        raise RuntimeError('an error nobody planned for')
+    monkeypatch.setattr(notifier_module.mail, 'build_email', exploding_build)
+    event = sqs_event(('m-1', json.dumps(EVENT)), ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})))
+
+    result = notifier_module.Notifier(RecordingSender()).handle_batch(event)
+
+    assert result == {'batchItemFailures': [{'itemIdentifier': 'm-1'},
+                                            {'itemIdentifier': 'm-2'}]}
+
+
+def test_a_record_the_notifier_wants_retried_is_a_failure_and_garbage_is_not(monkeypatch):
+    from chalicelib.notify import notifier as notifier_module
+    monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
+
+    class ThrottledSender(RecordingSender):
+        def send(self, message):
+            raise RuntimeError('Throttling')
+    monkeypatch.setattr(notifier_module, '_release', lambda event_id: None)
+    event = sqs_event(('m-1', 'not json'), ('m-2', json.dumps(EVENT)))
+
+    result = notifier_module.Notifier(ThrottledSender()).handle_batch(event)
+
+    assert result == {'batchItemFailures': [{'itemIdentifier': 'm-2'}]}
