@@ -30,8 +30,10 @@ t0 = time.monotonic()
 import app
 t1 = time.monotonic()
 import importlib.util, json, os, sys
-context = type('Context', (), {'aws_request_id': 'cold-start', 'function_name': 'orders-dev',
-                               'get_remaining_time_in_millis': lambda self: 30000})()
+context = type('Context', (), {
+    'aws_request_id': 'cold-start', 'function_name': 'orders-dev', 'memory_limit_in_mb': 512,
+    'invoked_function_arn': 'arn:aws:lambda:us-east-1:123456789012:function:orders-dev',
+    'get_remaining_time_in_millis': lambda self: 30000})()
 status = app.app(json.loads(os.environ['BENCH_EVENT']), context)['statusCode']
 t2 = time.monotonic()
 ours = [m.__file__ for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or
