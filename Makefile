@@ -56,7 +56,7 @@ package: venv
 # the service's own statements on the bare driver; cold start; memory over 10,000
 # requests; on SQLite and MariaDB (database orders_bench). The report is printed;
 # options go in BENCH_ARGS, e.g.
-#   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --out /tmp/bench-1m.md"
+#   make bench BENCH_ARGS="--backend mariadb --orders 1000000 --out bench/results/mariadb-1m.md"
 BENCH_ARGS ?=
 
 .PHONY: bench
