@@ -251,6 +251,7 @@ def main(argv=None):
     text = '\n'.join(report) + '\n'
     print(text)
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)
     return 0
 
