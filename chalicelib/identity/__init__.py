@@ -18,7 +18,7 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
                                            Principal, principal_from_claims)
-from chalicelib.identity.tokens import verify_token
+from chalicelib.identity.tokens import check_times, verify_token
 from chalicelib.logs import log
 
 __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal',
@@ -26,6 +26,10 @@ __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal'
            'build_authenticator', 'challenge', 'reset']
 
 LOCAL_STAGE = 'local'
+# A container sees the same token request after request (one client, one
+# session): its signature, issuer and audience are checked once, its times
+# on every use. Bounded: past this many, it starts afresh.
+VERIFIED_TOKENS = 256
 
 
 def bearer_token(authorization):
@@ -68,12 +72,24 @@ class Authenticator:
         self.settings = settings
         self.keys = keys if keys is not None else JwksCache(settings.jwks_url)
         self.clock = clock
+        self._verified = {}  # token: (claims, principal)
 
     def authenticate(self, authorization):
-        claims = verify_token(bearer_token(authorization), self.keys.key_for,
-                              self.settings.issuer, self.settings.audiences, self.clock())
-        return principal_from_claims(claims, self.settings.user_id_claim,
-                                     self.settings.staff_group)
+        token = bearer_token(authorization)
+        now = self.clock()
+        known = self._verified.get(token)
+        if known is not None:
+            claims, principal = known
+            check_times(claims, now)
+            return principal
+        claims = verify_token(token, self.keys.key_for, self.settings.issuer,
+                              self.settings.audiences, now)
+        principal = principal_from_claims(claims, self.settings.user_id_claim,
+                                          self.settings.staff_group)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (claims, principal)
+        return principal
 
 
 class Refuser:

@@ -145,3 +145,37 @@ def test_module_authenticate_builds_once_from_the_settings(monkeypatch):
         identity.reset()
 
     assert len(built) == 1
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_token_seen_before_is_not_verified_again_but_still_expires():
+    fetch = CountingFetch(jwks_bytes(jwk(rsa_key('main'), KID)))
+    clock = Clock(NOW)
+    keys = JwksCache(AUTH.jwks_url, fetch=fetch)
+    asked = []
+    key_for = keys.key_for
+    keys.key_for = lambda kid: asked.append(kid) or key_for(kid)
+    authenticator = Authenticator(AUTH, keys=keys, clock=clock)
+    header = f'Bearer {mint()}'  # valid from NOW for an hour
+
+    first = authenticator.authenticate(header)
+    again = authenticator.authenticate(header)
+    clock.now = NOW + 3600 + 61  # past exp and its 60 s of leeway
+
+    assert first == again and asked == [KID]  # one signature check
+    assert 'expired' in refusal(authenticator, header).reason
+
+
+def test_a_tampered_copy_of_a_token_seen_before_is_still_refused(authenticator):
+    token = mint()
+    authenticator.authenticate(f'Bearer {token}')
+    header, payload, signature = token.split('.')
+
+    refusal(authenticator, f'Bearer {header}.{payload}.{signature[:-4]}AAAA')
