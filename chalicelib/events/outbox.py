@@ -11,7 +11,7 @@ from chalicelib.events import messages
 from chalicelib.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_connection, is_sqlite)
+                                           discard_if_broken, is_sqlite)
 from chalicelib.storage.models import Outbox
 
 RELAY_CLAIM = 100  # rows one relay transaction claims
@@ -44,22 +44,25 @@ def mark_published(published, now):
 
 
 def mark_published_quietly(published, now):
-    try:
-        mark_published(published, now)
-    except CONNECTION_ERRORS as exc:
-        # Still pending: the relay publishes it again (at least once).
-        discard_connection()
-        log.warning('Could not mark events published: %s', exc)
+    # Not marked, still pending: the relay publishes it again (at least once).
+    _quietly(lambda: mark_published(published, now), 'mark events published')
 
 
 def hand_to_relay_quietly(rows):
     """The request will not publish these rows: the relay may take them now."""
+    # Not handed over, still leased: the relay takes them once PUBLISH_LEASE is over.
+    _quietly(lambda: statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows]),
+             'hand events to the relay')
+
+
+def _quietly(write, what):
+    """A request's after-commit bookkeeping: a failure never reaches the
+    request. A broken connection is dropped; a busy one is kept."""
     try:
-        statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows])
+        write()
     except CONNECTION_ERRORS as exc:
-        # Still leased: the relay takes them once PUBLISH_LEASE is over.
-        discard_connection()
-        log.warning('Could not hand events to the relay: %s', exc)
+        discard_if_broken(exc)
+        log.warning('Could not %s: %s', what, exc)
 
 
 def claim(now):
