@@ -99,11 +99,8 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal, order_id):
-        rows = statements.fetch(statements.ORDER, order_id=order_id)
-        if not rows:
-            raise OrderNotFound()
-        access.check_can_read(principal, rows[0].user_id)
-        return dump_order(rows[0], _items_of([order_id])[order_id])
+        order = _readable_order(principal, order_id)
+        return dump_order(order, _items_of([order_id])[order_id])
 
     def list_orders(self, principal, query, user_id=None):
         filters = {'status': query.get('status'),
@@ -133,10 +130,7 @@ class OrderService:
 
     def order_history(self, principal, order_id):
         """Every version of the order, oldest first (creation is version 1)."""
-        rows = statements.fetch(statements.ORDER, order_id=order_id)
-        if not rows:
-            raise OrderNotFound()
-        access.check_can_read(principal, rows[0].user_id)
+        _readable_order(principal, order_id)
         return [dump_history_entry(entry)
                 for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
 
@@ -248,6 +242,16 @@ def _event_details(order, old_status, details):
         return messages.cancelled_details(
             lifecycle.refund_due(old_status, order.order_total), details.get('reason'))
     return None
+
+
+def _readable_order(principal, order_id):
+    """The order, if it exists and this principal may read it (to a customer,
+    another user's order does not exist either)."""
+    rows = statements.fetch(statements.ORDER, order_id=order_id)
+    if not rows:
+        raise OrderNotFound()
+    access.check_can_read(principal, rows[0].user_id)
+    return rows[0]
 
 
 def _locked_order(order_id):
