@@ -23,7 +23,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, validate
 
 import app as service
-from chalicelib.orders import money, schemas
+from chalicelib import money
+from chalicelib.orders import schemas
 from tools import response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,7 +15,7 @@ contract test reports."""
 from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
-from chalicelib.orders.money import MAX_MONEY
+from chalicelib.money import MAX_MONEY
 from chalicelib.orders.schemas import MAX_ID
 
 _MONEY = validate.Range(min=0, max=float(MAX_MONEY))

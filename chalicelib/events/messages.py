@@ -3,7 +3,7 @@ consumer reads one back out of an SQS message. Pure: no database, no AWS."""
 import json
 
 from chalicelib.clock import utc_iso
-from chalicelib.orders import money
+from chalicelib import money
 
 ORDER_CREATED = 'order_created'
 ORDER_UPDATED = 'order_updated'

@@ -8,7 +8,7 @@ from email.utils import formatdate, make_msgid
 
 from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_SHIPPED,
                                         ORDER_UPDATED)
-from chalicelib.orders import money
+from chalicelib import money
 
 TEMPLATES = {
     ORDER_CREATED: ('confirmation', 'Order #{order_id} confirmed'),

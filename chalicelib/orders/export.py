@@ -10,7 +10,7 @@ import io
 from datetime import datetime, time, timedelta
 
 from chalicelib.clock import utc_iso
-from chalicelib.orders import money
+from chalicelib import money
 
 HEADER = ('order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
           'price_at_order')

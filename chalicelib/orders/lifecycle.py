@@ -1,6 +1,6 @@
 """The order lifecycle: which status may follow which. Pure: no database, no AWS."""
 from chalicelib.errors import TransitionForbidden
-from chalicelib.orders import money
+from chalicelib import money
 
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 TRANSITIONS = {

@@ -10,7 +10,7 @@ from marshmallow import (Schema, ValidationError, fields, validate,
 
 from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
-from chalicelib.orders import money
+from chalicelib import money
 from chalicelib.orders.lifecycle import STATUSES
 
 MAX_BODY_BYTES = 256 * 1024

@@ -12,7 +12,8 @@ from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
+from chalicelib import money
+from chalicelib.orders import access, counts, export, idempotency, lifecycle
 from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
                                        dump_shipment, verified_email)

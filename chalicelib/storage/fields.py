@@ -1,7 +1,7 @@
 """Column types that mean the same on SQLite and MariaDB."""
 import peewee
 
-from chalicelib.orders import money
+from chalicelib import money
 
 # SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
 # there; MariaDB keeps microseconds only when DATETIME is declared with them.

@@ -1,4 +1,4 @@
-"""The order rules: exact totals (orders/money.py), the lifecycle (orders/lifecycle.py)
+"""The order rules: exact totals (money.py), the lifecycle (orders/lifecycle.py)
 and which event a change publishes (events/messages.py). No database."""
 import json
 from decimal import Decimal
@@ -7,7 +7,8 @@ from itertools import product
 import pytest
 
 from chalicelib.events import messages
-from chalicelib.orders import lifecycle, money
+from chalicelib import money
+from chalicelib.orders import lifecycle
 from chalicelib.errors import TransitionForbidden
 
 # The contract's lifecycle diagram, arrow by arrow.

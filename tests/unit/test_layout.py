@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = ['chalicelib.clock', 'chalicelib.orders.lifecycle', 'chalicelib.orders.money',
+PURE = ['chalicelib.clock', 'chalicelib.orders.lifecycle', 'chalicelib.money',
         'chalicelib.orders.access', 'chalicelib.orders.export',
         'chalicelib.events.messages', 'chalicelib.events.breaker']
 FORBIDDEN = ('peewee', 'pymysql', 'boto3', 'botocore', 'chalice', 'chalicelib.storage',

@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
-from chalicelib.orders import money, paging, schemas
+from chalicelib import money
+from chalicelib.orders import paging, schemas
 from chalicelib.orders.schemas import MAX_ID
 
 
