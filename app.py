@@ -17,7 +17,7 @@ from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
-from chalicelib.orders import idempotency, schemas
+from chalicelib.orders import counts, idempotency, schemas
 from chalicelib.storage import connection, retention
 from chalicelib.storage.migrations import migrate
 
@@ -270,7 +270,7 @@ def outbox_relay(event):
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def housekeeping(event):
     runtime.database()
-    deleted = retention.clean_up(get_settings().outbox_retention,
+    deleted = retention.clean_up(get_settings().outbox_retention, idempotency.KEY_TTL,
                                  time_left(event.context, retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
@@ -279,4 +279,4 @@ def housekeeping(event):
 @app.lambda_function(name='migrate')
 def migrate_function(event, context):
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
-    return migrate(get_settings())
+    return migrate(get_settings(), counts.recount)

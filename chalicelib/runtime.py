@@ -8,6 +8,7 @@ from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
 from chalicelib.notify.notifier import Notifier
 from chalicelib.notify.senders import MailDirSender, SesSender
+from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, migrations
 
@@ -37,9 +38,9 @@ def database():
     return connection.database
 
 
-def _upgrade_schema():
+def _upgrade_schema() -> bool:
     try:
-        migrations.upgrade()
+        migrations.upgrade(counts.recount)
     except connection.CONNECTION_ERRORS as exc:
         raise connection.unavailable(exc) from exc
     except migrations.SchemaLocked as exc:

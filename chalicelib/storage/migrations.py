@@ -11,14 +11,18 @@ DDL is transactional, and a run commits whole or not at all).
 
 A released step never changes; a change to the schema is a new step, and
 the models say what the steps add up to."""
+from __future__ import annotations
+
+from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime
 
 import peewee
 from playhouse.migrate import SchemaMigrator, make_index_name
 
 from chalicelib.clock import utcnow
+from chalicelib.config import Settings
 from chalicelib.logs import log
-from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.connection import database, is_sqlite
 from chalicelib.storage.fields import PreciseDateTimeField
@@ -221,8 +225,11 @@ def version():
     return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
 
 
-def upgrade(clock=utcnow):
-    """Apply the steps the database lacks, in order; the versions applied."""
+def upgrade(seed_counts: Callable[[], object],
+            clock: Callable[[], datetime] = utcnow) -> list[int]:
+    """Apply the steps the database lacks, in order; the versions applied.
+    `seed_counts` writes the count rows of a database that has none (the
+    order domain knows the statuses; storage does not)."""
     if version() >= LATEST:
         return []
     applied = []
@@ -239,7 +246,7 @@ def upgrade(clock=utcnow):
             applied.append(number)
         # A new database starts with its count rows, every status at zero.
         if not OrderCount.select().exists():
-            counts.recount()
+            seed_counts()
     return applied
 
 
@@ -262,13 +269,13 @@ def _one_copy_at_a_time():
         database.execute_sql(f'SELECT RELEASE_LOCK({lock_name})')
 
 
-def migrate(settings):
+def migrate(settings: Settings, seed_counts: Callable[[], object]) -> dict[str, object]:
     """Upgrade the schema of the database `settings` name:
     {'version': the version it is at now, 'applied': the steps this run applied}."""
     connection.open_database(settings)
     connection.connect()
     try:
-        applied = upgrade()
+        applied = upgrade(seed_counts)
         return {'version': version(), 'applied': applied}
     finally:
         connection.database.close()
