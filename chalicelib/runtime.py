@@ -72,7 +72,7 @@ def notifier():
             sender = SesSender(_client_getter('ses'), settings.ses_sender_email)
         else:
             sender = MailDirSender(settings.mail_dir or DEFAULT_MAIL_DIR)
-        return Notifier(sender)
+        return Notifier(sender, connect=database)
     return _once('notifier', build)
 
 

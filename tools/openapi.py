@@ -55,7 +55,7 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
 """
 
 # Header rules that live outside marshmallow: idempotency.validate_key and
-# app.expected_version.
+# chalicelib/api/http.expected_version.
 IDEMPOTENCY_KEY = {
     'name': 'Idempotency-Key', 'in': 'header', 'required': False,
     'description': 'Makes retries safe: a repeat with the same key and the same body within '

@@ -1,0 +1,36 @@
+"""Request headers and response shapes that several resources share."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.errors import InvalidInput, VersionMismatch
+
+_ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
+
+
+def versioned_response(body: dict[str, Any], status_code: int = 200,
+                       headers: Mapping[str, str] | None = None) -> Response:
+    """A resource that carries a `version`, with that version as its ETag."""
+    headers = {'ETag': f'"{body["version"]}"', **(headers or {})}
+    return Response(body=body, status_code=status_code, headers=headers)
+
+
+def expected_version(headers: Mapping[str, str], resource: str = 'order') -> int | None:
+    """The version If-Match asks for; None when the header is absent or `*`."""
+    value = headers.get('if-match')
+    if value is None or value.strip() == '*':
+        return None
+    value = value.strip()
+    weak = value.startswith('W/')
+    match = _ETAG.fullmatch(value[2:] if weak else value)
+    if match and weak:
+        # If-Match compares strongly: a weak tag never matches (RFC 9110 13.1.1).
+        raise VersionMismatch('A weak ETag never matches If-Match')
+    if not match:
+        raise InvalidInput('Invalid If-Match header', {
+            'If-Match': [f'Must be an ETag of this {resource}, such as "1".']})
+    return int(match.group(1) or match.group(2))
