@@ -18,8 +18,7 @@ from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump
                                        dump_shipment, verified_email)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_if_broken, is_sqlite,
-                                           retry_when_busy)
+                                           discard_if_broken, retry_when_busy)
 from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
 
@@ -73,7 +72,7 @@ class OrderService:
                 user_id=data['user_id'], user_email=data.get('user_email'),
                 status='pending', order_total=total, created_at=now,
                 updated_at=now, version=1)
-            order.order_id = statements.insert(Order, [order.__data__])
+            order.order_id = statements.insert_instance(order)
             statements.insert(OrderItem, [
                 {'order': order.order_id, 'product_id': item['product_id'],
                  'quantity': item['quantity'],
@@ -254,11 +253,9 @@ def _readable_order(principal, order_id):
     return rows[0]
 
 
-def _locked_order(order_id):
-    """The current row, locked until the transaction ends: FOR UPDATE on
-    MariaDB; on SQLite the transaction already holds the write lock."""
-    rows = statements.fetch(
-        statements.ORDER if is_sqlite() else statements.ORDER_FOR_UPDATE, order_id=order_id)
+def _locked_order(order_id: int) -> Order:
+    """The current row, locked until the transaction ends."""
+    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     return rows[0]
