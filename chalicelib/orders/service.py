@@ -2,7 +2,6 @@
 writes the change's event to the outbox. Events are handed to `publish`
 only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -17,8 +16,7 @@ from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
                                        dump_shipment, verified_email)
 from chalicelib.storage import statements
-from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_if_broken, retry_when_busy)
+from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
 
@@ -47,15 +45,15 @@ class OrderService:
         log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
         if idempotency_key is not None:
-            idempotency_key = access.scoped_idempotency_key(principal, idempotency_key)
+            idempotency_key = idempotency.scoped_key(principal, idempotency_key)
             stored = idempotency.claim(idempotency_key, request_hash, now)
             if stored is not None:
-                return Created(json.loads(stored), replayed=True)
+                return Created(stored, replayed=True)
         try:
             order, items, event = self._insert_order(principal, data, now, idempotency_key)
         except Exception:
             if idempotency_key is not None:
-                self._release_quietly(idempotency_key)
+                idempotency.release_quietly(idempotency_key)
             raise
         log.info('Order created successfully: order_id=%s', order.order_id,
                  extra={'order_id': order.order_id})
@@ -83,18 +81,8 @@ class OrderService:
             event = record_event(messages.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
             if idempotency_key is not None:
-                idempotency.complete(
-                    idempotency_key,
-                    json.dumps(dump_order(order, items), separators=(',', ':')),
-                    order.order_id)
+                idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)
         return order, items, event
-
-    def _release_quietly(self, key):
-        try:
-            idempotency.release(key)
-        except CONNECTION_ERRORS as exc:
-            # The database is gone or busy; the claim lapses after its lease.
-            discard_if_broken(exc)
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal, order_id):
@@ -221,7 +209,7 @@ class OrderService:
             # Its stored answer must never replay a deleted order. Last, as in
             # create_order: both lock a count row before key rows, so neither
             # waits for the other in a circle.
-            statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+            idempotency.forget_order(order_id)
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
         self.publish([event])
