@@ -5,14 +5,18 @@ from chalicelib import logs, runtime
 from chalicelib.api import middleware, reference
 from chalicelib.api.decorators import Views
 from chalicelib.api.errors import retry_after
-from chalicelib.api.http import expected_version, versioned_response
+from chalicelib.api.http import expected_version, path_id, versioned_response
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
-from chalicelib.orders import counts, idempotency, schemas
+from chalicelib.lazy import lazy_import
+from chalicelib.orders import counts, idempotency
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import migrate
+
+# Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
+schemas = lazy_import('chalicelib.orders.schemas')
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
@@ -49,7 +53,7 @@ def list_orders(principal):
 @app.route('/orders/{order_id}', methods=['GET'])
 @api
 def get_order(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
+    order_id = path_id(order_id)
     return versioned_response(runtime.order_service().get_order(principal, order_id))
 
 
@@ -57,7 +61,7 @@ def get_order(principal, order_id):
 @api
 def update_order(principal, order_id):
     request = app.current_request
-    order_id = schemas.load_path_id(order_id)
+    order_id = path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
     status = data.pop('status')
@@ -68,14 +72,14 @@ def update_order(principal, order_id):
 @app.route('/orders/{order_id}/history', methods=['GET'])
 @api
 def get_order_history(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
+    order_id = path_id(order_id)
     return runtime.order_service().order_history(principal, order_id)
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
 def delete_order(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
+    order_id = path_id(order_id)
     runtime.order_service().delete_order(principal, order_id)
     return Response(body='', status_code=204)
 
@@ -83,7 +87,7 @@ def delete_order(principal, order_id):
 @app.route('/users/{user_id}/orders', methods=['GET'])
 @api
 def list_user_orders(principal, user_id):
-    user_id = schemas.load_path_id(user_id, 'user_id')
+    user_id = path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
     return runtime.order_service().list_orders(principal, query, user_id=user_id)
 
@@ -91,7 +95,7 @@ def list_user_orders(principal, user_id):
 @app.route('/users/{user_id}/orders/export', methods=['GET'])
 @api
 def export_user_orders(principal, user_id):
-    user_id = schemas.load_path_id(user_id, 'user_id')
+    user_id = path_id(user_id, 'user_id')
     query = schemas.load_export_query(app.current_request.query_params)
     text = runtime.order_service().export_orders(principal, user_id, query)
     return Response(body=text, status_code=200, headers={

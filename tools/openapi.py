@@ -183,7 +183,7 @@ LINKS = {
 
 
 class _PathIds(Schema):
-    # The rule of schemas.load_path_id, built from the same parts.
+    # The rule of chalicelib/api/http.path_id (marshmallow's words).
     order_id = schemas.QueryInteger(required=True, metadata={
         'description': 'The order: plain digits, 1..2^63-1.'},
         validate=validate.Range(min=1, max=schemas.MAX_ID))

@@ -8,8 +8,22 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.errors import InvalidInput, VersionMismatch
+from chalicelib.ids import MAX_ID
 
 _ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
+_DIGITS = re.compile(r'[0-9]{1,19}')
+_OUT_OF_RANGE = f'Must be greater than or equal to 1 and less than or equal to {MAX_ID}.'
+
+
+def path_id(value: str, name: str = 'order_id') -> int:
+    """An id in a path (/orders/{order_id}): plain digits, 1 to 2^63 - 1, in
+    marshmallow's words, without loading marshmallow for a GET."""
+    if not _DIGITS.fullmatch(value):
+        raise InvalidInput(f'Invalid {name}', {name: ['Not a valid integer.']})
+    number = int(value)
+    if not 1 <= number <= MAX_ID:
+        raise InvalidInput(f'Invalid {name}', {name: [_OUT_OF_RANGE]})
+    return number
 
 
 def versioned_response(body: dict[str, Any], status_code: int = 200,

@@ -10,14 +10,18 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
+from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
 from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
-                                       dump_shipment, verified_email)
+from chalicelib.orders.answers import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
+                                       dump_shipment)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem
+
+# marshmallow: loaded by the first create, not by a GET of one order.
+schemas = lazy_import('chalicelib.orders.schemas')
 
 
 @dataclass
@@ -40,7 +44,7 @@ class OrderService:
         user_id, email = access.creation_owner(
             principal, data.get('user_id'), data.get('user_email'))
         if email is not None:
-            email = verified_email(email)  # a token's address too meets the body's rules
+            email = schemas.verified_email(email)  # a token's address too meets the body's rules
         data = {**data, 'user_id': user_id, 'user_email': email}
         log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
