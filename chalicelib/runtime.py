@@ -1,16 +1,21 @@
 """What a container builds once and reuses across warm invocations: the
 database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
-from chalicelib.notify.notifier import Notifier
-from chalicelib.notify.senders import MailDirSender, SesSender
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, migrations
+
+if TYPE_CHECKING:
+    from chalicelib.notify.notifier import Notifier
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -65,8 +70,12 @@ def publisher():
     return _once('publisher', build)
 
 
-def notifier():
-    def build():
+def notifier() -> Notifier:
+    def build() -> Notifier:
+        # Imported here: the API's Lambda (SNS configured) never notifies,
+        # and its cold start need not load the mail modules.
+        from chalicelib.notify.notifier import Notifier
+        from chalicelib.notify.senders import MailDirSender, SesSender
         settings = get_settings()
         if settings.ses_sender_email and not settings.mail_dir:
             sender = SesSender(_client_getter('ses'), settings.ses_sender_email)

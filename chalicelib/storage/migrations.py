@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrate import SchemaMigrator, make_index_name
 
 from chalicelib.clock import utcnow
 from chalicelib.config import Settings
@@ -27,6 +27,9 @@ from chalicelib.storage import connection
 from chalicelib.storage.connection import database, is_sqlite
 from chalicelib.storage.fields import PreciseDateTimeField
 from chalicelib.storage.models import OrderCount, SchemaVersion
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
 # A copy that finds another one migrating waits this long for it.
 LOCK_WAIT_SECONDS = 60
@@ -210,9 +213,11 @@ def _add_column(migrator, table, name, field):
         migrator.add_column(table, name, field).run()
 
 
-def _add_index(migrator, table, columns, unique=False):
+def _add_index(migrator: SchemaMigrator, table: str, columns: tuple[str, ...],
+               unique: bool = False) -> None:
     """Create the index peewee would name for these columns, unless it exists
     (MySQL 8 has no CREATE INDEX IF NOT EXISTS)."""
+    from playhouse.migrate import make_index_name
     if make_index_name(table, columns) not in {
             index.name for index in database.get_indexes(table)}:
         migrator.add_index(table, columns, unique).run()
@@ -236,6 +241,8 @@ def upgrade(seed_counts: Callable[[], object],
     with _one_copy_at_a_time():
         SchemaVersion.create_table(safe=True)
         done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        # Imported here: an up-to-date database (every warm start) never needs it.
+        from playhouse.migrate import SchemaMigrator
         migrator = SchemaMigrator.from_database(database)
         for number, name, step in STEPS:
             if number in done:
