@@ -1,5 +1,10 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
+from __future__ import annotations
+
+from typing import Any
+
 from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import logs, runtime
 from chalicelib.api import middleware, reference
@@ -10,6 +15,7 @@ from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
+from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, idempotency
 from chalicelib.storage import availability, retention
@@ -28,7 +34,7 @@ public_api = views.public
 
 @app.route('/orders', methods=['POST'])
 @api
-def create_order(principal):
+def create_order(principal: Principal) -> Response:
     request = app.current_request
     body = schemas.parse_json_object(request.raw_body)
     data = schemas.load_create_order(body)
@@ -45,67 +51,64 @@ def create_order(principal):
 
 @app.route('/orders', methods=['GET'])
 @api
-def list_orders(principal):
+def list_orders(principal: Principal) -> dict[str, Any]:
     query = schemas.load_list_query(app.current_request.query_params)
     return runtime.order_service().list_orders(principal, query)
 
 
 @app.route('/orders/{order_id}', methods=['GET'])
 @api
-def get_order(principal, order_id):
-    order_id = path_id(order_id)
-    return versioned_response(runtime.order_service().get_order(principal, order_id))
+def get_order(principal: Principal, order_id: str) -> Response:
+    return versioned_response(runtime.order_service().get_order(principal, path_id(order_id)))
 
 
 @app.route('/orders/{order_id}', methods=['PUT'])
 @api
-def update_order(principal, order_id):
+def update_order(principal: Principal, order_id: str) -> Response:
     request = app.current_request
-    order_id = path_id(order_id)
+    order = path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
     status = data.pop('status')
     return versioned_response(runtime.order_service().update_status(
-        principal, order_id, status, version, details=data))
+        principal, order, status, version, details=data))
 
 
 @app.route('/orders/{order_id}/history', methods=['GET'])
 @api
-def get_order_history(principal, order_id):
-    order_id = path_id(order_id)
-    return runtime.order_service().order_history(principal, order_id)
+def get_order_history(principal: Principal, order_id: str) -> list[dict[str, Any]]:
+    return runtime.order_service().order_history(principal, path_id(order_id))
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
-def delete_order(principal, order_id):
-    order_id = path_id(order_id)
-    runtime.order_service().delete_order(principal, order_id)
+def delete_order(principal: Principal, order_id: str) -> Response:
+    runtime.order_service().delete_order(principal, path_id(order_id))
     return Response(body='', status_code=204)
 
 
 @app.route('/users/{user_id}/orders', methods=['GET'])
 @api
-def list_user_orders(principal, user_id):
-    user_id = path_id(user_id, 'user_id')
+def list_user_orders(principal: Principal, user_id: str) -> dict[str, Any]:
+    user = path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
-    return runtime.order_service().list_orders(principal, query, user_id=user_id)
+    return runtime.order_service().list_orders(principal, query, user_id=user)
 
 
 @app.route('/users/{user_id}/orders/export', methods=['GET'])
 @api
-def export_user_orders(principal, user_id):
-    user_id = path_id(user_id, 'user_id')
+def export_user_orders(principal: Principal, user_id: str) -> Response:
+    user = path_id(user_id, 'user_id')
     query = schemas.load_export_query(app.current_request.query_params)
-    text = runtime.order_service().export_orders(principal, user_id, query)
+    text = runtime.order_service().export_orders(principal, user, query)
     return Response(body=text, status_code=200, headers={
         'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
+        'Content-Disposition': f'attachment; filename="orders-{user}.csv"'})
 
 
 @app.route('/health', methods=['GET'])
 @public_api
-def health():
+def health() -> Response | dict[str, str]:
     try:
         runtime.database()
         availability.ping()
@@ -117,25 +120,25 @@ def health():
 
 @app.route('/openapi.json', methods=['GET'])
 @public_api
-def openapi_document():
+def openapi_document() -> Response:
     return Response(body=reference.openapi_json(),
                     headers={'Content-Type': 'application/json'})
 
 
 @app.route('/docs', methods=['GET'])
 @public_api
-def api_docs():
+def api_docs() -> Response:
     body, headers = reference.docs_page()
     return Response(body=body, headers=headers)
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
-def email_notifier(event):
+def email_notifier(event: SQSEvent) -> dict[str, Any]:
     return runtime.notifier().handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
-def outbox_relay(event):
+def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     runtime.database()
     published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
@@ -143,7 +146,7 @@ def outbox_relay(event):
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def housekeeping(event):
+def housekeeping(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     runtime.database()
     deleted = retention.clean_up(get_settings().outbox_retention, idempotency.KEY_TTL,
                                  time_left(event.context, retention.MARGIN_SECONDS))
@@ -152,6 +155,6 @@ def housekeeping(event):
 
 
 @app.lambda_function(name='migrate')
-def migrate_function(event, context):
+def migrate_function(event: dict[str, Any], context: Any) -> dict[str, object]:
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
     return migrate(get_settings(), counts.recount)

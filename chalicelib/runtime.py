@@ -13,6 +13,7 @@ from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, migrations
+from chalicelib.storage.availability import unavailable_on_driver_error
 
 if TYPE_CHECKING:
     from chalicelib.notify.notifier import Notifier
@@ -45,9 +46,8 @@ def database():
 
 def _upgrade_schema() -> bool:
     try:
-        migrations.upgrade(counts.recount)
-    except connection.CONNECTION_ERRORS as exc:
-        raise connection.unavailable(exc) from exc
+        with unavailable_on_driver_error():
+            migrations.upgrade(counts.recount)
     except migrations.SchemaLocked as exc:
         # Another copy is still migrating: a 503 until it is done.
         log.error('Database unavailable: %s', exc)
