@@ -1,9 +1,12 @@
 """The outbox table: an event row written in the change's own transaction,
 marked once it is published, claimed by the relay (housekeeping deletes
 published rows after their retention: storage/retention.py)."""
+from __future__ import annotations
+
 import json
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
@@ -11,7 +14,7 @@ from chalicelib.events import messages
 from chalicelib.logs import log
 from chalicelib.storage import dialect, statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
-from chalicelib.storage.models import Outbox
+from chalicelib.storage.models import Order, Outbox
 
 RELAY_CLAIM = 100  # rows one relay transaction claims
 # The request that wrote an event publishes it right after its commit (one
@@ -21,7 +24,8 @@ RELAY_CLAIM = 100  # rows one relay transaction claims
 PUBLISH_LEASE = timedelta(seconds=10)
 
 
-def record_event(event_type, order, moment, details=None):
+def record_event(event_type: str, order: Order, moment: datetime,
+                 details: dict[str, Any] | None = None) -> Outbox:
     """Insert the event into the outbox; call inside the change's transaction.
     `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())
