@@ -1,6 +1,7 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Chalice, Rate, Response
@@ -133,7 +134,7 @@ def api_docs() -> Response:
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
-def email_notifier(event: SQSEvent) -> dict[str, Any]:
+def email_notifier(event: SQSEvent) -> Mapping[str, object]:
     return runtime.notifier().handle_batch(event.to_dict(), event.context)
 
 

@@ -48,8 +48,9 @@ class Views:
         try:
             with unavailable_on_driver_error():
                 if authenticate:
+                    request = self.app.current_request
                     principal = identity.authenticate(
-                        self.app.current_request.headers.get('authorization'))
+                        request.headers.get('authorization') if request else None)
                     args = (principal, *args)
                 return view(*args, **kwargs)
         except Unauthenticated as exc:

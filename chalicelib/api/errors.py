@@ -34,10 +34,10 @@ def error_response(exc: OrderServiceError) -> Response:
             body: dict[str, object] = {'Code': code, 'Message': str(exc)}
             if exc.errors:
                 body['errors'] = exc.errors
-            headers = {}
-            if status == 503:
+            headers: dict[str, str | list[str]] = {}
+            if isinstance(exc, DatabaseUnavailable):
                 headers['Retry-After'] = retry_after(exc)
-            elif status == 401:
+            elif isinstance(exc, Unauthenticated):
                 headers['WWW-Authenticate'] = identity.challenge(exc)
             return Response(body=body, status_code=status, headers=headers)
     raise exc

@@ -29,8 +29,8 @@ def path_id(value: str, name: str = 'order_id') -> int:
 def versioned_response(body: dict[str, Any], status_code: int = 200,
                        headers: Mapping[str, str] | None = None) -> Response:
     """A resource that carries a `version`, with that version as its ETag."""
-    headers = {'ETag': f'"{body["version"]}"', **(headers or {})}
-    return Response(body=body, status_code=status_code, headers=headers)
+    answer_headers: dict[str, str | list[str]] = {'ETag': f'"{body["version"]}"', **(headers or {})}
+    return Response(body=body, status_code=status_code, headers=answer_headers)
 
 
 def expected_version(headers: Mapping[str, str], resource: str = 'order') -> int | None:

@@ -2,7 +2,7 @@
 the message ids worth retrying back."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import peewee
@@ -42,7 +42,7 @@ class Notifier:
         self.sender = sender
         self.connect = connect
 
-    def handle_batch(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def handle_batch(self, event: dict[str, Any], context: Any = None) -> Mapping[str, object]:
         """An SQS event in, {'batchItemFailures': [...]} out. Powertools'
         batch processor runs each record on its own: whatever a record
         raises fails that record alone, and the others of the batch are not

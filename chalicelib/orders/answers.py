@@ -46,10 +46,11 @@ def dump_shipment(order: Order) -> dict[str, Any] | None:
 
 
 def dump_history_entry(entry: OrderHistory) -> dict[str, Any]:
-    dumped: dict[str, Any] = {'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
-              # Entries written for orders older than the history know no author.
-              'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
-                     if entry.actor_role is not None else None)}
+    dumped: dict[str, Any] = {
+        'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
+        # Entries written for orders older than the history know no author.
+        'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
+               if entry.actor_role is not None else None)}
     if entry.reason is not None:
         dumped['reason'] = entry.reason
     return dumped

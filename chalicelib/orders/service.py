@@ -13,9 +13,9 @@ from chalicelib.events.outbox import record_event
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
 from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
-from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.answers import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
                                        dump_shipment)
+from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem

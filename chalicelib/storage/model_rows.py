@@ -22,9 +22,9 @@ def column_list(model: type[peewee.Model], alias: str = '') -> str:
 def from_row(model: type[M], values: dict[str, Any]) -> M:
     """An instance holding exactly `values` (by field name), as if loaded:
     no field's default filled in, no field marked dirty."""
-    instance = model(__no_default__=1, **values)
+    instance: Any = model(__no_default__=1, **values)
     instance._dirty.clear()
-    return instance
+    return instance  # type: ignore[no-any-return]
 
 
 def values_of(instance: peewee.Model) -> dict[str, Any]:
