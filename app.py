@@ -1,149 +1,41 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
-import functools
-import random
-import re
+from __future__ import annotations
 
-from chalice import Chalice, ConvertToMiddleware, Rate, Response
+from collections.abc import Mapping
+from typing import Any
 
-from chalicelib import identity, logs, runtime, tracing
-from chalicelib.api import reference
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, SQSEvent
+
+from chalicelib import logs, runtime
+from chalicelib.api import middleware, reference
+from chalicelib.api.decorators import Views
+from chalicelib.api.errors import retry_after
+from chalicelib.api.http import expected_version, path_id, versioned_response
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
-from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
-                               IdempotencyKeyInFlight,
-                               IdempotencyKeyReused, InvalidInput,
-                               OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, TooManyConnections,
-                               TransitionForbidden, Unauthenticated,
-                               VersionMismatch)
+from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
-from chalicelib.orders import idempotency, schemas
-from chalicelib.storage import connection, retention
+from chalicelib.identity.principal import Principal
+from chalicelib.lazy import lazy_import
+from chalicelib.orders import counts, idempotency
+from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import migrate
+
+# Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
+schemas = lazy_import('chalicelib.orders.schemas')
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
-
-# Middleware, outermost first. Every invocation: the Lambda context on each
-# log line (cold_start, function_request_id, ...), the keys of the one
-# before cleared; never the event, which carries the bearer token
-# (log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT). Then its trace.
-app.register_middleware(ConvertToMiddleware(
-    logs.log.inject_lambda_context(log_event=False, clear_state=True)), 'all')
-app.register_middleware(ConvertToMiddleware(tracing.traced_handler), 'all')
-_PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
-
-
-@app.middleware('http')
-def request_log_context(event, get_response):
-    """request_id on every line of a request, and order_id on those of a
-    request for one order (also a refused one's, and a 503's cause)."""
-    order_id = (event.uri_params or {}).get('order_id', '')
-    logs.log.append_keys(
-        request_id=getattr(event.lambda_context, 'aws_request_id', None),
-        order_id=int(order_id) if _PATH_ID.fullmatch(order_id) else None)
-    return get_response(event)
-
-
-ERROR_STATUS = [
-    (InvalidInput, 400, 'BadRequestError'),
-    (Unauthenticated, 401, 'UnauthorizedError'),
-    (Forbidden, 403, 'ForbiddenError'),
-    (OrderNotFound, 404, 'NotFoundError'),
-    (TransitionForbidden, 409, 'ConflictError'),
-    (IdempotencyKeyInFlight, 409, 'ConflictError'),
-    (VersionMismatch, 412, 'PreconditionFailed'),
-    (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
-    (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
-    (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
-    (DatabaseUnavailable, 503, 'ServiceUnavailable'),
-]
-_ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
-
-
-def error_response(exc):
-    for error_class, status, code in ERROR_STATUS:
-        if isinstance(exc, error_class):
-            body = {'Code': code, 'Message': str(exc)}
-            if exc.errors:
-                body['errors'] = exc.errors
-            headers = {}
-            if status == 503:
-                headers['Retry-After'] = retry_after(exc)
-            elif status == 401:
-                headers['WWW-Authenticate'] = identity.challenge(exc)
-            return Response(body=body, status_code=status, headers=headers)
-    raise exc
-
-
-def retry_after(exc):
-    # Copies turned away for want of a connection would otherwise all come
-    # back in the same second and be turned away again: spread them.
-    return str(random.randint(1, 3)) if isinstance(exc, TooManyConnections) else '1'
-
-
-def _serve(view, args, kwargs, authenticate):
-    """Authentication and the domain's errors stay here, not in middleware:
-    a view gets its Principal as an argument, which middleware cannot pass,
-    and Chalice turns whatever a view raises into a 500 before middleware
-    sees it."""
-    try:
-        if authenticate:
-            principal = identity.authenticate(
-                app.current_request.headers.get('authorization'))
-            args = (principal, *args)
-        return view(*args, **kwargs)
-    except Unauthenticated as exc:
-        logs.log.warning('Unauthenticated request: %s', exc.reason)
-        return error_response(exc)
-    except OrderServiceError as exc:
-        return error_response(exc)
-    except connection.CONNECTION_ERRORS as exc:
-        return error_response(connection.unavailable(exc))
-
-
-def api(view):
-    """A protected route: the bearer token is verified before anything else,
-    and the view gets the caller's Principal first. The domain's refusals
-    become the API's error answers."""
-    @functools.wraps(view)
-    def handle(*args, **kwargs):
-        return _serve(view, args, kwargs, authenticate=True)
-    return handle
-
-
-def public_api(view):
-    """A route anyone may call (health, the API reference)."""
-    @functools.wraps(view)
-    def handle(*args, **kwargs):
-        return _serve(view, args, kwargs, authenticate=False)
-    return handle
-
-
-def order_response(order, status_code=200, headers=None):
-    headers = {'ETag': f'"{order["version"]}"', **(headers or {})}
-    return Response(body=order, status_code=status_code, headers=headers)
-
-
-def expected_version(headers):
-    value = headers.get('if-match')
-    if value is None or value.strip() == '*':
-        return None
-    value = value.strip()
-    weak = value.startswith('W/')
-    match = _ETAG.fullmatch(value[2:] if weak else value)
-    if match and weak:
-        # If-Match compares strongly: a weak tag never matches (RFC 9110 13.1.1).
-        raise VersionMismatch('A weak ETag never matches If-Match')
-    if not match:
-        raise InvalidInput('Invalid If-Match header', {
-            'If-Match': ['Must be an ETag of this order, such as "1".']})
-    return int(match.group(1) or match.group(2))
+middleware.install(app)
+views = Views(app)
+api = views.protected
+public_api = views.public
 
 
 @app.route('/orders', methods=['POST'])
 @api
-def create_order(principal):
+def create_order(principal: Principal) -> Response:
     request = app.current_request
     body = schemas.parse_json_object(request.raw_body)
     data = schemas.load_create_order(body)
@@ -155,112 +47,99 @@ def create_order(principal):
     headers = {'Location': f'/orders/{created.body["order_id"]}'}
     if created.replayed:
         headers['Idempotent-Replayed'] = 'true'
-    return order_response(created.body, 201, headers)
+    return versioned_response(created.body, 201, headers)
 
 
 @app.route('/orders', methods=['GET'])
 @api
-def list_orders(principal):
+def list_orders(principal: Principal) -> dict[str, Any]:
     query = schemas.load_list_query(app.current_request.query_params)
     return runtime.order_service().list_orders(principal, query)
 
 
 @app.route('/orders/{order_id}', methods=['GET'])
 @api
-def get_order(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
-    return order_response(runtime.order_service().get_order(principal, order_id))
+def get_order(principal: Principal, order_id: str) -> Response:
+    return versioned_response(runtime.order_service().get_order(principal, path_id(order_id)))
 
 
 @app.route('/orders/{order_id}', methods=['PUT'])
 @api
-def update_order(principal, order_id):
+def update_order(principal: Principal, order_id: str) -> Response:
     request = app.current_request
-    order_id = schemas.load_path_id(order_id)
+    order = path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
     version = expected_version(request.headers)
     status = data.pop('status')
-    return order_response(runtime.order_service().update_status(
-        principal, order_id, status, version, details=data))
+    return versioned_response(runtime.order_service().update_status(
+        principal, order, status, version, details=data))
 
 
 @app.route('/orders/{order_id}/history', methods=['GET'])
 @api
-def get_order_history(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
-    return runtime.order_service().order_history(principal, order_id)
+def get_order_history(principal: Principal, order_id: str) -> list[dict[str, Any]]:
+    return runtime.order_service().order_history(principal, path_id(order_id))
 
 
 @app.route('/orders/{order_id}', methods=['DELETE'])
 @api
-def delete_order(principal, order_id):
-    order_id = schemas.load_path_id(order_id)
-    runtime.order_service().delete_order(principal, order_id)
+def delete_order(principal: Principal, order_id: str) -> Response:
+    runtime.order_service().delete_order(principal, path_id(order_id))
     return Response(body='', status_code=204)
 
 
 @app.route('/users/{user_id}/orders', methods=['GET'])
 @api
-def list_user_orders(principal, user_id):
-    user_id = schemas.load_path_id(user_id, 'user_id')
+def list_user_orders(principal: Principal, user_id: str) -> dict[str, Any]:
+    user = path_id(user_id, 'user_id')
     query = schemas.load_list_query(app.current_request.query_params, for_user=True)
-    return runtime.order_service().list_orders(principal, query, user_id=user_id)
+    return runtime.order_service().list_orders(principal, query, user_id=user)
 
 
 @app.route('/users/{user_id}/orders/export', methods=['GET'])
 @api
-def export_user_orders(principal, user_id):
-    user_id = schemas.load_path_id(user_id, 'user_id')
+def export_user_orders(principal: Principal, user_id: str) -> Response:
+    user = path_id(user_id, 'user_id')
     query = schemas.load_export_query(app.current_request.query_params)
-    text = runtime.order_service().export_orders(principal, user_id, query)
+    text = runtime.order_service().export_orders(principal, user, query)
     return Response(body=text, status_code=200, headers={
         'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
+        'Content-Disposition': f'attachment; filename="orders-{user}.csv"'})
 
 
 @app.route('/health', methods=['GET'])
 @public_api
-def health():
+def health() -> Response | dict[str, str]:
     try:
-        runtime.database().execute_sql('SELECT 1')
+        runtime.database()
+        availability.ping()
     except DatabaseUnavailable as exc:
-        error = exc
-    except connection.CONNECTION_ERRORS as exc:
-        error = connection.unavailable(exc)
-    else:
-        return {'status': 'ok', 'database': 'ok'}
-    return Response(body={'status': 'error', 'database': 'unreachable'},
-                    status_code=503, headers={'Retry-After': retry_after(error)})
+        return Response(body={'status': 'error', 'database': 'unreachable'},
+                        status_code=503, headers={'Retry-After': retry_after(exc)})
+    return {'status': 'ok', 'database': 'ok'}
 
 
 @app.route('/openapi.json', methods=['GET'])
 @public_api
-def openapi_document():
+def openapi_document() -> Response:
     return Response(body=reference.openapi_json(),
                     headers={'Content-Type': 'application/json'})
 
 
 @app.route('/docs', methods=['GET'])
 @public_api
-def api_docs():
+def api_docs() -> Response:
     body, headers = reference.docs_page()
     return Response(body=body, headers=headers)
 
 
 @app.on_sqs_message(queue=get_settings().notify_queue, batch_size=10, maximum_concurrency=5)
-def email_notifier(event):
-    try:
-        runtime.database()
-    except DatabaseUnavailable:
-        # One connect timeout for the batch, not one per record.
-        logs.log.error('Database unavailable: the whole batch will be retried')
-        return {'batchItemFailures': [{'itemIdentifier': record.to_dict()['messageId']}
-                                      for record in event]}
+def email_notifier(event: SQSEvent) -> Mapping[str, object]:
     return runtime.notifier().handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
-def outbox_relay(event):
+def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     runtime.database()
     published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
@@ -268,15 +147,15 @@ def outbox_relay(event):
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def housekeeping(event):
+def housekeeping(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     runtime.database()
-    deleted = retention.clean_up(get_settings().outbox_retention,
+    deleted = retention.clean_up(get_settings().outbox_retention, idempotency.KEY_TTL,
                                  time_left(event.context, retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
 
 
 @app.lambda_function(name='migrate')
-def migrate_function(event, context):
+def migrate_function(event: dict[str, Any], context: Any) -> dict[str, object]:
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
-    return migrate(get_settings())
+    return migrate(get_settings(), counts.recount)

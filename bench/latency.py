@@ -55,7 +55,7 @@ class Floor:
         self.obj = self.proxy.obj  # connection.is_sqlite() looks here
         self.sqlite = connection.is_sqlite()
         self.cur = self.proxy.connection().cursor()
-        self.lock = statements.ORDER if self.sqlite else statements.ORDER_FOR_UPDATE
+        self.lock = statements.ORDER_FOR_UPDATE
         self.recorded = None
 
     def execute_sql(self, text, params=()):

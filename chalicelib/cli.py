@@ -37,8 +37,8 @@ def redrive(sqs, dlq_url, queue_url, limit=100000):
     return moved
 
 
-def _migrate():
-    result = migrate(get_settings())
+def _migrate() -> None:
+    result = migrate(get_settings(), counts.recount)
     applied = ', '.join(map(str, result['applied'])) or 'none'
     print(f"schema at version {result['version']} (steps applied now: {applied})")
 

@@ -1,4 +1,4 @@
-"""What the domain refuses, and why. app.py maps each class to one HTTP status."""
+"""What the domain refuses, and why. chalicelib/api/errors.py maps each class to one HTTP status."""
 
 
 class OrderServiceError(Exception):

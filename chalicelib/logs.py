@@ -1,7 +1,7 @@
 """One JSON object per log line on stdout, written by Powertools Logger.
 
 Every line has `timestamp` (UTC, ISO 8601 with a Z), `level` and `message`;
-app.py's middleware adds, per invocation, the Lambda context (`cold_start`,
+the API's middleware (api/middleware.py) adds, per invocation, the Lambda context (`cold_start`,
 `function_name`, `function_request_id`, ...) and `request_id` on HTTP, the
 notifier `message_id` per SQS record, and call sites pass `order_id` and
 `event_id` with `extra=`. The Powertools package costs about 10 ms of a

@@ -1,15 +1,22 @@
 """What a container builds once and reuses across warm invocations: the
 database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
-from chalicelib.notify.notifier import Notifier
-from chalicelib.notify.senders import MailDirSender, SesSender
+from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, migrations
+from chalicelib.storage.availability import unavailable_on_driver_error
+
+if TYPE_CHECKING:
+    from chalicelib.notify.notifier import Notifier
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -37,11 +44,10 @@ def database():
     return connection.database
 
 
-def _upgrade_schema():
+def _upgrade_schema() -> bool:
     try:
-        migrations.upgrade()
-    except connection.CONNECTION_ERRORS as exc:
-        raise connection.unavailable(exc) from exc
+        with unavailable_on_driver_error():
+            migrations.upgrade(counts.recount)
     except migrations.SchemaLocked as exc:
         # Another copy is still migrating: a 503 until it is done.
         log.error('Database unavailable: %s', exc)
@@ -64,14 +70,18 @@ def publisher():
     return _once('publisher', build)
 
 
-def notifier():
-    def build():
+def notifier() -> Notifier:
+    def build() -> Notifier:
+        # Imported here: the API's Lambda (SNS configured) never notifies,
+        # and its cold start need not load the mail modules.
+        from chalicelib.notify.notifier import Notifier
+        from chalicelib.notify.senders import MailDirSender, SesSender
         settings = get_settings()
         if settings.ses_sender_email and not settings.mail_dir:
             sender = SesSender(_client_getter('ses'), settings.ses_sender_email)
         else:
             sender = MailDirSender(settings.mail_dir or DEFAULT_MAIL_DIR)
-        return Notifier(sender)
+        return Notifier(sender, connect=database)
     return _once('notifier', build)
 
 

@@ -127,7 +127,7 @@ def database(environment):
     """The configured database, schema created and every table empty."""
     connection.open_database(environment)
     connection.connect()
-    upgrade()
+    upgrade(counts.recount)
     _empty_tables()
     counts.recount()
     yield connection.database

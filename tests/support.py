@@ -66,9 +66,9 @@ def stored_key(key):
     caller of the `client` fixture: keys are scoped to their sender."""
     from chalicelib.identity.dev_issuer import DevIssuer
     from chalicelib.identity.principal import Principal
-    from chalicelib.orders.access import scoped_idempotency_key
+    from chalicelib.orders.idempotency import scoped_key
     sub = DevIssuer().claims(role='staff')['sub']
-    return scoped_idempotency_key(Principal(sub=sub, role='staff'), key)
+    return scoped_key(Principal(sub=sub, role='staff'), key)
 
 
 def iso(moment):

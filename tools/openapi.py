@@ -56,7 +56,7 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
 """
 
 # Header rules that live outside marshmallow: idempotency.validate_key and
-# app.expected_version.
+# chalicelib/api/http.expected_version.
 IDEMPOTENCY_KEY = {
     'name': 'Idempotency-Key', 'in': 'header', 'required': False,
     'description': 'Makes retries safe: a repeat with the same key and the same body within '
@@ -184,7 +184,7 @@ LINKS = {
 
 
 class _PathIds(Schema):
-    # The rule of schemas.load_path_id, built from the same parts.
+    # The rule of chalicelib/api/http.path_id (marshmallow's words).
     order_id = schemas.QueryInteger(required=True, metadata={
         'description': 'The order: plain digits, 1..2^63-1.'},
         validate=validate.Range(min=1, max=schemas.MAX_ID))

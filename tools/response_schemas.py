@@ -1,6 +1,6 @@
 """The answers of the API as marshmallow schemas, for the OpenAPI document only.
 
-The service builds its answers with plain dicts (schemas.dump_order), not with
+The service builds its answers with plain dicts (answers.dump_order), not with
 these: a marshmallow dump costs about 4.5 times as much per order (22 us
 against 4.9 us for an order with three items, timeit), which would add a
 sixth to a list page of ten on MariaDB and push it past the benchmark's

@@ -1,18 +1,20 @@
 """The outbox table: an event row written in the change's own transaction,
 marked once it is published, claimed by the relay (housekeeping deletes
 published rows after their retention: storage/retention.py)."""
+from __future__ import annotations
+
 import json
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
 from chalicelib.events import messages
 from chalicelib.logs import log
-from chalicelib.storage import statements
-from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_if_broken, is_sqlite)
-from chalicelib.storage.models import Outbox
+from chalicelib.storage import dialect, statements
+from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
+from chalicelib.storage.models import Order, Outbox
 
 RELAY_CLAIM = 100  # rows one relay transaction claims
 # The request that wrote an event publishes it right after its commit (one
@@ -22,7 +24,8 @@ RELAY_CLAIM = 100  # rows one relay transaction claims
 PUBLISH_LEASE = timedelta(seconds=10)
 
 
-def record_event(event_type, order, moment, details=None):
+def record_event(event_type: str, order: Order, moment: datetime,
+                 details: dict[str, Any] | None = None) -> Outbox:
     """Insert the event into the outbox; call inside the change's transaction.
     `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())
@@ -32,7 +35,7 @@ def record_event(event_type, order, moment, details=None):
         body=json.dumps(messages.event_body(event_id, event_type, order, moment, details),
                         separators=(',', ':')),
         created_at=moment, relay_after=moment + PUBLISH_LEASE)
-    row.id = statements.insert(Outbox, [row.__data__])
+    row.id = statements.insert_instance(row)
     return row
 
 
@@ -65,7 +68,7 @@ def _quietly(write, what):
         log.warning('Could not %s: %s', what, exc)
 
 
-def claim(now):
+def claim(now: datetime) -> list[Outbox]:
     """Pending rows no request is publishing any more, oldest first; inside a
     transaction, locked so that relays running side by side skip each
     other's rows (on SQLite the transaction holds the database's write lock)."""
@@ -74,19 +77,16 @@ def claim(now):
                     & (Outbox.relay_after.is_null() | (Outbox.relay_after <= now)))
              .order_by(Outbox.id)
              .limit(RELAY_CLAIM))
-    if not is_sqlite():
-        query = query.for_update(skip_locked=True)
-    return list(query)
+    return list(dialect.skip_locked(query))
 
 
-def read_committed():
+def read_committed() -> None:
     """The claim transaction stays open while SNS answers. Under MariaDB's
     REPEATABLE READ its scan would also lock the young rows it passes over and
     the gap after the last one, so every create's outbox INSERT would wait for
     SNS; READ COMMITTED locks only the rows claimed. Call before the
     transaction begins."""
-    if not is_sqlite():
-        database.execute_sql('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+    dialect.read_committed()
 
 
 def oldest_pending():

@@ -1,9 +1,15 @@
 """The email notifier: one SQS batch in, at most one email per event out, and
 the message ids worth retrying back."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import peewee
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
+from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.messages import UnknownMessage, parse_event
 from chalicelib.logs import log
 from chalicelib.notify import mail
@@ -23,16 +29,32 @@ class RetryLater(Exception):
     """The record could not be handled now (the reason is logged): retry it."""
 
 
-class Notifier:
-    def __init__(self, sender):
-        self.sender = sender
+def _nothing_to_connect() -> None:
+    pass
 
-    def handle_batch(self, event, context=None):
+
+class Notifier:
+    """`connect` makes sure the database is reachable (DatabaseUnavailable
+    if not), once per batch."""
+
+    def __init__(self, sender: Any,
+                 connect: Callable[[], object] = _nothing_to_connect) -> None:
+        self.sender = sender
+        self.connect = connect
+
+    def handle_batch(self, event: dict[str, Any], context: Any = None) -> Mapping[str, object]:
         """An SQS event in, {'batchItemFailures': [...]} out. Powertools'
         batch processor runs each record on its own: whatever a record
         raises fails that record alone, and the others of the batch are not
         sent again because of it. A batch that failed whole is reported the
         same way (not raised): Lambda then retries every record of it."""
+        try:
+            self.connect()
+        except DatabaseUnavailable:
+            # One connect timeout for the batch, not one per record.
+            log.error('Database unavailable: the whole batch will be retried')
+            return {'batchItemFailures': [{'itemIdentifier': record['messageId']}
+                                          for record in event['Records']]}
         # Imported here: 18 ms that only the notifier's cold start pays.
         from aws_lambda_powertools.utilities.batch import (BatchProcessor, EventType,
                                                            process_partial_response)

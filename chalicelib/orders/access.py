@@ -11,8 +11,6 @@ OrderNotFound, the same answer as for an id that was never used. What a
 customer may not ask for at all (another user's list, a status other than
 cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
 a customer's cancel of a shipped order passes here and is refused there."""
-import hashlib
-
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
 
@@ -86,15 +84,3 @@ def check_delete(principal, order_user_id):
     if principal.role != STAFF:
         raise Forbidden('This caller may not delete orders')
 
-
-def scoped_idempotency_key(principal, key):
-    """The stored form of an Idempotency-Key, owned by the principal that sent
-    it: the same key from two principals is two keys.
-
-    sha256 hex of sub, NUL, key: 64 characters whatever the lengths (it fits
-    the 255-byte key column with room to spare, and no sub can stretch it),
-    and no raw key reaches the database. A key is printable ASCII, so it
-    holds no NUL and the last NUL splits the pair one way only."""
-    if '\0' in key:
-        raise ValueError('an Idempotency-Key holds no NUL')
-    return hashlib.sha256(f'{principal.sub}\0{key}'.encode('utf-8')).hexdigest()

@@ -1,19 +1,26 @@
-"""Idempotency-Key for POST /orders, stored in the database so that every
-Lambda copy sees it.
+"""Idempotency-Key for POST /orders, all of it: the header's rules, the
+key's scope (its sender), the request's fingerprint, and the stored key's
+claim, replay, lease and expiry. Keys live in the database so that every
+Lambda copy sees them.
 
 A key is claimed in a short transaction of its own (the row says "in flight"),
 and completed in the transaction that creates the order, so an order and its
 stored answer commit together or not at all."""
+from __future__ import annotations
+
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
 from chalicelib.errors import (IdempotencyKeyInFlight, IdempotencyKeyReused,
                                InvalidInput)
-from chalicelib.storage.connection import database
+from chalicelib.identity.principal import Principal
+from chalicelib.storage import statements
+from chalicelib.storage.connection import CONNECTION_ERRORS, database, discard_if_broken
 from chalicelib.storage.models import IdempotencyKey
 
 KEY_TTL = timedelta(hours=24)
@@ -23,22 +30,35 @@ IN_FLIGHT_LEASE = timedelta(minutes=5)
 _PRINTABLE = re.compile(r'[\x20-\x7e]{1,255}')
 
 
-def validate_key(key):
+def validate_key(key: str) -> str:
     if not _PRINTABLE.fullmatch(key):
         raise InvalidInput('Invalid Idempotency-Key header', {
             'Idempotency-Key': ['Must be 1 to 255 printable ASCII characters.']})
     return key
 
 
-def fingerprint(body):
+def fingerprint(body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(',', ':'),
                            default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(key, request_hash, now):
-    """Take the key for this request and return None, or return the stored
-    answer of the request that already completed with it."""
+def scoped_key(principal: Principal, key: str) -> str:
+    """The stored form of an Idempotency-Key, owned by the principal that sent
+    it: the same key from two principals is two keys.
+
+    sha256 hex of sub, NUL, key: 64 characters whatever the lengths (it fits
+    the 255-byte key column with room to spare, and no sub can stretch it),
+    and no raw key reaches the database. A key is printable ASCII, so it
+    holds no NUL and the last NUL splits the pair one way only."""
+    if '\0' in key:
+        raise ValueError('an Idempotency-Key holds no NUL')
+    return hashlib.sha256(f'{principal.sub}\0{key}'.encode('utf-8')).hexdigest()
+
+
+def claim(key: str, request_hash: str, now: datetime) -> dict[str, Any] | None:
+    """Take the (scoped) key for this request and return None, or return the
+    stored answer of the request that already completed with it."""
     for _ in range(5):
         try:
             with database.atomic():
@@ -56,7 +76,7 @@ def claim(key, request_hash, now):
         if row.request_hash != request_hash:
             raise IdempotencyKeyReused()
         if row.response_body is not None:
-            return row.response_body
+            return json.loads(row.response_body)
         if row.created_at < now - IN_FLIGHT_LEASE and _take_over(row, now):
             return None
         raise IdempotencyKeyInFlight()
@@ -64,14 +84,14 @@ def claim(key, request_hash, now):
     raise IdempotencyKeyInFlight()
 
 
-def _delete_if_unchanged(row):
+def _delete_if_unchanged(row: IdempotencyKey) -> None:
     (IdempotencyKey.delete()
      .where((IdempotencyKey.key == row.key)
             & (IdempotencyKey.created_at == row.created_at))
      .execute())
 
 
-def _take_over(row, now):
+def _take_over(row: IdempotencyKey, now: datetime) -> bool:
     taken = (IdempotencyKey.update(created_at=now)
              .where((IdempotencyKey.key == row.key)
                     & (IdempotencyKey.created_at == row.created_at)
@@ -80,14 +100,31 @@ def _take_over(row, now):
     return taken == 1
 
 
-def complete(key, response_body, order_id):
+def complete(key: str, answer: dict[str, Any], order_id: int) -> None:
     """Store the answer; call inside the transaction that creates the order."""
-    (IdempotencyKey.update(response_body=response_body, order_id=order_id)
+    (IdempotencyKey.update(response_body=json.dumps(answer, separators=(',', ':')),
+                           order_id=order_id)
      .where(IdempotencyKey.key == key).execute())
 
 
-def release(key):
+def release(key: str) -> None:
     """Forget a claim whose request failed, so that a retry can run."""
     (IdempotencyKey.delete()
      .where((IdempotencyKey.key == key) & IdempotencyKey.response_body.is_null())
      .execute())
+
+
+def release_quietly(key: str) -> None:
+    """release(), for a request that is failing already: the database's own
+    failure must not hide the request's."""
+    try:
+        release(key)
+    except CONNECTION_ERRORS as exc:
+        # The database is gone or busy; the claim lapses after its lease.
+        discard_if_broken(exc)
+
+
+def forget_order(order_id: int) -> None:
+    """A deleted order's stored answers must never replay it; call inside the
+    transaction that deletes it."""
+    statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)

@@ -5,8 +5,8 @@ import binascii
 import json
 
 from chalicelib.errors import InvalidInput
+from chalicelib.ids import MAX_ID
 from chalicelib.orders.lifecycle import STATUSES
-from chalicelib.orders.schemas import MAX_ID
 
 FILTERS = ('status', 'user_id')
 

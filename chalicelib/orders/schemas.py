@@ -1,4 +1,6 @@
-"""Request validation (marshmallow) and the JSON shapes the API answers with."""
+"""Request validation (marshmallow). The answers' shapes are in answers.py:
+a GET of one order never loads marshmallow (app.py and the service import this
+module lazily)."""
 import json
 import re
 from datetime import date
@@ -8,13 +10,12 @@ from urllib.parse import urlsplit
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
 
-from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 from chalicelib import money
+from chalicelib.ids import MAX_ID
 from chalicelib.orders.lifecycle import STATUSES
 
 MAX_BODY_BYTES = 256 * 1024
-MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
 _ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
@@ -151,7 +152,6 @@ _TRACKING_URL_RULES = [
 _REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
 
 # Fields a status change may carry, each only with its status.
-SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
 DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
                  'tracking_url': 'shipped', 'reason': 'cancelled'}
 
@@ -249,7 +249,6 @@ _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
 _export_query = ExportQuerySchema()
-_path_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
 
 
 def _load(schema, data, message):
@@ -290,48 +289,3 @@ def load_export_query(params):
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return _load(_export_query, params, 'Invalid query parameters')
 
-
-def load_path_id(value, name='order_id'):
-    try:
-        return _path_id.deserialize(value)
-    except ValidationError as exc:
-        raise InvalidInput(f'Invalid {name}', {name: exc.messages}) from None
-
-
-def dump_item(item):
-    return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
-            'quantity': item.quantity,
-            'price_at_order': money.to_json(item.price_at_order)}
-
-
-def dump_order(order, items):
-    return {
-        'order_id': order.order_id,
-        'user_id': order.user_id,
-        'user_email': order.user_email,
-        'status': order.status,
-        'order_total': money.to_json(order.order_total),
-        'created_at': utc_iso(order.created_at),
-        'updated_at': utc_iso(order.updated_at),
-        'version': order.version,
-        'shipment': dump_shipment(order),
-        'items': [dump_item(item) for item in items],
-    }
-
-
-def dump_shipment(order):
-    """null until the order ships; then when, and the tracking given (or nulls)."""
-    if order.shipped_at is None:
-        return None
-    return {'carrier': order.carrier, 'tracking_number': order.tracking_number,
-            'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
-
-
-def dump_history_entry(entry):
-    dumped = {'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
-              # Entries written for orders older than the history know no author.
-              'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
-                     if entry.actor_role is not None else None)}
-    if entry.reason is not None:
-        dumped['reason'] = entry.reason
-    return dumped

@@ -2,7 +2,6 @@
 writes the change's event to the outbox. Events are handed to `publish`
 only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -11,17 +10,19 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
+from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
 from chalicelib import money
 from chalicelib.orders import access, counts, export, idempotency, lifecycle
+from chalicelib.orders.answers import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
+                                       dump_shipment)
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
-                                       dump_shipment, verified_email)
 from chalicelib.storage import statements
-from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
-                                           discard_if_broken, is_sqlite,
-                                           retry_when_busy)
+from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem
+
+# marshmallow: loaded by the first create, not by a GET of one order.
+schemas = lazy_import('chalicelib.orders.schemas')
 
 
 @dataclass
@@ -44,20 +45,20 @@ class OrderService:
         user_id, email = access.creation_owner(
             principal, data.get('user_id'), data.get('user_email'))
         if email is not None:
-            email = verified_email(email)  # a token's address too meets the body's rules
+            email = schemas.verified_email(email)  # a token's address too meets the body's rules
         data = {**data, 'user_id': user_id, 'user_email': email}
         log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
         if idempotency_key is not None:
-            idempotency_key = access.scoped_idempotency_key(principal, idempotency_key)
+            idempotency_key = idempotency.scoped_key(principal, idempotency_key)
             stored = idempotency.claim(idempotency_key, request_hash, now)
             if stored is not None:
-                return Created(json.loads(stored), replayed=True)
+                return Created(stored, replayed=True)
         try:
             order, items, event = self._insert_order(principal, data, now, idempotency_key)
         except Exception:
             if idempotency_key is not None:
-                self._release_quietly(idempotency_key)
+                idempotency.release_quietly(idempotency_key)
             raise
         log.info('Order created successfully: order_id=%s', order.order_id,
                  extra={'order_id': order.order_id})
@@ -74,7 +75,7 @@ class OrderService:
                 user_id=data['user_id'], user_email=data.get('user_email'),
                 status='pending', order_total=total, created_at=now,
                 updated_at=now, version=1)
-            order.order_id = statements.insert(Order, [order.__data__])
+            order.order_id = statements.insert_instance(order)
             statements.insert(OrderItem, [
                 {'order': order.order_id, 'product_id': item['product_id'],
                  'quantity': item['quantity'],
@@ -85,18 +86,8 @@ class OrderService:
             event = record_event(messages.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
             if idempotency_key is not None:
-                idempotency.complete(
-                    idempotency_key,
-                    json.dumps(dump_order(order, items), separators=(',', ':')),
-                    order.order_id)
+                idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)
         return order, items, event
-
-    def _release_quietly(self, key):
-        try:
-            idempotency.release(key)
-        except CONNECTION_ERRORS as exc:
-            # The database is gone or busy; the claim lapses after its lease.
-            discard_if_broken(exc)
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal, order_id):
@@ -223,7 +214,7 @@ class OrderService:
             # Its stored answer must never replay a deleted order. Last, as in
             # create_order: both lock a count row before key rows, so neither
             # waits for the other in a circle.
-            statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+            idempotency.forget_order(order_id)
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
         self.publish([event])
@@ -255,11 +246,9 @@ def _readable_order(principal, order_id):
     return rows[0]
 
 
-def _locked_order(order_id):
-    """The current row, locked until the transaction ends: FOR UPDATE on
-    MariaDB; on SQLite the transaction already holds the write lock."""
-    rows = statements.fetch(
-        statements.ORDER if is_sqlite() else statements.ORDER_FOR_UPDATE, order_id=order_id)
+def _locked_order(order_id: int) -> Order:
+    """The current row, locked until the transaction ends."""
+    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     return rows[0]

@@ -11,18 +11,25 @@ DDL is transactional, and a run commits whole or not at all).
 
 A released step never changes; a change to the schema is a new step, and
 the models say what the steps add up to."""
+from __future__ import annotations
+
+from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrate import SchemaMigrator, make_index_name
 
 from chalicelib.clock import utcnow
+from chalicelib.config import Settings
 from chalicelib.logs import log
-from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.connection import database, is_sqlite
 from chalicelib.storage.fields import PreciseDateTimeField
 from chalicelib.storage.models import OrderCount, SchemaVersion
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
 # A copy that finds another one migrating waits this long for it.
 LOCK_WAIT_SECONDS = 60
@@ -206,9 +213,11 @@ def _add_column(migrator, table, name, field):
         migrator.add_column(table, name, field).run()
 
 
-def _add_index(migrator, table, columns, unique=False):
+def _add_index(migrator: SchemaMigrator, table: str, columns: tuple[str, ...],
+               unique: bool = False) -> None:
     """Create the index peewee would name for these columns, unless it exists
     (MySQL 8 has no CREATE INDEX IF NOT EXISTS)."""
+    from playhouse.migrate import make_index_name
     if make_index_name(table, columns) not in {
             index.name for index in database.get_indexes(table)}:
         migrator.add_index(table, columns, unique).run()
@@ -221,14 +230,19 @@ def version():
     return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
 
 
-def upgrade(clock=utcnow):
-    """Apply the steps the database lacks, in order; the versions applied."""
+def upgrade(seed_counts: Callable[[], object],
+            clock: Callable[[], datetime] = utcnow) -> list[int]:
+    """Apply the steps the database lacks, in order; the versions applied.
+    `seed_counts` writes the count rows of a database that has none (the
+    order domain knows the statuses; storage does not)."""
     if version() >= LATEST:
         return []
     applied = []
     with _one_copy_at_a_time():
         SchemaVersion.create_table(safe=True)
         done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        # Imported here: an up-to-date database (every warm start) never needs it.
+        from playhouse.migrate import SchemaMigrator
         migrator = SchemaMigrator.from_database(database)
         for number, name, step in STEPS:
             if number in done:
@@ -239,7 +253,7 @@ def upgrade(clock=utcnow):
             applied.append(number)
         # A new database starts with its count rows, every status at zero.
         if not OrderCount.select().exists():
-            counts.recount()
+            seed_counts()
     return applied
 
 
@@ -262,13 +276,13 @@ def _one_copy_at_a_time():
         database.execute_sql(f'SELECT RELEASE_LOCK({lock_name})')
 
 
-def migrate(settings):
+def migrate(settings: Settings, seed_counts: Callable[[], object]) -> dict[str, object]:
     """Upgrade the schema of the database `settings` name:
     {'version': the version it is at now, 'applied': the steps this run applied}."""
     connection.open_database(settings)
     connection.connect()
     try:
-        applied = upgrade()
+        applied = upgrade(seed_counts)
         return {'version': version(), 'applied': applied}
     finally:
         connection.database.close()

@@ -7,13 +7,15 @@ A batch reads the primary keys of up to `batch` old rows (a plain read,
 which locks nothing) and deletes those rows by key in a statement of its own:
 it holds locks on the rows it deletes and on nothing else, never on a whole
 table, and it never touches the orders."""
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import peewee
 
 from chalicelib.clock import utcnow
-from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.storage.models import IdempotencyKey, Outbox, ProcessedEvent
 
 BATCH = 500
@@ -45,9 +47,10 @@ class Rule:
         return len(keys)
 
 
-def rules(outbox_retention):
+def rules(outbox_retention: timedelta, key_ttl: timedelta) -> list[Rule]:
+    """key_ttl: how long the order domain honours an Idempotency-Key."""
     return [
-        Rule('idempotency_keys', IdempotencyKey, IdempotencyKey.created_at, KEY_TTL),
+        Rule('idempotency_keys', IdempotencyKey, IdempotencyKey.created_at, key_ttl),
         Rule('processed_events', ProcessedEvent, ProcessedEvent.processed_at,
              PROCESSED_EVENT_TTL),
         # A pending event has no published_at: it is never deleted.
@@ -55,12 +58,13 @@ def rules(outbox_retention):
     ]
 
 
-def clean_up(outbox_retention, time_left, clock=utcnow, batch=BATCH):
+def clean_up(outbox_retention: timedelta, key_ttl: timedelta, time_left: Callable[[], float],
+             clock: Callable[[], datetime] = utcnow, batch: int = BATCH) -> dict[str, int]:
     """Delete what is past its time, a batch from each table in turn (a
     backlog in one never starves the others), until nothing old is left or
     time_left() is no longer positive; the rows found old, by table."""
     now = clock()
-    pending = rules(outbox_retention)
+    pending = rules(outbox_retention, key_ttl)
     deleted = {rule.table: 0 for rule in pending}
     while pending:
         for rule in list(pending):

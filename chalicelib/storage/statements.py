@@ -8,24 +8,32 @@ converted by the model field of that name (money to its column form, times to
 the database's format), whatever order the model declares its fields in.
 
 A list value expands its placeholder (`IN (:order_ids)`). Each text is
-rendered once per database kind (SQLite takes `:name`, PyMySQL `%(name)s`).
+rendered once per database kind (storage/dialect.py: SQLite takes `:name`,
+PyMySQL `%(name)s`); a `:word` inside a quoted literal is no placeholder.
+Column lists come from the models (model_rows.column_list).
 """
-import re
+from __future__ import annotations
 
-from chalicelib.storage import connection
+from typing import Any
+
+import peewee
+
+from chalicelib.storage import connection, dialect
+from chalicelib.storage.model_rows import column_list, from_row, values_of
 from chalicelib.storage.models import (IdempotencyKey, Order, OrderCount, OrderHistory, OrderItem,
                                       Outbox)
 
-_PLACEHOLDER = re.compile(r':([a-z_][a-z0-9_]*)')
-
 
 class Statement:
-    def __init__(self, model, text):
+    def __init__(self, model: type[peewee.Model], text: str, for_update: bool = False) -> None:
         self.model = model  # its fields convert the values named after them
         self.text = text
-        self._rendered = {}
+        # MariaDB locks the rows read until the transaction ends; SQLite's
+        # transaction already holds the write lock (BEGIN IMMEDIATE).
+        self.for_update = for_update
+        self._rendered: dict[tuple[bool, tuple[tuple[str, int], ...]], str] = {}
 
-    def bind(self, values):
+    def bind(self, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """(SQL text for the current database, the parameters by name)."""
         params = {}
         lengths = []
@@ -44,44 +52,34 @@ class Statement:
             text = self._rendered[key] = self._render(*key)
         return text, params
 
-    def _render(self, sqlite, lengths):
-        text = self.text
-        for name, length in lengths:
-            expanded = ', '.join(f':{name}_{i}' for i in range(length))
-            text = re.sub(rf':{name}\b', expanded, text)
-        if not sqlite:
-            text = _PLACEHOLDER.sub(r'%(\1)s', text.replace('%', '%%'))
-        return text
+    def _render(self, sqlite: bool, lengths: tuple[tuple[str, int], ...]) -> str:
+        return dialect.render(dialect.expand_lists(self.text, dict(lengths)), sqlite,
+                              self.for_update)
 
 
-def run(statement, **values):
+def run(statement: Statement, **values: Any) -> Any:
     """Execute a statement; the cursor."""
     return connection.database.execute_sql(*statement.bind(values))
 
 
-def fetch(statement, **values):
+def fetch(statement: Statement, **values: Any) -> list[Any]:
     """The rows of a SELECT as model instances."""
     cursor = run(statement, **values)
     model = statement.model
     columns = [model._meta.columns[column[0]] for column in cursor.description]
-    rows = []
-    for row in cursor.fetchall():
-        instance = model(__no_default__=1, **{
-            field.name: None if value is None else field.python_value(value)
-            for field, value in zip(columns, row)})
-        instance._dirty.clear()
-        rows.append(instance)
-    return rows
+    return [from_row(model, {field.name: None if value is None else field.python_value(value)
+                             for field, value in zip(columns, row)})
+            for row in cursor.fetchall()]
 
 
-def scalar(statement, **values):
+def scalar(statement: Statement, **values: Any) -> Any:
     return run(statement, **values).fetchone()[0]
 
 
-_inserts = {}
+_inserts: dict[tuple[type[peewee.Model], tuple[str, ...], int], Statement] = {}
 
 
-def insert(model, rows):
+def insert(model: type[peewee.Model], rows: list[dict[str, Any]]) -> int:
     """INSERT rows (dicts keyed by field name, the same keys in each); the id
     of the first row. The column list comes from the keys, so each value goes
     to the column of its own name."""
@@ -98,20 +96,20 @@ def insert(model, rows):
     values = {f'{name}_r{i}': fields[name].db_value(row[name])
               for i, row in enumerate(rows) for name in names}
     text, params = statement.bind(values)
-    cursor = connection.database.execute_sql(text, params)
-    first = connection.database.last_insert_id(cursor)
-    # SQLite reports the last row's id, MariaDB the first's.
-    return first - len(rows) + 1 if connection.is_sqlite() else first
+    return dialect.first_inserted_id(connection.database.execute_sql(text, params), len(rows))
 
 
-ORDER_COLUMNS = ('order_id, user_id, user_email, status, order_total, created_at, '
-                 'updated_at, version, carrier, tracking_number, tracking_url, shipped_at')
+def insert_instance(instance: peewee.Model) -> int:
+    """INSERT the values a model instance holds; its id."""
+    return insert(type(instance), [values_of(instance)])
+
+
+ORDER_COLUMNS = column_list(Order)
 
 ORDER = Statement(Order, f'SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :order_id')
-# On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
-ORDER_FOR_UPDATE = Statement(Order, ORDER.text + ' FOR UPDATE')
+ORDER_FOR_UPDATE = Statement(Order, ORDER.text, for_update=True)
 ITEMS_OF = Statement(OrderItem, (
-    'SELECT order_item_id, order_id, product_id, quantity, price_at_order '
+    f'SELECT {column_list(OrderItem)} '
     'FROM order_items WHERE order_id IN (:order_ids) ORDER BY order_item_id'))
 # The version in the WHERE makes the check and the write one atomic step.
 CHANGE_STATUS = Statement(Order, (
@@ -127,17 +125,17 @@ FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
 
 HISTORY_OF = Statement(OrderHistory, (
-    'SELECT id, order_id, version, status, at, actor_role, actor_sub, reason '
+    f'SELECT {column_list(OrderHistory)} '
     'FROM order_history WHERE order_id = :order_id ORDER BY version'))
 
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
 COUNT_USER_ORDERS_WITH_STATUS = Statement(Order, (
     'SELECT COUNT(*) FROM orders WHERE user_id = :user_id AND status = :status'))
 
-_pages = {}
+_pages: dict[tuple[bool, bool, bool, bool], Statement] = {}
 
 
-def order_page(status, user_id, after, offset):
+def order_page(status: bool, user_id: bool, after: bool, offset: bool) -> Statement:
     """Newest first, one more row than the page holds (`:limit`): keyset
     after a cursor (`:after`), or offset for a page number (`:offset`).
     Each filter is a condition only when given."""
@@ -153,10 +151,10 @@ def order_page(status, user_id, after, offset):
     return _pages[key]
 
 
-_exports = {}
+_exports: dict[tuple[bool, bool], tuple[Statement, Statement, Statement]] = {}
 
 
-def export_statements(start, end):
+def export_statements(start: bool, end: bool) -> tuple[Statement, Statement, Statement]:
     """(count, page, items) for one user's export, each bounded by created_at
     (`:start` inclusive, `:end` exclusive) only where a bound is given.
 
@@ -170,13 +168,13 @@ def export_statements(start, end):
         bounds = ''.join(condition for given, condition in (
             (start, ' AND o.created_at >= :start'), (end, ' AND o.created_at < :end')) if given)
         orders = f'FROM orders o WHERE o.user_id = :user_id{bounds}'
-        columns = ', '.join(f'o.{name}' for name in ORDER_COLUMNS.split(', '))
+        columns = column_list(Order, 'o')
         _exports[key] = (
             Statement(Order, f'SELECT COUNT(*), MAX(o.order_id) {orders}'),
             Statement(Order, f'SELECT {columns} {orders} AND o.order_id < :after '
                              'ORDER BY o.order_id DESC LIMIT :limit'),
             Statement(OrderItem, (
-                'SELECT i.order_item_id, i.order_id, i.product_id, i.quantity, i.price_at_order '
+                f'SELECT {column_list(OrderItem, "i")} '
                 f'FROM order_items i JOIN orders o ON o.order_id = i.order_id '
                 f'WHERE o.user_id = :user_id{bounds} AND o.order_id BETWEEN :low AND :high '
                 'ORDER BY i.order_id DESC, i.order_item_id')))

@@ -37,8 +37,9 @@ def fresh_database(empty_database):
     """A new, migrated database for one scenario; dropped afterwards."""
     from chalicelib.storage import connection
     from chalicelib.config import settings_from
+    from chalicelib.orders import counts
     from chalicelib.storage.migrations import migrate
-    migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}))
+    migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}), counts.recount)
     connection.discard_connection()
     return empty_database
 

@@ -224,14 +224,14 @@ def without_versions(schema):
 
 def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank):
     fresh = blank.open()
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
     fresh_schema = schema_of(fresh)
     db = blank.open()
     make_unversioned_schema(db, blank.kind)
     fill_like_the_previous_release(db)
     before = rows_of(db)
 
-    applied = migrations.upgrade()
+    applied = migrations.upgrade(counts.recount)
 
     assert applied == STEP_VERSIONS
     assert migrations.version() == migrations.LATEST
@@ -258,7 +258,7 @@ def test_ids_of_orders_deleted_before_the_upgrade_are_never_handed_out_again(bla
     db = blank.open()
     make_unversioned_schema(db, blank.kind)
     fill_like_the_previous_release(db)
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
 
     created = OrderService().create_order(STAFF_MEMBER, {'user_id': 9, 'items': [
         {'product_id': 1, 'quantity': 1, 'price_at_order': Decimal('0.01')}]}).body
@@ -271,7 +271,7 @@ def test_keys_completed_before_the_upgrade_go_with_their_order(blank):
     db = blank.open()
     make_unversioned_schema(db, blank.kind)
     fill_like_the_previous_release(db)
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
     assert {key.key: key.order_id for key in IdempotencyKey.select()} == {
         'retry-me': 1, 'retry-me ': None}
 
@@ -282,7 +282,7 @@ def test_keys_completed_before_the_upgrade_go_with_their_order(blank):
 
 def test_the_steps_build_exactly_what_the_models_declare(blank):
     migrated = blank.open()
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
     migrated_schema = schema_of(migrated)
     declared = blank.open()
     declared.create_tables(MODELS)
@@ -294,21 +294,21 @@ def test_the_steps_build_exactly_what_the_models_declare(blank):
 
 def test_upgrading_an_up_to_date_database_does_nothing(blank):
     blank.open()
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
 
-    assert migrations.upgrade() == []
+    assert migrations.upgrade(counts.recount) == []
     assert migrations.version() == migrations.LATEST
 
 
 def test_steps_cut_short_by_a_dead_copy_run_again_to_the_same_schema(blank):
     db = blank.open()
-    migrations.upgrade()
+    migrations.upgrade(counts.recount)
     expected = schema_of(db)
     # A copy that died after every step's DDL but before recording any
     # version (MariaDB has committed each statement already).
     db.execute_sql('DELETE FROM schema_version')
 
-    assert migrations.upgrade() == STEP_VERSIONS
+    assert migrations.upgrade(counts.recount) == STEP_VERSIONS
     assert schema_of(db) == expected
 
 
@@ -328,8 +328,8 @@ def test_a_copy_that_cannot_take_the_schema_lock_in_time_gives_up(blank_mariadb,
     monkeypatch.setattr(migrations, 'LOCK_WAIT_SECONDS', 0)
 
     with pytest.raises(migrations.SchemaLocked):
-        migrations.upgrade()
+        migrations.upgrade(counts.recount)
     other_copy.close()  # its lock goes with its connection
 
     assert migrations.version() == 0
-    assert migrations.upgrade() == STEP_VERSIONS
+    assert migrations.upgrade(counts.recount) == STEP_VERSIONS

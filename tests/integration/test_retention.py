@@ -7,6 +7,7 @@ import pytest
 
 from chalicelib.clock import utcnow
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, retention
 from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent
@@ -72,7 +73,7 @@ class Statements:
 
 
 def clean_up(batch=retention.BATCH, time_left=lambda: 1.0):
-    return retention.clean_up(RETENTION, time_left, clock=lambda: NOW, batch=batch)
+    return retention.clean_up(RETENTION, KEY_TTL, time_left, clock=lambda: NOW, batch=batch)
 
 
 def test_housekeeping_deletes_exactly_the_rows_past_their_time(aged_rows):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.storage.migrations import upgrade
 from chalicelib.storage.models import MODELS, SchemaVersion
@@ -23,7 +24,7 @@ def reversed_models(database, monkeypatch):
     monkeypatch.undo()
     # Back to the migrated schema, from scratch.
     database.drop_tables(MODELS + [SchemaVersion])
-    upgrade()
+    upgrade(counts.recount)
 
 
 def columns_of(database, table):

@@ -2,7 +2,7 @@
 import pytest
 
 from chalicelib.orders.access import (check_can_read, check_delete, check_status_change,
-                                     creation_owner, scope_for_list, scoped_idempotency_key)
+                                     creation_owner, scope_for_list)
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity import Principal
@@ -163,25 +163,3 @@ def test_service_may_not_delete():
     with pytest.raises(Forbidden):
         check_delete(SERVICE, OTHER_USER)
 
-
-# -- idempotency keys -----------------------------------------------------
-
-def test_same_key_from_two_principals_is_two_keys():
-    assert scoped_idempotency_key(ADA, 'k-1') != scoped_idempotency_key(UNVERIFIED, 'k-1')
-
-
-def test_same_key_from_the_same_principal_is_the_same_key():
-    assert scoped_idempotency_key(ADA, 'k-1') == scoped_idempotency_key(ADA, 'k-1')
-
-
-def test_scoped_key_is_64_hex_characters_whatever_the_lengths():
-    long_sub = Principal('s' * 255, 'customer', user_id=1)
-
-    scoped = scoped_idempotency_key(long_sub, '~' * 255)
-
-    assert len(scoped) == 64 and int(scoped, 16) >= 0
-
-
-def test_sub_and_key_cannot_be_shifted_into_each_other():
-    assert (scoped_idempotency_key(Principal('ab', 'service'), 'c')
-            != scoped_idempotency_key(Principal('a', 'service'), 'bc'))

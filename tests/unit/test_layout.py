@@ -1,49 +1,163 @@
-"""The pure rules import nothing from storage, HTTP or AWS, directly or through
-another module of the service."""
+"""The layers, lowest first; a module imports only its own floor or below:
+
+    1 ground     config, clock, errors, logs, metrics, tracing, aws, money
+    2 identity   identity/
+    3 storage    storage/ (never a domain package)
+    4 events     events/ (never orders)
+    5 domain     catalog/ < orders/ < payments/ (each may use the ones before it)
+    6 notify     notify/
+    7 wiring     runtime.py, cli.py
+    8 HTTP       api/ (and app.py): the only floor that imports chalice
+
+and the pure rules import nothing from storage, HTTP or AWS, directly or
+through another module of the service. Every import counts, a lazy one inside
+a function too: it is a dependency all the same. Read from the source (AST),
+so no module is imported to check it."""
 import ast
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = ['chalicelib.clock', 'chalicelib.orders.lifecycle', 'chalicelib.money',
-        'chalicelib.orders.access', 'chalicelib.orders.export',
-        'chalicelib.events.messages', 'chalicelib.events.breaker']
-FORBIDDEN = ('peewee', 'pymysql', 'boto3', 'botocore', 'chalice', 'chalicelib.storage',
-             'chalicelib.aws', 'chalicelib.runtime')
+
+# Most specific prefix wins.
+FLOORS = {
+    'chalicelib.config': 1, 'chalicelib.clock': 1, 'chalicelib.errors': 1,
+    'chalicelib.logs': 1, 'chalicelib.metrics': 1, 'chalicelib.tracing': 1,
+    'chalicelib.aws': 1, 'chalicelib.ids': 1, 'chalicelib.lazy': 1, 'chalicelib.money': 1,
+    'chalicelib.identity': 2,
+    'chalicelib.storage': 3,
+    'chalicelib.events': 4,
+    'chalicelib.catalog': 5.0, 'chalicelib.orders': 5.1, 'chalicelib.payments': 5.2,
+    'chalicelib.notify': 6,
+    'chalicelib.runtime': 7, 'chalicelib.cli': 7,
+    'chalicelib.api': 8,
+}
+HTTP = 8
+PURE = ['chalicelib.clock', 'chalicelib.ids', 'chalicelib.orders.lifecycle',
+        'chalicelib.money', 'chalicelib.orders.access', 'chalicelib.orders.export',
+        'chalicelib.orders.paging', 'chalicelib.events.messages', 'chalicelib.events.breaker',
+        'chalicelib.identity.tokens']
+FORBIDDEN_IN_PURE = ('peewee', 'pymysql', 'boto3', 'botocore', 'chalice', 'chalicelib.storage',
+                     'chalicelib.aws', 'chalicelib.runtime', 'chalicelib.api')
+
+
+def path_of(module):
+    path = ROOT / (module.replace('.', '/') + '.py')
+    return path if path.exists() else ROOT / module.replace('.', '/') / '__init__.py'
+
+
+def is_ours(name):
+    return name.startswith('chalicelib.') and path_of(name).exists()
+
+
+def modules():
+    return sorted('.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__')
+                  for path in (ROOT / 'chalicelib').rglob('*.py'))
+
+
+def imports_in(source):
+    """What a source text imports: `from a.b import c` is a.b.c when that is
+    a module of ours (a.b is then only the package on the way), else a.b;
+    lazy_import('a.b') is a.b."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == 'lazy_import' and node.args
+                and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                name = f'{node.module}.{alias.name}'
+                names.add(name if is_ours(name) else node.module)
+    return names
 
 
 def imports_of(module):
-    path = ROOT / (module.replace('.', '/') + '.py')
-    if not path.exists():
-        path = ROOT / module.replace('.', '/') / '__init__.py'
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            names.add(node.module)
-            names.update(f'{node.module}.{alias.name}' for alias in node.names)
-    return names
+    return imports_in(path_of(module).read_text())
+
+
+def within(name, prefix):
+    return name == prefix or name.startswith(prefix + '.')
+
+
+def floor_of(module):
+    prefixes = [prefix for prefix in FLOORS if within(module, prefix)]
+    return FLOORS[max(prefixes, key=len)] if prefixes else None
 
 
 def reachable(module):
     seen, todo = set(), [module]
     while todo:
-        current = todo.pop()
-        for name in imports_of(current):
-            if name in seen:
-                continue
-            seen.add(name)
-            if name.startswith('chalicelib.') and (
-                    (ROOT / (name.replace('.', '/') + '.py')).exists()
-                    or (ROOT / name.replace('.', '/') / '__init__.py').exists()):
-                todo.append(name)
+        for name in imports_of(todo.pop()):
+            if name not in seen:
+                seen.add(name)
+                if is_ours(name):
+                    todo.append(name)
     return seen
+
+
+LAYERED = [module for module in modules() if module != 'chalicelib']
+
+
+@pytest.mark.parametrize('module', LAYERED)
+def test_every_module_has_a_floor(module):
+    assert floor_of(module) is not None, f'{module}: add it to FLOORS'
+
+
+@pytest.mark.parametrize('module', LAYERED)
+def test_a_module_imports_only_its_own_floor_or_below(module):
+    floor = floor_of(module)
+    above = sorted(f'{name} (floor {floor_of(name)})' for name in imports_of(module)
+                   if is_ours(name) and floor_of(name) is not None and floor_of(name) > floor)
+
+    assert above == [], f'{module} (floor {floor}) imports from above'
+
+
+def test_storage_never_imports_a_domain_package():
+    domain = [prefix for prefix, floor in FLOORS.items() if 5 <= floor < 6]
+    bad = sorted(f'{module} -> {name}' for module in LAYERED if within(module, 'chalicelib.storage')
+                 for name in imports_of(module) if is_ours(name) and floor_of(name) != 1
+                 and any(within(name, prefix) for prefix in domain))
+
+    assert bad == []
+
+
+def test_events_never_import_orders():
+    bad = sorted(f'{module} -> {name}' for module in LAYERED if within(module, 'chalicelib.events')
+                 for name in imports_of(module) if is_ours(name) and floor_of(name) != 1
+                 and within(name, 'chalicelib.orders'))
+
+    assert bad == []
+
+
+@pytest.mark.parametrize('module', [m for m in LAYERED if floor_of(m) < HTTP])
+def test_nothing_below_the_http_floor_imports_chalice_or_the_api(module):
+    bad = sorted(name for name in imports_of(module)
+                 if within(name, 'chalice') or within(name, 'chalicelib.api'))
+
+    assert bad == []
 
 
 @pytest.mark.parametrize('module', PURE)
 def test_pure_rules_import_no_storage_http_or_aws(module):
+    assert path_of(module).exists(), f'{module} is gone: update PURE'
     bad = sorted(name for name in reachable(module)
-                 if any(name == f or name.startswith(f + '.') for f in FORBIDDEN))
+                 if any(within(name, forbidden) for forbidden in FORBIDDEN_IN_PURE))
+
     assert bad == []
+
+
+def test_a_lazy_import_from_above_is_seen():
+    """The checks above can fail: an import inside a function counts."""
+    names = imports_in('def lazy():\n    from chalicelib.orders import service, lifecycle\n'
+                       '    from chalice import Response\n'
+                       "schemas = lazy_import('chalicelib.orders.schemas')\n")
+
+    assert names == {'chalicelib.orders.service', 'chalicelib.orders.lifecycle', 'chalice',
+                     'chalicelib.orders.schemas'}
+    assert [name for name in sorted(names) if is_ours(name)
+            and floor_of(name) > floor_of('chalicelib.storage.fields')] == [
+        'chalicelib.orders.lifecycle', 'chalicelib.orders.schemas', 'chalicelib.orders.service']

@@ -659,35 +659,6 @@ def test_user_list_query_accepts_paging():
     assert query == {'page': 2, 'page_size': 5}
 
 
-# -- load_path_id -----------------------------------------------------------------
-
-def test_the_largest_id_is_what_a_bigint_column_holds():
-    # Every test takes the limit from the service; this pins it to the contract's 2^63 - 1.
-    assert MAX_ID == 2 ** 63 - 1
-
-
-@pytest.mark.parametrize('value', ['1', '42', str(MAX_ID)])
-def test_path_id_accepts_positive_integers_up_to_2_63_minus_1(value):
-    assert schemas.load_path_id(value) == int(value)
-
-
-@pytest.mark.parametrize('value', ['abc', '0', '-1', '1.5', str(MAX_ID + 1), '', ' 1',
-                                   '1e3', '+1', str(10 ** 30)])
-def test_path_id_refuses_anything_but_a_positive_integer(value):
-    with pytest.raises(InvalidInput) as raised:
-        schemas.load_path_id(value)
-
-    assert set(raised.value.errors) == {'order_id'}
-
-
-def test_path_id_errors_are_keyed_by_the_given_name():
-    with pytest.raises(InvalidInput) as raised:
-        schemas.load_path_id('abc', 'user_id')
-
-    assert set(raised.value.errors) == {'user_id'}
-    assert 'user_id' in str(raised.value)
-
-
 # -- response shapes --------------------------------------------------------------
 
 def test_money_json_prints_two_decimal_values_exactly():

@@ -1,0 +1,49 @@
+"""The domain's refusals as the API's error answers: each exception class maps
+to one status and one Code, here and nowhere else."""
+from __future__ import annotations
+
+import random
+
+from chalice import Response
+
+from chalicelib import identity
+from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
+                               IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput,
+                               OrderNotFound, OrderServiceError, PayloadTooLarge,
+                               TooManyConnections, TransitionForbidden, Unauthenticated,
+                               VersionMismatch)
+
+ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
+    (InvalidInput, 400, 'BadRequestError'),
+    (Unauthenticated, 401, 'UnauthorizedError'),
+    (Forbidden, 403, 'ForbiddenError'),
+    (OrderNotFound, 404, 'NotFoundError'),
+    (TransitionForbidden, 409, 'ConflictError'),
+    (IdempotencyKeyInFlight, 409, 'ConflictError'),
+    (VersionMismatch, 412, 'PreconditionFailed'),
+    (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
+    (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
+    (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
+    (DatabaseUnavailable, 503, 'ServiceUnavailable'),
+]
+
+
+def error_response(exc: OrderServiceError) -> Response:
+    for error_class, status, code in ERROR_STATUS:
+        if isinstance(exc, error_class):
+            body: dict[str, object] = {'Code': code, 'Message': str(exc)}
+            if exc.errors:
+                body['errors'] = exc.errors
+            headers: dict[str, str | list[str]] = {}
+            if isinstance(exc, DatabaseUnavailable):
+                headers['Retry-After'] = retry_after(exc)
+            elif isinstance(exc, Unauthenticated):
+                headers['WWW-Authenticate'] = identity.challenge(exc)
+            return Response(body=body, status_code=status, headers=headers)
+    raise exc
+
+
+def retry_after(exc: DatabaseUnavailable) -> str:
+    # Copies turned away for want of a connection would otherwise all come
+    # back in the same second and be turned away again: spread them.
+    return str(random.randint(1, 3)) if isinstance(exc, TooManyConnections) else '1'
