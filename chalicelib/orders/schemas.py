@@ -1,49 +1,25 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
-import json
 import re
 from datetime import date
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
 
 from chalicelib.clock import utc_iso
-from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.errors import InvalidInput
+# MAX_BODY_BYTES and parse_json_object are read here by the routes and tools.
+from chalicelib.inputs import MAX_BODY_BYTES, BoundedList, FreeText, parse_json_object  # noqa: F401
 from chalicelib.orders import money
 from chalicelib.orders.lifecycle import STATUSES
 
-MAX_BODY_BYTES = 256 * 1024
 MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
 _DIGITS = re.compile(r'[0-9]{1,19}')
 _ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
 _TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
-# What a cancellation reason may hold besides printable text: line breaks and tabs.
-_REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 # The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
-
-
-def _reject_constant(name):
-    raise ValueError(f'{name} is not a valid JSON number')
-
-
-def parse_json_object(raw_body):
-    """Parse a request body into a dict; numbers with a fraction become Decimal
-    so that money is exact from the first byte."""
-    if raw_body and len(raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f'Request body is larger than {MAX_BODY_BYTES} bytes')
-    try:
-        text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
-        body = json.loads(text, parse_float=Decimal,
-                          parse_constant=_reject_constant)
-    except (ValueError, TypeError, RecursionError):
-        raise InvalidInput('Request body is not valid JSON') from None
-    if not isinstance(body, dict):
-        raise InvalidInput('Request body must be a JSON object')
-    return body
 
 
 class StrictInteger(fields.Integer):
@@ -100,8 +76,8 @@ class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
     user_email = fields.String(allow_none=True, validate=_EMAIL_RULES)
-    items = fields.List(fields.Nested(OrderItemSchema), required=True,
-                        validate=validate.Length(min=1, max=100))
+    items = BoundedList(fields.Nested(OrderItemSchema), required=True,
+                        min_length=1, max_length=100)
 
     @validates_schema(skip_on_field_errors=True)
     def total_fits(self, data, **kwargs):
@@ -123,11 +99,6 @@ def _printable(value):
         raise ValidationError('Must be printable characters.')
 
 
-def _no_control_characters(value):
-    if _REASON_CONTROLS.search(value):
-        raise ValidationError('Must not hold control characters other than tabs and line breaks.')
-
-
 def _tracking_characters(value):
     # fullmatch: a pattern's $ would let a trailing newline through.
     if not _TRACKING_NUMBER.fullmatch(value):
@@ -143,12 +114,12 @@ def _url_without_userinfo(value):
         raise ValidationError('Must not carry a user name or password.')
 
 
-_CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
+_CARRIER_RULES = [validate.Length(min=1, max=50), FreeText(), _printable, _not_blank]
 _TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
 _TRACKING_URL_RULES = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
-_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
+_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, FreeText(multi_line=True)]
 
 # Fields a status change may carry, each only with its status.
 SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')

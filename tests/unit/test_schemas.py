@@ -100,19 +100,19 @@ def test_parse_of_moderate_nesting_is_still_parsed():
     assert 'a' in body
 
 
-def test_parse_refuses_a_body_over_256_kib_as_payload_too_large():
-    padding = 'x' * (256 * 1024)
+def test_parse_refuses_a_body_over_64_kib_as_payload_too_large():
+    padding = 'x' * (64 * 1024)
     raw = ('{"pad": "%s"}' % padding).encode()
 
     with pytest.raises(PayloadTooLarge):
         parse(raw)
 
 
-def test_parse_accepts_a_body_of_exactly_256_kib():
-    raw = b'{"pad": "' + b'x' * (256 * 1024 - 11) + b'"}'
-    assert len(raw) == 256 * 1024
+def test_parse_accepts_a_body_of_exactly_64_kib():
+    raw = b'{"pad": "' + b'x' * (64 * 1024 - 11) + b'"}'
+    assert len(raw) == 64 * 1024
 
-    assert len(parse(raw)['pad']) == 256 * 1024 - 11
+    assert len(parse(raw)['pad']) == 64 * 1024 - 11
 
 
 def test_parse_keeps_1e309_a_finite_decimal_never_infinity():
