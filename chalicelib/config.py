@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'
 DEFAULT_STAFF_GROUP = 'staff'
+DEFAULT_JWKS_MAX_AGE = 300
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class AuthSettings:
     jwks_url: str
     user_id_claim: str = DEFAULT_USER_ID_CLAIM
     staff_group: str = DEFAULT_STAFF_GROUP
+    jwks_max_age: float = DEFAULT_JWKS_MAX_AGE  # seconds fetched keys are trusted
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,17 @@ def auth_settings(env):
         jwks_url=((env.get('AUTH_JWKS_URL') or '').strip()
                   or issuer.rstrip('/') + '/.well-known/jwks.json'),
         user_id_claim=(env.get('AUTH_USER_ID_CLAIM') or '').strip() or DEFAULT_USER_ID_CLAIM,
-        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
+        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP,
+        jwks_max_age=_positive_int(env, 'AUTH_JWKS_MAX_AGE_SECONDS', DEFAULT_JWKS_MAX_AGE))
+
+
+def _positive_int(env, name, default):
+    value = (env.get(name) or '').strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f'{name} must be a whole number of seconds, at least 1: {value!r}')
+    return int(value)
 
 
 def settings_from(env):

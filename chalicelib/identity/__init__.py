@@ -28,7 +28,8 @@ __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal'
 LOCAL_STAGE = 'local'
 # A container sees the same token request after request (one client, one
 # session): its signature, issuer and audience are checked once, its times
-# on every use. Bounded: past this many, it starts afresh.
+# and its key on every use (a key withdrawn from the JWKS ends it). Bounded:
+# past this many, it starts afresh.
 VERIFIED_TOKENS = 256
 
 
@@ -70,25 +71,34 @@ class Authenticator:
 
     def __init__(self, settings, keys=None, clock=time.time):
         self.settings = settings
-        self.keys = keys if keys is not None else JwksCache(settings.jwks_url)
+        self.keys = keys if keys is not None else JwksCache(
+            settings.jwks_url, max_age=settings.jwks_max_age)
         self.clock = clock
-        self._verified = {}  # token: (claims, principal)
+        self._verified = {}  # token: (claims, principal, kid, key)
 
     def authenticate(self, authorization):
         token = bearer_token(authorization)
         now = self.clock()
         known = self._verified.get(token)
         if known is not None:
-            claims, principal = known
-            check_times(claims, now)
-            return principal
-        claims = verify_token(token, self.keys.key_for, self.settings.issuer,
+            claims, principal, kid, key = known
+            if self.keys.key_for(kid) is key:
+                check_times(claims, now)
+                return principal
+            del self._verified[token]  # its key changed: check it afresh
+        used = []
+
+        def key_for(kid):
+            key = self.keys.key_for(kid)
+            used.append((kid, key))
+            return key
+        claims = verify_token(token, key_for, self.settings.issuer,
                               self.settings.audiences, now)
         principal = principal_from_claims(claims, self.settings.user_id_claim,
                                           self.settings.staff_group)
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
-        self._verified[token] = (claims, principal)
+        self._verified[token] = (claims, principal, *used[-1])
         return principal
 
 
