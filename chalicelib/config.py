@@ -4,10 +4,18 @@ import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
+LOCAL_STAGE = 'local'
+# A relative DB_SSL_CA is a file of the deployment package (as the shipped
+# stages name the RDS bundle): found from the package's root, wherever the
+# process was started.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# DB_SSL_CA=off: plaintext to a MySQL host on a deployed stage, on purpose.
+SSL_CA_OFF = 'off'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'
 DEFAULT_STAFF_GROUP = 'staff'
 DEFAULT_JWKS_MAX_AGE = 300
@@ -25,13 +33,16 @@ class DatabaseSettings:
     secret_arn: str = ''
     ssl_ca: str = ''  # a CA bundle: TLS, the server's certificate checked against it
     iam_auth: bool = False  # sign in with an RDS IAM auth token, no password
+    # Why this database must not be reached at all (a deployed stage with no
+    # DB_SSL_CA): every connection attempt is refused with this in the log.
+    refusal: str = ''
 
     def __repr__(self):
         # Settings end up in tracebacks and debug logs: never show the password.
         return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
                 f'host={self.host!r}, port={self.port}, name={self.name!r}, '
                 f'user={self.user!r}, ssl_ca={self.ssl_ca!r}, '
-                f'iam_auth={self.iam_auth})')
+                f'iam_auth={self.iam_auth}, refusal={self.refusal!r})')
 
 
 @dataclass(frozen=True)
@@ -100,9 +111,21 @@ def database_settings(env):
         return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
     if database.engine != 'mysql':
         return database
-    database = dataclasses.replace(
-        database, ssl_ca=(env.get('DB_SSL_CA') or '').strip(),
-        iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
+    ssl_ca = (env.get('DB_SSL_CA') or '').strip()
+    refusal = ''
+    if not ssl_ca and not env.get('DATABASE_URL') and (
+            env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE):
+        # The password (or the IAM token) would travel in clear to whatever
+        # answers at DB_HOST.
+        refusal = ('DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
+                   'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
+                   'to connect in plaintext on purpose)')
+    if ssl_ca.lower() == SSL_CA_OFF:
+        ssl_ca = ''
+    elif ssl_ca:
+        ssl_ca = str(PACKAGE_ROOT / ssl_ca)  # an absolute path stays as it is
+    database = dataclasses.replace(database, ssl_ca=ssl_ca, refusal=refusal,
+                                   iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
     if database.iam_auth:
         _check_iam_auth(database)
     return database

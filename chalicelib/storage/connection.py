@@ -222,6 +222,16 @@ def retry_when_busy(transaction):
 
 def open_database(settings):
     """Point the proxy at the configured database (no connection yet, and no
-    credentials read: the first connect() asks for them)."""
+    credentials read: the first connect() asks for them). A database the
+    settings forbid reaching, or a CA bundle that cannot be read, is
+    DatabaseUnavailable (a 503) with the reason in one log line."""
+    if settings.database.refusal:
+        log.error('Database unavailable: %s', settings.database.refusal)
+        raise DatabaseUnavailable()
     credentials = credentials_for(settings) if settings.database.engine == 'mysql' else None
-    initialize(make_database(settings.database, credentials))
+    try:
+        database = make_database(settings.database, credentials)
+    except ConfigError as exc:
+        log.error('Database unavailable: %s', exc)
+        raise DatabaseUnavailable() from exc
+    initialize(database)

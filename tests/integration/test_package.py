@@ -377,8 +377,18 @@ def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
     rule = packaged.template['Rules']['IamAuthSignsInOverVerifiedTlsAsOneUser']
 
     assert rule['RuleCondition'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
-    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, '']}]} in [
+    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, 'off']}]} in [
         assertion['Assert'] for assertion in rule['Assertions']]
+
+
+def test_every_deployed_stage_checks_the_database_against_the_packaged_rds_bundle(packaged):
+    bundle = 'chalicelib/certs/global-bundle.pem'
+    makefile = (ROOT / 'Makefile').read_text()
+
+    assert packaged.stage_config['environment_variables']['DB_SSL_CA'] == bundle
+    assert packaged.template['Parameters']['DbSslCa']['Default'] == bundle
+    assert f'RDS_CA_BUNDLE := {bundle}' in makefile
+    assert re.search(r'^package: .*\$\(RDS_CA_BUNDLE\)', makefile, re.M)
 
 
 def test_the_api_reserves_its_concurrency_so_it_cannot_exhaust_the_database(packaged):
