@@ -35,6 +35,14 @@ _PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
 
 
 @app.middleware('http')
+def one_request_at_a_time(event, get_response):
+    # A Lambda copy serves one request at a time; chalice local's threads are
+    # made to as well, so they can share the one warm database connection.
+    with connection.one_request_at_a_time:
+        return get_response(event)
+
+
+@app.middleware('http')
 def request_log_context(event, get_response):
     """request_id on every line of a request, and order_id on those of a
     request for one order (also a refused one's, and a 503's cause)."""
@@ -237,7 +245,8 @@ def health():
 @public_api
 def openapi_document():
     return Response(body=reference.openapi_json(),
-                    headers={'Content-Type': 'application/json'})
+                    headers={'Content-Type': 'application/json',
+                             'Cache-Control': reference.CACHE_CONTROL})
 
 
 @app.route('/docs', methods=['GET'])

@@ -449,6 +449,28 @@ def test_api_gateway_throttles_the_whole_stage(packaged):
     assert settings['ThrottlingBurstLimit'] == {'Ref': 'ApiThrottleBurst'}
 
 
+def test_a_waf_web_acl_limits_each_client_ip_unless_switched_off(packaged):
+    parameters = packaged.template['Parameters']
+    (acl_id, acl), = packaged.of_type('AWS::WAFv2::WebACL').items()
+    (association_id, association), = packaged.of_type('AWS::WAFv2::WebACLAssociation').items()
+    [rule] = acl['Rules']
+
+    assert packaged.template['Conditions']['UsesWaf'] == {
+        'Fn::Equals': [{'Ref': 'UseWaf'}, 'true']}
+    assert (parameters['UseWaf']['Default'], parameters['UseWaf']['AllowedValues']) == (
+        'true', ['true', 'false'])
+    assert {packaged.resources[acl_id]['Condition'],
+            packaged.resources[association_id]['Condition']} == {'UsesWaf'}
+    assert acl['Scope'] == 'REGIONAL' and acl['DefaultAction'] == {'Allow': {}}
+    assert rule['Statement']['RateBasedStatement'] == {
+        'AggregateKeyType': 'IP', 'EvaluationWindowSec': 300, 'Limit': {'Ref': 'WafRateLimit'}}
+    assert rule['Action'] == {'Block': {'CustomResponse': {'ResponseCode': 429}}}
+    assert association['WebACLArn'] == {'Fn::GetAtt': [acl_id, 'Arn']}
+    assert referenced(association['ResourceArn']) - {'AWS::Partition', 'AWS::Region'} == {
+        'RestAPI'}
+    assert association['ResourceArn']['Fn::Sub'].endswith('/stages/${RestAPI.Stage}')
+
+
 def test_every_function_and_the_api_stage_are_traced_with_xray(packaged):
     for logical_id in FUNCTIONS:
         assert packaged.props(logical_id)['Tracing'] == 'Active', logical_id
