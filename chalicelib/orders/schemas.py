@@ -298,11 +298,16 @@ def dump_shipment(order):
             'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
 
 
-def dump_history_entry(entry):
+def dump_history_entry(entry, with_sub=True):
+    """An entry of the history; `with_sub` False leaves out who (the sub)
+    made the change, and keeps in which role."""
+    by = None  # entries written for orders older than the history know no author
+    if entry.actor_role is not None:
+        by = {'role': entry.actor_role}
+        if with_sub:
+            by['sub'] = entry.actor_sub
     dumped = {'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
-              # Entries written for orders older than the history know no author.
-              'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
-                     if entry.actor_role is not None else None)}
+              'by': by}
     if entry.reason is not None:
         dumped['reason'] = entry.reason
     return dumped

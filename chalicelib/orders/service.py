@@ -131,7 +131,8 @@ class OrderService:
     def order_history(self, principal, order_id):
         """Every version of the order, oldest first (creation is version 1)."""
         _readable_order(principal, order_id)
-        return [dump_history_entry(entry)
+        with_sub = access.sees_authors(principal)
+        return [dump_history_entry(entry, with_sub)
                 for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
 
     def export_orders(self, principal, user_id, query):
