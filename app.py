@@ -185,7 +185,8 @@ def get_order(principal, order_id):
 def update_order(principal, order_id):
     request = app.current_request
     order_id = schemas.load_path_id(order_id)
-    data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
+    data = schemas.load_update_order(schemas.parse_json_object(request.raw_body),
+                                     get_settings().tracking_url_hosts)
     version = expected_version(request.headers)
     status = data.pop('status')
     return order_response(runtime.order_service().update_status(

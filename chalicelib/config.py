@@ -72,6 +72,9 @@ class Settings:
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
     auth: Optional[AuthSettings] = None
+    # The hosts a tracking_url may point at (each with its subdomains); empty:
+    # any https:// host.
+    tracking_url_hosts: tuple = ()
 
 
 class ConfigError(ValueError):
@@ -191,6 +194,9 @@ def settings_from(env):
         notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
         environment=env.get('ENVIRONMENT', 'dev'),
         auth=auth_settings(env),
+        tracking_url_hosts=tuple(
+            host.strip().lower().rstrip('.') for host in
+            (env.get('TRACKING_URL_HOSTS') or '').split(',') if host.strip()),
     )
 
 

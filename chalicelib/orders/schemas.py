@@ -246,8 +246,20 @@ def verified_email(address):
     return address
 
 
-def load_update_order(body):
-    return _load(_update_order, body, 'Invalid order update')
+def load_update_order(body, tracking_url_hosts=()):
+    """The status change a body asks for. With `tracking_url_hosts`, a
+    tracking_url must point at one of them or a subdomain of one: the link
+    goes out in a shop-branded email, and a leaked service credential must
+    not be able to send customers anywhere it likes."""
+    data = _load(_update_order, body, 'Invalid order update')
+    url = data.get('tracking_url')
+    if url is not None and tracking_url_hosts:
+        host = (urlsplit(url).hostname or '').rstrip('.')
+        if not any(host == allowed or host.endswith('.' + allowed)
+                   for allowed in tracking_url_hosts):
+            raise InvalidInput('Invalid order update', {'tracking_url': [
+                "Must link to a carrier's site the shop allows (TRACKING_URL_HOSTS)."]})
+    return data
 
 
 def load_list_query(params, for_user=False):

@@ -151,3 +151,9 @@ def test_sqlite_ignores_the_server_only_settings():
     database = settings_from({'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
 
     assert (database.engine, database.ssl_ca, database.iam_auth) == ('sqlite', '', False)
+
+
+def test_tracking_url_hosts_are_off_by_default_and_read_as_a_list():
+    assert settings_from({}).tracking_url_hosts == ()
+    assert settings_from({'TRACKING_URL_HOSTS': ' DHL.com, ups.com. ,,'}).tracking_url_hosts == (
+        'dhl.com', 'ups.com')

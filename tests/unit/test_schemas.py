@@ -771,3 +771,32 @@ def test_malformed_cursor_is_invalid_input_on_cursor(cursor):
         paging.decode_cursor(cursor, {})
 
     assert raised.value.errors == {'cursor': ['Not a valid cursor.']}
+
+
+# -- tracking_url hosts allowed (TRACKING_URL_HOSTS) ------------------------------
+
+SHIPPED = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'}
+CARRIERS = ('dhl.com', 'ups.com')
+
+
+@pytest.mark.parametrize('url', ['https://dhl.com/track?id=JD-1',
+                                 'https://www.dhl.com/track', 'https://WWW.UPS.COM/t'])
+def test_a_tracking_url_on_an_allowed_host_or_its_subdomain_is_accepted(url):
+    body = {**SHIPPED, 'tracking_url': url}
+
+    assert schemas.load_update_order(body, CARRIERS)['tracking_url'] == url
+
+
+@pytest.mark.parametrize('url', ['https://evil.example/dhl.com', 'https://dhl.com.evil.example/',
+                                 'https://notdhl.com/', 'https://evil.example/?u=dhl.com'])
+def test_a_tracking_url_on_any_other_host_is_refused_when_hosts_are_listed(url):
+    with pytest.raises(InvalidInput) as refused:
+        schemas.load_update_order({**SHIPPED, 'tracking_url': url}, CARRIERS)
+
+    assert set(refused.value.errors) == {'tracking_url'}
+
+
+def test_any_https_host_is_accepted_when_no_hosts_are_listed():
+    body = {**SHIPPED, 'tracking_url': 'https://parcels.example/track'}
+
+    assert schemas.load_update_order(body)['tracking_url'] == 'https://parcels.example/track'
