@@ -2,6 +2,7 @@
 import functools
 import random
 import re
+from typing import Any, Callable
 
 from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
@@ -35,7 +36,7 @@ _PATH_ID = re.compile(r'[1-9][0-9]{0,18}')
 
 
 @app.middleware('http')
-def one_request_at_a_time(event, get_response):
+def one_request_at_a_time(event: Any, get_response: Callable[[Any], Any]) -> Any:
     # A Lambda copy serves one request at a time; chalice local's threads are
     # made to as well, so they can share the one warm database connection.
     with connection.one_request_at_a_time:

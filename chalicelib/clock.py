@@ -7,13 +7,14 @@ Ages and timeouts (how long a connection sat idle, how old a cached secret
 is) use `monotonic`, which tests replace to make time pass."""
 import time
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 
 def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def time_left(context, unit_seconds):
+def time_left(context: Any, unit_seconds: float) -> Callable[[], float]:
     """A function giving the seconds a scheduled Lambda invocation may still
     start another unit of work in: its remaining time, less a margin.
 

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
@@ -100,7 +100,7 @@ def parse_database_url(url):
     raise ConfigError(f'DATABASE_URL: unsupported scheme {parts.scheme!r}')
 
 
-def database_settings(env):
+def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     if env.get('DATABASE_URL'):
         database = parse_database_url(env['DATABASE_URL'])
     elif env.get('DB_HOST'):
@@ -152,7 +152,7 @@ def _flag(value):
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
-def auth_settings(env):
+def auth_settings(env: Mapping[str, str]) -> Optional[AuthSettings]:
     issuer = (env.get('AUTH_ISSUER') or '').strip()
     if not issuer:
         return None
@@ -167,7 +167,7 @@ def auth_settings(env):
         jwks_max_age=_positive_int(env, 'AUTH_JWKS_MAX_AGE_SECONDS', DEFAULT_JWKS_MAX_AGE))
 
 
-def _positive_int(env, name, default):
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     value = (env.get(name) or '').strip()
     if not value:
         return default
@@ -176,7 +176,7 @@ def _positive_int(env, name, default):
     return int(value)
 
 
-def settings_from(env):
+def settings_from(env: Mapping[str, str]) -> Settings:
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
     auto_migrate = env.get('AUTO_MIGRATE')

@@ -1,5 +1,8 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
+from datetime import datetime
+from typing import Any, Callable
+
 from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.events import outbox
@@ -13,7 +16,8 @@ SNS_BATCH = 10  # PublishBatch takes at most 10 entries
 RELAY_MARGIN_SECONDS = 30
 
 
-def relay(publisher, time_left, clock=utcnow):
+def relay(publisher: Any, time_left: Callable[[], float],
+          clock: Callable[[], datetime] = utcnow) -> int:
     """Publish every pending event no request is still publishing, oldest
     first; return how many were published.
 

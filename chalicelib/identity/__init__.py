@@ -12,8 +12,9 @@ Where the keys come from is decided once per container, on first use:
 - no AUTH_ISSUER anywhere else: every request is refused and the log says
   why, so a deployment that forgot its settings never runs open."""
 import time
+from typing import Any, Callable, Optional
 
-from chalicelib.config import get_settings
+from chalicelib.config import AuthSettings, get_settings
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
@@ -69,14 +70,15 @@ class Authenticator:
     """Checks bearer tokens against one issuer. `keys` has key_for(kid)
     (a JwksCache); `clock` is the wall clock, in seconds since the epoch."""
 
-    def __init__(self, settings, keys=None, clock=time.time):
+    def __init__(self, settings: AuthSettings, keys: Any = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.keys = keys if keys is not None else JwksCache(
             settings.jwks_url, max_age=settings.jwks_max_age)
         self.clock = clock
         self._verified = {}  # token: (claims, principal, kid, key)
 
-    def authenticate(self, authorization):
+    def authenticate(self, authorization: Optional[str]) -> Principal:
         token = bearer_token(authorization)
         now = self.clock()
         known = self._verified.get(token)
@@ -88,7 +90,7 @@ class Authenticator:
             del self._verified[token]  # its key changed: check it afresh
         used = []
 
-        def key_for(kid):
+        def key_for(kid: str) -> Any:
             key = self.keys.key_for(kid)
             used.append((kid, key))
             return key

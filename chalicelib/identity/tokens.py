@@ -92,7 +92,7 @@ def check_times(claims, now, leeway=LEEWAY):
             raise Unauthenticated(f'token {name} {value} is in the future (now {now:.0f})')
 
 
-def _check_audience(claims, audiences):
+def _check_audience(claims: dict, audiences: tuple) -> None:
     # An ID token names its audience in aud; a Cognito access token has no
     # aud and names the app client in client_id. When aud is there it decides.
     if 'aud' in claims:

@@ -1,6 +1,9 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
+from __future__ import annotations
+
 import re
 from datetime import date
+from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
@@ -246,7 +249,7 @@ def verified_email(address):
     return address
 
 
-def load_update_order(body, tracking_url_hosts=()):
+def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
     """The status change a body asks for. With `tracking_url_hosts`, a
     tracking_url must point at one of them or a subdomain of one: the link
     goes out in a shop-branded email, and a leaked service credential must
@@ -310,7 +313,7 @@ def dump_shipment(order):
             'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
 
 
-def dump_history_entry(entry, with_sub=True):
+def dump_history_entry(entry: Any, with_sub: bool = True) -> dict:
     """An entry of the history; `with_sub` False leaves out who (the sub)
     made the change, and keeps in which role."""
     by = None  # entries written for orders older than the history know no author

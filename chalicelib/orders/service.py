@@ -11,6 +11,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
+from chalicelib.identity.principal import Principal
 from chalicelib.logs import log
 from chalicelib.orders import access, counts, export, idempotency, lifecycle, money
 from chalicelib.orders.paging import decode_cursor, encode_cursor
@@ -128,7 +129,7 @@ class OrderService:
             'next_cursor': next_cursor,
         }
 
-    def order_history(self, principal, order_id):
+    def order_history(self, principal: Principal, order_id: int) -> list:
         """Every version of the order, oldest first (creation is version 1)."""
         _readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)

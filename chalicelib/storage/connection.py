@@ -25,12 +25,13 @@ import functools
 import os
 import ssl
 import threading
+from typing import Any
 
 import peewee
 import pymysql
 
 from chalicelib import clock, metrics
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, DatabaseSettings, Settings
 from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.logs import log
 from chalicelib.storage.credentials import credentials_for
@@ -79,7 +80,7 @@ class CredentialedMySQLDatabase(peewee.MySQLDatabase):
                                password=password, **self.connect_params)
 
 
-def make_database(db_settings, credentials=None):
+def make_database(db_settings: DatabaseSettings, credentials: Any = None) -> peewee.Database:
     if db_settings.engine == 'sqlite':
         directory = os.path.dirname(db_settings.path)
         if directory:
@@ -233,7 +234,7 @@ def retry_when_busy(transaction):
     return run
 
 
-def open_database(settings):
+def open_database(settings: Settings) -> None:
     """Point the proxy at the configured database (no connection yet, and no
     credentials read: the first connect() asks for them). A database the
     settings forbid reaching, or a CA bundle that cannot be read, is

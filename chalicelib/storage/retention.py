@@ -8,7 +8,8 @@ which locks nothing) and deletes those rows by key in a statement of its own:
 it holds locks on the rows it deletes and on nothing else, never on a whole
 table, and it never touches the orders."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Callable
 
 import peewee
 
@@ -56,7 +57,8 @@ def rules(outbox_retention):
     ]
 
 
-def clean_up(outbox_retention, time_left, clock=utcnow, batch=BATCH):
+def clean_up(outbox_retention: timedelta, time_left: Callable[[], float],
+             clock: Callable[[], datetime] = utcnow, batch: int = BATCH) -> dict:
     """Delete what is past its time, a batch from each table in turn (a
     backlog in one never starves the others), until nothing old is left or
     time_left() is no longer positive; the rows found old, by table. The
