@@ -51,9 +51,11 @@ $(RDS_CA_BUNDLE): | venv
 	mkdir -p $(dir $@)
 	rm -f $@.download
 	for url in $(RDS_CA_URLS); do \
-		curl --fail --silent --show-error --proto '=https' --tlsv1.2 $$url >> $@.download && echo >> $@.download || exit 1; \
+		curl --fail --silent --show-error --proto '=https' --tlsv1.2 $$url >> $@.download \
+			&& echo >> $@.download \
+			|| { rm -f $@.download; echo "Could not fetch $$url (docs/deploy.md: TLS to the database)" >&2; exit 1; }; \
 	done
-	$(BIN)/python -m chalicelib.certs $@.download
+	$(BIN)/python -m chalicelib.certs $@.download || { rm -f $@.download; exit 1; }
 	mv $@.download $@
 
 rds-ca-bundle:
