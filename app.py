@@ -68,7 +68,8 @@ def get_order(principal: Principal, order_id: str) -> Response:
 def update_order(principal: Principal, order_id: str) -> Response:
     request = app.current_request
     order = path_id(order_id)
-    data = schemas.load_update_order(schemas.parse_json_object(request.raw_body))
+    data = schemas.load_update_order(schemas.parse_json_object(request.raw_body),
+                                     get_settings().tracking_url_hosts)
     version = expected_version(request.headers)
     status = data.pop('status')
     return versioned_response(runtime.order_service().update_status(
@@ -123,7 +124,8 @@ def health() -> Response | dict[str, str]:
 @public_api
 def openapi_document() -> Response:
     return Response(body=reference.openapi_json(),
-                    headers={'Content-Type': 'application/json'})
+                    headers={'Content-Type': 'application/json',
+                             'Cache-Control': reference.CACHE_CONTROL})
 
 
 @app.route('/docs', methods=['GET'])

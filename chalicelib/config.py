@@ -4,12 +4,21 @@ import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional
+from pathlib import Path
+from typing import Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
+LOCAL_STAGE = 'local'
+# A relative DB_SSL_CA is a file of the deployment package (as the shipped
+# stages name the RDS bundle): found from the package's root, wherever the
+# process was started.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# DB_SSL_CA=off: plaintext to a MySQL host on a deployed stage, on purpose.
+SSL_CA_OFF = 'off'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'
 DEFAULT_STAFF_GROUP = 'staff'
+DEFAULT_JWKS_MAX_AGE = 300
 
 
 @dataclass(frozen=True)
@@ -24,13 +33,16 @@ class DatabaseSettings:
     secret_arn: str = ''
     ssl_ca: str = ''  # a CA bundle: TLS, the server's certificate checked against it
     iam_auth: bool = False  # sign in with an RDS IAM auth token, no password
+    # Why this database must not be reached at all (a deployed stage with no
+    # DB_SSL_CA): every connection attempt is refused with this in the log.
+    refusal: str = ''
 
     def __repr__(self):
         # Settings end up in tracebacks and debug logs: never show the password.
         return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
                 f'host={self.host!r}, port={self.port}, name={self.name!r}, '
                 f'user={self.user!r}, ssl_ca={self.ssl_ca!r}, '
-                f'iam_auth={self.iam_auth})')
+                f'iam_auth={self.iam_auth}, refusal={self.refusal!r})')
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class AuthSettings:
     jwks_url: str
     user_id_claim: str = DEFAULT_USER_ID_CLAIM
     staff_group: str = DEFAULT_STAFF_GROUP
+    jwks_max_age: float = DEFAULT_JWKS_MAX_AGE  # seconds fetched keys are trusted
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,9 @@ class Settings:
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
     auth: Optional[AuthSettings] = None
+    # The hosts a tracking_url may point at (each with its subdomains); empty:
+    # any https:// host.
+    tracking_url_hosts: tuple = ()
 
 
 class ConfigError(ValueError):
@@ -84,7 +100,7 @@ def parse_database_url(url):
     raise ConfigError(f'DATABASE_URL: unsupported scheme {parts.scheme!r}')
 
 
-def database_settings(env):
+def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     if env.get('DATABASE_URL'):
         database = parse_database_url(env['DATABASE_URL'])
     elif env.get('DB_HOST'):
@@ -98,9 +114,21 @@ def database_settings(env):
         return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
     if database.engine != 'mysql':
         return database
-    database = dataclasses.replace(
-        database, ssl_ca=(env.get('DB_SSL_CA') or '').strip(),
-        iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
+    ssl_ca = (env.get('DB_SSL_CA') or '').strip()
+    refusal = ''
+    if not ssl_ca and not env.get('DATABASE_URL') and (
+            env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE):
+        # The password (or the IAM token) would travel in clear to whatever
+        # answers at DB_HOST.
+        refusal = ('DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
+                   'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
+                   'to connect in plaintext on purpose)')
+    if ssl_ca.lower() == SSL_CA_OFF:
+        ssl_ca = ''
+    elif ssl_ca:
+        ssl_ca = str(PACKAGE_ROOT / ssl_ca)  # an absolute path stays as it is
+    database = dataclasses.replace(database, ssl_ca=ssl_ca, refusal=refusal,
+                                   iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
     if database.iam_auth:
         _check_iam_auth(database)
     return database
@@ -124,7 +152,7 @@ def _flag(value):
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
-def auth_settings(env):
+def auth_settings(env: Mapping[str, str]) -> Optional[AuthSettings]:
     issuer = (env.get('AUTH_ISSUER') or '').strip()
     if not issuer:
         return None
@@ -135,10 +163,20 @@ def auth_settings(env):
         jwks_url=((env.get('AUTH_JWKS_URL') or '').strip()
                   or issuer.rstrip('/') + '/.well-known/jwks.json'),
         user_id_claim=(env.get('AUTH_USER_ID_CLAIM') or '').strip() or DEFAULT_USER_ID_CLAIM,
-        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
+        staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP,
+        jwks_max_age=_positive_int(env, 'AUTH_JWKS_MAX_AGE_SECONDS', DEFAULT_JWKS_MAX_AGE))
 
 
-def settings_from(env):
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = (env.get(name) or '').strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f'{name} must be a whole number of seconds, at least 1: {value!r}')
+    return int(value)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
     auto_migrate = env.get('AUTO_MIGRATE')
@@ -156,6 +194,9 @@ def settings_from(env):
         notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
         environment=env.get('ENVIRONMENT', 'dev'),
         auth=auth_settings(env),
+        tracking_url_hosts=tuple(
+            host.strip().lower().rstrip('.') for host in
+            (env.get('TRACKING_URL_HOSTS') or '').split(',') if host.strip()),
     )
 
 

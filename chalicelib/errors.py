@@ -1,11 +1,53 @@
 """What the domain refuses, and why. chalicelib/api/errors.py maps each class to one HTTP status."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+# An error answer lists at most this many problems, and names that there were
+# more: a request built to fail everywhere must not buy a megabyte answer.
+MAX_PROBLEMS = 100
+# A field name echoed back (an unknown field is keyed by its own name) is
+# cut to this many characters.
+MAX_KEY_CHARS = 100
+
+
+def _capped(errors: Any, room: list[int]) -> tuple[Any, int]:
+    """`errors` with at most room[0] messages (room is spent as they are
+    kept) and the number of messages it held in all."""
+    if isinstance(errors, dict):
+        kept, total = {}, 0
+        for key, value in errors.items():
+            value, count = _capped(value, room)
+            total += count
+            if value:
+                if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
+                    key = key[:MAX_KEY_CHARS] + '…'
+                kept[key] = value
+        return kept, total
+    if isinstance(errors, (list, tuple)):
+        kept, total = [], 0
+        for value in errors:
+            value, count = _capped(value, room)
+            total += count
+            if value:
+                kept.append(value)
+        return kept, total
+    if room[0] <= 0:
+        return None, 1
+    room[0] -= 1
+    return errors, 1
 
 
 class OrderServiceError(Exception):
     message = 'Order service error'
 
-    def __init__(self, message=None, errors=None):
-        super().__init__(message or self.message)
+    def __init__(self, message: Optional[str] = None, errors: Any = None) -> None:
+        message = message or self.message
+        if errors:
+            errors, total = _capped(errors, [MAX_PROBLEMS])
+            if total > MAX_PROBLEMS:
+                message = f'{message} ({total} problems; the first {MAX_PROBLEMS} are listed)'
+        super().__init__(message)
         self.errors = errors
 
 

@@ -114,7 +114,7 @@ RESPONSES = {
                        "customer, it is another user's order).",
         'content': _error('NotFoundError', 'Order not found')},
     'PayloadTooLarge': {
-        'description': f'The body is over {schemas.MAX_BODY_BYTES} bytes (256 KiB).',
+        'description': f'The body is over {schemas.MAX_BODY_BYTES} bytes (64 KiB).',
         'content': _error('RequestEntityTooLargeError',
                           f'Request body is larger than {schemas.MAX_BODY_BYTES} bytes')},
     'UnsupportedMediaType': {

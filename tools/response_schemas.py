@@ -85,8 +85,8 @@ class OrderSchema(Schema):
 class ActorSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service']),
                          metadata={'description': "The caller's role."})
-    sub = fields.String(required=True, validate=validate.Length(1, 255),
-                        metadata={'description': "The token's sub."})
+    sub = fields.String(validate=validate.Length(1, 255),
+                        metadata={'description': "The token's sub; shown to staff only."})
 
 
 class HistoryEntrySchema(Schema):

@@ -1,5 +1,8 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
+from datetime import datetime
+from typing import Any, Callable
+
 from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.events import outbox
@@ -8,27 +11,33 @@ from chalicelib.storage.connection import database
 SNS_BATCH = 10  # PublishBatch takes at most 10 entries
 # What one PublishBatch may take at its slowest (3 attempts of a 2 s connect
 # and a 5 s read, and the back-off between them), and the commit after it:
-# the scheduled relay starts no batch with less time left than this.
+# the scheduled relay starts no further batch with less time left than this
+# (or than half its time, when it was given less than twice this).
 RELAY_MARGIN_SECONDS = 30
 
 
-def relay(publisher, time_left, clock=utcnow):
+def relay(publisher: Any, time_left: Callable[[], float],
+          clock: Callable[[], datetime] = utcnow) -> int:
     """Publish every pending event no request is still publishing, oldest
     first; return how many were published.
 
     Each transaction claims a slice of pending rows, so relays running side by
     side never publish the same row. It stops when a slice publishes nothing
     (SNS is down: the next run tries again) or when time_left() is no longer
-    positive; a claim let go unpublished is the next run's."""
+    positive; a claim let go unpublished is the next run's. The first claim,
+    and the first batch of each claim, go whatever time_left() says: a run
+    always publishes something when something is pending."""
     _report_pending_age(clock())
     total = 0
-    while time_left() > 0:
+    first = True
+    while first or time_left() > 0:
+        first = False
         outbox.read_committed()
         with database.atomic():
             claimed = outbox.claim(clock())
             published = []
             for start in range(0, len(claimed), SNS_BATCH):
-                if time_left() <= 0:
+                if start and time_left() <= 0:
                     break
                 batch = publisher.publish_batch(claimed[start:start + SNS_BATCH])
                 if not batch:

@@ -12,8 +12,9 @@ Where the keys come from is decided once per container, on first use:
 - no AUTH_ISSUER anywhere else: every request is refused and the log says
   why, so a deployment that forgot its settings never runs open."""
 import time
+from typing import Any, Callable, Optional
 
-from chalicelib.config import get_settings
+from chalicelib.config import AuthSettings, get_settings
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
@@ -28,7 +29,8 @@ __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal'
 LOCAL_STAGE = 'local'
 # A container sees the same token request after request (one client, one
 # session): its signature, issuer and audience are checked once, its times
-# on every use. Bounded: past this many, it starts afresh.
+# and its key on every use (a key withdrawn from the JWKS ends it). Bounded:
+# past this many, it starts afresh.
 VERIFIED_TOKENS = 256
 
 
@@ -68,27 +70,37 @@ class Authenticator:
     """Checks bearer tokens against one issuer. `keys` has key_for(kid)
     (a JwksCache); `clock` is the wall clock, in seconds since the epoch."""
 
-    def __init__(self, settings, keys=None, clock=time.time):
+    def __init__(self, settings: AuthSettings, keys: Any = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.keys = keys if keys is not None else JwksCache(settings.jwks_url)
+        self.keys = keys if keys is not None else JwksCache(
+            settings.jwks_url, max_age=settings.jwks_max_age)
         self.clock = clock
-        self._verified = {}  # token: (claims, principal)
+        self._verified = {}  # token: (claims, principal, kid, key)
 
-    def authenticate(self, authorization):
+    def authenticate(self, authorization: Optional[str]) -> Principal:
         token = bearer_token(authorization)
         now = self.clock()
         known = self._verified.get(token)
         if known is not None:
-            claims, principal = known
-            check_times(claims, now)
-            return principal
-        claims = verify_token(token, self.keys.key_for, self.settings.issuer,
+            claims, principal, kid, key = known
+            if self.keys.key_for(kid) is key:
+                check_times(claims, now)
+                return principal
+            del self._verified[token]  # its key changed: check it afresh
+        used = []
+
+        def key_for(kid: str) -> Any:
+            key = self.keys.key_for(kid)
+            used.append((kid, key))
+            return key
+        claims = verify_token(token, key_for, self.settings.issuer,
                               self.settings.audiences, now)
         principal = principal_from_claims(claims, self.settings.user_id_claim,
                                           self.settings.staff_group)
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
-        self._verified[token] = (claims, principal)
+        self._verified[token] = (claims, principal, *used[-1])
         return principal
 
 

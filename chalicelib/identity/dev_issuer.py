@@ -120,8 +120,9 @@ class DevIssuer:
         issued = int(time.time() if now is None else now)
         claims = {'iss': ISSUER, 'iat': issued, 'exp': issued + lifetime}
         if role == SERVICE:
-            # A client-credentials access token: no aud, the app client in client_id.
-            claims.update(sub='dev-service', client_id=AUDIENCE, token_use='access',
+            # A client-credentials access token: no aud, no username, the app
+            # client in client_id and as the subject.
+            claims.update(sub=AUDIENCE, client_id=AUDIENCE, token_use='access',
                           scope=FULFILMENT_SCOPE)
         else:
             claims.update(sub=f'dev-{role}-{user_id if user_id is not None else "0"}',

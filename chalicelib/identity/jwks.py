@@ -1,13 +1,21 @@
 """The issuer's signing keys (its JWKS), held once per container and found by
 `kid`.
 
+Keys are trusted for AUTH_JWKS_MAX_AGE_SECONDS (default 300) after they were
+fetched; the next lookup after that fetches the set again, so a key the
+issuer withdraws stops working within that time, even for a token the
+container has seen before.
+
 An issuer rotates by publishing a new key before it signs with it, so a kid
 we have not seen is the signal to fetch the set again. The first unknown kid
 always does; after that, at most one such fetch a minute, so that tokens with
 made-up kids cannot turn every request into a call to the issuer. The first
-load is not a re-fetch and does not count. A fetch that fails is an
-authentication failure for the request at hand, never a crash, and a failed
-re-fetch keeps the keys already held."""
+load is not a re-fetch and does not count.
+
+A fetch that fails keeps the keys already held (a lookup of a known kid still
+works) and is not tried again for 30 s, or 5 s while there are no keys yet:
+an issuer that is down must not cost every request a fetch timeout. A lookup
+with no keys to answer from is an authentication failure, never a crash."""
 from __future__ import annotations
 
 import base64
@@ -26,6 +34,9 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.logs import log
 
 REFETCH_INTERVAL = 60.0  # seconds between re-fetches caused by unknown kids
+DEFAULT_MAX_AGE = 300.0  # seconds fetched keys are trusted
+RETRY_AFTER_FAILURE = 30.0  # seconds after a failed fetch, while keys are held
+RETRY_WITHOUT_KEYS = 5.0  # seconds after a failed fetch, while none are held
 FETCH_TIMEOUT = 3.0  # seconds; the request waits for it
 MAX_JWKS_BYTES = 1 << 20
 MIN_RSA_BITS = 2048
@@ -109,44 +120,69 @@ class JwksCache:
     """Keys by kid, loaded on first use. `fetch(url) -> bytes` and the
     monotonic `clock` are injectable so tests need no network and no sleep."""
 
-    def __init__(self, url, fetch=fetch_url, clock=time.monotonic,
-                 refetch_interval=REFETCH_INTERVAL):
+    def __init__(self, url: str, fetch: Callable[[str], bytes] = fetch_url,
+                 clock: Callable[[], float] = time.monotonic,
+                 refetch_interval: float = REFETCH_INTERVAL,
+                 max_age: float = DEFAULT_MAX_AGE) -> None:
         self.url = url
         self._fetch = fetch
         self._clock = clock
         self._refetch_interval = refetch_interval
-        self._keys = None  # None: never loaded
-        self._last_refetch = None  # when an unknown kid last caused a fetch
+        self._max_age = max_age
+        self._keys: dict | None = None  # None: never loaded
+        self._loaded_at = 0.0  # when the keys held were fetched
+        self._failed_at: float | None = None  # when the last fetch failed, if it did
+        self._failure = ''  # the class of what made it fail
+        self._last_refetch: float | None = None  # when an unknown kid last caused a fetch
         # chalice local serves from threads; Lambda never runs two at once.
         self._lock = threading.Lock()
 
-    def key_for(self, kid):
+    def key_for(self, kid: str) -> Any:
         """The RSA public key with this kid, or Unauthenticated."""
         with self._lock:
+            if self._keys is None or self._clock() - self._loaded_at >= self._max_age:
+                self._try_load()
             if self._keys is None:
-                self._load()  # a failed first load is tried again next time
+                raise Unauthenticated(f'JWKS fetch failed ({self._failure}): no keys to '
+                                      'check the token with')
             key = self._keys.get(kid)
             if key is None and self._may_refetch():
                 self._last_refetch = self._clock()
-                try:
-                    self._load()
-                except Unauthenticated:
-                    pass  # the old keys stay; the kid is still unknown
+                self._try_load()
                 key = self._keys.get(kid)
             if key is None:
                 raise Unauthenticated(f'no key with kid {kid[:80]!r} in the JWKS')
             return key
 
-    def _may_refetch(self):
+    def _may_refetch(self) -> bool:
         return (self._last_refetch is None
                 or self._clock() - self._last_refetch >= self._refetch_interval)
 
-    def _load(self):
+    def _try_load(self) -> None:
+        """Fetch the set, unless a fetch failed too recently; a failure keeps
+        the keys held."""
+        if self._failed_at is not None:
+            wait = RETRY_AFTER_FAILURE if self._keys is not None else RETRY_WITHOUT_KEYS
+            if self._clock() - self._failed_at < wait:
+                return
         try:
             keys = parse_jwks(self._fetch(self.url))
         except Exception as exc:  # noqa: BLE001 - any failure to get keys is a 401, never a 500
-            log.warning('JWKS fetch from %s failed: %s: %s', self.url,
-                        type(exc).__name__, exc)
-            raise Unauthenticated(f'JWKS fetch failed: {type(exc).__name__}') from exc
+            self._failed_at = self._clock()
+            self._failure = type(exc).__name__
+            log.warning('JWKS fetch from %s failed (%s: %s); %s', self.url,
+                        type(exc).__name__, exc,
+                        'keeping the keys held' if self._keys is not None else 'no keys yet')
+            return
         log.info('JWKS loaded from %s: %d signing keys', self.url, len(keys))
-        self._keys = keys
+        held = self._keys or {}
+        # A key that did not change keeps its object: tokens verified with it
+        # stay trusted (Authenticator compares the objects).
+        self._keys = {kid: held[kid] if kid in held and _same_key(held[kid], key) else key
+                      for kid, key in keys.items()}
+        self._loaded_at = self._clock()
+        self._failed_at = None
+
+
+def _same_key(held: Any, fetched: Any) -> bool:
+    return held.public_numbers() == fetched.public_numbers()

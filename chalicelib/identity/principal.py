@@ -36,9 +36,23 @@ def parse_user_id(value):
     return None
 
 
+def is_machine_token(claims: dict) -> bool:
+    """A Cognito client-credentials access token: issued to an app client,
+    for no user. A user's access token also carries `scope` (and an admin
+    of the user pool can put `orders/admin` in it through a resource server
+    the user may ask for), but always with a `username` and the user's own
+    `sub`; only a machine token has the client as its subject."""
+    client_id = claims.get('client_id')
+    return (claims.get('token_use') == 'access' and 'username' not in claims
+            and isinstance(client_id, str) and claims.get('sub') == client_id)
+
+
 def _scopes(claims):
+    """The scopes that may grant a role: a machine token's only."""
     scope = claims.get('scope')
-    return set(scope.split()) if isinstance(scope, str) else set()
+    if not isinstance(scope, str) or not is_machine_token(claims):
+        return set()
+    return set(scope.split())
 
 
 def _groups(claims):

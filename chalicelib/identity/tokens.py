@@ -7,9 +7,12 @@ JWKS key is refused: `none`, HMAC (a public key used as a shared secret),
 any other algorithm, a key carried in the token itself (`jwk`, `jku`, `x5u`
 and `x5c` are never read), and extensions we would have to understand
 (`crit`)."""
+from __future__ import annotations
+
 import base64
 import binascii
 import json
+import math
 import re
 
 from cryptography.exceptions import InvalidSignature
@@ -25,13 +28,21 @@ MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT = re.compile(r'[A-Za-z0-9_-]+')
 
 
-def _b64decode(segment, what):
+def _b64decode(segment: str, what: str) -> bytes:
+    """The bytes of a segment spelled as canonical, unpadded base64url. A
+    segment spelled otherwise (`=` padding, spare bits set in its last
+    character) decodes to the same bytes as the canonical one: accepting it
+    would give every token several spellings, each a new cache entry and a
+    way around a deny-list of tokens."""
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
         raise Unauthenticated(f'malformed token: {what} is not base64url')
     try:
-        return base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
+        raw = base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
         raise Unauthenticated(f'malformed token: {what} is not base64url') from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b'=').decode('ascii') != segment:
+        raise Unauthenticated(f'malformed token: {what} is not canonical base64url')
+    return raw
 
 
 def _unique_object(pairs):
@@ -57,12 +68,15 @@ def _json_object(raw, what):
     return value
 
 
-def _number(claims, name):
-    value = claims.get(name)
-    if value is None:
+def _number(claims: dict, name: str) -> int | float | None:
+    """A time claim: a finite JSON number (1e400 parses as infinity, which
+    would never expire; a string, true or null is not a number)."""
+    if name not in claims:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Unauthenticated(f'claim {name!r} is not a number')
+    value = claims[name]
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))):
+        raise Unauthenticated(f'claim {name!r} is not a finite number')
     return value
 
 
@@ -78,13 +92,15 @@ def check_times(claims, now, leeway=LEEWAY):
             raise Unauthenticated(f'token {name} {value} is in the future (now {now:.0f})')
 
 
-def _check_audience(claims, audiences):
+def _check_audience(claims: dict, audiences: tuple) -> None:
     # An ID token names its audience in aud; a Cognito access token has no
     # aud and names the app client in client_id. When aud is there it decides.
     if 'aud' in claims:
         aud = claims['aud']
         values = aud if isinstance(aud, list) else [aud]
-        if not any(isinstance(value, str) and value in audiences for value in values):
+        # A list with anything but strings in it is malformed, whatever else it holds.
+        if (not all(isinstance(value, str) for value in values)
+                or not any(value in audiences for value in values)):
             raise Unauthenticated(f'audience {str(aud)[:100]!r} is not accepted')
         return
     client_id = claims.get('client_id')

@@ -17,6 +17,14 @@ from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
 CANCELLED = 'cancelled'
 
 
+def sees_authors(principal) -> bool:
+    """Whether the history shows who (which token's sub) made each change, or
+    only in which role: a customer reading their order's history learns
+    that staff or the fulfilment service acted, not which account did, and
+    the service needs no more either."""
+    return principal.role == STAFF
+
+
 def _is_own(principal, order_user_id):
     return principal.user_id is not None and order_user_id == principal.user_id
 

@@ -45,12 +45,16 @@ def dump_shipment(order: Order) -> dict[str, Any] | None:
             'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
 
 
-def dump_history_entry(entry: OrderHistory) -> dict[str, Any]:
+def dump_history_entry(entry: OrderHistory, with_sub: bool = True) -> dict[str, Any]:
+    """An entry of the history; `with_sub` False leaves out who (the sub)
+    made the change, and keeps in which role."""
+    by: dict[str, Any] | None = None  # entries older than the history know no author
+    if entry.actor_role is not None:
+        by = {'role': entry.actor_role}
+        if with_sub:
+            by['sub'] = entry.actor_sub
     dumped: dict[str, Any] = {
-        'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at),
-        # Entries written for orders older than the history know no author.
-        'by': ({'role': entry.actor_role, 'sub': entry.actor_sub}
-               if entry.actor_role is not None else None)}
+        'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at), 'by': by}
     if entry.reason is not None:
         dumped['reason'] = entry.reason
     return dumped

@@ -11,6 +11,7 @@ from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.lazy import lazy_import
+from chalicelib.identity.principal import Principal
 from chalicelib.logs import log
 from chalicelib import money
 from chalicelib.orders import access, counts, export, idempotency, lifecycle
@@ -120,10 +121,11 @@ class OrderService:
             'next_cursor': next_cursor,
         }
 
-    def order_history(self, principal, order_id):
+    def order_history(self, principal: Principal, order_id: int) -> list:
         """Every version of the order, oldest first (creation is version 1)."""
         _readable_order(principal, order_id)
-        return [dump_history_entry(entry)
+        with_sub = access.sees_authors(principal)
+        return [dump_history_entry(entry, with_sub)
                 for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
 
     def export_orders(self, principal, user_id, query):

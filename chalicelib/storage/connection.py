@@ -5,6 +5,12 @@ the connection is opened on first use and reused; after the container sat idle
 it is pinged first, because MariaDB may have dropped it (wait_timeout, a
 restart, a failover) and a dead connection must never reach a request.
 
+One connection per process, not per thread: Lambda runs one request at a
+time, and `chalice local` serves each request in a thread of its own, where a
+connection per thread (peewee's default) would open a new connection for
+every request and never close the old ones. `one_request_at_a_time` makes
+the threads of `chalice local` take turns, as Lambda invocations do.
+
 On MySQL each new connection asks its credentials for a user and password
 (storage/credentials.py): a secret that may have been rotated, or a fresh IAM
 token. With DB_SSL_CA it speaks TLS and checks the server's certificate and
@@ -18,12 +24,14 @@ OperationalError or InterfaceError is taken as a broken connection and dropped.
 import functools
 import os
 import ssl
+import threading
+from typing import Any
 
 import peewee
 import pymysql
 
 from chalicelib import clock, metrics
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, DatabaseSettings, Settings
 from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.logs import log
 from chalicelib.storage.credentials import credentials_for
@@ -50,6 +58,11 @@ class _Connection:
     last_used = 0.0
 
 
+# Held by every HTTP request for its duration (app.py): uncontended in Lambda,
+# it keeps `chalice local`'s request threads off the shared connection at once.
+one_request_at_a_time = threading.Lock()
+
+
 _state = _Connection()
 
 
@@ -67,7 +80,7 @@ class CredentialedMySQLDatabase(peewee.MySQLDatabase):
                                password=password, **self.connect_params)
 
 
-def make_database(db_settings, credentials=None):
+def make_database(db_settings: DatabaseSettings, credentials: Any = None) -> peewee.Database:
     if db_settings.engine == 'sqlite':
         directory = os.path.dirname(db_settings.path)
         if directory:
@@ -75,13 +88,14 @@ def make_database(db_settings, credentials=None):
         # IMMEDIATE: a write transaction takes the write lock when it begins,
         # so a read-then-write never fails on a snapshot another writer moved.
         return peewee.SqliteDatabase(
-            db_settings.path, lock_type='IMMEDIATE',
-            field_types=SQLITE_FIELD_TYPES,
+            db_settings.path, lock_type='IMMEDIATE', thread_safe=False,
+            check_same_thread=False, field_types=SQLITE_FIELD_TYPES,
             pragmas={'journal_mode': 'wal', 'foreign_keys': 1,
                      'busy_timeout': 5000, 'synchronous': 'normal'})
     return CredentialedMySQLDatabase(
         db_settings.name, credentials, host=db_settings.host, port=db_settings.port,
-        field_types=MYSQL_FIELD_TYPES, autoconnect=True, **_tls(db_settings.ssl_ca),
+        field_types=MYSQL_FIELD_TYPES, autoconnect=True, thread_safe=False,
+        **_tls(db_settings.ssl_ca),
         **MYSQL_TIMEOUTS)
 
 
@@ -220,8 +234,18 @@ def retry_when_busy(transaction):
     return run
 
 
-def open_database(settings):
+def open_database(settings: Settings) -> None:
     """Point the proxy at the configured database (no connection yet, and no
-    credentials read: the first connect() asks for them)."""
+    credentials read: the first connect() asks for them). A database the
+    settings forbid reaching, or a CA bundle that cannot be read, is
+    DatabaseUnavailable (a 503) with the reason in one log line."""
+    if settings.database.refusal:
+        log.error('Database unavailable: %s', settings.database.refusal)
+        raise DatabaseUnavailable()
     credentials = credentials_for(settings) if settings.database.engine == 'mysql' else None
-    initialize(make_database(settings.database, credentials))
+    try:
+        database = make_database(settings.database, credentials)
+    except ConfigError as exc:
+        log.error('Database unavailable: %s', exc)
+        raise DatabaseUnavailable() from exc
+    initialize(database)

@@ -261,10 +261,10 @@ def test_invalid_utf8_body_returns_400(client):
 
 @pytest.mark.parametrize('method', ['POST', 'PUT'])
 @sqlite_only
-def test_body_over_256_kib_returns_413_in_the_contract_shape(client, method):
+def test_body_over_64_kib_returns_413_in_the_contract_shape(client, method):
     order = create_order(client)
     path = '/orders' if method == 'POST' else f"/orders/{order['order_id']}"
-    raw = '{"user_id": 1, "pad": "%s"}' % ('x' * (256 * 1024))
+    raw = '{"user_id": 1, "pad": "%s"}' % ('x' * (64 * 1024))
 
     response = send(client, method, path, raw=raw)
 
@@ -274,9 +274,9 @@ def test_body_over_256_kib_returns_413_in_the_contract_shape(client, method):
 
 
 @sqlite_only
-def test_body_of_exactly_256_kib_is_read_not_refused_for_size(client):
-    raw = '{"user_id": 1, "pad": "%s"}' % ('x' * (256 * 1024 - 25))
-    assert len(raw.encode()) == 256 * 1024
+def test_body_of_exactly_64_kib_is_read_not_refused_for_size(client):
+    raw = '{"user_id": 1, "pad": "%s"}' % ('x' * (64 * 1024 - 25))
+    assert len(raw.encode()) == 64 * 1024
 
     response = send(client, 'POST', '/orders', raw=raw)
 

@@ -210,6 +210,33 @@ def test_an_event_its_request_did_not_publish_goes_with_the_very_next_relay_run(
     assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
 
 
+SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},
+             'detail-type': 'Scheduled Event', 'source': 'aws.events',
+             'time': '2026-11-25T12:00:00Z', 'id': 'e0', 'resources': []}
+
+
+def test_the_relay_run_through_the_chalice_test_client_publishes_what_is_pending(
+        aws_world, client, monkeypatch):
+    monkeypatch.setattr(runtime.publisher(), 'breaker', Open())  # leave it to the relay
+    order = create_order(client)
+
+    # The test client's Lambda context reports 3 s left, as chalice local's does.
+    answer = client.lambda_.invoke('outbox_relay', SCHEDULED).payload
+
+    assert answer == {'published': 1}
+    assert pending() == []
+    assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
+
+
+def test_a_relay_with_no_time_left_still_publishes_its_first_batch(aws_world, client,
+                                                                  monkeypatch):
+    monkeypatch.setattr(runtime.publisher(), 'breaker', Open())
+    for user_id in range(1, 4):
+        create_order(client, user_id=user_id)
+
+    assert relay(runtime.publisher(), time_left=lambda: -1.0) == 3
+
+
 def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, client, monkeypatch,
                                                                 service_clock):
     def crash(self, rows):

@@ -442,7 +442,7 @@ def test_any_body_is_a_201_or_a_400_and_a_400_stores_nothing(client, raw, key):
     response = post(client, raw=raw, headers=headers)
 
     body = answered(response)
-    too_large = len(raw.encode() if isinstance(raw, str) else raw) > 256 * 1024
+    too_large = len(raw.encode() if isinstance(raw, str) else raw) > 64 * 1024
     assert response.status_code in ((413,) if too_large else (201, 400)), (
         response.status_code, response.body[:300])
     if response.status_code in (400, 413):

@@ -242,6 +242,34 @@ def test_another_users_order_is_404_exactly_as_if_it_did_not_exist(
     assert json_of(client.http.get(f'/orders/{orders[BOB]}'))['status'] == 'pending'
 
 
+def user_access_token(issuer, scope, **claims):
+    """A Cognito user's access token (a user signed in to the app client),
+    carrying `scope` as a resource server of the pool may grant it."""
+    made = {'iss': issuer.claims(role='service')['iss'], 'iat': int(time.time()),
+            'exp': int(time.time()) + 600, 'sub': 'user-uuid-of-ada', 'username': 'ada',
+            'client_id': issuer.claims(role='service')['client_id'], 'token_use': 'access',
+            'scope': scope, **claims}
+    return bearer(issuer.sign(made))
+
+
+def test_a_user_access_token_with_the_admin_scope_is_no_staff(client, issuer, orders):
+    as_customer = user_access_token(issuer, 'openid orders/admin', **{'custom:user_id': '1'})
+
+    refused(client.http.get(f'/orders/{orders[BOB]}', headers=as_customer), 404,
+            'NotFoundError')
+    refused(client.http.get('/orders?user_id=2', headers=as_customer), 403, 'ForbiddenError')
+
+
+@pytest.mark.parametrize('scope', ['orders/admin', 'orders/fulfilment'])
+def test_a_user_access_token_with_a_scope_and_no_user_id_is_401(client, issuer, orders, scope):
+    unauthorized(client.http.get(f'/orders/{orders[BOB]}',
+                                 headers=user_access_token(issuer, scope)))
+
+
+def test_a_client_credentials_token_gets_its_role_from_its_scope(client, tokens, orders):
+    assert client.http.get(f'/orders/{orders[BOB]}', headers=tokens.service).status_code == 200
+
+
 def test_a_customer_cancels_their_own_order(client, tokens, orders):
     response = send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': 'cancelled'}, tokens.ada)
 

@@ -44,7 +44,7 @@ def test_history_lists_every_change_oldest_first_with_who_made_it(client, caller
     paid = put(client, oid, {'status': 'paid'}, callers.service)
     put(client, oid, {'status': 'cancelled', 'reason': 'Found it cheaper'}, callers.ada)
 
-    response = history(client, oid, callers.ada)
+    response = history(client, oid, callers.staff)
 
     assert response.status_code == 200
     entries = json_of(response)
@@ -92,6 +92,19 @@ def test_a_no_op_and_a_refused_change_write_no_entry(client, callers):
                 {'If-Match': '"7"'}).status_code == 412
 
     assert len(json_of(history(client, oid))) == 1
+
+
+@pytest.mark.parametrize('reader', ['ada', 'service'])
+def test_only_staff_see_which_account_made_a_change_others_see_its_role(client, callers,
+                                                                        reader):
+    oid = create_order(client, user_id=ADA, headers=callers.staff)['order_id']
+    put(client, oid, {'status': 'paid'}, callers.service)
+    put(client, oid, {'status': 'cancelled'}, callers.ada)
+
+    entries = json_of(history(client, oid, getattr(callers, reader)))
+
+    assert [e['by'] for e in entries] == [
+        {'role': 'staff'}, {'role': 'service'}, {'role': 'customer'}]
 
 
 def test_a_customer_reads_the_history_of_their_own_orders_only(client, callers):

@@ -377,8 +377,18 @@ def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
     rule = packaged.template['Rules']['IamAuthSignsInOverVerifiedTlsAsOneUser']
 
     assert rule['RuleCondition'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
-    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, '']}]} in [
+    assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, 'off']}]} in [
         assertion['Assert'] for assertion in rule['Assertions']]
+
+
+def test_every_deployed_stage_checks_the_database_against_the_packaged_rds_bundle(packaged):
+    bundle = 'chalicelib/certs/global-bundle.pem'
+    makefile = (ROOT / 'Makefile').read_text()
+
+    assert packaged.stage_config['environment_variables']['DB_SSL_CA'] == bundle
+    assert packaged.template['Parameters']['DbSslCa']['Default'] == bundle
+    assert f'RDS_CA_BUNDLE := {bundle}' in makefile
+    assert re.search(r'^package: .*\$\(RDS_CA_BUNDLE\)', makefile, re.M)
 
 
 def test_the_api_reserves_its_concurrency_so_it_cannot_exhaust_the_database(packaged):
@@ -437,6 +447,28 @@ def test_api_gateway_throttles_the_whole_stage(packaged):
     assert (settings['ResourcePath'], settings['HttpMethod']) == ('/*', '*')
     assert settings['ThrottlingRateLimit'] == {'Ref': 'ApiThrottleRate'}
     assert settings['ThrottlingBurstLimit'] == {'Ref': 'ApiThrottleBurst'}
+
+
+def test_a_waf_web_acl_limits_each_client_ip_unless_switched_off(packaged):
+    parameters = packaged.template['Parameters']
+    (acl_id, acl), = packaged.of_type('AWS::WAFv2::WebACL').items()
+    (association_id, association), = packaged.of_type('AWS::WAFv2::WebACLAssociation').items()
+    [rule] = acl['Rules']
+
+    assert packaged.template['Conditions']['UsesWaf'] == {
+        'Fn::Equals': [{'Ref': 'UseWaf'}, 'true']}
+    assert (parameters['UseWaf']['Default'], parameters['UseWaf']['AllowedValues']) == (
+        'true', ['true', 'false'])
+    assert {packaged.resources[acl_id]['Condition'],
+            packaged.resources[association_id]['Condition']} == {'UsesWaf'}
+    assert acl['Scope'] == 'REGIONAL' and acl['DefaultAction'] == {'Allow': {}}
+    assert rule['Statement']['RateBasedStatement'] == {
+        'AggregateKeyType': 'IP', 'EvaluationWindowSec': 300, 'Limit': {'Ref': 'WafRateLimit'}}
+    assert rule['Action'] == {'Block': {'CustomResponse': {'ResponseCode': 429}}}
+    assert association['WebACLArn'] == {'Fn::GetAtt': [acl_id, 'Arn']}
+    assert referenced(association['ResourceArn']) - {'AWS::Partition', 'AWS::Region'} == {
+        'RestAPI'}
+    assert association['ResourceArn']['Fn::Sub'].endswith('/stages/${RestAPI.Stage}')
 
 
 def test_every_function_and_the_api_stage_are_traced_with_xray(packaged):

@@ -173,3 +173,23 @@ def test_a_reason_keeps_its_characters(client):
     entry = OrderHistory.get(OrderHistory.order == order['order_id'], OrderHistory.version == 2)
     assert entry.reason == reason
     assert last_event(order['order_id'])[1]['reason'] == reason
+
+
+# -- TRACKING_URL_HOSTS: the carriers' hosts a tracking link may point at -----------
+
+@pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)
+def test_with_tracking_url_hosts_set_a_link_elsewhere_is_a_400_and_changes_nothing(
+        client, monkeypatch):
+    from chalicelib.config import get_settings
+    monkeypatch.setenv('TRACKING_URL_HOSTS', 'track.example.com,dhl.com')
+    get_settings.cache_clear()
+    order = create_order(client)
+
+    refused = put(client, order['order_id'], {
+        'status': 'shipped', **TRACKING, 'tracking_url': 'https://phish.example/track'})
+    accepted = put(client, order['order_id'], {'status': 'shipped', **TRACKING})
+
+    assert refused.status_code == 400
+    assert set(json_of(refused)['errors']) == {'tracking_url'}
+    assert accepted.status_code == 200
+    assert json_of(accepted)['shipment']['tracking_url'] == TRACKING['tracking_url']

@@ -1,4 +1,6 @@
-from chalicelib.config import settings_from
+import pytest
+
+from chalicelib.config import ConfigError, settings_from
 from chalicelib.errors import Forbidden, Unauthenticated
 
 ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc'
@@ -34,6 +36,20 @@ def test_every_auth_setting_can_be_overridden():
 
     assert (auth.issuer, auth.jwks_url, auth.user_id_claim, auth.staff_group) == (
         ISSUER, 'file:///etc/orders/jwks.json', 'custom:shop_id', 'ops')
+
+
+def test_jwks_max_age_defaults_to_300_seconds_and_can_be_set():
+    base = {'AUTH_ISSUER': ISSUER, 'AUTH_AUDIENCE': 'a'}
+
+    assert settings_from(base).auth.jwks_max_age == 300
+    assert settings_from({**base, 'AUTH_JWKS_MAX_AGE_SECONDS': '60'}).auth.jwks_max_age == 60
+
+
+@pytest.mark.parametrize('value', ['0', '-5', '1.5', 'five'])
+def test_jwks_max_age_that_is_not_a_positive_whole_number_is_a_config_error(value):
+    with pytest.raises(ConfigError, match='AUTH_JWKS_MAX_AGE_SECONDS'):
+        settings_from({'AUTH_ISSUER': ISSUER, 'AUTH_AUDIENCE': 'a',
+                       'AUTH_JWKS_MAX_AGE_SECONDS': value})
 
 
 def test_unauthenticated_tells_the_client_nothing_of_the_reason():

@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.config import ConfigError, parse_database_url, settings_from
+from chalicelib.config import PACKAGE_ROOT, ConfigError, parse_database_url, settings_from
 
 
 def test_default_is_sqlite_under_data_with_auto_migrate():
@@ -62,10 +62,41 @@ def test_auto_migrate_can_be_switched_either_way():
     assert settings_from({'DB_HOST': 'db', 'AUTO_MIGRATE': '1'}).auto_migrate is True
 
 
-def test_tls_and_iam_auth_are_off_unless_asked_for():
-    database = settings_from({'DB_HOST': 'db', 'DB_USER': 'u', 'DB_PASSWORD': 'p'}).database
+def test_tls_and_iam_auth_are_off_unless_asked_for_on_the_local_stage():
+    database = settings_from({'ENVIRONMENT': 'local', 'DB_HOST': 'db', 'DB_USER': 'u',
+                              'DB_PASSWORD': 'p'}).database
 
-    assert (database.ssl_ca, database.iam_auth) == ('', False)
+    assert (database.ssl_ca, database.iam_auth, database.refusal) == ('', False, '')
+
+
+@pytest.mark.parametrize('stage', [{}, {'ENVIRONMENT': 'dev'}, {'ENVIRONMENT': 'prod'}])
+def test_a_deployed_stage_reaching_db_host_without_db_ssl_ca_is_refused(stage):
+    database = settings_from({**stage, 'DB_HOST': 'db', 'DB_PASSWORD': 'p'}).database
+
+    assert 'without DB_SSL_CA' in database.refusal
+
+
+@pytest.mark.parametrize('value', ['off', 'OFF', ' off '])
+def test_db_ssl_ca_off_means_plaintext_on_purpose(value):
+    database = settings_from({'ENVIRONMENT': 'prod', 'DB_HOST': 'db',
+                              'DB_SSL_CA': value}).database
+
+    assert (database.ssl_ca, database.refusal) == ('', '')
+
+
+def test_a_database_url_is_never_refused_for_want_of_tls():
+    database = settings_from({'ENVIRONMENT': 'prod',
+                              'DATABASE_URL': 'mysql://u:p@db:3306/shop'}).database
+
+    assert database.refusal == ''
+
+
+def test_a_relative_db_ssl_ca_is_a_file_of_the_package():
+    database = settings_from({'DB_HOST': 'db',
+                              'DB_SSL_CA': 'chalicelib/certs/global-bundle.pem'}).database
+
+    assert database.ssl_ca == str(PACKAGE_ROOT / 'chalicelib' / 'certs' / 'global-bundle.pem')
+    assert database.refusal == ''
 
 
 @pytest.mark.parametrize('env', [
@@ -120,3 +151,9 @@ def test_sqlite_ignores_the_server_only_settings():
     database = settings_from({'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
 
     assert (database.engine, database.ssl_ca, database.iam_auth) == ('sqlite', '', False)
+
+
+def test_tracking_url_hosts_are_off_by_default_and_read_as_a_list():
+    assert settings_from({}).tracking_url_hosts == ()
+    assert settings_from({'TRACKING_URL_HOSTS': ' DHL.com, ups.com. ,,'}).tracking_url_hosts == (
+        'dhl.com', 'ups.com')

@@ -7,8 +7,8 @@ from chalicelib.config import AuthSettings, settings_from
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity import Authenticator, Principal, Refuser, build_authenticator
 from chalicelib.identity.jwks import JwksCache
-from tests.unit.jwt_support import (AUDIENCE, ISSUER, KID, NOW, CountingFetch, jwk,
-                                    jwks_bytes, mint, rsa_key)
+from tests.unit.jwt_support import (AUDIENCE, ISSUER, KID, NOW, CountingFetch, FakeClock,
+                                    jwk, jwks_bytes, mint, rsa_key)
 
 AUTH = AuthSettings(issuer=ISSUER, audiences=(AUDIENCE,),
                     jwks_url='https://issuer.example/jwks.json')
@@ -155,13 +155,14 @@ class Clock:
         return self.now
 
 
-def test_a_token_seen_before_is_not_verified_again_but_still_expires():
+def test_a_token_seen_before_is_not_verified_again_but_still_expires(monkeypatch):
     fetch = CountingFetch(jwks_bytes(jwk(rsa_key('main'), KID)))
     clock = Clock(NOW)
     keys = JwksCache(AUTH.jwks_url, fetch=fetch)
-    asked = []
-    key_for = keys.key_for
-    keys.key_for = lambda kid: asked.append(kid) or key_for(kid)
+    verified = []
+    verify = identity.verify_token
+    monkeypatch.setattr(identity, 'verify_token',
+                        lambda *args: verified.append(1) or verify(*args))
     authenticator = Authenticator(AUTH, keys=keys, clock=clock)
     header = f'Bearer {mint()}'  # valid from NOW for an hour
 
@@ -169,8 +170,36 @@ def test_a_token_seen_before_is_not_verified_again_but_still_expires():
     again = authenticator.authenticate(header)
     clock.now = NOW + 3600 + 61  # past exp and its 60 s of leeway
 
-    assert first == again and asked == [KID]  # one signature check
+    assert first == again and len(verified) == 1  # one signature check
     assert 'expired' in refusal(authenticator, header).reason
+
+
+def test_a_token_seen_before_stops_working_once_its_key_is_withdrawn():
+    monotonic = FakeClock()
+    fetch = CountingFetch(jwks_bytes(jwk(rsa_key('main'), KID)),
+                          jwks_bytes(jwk(rsa_key('rotated'), 'key-2')))
+    keys = JwksCache(AUTH.jwks_url, fetch=fetch, clock=monotonic)
+    authenticator = Authenticator(AUTH, keys=keys, clock=lambda: NOW)
+    header = f'Bearer {mint()}'
+    authenticator.authenticate(header)
+
+    monotonic.advance(300)  # AUTH_JWKS_MAX_AGE_SECONDS by default
+
+    assert 'no key' in refusal(authenticator, header).reason
+
+
+def test_a_token_seen_before_still_works_after_a_refresh_that_kept_its_key():
+    monotonic = FakeClock()
+    fetch = CountingFetch(jwks_bytes(jwk(rsa_key('main'), KID)))
+    keys = JwksCache(AUTH.jwks_url, fetch=fetch, clock=monotonic)
+    authenticator = Authenticator(AUTH, keys=keys, clock=lambda: NOW)
+    header = f'Bearer {mint()}'
+    authenticator.authenticate(header)
+
+    monotonic.advance(300)
+
+    assert authenticator.authenticate(header).role == 'customer'
+    assert fetch.calls == 2
 
 
 def test_a_tampered_copy_of_a_token_seen_before_is_still_refused(authenticator):

@@ -97,12 +97,73 @@ def test_failed_first_fetch_is_unauthenticated_not_a_crash():
     assert 'JWKS fetch failed' in raised.value.reason
 
 
-def test_failed_first_fetch_is_tried_again_on_the_next_lookup():
-    keys, fetch = cache(OSError('timed out'), ONE_KEY)
+def test_failed_first_fetch_is_tried_again_5_seconds_later_not_sooner():
+    clock = FakeClock()
+    keys, fetch = cache(OSError('timed out'), ONE_KEY, clock=clock)
     is_unknown(keys, KID)
+    clock.advance(4.9)
+    for _ in range(20):
+        is_unknown(keys, 'junk-kid')
+    assert fetch.calls == 1
+
+    clock.advance(0.1)
 
     assert keys.key_for(KID) is not None
     assert fetch.calls == 2
+
+
+def test_keys_are_fetched_again_once_older_than_their_max_age():
+    clock = FakeClock()
+    keys, fetch = cache(ROTATED, ONE_KEY, clock=clock)
+    keys.key_for(ROTATED_KID)
+    clock.advance(299.9)
+    keys.key_for(ROTATED_KID)
+    assert fetch.calls == 1
+
+    clock.advance(0.1)
+
+    assert is_unknown(keys, ROTATED_KID)  # withdrawn by the issuer
+    assert keys.key_for(KID) is not None
+    assert fetch.calls == 3  # the refresh, and the one re-fetch its now unknown kid makes
+
+
+def test_max_age_is_configurable():
+    clock = FakeClock()
+    fetch = CountingFetch(ONE_KEY)
+    keys = JwksCache(URL, fetch=fetch, clock=clock, max_age=10)
+    keys.key_for(KID)
+
+    clock.advance(10)
+    keys.key_for(KID)
+
+    assert fetch.calls == 2
+
+
+def test_a_failed_refresh_keeps_the_keys_and_waits_30_seconds():
+    clock = FakeClock()
+    keys, fetch = cache(ONE_KEY, OSError('issuer down'), ONE_KEY, clock=clock)
+    keys.key_for(KID)
+    clock.advance(300)
+    assert keys.key_for(KID) is not None  # the refresh failed: the key held still works
+    assert fetch.calls == 2
+
+    clock.advance(29.9)
+    keys.key_for(KID)
+    assert fetch.calls == 2
+
+    clock.advance(0.1)
+    keys.key_for(KID)
+    assert fetch.calls == 3
+
+
+def test_an_unchanged_key_keeps_its_object_across_a_refresh():
+    clock = FakeClock()
+    keys, _ = cache(ONE_KEY, ROTATED, clock=clock)
+    before = keys.key_for(KID)
+
+    clock.advance(300)
+
+    assert keys.key_for(KID) is before
 
 
 def test_failed_refetch_keeps_the_keys_already_held():

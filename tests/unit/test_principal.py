@@ -59,8 +59,42 @@ def test_staff_group_makes_staff():
     assert principal(**{'cognito:groups': ['staff']}).role == 'staff'
 
 
-def test_admin_scope_makes_staff():
-    assert principal(scope='openid orders/admin').role == 'staff'
+MACHINE = {'sub': 'app-client-1', 'client_id': 'app-client-1', 'token_use': 'access'}
+
+
+def machine(**claims):
+    return principal_from_claims({**MACHINE, **claims})
+
+
+def test_admin_scope_of_a_machine_token_makes_staff():
+    assert machine(scope='openid orders/admin').role == 'staff'
+
+
+USER_ACCESS_TOKENS = {
+    'a user access token': {'sub': 'user-uuid', 'username': 'ada', 'client_id': 'app-client-1',
+                            'token_use': 'access'},
+    'a username beside a client sub': {**MACHINE, 'username': 'app-client-1'},
+    'an id token': {'sub': 'app-client-1', 'aud': 'app-client-1', 'token_use': 'id'},
+    'no token_use': {'sub': 'app-client-1', 'client_id': 'app-client-1'},
+    'no client_id': {'sub': 'app-client-1', 'token_use': 'access'},
+    'sub other than the client': {**MACHINE, 'sub': 'someone'},
+}
+
+
+@pytest.mark.parametrize('scope', ['orders/admin', 'orders/fulfilment'])
+@pytest.mark.parametrize('claims', USER_ACCESS_TOKENS.values(), ids=USER_ACCESS_TOKENS.keys())
+def test_scopes_grant_no_role_to_a_token_that_is_not_a_machine_token(claims, scope):
+    with pytest.raises(Unauthenticated) as raised:
+        principal_from_claims({**claims, 'scope': scope})
+
+    assert 'no role' in raised.value.reason
+
+
+def test_a_user_access_token_with_the_admin_scope_stays_a_customer():
+    claims = {**USER_ACCESS_TOKENS['a user access token'], 'scope': 'orders/admin',
+              'custom:user_id': '7'}
+
+    assert principal_from_claims(claims).role == 'customer'
 
 
 def test_configured_staff_group_replaces_the_default():
@@ -75,16 +109,19 @@ def test_groups_that_are_not_a_list_give_no_role():
     assert 'no role' in unauthenticated(**{'cognito:groups': 'staff'})
 
 
-def test_fulfilment_scope_makes_a_service():
-    assert principal(scope='orders/fulfilment') == Principal('sub-1', 'service', None, None)
+def test_fulfilment_scope_of_a_machine_token_makes_a_service():
+    assert machine(scope='orders/fulfilment') == Principal('app-client-1', 'service', None, None)
 
 
 def test_scopes_match_whole_words_only():
-    assert 'no role' in unauthenticated(scope='orders/admins xorders/fulfilment')
+    with pytest.raises(Unauthenticated) as raised:
+        machine(scope='orders/admins xorders/fulfilment')
+
+    assert 'no role' in raised.value.reason
 
 
 def test_staff_wins_over_service_when_a_token_has_both():
-    assert principal(scope='orders/fulfilment orders/admin').role == 'staff'
+    assert machine(scope='orders/fulfilment orders/admin').role == 'staff'
 
 
 def test_staff_keeps_a_valid_user_id():

@@ -101,19 +101,19 @@ def test_parse_of_moderate_nesting_is_still_parsed():
     assert 'a' in body
 
 
-def test_parse_refuses_a_body_over_256_kib_as_payload_too_large():
-    padding = 'x' * (256 * 1024)
+def test_parse_refuses_a_body_over_64_kib_as_payload_too_large():
+    padding = 'x' * (64 * 1024)
     raw = ('{"pad": "%s"}' % padding).encode()
 
     with pytest.raises(PayloadTooLarge):
         parse(raw)
 
 
-def test_parse_accepts_a_body_of_exactly_256_kib():
-    raw = b'{"pad": "' + b'x' * (256 * 1024 - 11) + b'"}'
-    assert len(raw) == 256 * 1024
+def test_parse_accepts_a_body_of_exactly_64_kib():
+    raw = b'{"pad": "' + b'x' * (64 * 1024 - 11) + b'"}'
+    assert len(raw) == 64 * 1024
 
-    assert len(parse(raw)['pad']) == 256 * 1024 - 11
+    assert len(parse(raw)['pad']) == 64 * 1024 - 11
 
 
 def test_parse_keeps_1e309_a_finite_decimal_never_infinity():
@@ -743,3 +743,32 @@ def test_malformed_cursor_is_invalid_input_on_cursor(cursor):
         paging.decode_cursor(cursor, {})
 
     assert raised.value.errors == {'cursor': ['Not a valid cursor.']}
+
+
+# -- tracking_url hosts allowed (TRACKING_URL_HOSTS) ------------------------------
+
+SHIPPED = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'}
+CARRIERS = ('dhl.com', 'ups.com')
+
+
+@pytest.mark.parametrize('url', ['https://dhl.com/track?id=JD-1',
+                                 'https://www.dhl.com/track', 'https://WWW.UPS.COM/t'])
+def test_a_tracking_url_on_an_allowed_host_or_its_subdomain_is_accepted(url):
+    body = {**SHIPPED, 'tracking_url': url}
+
+    assert schemas.load_update_order(body, CARRIERS)['tracking_url'] == url
+
+
+@pytest.mark.parametrize('url', ['https://evil.example/dhl.com', 'https://dhl.com.evil.example/',
+                                 'https://notdhl.com/', 'https://evil.example/?u=dhl.com'])
+def test_a_tracking_url_on_any_other_host_is_refused_when_hosts_are_listed(url):
+    with pytest.raises(InvalidInput) as refused:
+        schemas.load_update_order({**SHIPPED, 'tracking_url': url}, CARRIERS)
+
+    assert set(refused.value.errors) == {'tracking_url'}
+
+
+def test_any_https_host_is_accepted_when_no_hosts_are_listed():
+    body = {**SHIPPED, 'tracking_url': 'https://parcels.example/track'}
+
+    assert schemas.load_update_order(body)['tracking_url'] == 'https://parcels.example/track'

@@ -44,7 +44,69 @@ def test_token_without_exp_is_refused():
 
 @pytest.mark.parametrize('exp', ['1900003600', True, [NOW + 3600]])
 def test_exp_that_is_not_a_number_is_refused(exp):
-    assert 'not a number' in refused(mint(claims(exp=exp)))
+    assert 'not a finite number' in refused(mint(claims(exp=exp)))
+
+
+def signed_payload_text(text):
+    """A token whose payload is `text` as written (numbers JSON itself cannot
+    round-trip through Python, such as 1e400)."""
+    return forge(HEADER, text.encode())
+
+
+@pytest.mark.parametrize('name, value', [('exp', '1e400'), ('exp', '-1e400'),
+                                         ('nbf', '-1e400'), ('iat', '-1e400')])
+def test_a_time_claim_that_parses_as_an_infinity_is_refused(name, value):
+    times = {'exp': NOW + 3600, 'nbf': NOW, 'iat': NOW, name: '@'}
+    text = json.dumps(claims(**times)).replace('"@"', value)
+
+    assert 'not a finite number' in refused(signed_payload_text(text))
+
+
+@pytest.mark.parametrize('name', ['nbf', 'iat'])
+def test_nbf_or_iat_as_a_string_is_refused(name):
+    assert 'not a finite number' in refused(mint(claims(**{name: str(NOW)})))
+
+
+BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+
+def respelled(segment):
+    """The same bytes with the spare bits of the last character set (the
+    canonical spelling leaves them 0): 4 spare bits after a lone byte, 2
+    after two."""
+    spare = {2: 0b1111, 3: 0b11}[len(segment) % 4]
+    return segment[:-1] + BASE64URL[BASE64URL.index(segment[-1]) | spare]
+
+
+def token_with_spare_bits_in(part):
+    """A valid token whose segment `part` ends in a character with spare bits."""
+    for pad in range(4):
+        token = mint(claims(sub='s' * (pad + 1)), headers={'x': 'x' * pad})
+        if len(token.split('.')[part]) % 4:
+            return token
+    raise AssertionError('no padding length gives spare bits')
+
+
+@pytest.mark.parametrize('part', [0, 1, 2])
+def test_a_segment_with_spare_bits_set_is_refused(part):
+    segments = token_with_spare_bits_in(part).split('.')
+    assert verify('.'.join(segments))
+    segments[part] = respelled(segments[part])
+
+    assert 'not canonical base64url' in refused('.'.join(segments))
+
+
+@pytest.mark.parametrize('part', [0, 1, 2])
+def test_a_padded_segment_is_refused(part):
+    segments = mint().split('.')
+    segments[part] += '=' * (-len(segments[part]) % 4 or 4)
+
+    assert 'base64url' in refused('.'.join(segments))
+
+
+@pytest.mark.parametrize('aud', [[AUDIENCE, 1], [AUDIENCE, None], [AUDIENCE, ['x']]])
+def test_an_audience_list_holding_anything_but_strings_is_refused(aud):
+    assert 'audience' in refused(mint(claims(aud=aud)))
 
 
 def test_nbf_beyond_the_leeway_is_refused():

@@ -1,0 +1,93 @@
+"""What every request body must be, before any schema reads it, and rules
+every schema shares: a bounded body, bounded lists, one rule for free text.
+
+A refusal must stay cheap whoever built the request: the body is measured
+before it is decoded, a list's length before its first entry is loaded, and
+an error answer lists a bounded number of problems (errors.py)."""
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from marshmallow import ValidationError, fields, validate
+
+from chalicelib.errors import InvalidInput, PayloadTooLarge
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f'{name} is not a valid JSON number')
+
+
+def parse_json_object(raw_body: bytes | str | None) -> dict:
+    """Parse a request body into a dict; numbers with a fraction become Decimal
+    so that money is exact from the first byte."""
+    if raw_body and len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f'Request body is larger than {MAX_BODY_BYTES} bytes')
+    try:
+        text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
+        body = json.loads(text, parse_float=Decimal,
+                          parse_constant=_reject_constant)
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidInput('Request body is not valid JSON') from None
+    if not isinstance(body, dict):
+        raise InvalidInput('Request body must be a JSON object')
+    return body
+
+
+class BoundedList(fields.List):
+    """A list of min_length..max_length entries whose length is checked before
+    any entry is loaded: marshmallow's own Length runs after every entry was
+    deserialized, so a body of 80,000 empty objects would be read (and
+    answered with 80,000 errors) before it was found too long. The Length
+    validator stays too, so the OpenAPI document shows minItems/maxItems."""
+
+    def __init__(self, cls_or_instance: Any, *, min_length: int, max_length: int,
+                 **kwargs: Any) -> None:
+        self.length = validate.Length(min=min_length, max=max_length)
+        super().__init__(cls_or_instance, validate=self.length, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            self.length(value)  # counts the entries, reads none of them
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+# Free text (a cancellation reason, a carrier, a product name) ends up in
+# the order's history, in staff tools and in emails. Refused in it:
+# - lone surrogates: no encoder can write them (a 500 on the way to the
+#   database, a crash in the mail);
+# - C0 and C1 control characters and DEL: they rewrite terminals and logs;
+#   tab and line breaks only where the field is multi-line;
+# - bidirectional embeddings, overrides and isolates (U+202A..U+202E,
+#   U+2066..U+2069): they make "gnp.exe" read as "exe.png";
+# - invisible characters with no part in any script: zero width space
+#   U+200B, word joiner U+2060, zero width no-break space (BOM) U+FEFF.
+#   Zero width (non-)joiners U+200C and U+200D stay allowed: Persian, the
+#   Indic scripts and emoji sequences need them to be written correctly.
+_ALWAYS_REFUSED = ('\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff'
+                   '\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff')
+_MULTI_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}]')
+_ONE_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}\t\n\r]')
+
+
+class FreeText(validate.Validator):
+    """The one rule for human-written text; `multi_line` lets tabs and line
+    breaks (CR, LF) through."""
+
+    def __init__(self, multi_line: bool = False) -> None:
+        self.pattern = _MULTI_LINE_REFUSED if multi_line else _ONE_LINE_REFUSED
+        self.error = ('Must not hold control, bidirectional-control or invisible '
+                      'characters' + (' other than tabs and line breaks.' if multi_line
+                                      else ' (nor tabs or line breaks).'))
+
+    def __call__(self, value: str) -> str:
+        found = self.pattern.search(value)
+        if found:
+            raise ValidationError(f'{self.error} Found U+{ord(found.group()):04X} '
+                                  f'at position {found.start()}.')
+        return value
