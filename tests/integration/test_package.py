@@ -383,12 +383,11 @@ def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
 
 def test_every_deployed_stage_checks_the_database_against_the_packaged_rds_bundle(packaged):
     bundle = 'chalicelib/certs/global-bundle.pem'
-    makefile = (ROOT / 'Makefile').read_text()
 
     assert packaged.stage_config['environment_variables']['DB_SSL_CA'] == bundle
     assert packaged.template['Parameters']['DbSslCa']['Default'] == bundle
-    assert f'RDS_CA_BUNDLE := {bundle}' in makefile
-    assert re.search(r'^package: .*\$\(RDS_CA_BUNDLE\)', makefile, re.M)
+    with zipfile.ZipFile(packaged.out_dir / 'deployment.zip') as archive:
+        assert archive.read(bundle) == (ROOT / bundle).read_bytes()
 
 
 def test_the_api_reserves_its_concurrency_so_it_cannot_exhaust_the_database(packaged):
