@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test token migrate relay redrive recount clean
+.PHONY: venv run test lint token migrate relay redrive recount clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# Settings in pyproject.toml.
+lint: venv
+	$(BIN)/ruff check .
 
 # A token of the local development issuer (its keys under .data/dev-issuer,
 # made on first use), which `make run` accepts:

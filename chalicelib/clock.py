@@ -6,11 +6,11 @@ argument defaulting to `utcnow`, so tests can hand in a fixed time.
 Ages and timeouts (how long a connection sat idle, how old a cached secret
 is) use `monotonic`, which tests replace to make time pass."""
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 
 def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def time_left(context, margin_seconds):

@@ -4,7 +4,6 @@ import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
@@ -46,9 +45,9 @@ class AuthSettings:
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
-    sns_topic_arn: Optional[str]
-    ses_sender_email: Optional[str]
-    mail_dir: Optional[str]
+    sns_topic_arn: str | None
+    ses_sender_email: str | None
+    mail_dir: str | None
     log_level: str
     aws_region: str
     outbox_retention: timedelta
@@ -58,7 +57,7 @@ class Settings:
     # issuer; on any other stage it means every protected request is refused.
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
-    auth: Optional[AuthSettings] = None
+    auth: AuthSettings | None = None
 
 
 class ConfigError(ValueError):

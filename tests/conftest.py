@@ -17,14 +17,14 @@ import pytest
 # turns it on in a Lambda-like process of its own.
 os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'
 
-from chalicelib import aws, identity, logs, runtime  # noqa: E402
-from chalicelib.config import get_settings  # noqa: E402
-from chalicelib.identity.dev_issuer import DevIssuer  # noqa: E402
-from chalicelib.orders import counts  # noqa: E402
-from chalicelib.storage import connection  # noqa: E402
-from chalicelib.storage.migrations import upgrade  # noqa: E402
-from chalicelib.storage.models import MODELS  # noqa: E402
-from tests.support import Clock  # noqa: E402
+from chalicelib import aws, identity, logs, runtime
+from chalicelib.config import get_settings
+from chalicelib.identity.dev_issuer import DevIssuer
+from chalicelib.orders import counts
+from chalicelib.storage import connection
+from chalicelib.storage.migrations import upgrade
+from chalicelib.storage.models import MODELS
+from tests.support import Clock
 
 MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
                port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -520,7 +521,7 @@ def main(argv=None):
     text = render(build())
     stale = []
     for path in OUTPUTS:
-        current = open(path, encoding='utf-8').read() if os.path.exists(path) else None
+        current = Path(path).read_text(encoding='utf-8') if os.path.exists(path) else None
         if current == text:
             continue
         if args.check:

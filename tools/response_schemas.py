@@ -103,7 +103,8 @@ class HistoryEntrySchema(Schema):
 
 
 class OrderListSchema(Schema):
-    orders = fields.List(fields.Nested(OrderSchema), required=True, validate=validate.Length(max=100),
+    orders = fields.List(fields.Nested(OrderSchema), required=True,
+                         validate=validate.Length(max=100),
                          metadata={'description': 'Newest first (order_id descending).'})
     total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
         'description': 'How many orders match the filters, whatever the page.'})

@@ -136,7 +136,7 @@ class JwksCache:
     def _load(self):
         try:
             keys = parse_jwks(self._fetch(self.url))
-        except Exception as exc:  # noqa: BLE001 - any failure to get keys is a 401, never a 500
+        except Exception as exc:  # any failure to get keys is a 401, never a 500
             log.warning('JWKS fetch from %s failed: %s: %s', self.url,
                         type(exc).__name__, exc)
             raise Unauthenticated(f'JWKS fetch failed: {type(exc).__name__}') from exc

@@ -97,4 +97,4 @@ def scoped_idempotency_key(principal, key):
     holds no NUL and the last NUL splits the pair one way only."""
     if '\0' in key:
         raise ValueError('an Idempotency-Key holds no NUL')
-    return hashlib.sha256(f'{principal.sub}\0{key}'.encode('utf-8')).hexdigest()
+    return hashlib.sha256(f'{principal.sub}\0{key}'.encode()).hexdigest()

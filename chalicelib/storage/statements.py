@@ -68,7 +68,7 @@ def fetch(statement, **values):
     for row in cursor.fetchall():
         instance = model(__no_default__=1, **{
             field.name: None if value is None else field.python_value(value)
-            for field, value in zip(columns, row)})
+            for field, value in zip(columns, row, strict=True)})
         instance._dirty.clear()
         rows.append(instance)
     return rows

@@ -141,7 +141,7 @@ def test_a_key_outside_the_jwks_is_401_even_with_a_known_kid(client, issuer, ord
 
 
 def test_a_tampered_payload_is_401(client, issuer, orders):
-    header, payload, signature = issuer.mint(user_id=BOB).split('.')
+    header, _payload, signature = issuer.mint(user_id=BOB).split('.')
     claims = issuer.claims(user_id=ADA)
     tampered = forge({}, claims).split('.')[1]
     unauthorized(client.http.get(f'/orders/{orders[ADA]}',
