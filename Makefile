@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test lint token migrate relay redrive recount clean
+.PHONY: venv run test lint typecheck token migrate relay redrive recount clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ test: venv
 # Settings in pyproject.toml.
 lint: venv
 	$(BIN)/ruff check .
+
+# Plain mypy on the Lambda code, strict on the pure rules (pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
 
 # A token of the local development issuer (its keys under .data/dev-issuer,
 # made on first use), which `make run` accepts:

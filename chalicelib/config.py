@@ -3,6 +3,7 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,7 @@ class DatabaseSettings:
     ssl_ca: str = ''  # a CA bundle: TLS, the server's certificate checked against it
     iam_auth: bool = False  # sign in with an RDS IAM auth token, no password
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: never show the password.
         return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
                 f'host={self.host!r}, port={self.port}, name={self.name!r}, '
@@ -35,7 +36,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class AuthSettings:
     issuer: str
-    audiences: tuple
+    audiences: tuple[str, ...]
     jwks_url: str
     user_id_claim: str = DEFAULT_USER_ID_CLAIM
     staff_group: str = DEFAULT_STAFF_GROUP
@@ -64,7 +65,7 @@ class ConfigError(ValueError):
     pass
 
 
-def parse_database_url(url):
+def parse_database_url(url: str) -> DatabaseSettings:
     parts = urlsplit(url)
     if parts.scheme == 'sqlite':
         # sqlite:///relative/path -> 'relative/path'; sqlite:////abs -> '/abs'
@@ -83,7 +84,7 @@ def parse_database_url(url):
     raise ConfigError(f'DATABASE_URL: unsupported scheme {parts.scheme!r}')
 
 
-def database_settings(env):
+def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     if env.get('DATABASE_URL'):
         database = parse_database_url(env['DATABASE_URL'])
     elif env.get('DB_HOST'):
@@ -105,7 +106,7 @@ def database_settings(env):
     return database
 
 
-def _check_iam_auth(database):
+def _check_iam_auth(database: DatabaseSettings) -> None:
     if not database.ssl_ca:
         # MySQL sends the token as a clear-text password (mysql_clear_password):
         # only inside TLS whose certificate was checked may it travel.
@@ -119,11 +120,11 @@ def _check_iam_auth(database):
                           'and DB_SECRET_ARN (and any password in DATABASE_URL)')
 
 
-def _flag(value):
+def _flag(value: str) -> bool:
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
-def auth_settings(env):
+def auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
     issuer = (env.get('AUTH_ISSUER') or '').strip()
     if not issuer:
         return None
@@ -137,7 +138,7 @@ def auth_settings(env):
         staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
 
 
-def settings_from(env):
+def settings_from(env: Mapping[str, str]) -> Settings:
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
     auto_migrate = env.get('AUTO_MIGRATE')
@@ -159,5 +160,5 @@ def settings_from(env):
 
 
 @functools.lru_cache(maxsize=1)
-def get_settings():
+def get_settings() -> Settings:
     return settings_from(os.environ)

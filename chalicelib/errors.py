@@ -1,10 +1,16 @@
 """What the domain refuses, and why. app.py maps each class to one HTTP status."""
+from typing import Any
 
 
 class OrderServiceError(Exception):
     message = 'Order service error'
 
-    def __init__(self, message=None, errors=None):
+    # Field errors as marshmallow reports them: lists of messages keyed by
+    # field, nested by list index and field for what lies deeper.
+    errors: dict[str, Any] | None
+
+    def __init__(self, message: str | None = None,
+                 errors: dict[str, Any] | None = None) -> None:
         super().__init__(message or self.message)
         self.errors = errors
 
@@ -62,7 +68,7 @@ class Unauthenticated(OrderServiceError):
     apart from a bad one (the WWW-Authenticate challenge differs)."""
     message = 'A valid bearer token is required'
 
-    def __init__(self, reason, token_sent=True):
+    def __init__(self, reason: str, token_sent: bool = True) -> None:
         super().__init__(
             'The bearer token is invalid or expired' if token_sent else None)
         self.reason = reason

@@ -1,6 +1,11 @@
 """What a container builds once and reuses across warm invocations: the
 database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import peewee
+
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
@@ -13,21 +18,23 @@ from chalicelib.storage import connection, migrations
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
-_built = {}
+_T = TypeVar('_T')
+_built: dict[str, Any] = {}
 
 
-def _once(name, build):
+def _once(name: str, build: Callable[[], _T]) -> _T:
     if name not in _built:
         _built[name] = build()
-    return _built[name]
+    built: _T = _built[name]
+    return built
 
 
-def reset():
+def reset() -> None:
     """Forget everything built (tests change the environment between cases)."""
     _built.clear()
 
 
-def database():
+def database() -> peewee.DatabaseProxy:
     """The database, connected and (when AUTO_MIGRATE says so) migrated."""
     settings = get_settings()
     _once('database', lambda: connection.open_database(settings))
@@ -37,7 +44,7 @@ def database():
     return connection.database
 
 
-def _upgrade_schema():
+def _upgrade_schema() -> bool:
     try:
         migrations.upgrade()
     except connection.CONNECTION_ERRORS as exc:
@@ -49,13 +56,13 @@ def _upgrade_schema():
     return True
 
 
-def _client_getter(service, purpose=aws.BACKGROUND):
+def _client_getter(service: str, purpose: str = aws.BACKGROUND) -> Callable[[], Any]:
     region = get_settings().aws_region
     return lambda: aws.client(service, region, purpose)
 
 
-def publisher():
-    def build():
+def publisher() -> SnsPublisher | LocalPublisher:
+    def build() -> SnsPublisher | LocalPublisher:
         settings = get_settings()
         if settings.sns_topic_arn:
             return SnsPublisher(_client_getter('sns', aws.REQUEST), _client_getter('sns'),
@@ -64,9 +71,10 @@ def publisher():
     return _once('publisher', build)
 
 
-def notifier():
-    def build():
+def notifier() -> Notifier:
+    def build() -> Notifier:
         settings = get_settings()
+        sender: SesSender | MailDirSender
         if settings.ses_sender_email and not settings.mail_dir:
             sender = SesSender(_client_getter('ses'), settings.ses_sender_email)
         else:
@@ -75,10 +83,10 @@ def notifier():
     return _once('notifier', build)
 
 
-def order_service():
+def order_service() -> OrderService:
     database()
     return _once('service', lambda: OrderService(publish=publisher().publish_committed))
 
 
-def sqs():
+def sqs() -> Any:
     return aws.client('sqs', get_settings().aws_region)

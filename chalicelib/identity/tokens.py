@@ -11,9 +11,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable, Collection
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from chalicelib.errors import Unauthenticated
@@ -24,8 +27,11 @@ LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT = re.compile(r'[A-Za-z0-9_-]+')
 
+# A token's claims (or header): a JSON object, whatever its members hold.
+Claims = dict[str, Any]
 
-def _b64decode(segment, what):
+
+def _b64decode(segment: str, what: str) -> bytes:
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
         raise Unauthenticated(f'malformed token: {what} is not base64url')
     try:
@@ -34,7 +40,7 @@ def _b64decode(segment, what):
         raise Unauthenticated(f'malformed token: {what} is not base64url') from exc
 
 
-def _unique_object(pairs):
+def _unique_object(pairs: list[tuple[str, Any]]) -> Claims:
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
         # Two parsers may pick different copies; refuse rather than guess.
@@ -42,11 +48,11 @@ def _unique_object(pairs):
     return dict(pairs)
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> Any:
     raise ValueError(f'{name} is not JSON')
 
 
-def _json_object(raw, what):
+def _json_object(raw: bytes, what: str) -> Claims:
     try:
         value = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_object,
                            parse_constant=_refuse_constant)
@@ -57,7 +63,7 @@ def _json_object(raw, what):
     return value
 
 
-def _number(claims, name):
+def _number(claims: Claims, name: str) -> int | float | None:
     value = claims.get(name)
     if value is None:
         return None
@@ -66,7 +72,7 @@ def _number(claims, name):
     return value
 
 
-def check_times(claims, now, leeway=LEEWAY):
+def check_times(claims: Claims, now: float, leeway: float = LEEWAY) -> None:
     exp = _number(claims, 'exp')
     if exp is None:
         raise Unauthenticated('token has no exp')
@@ -78,7 +84,7 @@ def check_times(claims, now, leeway=LEEWAY):
             raise Unauthenticated(f'token {name} {value} is in the future (now {now:.0f})')
 
 
-def _check_audience(claims, audiences):
+def _check_audience(claims: Claims, audiences: Collection[str]) -> None:
     # An ID token names its audience in aud; a Cognito access token has no
     # aud and names the app client in client_id. When aud is there it decides.
     if 'aud' in claims:
@@ -92,7 +98,8 @@ def _check_audience(claims, audiences):
         raise Unauthenticated(f'client_id {str(client_id)[:100]!r} is not accepted')
 
 
-def verify_token(token, key_for, issuer, audiences, now, leeway=LEEWAY):
+def verify_token(token: object, key_for: Callable[[str], RSAPublicKey], issuer: str,
+                 audiences: Collection[str], now: float, leeway: float = LEEWAY) -> Claims:
     """The claims of `token`, or Unauthenticated(reason).
 
     `key_for(kid)` gives the RSA public key of the JWKS with that kid or raises

@@ -14,16 +14,17 @@ a customer's cancel of a shipped order passes here and is refused there."""
 import hashlib
 
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
+from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
 
 CANCELLED = 'cancelled'
 
 
-def _is_own(principal, order_user_id):
+def _is_own(principal: Principal, order_user_id: int) -> bool:
     return principal.user_id is not None and order_user_id == principal.user_id
 
 
-def creation_owner(principal, body_user_id, body_email):
+def creation_owner(principal: Principal, body_user_id: int | None,
+                   body_email: str | None) -> tuple[int | None, str | None]:
     """(user_id, user_email) of the order this principal may create from a
     body's user_id and user_email (either may be None: left out).
 
@@ -49,7 +50,7 @@ def creation_owner(principal, body_user_id, body_email):
     raise Forbidden('This caller may not create orders')
 
 
-def scope_for_list(principal, requested_user_id):
+def scope_for_list(principal: Principal, requested_user_id: int | None) -> int | None:
     """The user_id filter a list runs with (None: every user), from the one
     asked for (a ?user_id= filter, a /users/{id}/orders path, or what a cursor
     remembers; None when none was given). A customer's list is always theirs."""
@@ -62,7 +63,7 @@ def scope_for_list(principal, requested_user_id):
     raise Forbidden('This caller may not list orders')
 
 
-def check_can_read(principal, order_user_id):
+def check_can_read(principal: Principal, order_user_id: int) -> None:
     """Reading an order (and its history) owned by order_user_id."""
     if principal.role == CUSTOMER:
         if not _is_own(principal, order_user_id):
@@ -72,7 +73,7 @@ def check_can_read(principal, order_user_id):
         raise Forbidden('This caller may not read orders')
 
 
-def check_status_change(principal, order_user_id, new_status):
+def check_status_change(principal: Principal, order_user_id: int, new_status: str) -> None:
     """Setting new_status on an order owned by order_user_id; the lifecycle
     decides afterwards whether the move itself is allowed."""
     check_can_read(principal, order_user_id)
@@ -80,14 +81,14 @@ def check_status_change(principal, order_user_id, new_status):
         raise Forbidden('A customer may only cancel an order')
 
 
-def check_delete(principal, order_user_id):
+def check_delete(principal: Principal, order_user_id: int) -> None:
     """Deleting an order owned by order_user_id: staff only."""
     check_can_read(principal, order_user_id)
     if principal.role != STAFF:
         raise Forbidden('This caller may not delete orders')
 
 
-def scoped_idempotency_key(principal, key):
+def scoped_idempotency_key(principal: Principal, key: str) -> str:
     """The stored form of an Idempotency-Key, owned by the principal that sent
     it: the same key from two principals is two keys.
 

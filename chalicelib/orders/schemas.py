@@ -1,8 +1,10 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
@@ -93,7 +95,9 @@ class OrderItemSchema(Schema):
     price_at_order = Money(required=True)
 
 
-_EMAIL_RULES = [validate.Length(max=254), _plain_address, validate.Email()]
+# A marshmallow validator: raises ValidationError or returns anything.
+_Rule = Callable[[Any], Any]
+_EMAIL_RULES: list[_Rule] = [validate.Length(max=254), _plain_address, validate.Email()]
 
 
 class CreateOrderSchema(Schema):
@@ -143,12 +147,12 @@ def _url_without_userinfo(value):
         raise ValidationError('Must not carry a user name or password.')
 
 
-_CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
-_TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
-_TRACKING_URL_RULES = [
+_CARRIER_RULES: list[_Rule] = [validate.Length(min=1, max=50), _printable, _not_blank]
+_TRACKING_NUMBER_RULES: list[_Rule] = [validate.Length(min=1, max=100), _tracking_characters]
+_TRACKING_URL_RULES: list[_Rule] = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
-_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
+_REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
 
 # Fields a status change may carry, each only with its status.
 SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')

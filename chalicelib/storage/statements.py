@@ -78,7 +78,7 @@ def scalar(statement, **values):
     return run(statement, **values).fetchone()[0]
 
 
-_inserts = {}
+_inserts: dict[tuple[object, ...], Statement] = {}
 
 
 def insert(model, rows):
@@ -134,7 +134,7 @@ COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id 
 COUNT_USER_ORDERS_WITH_STATUS = Statement(Order, (
     'SELECT COUNT(*) FROM orders WHERE user_id = :user_id AND status = :status'))
 
-_pages = {}
+_pages: dict[tuple[object, ...], Statement] = {}
 
 
 def order_page(status, user_id, after, offset):
@@ -153,7 +153,7 @@ def order_page(status, user_id, after, offset):
     return _pages[key]
 
 
-_exports = {}
+_exports: dict[tuple[object, ...], tuple[Statement, ...]] = {}
 
 
 def export_statements(start, end):
