@@ -5,7 +5,7 @@ import re
 
 from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
-from chalicelib import identity, logs, runtime, tracing
+from chalicelib import __version__, identity, logs, runtime, tracing
 from chalicelib.api import reference
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
@@ -228,8 +228,9 @@ def health():
     except connection.CONNECTION_ERRORS as exc:
         error = connection.unavailable(exc)
     else:
-        return {'status': 'ok', 'database': 'ok'}
-    return Response(body={'status': 'error', 'database': 'unreachable'},
+        return {'status': 'ok', 'database': 'ok', 'version': __version__}
+    return Response(body={'status': 'error', 'database': 'unreachable',
+                          'version': __version__},
                     status_code=503, headers={'Retry-After': retry_after(error)})
 
 

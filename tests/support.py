@@ -5,7 +5,13 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib import __version__
+
 JSON = {'Content-Type': 'application/json'}
+# What GET /health answers while the database does.
+HEALTHY = {'status': 'ok', 'database': 'ok', 'version': __version__}
+# And while it does not (a 503).
+UNHEALTHY = {'status': 'error', 'database': 'unreachable', 'version': __version__}
 
 # For an HTTP case the schema refuses before any database work (tests/unit/test_schemas.py
 # proves the rule itself): on MariaDB it would prove nothing more.

@@ -134,3 +134,5 @@ class ErrorSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(['ok', 'error']))
     database = fields.String(required=True, validate=validate.OneOf(['ok', 'unreachable']))
+    version = fields.String(required=True, metadata={
+        'description': 'The version of the service answering (semantic versioning).'})
