@@ -9,15 +9,11 @@ from cryptography.hazmat.primitives import serialization
 
 from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
-from tests.support import json_of, order_body, send
+from tests.support import bearer, json_of, order_body, send
 from tests.unit.jwt_support import forge, rsa_key
 
 ADA, BOB = 1, 2
 ADA_EMAIL = 'ada@example.com'
-
-
-def bearer(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 @pytest.fixture
