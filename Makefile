@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test lint typecheck lock check-locks token migrate relay redrive recount clean
+.PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount clean
 
 venv: $(STAMP)
 
@@ -42,8 +42,16 @@ check-locks: venv
 run: venv
 	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
 
+# The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
+# workers: each has its own MariaDB database and its own SQLite template.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The edit loop: unit and SQLite tests, on every core; no MariaDB, nothing slow.
+test-fast: venv
+	$(BIN)/python -m pytest -n auto -m 'not mariadb and not slow' tests/unit tests/integration
 
 # Settings in pyproject.toml.
 lint: check-locks
