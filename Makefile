@@ -1,26 +1,65 @@
-# The venv is rebuilt whenever a requirements file changes.
+# The venv is rebuilt whenever a lock changes. requirements.in and
+# requirements-dev.in name what we chose; requirements.txt (what Lambda runs)
+# and requirements-dev.txt (the whole development environment) lock every
+# package with its hashes, and pip installs nothing else.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test token migrate relay redrive recount clean
+.PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount clean
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
+
+# Lambda runs CPython 3.11 on Linux; --universal keeps the locks good on any
+# developer's platform too. A package already locked keeps its version unless
+# an .in file asks for another.
+COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command 'make lock'
+
+lock: venv
+	$(COMPILE) requirements.in -o requirements.txt
+	$(COMPILE) requirements-dev.in -o requirements-dev.txt
+
+# Fails when a lock is not what `make lock` makes of the .in files now.
+check-locks: venv
+	@scratch=$$(mktemp -d) && cp requirements.txt requirements-dev.txt $$scratch/ \
+	&& $(COMPILE) requirements.in -o $$scratch/requirements.txt \
+	&& $(COMPILE) requirements-dev.in -o $$scratch/requirements-dev.txt \
+	&& diff -u requirements.txt $$scratch/requirements.txt \
+	&& diff -u requirements-dev.txt $$scratch/requirements-dev.txt; \
+	status=$$?; rm -rf $$scratch; \
+	[ $$status = 0 ] || echo 'The locks drifted from the .in files: run make lock' >&2; exit $$status
 
 # chalice local on the embedded SQLite default: events are delivered in-process
 # and emails land as .eml files in .data/mail.
 run: venv
 	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
 
+# The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
+# workers: each has its own MariaDB database and its own SQLite template.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The edit loop: unit and SQLite tests, on every core; no MariaDB, nothing slow.
+test-fast: venv
+	$(BIN)/python -m pytest -n auto -m 'not mariadb and not slow' tests/unit tests/integration
+
+# Settings in pyproject.toml.
+lint: check-locks
+	$(BIN)/ruff check .
+
+# Plain mypy on the Lambda code, strict on the pure rules (pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
 
 # A token of the local development issuer (its keys under .data/dev-issuer,
 # made on first use), which `make run` accepts:

@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import logs, runtime
+from chalicelib import __version__, logs, runtime
 from chalicelib.api import middleware, reference
 from chalicelib.api.decorators import Views
 from chalicelib.api.errors import retry_after
@@ -115,9 +115,10 @@ def health() -> Response | dict[str, str]:
         runtime.database()
         availability.ping()
     except DatabaseUnavailable as exc:
-        return Response(body={'status': 'error', 'database': 'unreachable'},
+        return Response(body={'status': 'error', 'database': 'unreachable',
+                              'version': __version__},
                         status_code=503, headers={'Retry-After': retry_after(exc)})
-    return {'status': 'ok', 'database': 'ok'}
+    return {'status': 'ok', 'database': 'ok', 'version': __version__}
 
 
 @app.route('/openapi.json', methods=['GET'])

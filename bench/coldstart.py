@@ -55,7 +55,7 @@ def _run(env, flags=()):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if child.returncode:
             raise RuntimeError('cold start failed: ' + child.stderr.decode()[-2000:])
-        result = json.load(open(out.name))
+        result = json.loads(Path(out.name).read_text())
     if result['status'] != 200:
         raise RuntimeError(f'the cold start request answered {result["status"]}')
     return result

@@ -105,7 +105,8 @@ class Floor:
 
     def _locked(self, order_id):
         cursor = statements.run(self.lock, order_id=order_id)
-        row = dict(zip((column[0] for column in cursor.description), cursor.fetchone()))
+        row = dict(zip((column[0] for column in cursor.description), cursor.fetchone(),
+                       strict=True))
         return (row['user_id'], row['user_email'], row['status'], row['order_total'],
                 row['version'])
 
@@ -307,7 +308,7 @@ class Bench:
         after = (fl.scalar('SELECT MIN(order_id) FROM orders')
                  + fl.scalar('SELECT MAX(order_id) FROM orders')) // 2
         cursor = encode_cursor(after, {})
-        return ops + [
+        return [*ops,
             measure('list_deep', 'GET /orders?cursor=<middle of the table>&page_size=10',
                     lambda: invocation('GET', '/orders', query={'cursor': cursor,
                                                                 'page_size': 10}),

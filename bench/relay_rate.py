@@ -10,7 +10,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,7 +44,7 @@ def main():
         from chalicelib.events.relay import relay
         metrics.emit = lambda *a, **k: None  # keep the output to the figure
         runtime.database()
-        old = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=5)
+        old = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
         rows = [{'event_id': str(uuid.uuid4()), 'event_type': 'order_created', 'order_id': n,
                  'subject': 'Order Created', 'created_at': old,
                  'body': json.dumps({'event_type': 'order_created', 'order_id': n})}

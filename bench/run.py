@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from importlib import metadata
 from pathlib import Path
 
@@ -174,7 +174,7 @@ def header(args, argv, mariadb):
            "SNS answered at botocore's HTTP layer (boto3's cost, not moto's)")
     return [
         '# Orders service benchmark', '',
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {commit} · Python "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {commit} · Python "
         f"{platform.python_version()} · {os.cpu_count()} × {cpu} · "
         f"{'MariaDB ' + mariadb if mariadb else 'no MariaDB'} · {versions}", '',
         f"`{' '.join(['python -m bench.run', *argv])}`", '',

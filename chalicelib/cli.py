@@ -9,6 +9,8 @@ The Makefile's targets of the same names call these."""
 import argparse
 import math
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from chalicelib import runtime
 from chalicelib.config import get_settings
@@ -17,7 +19,7 @@ from chalicelib.orders import counts
 from chalicelib.storage.migrations import migrate
 
 
-def redrive(sqs, dlq_url, queue_url, limit=100000):
+def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int = 100000) -> int:
     """Receive, send, delete, in batches of 10: it works on every SQS (and on
     moto), and a message is deleted from the dead-letter queue only once it is
     safely back on the queue (at worst a crash leaves a copy in both: the
@@ -43,14 +45,14 @@ def _migrate() -> None:
     print(f"schema at version {result['version']} (steps applied now: {applied})")
 
 
-def _relay():
+def _relay() -> None:
     runtime.database()
     # By hand there is no Lambda timeout to stay inside: until all is published.
     published = relay(runtime.publisher(), time_left=lambda: math.inf)
     print(f'published {published} events')
 
 
-def _redrive():
+def _redrive() -> None:
     settings = get_settings()
     sqs = runtime.sqs()
     moved = redrive(sqs, sqs.get_queue_url(QueueName=settings.notify_dlq)['QueueUrl'],
@@ -58,17 +60,18 @@ def _redrive():
     print(f'moved {moved} messages from {settings.notify_dlq} back to {settings.notify_queue}')
 
 
-def _recount():
+def _recount() -> None:
     # After loading orders behind the service's back, while nothing else
     # writes orders.
     runtime.database()
     print(f'counts rebuilt: {counts.recount()}')
 
 
-COMMANDS = {'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
+COMMANDS: dict[str, Callable[[], None]] = {
+    'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m chalicelib.cli')
     parser.add_argument('command', choices=sorted(COMMANDS))
     COMMANDS[parser.parse_args(argv).command]()

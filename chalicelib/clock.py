@@ -6,15 +6,22 @@ argument defaulting to `utcnow`, so tests can hand in a fixed time.
 Ages and timeouts (how long a connection sat idle, how old a cached secret
 is) use `monotonic`, which tests replace to make time pass."""
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+class LambdaContext(Protocol):
+    """What the service reads of the context Lambda hands a function."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
 
 
-def time_left(context: Any, unit_seconds: float) -> Callable[[], float]:
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def time_left(context: LambdaContext, unit_seconds: float) -> Callable[[], float]:
     """A function giving the seconds a scheduled Lambda invocation may still
     start another unit of work in: its remaining time, less a margin.
 
@@ -29,9 +36,9 @@ def time_left(context: Any, unit_seconds: float) -> Callable[[], float]:
     return lambda: context.get_remaining_time_in_millis() / 1000 - margin
 
 
-def utc_iso(moment):
+def utc_iso(moment: datetime) -> str:
     return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def monotonic():
+def monotonic() -> float:
     return time.monotonic()

@@ -3,9 +3,9 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
@@ -37,7 +37,7 @@ class DatabaseSettings:
     # DB_SSL_CA): every connection attempt is refused with this in the log.
     refusal: str = ''
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: never show the password.
         return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
                 f'host={self.host!r}, port={self.port}, name={self.name!r}, '
@@ -48,7 +48,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class AuthSettings:
     issuer: str
-    audiences: tuple
+    audiences: tuple[str, ...]
     jwks_url: str
     user_id_claim: str = DEFAULT_USER_ID_CLAIM
     staff_group: str = DEFAULT_STAFF_GROUP
@@ -59,9 +59,9 @@ class AuthSettings:
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
-    sns_topic_arn: Optional[str]
-    ses_sender_email: Optional[str]
-    mail_dir: Optional[str]
+    sns_topic_arn: str | None
+    ses_sender_email: str | None
+    mail_dir: str | None
     log_level: str
     aws_region: str
     outbox_retention: timedelta
@@ -71,17 +71,17 @@ class Settings:
     # issuer; on any other stage it means every protected request is refused.
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
-    auth: Optional[AuthSettings] = None
+    auth: AuthSettings | None = None
     # The hosts a tracking_url may point at (each with its subdomains); empty:
     # any https:// host.
-    tracking_url_hosts: tuple = ()
+    tracking_url_hosts: tuple[str, ...] = ()
 
 
 class ConfigError(ValueError):
     pass
 
 
-def parse_database_url(url):
+def parse_database_url(url: str) -> DatabaseSettings:
     parts = urlsplit(url)
     if parts.scheme == 'sqlite':
         # sqlite:///relative/path -> 'relative/path'; sqlite:////abs -> '/abs'
@@ -134,7 +134,7 @@ def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     return database
 
 
-def _check_iam_auth(database):
+def _check_iam_auth(database: DatabaseSettings) -> None:
     if not database.ssl_ca:
         # MySQL sends the token as a clear-text password (mysql_clear_password):
         # only inside TLS whose certificate was checked may it travel.
@@ -148,11 +148,11 @@ def _check_iam_auth(database):
                           'and DB_SECRET_ARN (and any password in DATABASE_URL)')
 
 
-def _flag(value):
+def _flag(value: str) -> bool:
     return value.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
-def auth_settings(env: Mapping[str, str]) -> Optional[AuthSettings]:
+def auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
     issuer = (env.get('AUTH_ISSUER') or '').strip()
     if not issuer:
         return None
@@ -201,5 +201,5 @@ def settings_from(env: Mapping[str, str]) -> Settings:
 
 
 @functools.lru_cache(maxsize=1)
-def get_settings():
+def get_settings() -> Settings:
     return settings_from(os.environ)

@@ -1,7 +1,7 @@
 """What the domain refuses, and why. chalicelib/api/errors.py maps each class to one HTTP status."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 # An error answer lists at most this many problems, and names that there were
 # more: a request built to fail everywhere must not buy a megabyte answer.
@@ -41,7 +41,12 @@ def _capped(errors: Any, room: list[int]) -> tuple[Any, int]:
 class OrderServiceError(Exception):
     message = 'Order service error'
 
-    def __init__(self, message: Optional[str] = None, errors: Any = None) -> None:
+    # Field errors as marshmallow reports them: lists of messages keyed by
+    # field, nested by list index and field for what lies deeper.
+    errors: dict[str, Any] | None
+
+    def __init__(self, message: str | None = None,
+                 errors: dict[str, Any] | None = None) -> None:
         message = message or self.message
         if errors:
             errors, total = _capped(errors, [MAX_PROBLEMS])
@@ -104,7 +109,7 @@ class Unauthenticated(OrderServiceError):
     apart from a bad one (the WWW-Authenticate challenge differs)."""
     message = 'A valid bearer token is required'
 
-    def __init__(self, reason, token_sent=True):
+    def __init__(self, reason: str, token_sent: bool = True) -> None:
         super().__init__(
             'The bearer token is invalid or expired' if token_sent else None)
         self.reason = reason

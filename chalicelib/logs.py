@@ -26,5 +26,5 @@ log = Logger(
 logging.getLogger(SERVICE).propagate = False
 
 
-def configure(level='INFO'):
+def configure(level: str = 'INFO') -> None:
     log.setLevel(level)

@@ -3,7 +3,10 @@ database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import peewee
 
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -20,21 +23,23 @@ if TYPE_CHECKING:
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
-_built = {}
+_T = TypeVar('_T')
+_built: dict[str, Any] = {}
 
 
-def _once(name, build):
+def _once(name: str, build: Callable[[], _T]) -> _T:
     if name not in _built:
         _built[name] = build()
-    return _built[name]
+    built: _T = _built[name]
+    return built
 
 
-def reset():
+def reset() -> None:
     """Forget everything built (tests change the environment between cases)."""
     _built.clear()
 
 
-def database():
+def database() -> peewee.DatabaseProxy:
     """The database, connected and (when AUTO_MIGRATE says so) migrated."""
     settings = get_settings()
     _once('database', lambda: connection.open_database(settings))
@@ -55,13 +60,13 @@ def _upgrade_schema() -> bool:
     return True
 
 
-def _client_getter(service, purpose=aws.BACKGROUND):
+def _client_getter(service: str, purpose: str = aws.BACKGROUND) -> Callable[[], Any]:
     region = get_settings().aws_region
     return lambda: aws.client(service, region, purpose)
 
 
-def publisher():
-    def build():
+def publisher() -> SnsPublisher | LocalPublisher:
+    def build() -> SnsPublisher | LocalPublisher:
         settings = get_settings()
         if settings.sns_topic_arn:
             return SnsPublisher(_client_getter('sns', aws.REQUEST), _client_getter('sns'),
@@ -77,6 +82,7 @@ def notifier() -> Notifier:
         from chalicelib.notify.notifier import Notifier
         from chalicelib.notify.senders import MailDirSender, SesSender
         settings = get_settings()
+        sender: SesSender | MailDirSender
         if settings.ses_sender_email and not settings.mail_dir:
             sender = SesSender(_client_getter('ses'), settings.ses_sender_email)
         else:
@@ -85,10 +91,10 @@ def notifier() -> Notifier:
     return _once('notifier', build)
 
 
-def order_service():
+def order_service() -> OrderService:
     database()
     return _once('service', lambda: OrderService(publish=publisher().publish_committed))
 
 
-def sqs():
+def sqs() -> Any:
     return aws.client('sqs', get_settings().aws_region)

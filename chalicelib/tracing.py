@@ -18,16 +18,24 @@ Tracer's own auto_patch is off for the same reason: its patch_all imports
 boto3, botocore and requests (60 ms more on every cold start).
 (Medians of 9 fresh processes with .pyc, README "Logs, metrics and traces".)"""
 import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.logs import SERVICE
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.tracing import Tracer
+
+# A Lambda handler: (event, context) -> response.
+Handler = Callable[[Any, Any], Any]
 
 DATABASE_DRIVERS = ('pymysql', 'sqlite3')
 _TRUE = ('1', 'true', 'yes', 'on')
 
-_tracer = None
+_tracer: 'Tracer | None' = None
 
 
-def active(env=os.environ):
+def active(env: Mapping[str, str] = os.environ) -> bool:
     """Powertools' own rule (Tracer._is_tracer_disabled), read without
     importing the SDK."""
     if env.get('POWERTOOLS_TRACE_DISABLED', '').strip().lower() in _TRUE:
@@ -36,7 +44,7 @@ def active(env=os.environ):
         env.get('AWS_SAM_LOCAL') or env.get('AWS_CHALICE_CLI_MODE'))
 
 
-def tracer():
+def tracer() -> 'Tracer | None':
     """The Tracer, built on first use; None when tracing is off."""
     global _tracer
     if _tracer is None and active():
@@ -46,14 +54,14 @@ def tracer():
     return _tracer
 
 
-def patch_aws():
+def patch_aws() -> None:
     """Make every botocore call a subsegment; call once boto3 is imported."""
     active_tracer = tracer()
     if active_tracer is not None:
         active_tracer.patch(('botocore',))
 
 
-def traced_handler(lambda_handler):
+def traced_handler(lambda_handler: Handler) -> Handler:
     """For ConvertToMiddleware: the invocation in a subsegment "## handler",
     with the exception that escaped it, if any. Never the response: it holds
     customers' orders and email addresses. Unchanged when tracing is off."""
@@ -61,6 +69,6 @@ def traced_handler(lambda_handler):
     if active_tracer is None:
         return lambda_handler
 
-    def handler(event, context):  # its name is the subsegment's
+    def handler(event: Any, context: Any) -> Any:  # its name is the subsegment's
         return lambda_handler(event, context)
     return active_tracer.capture_lambda_handler(handler, capture_response=False)

@@ -5,7 +5,13 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib import __version__
+
 JSON = {'Content-Type': 'application/json'}
+# What GET /health answers while the database does.
+HEALTHY = {'status': 'ok', 'database': 'ok', 'version': __version__}
+# And while it does not (a 503).
+UNHEALTHY = {'status': 'error', 'database': 'unreachable', 'version': __version__}
 
 # For an HTTP case the schema refuses before any database work (tests/unit/test_schemas.py
 # proves the rule itself): on MariaDB it would prove nothing more.
@@ -99,8 +105,22 @@ PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
            'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
 
 
-def put(client, order_id, status, headers=None):
-    return send(client, 'PUT', f'/orders/{order_id}', {'status': status}, headers)
+def bearer(token):
+    """The Authorization header that sends this token."""
+    return {'Authorization': f'Bearer {token}'}
+
+
+def put(client, order_id, change, headers=None):
+    """PUT /orders/{order_id}: `change` is the body, or a status alone."""
+    body = {'status': change} if isinstance(change, str) else change
+    return send(client, 'PUT', f'/orders/{order_id}', body, headers)
+
+
+def changed(client, order_id, change, headers=None):
+    """A PUT that must succeed; the order it answers."""
+    response = put(client, order_id, change, headers)
+    assert response.status_code == 200, response.body
+    return json_of(response)
 
 
 def order_in(client, status, **kwargs):

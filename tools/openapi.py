@@ -17,20 +17,20 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, validate
 
 import app as service
-from chalicelib import money
+from chalicelib import __version__, money
 from chalicelib.orders import schemas
 from tools import response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [os.path.join(ROOT, 'chalicelib', 'api', 'openapi.json'),
            os.path.join(ROOT, 'docs', 'openapi.json')]
-API_VERSION = '1.0.0'
 # The only routes a caller may use without a bearer token.
 PUBLIC = {('/health', 'GET'), ('/openapi.json', 'GET'), ('/docs', 'GET')}
 BEARER = [{'bearerAuth': []}]
@@ -389,13 +389,15 @@ OPERATIONS = {
         'responses': {
             '200': {'description': 'The database answers.',
                     'content': {'application/json': {
-                        'schema': 'Health', 'example': {'status': 'ok', 'database': 'ok'}}}},
+                        'schema': 'Health',
+                        'example': {'status': 'ok', 'database': 'ok', 'version': __version__}}}},
             '415': 'UnsupportedMediaType',
             '503': {'description': 'The database cannot be reached.',
                     'headers': {'Retry-After': 'Retry-After'},
                     'content': {'application/json': {
                         'schema': 'Health',
-                        'example': {'status': 'error', 'database': 'unreachable'}}}}}},
+                        'example': {'status': 'error', 'database': 'unreachable',
+                                    'version': __version__}}}}}},
     ('/openapi.json', 'GET'): {
         'tags': ['service'], 'summary': 'This document',
         'description': 'OpenAPI 3, generated from the schemas that validate requests.',
@@ -455,7 +457,7 @@ def build():
     # No name resolver: every schema of the document is registered by name below.
     plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
     spec = APISpec(
-        title='Orders service', version=API_VERSION, openapi_version='3.0.3',
+        title='Orders service', version=__version__, openapi_version='3.0.3',
         plugins=[plugin],
         info={'description': DESCRIPTION},
         servers=[{'url': '.', 'description': 'The API that serves this document'},
@@ -521,7 +523,7 @@ def main(argv=None):
     text = render(build())
     stale = []
     for path in OUTPUTS:
-        current = open(path, encoding='utf-8').read() if os.path.exists(path) else None
+        current = Path(path).read_text(encoding='utf-8') if os.path.exists(path) else None
         if current == text:
             continue
         if args.check:

@@ -103,7 +103,8 @@ class HistoryEntrySchema(Schema):
 
 
 class OrderListSchema(Schema):
-    orders = fields.List(fields.Nested(OrderSchema), required=True, validate=validate.Length(max=100),
+    orders = fields.List(fields.Nested(OrderSchema), required=True,
+                         validate=validate.Length(max=100),
                          metadata={'description': 'Newest first (order_id descending).'})
     total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
         'description': 'How many orders match the filters, whatever the page.'})
@@ -133,3 +134,5 @@ class ErrorSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(['ok', 'error']))
     database = fields.String(required=True, validate=validate.OneOf(['ok', 'unreachable']))
+    version = fields.String(required=True, metadata={
+        'description': 'The version of the service answering (semantic versioning).'})

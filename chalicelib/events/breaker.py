@@ -7,6 +7,7 @@ success closes the breaker, a failure keeps it open another period. A Lambda
 copy serves one request at a time, so the breaker is per copy and needs no
 lock."""
 import time
+from collections.abc import Callable
 
 from chalicelib.logs import log
 
@@ -16,8 +17,8 @@ CLOSED, OPEN, HALF_OPEN = 'closed', 'open', 'half-open'
 
 
 class Breaker:
-    def __init__(self, failures=FAILURES, probe_seconds=PROBE_SECONDS,
-                 monotonic=time.monotonic):
+    def __init__(self, failures: int = FAILURES, probe_seconds: float = PROBE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.failures_to_open = failures
         self.probe_seconds = probe_seconds
         self.monotonic = monotonic
@@ -25,7 +26,7 @@ class Breaker:
         self.failures = 0
         self.probe_at = 0.0
 
-    def allows(self):
+    def allows(self) -> bool:
         """May this call go to SNS?"""
         if self.state == CLOSED:
             return True
@@ -38,13 +39,13 @@ class Breaker:
         self.probe_at = now + self.probe_seconds
         return True
 
-    def succeeded(self):
+    def succeeded(self) -> None:
         if self.state != CLOSED:
             log.info('SNS answers again: requests publish their events again')
         self.state = CLOSED
         self.failures = 0
 
-    def failed(self):
+    def failed(self) -> None:
         self.failures += 1
         if self.state == HALF_OPEN or self.failures >= self.failures_to_open:
             if self.state == CLOSED:

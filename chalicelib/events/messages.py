@@ -1,6 +1,9 @@
 """What an order event says: its types, SNS subjects and JSON body, and how a
 consumer reads one back out of an SQS message. Pure: no database, no AWS."""
 import json
+from datetime import datetime
+from decimal import Decimal
+from typing import NotRequired, Protocol, TypedDict, cast
 
 from chalicelib.clock import utc_iso
 from chalicelib import money
@@ -20,28 +23,74 @@ SUBJECTS = {
 _TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
 
+class Shipment(TypedDict):
+    """The shipment as the order answer shows it."""
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    shipped_at: str
+
+
+class ShippedDetails(TypedDict):
+    shipment: Shipment | None
+
+
+class CancelledDetails(TypedDict):
+    refund_due: float
+    reason: str | None
+
+
+Details = ShippedDetails | CancelledDetails
+
+
+class EventBody(TypedDict):
+    """The JSON body of an order event: the common fields, then what its
+    type adds."""
+    event_id: str
+    event_type: str
+    order_id: int
+    user_id: int
+    user_email: str | None
+    status: str
+    order_total: float
+    timestamp: str
+    shipment: NotRequired[Shipment | None]
+    refund_due: NotRequired[float]
+    reason: NotRequired[str | None]
+
+
+class EventOrder(Protocol):
+    """What an event reads of an order."""
+    order_id: int
+    user_id: int
+    user_email: str | None
+    status: str
+    order_total: Decimal
+
+
 class UnknownMessage(ValueError):
     pass
 
 
-def type_for_status(new_status):
+def type_for_status(new_status: str) -> str:
     return _TYPE_FOR_STATUS.get(new_status, ORDER_UPDATED)
 
 
-def shipped_details(shipment):
+def shipped_details(shipment: Shipment | None) -> ShippedDetails:
     """What order_shipped adds: the shipment as the order answer shows it."""
     return {'shipment': shipment}
 
 
-def cancelled_details(refund_due, reason):
+def cancelled_details(refund_due: Decimal, reason: str | None) -> CancelledDetails:
     """What order_cancelled adds: the refund owed (a number, 0 when nothing
     was paid) and the reason given, or null."""
     return {'refund_due': money.to_json(refund_due), 'reason': reason}
 
 
-def event_body(event_id, event_type, order, moment, details=None):
+def event_body(event_id: str, event_type: str, order: EventOrder, moment: datetime,
+               details: Details | None = None) -> EventBody:
     """The message; `details` holds what an event type adds to the common fields."""
-    return {
+    body: EventBody = {
         'event_id': event_id,
         'event_type': event_type,
         'order_id': order.order_id,
@@ -50,11 +99,14 @@ def event_body(event_id, event_type, order, moment, details=None):
         'status': order.status,
         'order_total': money.to_json(order.order_total),
         'timestamp': utc_iso(moment),
-        **(details or {}),
     }
+    if details:
+        # mypy cannot update a TypedDict from a union of TypedDicts.
+        return cast(EventBody, {**body, **details})
+    return body
 
 
-def parse_event(body):
+def parse_event(body: str | bytes) -> EventBody:
     """The event in an SQS message body: inside an SNS envelope, or raw."""
     try:
         message = json.loads(body)
@@ -72,4 +124,4 @@ def parse_event(body):
     if message['event_type'] == ORDER_CANCELLED \
             and type(message.get('refund_due')) not in (int, float):
         raise UnknownMessage('a cancellation without its refund_due')
-    return message
+    return cast(EventBody, message)

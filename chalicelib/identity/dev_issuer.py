@@ -16,7 +16,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -35,15 +37,15 @@ PRIVATE_KEY_FILE = 'private-key.pem'
 JWKS_FILE = 'jwks.json'
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
 
 
-def _uint(value):
+def _uint(value: int) -> str:
     return _b64(value.to_bytes((value.bit_length() + 7) // 8, 'big'))
 
 
-def public_jwk(public_key):
+def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
     numbers = public_key.public_numbers()
     members = {'e': _uint(numbers.e), 'kty': 'RSA', 'n': _uint(numbers.n)}
     # The RFC 7638 thumbprint: the same key always gets the same kid.
@@ -53,42 +55,43 @@ def public_jwk(public_key):
 
 
 class DevIssuer:
-    def __init__(self, directory=DEFAULT_DIR):
+    def __init__(self, directory: str | os.PathLike[str] = DEFAULT_DIR) -> None:
         self.directory = Path(directory)
-        self._private_key = None
-        self._jwk = None
+        self._private_key: rsa.RSAPrivateKey | None = None
+        self._jwk: dict[str, str] | None = None
 
     @property
-    def private_key_path(self):
+    def private_key_path(self) -> Path:
         return self.directory / PRIVATE_KEY_FILE
 
     @property
-    def jwks_path(self):
+    def jwks_path(self) -> Path:
         return self.directory / JWKS_FILE
 
-    def auth_settings(self, user_id_claim=DEFAULT_USER_ID_CLAIM,
-                      staff_group=DEFAULT_STAFF_GROUP):
+    def auth_settings(self, user_id_claim: str = DEFAULT_USER_ID_CLAIM,
+                      staff_group: str = DEFAULT_STAFF_GROUP) -> AuthSettings:
         """What the service checks tokens of this issuer against."""
         self.ensure_keys()
         return AuthSettings(issuer=ISSUER, audiences=(AUDIENCE,),
                             jwks_url=self.jwks_path.resolve().as_uri(),
                             user_id_claim=user_id_claim, staff_group=staff_group)
 
-    def ensure_keys(self):
+    def ensure_keys(self) -> None:
         """Load the key pair, making it on first use; (re)write the JWKS."""
         if self._private_key is not None:
             return
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.private_key_path.exists():
             self._create_private_key()
-        self._private_key = serialization.load_pem_private_key(
-            self.private_key_path.read_bytes(), password=None)
+        # An RSA key: this issuer wrote it.
+        self._private_key = cast(rsa.RSAPrivateKey, serialization.load_pem_private_key(
+            self.private_key_path.read_bytes(), password=None))
         self._jwk = public_jwk(self._private_key.public_key())
         temporary = self.jwks_path.with_name(f'.{JWKS_FILE}.{os.getpid()}')
         temporary.write_text(json.dumps({'keys': [self._jwk]}, indent=2) + '\n')
         os.replace(temporary, self.jwks_path)
 
-    def _create_private_key(self):
+    def _create_private_key(self) -> None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
@@ -107,9 +110,10 @@ class DevIssuer:
         finally:
             temporary.unlink(missing_ok=True)
 
-    def claims(self, user_id=None, role=CUSTOMER, email=None, now=None,
-               lifetime=TOKEN_LIFETIME, user_id_claim=DEFAULT_USER_ID_CLAIM,
-               staff_group=DEFAULT_STAFF_GROUP):
+    def claims(self, user_id: int | str | None = None, role: str = CUSTOMER,
+               email: str | None = None, now: float | None = None,
+               lifetime: int = TOKEN_LIFETIME, user_id_claim: str = DEFAULT_USER_ID_CLAIM,
+               staff_group: str = DEFAULT_STAFF_GROUP) -> dict[str, Any]:
         """The claims of a token for a customer (needs user_id), staff or service."""
         if role not in ROLES:
             raise ValueError(f'role must be one of {", ".join(ROLES)}')
@@ -118,7 +122,7 @@ class DevIssuer:
         if role == CUSTOMER and user_id is None:
             raise ValueError('a customer token needs a user_id')
         issued = int(time.time() if now is None else now)
-        claims = {'iss': ISSUER, 'iat': issued, 'exp': issued + lifetime}
+        claims: dict[str, Any] = {'iss': ISSUER, 'iat': issued, 'exp': issued + lifetime}
         if role == SERVICE:
             # A client-credentials access token: no aud, no username, the app
             # client in client_id and as the subject.
@@ -135,12 +139,13 @@ class DevIssuer:
             claims.update(email=email, email_verified=True)
         return claims
 
-    def mint(self, **claims_arguments):
+    def mint(self, **claims_arguments: Any) -> str:
         """A signed token; takes the arguments of claims()."""
         return self.sign(self.claims(**claims_arguments))
 
-    def sign(self, claims):
+    def sign(self, claims: dict[str, Any]) -> str:
         self.ensure_keys()
+        assert self._private_key is not None and self._jwk is not None  # ensure_keys set them
         header = {'alg': 'RS256', 'kid': self._jwk['kid'], 'typ': 'JWT'}
         signing_input = '.'.join(
             _b64(json.dumps(part, separators=(',', ':')).encode())
@@ -150,7 +155,7 @@ class DevIssuer:
         return f'{signing_input}.{_b64(signature)}'
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Print a token of the development issuer. Empty values count as not
     given, so a Makefile can pass USER_ID= ROLE= EMAIL= through unset."""
     parser = argparse.ArgumentParser(

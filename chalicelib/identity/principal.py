@@ -1,7 +1,6 @@
 """Who is calling, from the claims of a verified token."""
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from chalicelib.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM
 from chalicelib.errors import Unauthenticated
@@ -20,8 +19,8 @@ _DIGITS = re.compile(r'[0-9]{1,20}')  # [0-9], not \d: no other script's digits
 class Principal:
     sub: str
     role: str  # one of ROLES
-    user_id: Optional[int] = None
-    email: Optional[str] = None  # verified by the issuer, else None
+    user_id: int | None = None
+    email: str | None = None  # verified by the issuer, else None
 
 
 def parse_user_id(value):

@@ -14,9 +14,12 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Callable, Collection
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from chalicelib.errors import Unauthenticated
@@ -27,6 +30,8 @@ LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT = re.compile(r'[A-Za-z0-9_-]+')
 
+# A token's claims (or header): a JSON object, whatever its members hold.
+Claims = dict[str, Any]
 
 def _b64decode(segment: str, what: str) -> bytes:
     """The bytes of a segment spelled as canonical, unpadded base64url. A
@@ -45,7 +50,7 @@ def _b64decode(segment: str, what: str) -> bytes:
     return raw
 
 
-def _unique_object(pairs):
+def _unique_object(pairs: list[tuple[str, Any]]) -> Claims:
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
         # Two parsers may pick different copies; refuse rather than guess.
@@ -53,11 +58,11 @@ def _unique_object(pairs):
     return dict(pairs)
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> Any:
     raise ValueError(f'{name} is not JSON')
 
 
-def _json_object(raw, what):
+def _json_object(raw: bytes, what: str) -> Claims:
     try:
         value = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_object,
                            parse_constant=_refuse_constant)
@@ -68,7 +73,7 @@ def _json_object(raw, what):
     return value
 
 
-def _number(claims: dict, name: str) -> int | float | None:
+def _number(claims: Claims, name: str) -> int | float | None:
     """A time claim: a finite JSON number (1e400 parses as infinity, which
     would never expire; a string, true or null is not a number)."""
     if name not in claims:
@@ -80,7 +85,7 @@ def _number(claims: dict, name: str) -> int | float | None:
     return value
 
 
-def check_times(claims, now, leeway=LEEWAY):
+def check_times(claims: Claims, now: float, leeway: float = LEEWAY) -> None:
     exp = _number(claims, 'exp')
     if exp is None:
         raise Unauthenticated('token has no exp')
@@ -92,7 +97,7 @@ def check_times(claims, now, leeway=LEEWAY):
             raise Unauthenticated(f'token {name} {value} is in the future (now {now:.0f})')
 
 
-def _check_audience(claims: dict, audiences: tuple) -> None:
+def _check_audience(claims: Claims, audiences: Collection[str]) -> None:
     # An ID token names its audience in aud; a Cognito access token has no
     # aud and names the app client in client_id. When aud is there it decides.
     if 'aud' in claims:
@@ -108,7 +113,8 @@ def _check_audience(claims: dict, audiences: tuple) -> None:
         raise Unauthenticated(f'client_id {str(client_id)[:100]!r} is not accepted')
 
 
-def verify_token(token, key_for, issuer, audiences, now, leeway=LEEWAY):
+def verify_token(token: object, key_for: Callable[[str], RSAPublicKey], issuer: str,
+                 audiences: Collection[str], now: float, leeway: float = LEEWAY) -> Claims:
     """The claims of `token`, or Unauthenticated(reason).
 
     `key_for(kid)` gives the RSA public key of the JWKS with that kid or raises

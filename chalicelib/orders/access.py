@@ -12,12 +12,12 @@ customer may not ask for at all (another user's list, a status other than
 cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
 a customer's cancel of a shipped order passes here and is refused there."""
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
+from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
 
 CANCELLED = 'cancelled'
 
 
-def sees_authors(principal) -> bool:
+def sees_authors(principal: Principal) -> bool:
     """Whether the history shows who (which token's sub) made each change, or
     only in which role: a customer reading their order's history learns
     that staff or the fulfilment service acted, not which account did, and
@@ -25,11 +25,12 @@ def sees_authors(principal) -> bool:
     return principal.role == STAFF
 
 
-def _is_own(principal, order_user_id):
+def _is_own(principal: Principal, order_user_id: int) -> bool:
     return principal.user_id is not None and order_user_id == principal.user_id
 
 
-def creation_owner(principal, body_user_id, body_email):
+def creation_owner(principal: Principal, body_user_id: int | None,
+                   body_email: str | None) -> tuple[int | None, str | None]:
     """(user_id, user_email) of the order this principal may create from a
     body's user_id and user_email (either may be None: left out).
 
@@ -55,7 +56,7 @@ def creation_owner(principal, body_user_id, body_email):
     raise Forbidden('This caller may not create orders')
 
 
-def scope_for_list(principal, requested_user_id):
+def scope_for_list(principal: Principal, requested_user_id: int | None) -> int | None:
     """The user_id filter a list runs with (None: every user), from the one
     asked for (a ?user_id= filter, a /users/{id}/orders path, or what a cursor
     remembers; None when none was given). A customer's list is always theirs."""
@@ -68,7 +69,7 @@ def scope_for_list(principal, requested_user_id):
     raise Forbidden('This caller may not list orders')
 
 
-def check_can_read(principal, order_user_id):
+def check_can_read(principal: Principal, order_user_id: int) -> None:
     """Reading an order (and its history) owned by order_user_id."""
     if principal.role == CUSTOMER:
         if not _is_own(principal, order_user_id):
@@ -78,7 +79,7 @@ def check_can_read(principal, order_user_id):
         raise Forbidden('This caller may not read orders')
 
 
-def check_status_change(principal, order_user_id, new_status):
+def check_status_change(principal: Principal, order_user_id: int, new_status: str) -> None:
     """Setting new_status on an order owned by order_user_id; the lifecycle
     decides afterwards whether the move itself is allowed."""
     check_can_read(principal, order_user_id)
@@ -86,7 +87,7 @@ def check_status_change(principal, order_user_id, new_status):
         raise Forbidden('A customer may only cancel an order')
 
 
-def check_delete(principal, order_user_id):
+def check_delete(principal: Principal, order_user_id: int) -> None:
     """Deleting an order owned by order_user_id: staff only."""
     check_can_read(principal, order_user_id)
     if principal.role != STAFF:

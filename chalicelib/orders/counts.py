@@ -16,7 +16,7 @@ from chalicelib.storage.models import Order, OrderCount
 SHARDS = 16
 
 
-def record_change(old_status=None, new_status=None):
+def record_change(old_status: str | None = None, new_status: str | None = None) -> None:
     """Count an order entering new_status and/or leaving old_status; call
     inside the change's transaction."""
     if old_status == new_status:
@@ -31,7 +31,7 @@ def record_change(old_status=None, new_status=None):
                        new_status=new_status)
 
 
-def total(status=None):
+def total(status: str | None = None) -> int:
     if status is None:
         n = statements.scalar(statements.COUNT_TOTAL)
     else:
@@ -39,12 +39,14 @@ def total(status=None):
     return int(n or 0)
 
 
-def recount():
+def recount() -> dict[str, int]:
     """Rebuild the counts from the orders table (after a bulk load, say).
     Run it while nothing else writes orders."""
     with database.atomic():
-        counted = dict(Order.select(Order.status, peewee.fn.COUNT(Order.order_id))
-                       .group_by(Order.status).tuples())
+        # .tuples() yields (status, count); peewee's stubs say it yields models.
+        counted: dict[str, int] = dict(
+            Order.select(Order.status, peewee.fn.COUNT(Order.order_id))  # type: ignore[arg-type]
+            .group_by(Order.status).tuples())
         OrderCount.delete().execute()
         OrderCount.insert_many([
             {'status': status, 'shard': shard,

@@ -7,7 +7,10 @@ tab or a carriage return) gets a leading apostrophe, so opening an export
 never runs anything, whatever the data holds."""
 import csv
 import io
-from datetime import datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Protocol
 
 from chalicelib.clock import utc_iso
 from chalicelib import money
@@ -22,7 +25,21 @@ MAX_CHARS = 5_000_000
 _FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
 
 
-def bounds(from_date, to_date):
+class ExportOrder(Protocol):
+    order_id: int
+    created_at: datetime
+    status: str
+    order_total: Decimal
+
+
+class ExportItem(Protocol):
+    product_id: int
+    quantity: int
+    price_at_order: Decimal
+
+
+def bounds(from_date: date | None,
+           to_date: date | None) -> tuple[datetime | None, datetime | None]:
     """(start, end) in naive UTC for created_at: start inclusive, end
     exclusive, each None when its date is; `to` is the whole day."""
     start = datetime.combine(from_date, time.min) if from_date else None
@@ -32,7 +49,7 @@ def bounds(from_date, to_date):
     return start, end
 
 
-def safe_cell(value):
+def safe_cell(value: object) -> str:
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
@@ -40,20 +57,20 @@ def safe_cell(value):
 class CsvTable:
     """The export's text, built a row at a time."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator='\r\n')
         self.size = 0  # characters so far (ASCII: bytes too)
         self.write_row(HEADER)
 
-    def write_row(self, cells):
+    def write_row(self, cells: Iterable[object]) -> None:
         self.size += self._writer.writerow([safe_cell(cell) for cell in cells])
 
-    def add_order(self, order, items):
+    def add_order(self, order: ExportOrder, items: Iterable[ExportItem]) -> None:
         created_at, total = utc_iso(order.created_at), money.to_text(order.order_total)
         for item in items:
             self.write_row((order.order_id, created_at, order.status, total, item.product_id,
                             item.quantity, money.to_text(item.price_at_order)))
 
-    def text(self):
+    def text(self) -> str:
         return self._buffer.getvalue()

@@ -1,9 +1,11 @@
 """The order lifecycle: which status may follow which. Pure: no database, no AWS."""
+from decimal import Decimal
+
 from chalicelib.errors import TransitionForbidden
 from chalicelib import money
 
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
-TRANSITIONS = {
+TRANSITIONS: dict[str, set[str]] = {
     'pending': {'paid', 'shipped', 'cancelled'},
     'paid': {'shipped', 'cancelled'},
     'shipped': {'delivered'},
@@ -12,7 +14,7 @@ TRANSITIONS = {
 }
 
 
-def check_transition(current, new):
+def check_transition(current: str, new: str) -> bool:
     """Return True if the move changes the order, False if it is a no-op;
     raise TransitionForbidden for a move the lifecycle does not allow."""
     if current == new:
@@ -27,7 +29,7 @@ def check_transition(current, new):
     return True
 
 
-def refund_due(previous_status, total):
+def refund_due(previous_status: str, total: Decimal) -> Decimal:
     """What a cancellation owes the customer: the total of an order that had
     been paid, nothing for one that had not."""
     return total if previous_status == 'paid' else money.ZERO

@@ -3,27 +3,34 @@ last order_id served and the filters that produced the page."""
 import base64
 import binascii
 import json
+from typing import Literal, TypedDict, cast
 
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import MAX_ID
 from chalicelib.orders.lifecycle import STATUSES
 
-FILTERS = ('status', 'user_id')
+FILTERS: tuple[Literal['status', 'user_id'], ...] = ('status', 'user_id')
 
 
-def encode_cursor(after_order_id, filters):
-    state = {'after': after_order_id}
+class Filters(TypedDict, total=False):
+    """A list's filters; a filter left out or None is not applied."""
+    status: str | None
+    user_id: int | None
+
+
+def encode_cursor(after_order_id: int, filters: Filters) -> str:
+    state: dict[str, object] = {'after': after_order_id}
     state.update({name: filters[name] for name in FILTERS if filters.get(name) is not None})
     raw = json.dumps(state, separators=(',', ':')).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip('=')
 
 
-def _malformed():
+def _malformed() -> InvalidInput:
     return InvalidInput('Invalid query parameters',
                         {'cursor': ['Not a valid cursor.']})
 
 
-def decode_cursor(cursor, filters):
+def decode_cursor(cursor: str, filters: Filters) -> tuple[int, Filters]:
     """Return (after_order_id, filters); filters repeated in the query must
     match the cursor's."""
     try:
@@ -43,8 +50,8 @@ def decode_cursor(cursor, filters):
             raise InvalidInput(
                 'Invalid query parameters',
                 {name: ['Does not match the filter the cursor was made with.']})
-    return after, {name: state.get(name) for name in FILTERS}
+    return cast(int, after), Filters(status=state.get('status'), user_id=state.get('user_id'))
 
 
-def _is_id(value):
+def _is_id(value: object) -> bool:
     return type(value) is int and 1 <= value <= MAX_ID

@@ -4,6 +4,7 @@ module lazily)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +74,9 @@ class OrderItemSchema(Schema):
     price_at_order = Money(required=True)
 
 
-_EMAIL_RULES = [validate.Length(max=254), _plain_address, validate.Email()]
+# A marshmallow validator: raises ValidationError or returns anything.
+_Rule = Callable[[Any], Any]
+_EMAIL_RULES: list[_Rule] = [validate.Length(max=254), _plain_address, validate.Email()]
 
 
 class CreateOrderSchema(Schema):
@@ -118,12 +121,12 @@ def _url_without_userinfo(value):
         raise ValidationError('Must not carry a user name or password.')
 
 
-_CARRIER_RULES = [validate.Length(min=1, max=50), FreeText(), _printable, _not_blank]
-_TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
-_TRACKING_URL_RULES = [
+_CARRIER_RULES: list[_Rule] = [validate.Length(min=1, max=50), FreeText(), _printable, _not_blank]
+_TRACKING_NUMBER_RULES: list[_Rule] = [validate.Length(min=1, max=100), _tracking_characters]
+_TRACKING_URL_RULES: list[_Rule] = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
-_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, FreeText(multi_line=True)]
+_REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), _not_blank, FreeText(multi_line=True)]
 
 # Fields a status change may carry, each only with its status.
 DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',

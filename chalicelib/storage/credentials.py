@@ -15,20 +15,33 @@ A failure of AWS (Secrets Manager, or the credentials the signer needs) is
 raised as CredentialsUnavailable, an OperationalError: to a request it is the
 database being unreachable, a 503, never a 500."""
 import json
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import peewee
 
 from chalicelib import aws, clock
+from chalicelib.config import Settings
 from chalicelib.logs import log
 
 SECRET_TTL = 300.0  # seconds
+
+_T = TypeVar('_T')
+
+
+class Credentials(Protocol):
+    def get(self) -> tuple[str, str]:
+        """(user, password) for the connection being opened."""
+
+    def renew(self) -> bool:
+        """After the server refused them: could trying again help?"""
 
 
 class CredentialsUnavailable(peewee.OperationalError):
     pass
 
 
-def credentials_for(settings):
+def credentials_for(settings: Settings) -> Credentials:
     database = settings.database
     if database.iam_auth:
         return IamAuthToken(lambda: aws.client('rds', settings.aws_region),
@@ -43,7 +56,7 @@ def credentials_for(settings):
     return FixedCredentials(database.user, database.password)
 
 
-def _call_aws(call):
+def _call_aws(call: Callable[[], _T]) -> _T:
     """call(), with an AWS failure raised as CredentialsUnavailable whose text
     is the class and AWS error code, for the log: never a value it read."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -58,26 +71,28 @@ def _call_aws(call):
 
 
 class FixedCredentials:
-    def __init__(self, user, password):
+    def __init__(self, user: str, password: str) -> None:
         self._credentials = (user, password)
 
-    def get(self):
+    def get(self) -> tuple[str, str]:
         return self._credentials
 
-    def renew(self):
+    def renew(self) -> bool:
         return False  # the environment says the same thing twice
 
 
 class SecretCredentials:
-    def __init__(self, secretsmanager, secret_arn, ttl=SECRET_TTL, monotonic=None):
+    def __init__(self, secretsmanager: Callable[[], Any], secret_arn: str,
+                 ttl: float = SECRET_TTL,
+                 monotonic: Callable[[], float] | None = None) -> None:
         self._secretsmanager = secretsmanager
         self._secret_arn = secret_arn
         self._ttl = ttl
         self._clock = monotonic or clock.monotonic
-        self._credentials = None
-        self._read_at = None
+        self._credentials: tuple[str, str] | None = None
+        self._read_at = 0.0
 
-    def get(self):
+    def get(self) -> tuple[str, str]:
         if self._credentials is None:
             self._read()
         elif self._clock() - self._read_at >= self._ttl:
@@ -88,14 +103,15 @@ class SecretCredentials:
                 # says whether it still holds (1045 reads it again).
                 log.warning('Could not read the database secret again, using the one '
                             'read before: %s', exc)
+        assert self._credentials is not None  # _read() set them or raised
         return self._credentials
 
-    def renew(self):
+    def renew(self) -> bool:
         before = self._credentials
         self._read()
         return self._credentials != before
 
-    def _read(self):
+    def _read(self) -> None:
         secret = _call_aws(lambda: self._secretsmanager().get_secret_value(
             SecretId=self._secret_arn))
         try:
@@ -110,15 +126,16 @@ class SecretCredentials:
 
 
 class IamAuthToken:
-    def __init__(self, rds, host, port, user, region):
+    def __init__(self, rds: Callable[[], Any], host: str, port: int, user: str,
+                 region: str) -> None:
         self._rds = rds
         self._host, self._port, self._user, self._region = host, port, user, region
 
-    def get(self):
-        token = _call_aws(lambda: self._rds().generate_db_auth_token(
+    def get(self) -> tuple[str, str]:
+        token: str = _call_aws(lambda: self._rds().generate_db_auth_token(
             DBHostname=self._host, Port=self._port, DBUsername=self._user,
             Region=self._region))
         return self._user, token
 
-    def renew(self):
+    def renew(self) -> bool:
         return False  # every connection signs a new token already

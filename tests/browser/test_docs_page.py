@@ -75,7 +75,7 @@ def service(tmp_path_factory, issuer):
     env.update(DATABASE_URL=f'sqlite:///{data}/orders.sqlite3', MAIL_DIR=str(data / 'mail'),
                AUTO_MIGRATE='true', AUTH_ISSUER=auth.issuer,
                AUTH_AUDIENCE=','.join(auth.audiences), AUTH_JWKS_URL=auth.jwks_url)
-    log = open(data / 'chalice.log', 'wb')
+    log = open(data / 'chalice.log', 'wb')  # noqa: SIM115 - the server writes to it until it stops
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / 'chalice'), 'local', '--stage', 'local',
          '--port', str(port), '--no-autoreload'],

@@ -46,11 +46,11 @@ class Workers:
             except queue_module.Empty:
                 if time.monotonic() > deadline:
                     self.kill()
-                    raise AssertionError(f'workers did not finish within {timeout} s')
+                    raise AssertionError(f'workers did not finish within {timeout} s') from None
                 dead = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
                 if dead:
                     self.kill()
-                    raise AssertionError(f'a worker died without an answer: exit {dead}')
+                    raise AssertionError(f'a worker died without an answer: exit {dead}') from None
                 continue
             if ok:
                 outcomes[index] = outcome

@@ -2,6 +2,7 @@
 update), and each order's history holds exactly one entry per version, with
 several Lambda copies (processes) on MariaDB."""
 import collections
+import itertools
 import json
 
 import pytest
@@ -89,7 +90,7 @@ def test_racing_if_match_puts_never_lose_an_update(fresh_database, tmp_path):
         reported = {a['version'] for a in ok_answers[order_id]} - {1}
         # ... one event per change, the first the creation, and a legal lifecycle.
         chain = [s for _, s in events]
-        legal = all(new in TRANSITIONS[old] for old, new in zip(chain, chain[1:]))
+        legal = all(new in TRANSITIONS[old] for old, new in itertools.pairwise(chain))
         kinds_ok = events[:1] == [('order_created', 'pending')] and all(
             kind == EVENT_OF_STATUS.get(s, 'order_updated') for kind, s in events[1:])
         statuses_ok = all(chain[a['version'] - 1] == a['order_status']

@@ -3,7 +3,7 @@ scheduled outbox_relay) publish each pending event exactly once."""
 import collections
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pymysql
 import pytest
@@ -46,7 +46,7 @@ def insert_pending_events(database, count, created_at, first_order_id=1):
 def test_three_relays_at_once_publish_each_event_exactly_once(
         fresh_database, make_topic, moto_server, tmp_path):
     topic = make_topic()
-    created_at = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=2)
+    created_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
     event_ids = insert_pending_events(fresh_database, EVENTS, created_at)
     env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
                      AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}')

@@ -5,7 +5,7 @@ up the orders being created."""
 import collections
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -146,7 +146,7 @@ def test_a_relay_talking_to_a_slow_sns_does_not_hold_up_creates(
         fresh_database, make_topic, moto_server, tmp_path):
     topic = make_topic()
     slow_sns = TcpProxy(moto_server.port, delay=0.5)  # 0.5 s per SNS call
-    old = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=2)
+    old = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
     insert_pending_events(fresh_database, OLD_EVENTS, old, first_order_id=FIRST_OLD_ID)
     env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
                      AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}')

@@ -134,7 +134,7 @@ def boot(env, log_path=None):
     os.environ.update(env)
     if log_path:
         # The service logs JSON lines to stdout: keep them, as evidence.
-        sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)
+        sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)  # noqa: SIM115 - for the process's life
     from chalicelib import aws, runtime
     from chalicelib.config import get_settings
     get_settings.cache_clear()

@@ -88,7 +88,7 @@ class PrivateMariaDB:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError('the private MariaDB did not start:\n'
-                                       + self.log_path.read_text()[-2000:])
+                                       + self.log_path.read_text()[-2000:]) from None
                 time.sleep(0.1)
 
     def admin(self, database=None):

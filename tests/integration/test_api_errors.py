@@ -21,7 +21,7 @@ def leaf_paths(errors, prefix=()):
     if isinstance(errors, list):
         assert errors and all(isinstance(m, str) and m for m in errors)
         return {prefix}
-    return set().union(*(leaf_paths(v, prefix + (k,)) for k, v in errors.items()))
+    return set().union(*(leaf_paths(v, (*prefix, k)) for k, v in errors.items()))
 
 
 def body_with(items=None, **overrides):

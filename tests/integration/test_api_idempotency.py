@@ -24,7 +24,8 @@ def claim_in_flight(clock, body, key, age=timedelta(0)):
     """What the first request leaves while it is still being processed: its
     claim, `age` before the service's now, with the fingerprint the service
     takes of the body as parsed."""
-    IdempotencyKey.create(key=stored_key(key), request_hash=fingerprint(parse_json_object(to_json(body))),
+    IdempotencyKey.create(key=stored_key(key),
+                          request_hash=fingerprint(parse_json_object(to_json(body))),
                           response_body=None, created_at=clock.now - age)
 
 
@@ -188,7 +189,8 @@ def test_key_in_flight_with_a_different_body_returns_422(client, service_clock):
 def test_expired_key_is_treated_as_new(client, service_clock):
     body = order_body()
     stale = {'order_id': 1, 'status': 'pending'}
-    IdempotencyKey.create(key=stored_key('key-1'), request_hash=fingerprint(parse_json_object(to_json(body))),
+    IdempotencyKey.create(key=stored_key('key-1'),
+                          request_hash=fingerprint(parse_json_object(to_json(body))),
                           response_body=json.dumps(stale),
                           created_at=service_clock.now - timedelta(hours=25))
 

@@ -269,7 +269,8 @@ class OneEntryFails:
         return response
 
 
-def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_world, client, monkeypatch):
+def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_world, client,
+                                                                          monkeypatch):
     publisher = runtime.publisher()
     monkeypatch.setattr(publisher, 'breaker', Open())  # leave all to the relay
     for user_id in range(1, 6):

@@ -11,15 +11,11 @@ import pytest
 from chalicelib.orders import export
 from chalicelib.storage.connection import database
 from chalicelib.storage.models import Order
-from tests.support import create_order, json_of, send
+from tests.support import bearer, create_order, json_of, send
 
 ADA, BOB = 1, 2
 HEADER = ['order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
           'price_at_order']
-
-
-def bearer(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 def export_of(client, user_id=ADA, headers=None, **query):

@@ -9,6 +9,7 @@ import math
 import os
 import urllib.parse
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -171,7 +172,7 @@ def test_sql_injection_in_headers(client, injection):
 def test_six_megabyte_body_is_refused_in_the_contract_shape(client):
     valid_but_huge = json.dumps(order_body(user_email='a@example.com', pad='x' * 6 * 2 ** 20))
     for raw in ('x' * (6 * 2 ** 20), valid_but_huge, '[' * (6 * 2 ** 20)):
-        refused_storing_nothing(lambda: post(client, raw=raw), 413)
+        refused_storing_nothing(lambda: post(client, raw=raw), 413)  # noqa: B023 - called at once
     order = json_of(post(client, order_body()))
     refused_storing_nothing(lambda: send(
         client, 'PUT', f"/orders/{order['order_id']}",
@@ -192,7 +193,7 @@ def test_deeply_nested_json_anywhere_is_a_400(client, depth):
             '{"user_id": 1, "items": [{"product_id": 1, "quantity": 1, '
             '"price_at_order": 1}], "extra": %s}' % objects]
     for raw in raws:
-        refused_storing_nothing(lambda: post(client, raw=raw))
+        refused_storing_nothing(lambda: post(client, raw=raw))  # noqa: B023 - called at once
     order = json_of(post(client, order_body()))
     refused_storing_nothing(lambda: send(client, 'PUT', f"/orders/{order['order_id']}",
                                          raw='{"status": %s}' % nested))
@@ -344,7 +345,7 @@ def test_markup_in_user_email_is_stored_as_text_and_escaped_in_the_email(client)
             assert response.status_code == 400
             assert stored() == before
     mail_dir = os.environ['MAIL_DIR']
-    messages = [message_from_bytes(open(os.path.join(mail_dir, name), 'rb').read(),
+    messages = [message_from_bytes(Path(mail_dir, name).read_bytes(),
                                    policy=policy.compat32)
                 for name in sorted(os.listdir(mail_dir))] if accepted else []
     assert len(messages) == len(accepted)
@@ -449,7 +450,7 @@ def test_any_body_is_a_201_or_a_400_and_a_400_stores_nothing(client, raw, key):
         assert stored() == before
         assert body['Code'] in ('BadRequestError', 'RequestEntityTooLargeError')
     else:
-        orders, items, events, keys = stored()
+        orders, items, events, _keys = stored()
         assert (orders, events) == (before[0] + 1, before[2] + 1)
         assert items == before[1] + len(body['items'])
         assert math.isclose(body['order_total'], sum(

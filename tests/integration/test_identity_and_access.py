@@ -9,15 +9,11 @@ from cryptography.hazmat.primitives import serialization
 
 from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
-from tests.support import json_of, order_body, send
+from tests.support import bearer, json_of, order_body, send
 from tests.unit.jwt_support import forge, rsa_key
 
 ADA, BOB = 1, 2
 ADA_EMAIL = 'ada@example.com'
-
-
-def bearer(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 @pytest.fixture
@@ -141,7 +137,7 @@ def test_a_key_outside_the_jwks_is_401_even_with_a_known_kid(client, issuer, ord
 
 
 def test_a_tampered_payload_is_401(client, issuer, orders):
-    header, payload, signature = issuer.mint(user_id=BOB).split('.')
+    header, _payload, signature = issuer.mint(user_id=BOB).split('.')
     claims = issuer.claims(user_id=ADA)
     tampered = forge({}, claims).split('.')[1]
     unauthorized(client.http.get(f'/orders/{orders[ADA]}',

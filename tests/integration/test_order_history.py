@@ -5,14 +5,10 @@ import re
 import pytest
 
 from chalicelib.storage.models import OrderHistory
-from tests.support import create_order, json_of, send
+from tests.support import bearer, changed, create_order, json_of, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 ADA, BOB = 1, 2
-
-
-def bearer(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 @pytest.fixture
@@ -32,17 +28,11 @@ def history(client, order_id, headers=None):
     return send(client, 'GET', f'/orders/{order_id}/history', headers=headers)
 
 
-def put(client, order_id, body, headers):
-    response = send(client, 'PUT', f'/orders/{order_id}', body, headers)
-    assert response.status_code == 200, response.body
-    return json_of(response)
-
-
 def test_history_lists_every_change_oldest_first_with_who_made_it(client, callers):
     order = create_order(client, user_id=ADA, headers=callers.staff)
     oid = order['order_id']
-    paid = put(client, oid, {'status': 'paid'}, callers.service)
-    put(client, oid, {'status': 'cancelled', 'reason': 'Found it cheaper'}, callers.ada)
+    paid = changed(client, oid, {'status': 'paid'}, callers.service)
+    changed(client, oid, {'status': 'cancelled', 'reason': 'Found it cheaper'}, callers.ada)
 
     response = history(client, oid, callers.staff)
 
@@ -74,7 +64,7 @@ def test_history_ends_at_the_version_the_order_is_at(client, callers):
     order = create_order(client)
     oid = order['order_id']
     for status in ('shipped', 'delivered'):
-        current = put(client, oid, {'status': status}, callers.staff)
+        current = changed(client, oid, {'status': status}, callers.staff)
 
     entries = json_of(history(client, oid))
 
@@ -86,7 +76,7 @@ def test_history_ends_at_the_version_the_order_is_at(client, callers):
 def test_a_no_op_and_a_refused_change_write_no_entry(client, callers):
     order = create_order(client)
     oid = order['order_id']
-    put(client, oid, {'status': 'pending'}, callers.staff)
+    changed(client, oid, {'status': 'pending'}, callers.staff)
     assert send(client, 'PUT', f'/orders/{oid}', {'status': 'delivered'}).status_code == 409
     assert send(client, 'PUT', f'/orders/{oid}', {'status': 'paid'},
                 {'If-Match': '"7"'}).status_code == 412

@@ -7,24 +7,16 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import OrderHistory, Outbox
-from tests.support import create_order, json_of, send
+from tests.support import bearer, create_order, json_of, put, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 TRACKING = {'carrier': 'DHL Express', 'tracking_number': 'JD-0142',
             'tracking_url': 'https://track.example.com/?id=JD-0142'}
 
 
-def put(client, order_id, body, headers=None):
-    return send(client, 'PUT', f'/orders/{order_id}', body, headers)
-
-
 def last_event(order_id):
     row = Outbox.select().where(Outbox.order_id == order_id).order_by(Outbox.id.desc()).get()
     return row, json.loads(row.body, parse_float=Decimal)
-
-
-def bearer(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 # -- shipping --------------------------------------------------------------------

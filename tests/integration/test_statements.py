@@ -23,7 +23,7 @@ def reversed_models(database, monkeypatch):
     yield database
     monkeypatch.undo()
     # Back to the migrated schema, from scratch.
-    database.drop_tables(MODELS + [SchemaVersion])
+    database.drop_tables([*MODELS, SchemaVersion])
     upgrade(counts.recount)
 
 

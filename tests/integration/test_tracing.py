@@ -56,7 +56,7 @@ class FakeXrayDaemon:
         while True:
             try:
                 datagram = self.socket.recv(65536).decode()
-            except socket.timeout:
+            except TimeoutError:
                 return received
             header, body = datagram.split('\n', 1)
             assert json.loads(header) == {'format': 'json', 'version': 1}

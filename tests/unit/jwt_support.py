@@ -20,13 +20,13 @@ KID = 'key-1'
 ROTATED_KID = 'key-2'
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rsa_key(name):
     """One RSA 2048 private key per name, made once per test run."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ec_key(name):
     return ec.generate_private_key(ec.SECP256R1())
 

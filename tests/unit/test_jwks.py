@@ -78,7 +78,7 @@ def test_unknown_kid_a_minute_after_the_last_refetch_refetches_again():
 
 def test_key_rotated_in_during_the_quiet_minute_is_found_once_it_is_over():
     clock = FakeClock()
-    keys, fetch = cache(ONE_KEY, ONE_KEY, ROTATED, clock=clock)
+    keys, _fetch = cache(ONE_KEY, ONE_KEY, ROTATED, clock=clock)
     is_unknown(keys, 'made-up-kid')
     clock.advance(10)
     is_unknown(keys, ROTATED_KID)

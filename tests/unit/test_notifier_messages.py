@@ -98,7 +98,8 @@ def sqs_event(*records):
     return {'Records': [{'messageId': message_id, 'receiptHandle': f'r-{message_id}',
                          'body': body, 'attributes': {}, 'messageAttributes': {},
                          'md5OfBody': '', 'eventSource': 'aws:sqs',
-                         'eventSourceARN': 'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
+                         'eventSourceARN':
+                             'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
                          'awsRegion': 'us-east-1'}
                         for message_id, body in records]}
 

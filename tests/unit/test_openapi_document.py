@@ -4,6 +4,7 @@ import pytest
 from openapi_spec_validator import validate
 
 import app as service
+from chalicelib import __version__
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.schemas import MAX_ID
 from tools import openapi
@@ -200,3 +201,7 @@ def test_export_answers_csv_as_an_attachment_between_two_dates(document):
     for name in ('from', 'to'):
         found = parameter(document, export, name)
         assert found['schema']['format'] == 'date' and not found['required']
+
+
+def test_document_reports_the_version_the_service_reports(document):
+    assert document['info']['version'] == __version__
