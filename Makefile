@@ -70,6 +70,17 @@ package: venv tools-venv
 	$(TOOLS_VENV)/bin/checkov -f build/$(STAGE)/sam.yaml --framework cloudformation \
 		--compact --quiet --skip-download
 
+# docs/screenshots/dashboard.png: the prod dashboard's widgets (from the packaged
+# template) drawn from a 90-second local run's metrics (tools/dashboard_run.py,
+# in process, moto for SNS/SQS), by tools/dashboard_picture.py (matplotlib).
+.PHONY: dashboard-picture
+
+dashboard-picture: venv tools-venv
+	$(MAKE) package STAGE=prod
+	$(BIN)/python -m tools.dashboard_run --out build/dashboard/run.jsonl
+	$(TOOLS_VENV)/bin/python tools/dashboard_picture.py build/prod/sam.yaml \
+		build/dashboard/run.jsonl docs/screenshots/dashboard.png
+
 # The main flow against a deployed stage (tools/smoke.py, standard library only):
 #   make smoke URL=https://<api>.execute-api.<region>.amazonaws.com/api TOKEN=<customer> [STAFF_TOKEN=<staff>]
 # make exports TOKEN and STAFF_TOKEN given on its command line: the script reads
