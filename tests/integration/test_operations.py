@@ -12,13 +12,14 @@ import json
 import os
 import re
 import subprocess
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.test_package import ROOT, packaged, referenced  # noqa: F401 (fixture)
+from tests.integration.test_package import ROOT, packaged  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -405,3 +406,29 @@ def test_checkov_passes_the_template_and_every_skip_gives_its_reason(packaged):
     for check in skipped:
         reason = check['check_result'].get('suppress_comment') or ''
         assert len(reason) > 40, (check['check_id'], check['resource'])
+
+
+# --- The dashboard's picture ----------------------------------------------------
+
+TOOLS_PYTHON = ROOT / '.venv-tools' / 'bin' / 'python'
+
+
+def test_dashboard_picture_draws_every_widget_from_a_local_run(packaged, tmp_path):
+    """make dashboard-picture, shortened: a new widget whose lines the
+    drawing cannot fill fails here, not when the picture is next redrawn."""
+    if not TOOLS_PYTHON.exists():
+        if os.environ.get('CI'):
+            pytest.fail(f'{TOOLS_PYTHON} is missing: make tools-venv')
+        pytest.skip(f'{TOOLS_PYTHON} is missing: make tools-venv')
+    run, picture = tmp_path / 'run.jsonl', tmp_path / 'dashboard.png'
+    env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
+    subprocess.run([sys.executable, '-m', 'tools.dashboard_run', '--out', str(run),
+                    '--seconds', '3'], cwd=ROOT, env=env, check=True, capture_output=True,
+                   timeout=300)
+
+    drawn = subprocess.run([str(TOOLS_PYTHON), 'tools/dashboard_picture.py',
+                            str(packaged.template_path), str(run), str(picture)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert drawn.returncode == 0, drawn.stderr
+    assert picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
