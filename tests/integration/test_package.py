@@ -55,6 +55,17 @@ FUNCTION_CALLS = {
     'Housekeeping': set(),
     'Migrate': set(),
 }
+# With CustomerManagedKey=true (condition UsesCustomerKey) the topic and the
+# queues use the stack's key: publishers encrypt, the notifier decrypts.
+KEY_CALLS = {
+    'APIHandler': {'kms:GenerateDataKey', 'kms:Decrypt'},
+    'OutboxRelay': {'kms:GenerateDataKey', 'kms:Decrypt'},
+    'EmailNotifier': {'kms:Decrypt'},
+    'Housekeeping': set(),
+    'Migrate': set(),
+}
+# Not a function's: API Gateway's account-wide role for writing access logs.
+API_GATEWAY_LOG_ROLE = 'ApiGatewayCloudWatchRole'
 EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled'}
 # What the subscription let through before order_cancelled existed: a consumer
 # filtering on these still gets each of them, and nothing new.
@@ -350,9 +361,16 @@ def test_each_role_grants_only_what_its_function_calls(packaged):
         assert referenced(packaged.props(function)['Role']) == {role}
         statements = _statements(packaged.props(role))
 
-        assert _actions(statements) == EVERY_FUNCTION_CALLS | FUNCTION_CALLS[function]
+        assert _actions(statements) == (EVERY_FUNCTION_CALLS | FUNCTION_CALLS[function]
+                                        | KEY_CALLS[function])
         _assert_least_privilege(statements)
-    assert set(packaged.of_type('AWS::IAM::Role')) == set(ROLES.values())
+        key_statements = [statement for condition, statement
+                          in _conditional_statements(packaged.props(role))
+                          if condition == 'UsesCustomerKey']
+        assert _actions(key_statements) == KEY_CALLS[function]
+        for statement in key_statements:
+            assert statement['Resource'] == {'Fn::GetAtt': ['OrdersKey', 'Arn']}
+    assert set(packaged.of_type('AWS::IAM::Role')) == set(ROLES.values()) | {API_GATEWAY_LOG_ROLE}
 
 
 def test_each_role_signs_in_to_the_database_one_way_chosen_by_the_stack(packaged):
@@ -408,7 +426,7 @@ def test_stage_policy_file_for_chalice_deploy_grants_the_same_calls(packaged):
 
 def test_dead_letter_queue_depth_raises_an_alarm(packaged):
     _, dlq = packaged.queues
-    _, alarm = packaged.one_of_type('AWS::CloudWatch::Alarm')
+    alarm = packaged.props('NotificationsDeadLetterAlarm')
 
     assert alarm['Namespace'] == 'AWS/SQS'
     assert alarm['MetricName'] == 'ApproximateNumberOfMessagesVisible'
@@ -452,8 +470,11 @@ def test_a_waf_web_acl_limits_each_client_ip_unless_switched_off(packaged):
     parameters = packaged.template['Parameters']
     (acl_id, acl), = packaged.of_type('AWS::WAFv2::WebACL').items()
     (association_id, association), = packaged.of_type('AWS::WAFv2::WebACLAssociation').items()
-    [rule] = acl['Rules']
+    rules = {rule['Name']: rule for rule in acl['Rules']}
+    rule = rules['RateLimitPerClientIp']
 
+    assert rules['KnownBadInputs']['Statement'] == {'ManagedRuleGroupStatement': {
+        'VendorName': 'AWS', 'Name': 'AWSManagedRulesKnownBadInputsRuleSet'}}
     assert packaged.template['Conditions']['UsesWaf'] == {
         'Fn::Equals': [{'Ref': 'UseWaf'}, 'true']}
     assert (parameters['UseWaf']['Default'], parameters['UseWaf']['AllowedValues']) == (
