@@ -70,7 +70,7 @@ def sqlite_template(tmp_path_factory):
     """A SQLite file migrated once per test run (per xdist worker), which each
     SQLite test copies: a copy takes a millisecond, the migration far longer."""
     path = tmp_path_factory.mktemp('sqlite-template') / 'orders.sqlite3'
-    migrate(settings_from({'DATABASE_URL': f'sqlite:///{path}'}))
+    migrate(settings_from({'DATABASE_URL': f'sqlite:///{path}'}), counts.recount)
     return path
 
 

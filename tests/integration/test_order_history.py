@@ -88,8 +88,8 @@ def test_a_no_op_and_a_refused_change_write_no_entry(client, callers):
 def test_only_staff_see_which_account_made_a_change_others_see_its_role(client, callers,
                                                                         reader):
     oid = create_order(client, user_id=ADA, headers=callers.staff)['order_id']
-    put(client, oid, {'status': 'paid'}, callers.service)
-    put(client, oid, {'status': 'cancelled'}, callers.ada)
+    changed(client, oid, {'status': 'paid'}, callers.service)
+    changed(client, oid, {'status': 'cancelled'}, callers.ada)
 
     entries = json_of(history(client, oid, getattr(callers, reader)))
 
