@@ -7,13 +7,15 @@ from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
 from chalicelib import identity, logs, runtime, tracing
 from chalicelib.api import reference
+from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
-                               OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, TooManyConnections,
+                               OrderNotFound, OrderServiceError, OutOfStock,
+                               PayloadTooLarge, PriceChanged, ProductNotFound,
+                               SkuTaken, TooManyConnections,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
@@ -50,7 +52,11 @@ ERROR_STATUS = [
     (Unauthenticated, 401, 'UnauthorizedError'),
     (Forbidden, 403, 'ForbiddenError'),
     (OrderNotFound, 404, 'NotFoundError'),
+    (ProductNotFound, 404, 'NotFoundError'),
     (TransitionForbidden, 409, 'ConflictError'),
+    (PriceChanged, 409, 'ConflictError'),
+    (OutOfStock, 409, 'ConflictError'),
+    (SkuTaken, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
@@ -216,6 +222,33 @@ def export_user_orders(principal, user_id):
     return Response(body=text, status_code=200, headers={
         'Content-Type': 'text/csv; charset=utf-8',
         'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
+
+
+@app.route('/products/{product_id}', methods=['PUT'])
+@api
+def put_product(principal, product_id):
+    request = app.current_request
+    product_id = catalog_schemas.load_product_id(product_id)
+    data = catalog_schemas.load_product(schemas.parse_json_object(request.raw_body))
+    written = runtime.catalog_service().put_product(
+        principal, product_id, data, expected_version(request.headers))
+    return Response(body=written.body, status_code=201 if written.created else 200,
+                    headers={'ETag': f'"{written.body["version"]}"'})
+
+
+@app.route('/products/{product_id}', methods=['GET'])
+@api
+def get_product(principal, product_id):
+    product = runtime.catalog_service().get_product(
+        principal, catalog_schemas.load_product_id(product_id))
+    return Response(body=product, headers={'ETag': f'"{product["version"]}"'})
+
+
+@app.route('/products', methods=['GET'])
+@api
+def list_products(principal):
+    query = catalog_schemas.load_list_query(app.current_request.query_params)
+    return runtime.catalog_service().list_products(principal, query)
 
 
 @app.route('/health', methods=['GET'])

@@ -2,6 +2,7 @@
 database, the order service, the publisher and the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws
+from chalicelib.catalog.products import CatalogService
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
@@ -78,6 +79,11 @@ def notifier():
 def order_service():
     database()
     return _once('service', lambda: OrderService(publish=publisher().publish_committed))
+
+
+def catalog_service():
+    database()
+    return _once('catalog', CatalogService)
 
 
 def sqs():
