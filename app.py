@@ -19,7 +19,7 @@ from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
-from chalicelib.orders import idempotency, schemas
+from chalicelib.orders import expiry, idempotency, schemas
 from chalicelib.storage import connection, retention
 from chalicelib.storage.migrations import migrate
 
@@ -307,6 +307,19 @@ def housekeeping(event):
                                  time_left(event.context, retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_unpaid(event):
+    window = get_settings().payment_window
+    if window is None:
+        return {'expired': 0}
+    runtime.database()
+    service = runtime.order_service()
+    expired = expiry.expire_unpaid(service, window, service.clock(),
+                                   time_left(event.context, 0))
+    logs.log.info('Expired %s unpaid orders', expired)
+    return {'expired': expired}
 
 
 @app.lambda_function(name='migrate')

@@ -227,14 +227,14 @@ class OrderService:
     def change_status(self, principal, order_id, request, still_applies=None):
         """Load and lock the order, let changes.plan_status_change decide, and
         write what it says. still_applies(order): checked on the locked row
-        (False: the order is answered unchanged), so that a caller's condition
-        and the change are one step."""
+        (False: nothing changes and the answer is None), so that a caller's
+        condition and the change are one step."""
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
             items = _items_of([order_id])[order_id]
             if still_applies is not None and not still_applies(order):
-                return dump_order(order, items)
+                return None
             change = changes.plan_status_change(order, items, principal, request, now)
             if change is None:
                 return dump_order(order, items)

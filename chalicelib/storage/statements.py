@@ -125,6 +125,11 @@ SHIP = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
     'carrier = :carrier, tracking_number = :tracking_number, tracking_url = :tracking_url, '
     'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'))
+# Pending orders created before :created_at, oldest id first, after a keyset
+# :after (0 to start): candidates for expiry, each checked again under its lock.
+PENDING_BEFORE = Statement(Order, (
+    "SELECT order_id FROM orders WHERE status = 'pending' AND created_at < :created_at "
+    'AND order_id > :after ORDER BY order_id LIMIT :limit'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
