@@ -13,7 +13,8 @@ import peewee
 from chalicelib.catalog.pricing import CatalogEntry
 from chalicelib.catalog.schemas import decode_cursor, dump_product, encode_cursor
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, ProductNotFound, SkuTaken, VersionMismatch
+from chalicelib.errors import (Forbidden, InvalidInput, ProductNotFound, SkuTaken,
+                               VersionMismatch)
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
 from chalicelib.logs import log
 from chalicelib.storage import statements
@@ -118,13 +119,21 @@ class CatalogService:
         log.info('Product %s: product_id=%s', 'created' if created else 'replaced', product_id)
         return Written(dump_product(row, staff_view=True), created)
 
-    def import_products(self, rows: Sequence[tuple[int, dict[str, Any]]]) -> int:
-        """Write every (product_id, data) in one transaction: all or none."""
+    def import_products(self, rows: Sequence[tuple[int, int, dict[str, Any]]]) -> int:
+        """Write every (line, product_id, data) in one transaction: all or
+        none. A SKU another product holds refuses the whole import, with
+        every such line (InvalidInput keyed by line)."""
         now = self.clock()
+        taken: dict[int, dict[str, list[str]]] = {}
         try:
             with database.atomic():
-                for product_id, data in rows:
-                    _write(product_id, data, None, now)
+                for line, product_id, data in rows:
+                    try:
+                        _write(product_id, data, None, now)
+                    except SkuTaken as exc:
+                        taken[line] = exc.errors or {}
+                if taken:
+                    raise InvalidInput('SKUs of other products', taken)
         except peewee.IntegrityError:
             raise SkuTaken('Two products would share a SKU') from None
         return len(rows)
