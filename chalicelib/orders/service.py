@@ -253,7 +253,6 @@ class OrderService:
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
-            items = _items_of([order_id])[order_id]
         log.info('Order status updated: order_id=%s status=%s', order_id,
                  order.status, extra={'order_id': order_id})
         metrics.emit('OrderStatusChanges', 1)
