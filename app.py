@@ -143,7 +143,7 @@ def expected_version(headers):
         raise VersionMismatch('A weak ETag never matches If-Match')
     if not match:
         raise InvalidInput('Invalid If-Match header', {
-            'If-Match': ['Must be an ETag of this order, such as "1".']})
+            'If-Match': ['Must be an ETag of what is changed, such as "1".']})
     return int(match.group(1) or match.group(2))
 
 

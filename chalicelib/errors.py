@@ -1,10 +1,13 @@
 """What the domain refuses, and why. app.py maps each class to one HTTP status."""
+from __future__ import annotations
+
+from typing import Any
 
 
 class OrderServiceError(Exception):
     message = 'Order service error'
 
-    def __init__(self, message=None, errors=None):
+    def __init__(self, message: str | None = None, errors: Any = None) -> None:
         super().__init__(message or self.message)
         self.errors = errors
 
@@ -81,7 +84,7 @@ class Unauthenticated(OrderServiceError):
     apart from a bad one (the WWW-Authenticate challenge differs)."""
     message = 'A valid bearer token is required'
 
-    def __init__(self, reason, token_sent=True):
+    def __init__(self, reason: str, token_sent: bool = True) -> None:
         super().__init__(
             'The bearer token is invalid or expired' if token_sent else None)
         self.reason = reason

@@ -100,7 +100,8 @@ def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry]
             reserves=entry is not None and entry.tracked))
     if changed:
         raise PriceChanged(errors={'items': changed})
-    total = sum((line.price_at_order * line.quantity for line in lines), money.ZERO)
+    total = money.order_total({'quantity': line.quantity, 'price_at_order': line.price_at_order}
+                              for line in lines)
     if total > money.MAX_MONEY:
         raise InvalidInput('Invalid order', {'items': [
             'The order total must be less than or equal to 99999999.99.']})
