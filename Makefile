@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount clean
+.PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount import-products clean
 
 venv: $(STAMP)
 
@@ -38,8 +38,10 @@ check-locks: venv
 	[ $$status = 0 ] || echo 'The locks drifted from the .in files: run make lock' >&2; exit $$status
 
 # chalice local on the embedded SQLite default: events are delivered in-process
-# and emails land as .eml files in .data/mail.
+# and emails land as .eml files in .data/mail. An empty local catalog gets the
+# demo products (tools/demo_products.csv) first; no deployment ever does.
 run: venv
+	ENVIRONMENT=local $(BIN)/python -m chalicelib.cli demo-catalog
 	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
 
 # The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
@@ -73,6 +75,12 @@ token: venv
 # behind the service's back, while nothing else writes orders.
 migrate relay redrive recount: venv
 	$(BIN)/python -m chalicelib.cli $@
+
+# Load or update the catalog from a CSV (header product_id,sku,name,unit_price,
+# currency,active,on_hand; on_hand empty: not tracked): all rows or none, every
+# bad row reported by line.  make import-products FILE=products.csv
+import-products: venv
+	$(BIN)/python -m chalicelib.cli import-products "$(FILE)"
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .data .pytest_cache

@@ -18,12 +18,13 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
-from chalicelib.orders import counts, idempotency
+from chalicelib.orders import counts, expiry, idempotency
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import migrate
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
+catalog_schemas = lazy_import('chalicelib.catalog.schemas')
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
@@ -108,6 +109,31 @@ def export_user_orders(principal: Principal, user_id: str) -> Response:
         'Content-Disposition': f'attachment; filename="orders-{user}.csv"'})
 
 
+@app.route('/products/{product_id}', methods=['PUT'])
+@api
+def put_product(principal: Principal, product_id: str) -> Response:
+    request = app.current_request
+    product = path_id(product_id, 'product_id')
+    data = catalog_schemas.load_product(schemas.parse_json_object(request.raw_body))
+    written = runtime.catalog_service().put_product(
+        principal, product, data, expected_version(request.headers, 'product'))
+    return versioned_response(written.body, 201 if written.created else 200)
+
+
+@app.route('/products/{product_id}', methods=['GET'])
+@api
+def get_product(principal: Principal, product_id: str) -> Response:
+    return versioned_response(runtime.catalog_service().get_product(
+        principal, path_id(product_id, 'product_id')))
+
+
+@app.route('/products', methods=['GET'])
+@api
+def list_products(principal: Principal) -> dict[str, Any]:
+    query = catalog_schemas.load_list_query(app.current_request.query_params)
+    return runtime.catalog_service().list_products(principal, query)
+
+
 @app.route('/health', methods=['GET'])
 @public_api
 def health() -> Response | dict[str, str]:
@@ -156,6 +182,19 @@ def housekeeping(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
                                  time_left(event.context, retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
+    window = get_settings().payment_window
+    if window is None:
+        return {'expired': 0}
+    runtime.database()
+    service = runtime.order_service()
+    expired = expiry.expire_unpaid(service, window, service.clock(),
+                                   time_left(event.context, 0))
+    logs.log.info('Expired %s unpaid orders', expired)
+    return {'expired': expired}
 
 
 @app.lambda_function(name='migrate')

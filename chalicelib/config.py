@@ -2,11 +2,14 @@
 import dataclasses
 import functools
 import os
+import re
 from dataclasses import dataclass
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from chalicelib import money
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
 LOCAL_STAGE = 'local'
@@ -75,10 +78,31 @@ class Settings:
     # The hosts a tracking_url may point at (each with its subdomains); empty:
     # any https:// host.
     tracking_url_hosts: tuple[str, ...] = ()
+    # The currency of an order with nothing else to go by, and of the orders
+    # placed before orders had one.
+    default_currency: str = 'USD'
+    # How long a pending order may wait for its payment; None: for ever.
+    payment_window: timedelta | None = timedelta(hours=1)
 
 
 class ConfigError(ValueError):
     pass
+
+
+def default_currency(env: Mapping[str, str]) -> str:
+    code = (env.get('DEFAULT_CURRENCY') or 'USD').strip().upper()
+    if not money.is_currency(code):
+        raise ConfigError(f'DEFAULT_CURRENCY: {code!r} is not one of the currencies the '
+                          f"service knows ({', '.join(sorted(money.CURRENCIES))})")
+    return code
+
+
+def payment_window(env: Mapping[str, str]) -> timedelta | None:
+    text = (env.get('PAYMENT_WINDOW_SECONDS') or '3600').strip()
+    if not re.fullmatch(r'[0-9]{1,9}', text):
+        raise ConfigError('PAYMENT_WINDOW_SECONDS: a whole number of seconds, 0 for never')
+    seconds = int(text)
+    return timedelta(seconds=seconds) if seconds else None
 
 
 def parse_database_url(url: str) -> DatabaseSettings:
@@ -197,6 +221,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         tracking_url_hosts=tuple(
             host.strip().lower().rstrip('.') for host in
             (env.get('TRACKING_URL_HOSTS') or '').split(',') if host.strip()),
+        default_currency=default_currency(env),
+        payment_window=payment_window(env),
     )
 
 

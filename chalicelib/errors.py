@@ -72,7 +72,26 @@ class OrderNotFound(OrderServiceError):
     message = 'Order not found'
 
 
+class ProductNotFound(OrderServiceError):
+    message = 'Product not found'
+
+
 class TransitionForbidden(OrderServiceError):
+    pass
+
+
+class PriceChanged(OrderServiceError):
+    """A customer's price_at_order is not the catalog's price any more;
+    `errors` names the current price of each such item."""
+    message = 'A price has changed: see the current price of each item named'
+
+
+class OutOfStock(OrderServiceError):
+    """`errors` says, for each item asking for more than there is, how many are available."""
+    message = 'Not enough stock: see how many are available of each item named'
+
+
+class SkuTaken(OrderServiceError):
     pass
 
 

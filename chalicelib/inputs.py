@@ -1,5 +1,7 @@
-"""What every request body must be, before any schema reads it, and rules
-every schema shares: a bounded body, bounded lists, one rule for free text.
+"""What every request body and query is held to, before any schema reads it,
+whichever domain it is for (orders, the catalog): a bounded body, bounded
+lists, exact numbers, strict integers, money checked and never rounded,
+integers written in a query or path, and one rule for free text.
 
 A refusal must stay cheap whoever built the request: the body is measured
 before it is decoded, a list's length before its first entry is loaded, and
@@ -13,9 +15,11 @@ from typing import Any, NoReturn
 
 from marshmallow import ValidationError, fields, validate
 
+from chalicelib import money
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
+_DIGITS = re.compile(r'[0-9]{1,19}')
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -91,3 +95,61 @@ class FreeText(validate.Validator):
             raise ValidationError(f'{self.error} Found U+{ord(found.group()):04X} '
                                   f'at position {found.start()}.')
         return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: "1", 1.5, 1.0 and true are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error('invalid')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Money(fields.Field):
+    """A JSON number >= 0, <= 99999999.99, with at most two decimals: checked,
+    never rounded."""
+    default_error_messages = {
+        'invalid': 'Not a valid number.',
+        'range': 'Must be greater than or equal to 0 and less than or equal '
+                 'to 99999999.99.',
+        'places': 'Must have at most two decimal places.',
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return money.parse(value)
+        except money.MoneyError as exc:
+            raise self.make_error(exc.reason) from None
+
+
+class QueryInteger(fields.Integer):
+    """An integer written in a query string or path: plain digits only."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+            raise self.make_error('invalid')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def not_blank(value):
+    if not value.strip():
+        raise ValidationError('Must not be blank.')
+
+
+def printable(value):
+    # Unicode letters are fine (a name in its own language); control, format
+    # (bidirectional controls among them), surrogate and separator characters
+    # other than the space are not.
+    if not value.isprintable():
+        raise ValidationError('Must be printable characters.')
+
+
+def load(schema, data, message):
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(message, exc.normalized_messages()) from None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import peewee
 
 from chalicelib import aws
+from chalicelib.catalog.products import CatalogService
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
@@ -94,6 +95,11 @@ def notifier() -> Notifier:
 def order_service() -> OrderService:
     database()
     return _once('service', lambda: OrderService(publish=publisher().publish_committed))
+
+
+def catalog_service() -> CatalogService:
+    database()
+    return _once('catalog', CatalogService)
 
 
 def sqs() -> Any:

@@ -15,7 +15,7 @@ contract test reports."""
 from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
-from chalicelib.money import MAX_MONEY
+from chalicelib.money import CURRENCIES, MAX_MONEY
 from chalicelib.orders.schemas import MAX_ID
 
 _MONEY = validate.Range(min=0, max=float(MAX_MONEY))
@@ -40,10 +40,17 @@ def _time(description):
 class OrderItemSchema(Schema):
     order_item_id = _id('Set by the server; never handed out twice.')
     product_id = _id('The product.')
+    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
+                        metadata={'description': "The product's SKU when the order was "
+                                                 'placed; null for a line the catalog did not '
+                                                 'hold (or none, or an older order).'})
+    name = fields.String(required=True, allow_none=True, validate=validate.Length(1, 200),
+                         metadata={'description': "The product's name when the order was "
+                                                  'placed; null like sku.'})
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
                               metadata={'description': 'How many.'})
-    price_at_order = _money('The unit price at the time of the order: an exact amount '
-                            'with at most two decimals.')
+    price_at_order = _money("The unit price at the time of the order, in the order's "
+                            "currency: an exact amount with that currency's decimals.")
 
 
 class ShipmentSchema(Schema):
@@ -75,6 +82,9 @@ class OrderSchema(Schema):
     updated_at = _time('When its status last changed; equal to created_at until then')
     version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
         'description': '1 at creation, plus one on every change; also the ETag.'})
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)),
+                             metadata={'description': 'ISO 4217 code of every amount of the '
+                                                      'order.', 'example': 'USD'})
     shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
         'description': 'null until the order ships; kept once it is delivered.'})
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
@@ -83,8 +93,11 @@ class OrderSchema(Schema):
 
 
 class ActorSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service']),
-                         metadata={'description': "The caller's role."})
+    role = fields.String(required=True,
+                         validate=validate.OneOf(['customer', 'staff', 'service', 'system']),
+                         metadata={'description': "The caller's role; `system` for the "
+                                                  "service's own scheduled functions "
+                                                  '(`expire_unpaid`).'})
     sub = fields.String(validate=validate.Length(1, 255),
                         metadata={'description': "The token's sub; shown to staff only."})
 
@@ -114,6 +127,42 @@ class OrderListSchema(Schema):
                                metadata={'description': 'The page size used.'})
     next_cursor = fields.String(required=True, allow_none=True, metadata={
         'description': 'Pass it as ?cursor= for the next page; null on the last page. Opaque.'})
+
+
+class StockSchema(Schema):
+    on_hand = fields.Integer(validate=validate.Range(min=0), metadata={
+        'description': 'Units in the shop (staff and services only).'})
+    reserved = fields.Integer(validate=validate.Range(min=0), metadata={
+        'description': 'Units open orders hold (staff and services only).'})
+    available = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        'description': 'What may still be ordered: max(on_hand - reserved, 0).'})
+
+
+class ProductSchema(Schema):
+    product_id = _id('Chosen by the shop.')
+    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
+                        metadata={'description': 'Unique among products; null: none.'})
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    unit_price = _money('The price of one, in `currency`.')
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
+    active = fields.Boolean(required=True, metadata={
+        'description': 'false: retired, no longer sold (orders keep pointing at it).'})
+    stock = fields.Nested(StockSchema, required=True, allow_none=True, metadata={
+        'description': 'null: not tracked, no limit. A customer sees `available` only.'})
+    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        'description': "1 at creation, plus one on every write of the catalog's own fields "
+                       '(stock moved by orders does not count); also the ETag.'})
+    updated_at = _time('When the catalog last wrote it')
+
+
+class ProductListSchema(Schema):
+    products = fields.List(fields.Nested(ProductSchema), required=True,
+                           validate=validate.Length(max=100),
+                           metadata={'description': 'By product_id, ascending.'})
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1))
+    page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    next_cursor = fields.String(required=True, allow_none=True)
 
 
 class ErrorSchema(Schema):

@@ -124,7 +124,8 @@ class Smoke:
 
     def health(self) -> None:
         answer = self.call('health', 'GET', '/health')
-        check(answer.body == {'status': 'ok', 'database': 'ok'}, f'health said {answer.body}')
+        check(answer.body.get('status') == 'ok' and answer.body.get('database') == 'ok',
+              f'health said {answer.body}')
 
     def pick_product(self) -> dict[str, Any]:
         """The first active product of the catalog with a unit available (or

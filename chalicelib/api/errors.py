@@ -9,16 +9,20 @@ from chalice import Response
 from chalicelib import identity
 from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput,
-                               OrderNotFound, OrderServiceError, PayloadTooLarge,
-                               TooManyConnections, TransitionForbidden, Unauthenticated,
-                               VersionMismatch)
+                               OrderNotFound, OrderServiceError, OutOfStock, PayloadTooLarge,
+                               PriceChanged, ProductNotFound, SkuTaken, TooManyConnections,
+                               TransitionForbidden, Unauthenticated, VersionMismatch)
 
 ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
     (InvalidInput, 400, 'BadRequestError'),
     (Unauthenticated, 401, 'UnauthorizedError'),
     (Forbidden, 403, 'ForbiddenError'),
     (OrderNotFound, 404, 'NotFoundError'),
+    (ProductNotFound, 404, 'NotFoundError'),
     (TransitionForbidden, 409, 'ConflictError'),
+    (PriceChanged, 409, 'ConflictError'),
+    (OutOfStock, 409, 'ConflictError'),
+    (SkuTaken, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),

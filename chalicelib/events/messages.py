@@ -98,6 +98,7 @@ def event_body(event_id: str, event_type: str, order: EventOrder, moment: dateti
         'user_email': order.user_email,
         'status': order.status,
         'order_total': money.to_json(order.order_total),
+        'currency': order.currency,
         'timestamp': utc_iso(moment),
     }
     if details:

@@ -9,6 +9,7 @@ from email.utils import formatdate, make_msgid
 from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_SHIPPED,
                                         ORDER_UPDATED)
 from chalicelib import money
+from chalicelib.config import get_settings
 
 TEMPLATES = {
     ORDER_CREATED: ('confirmation', 'Order #{order_id} confirmed'),
@@ -48,13 +49,17 @@ def build_email(event, sender):
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
     subject = subject.format(order_id=event['order_id'], status=event['status'])
+    # An event published before events carried a currency is in the one
+    # every older order was upgraded to.
+    currency = event.get('currency') or get_settings().default_currency
     context = {'event': event, 'subject': subject,
                'heading': subject,
-               'total': money.to_text(event['order_total']),
+               'total': money.display(event['order_total'], currency),
                **_shipping(event.get('shipment')),
                'reason': event.get('reason'),
-               'refund_due': (money.to_text(event['refund_due'])
-                              if event.get('refund_due') is not None else None)}
+               'refund_due': (money.display(event['refund_due'], currency)
+                              if event.get('refund_due') is not None else None),
+               'nothing_paid': event.get('refund_due') == 0}
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject

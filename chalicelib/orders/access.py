@@ -5,6 +5,7 @@ domain exception out; no HTTP, no database, no AWS.
     staff     everything, for anyone
     service   reads and lists any order, makes any status change the lifecycle
               allows; never creates, never deletes
+    system    the service's own scheduled functions: status changes, like service
 
 A customer never learns that another user's order exists: touching one is
 OrderNotFound, the same answer as for an id that was never used. What a
@@ -12,7 +13,7 @@ customer may not ask for at all (another user's list, a status other than
 cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
 a customer's cancel of a shipped order passes here and is refused there."""
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
+from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
 
 CANCELLED = 'cancelled'
 
@@ -75,7 +76,7 @@ def check_can_read(principal: Principal, order_user_id: int) -> None:
         if not _is_own(principal, order_user_id):
             raise OrderNotFound()
         return
-    if principal.role not in (STAFF, SERVICE):
+    if principal.role not in (STAFF, SERVICE, SYSTEM):
         raise Forbidden('This caller may not read orders')
 
 

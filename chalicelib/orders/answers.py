@@ -12,13 +12,9 @@ if TYPE_CHECKING:
 
     from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
-# Fields a move to shipped may carry (schemas.py checks them).
-SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
-
-
 def dump_item(item: OrderItem) -> dict[str, Any]:
     return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
-            'quantity': item.quantity,
+            'sku': item.sku, 'name': item.name, 'quantity': item.quantity,
             'price_at_order': money.to_json(item.price_at_order)}
 
 
@@ -32,6 +28,7 @@ def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
+        'currency': order.currency,
         'shipment': dump_shipment(order),
         'items': [dump_item(item) for item in items],
     }

@@ -15,8 +15,8 @@ from typing import Protocol
 from chalicelib.clock import utc_iso
 from chalicelib import money
 
-HEADER = ('order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
-          'price_at_order')
+HEADER = ('order_id', 'created_at', 'status', 'order_total', 'currency', 'product_id', 'sku',
+          'quantity', 'price_at_order')
 MAX_ORDERS = 10_000
 CHUNK_ORDERS = 500  # orders read per query; their items come with them
 # Lambda answers at most 6 MB, the body JSON-escaped inside (each CRLF grows
@@ -30,10 +30,12 @@ class ExportOrder(Protocol):
     created_at: datetime
     status: str
     order_total: Decimal
+    currency: str
 
 
 class ExportItem(Protocol):
     product_id: int
+    sku: str | None
     quantity: int
     price_at_order: Decimal
 
@@ -67,10 +69,13 @@ class CsvTable:
         self.size += self._writer.writerow([safe_cell(cell) for cell in cells])
 
     def add_order(self, order: ExportOrder, items: Iterable[ExportItem]) -> None:
-        created_at, total = utc_iso(order.created_at), money.to_text(order.order_total)
+        currency = order.currency
+        created_at = utc_iso(order.created_at)
+        total = money.to_text(order.order_total, currency)
         for item in items:
-            self.write_row((order.order_id, created_at, order.status, total, item.product_id,
-                            item.quantity, money.to_text(item.price_at_order)))
+            self.write_row((order.order_id, created_at, order.status, total, currency,
+                            item.product_id, '' if item.sku is None else item.sku,
+                            item.quantity, money.to_text(item.price_at_order, currency)))
 
     def text(self) -> str:
         return self._buffer.getvalue()

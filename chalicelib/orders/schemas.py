@@ -15,45 +15,17 @@ from marshmallow import (Schema, ValidationError, fields, validate,
 from chalicelib import money
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import MAX_ID
-# MAX_BODY_BYTES and parse_json_object are read here by the routes and tools.
-from chalicelib.inputs import MAX_BODY_BYTES, BoundedList, FreeText, parse_json_object  # noqa: F401
+# Re-exported: the routes and tools read the body rules here.
+from chalicelib.inputs import (MAX_BODY_BYTES, BoundedList, FreeText, Money,  # noqa: F401
+                               QueryInteger, StrictInteger, load, not_blank, parse_json_object,
+                               printable)
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
-_DIGITS = re.compile(r'[0-9]{1,19}')
 _ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
 _TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
 # The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
-
-
-class StrictInteger(fields.Integer):
-    """A JSON integer: "1", 1.5, 1.0 and true are refused."""
-
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error('invalid')
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class Money(fields.Field):
-    """A JSON number >= 0, <= 99999999.99, with at most two decimals: checked,
-    never rounded."""
-    default_error_messages = {
-        'invalid': 'Not a valid number.',
-        'range': 'Must be greater than or equal to 0 and less than or equal '
-                 'to 99999999.99.',
-        'places': 'Must have at most two decimal places.',
-    }
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return money.parse(value)
-        except money.MoneyError as exc:
-            raise self.make_error(exc.reason) from None
 
 
 def _plain_address(value):
@@ -71,7 +43,9 @@ class OrderItemSchema(Schema):
     product_id = _id_field(required=True)
     quantity = StrictInteger(required=True,
                              validate=validate.Range(min=1, max=10000))
-    price_at_order = Money(required=True)
+    # Left out, the line is priced from the catalog (catalog/pricing.py says
+    # what one sent must be).
+    price_at_order = Money()
 
 
 # A marshmallow validator: raises ValidationError or returns anything.
@@ -85,25 +59,8 @@ class CreateOrderSchema(Schema):
     user_email = fields.String(allow_none=True, validate=_EMAIL_RULES)
     items = BoundedList(fields.Nested(OrderItemSchema), required=True,
                         min_length=1, max_length=100)
-
-    @validates_schema(skip_on_field_errors=True)
-    def total_fits(self, data, **kwargs):
-        if money.order_total(data['items']) > money.MAX_MONEY:
-            raise ValidationError(
-                'The order total must be less than or equal to 99999999.99.',
-                'items')
-
-
-def _not_blank(value):
-    if not value.strip():
-        raise ValidationError('Must not be blank.')
-
-
-def _printable(value):
-    # Unicode letters are fine (a carrier's name in its own language); control,
-    # format and separator characters other than the space are not.
-    if not value.isprintable():
-        raise ValidationError('Must be printable characters.')
+    # Left out, the order's products (or DEFAULT_CURRENCY) decide.
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
 
 
 def _tracking_characters(value):
@@ -121,12 +78,12 @@ def _url_without_userinfo(value):
         raise ValidationError('Must not carry a user name or password.')
 
 
-_CARRIER_RULES: list[_Rule] = [validate.Length(min=1, max=50), FreeText(), _printable, _not_blank]
+_CARRIER_RULES: list[_Rule] = [validate.Length(min=1, max=50), FreeText(), printable, not_blank]
 _TRACKING_NUMBER_RULES: list[_Rule] = [validate.Length(min=1, max=100), _tracking_characters]
 _TRACKING_URL_RULES: list[_Rule] = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
-_REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), _not_blank, FreeText(multi_line=True)]
+_REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), not_blank, FreeText(multi_line=True)]
 
 # Fields a status change may carry, each only with its status.
 DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
@@ -161,15 +118,6 @@ class UpdateOrderSchema(Schema):
             errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
         if errors:
             raise ValidationError(errors)
-
-
-class QueryInteger(fields.Integer):
-    """An integer written in a query string or path: plain digits only."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
-            raise self.make_error('invalid')
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class ListQuerySchema(Schema):
@@ -228,15 +176,8 @@ _user_list_query = UserListQuerySchema()
 _export_query = ExportQuerySchema()
 
 
-def _load(schema, data, message):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(message, exc.normalized_messages()) from None
-
-
 def load_create_order(body):
-    return _load(_create_order, body, 'Invalid order')
+    return load(_create_order, body, 'Invalid order')
 
 
 def verified_email(address):
@@ -256,7 +197,7 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
     tracking_url must point at one of them or a subdomain of one: the link
     goes out in a shop-branded email, and a leaked service credential must
     not be able to send customers anywhere it likes."""
-    data = _load(_update_order, body, 'Invalid order update')
+    data = load(_update_order, body, 'Invalid order update')
     url = data.get('tracking_url')
     if url is not None and tracking_url_hosts:
         host = (urlsplit(url).hostname or '').rstrip('.')
@@ -271,10 +212,10 @@ def load_list_query(params, for_user=False):
     # An empty value (?status=) means "no filter", as a form would send it.
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
-    return _load(schema, params, 'Invalid query parameters')
+    return load(schema, params, 'Invalid query parameters')
 
 
 def load_export_query(params):
     params = {name: value for name, value in (params or {}).items() if value != ''}
-    return _load(_export_query, params, 'Invalid query parameters')
+    return load(_export_query, params, 'Invalid query parameters')
 

@@ -2,7 +2,8 @@
 import peewee
 
 from chalicelib.storage.connection import database
-from chalicelib.storage.fields import ExactKeyField, IdField, MoneyField, PreciseDateTimeField
+from chalicelib.storage.fields import (ExactKeyField, ExactSkuField, IdField, MoneyField,
+                                      OrderCurrencyField, PreciseDateTimeField)
 
 
 class BaseModel(peewee.Model):
@@ -26,6 +27,7 @@ class Order(BaseModel):
     tracking_number = peewee.CharField(max_length=100, null=True)
     tracking_url = peewee.CharField(max_length=500, null=True)
     shipped_at = PreciseDateTimeField(null=True)
+    currency = OrderCurrencyField()
 
     class Meta:
         table_name = 'orders'
@@ -45,6 +47,15 @@ class OrderItem(BaseModel):
     product_id = peewee.BigIntegerField()
     quantity = peewee.IntegerField()
     price_at_order = MoneyField()
+    # As the catalog had them when the order was placed (NULL: a line priced
+    # by staff for a product the catalog does not hold, or an older order).
+    sku = peewee.CharField(max_length=64, null=True)
+    name = peewee.CharField(max_length=200, null=True)
+    # True while the line's quantity counts in its product's `reserved`:
+    # from the order's creation (tracked products only) until it is
+    # cancelled, deleted or shipped. The default serves older lines and
+    # those a copy of the previous release writes during a rollout.
+    holds_stock = peewee.BooleanField(default=False, constraints=[peewee.SQL('DEFAULT 0')])
 
     class Meta:
         table_name = 'order_items'
@@ -72,6 +83,25 @@ class OrderHistory(BaseModel):
         indexes = (
             (('order', 'version'), True),
         )
+
+
+class Product(BaseModel):
+    """The shop's catalog (chalicelib/catalog). `on_hand` NULL: stock not
+    tracked (no limit). `reserved` is what open orders hold, the service's own
+    count; `version` counts the catalog's writes (PUT, import), not stock moves."""
+    product_id = peewee.BigIntegerField(primary_key=True)
+    sku = ExactSkuField(null=True, unique=True)
+    name = peewee.CharField(max_length=200)
+    unit_price = MoneyField()
+    currency = peewee.CharField(max_length=3)
+    active = peewee.BooleanField()
+    on_hand = peewee.BigIntegerField(null=True)
+    reserved = peewee.BigIntegerField()
+    version = peewee.IntegerField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'products'
 
 
 class OrderCount(BaseModel):
@@ -137,4 +167,5 @@ class SchemaVersion(BaseModel):
 
 
 # The service's data; SchemaVersion is the migrations' own bookkeeping.
-MODELS = [Order, OrderItem, OrderHistory, OrderCount, IdempotencyKey, Outbox, ProcessedEvent]
+MODELS = [Order, OrderItem, OrderHistory, Product, OrderCount, IdempotencyKey, Outbox,
+          ProcessedEvent]

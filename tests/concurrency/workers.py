@@ -398,6 +398,47 @@ def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
     return answers
 
 
+def race_for_stock(lam, index, orders, barrier, cancel_every=0):
+    """Once every copy is ready, POST each order (a list of (product_id,
+    quantity), priced from the catalog) one after the other; with
+    `cancel_every` n, cancel every n-th order this copy got, at once (its
+    stock goes back while the others still race for it)."""
+    barrier.wait(BARRIER_TIMEOUT)
+    answers, placed = [], 0
+    for lines in orders:
+        answer = lam.request('POST', '/orders', {'user_id': 4242, 'items': [
+            {'product_id': product_id, 'quantity': quantity} for product_id, quantity in lines]})
+        body = answer['body'] if isinstance(answer['body'], dict) else {}
+        answers.append(_compact(answer, kind='create', lines=lines, errors=body.get('errors')))
+        if answer['status'] != 201:
+            continue
+        placed += 1
+        if cancel_every and placed % cancel_every == 0:
+            cancel = lam.request('PUT', f"/orders/{body['order_id']}", {'status': 'cancelled'})
+            answers.append(_compact(cancel, kind='cancel', lines=lines, id=body['order_id']))
+    return answers
+
+
+def expire_repeatedly(lam, index, barrier, runs):
+    """The scheduled expire_unpaid, `runs` times back to back once every copy
+    is ready, as overlapping Lambda invocations would: how many each expired."""
+    import app as app_module
+    event = {'version': '0', 'id': str(uuid.uuid4()), 'detail-type': 'Scheduled Event',
+             'source': 'aws.events', 'account': '123456789012',
+             'time': '2030-01-01T00:00:00Z', 'region': 'us-east-1', 'resources': [],
+             'detail': {}}
+    barrier.wait(BARRIER_TIMEOUT)
+    return [app_module.expire_unpaid(event, _context('orders-expire_unpaid', 60))['expired']
+            for _ in range(runs)]
+
+
+def pay_orders(lam, index, order_ids, barrier):
+    """Once every copy is ready, mark each order paid (a payment taken meanwhile)."""
+    barrier.wait(BARRIER_TIMEOUT)
+    return [_compact(lam.request('PUT', f'/orders/{order_id}', {'status': 'paid'}),
+                     id=order_id) for order_id in order_ids]
+
+
 def migrate_at_once(lam, index, barrier):
     """The migrate function, as `aws lambda invoke` runs it, once every copy
     is ready: what it answered."""
@@ -459,4 +500,7 @@ TASKS = {
     'relay_once': relay_once,
     'stream_creates': stream_creates,
     'migrate_at_once': migrate_at_once,
+    'race_for_stock': race_for_stock,
+    'expire_repeatedly': expire_repeatedly,
+    'pay_orders': pay_orders,
 }

@@ -33,10 +33,12 @@ FUNCTIONS = {
     'EmailNotifier': ('email_notifier', 'app.email_notifier'),
     'OutboxRelay': ('outbox_relay', 'app.outbox_relay'),
     'Housekeeping': ('housekeeping', 'app.housekeeping'),
+    'ExpireUnpaid': ('expire_unpaid', 'app.expire_unpaid'),
     'Migrate': ('migrate', 'app.migrate_function'),
 }
 ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
          'OutboxRelay': 'OutboxRelayRole', 'Housekeeping': 'HousekeepingRole',
+         'ExpireUnpaid': 'ExpireUnpaidRole',
          'Migrate': 'MigrateRole'}
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
@@ -53,6 +55,7 @@ FUNCTION_CALLS = {
     'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
                       'ses:SendEmail', 'ses:SendRawEmail'},
     'Housekeeping': set(),
+    'ExpireUnpaid': {'sns:Publish'},  # the cancellations' events
     'Migrate': set(),
 }
 # With CustomerManagedKey=true (condition UsesCustomerKey) the topic and the
@@ -62,6 +65,7 @@ KEY_CALLS = {
     'OutboxRelay': {'kms:GenerateDataKey', 'kms:Decrypt'},
     'EmailNotifier': {'kms:Decrypt'},
     'Housekeeping': set(),
+    'ExpireUnpaid': {'kms:GenerateDataKey', 'kms:Decrypt'},
     'Migrate': set(),
 }
 # Not a function's: API Gateway's account-wide role for writing access logs.
@@ -541,7 +545,8 @@ def test_deployment_package_holds_the_api_reference_without_its_generator(packag
 
 
 def test_relay_runs_every_minute_and_housekeeping_every_hour(packaged):
-    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('Housekeeping', 'rate(1 hour)')]:
+    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('Housekeeping', 'rate(1 hour)'),
+                           ('ExpireUnpaid', 'rate(1 minute)')]:
         [event] = packaged.props(function)['Events'].values()
 
         assert event == {'Type': 'Schedule', 'Properties': {'Schedule': rate}}

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from chalicelib.config import PACKAGE_ROOT, ConfigError, parse_database_url, settings_from
@@ -157,3 +159,29 @@ def test_tracking_url_hosts_are_off_by_default_and_read_as_a_list():
     assert settings_from({}).tracking_url_hosts == ()
     assert settings_from({'TRACKING_URL_HOSTS': ' DHL.com, ups.com. ,,'}).tracking_url_hosts == (
         'dhl.com', 'ups.com')
+
+
+def test_currency_and_payment_window_default_to_usd_and_one_hour():
+    settings = settings_from({})
+
+    assert (settings.default_currency, settings.payment_window) == ('USD', timedelta(hours=1))
+
+
+def test_default_currency_is_read_in_any_case():
+    assert settings_from({'DEFAULT_CURRENCY': ' jpy '}).default_currency == 'JPY'
+
+
+@pytest.mark.parametrize('code', ['XXX', 'US', 'BHD', 'usd;'])
+def test_a_default_currency_the_service_does_not_know_is_refused(code):
+    with pytest.raises(ConfigError, match='DEFAULT_CURRENCY'):
+        settings_from({'DEFAULT_CURRENCY': code})
+
+
+def test_a_payment_window_of_0_means_never():
+    assert settings_from({'PAYMENT_WINDOW_SECONDS': '0'}).payment_window is None
+
+
+@pytest.mark.parametrize('value', ['-1', '1.5', 'soon', '\u00b2'])
+def test_a_payment_window_that_is_not_whole_seconds_is_refused(value):
+    with pytest.raises(ConfigError, match='PAYMENT_WINDOW_SECONDS'):
+        settings_from({'PAYMENT_WINDOW_SECONDS': value})

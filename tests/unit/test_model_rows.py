@@ -46,7 +46,7 @@ def test_values_of_an_instance_are_its_fields_by_name_defaults_included():
 
 def test_column_list_follows_the_declared_fields_with_an_optional_alias():
     assert model_rows.column_list(OrderItem) == (
-        'order_item_id, order_id, product_id, quantity, price_at_order')
+        'order_item_id, order_id, product_id, quantity, price_at_order, sku, name, holds_stock')
     assert model_rows.column_list(OrderItem, 'i').startswith('i.order_item_id, i.order_id, ')
 
 

@@ -1,0 +1,84 @@
+"""The catalog's requests (marshmallow). The answers are in answers.py: a GET of a
+product never loads marshmallow."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from chalicelib import money
+from chalicelib.ids import MAX_ID
+from chalicelib.inputs import (FreeText, Money, QueryInteger, StrictInteger, load, not_blank,
+                               printable)
+
+MAX_ON_HAND = 10 ** 9
+_TEXT = [printable, not_blank]
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, nothing that merely looks like one ("true", 1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error('invalid')
+        return value
+
+
+class StockSchema(Schema):
+    on_hand = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_ON_HAND))
+
+
+class ProductSchema(Schema):
+    # A name is free text (any script, emoji sequences too); a SKU a code.
+    name = fields.String(required=True,
+                         validate=[validate.Length(min=1, max=200), FreeText(), not_blank])
+    unit_price = Money(required=True)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(money.CURRENCIES)))
+    sku = fields.String(allow_none=True, load_default=None,
+                        validate=[validate.Length(min=1, max=64), *_TEXT])
+    active = StrictBoolean(load_default=True)
+    # null (or left out): stock is not tracked, no limit.
+    stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
+
+    @validates_schema(skip_on_field_errors=True)
+    def price_fits_its_currency(self, data, **kwargs):
+        if not money.fits_currency(data['unit_price'], data['currency']):
+            raise ValidationError(
+                f"Must have at most {money.places(data['currency'])} decimal places in "
+                f"{data['currency']}.", 'unit_price')
+
+
+class QueryBoolean(fields.Field):
+    default_error_messages = {'invalid': 'Must be true or false.'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value not in ('true', 'false'):
+            raise self.make_error('invalid')
+        return value == 'true'
+
+
+class ProductListQuerySchema(Schema):
+    active = QueryBoolean()
+    page = QueryInteger(validate=validate.Range(min=1))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(min=1, max=512))
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_fits(self, data, **kwargs):
+        if 'page' in data and 'cursor' in data:
+            raise ValidationError('Use either page or cursor, not both.', 'page')
+        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
+            raise ValidationError('Page is out of range.', 'page')
+
+
+_product = ProductSchema()
+_list_query = ProductListQuerySchema()
+
+
+def load_product(body: dict[str, Any]) -> dict[str, Any]:
+    return load(_product, body, 'Invalid product')  # type: ignore[no-any-return]
+
+
+def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    return load(_list_query, params, 'Invalid query parameters')  # type: ignore[no-any-return]
