@@ -197,3 +197,22 @@ def test_recount_gives_back_what_orders_closed_behind_the_service_still_held(
 
 def status_of_order(client, order_id):
     return json_of(send(client, 'GET', f'/orders/{order_id}'))['status']
+
+
+@pytest.mark.parametrize('database_url', [pytest.param('mariadb', marks=pytest.mark.mariadb)],
+                         indirect=True)
+def test_product_rows_are_locked_last_in_ascending_order(client, shop, ada, executed_sql):
+    put_product(client, 99, name='Small mug', unit_price=Decimal('29.99'), currency='USD',
+                stock={'on_hand': 5})
+    executed_sql.clear()
+
+    assert place(client, ada, (101, 1), (99, 1)).status_code == 201
+
+    statements = [sql for sql in executed_sql if not sql.startswith(('SELECT 1', 'SET '))]
+    [lock] = [i for i, sql in enumerate(statements) if sql.endswith('FOR UPDATE')
+              and 'FROM products' in sql]
+    assert 'product_id IN (99, 101) ORDER BY product_id' in statements[lock]
+    # Held for the reservation and the commit, nothing else.
+    assert statements[lock + 1].startswith('UPDATE products SET reserved = reserved +')
+    assert statements[lock + 2] == 'COMMIT'
+    assert any(sql.startswith('INSERT INTO order_items') for sql in statements[:lock])
