@@ -43,6 +43,22 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class StripeSettings:
+    """Card payments: the secret key and webhook signing secret, given as
+    they are (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET) or in a Secrets
+    Manager secret (STRIPE_SECRET_ARN) read on first use."""
+    api_key: str = ''
+    webhook_secret: str = ''
+    secret_arn: str = ''
+    api_base: str = ''  # a local stand-in; empty: Stripe's own
+
+    def __repr__(self) -> str:
+        # Settings end up in tracebacks and debug logs: never show a secret.
+        return (f'StripeSettings(secret_arn={self.secret_arn!r}, '
+                f'api_base={self.api_base!r})')
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
@@ -59,6 +75,8 @@ class Settings:
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
     auth: Optional[AuthSettings] = None
+    # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
+    stripe: Optional[StripeSettings] = None
 
 
 class ConfigError(ValueError):
@@ -138,6 +156,17 @@ def auth_settings(env):
         staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP)
 
 
+def stripe_settings(env) -> Optional[StripeSettings]:
+    secret_arn = (env.get('STRIPE_SECRET_ARN') or '').strip()
+    api_key = (env.get('STRIPE_API_KEY') or '').strip()
+    if not secret_arn and not api_key:
+        return None
+    return StripeSettings(api_key=api_key,
+                          webhook_secret=(env.get('STRIPE_WEBHOOK_SECRET') or '').strip(),
+                          secret_arn=secret_arn,
+                          api_base=(env.get('STRIPE_API_BASE') or '').strip())
+
+
 def settings_from(env):
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
@@ -156,6 +185,7 @@ def settings_from(env):
         notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
         environment=env.get('ENVIRONMENT', 'dev'),
         auth=auth_settings(env),
+        stripe=stripe_settings(env),
     )
 
 

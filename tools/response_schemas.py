@@ -15,6 +15,7 @@ contract test reports."""
 from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.orders.payment import PAYMENT_STATUSES
 from chalicelib.money import MAX_MONEY
 from chalicelib.orders.schemas import MAX_ID
 
@@ -61,6 +62,18 @@ class ShipmentSchema(Schema):
     shipped_at = _time('When the order moved to shipped')
 
 
+class PaymentSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATUSES), metadata={
+        'description': 'unpaid, paid, partially_refunded or refunded: from the two amounts.'})
+    amount_paid = _money('What was paid; the total for an order marked paid by a PUT.')
+    amount_refunded = _money('What refunds that succeeded gave back.')
+    provider = fields.String(required=True, allow_none=True, metadata={
+        'description': '"stripe" for a card payment; null for a payment taken outside '
+                       'the service (or none).'})
+    reference = fields.String(required=True, allow_none=True, metadata={
+        'description': "The provider's reference (a Stripe PaymentIntent id), or null."})
+
+
 class OrderSchema(Schema):
     order_id = _id('Set by the server; never reused, not even after a delete.')
     user_id = _id('Whose order it is.')
@@ -77,14 +90,17 @@ class OrderSchema(Schema):
         'description': '1 at creation, plus one on every change; also the ETag.'})
     shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
         'description': 'null until the order ships; kept once it is delivered.'})
+    payment = fields.Nested(PaymentSchema, required=True, metadata={
+        'description': "The order's money beside its status."})
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
                         validate=validate.Length(min=1, max=100),
                         metadata={'description': 'The lines, in the order they were sent.'})
 
 
 class ActorSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service']),
-                         metadata={'description': "The caller's role."})
+    role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service', 'payment']),
+                         metadata={'description': "The caller's role; payment: a Stripe event "
+                                                  '(sub is its id).'})
     sub = fields.String(required=True, validate=validate.Length(1, 255),
                         metadata={'description': "The token's sub."})
 

@@ -1,6 +1,5 @@
 """The order lifecycle: which status may follow which. Pure: no database, no AWS."""
 from chalicelib.errors import TransitionForbidden
-from chalicelib import money
 
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 TRANSITIONS = {
@@ -25,9 +24,3 @@ def check_transition(current, new):
         raise TransitionForbidden(
             f"Cannot change status from '{current}' to '{new}'")
     return True
-
-
-def refund_due(previous_status, total):
-    """What a cancellation owes the customer: the total of an order that had
-    been paid, nothing for one that had not."""
-    return total if previous_status == 'paid' else money.ZERO

@@ -12,6 +12,7 @@ from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 from chalicelib import money
 from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.orders.payment import dump_payment
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
@@ -315,6 +316,8 @@ def dump_order(order, items):
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
         'shipment': dump_shipment(order),
+        'payment': dump_payment(order.amount_paid, order.amount_refunded,
+                                order.payment_provider, order.payment_reference),
         'items': [dump_item(item) for item in items],
     }
 

@@ -5,6 +5,8 @@ a lock runs once more (retry_when_busy) before the request answers 503."""
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
@@ -14,6 +16,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.logs import log
 from chalicelib import money
 from chalicelib.orders import access, counts, export, idempotency, lifecycle
+from chalicelib.orders.payment import refund_due
 from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
                                        dump_shipment, verified_email)
@@ -21,7 +24,19 @@ from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
                                            discard_if_broken, is_sqlite,
                                            retry_when_busy)
-from chalicelib.storage.models import Order, OrderHistory, OrderItem
+from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+
+
+class CancellationRefunds(Protocol):
+    """What gives back the money of a cancelled order (payments/ fills it in:
+    the orders never import payments). `record` runs inside the
+    cancellation's transaction and returns the events it wrote (a refund that
+    succeeded at once) and the refunds `send` moves after the commit."""
+
+    def record(self, order: Order, actor: Any,
+               now: datetime) -> tuple[list[Outbox], list[int]]: ...
+
+    def send(self, refund_ids: list[int]) -> None: ...
 
 
 @dataclass
@@ -35,9 +50,11 @@ def _no_publish(events):
 
 
 class OrderService:
-    def __init__(self, publish=_no_publish, clock=utcnow):
+    def __init__(self, publish=_no_publish, clock=utcnow,
+                 cancellation_refunds: Optional[CancellationRefunds] = None):
         self.publish = publish
         self.clock = clock
+        self.cancellation_refunds = cancellation_refunds
 
     # -- create ---------------------------------------------------------
     def create_order(self, principal, data, idempotency_key=None, request_hash=None):
@@ -81,7 +98,7 @@ class OrderService:
                  'price_at_order': item['price_at_order']}
                 for item in data['items']])
             items = _items_of([order.order_id])[order.order_id]
-            _record_history(order, principal, now)
+            record_history(order, principal, now)
             event = record_event(messages.ORDER_CREATED, order, now)
             counts.record_change(new_status='pending')
             if idempotency_key is not None:
@@ -190,7 +207,7 @@ class OrderService:
             shipment = ({**{name: details.get(name) for name in SHIPMENT_FIELDS},
                          'shipped_at': now} if new_status == 'shipped' else {})
             updated = statements.run(
-                statements.SHIP if shipment else statements.CHANGE_STATUS,
+                _change_statement(new_status),
                 status=new_status, updated_at=now, order_id=order_id,
                 version=order.version, **shipment).rowcount
             if updated != 1:
@@ -200,15 +217,24 @@ class OrderService:
                 new_status, order.version + 1, now
             for name, value in shipment.items():
                 setattr(order, name, value)
-            event = record_event(messages.type_for_status(new_status), order, now,
-                                 _event_details(order, old_status, details))
-            _record_history(order, principal, now, details.get('reason'))
+            if new_status == 'paid':
+                order.amount_paid, order.payment_provider, order.payment_reference = \
+                    order.order_total, None, None
+            events = [record_event(messages.type_for_status(new_status), order, now,
+                                   _event_details(order, old_status, details))]
+            record_history(order, principal, now, details.get('reason'))
+            refunds = []
+            if new_status == 'cancelled' and self.cancellation_refunds is not None:
+                refund_events, refunds = self.cancellation_refunds.record(order, principal, now)
+                events += refund_events
             items = _items_of([order_id])[order_id]
             counts.record_change(old_status=old_status, new_status=new_status)
         log.info('Order status updated: order_id=%s status=%s', order_id,
                  new_status, extra={'order_id': order_id})
         metrics.emit('OrderStatusChanges', 1)
-        self.publish([event])
+        self.publish(events)
+        if refunds:
+            self.cancellation_refunds.send(refunds)
         return dump_order(order, items)
 
     @retry_when_busy
@@ -229,7 +255,15 @@ class OrderService:
         self.publish([event])
 
 
-def _record_history(order, principal, now, reason=None):
+def _change_statement(new_status):
+    if new_status == 'shipped':
+        return statements.SHIP
+    if new_status == 'paid':
+        return statements.MARK_PAID
+    return statements.CHANGE_STATUS
+
+
+def record_history(order, principal, now, reason=None):
     """The entry of the order's current version; inside the change's transaction."""
     statements.insert(OrderHistory, [{
         'order': order.order_id, 'version': order.version, 'status': order.status, 'at': now,
@@ -241,7 +275,7 @@ def _event_details(order, old_status, details):
         return messages.shipped_details(dump_shipment(order))
     if order.status == 'cancelled':
         return messages.cancelled_details(
-            lifecycle.refund_due(old_status, order.order_total), details.get('reason'))
+            refund_due(order.amount_paid, order.amount_refunded), details.get('reason'))
     return None
 
 

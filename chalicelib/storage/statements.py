@@ -105,7 +105,9 @@ def insert(model, rows):
 
 
 ORDER_COLUMNS = ('order_id, user_id, user_email, status, order_total, created_at, '
-                 'updated_at, version, carrier, tracking_number, tracking_url, shipped_at')
+                 'updated_at, version, carrier, tracking_number, tracking_url, shipped_at, '
+                 'amount_paid, amount_refunded, payment_provider, payment_reference, '
+                 'payment_intent_id')
 
 ORDER = Statement(Order, f'SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :order_id')
 # On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -122,6 +124,11 @@ SHIP = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
     'carrier = :carrier, tracking_number = :tracking_number, tracking_url = :tracking_url, '
     'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'))
+# A PUT to paid: a payment taken outside the service, of the whole total.
+MARK_PAID = Statement(Order, (
+    'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
+    'amount_paid = order_total, payment_provider = NULL, payment_reference = NULL '
+    'WHERE order_id = :order_id AND version = :version'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
