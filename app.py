@@ -13,11 +13,15 @@ from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, TooManyConnections,
+                               PayloadTooLarge, PaymentConflict,
+                               PaymentProviderRefused, PaymentProviderUnavailable,
+                               PaymentsNotConfigured, TooManyConnections,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.orders import idempotency, schemas
+from chalicelib.payments import schemas as payment_schemas
+from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage import connection, retention
 from chalicelib.storage.migrations import migrate
 
@@ -51,12 +55,16 @@ ERROR_STATUS = [
     (Forbidden, 403, 'ForbiddenError'),
     (OrderNotFound, 404, 'NotFoundError'),
     (TransitionForbidden, 409, 'ConflictError'),
+    (PaymentConflict, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
     (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
     (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
+    (PaymentsNotConfigured, 501, 'NotImplementedError'),
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
+    (PaymentProviderUnavailable, 503, 'ServiceUnavailable'),
+    (PaymentProviderRefused, 502, 'BadGatewayError'),
 ]
 _ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
 
@@ -218,6 +226,55 @@ def export_user_orders(principal, user_id):
         'Content-Disposition': f'attachment; filename="orders-{user_id}.csv"'})
 
 
+@app.route('/orders/{order_id}/payment', methods=['POST'])
+@api
+def start_payment(principal, order_id):
+    order_id = schemas.load_path_id(order_id)
+    return runtime.payment_service().start_payment(principal, order_id)
+
+
+@app.route('/webhooks/stripe', methods=['POST'])
+@public_api
+def stripe_webhook():
+    """No bearer token: Stripe signs the raw body instead."""
+    request = app.current_request
+    return runtime.payment_service().handle_webhook(
+        request.raw_body, request.headers.get('stripe-signature'))
+
+
+@app.route('/orders/{order_id}/refunds', methods=['POST'])
+@api
+def create_refund(principal, order_id):
+    request = app.current_request
+    order_id = schemas.load_path_id(order_id)
+    body = schemas.parse_json_object(request.raw_body)
+    data = payment_schemas.load_refund_request(body)
+    key = request.headers.get('idempotency-key')
+    if key is not None:
+        key = idempotency.validate_key(key)
+    refund, replayed = runtime.refund_service().request_refund(
+        principal, order_id, data, key, idempotency.fingerprint(body) if key else None)
+    headers = {'Location': f'/orders/{order_id}/refunds/{refund["refund_id"]}'}
+    if replayed:
+        headers['Idempotent-Replayed'] = 'true'
+    return Response(body=refund, status_code=201, headers=headers)
+
+
+@app.route('/orders/{order_id}/refunds', methods=['GET'])
+@api
+def list_refunds(principal, order_id):
+    order_id = schemas.load_path_id(order_id)
+    return runtime.refund_service().list_refunds(principal, order_id)
+
+
+@app.route('/orders/{order_id}/refunds/{refund_id}', methods=['GET'])
+@api
+def get_refund(principal, order_id, refund_id):
+    order_id = schemas.load_path_id(order_id)
+    refund_id = schemas.load_path_id(refund_id, 'refund_id')
+    return runtime.refund_service().get_refund(principal, order_id, refund_id)
+
+
 @app.route('/health', methods=['GET'])
 @public_api
 def health():
@@ -265,6 +322,15 @@ def outbox_relay(event):
     published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
     return {'published': published}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def refund_relay(event):
+    """Sends the refunds requests left to it (Stripe down or slow, a crash)."""
+    runtime.database()
+    answered = runtime.refund_service().relay(time_left(event.context, REFUND_MARGIN_SECONDS))
+    logs.log.info('Refund relay: Stripe answered for %s refunds', answered)
+    return {'answered': answered}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

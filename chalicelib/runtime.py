@@ -1,5 +1,6 @@
 """What a container builds once and reuses across warm invocations: the
-database, the order service, the publisher and the notifier. Each is made on
+database, the order, payment and refund services, Stripe, the publisher and
+the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -9,6 +10,9 @@ from chalicelib.logs import log
 from chalicelib.notify.notifier import Notifier
 from chalicelib.notify.senders import MailDirSender, SesSender
 from chalicelib.orders.service import OrderService
+from chalicelib.payments.gateway import StripeGateway
+from chalicelib.payments.refunds import RefundService
+from chalicelib.payments.service import PaymentService
 from chalicelib.storage import connection, migrations
 
 DEFAULT_MAIL_DIR = '.data/mail'
@@ -77,7 +81,31 @@ def notifier():
 
 def order_service():
     database()
-    return _once('service', lambda: OrderService(publish=publisher().publish_committed))
+    return _once('service', lambda: OrderService(
+        publish=publisher().publish_committed, cancellation_refunds=refund_service()))
+
+
+def stripe_gateway():
+    """Stripe, or None when card payments are not configured."""
+    def build():
+        settings = get_settings()
+        if settings.stripe is None:
+            return None
+        secrets = _client_getter('secretsmanager')
+        return StripeGateway(settings.stripe, read_secret=lambda arn: secrets().get_secret_value(
+            SecretId=arn)['SecretString'])
+    return _once('stripe', build)
+
+
+def refund_service():
+    database()
+    return _once('refunds', lambda: RefundService(stripe_gateway, publisher().publish_committed))
+
+
+def payment_service():
+    database()
+    return _once('payments', lambda: PaymentService(
+        stripe_gateway, refund_service(), publisher().publish_committed))
 
 
 def sqs():

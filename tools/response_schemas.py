@@ -131,11 +131,51 @@ class OrderListSchema(Schema):
         'description': 'Pass it as ?cursor= for the next page; null on the last page. Opaque.'})
 
 
+class PaymentIntentSchema(Schema):
+    payment_intent_id = fields.String(required=True, metadata={
+        'description': "Stripe's PaymentIntent id: one per order."})
+    client_secret = fields.String(required=True, metadata={
+        'description': 'What Stripe.js confirms the card payment with, in the browser.'})
+    amount = _money("The order's total, in its currency.")
+    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
+        'description': 'ISO 4217 code.'})
+    status = fields.String(required=True, metadata={
+        'description': "The PaymentIntent's status at Stripe, e.g. requires_payment_method."})
+
+
+class RefundLineSchema(Schema):
+    order_item_id = _id('The line refunded.')
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
+                              metadata={'description': 'How many of it.'})
+
+
+class RefundSchema(Schema):
+    refund_id = _id('Set by the server.')
+    order_id = _id('The order refunded.')
+    amount = _money('What goes back, in the currency.')
+    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
+        'description': "The order's currency (ISO 4217)."})
+    status = fields.String(required=True, validate=validate.OneOf(
+        ['pending', 'succeeded', 'failed']), metadata={
+        'description': 'pending until the provider says; succeeded at once for a payment '
+                       'taken outside the service.'})
+    reason = fields.String(required=True, allow_none=True, metadata={
+        'description': 'The reason given, or null.'})
+    items = fields.List(fields.Nested(RefundLineSchema), required=True, allow_none=True,
+                        metadata={'description': 'The lines refunded, or null for an amount.'})
+    created_at = _time('When it was asked for')
+
+
+class WebhookAnswerSchema(Schema):
+    received = fields.Boolean(required=True, metadata={'description': 'Always true.'})
+
+
 class ErrorSchema(Schema):
     Code = fields.String(required=True, validate=validate.OneOf([
         'BadRequestError', 'UnauthorizedError', 'ForbiddenError', 'NotFoundError',
         'ConflictError', 'PreconditionFailed', 'RequestEntityTooLargeError',
-        'UnsupportedMediaType', 'UnprocessableEntityError', 'ServiceUnavailable']),
+        'UnsupportedMediaType', 'UnprocessableEntityError', 'NotImplementedError',
+        'BadGatewayError', 'ServiceUnavailable']),
         metadata={'description': 'Which error: one per status.'})
     Message = fields.String(required=True, metadata={'description': 'For people.'})
     errors = fields.Dict(metadata={

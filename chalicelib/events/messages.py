@@ -10,12 +10,14 @@ ORDER_UPDATED = 'order_updated'
 ORDER_SHIPPED = 'order_shipped'
 ORDER_CANCELLED = 'order_cancelled'
 ORDER_DELETED = 'order_deleted'
+ORDER_REFUNDED = 'order_refunded'
 SUBJECTS = {
     ORDER_CREATED: 'Order Created',
     ORDER_UPDATED: 'Order Updated',
     ORDER_SHIPPED: 'Order Shipped',
     ORDER_CANCELLED: 'Order Cancelled',
     ORDER_DELETED: 'Order Deleted',
+    ORDER_REFUNDED: 'Order Refunded',
 }
 _TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
@@ -37,6 +39,12 @@ def cancelled_details(refund_due, reason):
     """What order_cancelled adds: the refund owed (a number, 0 when nothing
     was paid) and the reason given, or null."""
     return {'refund_due': money.to_json(refund_due), 'reason': reason}
+
+
+def refunded_details(refund_id, amount, reason, amount_refunded):
+    """What order_refunded adds: the refund, and the order's refunded total so far."""
+    return {'refund_id': refund_id, 'amount': money.to_json(amount), 'reason': reason,
+            'amount_refunded': money.to_json(amount_refunded)}
 
 
 def event_body(event_id, event_type, order, moment, details=None):
@@ -72,4 +80,7 @@ def parse_event(body):
     if message['event_type'] == ORDER_CANCELLED \
             and type(message.get('refund_due')) not in (int, float):
         raise UnknownMessage('a cancellation without its refund_due')
+    if message['event_type'] == ORDER_REFUNDED \
+            and type(message.get('amount')) not in (int, float):
+        raise UnknownMessage('a refund without its amount')
     return message

@@ -6,8 +6,8 @@ import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_SHIPPED,
-                                        ORDER_UPDATED)
+from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_REFUNDED,
+                                        ORDER_SHIPPED, ORDER_UPDATED)
 from chalicelib import money
 
 TEMPLATES = {
@@ -15,6 +15,7 @@ TEMPLATES = {
     ORDER_SHIPPED: ('shipping', 'Order #{order_id} has shipped'),
     ORDER_CANCELLED: ('cancellation', 'Order #{order_id} has been cancelled'),
     ORDER_UPDATED: ('status_update', 'Order #{order_id} is now {status}'),
+    ORDER_REFUNDED: ('refund', 'Refund for order #{order_id}'),
 }
 
 
@@ -44,6 +45,16 @@ def _shipping(shipment):
             and url.lower().startswith('https://') else None}
 
 
+def _refund(event):
+    """The amounts of a refund email, each with its currency."""
+    if event['event_type'] != ORDER_REFUNDED:
+        return {}
+    currency = event.get('currency') or 'USD'
+    return {'refund_amount': money.display(event['amount'], currency),
+            'amount_refunded': (money.display(event['amount_refunded'], currency)
+                                if event.get('amount_refunded') is not None else None)}
+
+
 def build_email(event, sender):
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
@@ -54,7 +65,8 @@ def build_email(event, sender):
                **_shipping(event.get('shipment')),
                'reason': event.get('reason'),
                'refund_due': (money.to_text(event['refund_due'])
-                              if event.get('refund_due') is not None else None)}
+                              if event.get('refund_due') is not None else None),
+               **_refund(event)}
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject

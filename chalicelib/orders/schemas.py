@@ -151,6 +151,11 @@ _TRACKING_URL_RULES = [
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
 _REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
 
+
+def reason_rules():
+    """What a free-text reason must be (a cancellation's, a refund's)."""
+    return list(_REASON_RULES)
+
 # Fields a status change may carry, each only with its status.
 SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
 DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',

@@ -99,6 +99,7 @@ class Refund(BaseModel):
     reason = peewee.TextField(null=True)
     items = peewee.TextField(null=True)  # JSON [{order_item_id, quantity}] or NULL
     provider = peewee.CharField(max_length=16, null=True)  # 'stripe', or NULL: outside
+    payment_reference = peewee.CharField(max_length=255, null=True)  # what it gives back
     provider_refund_id = peewee.CharField(max_length=255, null=True)
     # A payment that reached a cancelled order: recorded on the order when
     # this refund of all of it succeeds.

@@ -129,6 +129,21 @@ MARK_PAID = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
     'amount_paid = order_total, payment_provider = NULL, payment_reference = NULL '
     'WHERE order_id = :order_id AND version = :version'))
+# A change of the order's money (a card payment, a refund that succeeded),
+# with its status, in one atomic step like every change.
+CHANGE_PAYMENT = Statement(Order, (
+    'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
+    'amount_paid = :amount_paid, amount_refunded = :amount_refunded, '
+    'payment_provider = :payment_provider, payment_reference = :payment_reference '
+    'WHERE order_id = :order_id AND version = :version'))
+# A refund that succeeds within the change that asked for it (a cancellation's
+# refund of a payment taken outside): that change already counts the version.
+SET_REFUNDED = Statement(Order, (
+    'UPDATE orders SET amount_refunded = :amount_refunded WHERE order_id = :order_id'))
+# The order's one PaymentIntent, kept by the first request that made it.
+KEEP_PAYMENT_INTENT = Statement(Order, (
+    'UPDATE orders SET payment_intent_id = :payment_intent_id '
+    'WHERE order_id = :order_id AND payment_intent_id IS NULL'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')

@@ -170,4 +170,5 @@ def test_every_event_type_has_the_contracts_sns_subject():
         'order_shipped': 'Order Shipped',
         'order_cancelled': 'Order Cancelled',
         'order_deleted': 'Order Deleted',
+        'order_refunded': 'Order Refunded',
     }
