@@ -2,10 +2,13 @@
 import dataclasses
 import functools
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
 from urllib.parse import unquote, urlsplit
+
+from chalicelib import money
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'
@@ -75,12 +78,33 @@ class Settings:
     environment: str
     # None: no AUTH_ISSUER, authentication is not configured.
     auth: Optional[AuthSettings] = None
+    # The currency of an order with nothing else to go by, and of the orders
+    # placed before orders had one.
+    default_currency: str = 'USD'
+    # How long a pending order may wait for its payment; None: for ever.
+    payment_window: Optional[timedelta] = timedelta(hours=1)
     # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
     stripe: Optional[StripeSettings] = None
 
 
 class ConfigError(ValueError):
     pass
+
+
+def default_currency(env):
+    code = (env.get('DEFAULT_CURRENCY') or 'USD').strip().upper()
+    if not money.is_currency(code):
+        raise ConfigError(f'DEFAULT_CURRENCY: {code!r} is not one of the currencies the '
+                          f"service knows ({', '.join(sorted(money.CURRENCIES))})")
+    return code
+
+
+def payment_window(env):
+    text = (env.get('PAYMENT_WINDOW_SECONDS') or '3600').strip()
+    if not re.fullmatch(r'[0-9]{1,9}', text):
+        raise ConfigError('PAYMENT_WINDOW_SECONDS: a whole number of seconds, 0 for never')
+    seconds = int(text)
+    return timedelta(seconds=seconds) if seconds else None
 
 
 def parse_database_url(url):
@@ -185,6 +209,8 @@ def settings_from(env):
         notify_dlq=env.get('NOTIFY_DLQ_NAME') or f'{notify_queue}-dlq',
         environment=env.get('ENVIRONMENT', 'dev'),
         auth=auth_settings(env),
+        default_currency=default_currency(env),
+        payment_window=payment_window(env),
         stripe=stripe_settings(env),
     )
 

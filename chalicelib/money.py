@@ -109,11 +109,13 @@ def to_json(amount: Decimal) -> float:
     return float(amount)
 
 
-def to_text(amount: Decimal | str, currency: str = 'USD') -> str:
+def to_text(amount: Decimal | str | float, currency: str) -> str:
     """The amount alone, with its currency's decimals: 109.90, 2400 (CSV cells)."""
     return f'{Decimal(str(amount)):.{places(currency)}f}'
 
 
-def display(amount: Decimal | str, currency: str) -> str:
-    """For people (emails): the amount with its currency, e.g. 109.90 USD, 2400 JPY."""
+def display(amount: Decimal | str | float, currency: str) -> str:
+    """For people (emails): the amount with its currency, e.g. 109.90 USD, 2400 JPY.
+    Our own formatting, not a locale library's (Babel): one unambiguous form
+    for every reader, and nothing to load at cold start."""
     return f'{to_text(amount, currency)} {currency}'

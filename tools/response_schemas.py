@@ -15,8 +15,8 @@ contract test reports."""
 from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.money import CURRENCIES, MAX_MONEY
 from chalicelib.orders.payment import PAYMENT_STATUSES
-from chalicelib.money import MAX_MONEY
 from chalicelib.orders.schemas import MAX_ID
 
 _MONEY = validate.Range(min=0, max=float(MAX_MONEY))
@@ -41,10 +41,17 @@ def _time(description):
 class OrderItemSchema(Schema):
     order_item_id = _id('Set by the server; never handed out twice.')
     product_id = _id('The product.')
+    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
+                        metadata={'description': "The product's SKU when the order was "
+                                                 'placed; null for a line the catalog did not '
+                                                 'hold (or none, or an older order).'})
+    name = fields.String(required=True, allow_none=True, validate=validate.Length(1, 200),
+                         metadata={'description': "The product's name when the order was "
+                                                  'placed; null like sku.'})
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
                               metadata={'description': 'How many.'})
-    price_at_order = _money('The unit price at the time of the order: an exact amount '
-                            'with at most two decimals.')
+    price_at_order = _money("The unit price at the time of the order, in the order's "
+                            "currency: an exact amount with that currency's decimals.")
 
 
 class ShipmentSchema(Schema):
@@ -88,6 +95,9 @@ class OrderSchema(Schema):
     updated_at = _time('When its status last changed; equal to created_at until then')
     version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
         'description': '1 at creation, plus one on every change; also the ETag.'})
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)),
+                             metadata={'description': 'ISO 4217 code of every amount of the '
+                                                      'order.', 'example': 'USD'})
     shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
         'description': 'null until the order ships; kept once it is delivered.'})
     payment = fields.Nested(PaymentSchema, required=True, metadata={

@@ -57,6 +57,7 @@ def event_body(event_id, event_type, order, moment, details=None):
         'user_email': order.user_email,
         'status': order.status,
         'order_total': money.to_json(order.order_total),
+        'currency': order.currency,
         'timestamp': utc_iso(moment),
         **(details or {}),
     }

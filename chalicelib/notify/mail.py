@@ -9,6 +9,7 @@ from email.utils import formatdate, make_msgid
 from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_REFUNDED,
                                         ORDER_SHIPPED, ORDER_UPDATED)
 from chalicelib import money
+from chalicelib.config import get_settings
 
 TEMPLATES = {
     ORDER_CREATED: ('confirmation', 'Order #{order_id} confirmed'),
@@ -45,11 +46,10 @@ def _shipping(shipment):
             and url.lower().startswith('https://') else None}
 
 
-def _refund(event):
+def _refund(event, currency):
     """The amounts of a refund email, each with its currency."""
     if event['event_type'] != ORDER_REFUNDED:
         return {}
-    currency = event.get('currency') or 'USD'
     return {'refund_amount': money.display(event['amount'], currency),
             'amount_refunded': (money.display(event['amount_refunded'], currency)
                                 if event.get('amount_refunded') is not None else None)}
@@ -59,14 +59,18 @@ def build_email(event, sender):
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
     subject = subject.format(order_id=event['order_id'], status=event['status'])
+    # An event published before events carried a currency is in the one
+    # every older order was upgraded to.
+    currency = event.get('currency') or get_settings().default_currency
     context = {'event': event, 'subject': subject,
                'heading': subject,
-               'total': money.to_text(event['order_total']),
+               'total': money.display(event['order_total'], currency),
                **_shipping(event.get('shipment')),
                'reason': event.get('reason'),
-               'refund_due': (money.to_text(event['refund_due'])
+               'refund_due': (money.display(event['refund_due'], currency)
                               if event.get('refund_due') is not None else None),
-               **_refund(event)}
+               'nothing_paid': event.get('refund_due') == 0,
+               **_refund(event, currency)}
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject

@@ -12,8 +12,8 @@ from datetime import datetime, time, timedelta
 from chalicelib.clock import utc_iso
 from chalicelib import money
 
-HEADER = ('order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
-          'price_at_order')
+HEADER = ('order_id', 'created_at', 'status', 'order_total', 'currency', 'product_id', 'sku',
+          'quantity', 'price_at_order')
 MAX_ORDERS = 10_000
 CHUNK_ORDERS = 500  # orders read per query; their items come with them
 # Lambda answers at most 6 MB, the body JSON-escaped inside (each CRLF grows
@@ -50,10 +50,13 @@ class CsvTable:
         self.size += self._writer.writerow([safe_cell(cell) for cell in cells])
 
     def add_order(self, order, items):
-        created_at, total = utc_iso(order.created_at), money.to_text(order.order_total)
+        currency = order.currency
+        created_at = utc_iso(order.created_at)
+        total = money.to_text(order.order_total, currency)
         for item in items:
-            self.write_row((order.order_id, created_at, order.status, total, item.product_id,
-                            item.quantity, money.to_text(item.price_at_order)))
+            self.write_row((order.order_id, created_at, order.status, total, currency,
+                            item.product_id, '' if item.sku is None else item.sku,
+                            item.quantity, money.to_text(item.price_at_order, currency)))
 
     def text(self):
         return self._buffer.getvalue()

@@ -306,7 +306,7 @@ def load_path_id(value, name='order_id'):
 
 def dump_item(item):
     return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
-            'quantity': item.quantity,
+            'sku': item.sku, 'name': item.name, 'quantity': item.quantity,
             'price_at_order': money.to_json(item.price_at_order)}
 
 
@@ -320,6 +320,7 @@ def dump_order(order, items):
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
+        'currency': order.currency,
         'shipment': dump_shipment(order),
         'payment': dump_payment(order.amount_paid, order.amount_refunded,
                                 order.payment_provider, order.payment_reference),

@@ -10,6 +10,7 @@ from typing import Any, Optional, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
+from chalicelib.config import get_settings
 from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
@@ -90,7 +91,7 @@ class OrderService:
             order = Order(
                 user_id=data['user_id'], user_email=data.get('user_email'),
                 status='pending', order_total=total, created_at=now,
-                updated_at=now, version=1)
+                updated_at=now, version=1, currency=get_settings().default_currency)
             order.order_id = statements.insert(Order, [order.__data__])
             statements.insert(OrderItem, [
                 {'order': order.order_id, 'product_id': item['product_id'],

@@ -55,7 +55,7 @@ Claim = tuple[int, str]  # (refund_id, claim token)
 
 def order_currency(order: Order) -> str:
     """The order's currency (the one place that reads it)."""
-    return 'USD'
+    return order.currency
 
 
 def locked_order(order_id: int) -> Order:

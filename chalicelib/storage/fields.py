@@ -2,15 +2,17 @@
 import peewee
 
 from chalicelib import money
+from chalicelib.config import get_settings
 
 # SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
 # there; MariaDB keeps microseconds only when DATETIME is declared with them.
 # MariaDB's collations ignore trailing spaces (and the default one case): an
 # exact key (an Idempotency-Key) is stored as bytes there.
+# A SKU is compared exactly too (its 64 characters, UTF-8, fit 256 bytes).
 SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME',
-                      'EXACT_KEY': 'VARCHAR(255)'}
+                      'EXACT_KEY': 'VARCHAR(255)', 'EXACT_SKU': 'VARCHAR(64)'}
 MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)',
-                     'EXACT_KEY': 'VARBINARY(255)'}
+                     'EXACT_KEY': 'VARBINARY(255)', 'EXACT_SKU': 'VARBINARY(256)'}
 
 
 class MoneyField(peewee.Field):
@@ -35,6 +37,17 @@ class ExactKeyField(peewee.CharField):
         return value.decode('ascii') if isinstance(value, bytes) else value
 
 
+class ExactSkuField(peewee.CharField):
+    """A product's SKU, unique byte for byte: MUG-BLUE and mug-blue are two."""
+    field_type = 'EXACT_SKU'
+
+    def get_modifiers(self):
+        return None
+
+    def python_value(self, value):
+        return value.decode('utf-8') if isinstance(value, bytes) else value
+
+
 class PreciseDateTimeField(peewee.DateTimeField):
     field_type = 'DATETIME6'
 
@@ -48,3 +61,21 @@ class IdField(peewee.BigAutoField):
         if isinstance(self.model._meta.database.obj, peewee.SqliteDatabase):
             return peewee.NodeList((node, peewee.SQL('AUTOINCREMENT')))
         return node
+
+
+class OrderCurrencyField(peewee.CharField):
+    """An order's ISO 4217 code. The column defaults to DEFAULT_CURRENCY as it
+    was when the column was made: the orders placed before currencies existed
+    are in it, and so are those a copy of the previous release (which knows
+    no currency) writes while a deploy rolls out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=3, **kwargs)
+
+    def ddl(self, ctx):
+        return peewee.NodeList((super().ddl(ctx), peewee.SQL(column_default_currency())))
+
+
+def column_default_currency():
+    # A code of money.CURRENCIES (config checks it): safe to write as a literal.
+    return f"DEFAULT '{get_settings().default_currency}'"

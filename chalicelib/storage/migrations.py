@@ -21,7 +21,7 @@ from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.connection import database, is_sqlite
-from chalicelib.storage.fields import PreciseDateTimeField
+from chalicelib.storage.fields import PreciseDateTimeField, column_default_currency
 from chalicelib.storage.models import OrderCount, SchemaVersion
 
 # A copy that finds another one migrating waits this long for it.
@@ -132,7 +132,7 @@ _BACKFILL = [
     'WHERE o.order_id BETWEEN {low} AND {high} AND NOT EXISTS ('
     'SELECT 1 FROM order_history h WHERE h.order_id = o.order_id)',
 ]
-# Step 6's columns and tables as it makes them, written out (see step 1).
+# Step 7's columns and tables as it makes them, written out (see step 1).
 _PAYMENT_COLUMNS = {
     'sqlite': [
         ('amount_paid', "TEXT NOT NULL DEFAULT '0.00'"),
@@ -192,6 +192,31 @@ _PAYMENT_BACKFILL = (
 BATCH_ORDERS = 5_000
 
 
+# Step 6's table and columns as it makes them.
+_PRODUCTS_TABLE = {
+    'sqlite': (
+        'CREATE TABLE IF NOT EXISTS "products" ('
+        '"product_id" INTEGER NOT NULL PRIMARY KEY, "sku" VARCHAR(64), '
+        '"name" VARCHAR(200) NOT NULL, "unit_price" TEXT NOT NULL, '
+        '"currency" VARCHAR(3) NOT NULL, "active" INTEGER NOT NULL, "on_hand" INTEGER, '
+        '"reserved" INTEGER NOT NULL, "version" INTEGER NOT NULL, '
+        '"updated_at" DATETIME NOT NULL)'),
+    'mysql': (
+        'CREATE TABLE IF NOT EXISTS `products` ('
+        '`product_id` BIGINT NOT NULL PRIMARY KEY, `sku` VARBINARY(256), '
+        '`name` VARCHAR(200) NOT NULL, `unit_price` DECIMAL(10,2) NOT NULL, '
+        '`currency` VARCHAR(3) NOT NULL, `active` BOOL NOT NULL, `on_hand` BIGINT, '
+        '`reserved` BIGINT NOT NULL, `version` INTEGER NOT NULL, '
+        '`updated_at` DATETIME(6) NOT NULL)'),
+}
+_CATALOG_COLUMNS = {  # (table, column, its definition on SQLite, on MariaDB)
+    ('orders', 'currency'): ('VARCHAR(3) NOT NULL {default}', 'VARCHAR(3) NOT NULL {default}'),
+    ('order_items', 'sku'): ('VARCHAR(64)', 'VARCHAR(64)'),
+    ('order_items', 'name'): ('VARCHAR(200)', 'VARCHAR(200)'),
+    ('order_items', 'holds_stock'): ('INTEGER NOT NULL DEFAULT 0', 'BOOL NOT NULL DEFAULT 0'),
+}
+
+
 def _initial_schema(migrator):
     for statement in _INITIAL_TABLES['sqlite' if is_sqlite() else 'mysql']:
         database.execute_sql(statement)
@@ -244,6 +269,27 @@ def _shipping_cancellation_history(migrator):
         low += BATCH_ORDERS
 
 
+def _catalog_currencies_and_stock(migrator):
+    """The catalog (products), the order's currency, the SKU and name each
+    line was placed with, and whether a line holds a reservation. Every
+    column arrives with its value for the rows already there, in the one
+    ALTER that adds it (on MariaDB 10.3+ an instant, metadata-only change; no
+    batches, no rewrite of the orders table): older orders are in
+    DEFAULT_CURRENCY, their lines have no SKU or name and hold no stock (none
+    was ever reserved for them). The catalog starts empty: a demo catalog is
+    a local matter (make run), never a migration's."""
+    sqlite = is_sqlite()
+    database.execute_sql(_PRODUCTS_TABLE['sqlite' if sqlite else 'mysql'])
+    _add_index(migrator, 'products', ('sku',), unique=True)
+    quote = '"' if sqlite else '`'
+    for (table, name), definitions in _CATALOG_COLUMNS.items():
+        if name in {column.name for column in database.get_columns(table)}:
+            continue
+        definition = definitions[0 if sqlite else 1].format(default=column_default_currency())
+        database.execute_sql(
+            f'ALTER TABLE {quote}{table}{quote} ADD COLUMN {quote}{name}{quote} {definition}')
+
+
 def _payments_and_refunds(migrator):
     """What each order was paid and refunded, through which provider; the
     refunds; the Stripe events handled. Orders paid, shipped or delivered
@@ -275,7 +321,8 @@ STEPS = [
      _outbox_rows_say_when_the_relay_may_take_them),
     (5, 'shipping details, cancellation reasons and order history',
      _shipping_cancellation_history),
-    (6, 'payments and refunds', _payments_and_refunds),
+    (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
+    (7, 'payments and refunds', _payments_and_refunds),
 ]
 LATEST = STEPS[-1][0]
 

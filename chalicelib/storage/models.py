@@ -3,7 +3,8 @@ import peewee
 
 from chalicelib.money import ZERO
 from chalicelib.storage.connection import database
-from chalicelib.storage.fields import ExactKeyField, IdField, MoneyField, PreciseDateTimeField
+from chalicelib.storage.fields import (ExactKeyField, ExactSkuField, IdField, MoneyField,
+                                      OrderCurrencyField, PreciseDateTimeField)
 
 
 # What the columns added to existing rows start at (the rows a migration finds).
@@ -31,6 +32,7 @@ class Order(BaseModel):
     tracking_number = peewee.CharField(max_length=100, null=True)
     tracking_url = peewee.CharField(max_length=500, null=True)
     shipped_at = PreciseDateTimeField(null=True)
+    currency = OrderCurrencyField()
     # The money: what was paid and refunded, by which provider, under which
     # reference (Stripe's PaymentIntent id; NULL for a payment taken outside).
     amount_paid = MoneyField(default=ZERO, constraints=[NO_MONEY])
@@ -58,6 +60,15 @@ class OrderItem(BaseModel):
     product_id = peewee.BigIntegerField()
     quantity = peewee.IntegerField()
     price_at_order = MoneyField()
+    # As the catalog had them when the order was placed (NULL: a line priced
+    # by staff for a product the catalog does not hold, or an older order).
+    sku = peewee.CharField(max_length=64, null=True)
+    name = peewee.CharField(max_length=200, null=True)
+    # True while the line's quantity counts in its product's `reserved`:
+    # from the order's creation (tracked products only) until it is
+    # cancelled, deleted or shipped. The default serves older lines and
+    # those a copy of the previous release writes during a rollout.
+    holds_stock = peewee.BooleanField(default=False, constraints=[peewee.SQL('DEFAULT 0')])
 
     class Meta:
         table_name = 'order_items'
@@ -132,6 +143,25 @@ class StripeEvent(BaseModel):
         table_name = 'stripe_events'
 
 
+class Product(BaseModel):
+    """The shop's catalog (chalicelib/catalog). `on_hand` NULL: stock not
+    tracked (no limit). `reserved` is what open orders hold, the service's own
+    count; `version` counts the catalog's writes (PUT, import), not stock moves."""
+    product_id = peewee.BigIntegerField(primary_key=True)
+    sku = ExactSkuField(null=True, unique=True)
+    name = peewee.CharField(max_length=200)
+    unit_price = MoneyField()
+    currency = peewee.CharField(max_length=3)
+    active = peewee.BooleanField()
+    on_hand = peewee.BigIntegerField(null=True)
+    reserved = peewee.BigIntegerField()
+    version = peewee.IntegerField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'products'
+
+
 class OrderCount(BaseModel):
     """How many orders have a status, spread over shards (see counts.py)."""
     status = peewee.CharField(max_length=50)
@@ -195,5 +225,5 @@ class SchemaVersion(BaseModel):
 
 
 # The service's data; SchemaVersion is the migrations' own bookkeeping.
-MODELS = [Order, OrderItem, OrderHistory, Refund, OrderCount, IdempotencyKey, Outbox,
+MODELS = [Order, OrderItem, OrderHistory, Refund, Product, OrderCount, IdempotencyKey, Outbox,
           ProcessedEvent, StripeEvent]

@@ -106,15 +106,17 @@ def insert(model, rows):
 
 ORDER_COLUMNS = ('order_id, user_id, user_email, status, order_total, created_at, '
                  'updated_at, version, carrier, tracking_number, tracking_url, shipped_at, '
-                 'amount_paid, amount_refunded, payment_provider, payment_reference, '
+                 'currency, amount_paid, amount_refunded, payment_provider, payment_reference, '
                  'payment_intent_id')
+ITEM_COLUMNS = ('order_item_id, order_id, product_id, quantity, price_at_order, sku, name, '
+                'holds_stock')
 
 ORDER = Statement(Order, f'SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = :order_id')
 # On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
 ORDER_FOR_UPDATE = Statement(Order, ORDER.text + ' FOR UPDATE')
 ITEMS_OF = Statement(OrderItem, (
-    'SELECT order_item_id, order_id, product_id, quantity, price_at_order '
-    'FROM order_items WHERE order_id IN (:order_ids) ORDER BY order_item_id'))
+    f'SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id IN (:order_ids) '
+    'ORDER BY order_item_id'))
 # The version in the WHERE makes the check and the write one atomic step.
 CHANGE_STATUS = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at '
@@ -198,7 +200,7 @@ def export_statements(start, end):
             Statement(Order, f'SELECT {columns} {orders} AND o.order_id < :after '
                              'ORDER BY o.order_id DESC LIMIT :limit'),
             Statement(OrderItem, (
-                'SELECT i.order_item_id, i.order_id, i.product_id, i.quantity, i.price_at_order '
+                'SELECT ' + ', '.join(f'i.{name}' for name in ITEM_COLUMNS.split(', ')) + ' '
                 f'FROM order_items i JOIN orders o ON o.order_id = i.order_id '
                 f'WHERE o.user_id = :user_id{bounds} AND o.order_id BETWEEN :low AND :high '
                 'ORDER BY i.order_id DESC, i.order_item_id')))

@@ -34,8 +34,8 @@ def test_post_returns_201_with_the_new_order(client):
     order = json_of(response)
     assert response.status_code == 201
     assert set(order) == {'order_id', 'user_id', 'user_email', 'status', 'order_total',
-                          'created_at', 'updated_at', 'version', 'shipment', 'payment',
-                          'items'}
+                          'created_at', 'updated_at', 'version', 'currency', 'shipment',
+                          'payment', 'items'}
     assert order['shipment'] is None  # until it ships
     assert order['payment'] == {'status': 'unpaid', 'amount_paid': 0, 'amount_refunded': 0,
                                 'provider': None, 'reference': None}
@@ -46,8 +46,9 @@ def test_post_returns_201_with_the_new_order(client):
     assert order['order_total'] == 109.97
     assert [(i['product_id'], i['quantity'], i['price_at_order']) for i in order['items']] == [
         (101, 2, 29.99), (102, 1, 49.99)]
-    assert all(set(i) == {'order_item_id', 'product_id', 'quantity', 'price_at_order'}
-               for i in order['items'])
+    assert order['currency'] == 'USD'
+    assert all(set(i) == {'order_item_id', 'product_id', 'sku', 'name', 'quantity',
+                          'price_at_order'} for i in order['items'])
     assert all(type(i['order_item_id']) is int for i in order['items'])
 
 

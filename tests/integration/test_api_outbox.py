@@ -32,7 +32,7 @@ def test_create_writes_one_order_created_row_with_the_contract_message(client):
     assert event_type == 'order_created'
     assert row.subject == 'Order Created'
     assert set(message) == {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
-                            'status', 'order_total', 'timestamp'}
+                            'status', 'order_total', 'currency', 'timestamp'}
     assert message['event_id'] == row.event_id
     assert message['event_type'] == 'order_created'
     assert (message['order_id'], message['user_id'], message['user_email']) == \

@@ -16,7 +16,7 @@ from tests.conftest import FROZEN_AT
 from tests.support import Clock, create_order, iso, send
 
 EVENT_KEYS = {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
-              'status', 'order_total', 'timestamp'}
+              'status', 'order_total', 'currency', 'timestamp'}
 
 
 def put_status(client, order_id, status):

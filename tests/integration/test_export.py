@@ -14,8 +14,8 @@ from chalicelib.storage.models import Order
 from tests.support import create_order, json_of, send
 
 ADA, BOB = 1, 2
-HEADER = ['order_id', 'created_at', 'status', 'order_total', 'product_id', 'quantity',
-          'price_at_order']
+HEADER = ['order_id', 'created_at', 'status', 'order_total', 'currency', 'product_id', 'sku',
+          'quantity', 'price_at_order']
 
 
 def bearer(token):
@@ -63,9 +63,12 @@ def test_export_is_csv_with_a_header_and_a_row_per_item_newest_order_first(clien
     text = response.body.decode('utf-8')
     assert text.count('\r\n') == 4 and '\n' not in text.replace('\r\n', '')
     assert rows_of(response) == [
-        [str(second['order_id']), second['created_at'], 'pending', '0.30', '7', '3', '0.10'],
-        [str(first['order_id']), first['created_at'], 'pending', '109.97', '101', '2', '29.99'],
-        [str(first['order_id']), first['created_at'], 'pending', '109.97', '102', '1', '49.99']]
+        [str(second['order_id']), second['created_at'], 'pending', '0.30', 'USD', '7', '', '3',
+         '0.10'],
+        [str(first['order_id']), first['created_at'], 'pending', '109.97', 'USD', '101', '', '2',
+         '29.99'],
+        [str(first['order_id']), first['created_at'], 'pending', '109.97', 'USD', '102', '', '1',
+         '49.99']]
 
 
 def test_export_of_a_user_without_orders_is_the_header_alone(client):
@@ -116,7 +119,7 @@ def test_export_reads_in_chunks_and_misses_no_order(client, monkeypatch):
 
     rows = rows_of(export_of(client))
 
-    assert [(row[0], row[4]) for row in rows] == [
+    assert [(row[0], row[5]) for row in rows] == [
         (str(order['order_id']), str(product))
         for order in reversed(made)
         for product in (order['items'][0]['product_id'], order['items'][1]['product_id'])]

@@ -24,8 +24,9 @@ LEGACY = [(1, 'pending', 1, CREATED), (2, 'paid', 2, datetime(2026, 1, 6, 10, 0)
 
 def shape(database):
     """What the step is responsible for: the columns of orders and order_history
-    and the indexes of order_history. The orders columns as a set: the step
-    re-adds its columns after those of later steps."""
+    and the indexes of order_history. Sorted, since here the step runs after
+    the later steps' columns are already there (test_migrations.py checks
+    the order the steps give)."""
     return (sorted(tuple(column[:4]) for column in database.get_columns('orders')),
             [tuple(column[:4]) for column in database.get_columns('order_history')],
             sorted((index.name, tuple(index.columns), index.unique)

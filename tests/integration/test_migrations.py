@@ -242,16 +242,22 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
     assert rows_of(db) == before
     assert schema_of(db) == fresh_schema
     service = OrderService()
-    # What the previous release answered, the shipment step 5 knows of, and
-    # the payment step 6 assumes (a shipped order was paid, outside, in full).
-    assert service.get_order(STAFF_MEMBER, 1) == {**json.loads(ORDER_1_ANSWER), 'shipment': None,
-                                                  'payment': UNPAID}
+    # What the previous release answered, and the shipment step 5 knows of.
+    # In the default currency, with lines of no known SKU or name (step 6).
+    order_1 = json.loads(ORDER_1_ANSWER)
+    assert service.get_order(STAFF_MEMBER, 1) == {
+        **order_1, 'shipment': None, 'currency': 'USD',
+        'items': [{**item, 'sku': None, 'name': None} for item in order_1['items']],
+        'payment': UNPAID}
+    # Step 7 counts a shipped order paid, outside the service, in full.
     assert service.get_order(STAFF_MEMBER, 2) == {
         'order_id': 2, 'user_id': 8, 'user_email': None, 'status': 'shipped',
         'order_total': 0.3, 'created_at': '2026-11-25T10:00:01.000001Z',
-        'updated_at': '2026-11-25T11:30:00.999999Z', 'version': 3, 'items': [
-            {'order_item_id': 3, 'product_id': 7, 'quantity': 1, 'price_at_order': 0.1},
-            {'order_item_id': 4, 'product_id': 8, 'quantity': 1, 'price_at_order': 0.2}],
+        'updated_at': '2026-11-25T11:30:00.999999Z', 'version': 3, 'currency': 'USD', 'items': [
+            {'order_item_id': 3, 'product_id': 7, 'sku': None, 'name': None, 'quantity': 1,
+             'price_at_order': 0.1},
+            {'order_item_id': 4, 'product_id': 8, 'sku': None, 'name': None, 'quantity': 1,
+             'price_at_order': 0.2}],
         'shipment': {'carrier': None, 'tracking_number': None, 'tracking_url': None,
                      'shipped_at': '2026-11-25T11:30:00.999999Z'},
         'payment': {'status': 'paid', 'amount_paid': 0.3, 'amount_refunded': 0.0,

@@ -72,7 +72,7 @@ def test_cancellation_sends_its_own_email_with_reason_and_refund(aws_world, clie
     mime = emails[f'Order #{oid} has been cancelled']
     text = mime.get_body(('plain',)).get_content()
     html = mime.get_body(('html',)).get_content()
-    assert 'Refund due: 109.97' in text and '<strong>109.97</strong>' in html
+    assert 'Refund due: 109.97 USD' in text and '<strong>109.97 USD</strong>' in html
     assert '<i>Found it cheaper</i>' in text
     assert '&lt;i&gt;Found it cheaper&lt;/i&gt;' in html and '<i>' not in html
 

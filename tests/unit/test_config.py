@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from chalicelib.config import ConfigError, parse_database_url, settings_from
@@ -120,3 +122,29 @@ def test_sqlite_ignores_the_server_only_settings():
     database = settings_from({'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
 
     assert (database.engine, database.ssl_ca, database.iam_auth) == ('sqlite', '', False)
+
+
+def test_currency_and_payment_window_default_to_usd_and_one_hour():
+    settings = settings_from({})
+
+    assert (settings.default_currency, settings.payment_window) == ('USD', timedelta(hours=1))
+
+
+def test_default_currency_is_read_in_any_case():
+    assert settings_from({'DEFAULT_CURRENCY': ' jpy '}).default_currency == 'JPY'
+
+
+@pytest.mark.parametrize('code', ['XXX', 'US', 'BHD', 'usd;'])
+def test_a_default_currency_the_service_does_not_know_is_refused(code):
+    with pytest.raises(ConfigError, match='DEFAULT_CURRENCY'):
+        settings_from({'DEFAULT_CURRENCY': code})
+
+
+def test_a_payment_window_of_0_means_never():
+    assert settings_from({'PAYMENT_WINDOW_SECONDS': '0'}).payment_window is None
+
+
+@pytest.mark.parametrize('value', ['-1', '1.5', 'soon', '\u00b2'])
+def test_a_payment_window_that_is_not_whole_seconds_is_refused(value):
+    with pytest.raises(ConfigError, match='PAYMENT_WINDOW_SECONDS'):
+        settings_from({'PAYMENT_WINDOW_SECONDS': value})

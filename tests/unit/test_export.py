@@ -18,37 +18,49 @@ def rows_of(text):
     return list(csv.reader(io.StringIO(text, newline='')))
 
 
-def order(order_id=7, status='paid', total='109.97'):
+def order(order_id=7, status='paid', total='109.97', currency='USD'):
     return SimpleNamespace(order_id=order_id, status=status, order_total=Decimal(total),
-                           created_at=datetime(2026, 11, 25, 10, 0, 0, 123456))
+                           currency=currency, created_at=datetime(2026, 11, 25, 10, 0, 0, 123456))
 
 
-def item(product_id=101, quantity=2, price='29.99'):
-    return SimpleNamespace(product_id=product_id, quantity=quantity, price_at_order=Decimal(price))
+def item(product_id=101, quantity=2, price='29.99', sku='MUG-BLUE'):
+    return SimpleNamespace(product_id=product_id, quantity=quantity, price_at_order=Decimal(price),
+                           sku=sku)
 
 
 def test_an_export_starts_with_the_header_row():
     assert export.CsvTable().text() == (
-        'order_id,created_at,status,order_total,product_id,quantity,price_at_order\r\n')
+        'order_id,created_at,status,order_total,currency,product_id,sku,quantity,'
+        'price_at_order\r\n')
 
 
 def test_each_item_is_a_row_of_its_order_with_exact_money_and_crlf_line_ends():
     table = export.CsvTable()
 
-    table.add_order(order(), [item(), item(102, 1, '49.99')])
+    table.add_order(order(), [item(), item(102, 1, '49.99', sku=None)])
 
     assert table.text().split('\r\n')[1:] == [
-        '7,2026-11-25T10:00:00.123456Z,paid,109.97,101,2,29.99',
-        '7,2026-11-25T10:00:00.123456Z,paid,109.97,102,1,49.99', '']
+        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99',
+        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,,1,49.99', '']
 
 
-def test_amounts_always_have_two_decimals():
+def test_amounts_have_the_decimals_of_their_currency():
     table = export.CsvTable()
 
     table.add_order(order(total='0.5'), [item(price='0'), item(price='0.1')])
+    table.add_order(order(8, total='2400', currency='JPY'), [item(price='1200')])
 
-    assert [row[3] for row in rows_of(table.text())[1:]] == ['0.50', '0.50']
-    assert [row[6] for row in rows_of(table.text())[1:]] == ['0.00', '0.10']
+    rows = rows_of(table.text())[1:]
+    assert [(row[3], row[4], row[8]) for row in rows] == [
+        ('0.50', 'USD', '0.00'), ('0.50', 'USD', '0.10'), ('2400', 'JPY', '1200')]
+
+
+def test_a_sku_a_spreadsheet_would_run_is_written_as_text():
+    table = export.CsvTable()
+
+    table.add_order(order(), [item(sku='=HYPERLINK("x")')])
+
+    assert rows_of(table.text())[1][6] == "'=HYPERLINK(\"x\")"
 
 
 @pytest.mark.parametrize('cell', ["=cmd|' /C calc'!A0", '+1+1', '-2+3', '@SUM(A1:A9)',

@@ -10,6 +10,7 @@ from chalicelib.events.messages import UnknownMessage, parse_event
 
 EVENT = {'event_id': 'e-1', 'event_type': 'order_created', 'order_id': 7, 'user_id': 1,
          'user_email': 'ada@example.com', 'status': 'pending', 'order_total': 0.3,
+         'currency': 'USD',
          'timestamp': '2026-11-25T10:00:00.000000Z'}
 
 
@@ -43,7 +44,7 @@ def test_confirmation_email_has_text_and_html_with_exact_total():
     assert parsed['Subject'] == 'Order #7 confirmed'
     assert parsed['From'] == 'orders@shop.example.com'
     assert parsed['X-Order-Event-Id'] == 'e-1'
-    assert 'Total:  0.30' in parsed.get_body(('plain',)).get_content()
+    assert 'Total:  0.30 USD' in parsed.get_body(('plain',)).get_content()
     assert '0.30' in parsed.get_body(('html',)).get_content()
 
 
@@ -204,15 +205,15 @@ def test_cancellation_email_shows_the_reason_and_the_refund_due():
 
     assert subject == 'Order #7 has been cancelled'
     assert 'Found it cheaper' in text and 'Found it cheaper' in html
-    assert 'Refund due: 109.97' in text
-    assert 'Refund due: <strong>109.97</strong>' in html
+    assert 'Refund due: 109.97 USD' in text
+    assert 'Refund due: <strong>109.97 USD</strong>' in html
 
 
 def test_cancellation_email_of_an_unpaid_order_says_nothing_is_due():
     _, text, html = bodies({**CANCELLED, 'refund_due': 0, 'reason': None})
 
-    assert 'Refund due: 0.00 (nothing had been paid)' in text
-    assert '<strong>0.00</strong> (nothing had been paid)' in html
+    assert 'Refund due: 0.00 USD (nothing had been paid)' in text
+    assert '<strong>0.00 USD</strong> (nothing had been paid)' in html
     assert 'Reason' not in text and 'Reason' not in html
 
 
@@ -268,3 +269,25 @@ def test_a_record_the_notifier_wants_retried_is_a_failure_and_garbage_is_not(mon
     result = notifier_module.Notifier(ThrottledSender()).handle_batch(event)
 
     assert result == {'batchItemFailures': [{'itemIdentifier': 'm-2'}]}
+
+
+# -- amounts with their currency ---------------------------------------------------
+
+def test_amounts_are_written_with_their_currencys_decimals_and_code():
+    _, text, html = bodies({**CANCELLED, 'currency': 'JPY', 'order_total': 2400,
+                            'refund_due': 2400})
+
+    assert 'Total:  2400 JPY' in text and 'Refund due: 2400 JPY' in text
+    assert '2400 JPY' in html
+
+
+def test_an_event_from_before_currencies_is_in_the_default_currency(monkeypatch):
+    from chalicelib.config import get_settings
+    monkeypatch.setenv('DEFAULT_CURRENCY', 'EUR')
+    get_settings.cache_clear()
+    event = {name: value for name, value in CANCELLED.items() if name != 'currency'}
+
+    _, text, _ = bodies(event)
+
+    get_settings.cache_clear()
+    assert 'Total:  109.97 EUR' in text
