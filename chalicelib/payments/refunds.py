@@ -353,6 +353,7 @@ def _succeed(refund: Refund, order: Order, actor: Any, now: datetime,
     (Refund.update(status=rules.SUCCEEDED, provider_refund_id=provider_refund_id,
                    claim_token=None, claimed_until=None, updated_at=now)
      .where(Refund.refund_id == refund.refund_id).execute())
+    refund.status = rules.SUCCEEDED
     log.info('Refund %s succeeded: order_id=%s amount=%s', refund.refund_id, order.order_id,
              refund.amount, extra={'order_id': order.order_id})
     metrics.emit('RefundsSucceeded', 1)
