@@ -173,15 +173,6 @@ def _forget_the_container():
     identity.reset()
 
 
-@pytest.fixture(scope='session')
-def localstripe():
-    """localstripe in a process of its own, for the whole run."""
-    from tests.stripe_support import LocalStripe
-    server = LocalStripe()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def stripe(client, localstripe, monkeypatch):
     """The service configured for Stripe, reaching localstripe through a
