@@ -4,6 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+STRIPE_PORT ?= 8420
 
 .PHONY: venv run test token migrate relay redrive recount clean
 
@@ -15,9 +16,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # chalice local on the embedded SQLite default: events are delivered in-process
-# and emails land as .eml files in .data/mail.
+# and emails land as .eml files in .data/mail. Beside it, localstripe (a local
+# Stripe stand-in) on STRIPE_PORT, with the service's webhook registered, so
+# card payments and refunds work with no Stripe account (tools/run_local.py).
 run: venv
-	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
+	$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
 
 test: venv
 	$(BIN)/python -m pytest

@@ -34,10 +34,10 @@ class CancellationRefunds(Protocol):
     cancellation's transaction and returns the events it wrote (a refund that
     succeeded at once) and the refunds `send` moves after the commit."""
 
-    def record(self, order: Order, actor: Any,
-               now: datetime) -> tuple[list[Outbox], list[int]]: ...
+    def record(self, order: Order, actor: Any, now: datetime,
+               reason: Optional[str]) -> tuple[list[Outbox], list[Any]]: ...
 
-    def send(self, refund_ids: list[int]) -> None: ...
+    def send(self, refunds: list[Any]) -> Any: ...
 
 
 @dataclass
@@ -226,7 +226,8 @@ class OrderService:
             record_history(order, principal, now, details.get('reason'))
             refunds = []
             if new_status == 'cancelled' and self.cancellation_refunds is not None:
-                refund_events, refunds = self.cancellation_refunds.record(order, principal, now)
+                refund_events, refunds = self.cancellation_refunds.record(
+                    order, principal, now, details.get('reason'))
                 events += refund_events
             items = _items_of([order_id])[order_id]
             counts.record_change(old_status=old_status, new_status=new_status)

@@ -140,15 +140,18 @@ class RefundService:
                  amount, extra={'order_id': order_id})
         return answer, events, claims
 
-    def record(self, order: Order, actor: Any, now: datetime) -> tuple[list[Outbox], list[Claim]]:
-        """A cancellation's refund of everything still refundable; inside the
-        cancellation's transaction, which already counted the order's version."""
+    def record(self, order: Order, actor: Any, now: datetime,
+               reason: Optional[str]) -> tuple[list[Outbox], list[Claim]]:
+        """A cancellation's refund of everything still refundable, with the
+        cancellation's reason; inside the cancellation's transaction, which
+        already counted the order's version."""
         left = rules.refundable(order.amount_paid, order.amount_refunded,
                                 _pending_total(order.order_id))
         if left <= 0:
             return [], []
         _, events, claims = self._record(order, left, actor, now, in_change=True,
-                                         currency=order_currency(order))
+                                         currency=order_currency(order),
+                                         reason=reason or 'Order cancelled')
         return events, claims
 
     def record_late_payment(self, order: Order, payment_intent_id: str, amount: Decimal,

@@ -2,14 +2,22 @@
 stripe library, and POST /webhooks/stripe with bodies signed as Stripe signs
 them; on SQLite and MariaDB."""
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import boto3
 import pytest
 
+from chalicelib import runtime
+from chalicelib.config import get_settings
 from chalicelib.storage.models import Outbox, StripeEvent
 from tests.integration.conftest import staff_client
 from tests.stripe_support import WEBHOOK_SECRET, event_body, pay_with_card, signature
 from tests.support import create_order, error_of, json_of, put, send
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_payment(client, order_id, headers=None):
@@ -228,3 +236,33 @@ def test_the_webhook_is_the_only_route_without_a_bearer_token_but_health_and_ref
 def _requires_token(app, view):
     """Whether a view goes through app.api (which verifies the bearer token)."""
     return view.__code__ is app.api(lambda: None).__code__
+
+
+def test_importing_the_app_does_not_import_stripe():
+    """stripe costs a cold start about 0.2 s: only the payment paths pay it."""
+    found = subprocess.run([sys.executable, '-c', 'import sys, app; print("stripe" in sys.modules)'],
+                           capture_output=True, text=True, cwd=ROOT, check=True)
+
+    assert found.stdout.strip() == 'False'
+
+
+def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(client, localstripe, monkeypatch,
+                                                              stdout):
+    from moto import mock_aws
+    with mock_aws():
+        secret = boto3.client('secretsmanager', region_name='us-east-1').create_secret(
+            Name='orders/dev/stripe', SecretString=json.dumps(
+                {'api_key': 'sk_test_from_secret', 'webhook_secret': WEBHOOK_SECRET}))
+        monkeypatch.setenv('STRIPE_SECRET_ARN', secret['ARN'])
+        monkeypatch.setenv('STRIPE_API_BASE', localstripe.url)
+        get_settings.cache_clear()
+        runtime.reset()
+        order = create_order(client)
+
+        paid = start_payment(client, order['order_id'])
+        hook = deliver(client, event_body('customer.created', {'id': 'cus_1'}))
+
+    assert (paid.status_code, hook.status_code) == (200, 200)
+    assert not any('sk_test_from_secret' in json.dumps(line) or WEBHOOK_SECRET in json.dumps(line)
+                   for line in stdout.all())
+    assert 'sk_test' not in repr(get_settings())
