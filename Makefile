@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STRIPE_PORT ?= 8420
 
-.PHONY: venv run test token migrate relay redrive recount clean
+.PHONY: venv run test token migrate relay redrive recount import-products clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # chalice local on the embedded SQLite default: events are delivered in-process
-# and emails land as .eml files in .data/mail. Beside it, localstripe (a local
-# Stripe stand-in) on STRIPE_PORT, with the service's webhook registered, so
-# card payments and refunds work with no Stripe account (tools/run_local.py).
+# and emails land as .eml files in .data/mail. An empty local catalog gets the
+# demo products (tools/demo_products.csv) first; no deployment ever does. Beside
+# it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
+# webhook registered, so card payments and refunds work with no Stripe account
+# (tools/run_local.py).
 run: venv
+	ENVIRONMENT=local $(BIN)/python -m chalicelib.cli demo-catalog
 	$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
 
 test: venv
@@ -37,6 +40,12 @@ token: venv
 # behind the service's back, while nothing else writes orders.
 migrate relay redrive recount: venv
 	$(BIN)/python -m chalicelib.cli $@
+
+# Load or update the catalog from a CSV (header product_id,sku,name,unit_price,
+# currency,active,on_hand; on_hand empty: not tracked): all rows or none, every
+# bad row reported by line.  make import-products FILE=products.csv
+import-products: venv
+	$(BIN)/python -m chalicelib.cli import-products "$(FILE)"
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

@@ -7,19 +7,20 @@ from chalice import Chalice, ConvertToMiddleware, Rate, Response
 
 from chalicelib import identity, logs, runtime, tracing
 from chalicelib.api import reference
+from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight,
                                IdempotencyKeyReused, InvalidInput,
-                               OrderNotFound, OrderServiceError,
-                               PayloadTooLarge, PaymentConflict,
-                               PaymentProviderRefused, PaymentProviderUnavailable,
-                               PaymentsNotConfigured, TooManyConnections,
+                               OrderNotFound, OrderServiceError, OutOfStock,
+                               PayloadTooLarge, PaymentConflict, PaymentProviderRefused,
+                               PaymentProviderUnavailable, PaymentsNotConfigured,
+                               PriceChanged, ProductNotFound, SkuTaken, TooManyConnections,
                                TransitionForbidden, Unauthenticated,
                                VersionMismatch)
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
-from chalicelib.orders import idempotency, schemas
+from chalicelib.orders import expiry, idempotency, schemas
 from chalicelib.payments import schemas as payment_schemas
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage import connection, retention
@@ -54,7 +55,11 @@ ERROR_STATUS = [
     (Unauthenticated, 401, 'UnauthorizedError'),
     (Forbidden, 403, 'ForbiddenError'),
     (OrderNotFound, 404, 'NotFoundError'),
+    (ProductNotFound, 404, 'NotFoundError'),
     (TransitionForbidden, 409, 'ConflictError'),
+    (PriceChanged, 409, 'ConflictError'),
+    (OutOfStock, 409, 'ConflictError'),
+    (SkuTaken, 409, 'ConflictError'),
     (PaymentConflict, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
@@ -145,7 +150,7 @@ def expected_version(headers):
         raise VersionMismatch('A weak ETag never matches If-Match')
     if not match:
         raise InvalidInput('Invalid If-Match header', {
-            'If-Match': ['Must be an ETag of this order, such as "1".']})
+            'If-Match': ['Must be an ETag of what is changed, such as "1".']})
     return int(match.group(1) or match.group(2))
 
 
@@ -275,6 +280,33 @@ def get_refund(principal, order_id, refund_id):
     return runtime.refund_service().get_refund(principal, order_id, refund_id)
 
 
+@app.route('/products/{product_id}', methods=['PUT'])
+@api
+def put_product(principal, product_id):
+    request = app.current_request
+    product_id = catalog_schemas.load_product_id(product_id)
+    data = catalog_schemas.load_product(schemas.parse_json_object(request.raw_body))
+    written = runtime.catalog_service().put_product(
+        principal, product_id, data, expected_version(request.headers))
+    return Response(body=written.body, status_code=201 if written.created else 200,
+                    headers={'ETag': f'"{written.body["version"]}"'})
+
+
+@app.route('/products/{product_id}', methods=['GET'])
+@api
+def get_product(principal, product_id):
+    product = runtime.catalog_service().get_product(
+        principal, catalog_schemas.load_product_id(product_id))
+    return Response(body=product, headers={'ETag': f'"{product["version"]}"'})
+
+
+@app.route('/products', methods=['GET'])
+@api
+def list_products(principal):
+    query = catalog_schemas.load_list_query(app.current_request.query_params)
+    return runtime.catalog_service().list_products(principal, query)
+
+
 @app.route('/health', methods=['GET'])
 @public_api
 def health():
@@ -340,6 +372,19 @@ def housekeeping(event):
                                  time_left(event.context, retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_unpaid(event):
+    window = get_settings().payment_window
+    if window is None:
+        return {'expired': 0}
+    runtime.database()
+    service = runtime.order_service()
+    expired = expiry.expire_unpaid(service, window, service.clock(),
+                                   time_left(event.context, 0))
+    logs.log.info('Expired %s unpaid orders', expired)
+    return {'expired': expired}
 
 
 @app.lambda_function(name='migrate')

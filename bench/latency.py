@@ -31,15 +31,20 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import encode_cursor
 from chalicelib.storage import connection, statements
-from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product
 
 BLOCK = 50
 USERS = 100  # created orders cycle over users 1..100: every user's first page is full
 PRICES = ('29.99', '9.50', '105.00', '0.99', '12.34', '49.99', '3.10')
 # The size of the service's outbox body; what it says is the service's business.
 EVENT_BODY = ('{"event_id":"%s","event_type":"%s","order_id":%d,"user_id":%d,'
-              '"user_email":"%s","status":"%s","order_total":"%s",'
+              '"user_email":"%s","status":"%s","order_total":"%s","currency":"USD",'
               '"timestamp":"2026-12-01T10:00:00.000000Z"}')
+# The bench's catalog: tracked products with stock that never runs out, ids
+# apart from the 1..99,999 the staff-priced creates name (outside the catalog).
+CATALOG_FIRST = 200_001
+CATALOG_SIZE = 10
+CATALOG_PRICE = Decimal('19.99')
 # An IN list expanded for n values (:ids_0, :ids_1 or %(ids_0)s, ...), read as for one.
 IN_LIST = re.compile(r'((?::|%\()\w+?)_\d+(\)s|)(?:, \1_\d+\2)*')
 
@@ -56,6 +61,8 @@ class Floor:
         self.sqlite = connection.is_sqlite()
         self.cur = self.proxy.connection().cursor()
         self.lock = statements.ORDER if self.sqlite else statements.ORDER_FOR_UPDATE
+        self.product_lock = statements.PRODUCTS_IN if self.sqlite else \
+            statements.PRODUCTS_FOR_UPDATE
         self.recorded = None
 
     def execute_sql(self, text, params=()):
@@ -116,20 +123,38 @@ class Floor:
         return self.execute_sql('SELECT 1').fetchall()
 
     def create(self, user_id, email, items, total, shard):
+        """items: (product_id, quantity, price); a price None is the
+        catalog's, and the line reserves (every bench product is tracked)."""
         def work(now):
+            catalog = {row[0]: row for row in statements.run(
+                statements.PRODUCTS_IN, product_ids=sorted({p for p, _, _ in items})).fetchall()}
+            lines = [(product, quantity, price if price is not None else catalog[product][3],
+                      price is None) for product, quantity, price in items]
             order_id = statements.insert(Order, [{
                 'status': 'pending', 'version': 1, 'user_id': user_id, 'user_email': email,
-                'order_total': total, 'created_at': now, 'updated_at': now}])
+                'order_total': total, 'created_at': now, 'updated_at': now, 'currency': 'USD'}])
             statements.insert(OrderItem, [
                 {'order': order_id, 'product_id': product, 'quantity': quantity,
-                 'price_at_order': price} for product, quantity, price in items])
+                 'price_at_order': price, 'sku': catalog[product][1] if product in catalog
+                 else None, 'name': catalog[product][2] if product in catalog else None,
+                 'holds_stock': reserves} for product, quantity, price, reserves in lines])
             self._items([order_id])
             self._history(order_id, 1, 'pending', now)
             outbox_id = self._outbox('order_created', now, order_id, user_id, email,
                                      'pending', total)
             statements.run(statements.COUNT_ENTER, shard=shard, status='pending')
+            reserved = {}
+            for product, quantity, _, reserves in lines:
+                if reserves:
+                    reserved[product] = reserved.get(product, 0) + quantity
+            if reserved:
+                statements.run(self.product_lock, product_ids=sorted(reserved)).fetchall()
+                statements.move_stock('reserve', reserved)
             return order_id, outbox_id
         return self._write(work)
+
+    def product(self, product_id):
+        return statements.run(statements.PRODUCTS_IN, product_ids=[product_id]).fetchall()
 
     def get(self, order_id):
         row = statements.run(statements.ORDER, order_id=order_id).fetchone()
@@ -151,13 +176,13 @@ class Floor:
     def update(self, order_id, new_status, shard):
         def work(now):
             user_id, email, status, total, version = self._locked(order_id)
+            self._items([order_id])
             if statements.run(statements.CHANGE_STATUS, status=new_status, updated_at=now,
                               order_id=order_id, version=version).rowcount != 1:
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             outbox_id = self._outbox('order_updated', now, order_id, user_id, email,
                                      new_status, total)
             self._history(order_id, version + 1, new_status, now)
-            self._items([order_id])
             statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
                            new_status=new_status)
             return None, outbox_id
@@ -166,6 +191,7 @@ class Floor:
     def delete(self, order_id, shard):
         def work(now):
             user_id, email, status, total, _ = self._locked(order_id)
+            self._items([order_id])
             statements.run(statements.DELETE_ORDER, order_id=order_id)
             outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status,
                                      total)
@@ -285,6 +311,21 @@ class Bench:
             'items': [{'product_id': p, 'quantity': q, 'price_at_order': float(price)}
                       for p, q, price in items]})
 
+    def catalog_order(self, rng, lines):
+        """`lines` distinct tracked products of the catalog, priced by it."""
+        self.next_user += 1
+        user_id = 1 + self.next_user % USERS
+        products = rng.sample(range(CATALOG_FIRST, CATALOG_FIRST + CATALOG_SIZE), lines)
+        items = [(product, 1, None) for product in products]
+        return (user_id, f'user{user_id}@example.com', items,
+                str(CATALOG_PRICE * lines), rng.randrange(SHARDS))
+
+    def catalog_event(self, lines):
+        user_id, email, items, _, _ = self.catalog_order(self.rng, lines)
+        return invocation('POST', '/orders', body={
+            'user_id': user_id, 'user_email': email,
+            'items': [{'product_id': p, 'quantity': q} for p, q, _ in items]})
+
     def existing(self, rng, pool):
         if self.preloaded:
             return rng.randint(*self.preloaded)
@@ -298,6 +339,15 @@ class Bench:
                     lambda: (), fl.health),
             measure('create', 'POST /orders (3 items)', self.create_event, 201,
                     lambda: self.new_order(frng), fl.create, keep=(made, f_made)),
+            measure('create_1', 'POST /orders (1 line, catalog price, tracked stock)',
+                    lambda: self.catalog_event(1), 201,
+                    lambda: self.catalog_order(frng, 1), fl.create),
+            measure('create_10', 'POST /orders (10 lines, catalog prices, tracked stock)',
+                    lambda: self.catalog_event(10), 201,
+                    lambda: self.catalog_order(frng, 10), fl.create),
+            measure('product', 'GET /products/{id}', lambda: invocation(
+                'GET', '/products/{product_id}', product_id=CATALOG_FIRST), 200,
+                lambda: (CATALOG_FIRST,), fl.product),
             measure('get', 'GET /orders/{id}', lambda: invocation(
                 'GET', '/orders/{order_id}', order_id=self.existing(rng, made)), 200,
                 lambda: (self.existing(frng, f_made),), fl.get),
@@ -323,6 +373,19 @@ class Bench:
                 lambda: (f_paid.popleft(), frng.randrange(SHARDS)), fl.delete)]
 
 
+def stock_the_catalog(floor):
+    if floor.scalar('SELECT COUNT(*) FROM products'):
+        return
+    now = utcnow()
+    floor.runner(lambda: statements.insert(Product, [
+        {'product_id': product_id, 'sku': f'BENCH-{product_id}', 'name': f'Bench {product_id}',
+         'unit_price': CATALOG_PRICE, 'currency': 'USD', 'active': True, 'on_hand': 10 ** 9,
+         'reserved': 0, 'version': 1, 'updated_at': now}
+        for product_id in range(CATALOG_FIRST, CATALOG_FIRST + CATALOG_SIZE)]))(())
+    if not floor.sqlite:
+        floor.cur.execute('COMMIT')
+
+
 def main(requests, warmup, orders, sns, profile):
     if sns == 'moto':
         import boto3
@@ -335,6 +398,7 @@ def main(requests, warmup, orders, sns, profile):
     if first['statusCode'] != 200:
         raise BenchFailure(f'GET /health -> {first}')
     floor = Floor()
+    stock_the_catalog(floor)
     result = {'preload_seconds': None}
     if orders > floor.scalar('SELECT COUNT(*) FROM orders'):
         result['preload_seconds'] = preload.preload(
@@ -345,7 +409,7 @@ def main(requests, warmup, orders, sns, profile):
     result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
     bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
     result['ops'] = bench.run_all()
-    if sns == 'stub' and stub.calls != 3 * (requests + warmup + 1):
+    if sns == 'stub' and stub.calls != 5 * (requests + warmup + 1):  # 5 writing operations
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
     # The cold start reads one order: every order made above is deleted again.
     result['existing_id'] = preloaded[1] if preloaded else floor.runner(floor.create)(

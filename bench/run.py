@@ -5,6 +5,8 @@
     bench/coldstart.py  a fresh python importing app and serving one request
     bench/memory.py     the resident memory of one process over 10,000 requests
     bench/preload.py    --orders N: bulk-loaded orders, then the service's recount()
+    bench/contention.py MariaDB: 1, 2, 4, 8 copies creating orders at once, on one
+                        hot tracked product and spread over many
 
 SQLite runs on a temporary file; MariaDB on the database of --mariadb-url
 (orders_bench), dropped and created unless --reuse-db. The report is markdown,
@@ -27,7 +29,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from bench import coldstart
+from bench import coldstart, contention
 from chalicelib.config import parse_database_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,6 +51,9 @@ def parse_args(argv):
     parser.add_argument('--rss-requests', type=int, default=10_000)
     parser.add_argument('--no-cold-start', action='store_true')
     parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--no-contention', action='store_true')
+    parser.add_argument('--contention-requests', type=int, default=200,
+                        help='orders each copy creates, per contention run')
     parser.add_argument('--reuse-db', action='store_true',
                         help='MariaDB: keep the database, only top it up to --orders')
     parser.add_argument('--mariadb-url', default=os.environ.get(
@@ -221,6 +226,24 @@ def main(argv=None):
                 report += [f"Preloaded in {result['preload_seconds']:.0f} s, then counts "
                            'rebuilt with `chalicelib.orders.counts.recount()`.', '']
             report.append(latency_table(result['ops']))
+            if backend == 'mariadb' and not args.no_contention:
+                sys.stderr.write('== mariadb: copies creating at once\n')
+                env = service_env(url, scratch, AWS_ENDPOINT_URL_SNS='http://127.0.0.1:9')
+                with Load(True) as load:
+                    runs = contention.main(env, url, args.contention_requests)
+                report += ['', '## MariaDB, copies creating orders at once', '',
+                           f'Each copy a python of its own creating {args.contention_requests} '
+                           'orders back to back, one line of a tracked product priced by the '
+                           'catalog, SNS stubbed: all on one hot product, then spread over '
+                           f'{contention.SPREAD:,}. orders/s: all copies together, from the '
+                           'first start to the last answer; p50/p99: one request, in ms.', '',
+                           f'Load: {load.text}.', '',
+                           table(['products', 'copies', 'orders', 'created', 'other answers',
+                                  'orders/s', 'p50', 'p99'],
+                                 [[r['mode'], str(r['processes']), str(r['orders']),
+                                   str(r['created']), ', '.join(map(str, r['other'])) or '-',
+                                   f"{r['orders_per_s']:,.0f}", ms(r['p50']), ms(r['p99'])]
+                                  for r in runs])]
             # Without moto: an AWS call that escapes the stub is refused locally.
             env = service_env(url, scratch, AWS_ENDPOINT_URL_SNS='http://127.0.0.1:9')
             with Load(backend == 'mariadb') as load:

@@ -4,17 +4,28 @@
     python -m chalicelib.cli relay      publish what the outbox still holds
     python -m chalicelib.cli redrive    move the notifier's dead letters back
     python -m chalicelib.cli recount    rebuild the order counts behind list totals
+    python -m chalicelib.cli import-products FILE   load or update the catalog from CSV
+    python -m chalicelib.cli demo-catalog   the demo catalog, into an empty local catalog
 
 The Makefile's targets of the same names call these."""
 import argparse
 import math
+import os
 import sys
 
 from chalicelib import runtime
+from chalicelib.catalog import imports
+from chalicelib.catalog.products import CatalogService
 from chalicelib.config import get_settings
+from chalicelib.errors import InvalidInput, SkuTaken
+from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.events.relay import relay
 from chalicelib.orders import counts
 from chalicelib.storage.migrations import migrate
+
+
+# Who the catalog commands act as: an operator at the shop's own database.
+_STAFF = Principal(sub='cli', role=STAFF)
 
 
 def redrive(sqs, dlq_url, queue_url, limit=100000):
@@ -65,13 +76,66 @@ def _recount():
     print(f'counts rebuilt: {counts.recount()}')
 
 
+def _import_products(path):
+    """All rows or none; every bad row reported by line. 0 when imported."""
+    if not path:
+        print('import-products needs a file: make import-products FILE=products.csv',
+              file=sys.stderr)
+        return 2
+    try:
+        with open(path, newline='', encoding='utf-8') as lines:
+            rows = imports.read_rows(lines)
+        runtime.database()
+        imported = CatalogService().import_products(rows)
+    except imports.BadRows as exc:
+        return _refused(path, exc.problems)
+    except InvalidInput as exc:
+        return _refused(path, [f'line {line}: sku: {" ".join(why["sku"])}'
+                               for line, why in sorted(exc.errors.items())])
+    except SkuTaken as exc:  # another import wrote the same SKU meanwhile
+        return _refused(path, [str(exc)])
+    print(f'imported {imported} products from {path}')
+    return 0
+
+
+def _refused(path, problems):
+    print(f'{path}: nothing imported, {len(problems)} problem(s):', file=sys.stderr)
+    for problem in problems:
+        print(f'  {problem}', file=sys.stderr)
+    return 1
+
+
+DEMO_CATALOG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            'tools', 'demo_products.csv')
+
+
+def _demo_catalog(_path):
+    """`make run`'s demo products, only into the local stage's database and
+    only while its catalog is empty: a deployment's catalog is never touched,
+    and a local one staff changed is kept."""
+    if get_settings().environment != 'local':
+        print('demo-catalog loads only with ENVIRONMENT=local', file=sys.stderr)
+        return 2
+    runtime.database()
+    listing = CatalogService().list_products(_STAFF, {'page_size': 1})
+    if listing['total']:
+        print(f"catalog kept ({listing['total']} products)")
+        return 0
+    return _import_products(DEMO_CATALOG)
+
+
 COMMANDS = {'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
+CATALOG_COMMANDS = {'import-products': _import_products, 'demo-catalog': _demo_catalog}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m chalicelib.cli')
-    parser.add_argument('command', choices=sorted(COMMANDS))
-    COMMANDS[parser.parse_args(argv).command]()
+    parser.add_argument('command', choices=sorted({*COMMANDS, *CATALOG_COMMANDS}))
+    parser.add_argument('file', nargs='?', help='the CSV file of import-products')
+    args = parser.parse_args(argv)
+    if args.command in CATALOG_COMMANDS:
+        return CATALOG_COMMANDS[args.command](args.file)
+    COMMANDS[args.command]()
     return 0
 
 

@@ -1,10 +1,13 @@
 """What the domain refuses, and why. app.py maps each class to one HTTP status."""
+from __future__ import annotations
+
+from typing import Any
 
 
 class OrderServiceError(Exception):
     message = 'Order service error'
 
-    def __init__(self, message=None, errors=None):
+    def __init__(self, message: str | None = None, errors: Any = None) -> None:
         super().__init__(message or self.message)
         self.errors = errors
 
@@ -25,7 +28,26 @@ class OrderNotFound(OrderServiceError):
     message = 'Order not found'
 
 
+class ProductNotFound(OrderServiceError):
+    message = 'Product not found'
+
+
 class TransitionForbidden(OrderServiceError):
+    pass
+
+
+class PriceChanged(OrderServiceError):
+    """A customer's price_at_order is not the catalog's price any more;
+    `errors` names the current price of each such item."""
+    message = 'A price has changed: see the current price of each item named'
+
+
+class OutOfStock(OrderServiceError):
+    """`errors` says, for each item asking for more than there is, how many are available."""
+    message = 'Not enough stock: see how many are available of each item named'
+
+
+class SkuTaken(OrderServiceError):
     pass
 
 
@@ -62,7 +84,7 @@ class Unauthenticated(OrderServiceError):
     apart from a bad one (the WWW-Authenticate challenge differs)."""
     message = 'A valid bearer token is required'
 
-    def __init__(self, reason, token_sent=True):
+    def __init__(self, reason: str, token_sent: bool = True) -> None:
         super().__init__(
             'The bearer token is invalid or expired' if token_sent else None)
         self.reason = reason

@@ -3,6 +3,7 @@ database, the order, payment and refund services, Stripe, the publisher and
 the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from chalicelib import aws
+from chalicelib.catalog.products import CatalogService
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
@@ -106,6 +107,11 @@ def payment_service():
     database()
     return _once('payments', lambda: PaymentService(
         stripe_gateway, refund_service(), publisher().publish_committed))
+
+
+def catalog_service():
+    database()
+    return _once('catalog', CatalogService)
 
 
 def sqs():

@@ -159,6 +159,13 @@ def client(app_module, staff_token):
         yield test_client
 
 
+@pytest.fixture
+def catalog(client):
+    """Products 101 and 102 in the catalog at the prices order_body() sends."""
+    from tests.support import stock_catalog
+    stock_catalog(client)
+
+
 def staff_client(app, staff_token):
     from chalice.test import Client
     test_client = Client(app, stage_name='local')

@@ -146,3 +146,23 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self):
         return self.remaining_ms
+
+
+# Products 101 and 102 at the prices order_body() sends, so that a customer's
+# order_body() is priced from the catalog exactly as before catalogs existed.
+CATALOG = {101: {'sku': 'MUG-BLUE', 'name': 'Blue mug', 'unit_price': Decimal('29.99'),
+                 'currency': 'USD'},
+           102: {'sku': 'TEE-BLACK-M', 'name': 'Black T-shirt, M',
+                 'unit_price': Decimal('49.99'), 'currency': 'USD'}}
+
+
+def put_product(client, product_id, headers=None, **body):
+    """PUT a product (as the client's default caller, staff); its answer."""
+    response = send(client, 'PUT', f'/products/{product_id}', body, headers)
+    assert response.status_code in (200, 201), response.body
+    return json_of(response)
+
+
+def stock_catalog(client, products=None):
+    for product_id, body in (products or CATALOG).items():
+        put_product(client, product_id, **body)

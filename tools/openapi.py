@@ -24,6 +24,7 @@ from marshmallow import Schema, validate
 
 import app as service
 from chalicelib import money
+from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
 from tools import response_schemas
@@ -45,7 +46,10 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
   any other `Content-Type`, on any method, is a 415.
 - Unknown body fields and unknown query parameters are a 400, and so is anything
   outside the rules given here: nothing is ever clamped or rounded to fit.
-- Money is exact: a JSON number with at most two decimals, 0..99999999.99.
+- Money is exact: a JSON number with at most two decimals, 0..99999999.99, and no
+  more than its currency allows (none for JPY and KRW). Every order and product has
+  one ISO 4217 `currency`.
+- Prices come from the catalog (`/products`): a customer never sets one.
 - Times are UTC, ISO 8601 with microseconds and a `Z`.
 - Errors are `{"Code", "Message", "errors"?}`; `errors` says what was wrong, keyed by
   field, parameter or header.
@@ -79,7 +83,8 @@ IF_MATCH = {
 }
 
 HEADERS = {
-    'ETag': {'description': 'The order\'s version, e.g. `"1"`: send it back in `If-Match`.',
+    'ETag': {'description': 'The order\'s (or product\'s) version, e.g. `"1"`: send it back '
+                            'in `If-Match`.',
              'required': True, 'schema': {'type': 'string', 'pattern': '^"[0-9]+"$'}},
     'Location': {'description': 'The new order: `/orders/{order_id}`.', 'required': True,
                  'schema': {'type': 'string', 'pattern': '^/orders/[0-9]+$'}},
@@ -145,9 +150,16 @@ RESPONSES = {
 ORDER_EXAMPLE = {
     'order_id': 1, 'user_id': 1, 'user_email': 'ada@example.com', 'status': 'pending',
     'order_total': 109.97, 'created_at': '2026-11-25T10:00:00.123456Z',
-    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1, 'shipment': None,
-    'items': [{'order_item_id': 1, 'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-              {'order_item_id': 2, 'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1, 'currency': 'USD',
+    'shipment': None,
+    'items': [{'order_item_id': 1, 'product_id': 101, 'sku': 'MUG-BLUE', 'name': 'Blue mug',
+               'quantity': 2, 'price_at_order': 29.99},
+              {'order_item_id': 2, 'product_id': 102, 'sku': 'TEE-BLACK-M',
+               'name': 'Black T-shirt, M', 'quantity': 1, 'price_at_order': 49.99}]}
+PRODUCT_EXAMPLE = {
+    'product_id': 101, 'sku': 'MUG-BLUE', 'name': 'Blue mug', 'unit_price': 29.99,
+    'currency': 'USD', 'active': True, 'stock': {'on_hand': 40, 'reserved': 3, 'available': 37},
+    'version': 4, 'updated_at': '2026-12-05T10:00:00.000000Z'}
 LIST_EXAMPLE = {'orders': [ORDER_EXAMPLE], 'total': 1, 'page': 1, 'page_size': 10,
                 'next_cursor': None}
 HISTORY_EXAMPLE = [
@@ -156,16 +168,20 @@ HISTORY_EXAMPLE = [
     {'version': 2, 'status': 'cancelled', 'at': '2026-11-25T10:05:00.000000Z',
      'by': {'role': 'customer', 'sub': 'dev-customer-1'}, 'reason': 'Ordered twice by mistake'}]
 EXPORT_EXAMPLE = (
-    'order_id,created_at,status,order_total,product_id,quantity,price_at_order\r\n'
-    '1,2026-11-25T10:00:00.123456Z,paid,109.97,101,2,29.99\r\n'
-    '1,2026-11-25T10:00:00.123456Z,paid,109.97,102,1,49.99\r\n')
+    'order_id,created_at,status,order_total,currency,product_id,sku,quantity,price_at_order\r\n'
+    '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99\r\n'
+    '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,TEE-BLACK-M,1,49.99\r\n')
 REFUND_EXAMPLE = {'refund_id': 1, 'order_id': 1, 'amount': 10.0, 'currency': 'USD',
                   'status': 'pending', 'reason': 'Scratched mug', 'items': None,
                   'created_at': '2026-11-25T10:10:00.000000Z'}
 NEW_ORDER_EXAMPLE = {
-    'user_id': 1, 'user_email': 'ada@example.com',
     'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-              {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+              {'product_id': 102, 'quantity': 1}]}
+ORDER_CONFLICTS = (
+    'The same `Idempotency-Key` still being processed (retry shortly); a `price_at_order` '
+    'a customer sent that is not the current price (`errors.items.<i>.price_at_order` names '
+    'it: show it, then order again); or not enough stock (`errors.items.<i>.quantity` says '
+    'how many are available). Nothing is created.')
 
 
 def _order(description, **headers):
@@ -215,6 +231,17 @@ class _PathIds(Schema):
         validate=validate.Range(min=1, max=schemas.MAX_ID))
 
 
+class _ProductId(Schema):
+    product_id = schemas.QueryInteger(required=True, metadata={
+        'description': 'The product: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID))
+
+
+def _product(description):
+    return {'description': description, 'headers': {'ETag': 'ETag'},
+            'content': {'application/json': {'schema': 'Product', 'example': PRODUCT_EXAMPLE}}}
+
+
 def _path_param(name):
     return {'in': 'path', 'schema': _PathIds(only=[name])}
 
@@ -233,6 +260,9 @@ LIST_DESCRIPTION = (
 # keyed by the schema that declares the field.
 FIELD_DESCRIPTIONS = {
     schemas.CreateOrderSchema: {
+        'currency': "Staff's choice for lines priced outside the catalog; with catalog "
+                    "lines it must be theirs (400 otherwise). Left out: the products', "
+                    'else the default (`DEFAULT_CURRENCY`).',
         'user_id': 'Whose order: a JSON integer ("1", 1.5, 1.0 and true are refused).',
         'user_email': "Where the order's emails go: a valid address, printable ASCII "
                       'without `=?`. null or left out: no emails.',
@@ -242,6 +272,24 @@ FIELD_DESCRIPTIONS = {
     schemas.OrderItemSchema: {
         'product_id': 'A JSON integer.',
         'quantity': 'A JSON integer.',
+        'price_at_order': 'Left out: the catalog prices the line. From a customer: must be '
+                          'the current price (409 otherwise). From staff: kept as sent.',
+    },
+    catalog_schemas.ProductSchema: {
+        'name': '1..200 printable characters in any script, not blank.',
+        'unit_price': 'In `currency`, with no more decimals than it has.',
+        'currency': 'ISO 4217.',
+        'sku': '1..64 printable characters, unique among products (compared exactly). '
+               'null or left out: none.',
+        'active': 'false retires the product (there is no DELETE). Default true.',
+        'stock': '`{"on_hand": n}` (0..10^9) to track stock; null or left out: not tracked.',
+    },
+    catalog_schemas.ProductListQuerySchema: {
+        'active': '`true` or `false`: only active or only retired products (staff and '
+                  'services; a customer sees active ones only).',
+        'page': 'Page number, plain digits (default 1). Not with `cursor`.',
+        'page_size': 'Products per page, plain digits.',
+        'cursor': 'The `next_cursor` of an earlier answer (opaque). Not with `page`.',
     },
     schemas.UpdateOrderSchema: {
         'status': 'The new status: the lifecycle decides whether the move is allowed.',
@@ -283,10 +331,17 @@ FIELD_DESCRIPTIONS = {
 OPERATIONS = {
     ('/orders', 'POST'): {
         'tags': ['orders'], 'summary': 'Create an order',
-        'description': 'The server computes `order_total` (which must also be at most '
-                       '99999999.99) and sets `status` to `pending`, `version` to 1. A '
-                       'customer creates orders for themselves only; a service token may '
-                       'not create (403).',
+        'description': 'Each line is priced from the catalog: the product must exist and be '
+                       'active (else a 400 at `errors.items.<i>.product_id`); a '
+                       '`price_at_order` sent with it must be the current `unit_price` (else '
+                       'a 409). Staff may price a line themselves (kept as sent; the product '
+                       'need not be in the catalog) and send `currency`. The order\'s '
+                       'currency is its products\' (they must share one), else the body\'s, '
+                       'else the default. Tracked stock is reserved in the same transaction: '
+                       'short stock is a 409 and nothing is created. The server computes '
+                       '`order_total` (at most 99999999.99) and sets `status` to `pending`, '
+                       '`version` to 1. A customer creates orders for themselves only; a '
+                       'service token may not create (403).',
         'parameters': [IDEMPOTENCY_KEY],
         'requestBody': _json_body('NewOrder', 'The order to create.', NEW_ORDER_EXAMPLE),
         'responses': {
@@ -297,10 +352,11 @@ OPERATIONS = {
             '403': {'description': "Another user's id or email for a customer; any create "
                                    'for a service token.',
                     'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '409': {'description': 'The same `Idempotency-Key` is still being processed: '
-                                   'retry shortly.',
-                    'content': _error('ConflictError', 'A request with this Idempotency-Key '
-                                                       'is still being processed')},
+            '409': {'description': ORDER_CONFLICTS,
+                    'content': _error('ConflictError', 'A price has changed: see the current '
+                                      'price of each item named', {'items': {'0': {
+                                          'price_at_order': ['The current price is 31.99 USD.']
+                                      }}})},
             '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
             '422': {'description': 'The `Idempotency-Key` was used with a different body.',
                     'content': _error('UnprocessableEntityError', 'This Idempotency-Key was '
@@ -412,6 +468,55 @@ OPERATIONS = {
             '401': 'Unauthorized',
             '403': {'description': "A customer asking for another user's orders.",
                     'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/products/{product_id}', 'PUT'): {
+        'tags': ['catalog'], 'summary': 'Create or replace a product',
+        'description': 'Staff only. Replaces every field the body names and leaves out '
+                       '(`sku`, `active`, `stock` take their defaults). `reserved` is the '
+                       "service's own count and is never written; `on_hand` may be set below "
+                       'it (then `available` is 0). `If-Match` makes the write conditional.',
+        'parameters': [{'in': 'path', 'schema': _ProductId}, IF_MATCH],
+        'requestBody': _json_body('NewProduct', 'The product.', {
+            'name': 'Blue mug', 'sku': 'MUG-BLUE', 'unit_price': 29.99, 'currency': 'USD',
+            'stock': {'on_hand': 40}}),
+        'responses': {
+            '200': _product('Replaced.'), '201': _product('Created.'),
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'Not staff.',
+                    'content': _error('ForbiddenError', 'Only staff may change the catalog')},
+            '409': {'description': "The `sku` is another product's.",
+                    'content': _error('ConflictError', "SKU 'MUG-BLUE' belongs to another "
+                                      'product', {'sku': ['Already the SKU of product 7.']})},
+            '412': {'description': '`If-Match` is not the current version (or the product does '
+                                   'not exist yet), or is a weak tag.',
+                    'content': _error('PreconditionFailed',
+                                      'Product 101 is at version 2, not 1')},
+            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable'}},
+    ('/products/{product_id}', 'GET'): {
+        'tags': ['catalog'], 'summary': 'Read a product',
+        'description': 'Any valid token. A customer gets a 404 for a retired product and '
+                       'sees only `available` of its stock.',
+        'parameters': [{'in': 'path', 'schema': _ProductId}],
+        'responses': {
+            '200': _product('The product.'), '400': 'BadRequest', '401': 'Unauthorized',
+            '404': {'description': 'No such product (or, for a customer, a retired one).',
+                    'content': _error('NotFoundError', 'Product not found')},
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/products', 'GET'): {
+        'tags': ['catalog'], 'summary': 'List products',
+        'description': 'By `product_id`, ascending; paged like the order lists (`page` or '
+                       '`cursor`, with `page_size`). A customer sees active products only '
+                       '(`active=false` is a 403 for them).',
+        'parameters': [{'in': 'query', 'schema': catalog_schemas.ProductListQuerySchema}],
+        'responses': {
+            '200': {'description': 'A page of products.',
+                    'content': {'application/json': {'schema': 'ProductList', 'example': {
+                        'products': [PRODUCT_EXAMPLE], 'total': 1, 'page': 1,
+                        'page_size': 10, 'next_cursor': None}}}},
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'A customer asking for retired products.',
+                    'content': _error('ForbiddenError', 'A customer sees active products only')},
             '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
     ('/orders/{order_id}/payment', 'POST'): {
         'tags': ['payments'], 'summary': 'Pay an order by card',
@@ -593,6 +698,7 @@ def build():
                  {'url': 'http://localhost:8000', 'description': '`make run`'}],
         tags=[{'name': 'orders', 'description': 'Orders and their items'},
               {'name': 'payments', 'description': 'Card payments and refunds'},
+              {'name': 'catalog', 'description': 'Products: prices and stock'},
               {'name': 'service', 'description': 'Health and this reference'}])
     plugin.converter.add_attribute_function(_money_properties)
     plugin.converter.add_attribute_function(_email_properties)
@@ -617,6 +723,11 @@ def build():
         'type': 'array', 'items': {'$ref': '#/components/schemas/HistoryEntry'},
         'minItems': 1, 'description': 'Oldest first; at most one entry per version.'})
     spec.components.schema('OrderList', schema=response_schemas.OrderListSchema)
+    spec.components.schema('NewStock', schema=catalog_schemas.StockSchema)
+    spec.components.schema('NewProduct', schema=catalog_schemas.ProductSchema)
+    spec.components.schema('Stock', schema=response_schemas.StockSchema)
+    spec.components.schema('Product', schema=response_schemas.ProductSchema)
+    spec.components.schema('ProductList', schema=response_schemas.ProductListSchema)
     spec.components.schema('Error', schema=response_schemas.ErrorSchema)
     spec.components.schema('Health', schema=response_schemas.HealthSchema)
     spec.components.schema('PaymentIntent', schema=response_schemas.PaymentIntentSchema)

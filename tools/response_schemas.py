@@ -108,9 +108,13 @@ class OrderSchema(Schema):
 
 
 class ActorSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(['customer', 'staff', 'service', 'payment']),
-                         metadata={'description': "The caller's role; payment: a Stripe event "
-                                                  '(sub is its id).'})
+    role = fields.String(required=True,
+                         validate=validate.OneOf(['customer', 'staff', 'service', 'system',
+                                                  'payment']),
+                         metadata={'description': "The caller's role; `system` for the "
+                                                  "service's own scheduled functions "
+                                                  '(`expire_unpaid`); `payment` for a Stripe '
+                                                  'event (`sub` is its id).'})
     sub = fields.String(required=True, validate=validate.Length(1, 255),
                         metadata={'description': "The token's sub."})
 
@@ -139,6 +143,42 @@ class OrderListSchema(Schema):
                                metadata={'description': 'The page size used.'})
     next_cursor = fields.String(required=True, allow_none=True, metadata={
         'description': 'Pass it as ?cursor= for the next page; null on the last page. Opaque.'})
+
+
+class StockSchema(Schema):
+    on_hand = fields.Integer(validate=validate.Range(min=0), metadata={
+        'description': 'Units in the shop (staff and services only).'})
+    reserved = fields.Integer(validate=validate.Range(min=0), metadata={
+        'description': 'Units open orders hold (staff and services only).'})
+    available = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        'description': 'What may still be ordered: max(on_hand - reserved, 0).'})
+
+
+class ProductSchema(Schema):
+    product_id = _id('Chosen by the shop.')
+    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
+                        metadata={'description': 'Unique among products; null: none.'})
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    unit_price = _money('The price of one, in `currency`.')
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
+    active = fields.Boolean(required=True, metadata={
+        'description': 'false: retired, no longer sold (orders keep pointing at it).'})
+    stock = fields.Nested(StockSchema, required=True, allow_none=True, metadata={
+        'description': 'null: not tracked, no limit. A customer sees `available` only.'})
+    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        'description': "1 at creation, plus one on every write of the catalog's own fields "
+                       '(stock moved by orders does not count); also the ETag.'})
+    updated_at = _time('When the catalog last wrote it')
+
+
+class ProductListSchema(Schema):
+    products = fields.List(fields.Nested(ProductSchema), required=True,
+                           validate=validate.Length(max=100),
+                           metadata={'description': 'By product_id, ascending.'})
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1))
+    page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    next_cursor = fields.String(required=True, allow_none=True)
 
 
 class PaymentIntentSchema(Schema):

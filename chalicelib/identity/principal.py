@@ -8,6 +8,8 @@ from chalicelib.errors import Unauthenticated
 
 CUSTOMER, STAFF, SERVICE = 'customer', 'staff', 'service'
 ROLES = (CUSTOMER, STAFF, SERVICE)
+# The service's own scheduled functions (expire_unpaid): never a token's role.
+SYSTEM = 'system'
 ADMIN_SCOPE = 'orders/admin'
 FULFILMENT_SCOPE = 'orders/fulfilment'
 MAX_USER_ID = 2 ** 63 - 1  # the orders.user_id column

@@ -5,6 +5,7 @@ domain exception out; no HTTP, no database, no AWS.
     staff     everything, for anyone
     service   reads and lists any order, makes any status change the lifecycle
               allows; never creates, never deletes
+    system    the service's own scheduled functions: status changes, like service
 
 A customer never learns that another user's order exists: touching one is
 OrderNotFound, the same answer as for an id that was never used. What a
@@ -14,7 +15,7 @@ a customer's cancel of a shipped order passes here and is refused there."""
 import hashlib
 
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF
+from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM
 
 CANCELLED = 'cancelled'
 
@@ -68,7 +69,7 @@ def check_can_read(principal, order_user_id):
         if not _is_own(principal, order_user_id):
             raise OrderNotFound()
         return
-    if principal.role not in (STAFF, SERVICE):
+    if principal.role not in (STAFF, SERVICE, SYSTEM):
         raise Forbidden('This caller may not read orders')
 
 

@@ -1,79 +1,27 @@
 """Request validation (marshmallow) and the JSON shapes the API answers with."""
-import json
 import re
 from datetime import date
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from marshmallow import (Schema, ValidationError, fields, validate,
                          validates_schema)
 
 from chalicelib.clock import utc_iso
-from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.errors import InvalidInput
 from chalicelib import money
+# Re-exported: the order's own rules and answers are read from this module.
+from chalicelib.inputs import (MAX_BODY_BYTES, MAX_ID, Money, QueryInteger,  # noqa: F401
+                               StrictInteger, load, not_blank, parse_json_object, printable)
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.payment import dump_payment
 
-MAX_BODY_BYTES = 256 * 1024
-MAX_ID = 2 ** 63 - 1  # what a BIGINT column holds
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
-_DIGITS = re.compile(r'[0-9]{1,19}')
 _ISO_DATE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
 _TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
 # What a cancellation reason may hold besides printable text: line breaks and tabs.
 _REASON_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 # The characters RFC 3986 lets a URL hold; anything else is percent-encoded.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
-
-
-def _reject_constant(name):
-    raise ValueError(f'{name} is not a valid JSON number')
-
-
-def parse_json_object(raw_body):
-    """Parse a request body into a dict; numbers with a fraction become Decimal
-    so that money is exact from the first byte."""
-    if raw_body and len(raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f'Request body is larger than {MAX_BODY_BYTES} bytes')
-    try:
-        text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
-        body = json.loads(text, parse_float=Decimal,
-                          parse_constant=_reject_constant)
-    except (ValueError, TypeError, RecursionError):
-        raise InvalidInput('Request body is not valid JSON') from None
-    if not isinstance(body, dict):
-        raise InvalidInput('Request body must be a JSON object')
-    return body
-
-
-class StrictInteger(fields.Integer):
-    """A JSON integer: "1", 1.5, 1.0 and true are refused."""
-
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error('invalid')
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class Money(fields.Field):
-    """A JSON number >= 0, <= 99999999.99, with at most two decimals: checked,
-    never rounded."""
-    default_error_messages = {
-        'invalid': 'Not a valid number.',
-        'range': 'Must be greater than or equal to 0 and less than or equal '
-                 'to 99999999.99.',
-        'places': 'Must have at most two decimal places.',
-    }
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return money.parse(value)
-        except money.MoneyError as exc:
-            raise self.make_error(exc.reason) from None
 
 
 def _plain_address(value):
@@ -91,7 +39,9 @@ class OrderItemSchema(Schema):
     product_id = _id_field(required=True)
     quantity = StrictInteger(required=True,
                              validate=validate.Range(min=1, max=10000))
-    price_at_order = Money(required=True)
+    # Left out, the line is priced from the catalog (catalog/pricing.py says
+    # what one sent must be).
+    price_at_order = Money()
 
 
 _EMAIL_RULES = [validate.Length(max=254), _plain_address, validate.Email()]
@@ -103,25 +53,8 @@ class CreateOrderSchema(Schema):
     user_email = fields.String(allow_none=True, validate=_EMAIL_RULES)
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
                         validate=validate.Length(min=1, max=100))
-
-    @validates_schema(skip_on_field_errors=True)
-    def total_fits(self, data, **kwargs):
-        if money.order_total(data['items']) > money.MAX_MONEY:
-            raise ValidationError(
-                'The order total must be less than or equal to 99999999.99.',
-                'items')
-
-
-def _not_blank(value):
-    if not value.strip():
-        raise ValidationError('Must not be blank.')
-
-
-def _printable(value):
-    # Unicode letters are fine (a carrier's name in its own language); control,
-    # format and separator characters other than the space are not.
-    if not value.isprintable():
-        raise ValidationError('Must be printable characters.')
+    # Left out, the order's products (or DEFAULT_CURRENCY) decide.
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
 
 
 def _no_control_characters(value):
@@ -144,12 +77,12 @@ def _url_without_userinfo(value):
         raise ValidationError('Must not carry a user name or password.')
 
 
-_CARRIER_RULES = [validate.Length(min=1, max=50), _printable, _not_blank]
+_CARRIER_RULES = [validate.Length(min=1, max=50), printable, not_blank]
 _TRACKING_NUMBER_RULES = [validate.Length(min=1, max=100), _tracking_characters]
 _TRACKING_URL_RULES = [
     validate.Length(min=1, max=500), _url_without_userinfo,
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
-_REASON_RULES = [validate.Length(min=1, max=500), _not_blank, _no_control_characters]
+_REASON_RULES = [validate.Length(min=1, max=500), not_blank, _no_control_characters]
 
 
 def reason_rules():
@@ -190,15 +123,6 @@ class UpdateOrderSchema(Schema):
             errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
         if errors:
             raise ValidationError(errors)
-
-
-class QueryInteger(fields.Integer):
-    """An integer written in a query string or path: plain digits only."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
-            raise self.make_error('invalid')
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class ListQuerySchema(Schema):
@@ -258,15 +182,8 @@ _export_query = ExportQuerySchema()
 _path_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
 
 
-def _load(schema, data, message):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(message, exc.normalized_messages()) from None
-
-
 def load_create_order(body):
-    return _load(_create_order, body, 'Invalid order')
+    return load(_create_order, body, 'Invalid order')
 
 
 def verified_email(address):
@@ -282,19 +199,19 @@ def verified_email(address):
 
 
 def load_update_order(body):
-    return _load(_update_order, body, 'Invalid order update')
+    return load(_update_order, body, 'Invalid order update')
 
 
 def load_list_query(params, for_user=False):
     # An empty value (?status=) means "no filter", as a form would send it.
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
-    return _load(schema, params, 'Invalid query parameters')
+    return load(schema, params, 'Invalid query parameters')
 
 
 def load_export_query(params):
     params = {name: value for name, value in (params or {}).items() if value != ''}
-    return _load(_export_query, params, 'Invalid query parameters')
+    return load(_export_query, params, 'Invalid query parameters')
 
 
 def load_path_id(value, name='order_id'):

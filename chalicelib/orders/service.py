@@ -6,21 +6,22 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Optional, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
-from chalicelib.errors import ExportTooLarge, OrderNotFound, VersionMismatch
+from chalicelib.catalog import pricing, products, stock, stock_rules
+from chalicelib.errors import (DatabaseBusy, ExportTooLarge, OrderNotFound, OutOfStock,
+                               VersionMismatch)
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
+from chalicelib.identity.principal import STAFF
 from chalicelib.logs import log
-from chalicelib import money
-from chalicelib.orders import access, counts, export, idempotency, lifecycle
-from chalicelib.orders.payment import refund_due
+from chalicelib.orders import access, changes, counts, export, idempotency
 from chalicelib.orders.paging import decode_cursor, encode_cursor
-from chalicelib.orders.schemas import (SHIPMENT_FIELDS, dump_history_entry, dump_order,
-                                       dump_shipment, verified_email)
+from chalicelib.orders.schemas import dump_history_entry, dump_order, verified_email
 from chalicelib.storage import statements
 from chalicelib.storage.connection import (CONNECTION_ERRORS, database,
                                            discard_if_broken, is_sqlite,
@@ -47,6 +48,15 @@ class Created:
 
 
 def _no_publish(events):
+    pass
+
+
+# A tracked product changed (a PUT) between the order's pricing read and its
+# lock; the order is priced again, at most this many times in all.
+_CATALOG_RETRIES = 3
+
+
+class _CatalogMoved(Exception):
     pass
 
 
@@ -85,28 +95,61 @@ class OrderService:
 
     @retry_when_busy
     def _insert_order(self, principal, data, now, idempotency_key):
-        total = money.order_total(data['items'])
-        log.info('Order total calculated: %s', total)
-        with database.atomic():
-            order = Order(
-                user_id=data['user_id'], user_email=data.get('user_email'),
-                status='pending', order_total=total, created_at=now,
-                updated_at=now, version=1, currency=get_settings().default_currency)
-            order.order_id = statements.insert(Order, [order.__data__])
-            statements.insert(OrderItem, [
-                {'order': order.order_id, 'product_id': item['product_id'],
-                 'quantity': item['quantity'],
-                 'price_at_order': item['price_at_order']}
-                for item in data['items']])
-            items = _items_of([order.order_id])[order.order_id]
-            record_history(order, principal, now)
-            event = record_event(messages.ORDER_CREATED, order, now)
-            counts.record_change(new_status='pending')
-            if idempotency_key is not None:
-                idempotency.complete(
-                    idempotency_key,
-                    json.dumps(dump_order(order, items), separators=(',', ':')),
-                    order.order_id)
+        """Price, write and reserve in one transaction. Product rows are
+        locked last (stock.py says why), and only those whose stock is
+        tracked: an untracked product is priced from the transaction's
+        snapshot, as the catalog was when the order came in."""
+        for _ in range(_CATALOG_RETRIES):
+            try:
+                with database.atomic():
+                    return self._write_order(principal, data, now, idempotency_key)
+            except _CatalogMoved:
+                log.info('A product changed while its order was placed: pricing it again')
+        raise DatabaseBusy('The catalog kept changing while the order was placed; '
+                           'try again shortly')
+
+    def _write_order(self, principal, data, now, idempotency_key):
+        requests = [pricing.Request(
+            item['product_id'], item['quantity'],
+            None if item.get('price_at_order') is None else Decimal(item['price_at_order']))
+            for item in data['items']]
+        rows = products.rows(request.product_id for request in requests)
+        priced = pricing.price_order(
+            requests, {product_id: products.entry(row) for product_id, row in rows.items()},
+            staff=principal.role == STAFF, body_currency=data.get('currency'),
+            default_currency=get_settings().default_currency)
+        wanted = [(index, line.product_id, line.quantity)
+                  for index, line in enumerate(priced.lines) if line.reserves]
+        # Sold out already in the snapshot: refused before anything is written.
+        short = stock_rules.shortages(wanted, rows)
+        if short:
+            raise OutOfStock(errors={'items': short})
+        log.info('Order total calculated: %s %s', priced.total, priced.currency)
+        order = Order(
+            user_id=data['user_id'], user_email=data.get('user_email'),
+            status='pending', order_total=priced.total, created_at=now,
+            updated_at=now, version=1, currency=priced.currency)
+        order.order_id = statements.insert(Order, [order.__data__])
+        statements.insert(OrderItem, [
+            {'order': order.order_id, 'product_id': line.product_id,
+             'quantity': line.quantity, 'price_at_order': line.price_at_order,
+             'sku': line.sku, 'name': line.name, 'holds_stock': line.reserves}
+            for line in priced.lines])
+        items = _items_of([order.order_id])[order.order_id]
+        record_history(order, principal, now)
+        event = record_event(messages.ORDER_CREATED, order, now)
+        counts.record_change(new_status='pending')
+        if idempotency_key is not None:
+            idempotency.complete(
+                idempotency_key,
+                json.dumps(dump_order(order, items), separators=(',', ':')),
+                order.order_id)
+        if wanted:
+            locked = stock.lock(product_id for _, product_id, _ in wanted)
+            if any(locked[product_id].version != rows[product_id].version
+                   for product_id in locked):
+                raise _CatalogMoved()
+            stock.reserve(wanted, locked)
         return order, items, event
 
     def _release_quietly(self, key):
@@ -189,50 +232,49 @@ class OrderService:
         return table.text()
 
     # -- change ---------------------------------------------------------
-    @retry_when_busy
     def update_status(self, principal, order_id, new_status, expected_version=None,
                       details=None):
         """details: what may come with the status (carrier, tracking_number,
         tracking_url with shipped; reason with cancelled), already checked."""
-        details = details or {}
+        return self.change_status(principal, order_id, changes.StatusRequest(
+            new_status, expected_version, details or {}))
+
+    @retry_when_busy
+    def change_status(self, principal, order_id, request, still_applies=None):
+        """Load and lock the order, let changes.plan_status_change decide, and
+        write what it says. still_applies(order): checked on the locked row
+        (False: nothing changes and the answer is None), so that a caller's
+        condition and the change are one step."""
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
-            access.check_status_change(principal, order.user_id, new_status)
-            if expected_version is not None and order.version != expected_version:
-                raise VersionMismatch(
-                    f'Order {order_id} is at version {order.version}, '
-                    f'not {expected_version}')
-            if not lifecycle.check_transition(order.status, new_status):
-                return dump_order(order, _items_of([order_id])[order_id])
-            shipment = ({**{name: details.get(name) for name in SHIPMENT_FIELDS},
-                         'shipped_at': now} if new_status == 'shipped' else {})
+            items = _items_of([order_id])[order_id]
+            if still_applies is not None and not still_applies(order):
+                return None
+            change = changes.plan_status_change(order, items, principal, request, now)
+            if change is None:
+                return dump_order(order, items)
             updated = statements.run(
-                _change_statement(new_status),
-                status=new_status, updated_at=now, order_id=order_id,
-                version=order.version, **shipment).rowcount
+                _change_statement(change.fields), order_id=order_id, version=order.version,
+                **{name: value for name, value in change.fields.items() if name != 'version'}
+            ).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
-            old_status = order.status
-            order.status, order.version, order.updated_at = \
-                new_status, order.version + 1, now
-            for name, value in shipment.items():
+            for name, value in change.fields.items():
                 setattr(order, name, value)
-            if new_status == 'paid':
-                order.amount_paid, order.payment_provider, order.payment_reference = \
-                    order.order_total, None, None
-            events = [record_event(messages.type_for_status(new_status), order, now,
-                                   _event_details(order, old_status, details))]
-            record_history(order, principal, now, details.get('reason'))
+            events = [record_event(change.event_type, order, now, change.event_details)]
+            _write_history(order_id, change.history)
             refunds = []
-            if new_status == 'cancelled' and self.cancellation_refunds is not None:
+            if order.status == 'cancelled' and self.cancellation_refunds is not None:
                 refund_events, refunds = self.cancellation_refunds.record(
-                    order, principal, now, details.get('reason'))
+                    order, principal, now, request.details.get('reason'))
                 events += refund_events
-            items = _items_of([order_id])[order_id]
-            counts.record_change(old_status=old_status, new_status=new_status)
+            counts.record_change(old_status=change.old_status, new_status=order.status)
+            # Last: product rows are the last rows a transaction locks.
+            stock.release(order_id, change.release)
+            stock.sell(order_id, change.sell)
         log.info('Order status updated: order_id=%s status=%s', order_id,
-                 new_status, extra={'order_id': order_id})
+                 order.status, extra={'order_id': order_id})
         metrics.emit('OrderStatusChanges', 1)
         self.publish(events)
         if refunds:
@@ -245,6 +287,7 @@ class OrderService:
         with database.atomic():
             order = _locked_order(order_id)
             access.check_delete(principal, order.user_id)
+            freed = changes.stock_freed_by_delete(_items_of([order_id])[order_id])
             statements.run(statements.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
@@ -252,33 +295,33 @@ class OrderService:
             # create_order: both lock a count row before key rows, so neither
             # waits for the other in a circle.
             statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+            # The lines are gone with their order; their products' reservations go now.
+            statements.move_stock('release', freed)
         log.info('Order deleted: order_id=%s', order_id,
                  extra={'order_id': order_id})
         self.publish([event])
 
 
-def _change_statement(new_status):
-    if new_status == 'shipped':
+def _change_statement(fields):
+    if 'shipped_at' in fields:
         return statements.SHIP
-    if new_status == 'paid':
+    if 'amount_paid' in fields:
         return statements.MARK_PAID
     return statements.CHANGE_STATUS
 
 
 def record_history(order, principal, now, reason=None):
-    """The entry of the order's current version; inside the change's transaction."""
+    """The entry of the order's current version (its creation, or a change of
+    its money); inside the change's transaction."""
+    _write_history(order.order_id, changes.HistoryEntry(
+        version=order.version, status=order.status, at=now, role=principal.role,
+        sub=principal.sub, reason=reason))
+
+
+def _write_history(order_id, entry):
     statements.insert(OrderHistory, [{
-        'order': order.order_id, 'version': order.version, 'status': order.status, 'at': now,
-        'actor_role': principal.role, 'actor_sub': principal.sub, 'reason': reason}])
-
-
-def _event_details(order, old_status, details):
-    if order.status == 'shipped':
-        return messages.shipped_details(dump_shipment(order))
-    if order.status == 'cancelled':
-        return messages.cancelled_details(
-            refund_due(order.amount_paid, order.amount_refunded), details.get('reason'))
-    return None
+        'order': order_id, 'version': entry.version, 'status': entry.status, 'at': entry.at,
+        'actor_role': entry.role, 'actor_sub': entry.sub, 'reason': entry.reason}])
 
 
 def _readable_order(principal, order_id):

@@ -14,7 +14,7 @@ import re
 
 from chalicelib.storage import connection
 from chalicelib.storage.models import (IdempotencyKey, Order, OrderCount, OrderHistory, OrderItem,
-                                      Outbox)
+                                      Outbox, Product)
 
 _PLACEHOLDER = re.compile(r':([a-z_][a-z0-9_]*)')
 
@@ -129,8 +129,8 @@ SHIP = Statement(Order, (
 # A PUT to paid: a payment taken outside the service, of the whole total.
 MARK_PAID = Statement(Order, (
     'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
-    'amount_paid = order_total, payment_provider = NULL, payment_reference = NULL '
-    'WHERE order_id = :order_id AND version = :version'))
+    'amount_paid = :amount_paid, payment_provider = :payment_provider, '
+    'payment_reference = :payment_reference WHERE order_id = :order_id AND version = :version'))
 # A change of the order's money (a card payment, a refund that succeeded),
 # with its status, in one atomic step like every change.
 CHANGE_PAYMENT = Statement(Order, (
@@ -146,6 +146,11 @@ SET_REFUNDED = Statement(Order, (
 KEEP_PAYMENT_INTENT = Statement(Order, (
     'UPDATE orders SET payment_intent_id = :payment_intent_id '
     'WHERE order_id = :order_id AND payment_intent_id IS NULL'))
+# Pending orders created before :created_at, oldest id first, after a keyset
+# :after (0 to start): candidates for expiry, each checked again under its lock.
+PENDING_BEFORE = Statement(Order, (
+    "SELECT order_id FROM orders WHERE status = 'pending' AND created_at < :created_at "
+    'AND order_id > :after ORDER BY order_id LIMIT :limit'))
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id')
@@ -225,3 +230,85 @@ HAND_TO_RELAY = Statement(Outbox, (
 MARK_PUBLISHED = Statement(Outbox, (
     'UPDATE outbox SET published_at = :published_at, sns_message_id = :sns_message_id '
     'WHERE id = :id AND published_at IS NULL'))
+
+
+# The catalog.
+PRODUCT_COLUMNS = ('product_id, sku, name, unit_price, currency, active, on_hand, reserved, '
+                   'version, updated_at')
+PRODUCTS_IN = Statement(Product, (
+    f'SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id IN (:product_ids)'))
+# Ascending product_id, in one statement: every transaction that locks
+# products locks them in the same order, so none waits for another in a circle.
+PRODUCTS_FOR_UPDATE = Statement(Product, (
+    f'SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id IN (:product_ids) '
+    'ORDER BY product_id FOR UPDATE'))
+PRODUCT_FOR_UPDATE = Statement(Product, (
+    f'SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = :product_id FOR UPDATE'))
+PRODUCT_WITH_SKU = Statement(Product, (
+    'SELECT product_id FROM products WHERE sku = :sku AND product_id <> :product_id'))
+REPLACE_PRODUCT = Statement(Product, (
+    'UPDATE products SET sku = :sku, name = :name, unit_price = :unit_price, '
+    'currency = :currency, active = :active, on_hand = :on_hand, version = version + 1, '
+    'updated_at = :updated_at WHERE product_id = :product_id'))
+RELEASE_LINES = Statement(OrderItem, (
+    'UPDATE order_items SET holds_stock = :holds_stock WHERE order_id = :order_id '
+    'AND holds_stock <> :holds_stock'))
+
+_stock_moves = {}
+
+
+def stock_move(kind, count):
+    """One UPDATE moving the stock of `count` products (`:product_id_<i>`,
+    `:quantity_<i>`), their rows taken in ascending product_id (the primary
+    key order the IN list is read in):
+    reserve:  reserved + quantity
+    release:  reserved - quantity
+    sell:     on_hand and reserved - quantity (on_hand never below 0)"""
+    key = (kind, count)
+    if key not in _stock_moves:
+        def by_product(column, sign):
+            cases = ' '.join(f'WHEN :product_id_{i} THEN :quantity_{i}' for i in range(count))
+            return f'{column} = {column} {sign} CASE product_id {cases} END'
+        sets = {
+            'reserve': by_product('reserved', '+'),
+            'release': by_product('reserved', '-'),
+            'sell': (by_product('reserved', '-') + ', on_hand = CASE ' + ' '.join(
+                f'WHEN product_id = :product_id_{i} THEN CASE WHEN on_hand > :quantity_{i} '
+                f'THEN on_hand - :quantity_{i} ELSE 0 END' for i in range(count))
+                + ' ELSE on_hand END'),
+        }[kind]
+        ids = ', '.join(f':product_id_{i}' for i in range(count))
+        _stock_moves[key] = Statement(
+            Product, f'UPDATE products SET {sets} WHERE product_id IN ({ids})')
+    return _stock_moves[key]
+
+
+def move_stock(kind, quantities):
+    """quantities: {product_id: quantity}; nothing to do for none."""
+    if not quantities:
+        return
+    values = {}
+    for i, (product_id, quantity) in enumerate(sorted(quantities.items())):
+        values[f'product_id_{i}'] = product_id
+        values[f'quantity_{i}'] = quantity
+    run(stock_move(kind, len(quantities)), **values)
+
+
+_product_pages = {}
+
+
+def product_page(active, after, offset):
+    """Ascending product_id, one more row than the page holds (`:limit`)."""
+    key = (active, after, offset)
+    if key not in _product_pages:
+        conditions = [condition for given, condition in (
+            (active, 'active = :active'), (after, 'product_id > :after')) if given]
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ''
+        _product_pages[key] = Statement(Product, (
+            f'SELECT {PRODUCT_COLUMNS} FROM products{where} ORDER BY product_id LIMIT :limit'
+            + (' OFFSET :offset' if offset else '')))
+    return _product_pages[key]
+
+
+COUNT_PRODUCTS = Statement(Product, 'SELECT COUNT(*) FROM products')
+COUNT_PRODUCTS_ACTIVE = Statement(Product, 'SELECT COUNT(*) FROM products WHERE active = :active')

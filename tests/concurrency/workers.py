@@ -399,6 +399,27 @@ def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
     return answers
 
 
+def race_for_stock(lam, index, orders, barrier, cancel_every=0):
+    """Once every copy is ready, POST each order (a list of (product_id,
+    quantity), priced from the catalog) one after the other; with
+    `cancel_every` n, cancel every n-th order this copy got, at once (its
+    stock goes back while the others still race for it)."""
+    barrier.wait(BARRIER_TIMEOUT)
+    answers, placed = [], 0
+    for lines in orders:
+        answer = lam.request('POST', '/orders', {'user_id': 4242, 'items': [
+            {'product_id': product_id, 'quantity': quantity} for product_id, quantity in lines]})
+        body = answer['body'] if isinstance(answer['body'], dict) else {}
+        answers.append(_compact(answer, kind='create', lines=lines, errors=body.get('errors')))
+        if answer['status'] != 201:
+            continue
+        placed += 1
+        if cancel_every and placed % cancel_every == 0:
+            cancel = lam.request('PUT', f"/orders/{body['order_id']}", {'status': 'cancelled'})
+            answers.append(_compact(cancel, kind='cancel', lines=lines, id=body['order_id']))
+    return answers
+
+
 def migrate_at_once(lam, index, barrier):
     """The migrate function, as `aws lambda invoke` runs it, once every copy
     is ready: what it answered."""
@@ -493,6 +514,7 @@ TASKS = {
     'relay_once': relay_once,
     'stream_creates': stream_creates,
     'migrate_at_once': migrate_at_once,
+    'race_for_stock': race_for_stock,
     'requests_at_once': requests_at_once,
     'refund_relay_until': refund_relay_until,
 }

@@ -193,7 +193,7 @@ def test_not_configured_outside_the_local_stage_refuses_every_request(client, mo
 
 # -- customers: their own orders only --------------------------------------------
 
-def test_a_customer_creates_for_themselves_with_their_verified_email(client, tokens):
+def test_a_customer_creates_for_themselves_with_their_verified_email(client, tokens, catalog):
     response = send(client, 'POST', '/orders', {'items': order_body()['items']}, tokens.ada)
 
     assert response.status_code == 201, response.body
@@ -211,7 +211,7 @@ def test_a_customer_naming_a_strangers_email_is_403(client, tokens):
     refused(send(client, 'POST', '/orders', body, tokens.ada), 403, 'ForbiddenError')
 
 
-def test_an_unverified_email_claim_is_never_used(client, issuer):
+def test_an_unverified_email_claim_is_never_used(client, issuer, catalog):
     token = signed(issuer, email_verified=False)
 
     response = send(client, 'POST', '/orders', {'items': order_body()['items']}, token)
@@ -221,7 +221,7 @@ def test_an_unverified_email_claim_is_never_used(client, issuer):
     assert json_of(response)['user_email'] is None
 
 
-def test_email_verified_may_come_as_the_string_true(client, issuer):
+def test_email_verified_may_come_as_the_string_true(client, issuer, catalog):
     response = send(client, 'POST', '/orders', {'items': order_body()['items']},
                     signed(issuer, email_verified='true'))
     assert json_of(response)['user_email'] == ADA_EMAIL
@@ -305,7 +305,7 @@ def test_a_cursor_for_another_users_list_is_403_for_a_customer(client, tokens, o
             403, 'ForbiddenError')
 
 
-def test_an_idempotency_key_belongs_to_the_principal_that_sent_it(client, tokens):
+def test_an_idempotency_key_belongs_to_the_principal_that_sent_it(client, tokens, catalog):
     body = {'items': order_body()['items']}
     key = {'Idempotency-Key': 'checkout-42'}
     ada = send(client, 'POST', '/orders', body, {**tokens.ada, **key})

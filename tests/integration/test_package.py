@@ -34,11 +34,12 @@ FUNCTIONS = {
     'OutboxRelay': ('outbox_relay', 'app.outbox_relay'),
     'RefundRelay': ('refund_relay', 'app.refund_relay'),
     'Housekeeping': ('housekeeping', 'app.housekeeping'),
+    'ExpireUnpaid': ('expire_unpaid', 'app.expire_unpaid'),
     'Migrate': ('migrate', 'app.migrate_function'),
 }
 ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
          'OutboxRelay': 'OutboxRelayRole', 'RefundRelay': 'RefundRelayRole',
-         'Housekeeping': 'HousekeepingRole',
+         'Housekeeping': 'HousekeepingRole', 'ExpireUnpaid': 'ExpireUnpaidRole',
          'Migrate': 'MigrateRole'}
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
@@ -56,6 +57,7 @@ FUNCTION_CALLS = {
     'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
                       'ses:SendEmail', 'ses:SendRawEmail'},
     'Housekeeping': set(),
+    'ExpireUnpaid': {'sns:Publish'},  # the cancellations' events
     'Migrate': set(),
 }
 EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled',
@@ -512,7 +514,7 @@ def test_only_the_functions_that_call_stripe_get_its_secret(packaged):
 
 def test_relays_run_every_minute_and_housekeeping_every_hour(packaged):
     for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('RefundRelay', 'rate(1 minute)'),
-                           ('Housekeeping', 'rate(1 hour)')]:
+                           ('Housekeeping', 'rate(1 hour)'), ('ExpireUnpaid', 'rate(1 minute)')]:
         [event] = packaged.props(function)['Events'].values()
 
         assert event == {'Type': 'Schedule', 'Properties': {'Schedule': rate}}

@@ -12,7 +12,8 @@ PROTECTED = {
     ('/orders', 'post'), ('/orders', 'get'), ('/orders/{order_id}', 'get'),
     ('/orders/{order_id}', 'put'), ('/orders/{order_id}', 'delete'),
     ('/orders/{order_id}/history', 'get'), ('/users/{user_id}/orders', 'get'),
-    ('/users/{user_id}/orders/export', 'get'), ('/orders/{order_id}/payment', 'post'),
+    ('/users/{user_id}/orders/export', 'get'), ('/products/{product_id}', 'put'),
+    ('/products/{product_id}', 'get'), ('/products', 'get'), ('/orders/{order_id}/payment', 'post'),
     ('/orders/{order_id}/refunds', 'post'), ('/orders/{order_id}/refunds', 'get'),
     ('/orders/{order_id}/refunds/{refund_id}', 'get')}
 # Stripe's webhook carries Stripe's signature instead of a bearer token.
@@ -21,6 +22,10 @@ PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get'),
 # Every answer each operation gives (403 where a role may be refused: a
 # customer reading another user's order gets a 404, never a 403).
 STATUSES_BY_OPERATION = {
+    ('/products/{product_id}', 'put'): {'200', '201', '400', '401', '403', '409', '412', '413',
+                                        '415', '503'},
+    ('/products/{product_id}', 'get'): {'200', '400', '401', '404', '415', '503'},
+    ('/products', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/orders', 'post'): {'201', '400', '401', '403', '409', '413', '415', '422', '503'},
     ('/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/orders/{order_id}', 'get'): {'200', '400', '401', '404', '415', '503'},

@@ -1,0 +1,93 @@
+"""A catalog from CSV (make import-products FILE=...): the header
+`product_id,sku,name,unit_price,currency,active,on_hand`, one product a row,
+held to the rules of PUT /products (`on_hand` empty: not tracked; `active`
+true or false, empty: true). Every bad row is reported with its line number
+and why; then nothing is written."""
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import ValidationError
+
+from chalicelib.catalog.schemas import ProductSchema
+from chalicelib.inputs import MAX_ID
+
+HEADER = ['product_id', 'sku', 'name', 'unit_price', 'currency', 'active', 'on_hand']
+_DIGITS = re.compile(r'[0-9]{1,19}')
+_schema = ProductSchema()
+
+
+class BadRows(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__('\n'.join(problems))
+        self.problems = problems
+
+
+def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
+    """[(line number, product_id, data as PUT /products loads it)], or
+    BadRows naming every bad line."""
+    reader = csv.reader(lines)
+    problems: list[str] = []
+    header = next(reader, None)
+    if header != HEADER:
+        raise BadRows([f"line 1: the header must be {','.join(HEADER)}"])
+    rows: list[tuple[int, int, dict[str, Any]]] = []
+    seen_ids: dict[int, int] = {}
+    seen_skus: dict[str, int] = {}
+    for cells in reader:
+        line = reader.line_num
+        if len(cells) != len(HEADER):
+            problems.append(f'line {line}: {len(cells)} cells, not {len(HEADER)}')
+            continue
+        cell = dict(zip(HEADER, cells))
+        why = []
+        product_id = int(cell['product_id']) if _DIGITS.fullmatch(cell['product_id']) else 0
+        if not 1 <= product_id <= MAX_ID:
+            why.append('product_id: must be a whole number from 1 to 2^63-1')
+        elif product_id in seen_ids:
+            why.append(f'product_id: {product_id} is also on line {seen_ids[product_id]}')
+        try:
+            data = _schema.load(_body(cell))
+        except ValidationError as exc:
+            why += [f'{field}: {" ".join(_flat(messages))}'
+                    for field, messages in sorted(exc.normalized_messages().items())]
+            data = None
+        if data is not None and data['sku'] is not None and data['sku'] in seen_skus:
+            why.append(f"sku: {data['sku']!r} is also on line {seen_skus[data['sku']]}")
+        if why:
+            problems += [f'line {line}: {reason}' for reason in why]
+            continue
+        assert data is not None
+        seen_ids[product_id] = line
+        if data['sku'] is not None:
+            seen_skus[data['sku']] = line
+        rows.append((line, product_id, data))
+    if problems:
+        raise BadRows(problems)
+    return rows
+
+
+def _body(cell: dict[str, str]) -> dict[str, Any]:
+    """The row as a PUT body: the cells' text read as JSON values would be."""
+    body: dict[str, Any] = {'name': cell['name'], 'currency': cell['currency'],
+                            'sku': cell['sku'] or None}
+    try:
+        body['unit_price'] = Decimal(cell['unit_price'])
+    except InvalidOperation:
+        body['unit_price'] = cell['unit_price']  # refused by the schema as not a number
+    if cell['active'] != '':
+        body['active'] = {'true': True, 'false': False}.get(cell['active'], cell['active'])
+    if cell['on_hand'] != '':
+        on_hand = cell['on_hand']
+        body['stock'] = {'on_hand': int(on_hand) if _DIGITS.fullmatch(on_hand) else on_hand}
+    return body
+
+
+def _flat(messages: Any) -> list[str]:
+    if isinstance(messages, dict):
+        return [message for value in messages.values() for message in _flat(value)]
+    return [str(message) for message in messages]

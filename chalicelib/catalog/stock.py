@@ -1,0 +1,60 @@
+"""Stock: reservations, their release and the sale, always inside the
+transaction of the order change that causes them.
+
+`reserved` of a product is the sum of the quantities of the order lines that
+hold stock (order_items.holds_stock): a line starts holding when its order is
+created (tracked products only) and stops when the order is cancelled,
+deleted or shipped, in the same transaction that moves `reserved`.
+
+Locks: product rows are the last rows any transaction locks, in ascending
+product_id (PRODUCTS_FOR_UPDATE, and the UPDATEs of statements.move_stock
+that take their rows in primary-key order). A transaction holding a product
+row therefore never waits for anything but another product row of higher id,
+so no circle of waits can form, and a row stays locked only from that
+statement to the commit."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from chalicelib.catalog.stock_rules import Stocked, shortages
+from chalicelib.errors import OutOfStock
+from chalicelib.storage import statements
+from chalicelib.storage.connection import is_sqlite
+
+
+def lock(product_ids: Iterable[int]) -> dict[int, Any]:
+    """The current rows, locked until the transaction ends (on SQLite the
+    transaction already holds the database's write lock)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    statement = statements.PRODUCTS_IN if is_sqlite() else statements.PRODUCTS_FOR_UPDATE
+    return {row.product_id: row for row in statements.fetch(statement, product_ids=ids)}
+
+
+def reserve(wanted: Sequence[tuple[int, int, int]], locked: Mapping[int, Stocked]) -> None:
+    """Reserve the wanted quantities of the locked products, or raise
+    OutOfStock naming every item short of stock (nothing is reserved)."""
+    short = shortages(wanted, locked)
+    if short:
+        raise OutOfStock(errors={'items': short})
+    quantities: dict[int, int] = defaultdict(int)
+    for _, product_id, quantity in wanted:
+        quantities[product_id] += quantity
+    statements.move_stock('reserve', quantities)
+
+
+def release(order_id: int, quantities: Mapping[int, int]) -> None:
+    """The order's lines stop holding stock, and their products' `reserved` drops."""
+    if quantities:
+        statements.run(statements.RELEASE_LINES, order_id=order_id, holds_stock=False)
+        statements.move_stock('release', quantities)
+
+
+def sell(order_id: int, quantities: Mapping[int, int]) -> None:
+    """Shipped: the reservation becomes a sale (on_hand and reserved both drop)."""
+    if quantities:
+        statements.run(statements.RELEASE_LINES, order_id=order_id, holds_stock=False)
+        statements.move_stock('sell', quantities)

@@ -1,0 +1,49 @@
+"""Unpaid orders expire: `pending` orders older than the payment window are
+cancelled by the scheduled function expire_unpaid, as the system, with the
+reason `not paid in time`; their stock goes back and `order_cancelled` is
+published with its email, like any cancellation.
+
+Each order is one transaction of OrderService.change_status: the order row
+is locked, then checked (still pending, still old enough) and changed in the
+same step, so an order paid meanwhile is never expired. Batches are bounded;
+the first one always runs (a local or test Lambda context reports 3 s left),
+and another starts only while the time left is twice what the last one took."""
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from chalicelib.clock import monotonic
+from chalicelib.identity.principal import SYSTEM, Principal
+from chalicelib.logs import log
+from chalicelib.orders.changes import StatusRequest
+from chalicelib.storage import statements
+
+EXPIRE_UNPAID = Principal(sub='expire_unpaid', role=SYSTEM)
+REASON = 'not paid in time'
+BATCH_ORDERS = 100
+
+
+def expire_unpaid(service: Any, window: timedelta, now: datetime,
+                  time_left: Callable[[], float]) -> int:
+    """Cancel the pending orders created before now - window; how many."""
+    cutoff = now - window
+    request = StatusRequest('cancelled', details={'reason': REASON})
+
+    def still_unpaid(order: Any) -> bool:
+        return bool(order.status == 'pending' and order.created_at < cutoff)
+
+    expired, after = 0, 0
+    while True:
+        started = monotonic()
+        candidates = statements.fetch(statements.PENDING_BEFORE, created_at=cutoff,
+                                      after=after, limit=BATCH_ORDERS)
+        for order in candidates:
+            if service.change_status(EXPIRE_UNPAID, order.order_id, request,
+                                     still_applies=still_unpaid) is not None:
+                expired += 1
+        if len(candidates) < BATCH_ORDERS:
+            break
+        after = candidates[-1].order_id
+        if time_left() < 2 * (monotonic() - started):
+            log.info('Expiry stops for want of time; the next run goes on')
+            break
+    return expired

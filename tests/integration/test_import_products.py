@@ -1,0 +1,105 @@
+"""make import-products FILE=... and make run's demo catalog
+(chalicelib/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
+none, every bad row reported with its line number."""
+from chalicelib import cli, runtime
+from chalicelib.config import get_settings
+from chalicelib.storage.models import Product
+
+HEADER = 'product_id,sku,name,unit_price,currency,active,on_hand\n'
+
+
+def csv_file(tmp_path, text, name='products.csv'):
+    path = tmp_path / name
+    path.write_text(HEADER + text, encoding='utf-8')
+    return str(path)
+
+
+def catalog():
+    return {p.product_id: (p.sku, p.name, str(p.unit_price), p.currency, bool(p.active),
+                           p.on_hand, p.version) for p in Product.select()}
+
+
+def run(*argv):
+    runtime.reset()
+    return cli.main(list(argv))
+
+
+def test_a_file_is_imported_whole_then_updated_in_place(database, tmp_path, capsys):
+    path = csv_file(tmp_path, '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
+                              '102,,"Black T-shirt, M",49.99,USD,,\n'
+                              '104,FAN-JP,Paper fan,2400,JPY,false,0\n')
+
+    assert run('import-products', path) == 0
+    assert run('import-products', path) == 0
+
+    assert 'imported 3 products' in capsys.readouterr().out
+    assert catalog() == {
+        101: ('MUG-BLUE', 'Blue mug', '29.99', 'USD', True, 40, 2),
+        102: (None, 'Black T-shirt, M', '49.99', 'USD', True, None, 2),
+        104: ('FAN-JP', 'Paper fan', '2400.00', 'JPY', False, 0, 2)}
+
+
+def test_every_bad_row_is_reported_by_line_and_nothing_is_written(database, tmp_path, capsys):
+    path = csv_file(tmp_path, '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
+                              'x,A,Lamp,1.00,USD,true,\n'
+                              '103,B,Fan,24.50,JPY,true,\n'
+                              '104,C,,1.00,USD,yes,-1\n'
+                              '105,MUG-BLUE,Mug again,1.00,USD,true,\n'
+                              '101,D,Twice,1.00,USD,true,\n'
+                              '106,E,Short row\n')
+
+    assert run('import-products', path) == 1
+
+    errors = capsys.readouterr().err
+    assert 'nothing imported' in errors
+    assert 'line 3: product_id' in errors
+    assert 'line 4: unit_price: Must have at most 0 decimal places in JPY.' in errors
+    assert 'line 5: active' in errors and 'line 5: name' in errors and 'line 5: stock' in errors
+    assert "line 6: sku: 'MUG-BLUE' is also on line 2" in errors
+    assert 'line 7: product_id: 101 is also on line 2' in errors
+    assert 'line 8: 3 cells, not 7' in errors
+    assert 'line 2:' not in errors
+    assert catalog() == {}
+
+
+def test_a_sku_another_product_holds_refuses_the_whole_file(database, tmp_path, capsys):
+    run('import-products', csv_file(tmp_path, '7,MUG-BLUE,Blue mug,29.99,USD,true,\n', 'a.csv'))
+
+    path = csv_file(tmp_path, '101,NEW,New mug,1.00,USD,true,\n'
+                              '102,MUG-BLUE,Another mug,1.00,USD,true,\n', 'b.csv')
+    assert run('import-products', path) == 1
+
+    assert 'line 3: sku: Already the SKU of product 7.' in capsys.readouterr().err
+    assert set(catalog()) == {7}
+
+
+def test_a_wrong_header_is_refused(database, tmp_path, capsys):
+    path = tmp_path / 'p.csv'
+    path.write_text('id,name\n1,Mug\n')
+
+    assert run('import-products', str(path)) == 1
+    assert 'line 1: the header must be' in capsys.readouterr().err
+
+
+def test_the_demo_catalog_fills_an_empty_local_catalog_once(database, monkeypatch, capsys):
+    monkeypatch.setenv('ENVIRONMENT', 'local')
+    get_settings.cache_clear()
+
+    assert run('demo-catalog') == 0
+    Product.update(name='Renamed').where(Product.product_id == 101).execute()
+    assert run('demo-catalog') == 0
+
+    products = catalog()
+    assert products[101][:4] == ('MUG-BLUE', 'Renamed', '29.99', 'USD')
+    assert products[102][2] == '49.99'
+    assert any(currency == 'JPY' for _, _, _, currency, _, _, _ in products.values())
+    assert any(on_hand is not None and on_hand <= 5
+               for *_, on_hand, _ in products.values())
+
+
+def test_the_demo_catalog_never_loads_outside_the_local_stage(database, monkeypatch):
+    monkeypatch.setenv('ENVIRONMENT', 'prod')
+    get_settings.cache_clear()
+
+    assert run('demo-catalog') == 2
+    assert catalog() == {}
