@@ -181,12 +181,12 @@ class PaymentService:
 
 
 def _record_event_id(event_id: str, event_type: str, now: datetime) -> None:
-    """Inside the change's transaction. A second delivery running at the same
-    moment waits here for the first to commit, then finds the id."""
+    """First in the change's transaction. A second delivery running at the
+    same moment waits here for the first to commit, then finds the id; the
+    AlreadyHandled it raises rolls its transaction back."""
     try:
-        with database.atomic():  # a savepoint: the duplicate alone is rolled back
-            StripeEvent.insert(event_id=event_id, event_type=event_type[:100],
-                               processed_at=now).execute()
+        statements.insert(StripeEvent, [{'event_id': event_id, 'event_type': event_type[:100],
+                                         'processed_at': now}])
     except peewee.IntegrityError:
         raise AlreadyHandled() from None
 
