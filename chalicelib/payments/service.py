@@ -13,12 +13,13 @@ import peewee
 
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, OrderNotFound, PaymentsNotConfigured
+from chalicelib.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.logs import log
 from chalicelib.orders import counts
+from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
 from chalicelib.payments import rules
 from chalicelib.payments.gateway import StripeGateway
@@ -78,6 +79,8 @@ class PaymentService:
 
     # -- webhooks -------------------------------------------------------------
     def handle_webhook(self, raw_body: bytes, signature: Optional[str]) -> dict:
+        if raw_body and len(raw_body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f'Request body is larger than {MAX_BODY_BYTES} bytes')
         event = self._stripe().verify_event(raw_body, signature)
         event_id, event_type = event['id'], event['type']
         subject = (event.get('data') or {}).get('object') or {}

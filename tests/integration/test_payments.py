@@ -208,6 +208,12 @@ def test_a_payment_for_a_cancelled_order_is_refunded_in_full(client, stripe, loc
     assert any('We have refunded 109.97 USD' in mail for mail in mails(tmp_path))
 
 
+def test_a_webhook_body_over_the_size_limit_is_a_413_before_anything_is_read(client, stripe):
+    body = event_body('customer.created', {'id': 'cus_1', 'note': 'x' * 300_000})
+
+    error_of(deliver(client, body), 413, 'RequestEntityTooLargeError')
+
+
 @pytest.mark.parametrize('event_type', ['customer.created', 'payment_intent.created'])
 def test_other_stripe_events_are_acknowledged(client, stripe, event_type):
     response = deliver(client, event_body(event_type, {'id': 'obj_1', 'metadata': {}}))
