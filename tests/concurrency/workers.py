@@ -420,6 +420,26 @@ def race_for_stock(lam, index, orders, barrier, cancel_every=0):
     return answers
 
 
+def expire_repeatedly(lam, index, barrier, runs):
+    """The scheduled expire_unpaid, `runs` times back to back once every copy
+    is ready, as overlapping Lambda invocations would: how many each expired."""
+    import app as app_module
+    event = {'version': '0', 'id': str(uuid.uuid4()), 'detail-type': 'Scheduled Event',
+             'source': 'aws.events', 'account': '123456789012',
+             'time': '2030-01-01T00:00:00Z', 'region': 'us-east-1', 'resources': [],
+             'detail': {}}
+    barrier.wait(BARRIER_TIMEOUT)
+    return [app_module.expire_unpaid(event, _context('orders-expire_unpaid', 60))['expired']
+            for _ in range(runs)]
+
+
+def pay_orders(lam, index, order_ids, barrier):
+    """Once every copy is ready, mark each order paid (a payment taken meanwhile)."""
+    barrier.wait(BARRIER_TIMEOUT)
+    return [_compact(lam.request('PUT', f'/orders/{order_id}', {'status': 'paid'}),
+                     id=order_id) for order_id in order_ids]
+
+
 def migrate_at_once(lam, index, barrier):
     """The migrate function, as `aws lambda invoke` runs it, once every copy
     is ready: what it answered."""
@@ -515,6 +535,8 @@ TASKS = {
     'stream_creates': stream_creates,
     'migrate_at_once': migrate_at_once,
     'race_for_stock': race_for_stock,
+    'expire_repeatedly': expire_repeatedly,
+    'pay_orders': pay_orders,
     'requests_at_once': requests_at_once,
     'refund_relay_until': refund_relay_until,
 }
