@@ -106,8 +106,10 @@ class StripeGateway:
         if not signature:
             raise InvalidInput('Missing Stripe-Signature header')
         try:
-            stripe.Webhook.construct_event(raw_body, signature, secret,
-                                           tolerance=WEBHOOK_TOLERANCE_SECONDS)
+            # The library's own check (what Webhook.construct_event runs first),
+            # without its building a StripeObject tree we would not read.
+            stripe.WebhookSignature.verify_header(raw_body, signature, secret,
+                                                  tolerance=WEBHOOK_TOLERANCE_SECONDS)
             event = json.loads(raw_body)
         except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError):
             raise InvalidInput('Invalid Stripe-Signature') from None
