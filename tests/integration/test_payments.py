@@ -272,3 +272,27 @@ def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(client, localstr
     assert not any('sk_test_from_secret' in json.dumps(line) or WEBHOOK_SECRET in json.dumps(line)
                    for line in stdout.all())
     assert 'sk_test' not in repr(get_settings())
+
+
+def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
+        client, stripe, localstripe, monkeypatch):
+    import peewee
+
+    from chalicelib.payments import service as payment_service
+    order = create_order(client)
+    body = event_body('payment_intent.succeeded',
+                      paid_intent(client, localstripe, order['order_id']), 'evt_retried')
+    real = payment_service.counts.record_change
+
+    def broken(**kwargs):
+        raise peewee.OperationalError(2013, 'Lost connection to MySQL server during query')
+    monkeypatch.setattr(payment_service.counts, 'record_change', broken)
+
+    failed = deliver(client, body)
+
+    assert failed.status_code == 503
+    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'pending'
+    assert StripeEvent.select().count() == 0
+    monkeypatch.setattr(payment_service.counts, 'record_change', real)
+    assert deliver(client, body).status_code == 200
+    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'paid'

@@ -308,3 +308,18 @@ def test_a_late_payment_for_an_order_paid_meanwhile_is_refunded(client, stripe, 
     assert after['payment']['amount_paid'] == 219.94
     assert after['payment']['amount_refunded'] == 109.97
     assert stripe_refunds(localstripe, intent_id) == [10997]
+
+
+def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, localstripe, stdout):
+    order, intent_id = card_paid_order(client, localstripe)
+    stripe.mode = 'down'
+    created = json_of(refund(client, order['order_id'], {'amount': 4}))
+    failed = {'id': 're_failed', 'object': 'refund', 'amount': 400, 'currency': 'usd',
+              'status': 'failed', 'failure_reason': 'expired_or_canceled_card',
+              'payment_intent': intent_id, 'metadata': {'refund_id': str(created['refund_id'])}}
+
+    assert deliver(client, event_body('refund.failed', failed)).status_code == 200
+
+    assert refunds_of(client, order['order_id'])[0]['status'] == 'failed'
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 0
+    assert stdout.metrics('RefundFailures')
