@@ -18,6 +18,7 @@ from chalicelib.inputs import MAX_ID
 
 HEADER = ['product_id', 'sku', 'name', 'unit_price', 'currency', 'active', 'on_hand']
 _DIGITS = re.compile(r'[0-9]{1,19}')
+_INTEGER = re.compile(r'-?[0-9]{1,19}')
 _schema = ProductSchema()
 
 
@@ -83,7 +84,7 @@ def _body(cell: dict[str, str]) -> dict[str, Any]:
         body['active'] = {'true': True, 'false': False}.get(cell['active'], cell['active'])
     if cell['on_hand'] != '':
         on_hand = cell['on_hand']
-        body['stock'] = {'on_hand': int(on_hand) if _DIGITS.fullmatch(on_hand) else on_hand}
+        body['stock'] = {'on_hand': int(on_hand) if _INTEGER.fullmatch(on_hand) else on_hand}
     return body
 
 

@@ -58,3 +58,9 @@ def sell(order_id: int, quantities: Mapping[int, int]) -> None:
     if quantities:
         statements.run(statements.RELEASE_LINES, order_id=order_id, holds_stock=False)
         statements.move_stock('sell', quantities)
+
+
+def recount_reserved() -> None:
+    """Every product's `reserved` made the sum of the lines holding it (after
+    a repair; while nothing else writes orders)."""
+    statements.run(statements.RECOUNT_RESERVED, holds_stock=True)

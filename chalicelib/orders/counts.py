@@ -8,12 +8,15 @@ import random
 
 import peewee
 
+from chalicelib.catalog import stock
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database
 from chalicelib.storage.models import Order, OrderCount
 
 SHARDS = 16
+# Orders whose lines may hold stock: not yet shipped, cancelled or deleted.
+OPEN = {'pending', 'paid'}
 
 
 def record_change(old_status=None, new_status=None):
@@ -40,9 +43,15 @@ def total(status=None):
 
 
 def recount():
-    """Rebuild the counts from the orders table (after a bulk load, say).
+    """Rebuild the counts from the orders table (after a bulk load, say), and
+    the stock the orders hold: lines of orders that are no longer open (a
+    copy of the release before catalogs cancelled them during a rollout, say)
+    stop holding, and each product's `reserved` is recounted from the lines.
     Run it while nothing else writes orders."""
     with database.atomic():
+        statements.run(statements.RELEASE_CLOSED_LINES, holds_stock=False,
+                       closed=sorted(set(STATUSES) - OPEN))
+        stock.recount_reserved()
         counted = dict(Order.select(Order.status, peewee.fn.COUNT(Order.order_id))
                        .group_by(Order.status).tuples())
         OrderCount.delete().execute()

@@ -254,6 +254,16 @@ RELEASE_LINES = Statement(OrderItem, (
     'UPDATE order_items SET holds_stock = :holds_stock WHERE order_id = :order_id '
     'AND holds_stock <> :holds_stock'))
 
+# Repairs (make recount), while nothing else writes orders: lines of orders
+# no longer open stop holding stock, and every product's `reserved` becomes
+# the sum of the lines that hold it.
+RELEASE_CLOSED_LINES = Statement(OrderItem, (
+    'UPDATE order_items SET holds_stock = :holds_stock WHERE holds_stock <> :holds_stock '
+    'AND order_id IN (SELECT order_id FROM orders WHERE status IN (:closed))'))
+RECOUNT_RESERVED = Statement(Product, (
+    'UPDATE products SET reserved = (SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i '
+    'WHERE i.product_id = products.product_id AND i.holds_stock = :holds_stock)'))
+
 _stock_moves = {}
 
 
