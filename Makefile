@@ -7,6 +7,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+STRIPE_PORT ?= 8420
 
 .PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount import-products clean
 
@@ -39,10 +40,13 @@ check-locks: venv
 
 # chalice local on the embedded SQLite default: events are delivered in-process
 # and emails land as .eml files in .data/mail. An empty local catalog gets the
-# demo products (tools/demo_products.csv) first; no deployment ever does.
+# demo products (tools/demo_products.csv) first; no deployment ever does. Beside
+# it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
+# webhook registered, so card payments and refunds work with no Stripe account
+# (tools/run_local.py).
 run: venv
 	ENVIRONMENT=local $(BIN)/python -m chalicelib.cli demo-catalog
-	$(BIN)/chalice local --stage local --port $(PORT) --no-autoreload
+	$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
 
 # The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
 # workers: each has its own MariaDB database and its own SQLite template.

@@ -20,11 +20,13 @@ from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, expiry, idempotency
 from chalicelib.storage import availability, retention
+from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage.migrations import migrate
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
 catalog_schemas = lazy_import('chalicelib.catalog.schemas')
+payment_schemas = lazy_import('chalicelib.payments.schemas')
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
@@ -109,6 +111,52 @@ def export_user_orders(principal: Principal, user_id: str) -> Response:
         'Content-Disposition': f'attachment; filename="orders-{user}.csv"'})
 
 
+@app.route('/orders/{order_id}/payment', methods=['POST'])
+@api
+def start_payment(principal: Principal, order_id: str) -> dict[str, Any]:
+    return runtime.payment_service().start_payment(principal, path_id(order_id))
+
+
+@app.route('/webhooks/stripe', methods=['POST'])
+@public_api
+def stripe_webhook() -> dict[str, Any]:
+    """No bearer token: Stripe signs the raw body instead."""
+    request = app.current_request
+    return runtime.payment_service().handle_webhook(
+        request.raw_body, request.headers.get('stripe-signature'))
+
+
+@app.route('/orders/{order_id}/refunds', methods=['POST'])
+@api
+def create_refund(principal: Principal, order_id: str) -> Response:
+    request = app.current_request
+    order = path_id(order_id)
+    body = schemas.parse_json_object(request.raw_body)
+    data = payment_schemas.load_refund_request(body)
+    key = request.headers.get('idempotency-key')
+    if key is not None:
+        key = idempotency.validate_key(key)
+    refund, replayed = runtime.refund_service().request_refund(
+        principal, order, data, key, idempotency.fingerprint(body) if key else None)
+    headers = {'Location': f'/orders/{order}/refunds/{refund["refund_id"]}'}
+    if replayed:
+        headers['Idempotent-Replayed'] = 'true'
+    return Response(body=refund, status_code=201, headers=headers)
+
+
+@app.route('/orders/{order_id}/refunds', methods=['GET'])
+@api
+def list_refunds(principal: Principal, order_id: str) -> list[dict[str, Any]]:
+    return runtime.refund_service().list_refunds(principal, path_id(order_id))
+
+
+@app.route('/orders/{order_id}/refunds/{refund_id}', methods=['GET'])
+@api
+def get_refund(principal: Principal, order_id: str, refund_id: str) -> dict[str, Any]:
+    return runtime.refund_service().get_refund(principal, path_id(order_id),
+                                               path_id(refund_id, 'refund_id'))
+
+
 @app.route('/products/{product_id}', methods=['PUT'])
 @api
 def put_product(principal: Principal, product_id: str) -> Response:
@@ -173,6 +221,15 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
     return {'published': published}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
+    """Sends the refunds requests left to it (Stripe down or slow, a crash)."""
+    runtime.database()
+    answered = runtime.refund_service().relay(time_left(event.context, REFUND_MARGIN_SECONDS))
+    logs.log.info('Refund relay: Stripe answered for %s refunds', answered)
+    return {'answered': answered}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

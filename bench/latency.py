@@ -12,12 +12,16 @@ drift of the machine weighs on both alike. bench/run.py runs this in a python
 of its own per backend."""
 import contextlib
 import cProfile
+import hashlib
+import hmac
 import json
 import math
+import os
 import pstats
 import random
 import re
 import sys
+import time
 import uuid
 from collections import deque
 from decimal import Decimal
@@ -31,7 +35,8 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import encode_cursor
 from chalicelib.storage import connection, statements
-from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product
+from chalicelib.storage.models import (Order, OrderHistory, OrderItem, Outbox, Product,
+                                       StripeEvent)
 
 BLOCK = 50
 USERS = 100  # created orders cycle over users 1..100: every user's first page is full
@@ -131,7 +136,8 @@ class Floor:
             lines = [(product, quantity, price if price is not None else catalog[product][3],
                       price is None) for product, quantity, price in items]
             order_id = statements.insert(Order, [{
-                'status': 'pending', 'version': 1, 'user_id': user_id, 'user_email': email,
+                'status': 'pending', 'version': 1, 'amount_paid': Decimal('0.00'),
+                'amount_refunded': Decimal('0.00'), 'user_id': user_id, 'user_email': email,
                 'order_total': total, 'created_at': now, 'updated_at': now, 'currency': 'USD'}])
             statements.insert(OrderItem, [
                 {'order': order_id, 'product_id': product, 'quantity': quantity,
@@ -177,14 +183,38 @@ class Floor:
         def work(now):
             user_id, email, status, total, version = self._locked(order_id)
             self._items([order_id])
-            if statements.run(statements.CHANGE_STATUS, status=new_status, updated_at=now,
-                              order_id=order_id, version=version).rowcount != 1:
+            # A PUT to paid records a payment of the total taken outside.
+            if statements.run(statements.MARK_PAID, status=new_status, updated_at=now,
+                              amount_paid=total, payment_provider=None,
+                              payment_reference=None, order_id=order_id,
+                              version=version).rowcount != 1:
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             outbox_id = self._outbox('order_updated', now, order_id, user_id, email,
                                      new_status, total)
             self._history(order_id, version + 1, new_status, now)
             statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
                            new_status=new_status)
+            return None, outbox_id
+        return self._write(work)
+
+    def webhook(self, order_id, event_id, intent_id, shard):
+        """Statement for statement what payments/service.py runs for a
+        payment_intent.succeeded that pays a pending order."""
+        def work(now):
+            statements.insert(StripeEvent, [{'event_id': event_id,
+                                             'event_type': 'payment_intent.succeeded',
+                                             'processed_at': now}])
+            user_id, email, status, total, version = self._locked(order_id)
+            if statements.run(statements.CHANGE_PAYMENT, status='paid', updated_at=now,
+                              amount_paid=total, amount_refunded=Decimal('0.00'),
+                              payment_provider='stripe', payment_reference=intent_id,
+                              order_id=order_id, version=version).rowcount != 1:
+                raise BenchFailure(f'floor: order {order_id} changed meanwhile')
+            self._history(order_id, version + 1, 'paid', now)
+            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid',
+                                     total)
+            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
+                           new_status='paid')
             return None, outbox_id
         return self._write(work)
 
@@ -236,6 +266,7 @@ class Bench:
         self.preloaded = preloaded  # (first, last) order id, or None
         self.rng, self.frng = random.Random(1), random.Random(2)
         self.next_user = 0
+        self.next_event = self.next_floor_event = 0
 
     def expect(self, status, orders=None, keep=None):
         def check(invocation_, response):
@@ -326,6 +357,37 @@ class Bench:
             'user_id': user_id, 'user_email': email,
             'items': [{'product_id': p, 'quantity': q} for p, q, _ in items]})
 
+    def webhook_event(self, pool):
+        """A signed payment_intent.succeeded for the next pending order of the
+        pool (orders of one catalog line: CATALOG_PRICE each), as Stripe
+        delivers it."""
+        order_id = pool.popleft()
+        self.next_event += 1
+        body = json.dumps({
+            'id': f'evt_bench_{self.next_event}', 'object': 'event', 'type':
+            'payment_intent.succeeded', 'created': int(time.time()), 'livemode': False,
+            'data': {'object': {
+                'id': f'pi_bench_{order_id}', 'object': 'payment_intent',
+                'amount': int(CATALOG_PRICE * 100), 'amount_received': int(CATALOG_PRICE * 100),
+                'currency': 'usd', 'status': 'succeeded',
+                'metadata': {'order_id': str(order_id)}}}})
+        timestamp = int(time.time())
+        mac = hmac.new(os.environ['STRIPE_WEBHOOK_SECRET'].encode(),
+                       f'{timestamp}.{body}'.encode(), hashlib.sha256).hexdigest()
+        event, context = invocation('POST', '/webhooks/stripe')
+        headers = {**event['headers'], 'Content-Type': 'application/json',
+                   'Stripe-Signature': f't={timestamp},v1={mac}'}
+        del headers['Authorization']
+        event.update(body=body, headers=headers,
+                     multiValueHeaders={k: [v] for k, v in headers.items()})
+        return event, context
+
+    def webhook_floor_args(self, pool):
+        order_id = pool.popleft()
+        self.next_floor_event += 1
+        return (order_id, f'evt_floor_{self.next_floor_event}', f'pi_floor_{order_id}',
+                self.frng.randrange(SHARDS))
+
     def existing(self, rng, pool):
         if self.preloaded:
             return rng.randint(*self.preloaded)
@@ -334,6 +396,7 @@ class Bench:
     def run_all(self):
         fl, rng, frng, measure = self.floor, self.rng, self.frng, self.measure
         made, paid, f_made, f_paid = deque(), deque(), deque(), deque()
+        priced, f_priced = deque(), deque()
         ops = [
             measure('health', 'GET /health', lambda: invocation('GET', '/health'), 200,
                     lambda: (), fl.health),
@@ -341,7 +404,12 @@ class Bench:
                     lambda: self.new_order(frng), fl.create, keep=(made, f_made)),
             measure('create_1', 'POST /orders (1 line, catalog price, tracked stock)',
                     lambda: self.catalog_event(1), 201,
-                    lambda: self.catalog_order(frng, 1), fl.create),
+                    lambda: self.catalog_order(frng, 1), fl.create,
+                    keep=(priced, f_priced)),
+            # Pays the orders create_1 made, one signed Stripe event each.
+            measure('webhook', 'POST /webhooks/stripe (payment_intent.succeeded pays an order)',
+                    lambda: self.webhook_event(priced), 200,
+                    lambda: self.webhook_floor_args(f_priced), fl.webhook),
             measure('create_10', 'POST /orders (10 lines, catalog prices, tracked stock)',
                     lambda: self.catalog_event(10), 201,
                     lambda: self.catalog_order(frng, 10), fl.create),

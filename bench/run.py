@@ -80,6 +80,9 @@ def prepare_mariadb(url, reuse):
     return version
 
 
+WEBHOOK_SECRET = 'whsec_bench'
+
+
 def trust_a_bench_issuer(scratch):
     """Every request carries a staff token of an issuer of the bench's own,
     which the service under test trusts (keys read from a file, as a JWKS of
@@ -91,6 +94,9 @@ def trust_a_bench_issuer(scratch):
     auth = issuer.auth_settings()
     os.environ.update(AUTH_ISSUER=auth.issuer, AUTH_AUDIENCE=','.join(auth.audiences),
                       AUTH_JWKS_URL=auth.jwks_url, BENCH_TOKEN=issuer.mint(role='staff'))
+    # Webhooks are signed with this secret (bench/latency.py); no Stripe call
+    # is made: the key only has to be there.
+    os.environ.update(STRIPE_API_KEY='sk_test_bench', STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
 
 
 def service_env(url, scratch, **extra):

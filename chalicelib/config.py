@@ -59,6 +59,22 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class StripeSettings:
+    """Card payments: the secret key and webhook signing secret, given as
+    they are (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET) or in a Secrets
+    Manager secret (STRIPE_SECRET_ARN) read on first use."""
+    api_key: str = ''
+    webhook_secret: str = ''
+    secret_arn: str = ''
+    api_base: str = ''  # a local stand-in; empty: Stripe's own
+
+    def __repr__(self) -> str:
+        # Settings end up in tracebacks and debug logs: never show a secret.
+        return (f'StripeSettings(secret_arn={self.secret_arn!r}, '
+                f'api_base={self.api_base!r})')
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     auto_migrate: bool
@@ -83,6 +99,8 @@ class Settings:
     default_currency: str = 'USD'
     # How long a pending order may wait for its payment; None: for ever.
     payment_window: timedelta | None = timedelta(hours=1)
+    # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
+    stripe: StripeSettings | None = None
 
 
 class ConfigError(ValueError):
@@ -200,6 +218,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def stripe_settings(env: Mapping[str, str]) -> StripeSettings | None:
+    secret_arn = (env.get('STRIPE_SECRET_ARN') or '').strip()
+    api_key = (env.get('STRIPE_API_KEY') or '').strip()
+    if not secret_arn and not api_key:
+        return None
+    return StripeSettings(api_key=api_key,
+                          webhook_secret=(env.get('STRIPE_WEBHOOK_SECRET') or '').strip(),
+                          secret_arn=secret_arn,
+                          api_base=(env.get('STRIPE_API_BASE') or '').strip())
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     database = database_settings(env)
     notify_queue = env.get('NOTIFY_QUEUE_NAME') or 'orders-notifications'
@@ -223,6 +252,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             (env.get('TRACKING_URL_HOSTS') or '').split(',') if host.strip()),
         default_currency=default_currency(env),
         payment_window=payment_window(env),
+        stripe=stripe_settings(env),
     )
 
 

@@ -137,3 +137,26 @@ class Unauthenticated(OrderServiceError):
 
 class Forbidden(OrderServiceError):
     message = 'Not allowed for this caller'
+
+
+class RefundNotFound(OrderNotFound):
+    message = 'Refund not found'
+
+
+class PaymentConflict(OrderServiceError):
+    """The order cannot take this payment or refund now (its status, or
+    more than was paid)."""
+    message = 'The order cannot take this payment or refund'
+
+
+class PaymentsNotConfigured(OrderServiceError):
+    message = 'Card payments are not configured on this deployment'
+
+
+class PaymentProviderUnavailable(OrderServiceError):
+    message = 'The payment provider is unavailable; try again shortly'
+
+
+class PaymentProviderRefused(OrderServiceError):
+    """The provider refused the call for good (not worth retrying as it is)."""
+    message = 'The payment provider refused the request'

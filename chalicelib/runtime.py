@@ -1,5 +1,6 @@
 """What a container builds once and reuses across warm invocations: the
-database, the order service, the publisher and the notifier. Each is made on
+database, the order, payment and refund services, Stripe, the publisher and
+the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
+from chalicelib.payments.gateway import StripeGateway
+from chalicelib.payments.refunds import RefundService
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.availability import unavailable_on_driver_error
 
 if TYPE_CHECKING:
     from chalicelib.notify.notifier import Notifier
+    from chalicelib.payments.service import PaymentService
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -94,7 +98,35 @@ def notifier() -> Notifier:
 
 def order_service() -> OrderService:
     database()
-    return _once('service', lambda: OrderService(publish=publisher().publish_committed))
+    return _once('service', lambda: OrderService(
+        publish=publisher().publish_committed, cancellation_refunds=refund_service()))
+
+
+def stripe_gateway() -> StripeGateway | None:
+    """Stripe, or None when card payments are not configured."""
+    def build() -> StripeGateway | None:
+        settings = get_settings()
+        if settings.stripe is None:
+            return None
+        secrets = _client_getter('secretsmanager')
+        return StripeGateway(settings.stripe, read_secret=lambda arn: secrets().get_secret_value(
+            SecretId=arn)['SecretString'])
+    return _once('stripe', build)
+
+
+def refund_service() -> RefundService:
+    database()
+    return _once('refunds', lambda: RefundService(stripe_gateway, publisher().publish_committed))
+
+
+def payment_service() -> PaymentService:
+    database()
+
+    def build() -> PaymentService:
+        # Imported here: its webhook parsing is not what a GET of an order needs.
+        from chalicelib.payments.service import PaymentService
+        return PaymentService(stripe_gateway, refund_service(), publisher().publish_committed)
+    return _once('payments', build)
 
 
 def catalog_service() -> CatalogService:

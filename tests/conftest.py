@@ -92,6 +92,15 @@ def _empty_tables():
 
 
 @pytest.fixture(scope='session')
+def localstripe():
+    """localstripe (a fake Stripe server) in a process of its own, for the run."""
+    from tests.stripe_support import LocalStripe
+    server = LocalStripe()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
 def issuer(tmp_path_factory):
     """A token issuer of the test run's own (one RSA key for the session)."""
     made = DevIssuer(tmp_path_factory.mktemp('issuer'))

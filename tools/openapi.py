@@ -27,13 +27,15 @@ import app as service
 from chalicelib import __version__, money
 from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.orders import schemas
+from chalicelib.payments import schemas as payment_schemas
 from tools import response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [os.path.join(ROOT, 'chalicelib', 'api', 'openapi.json'),
            os.path.join(ROOT, 'docs', 'openapi.json')]
 # The only routes a caller may use without a bearer token.
-PUBLIC = {('/health', 'GET'), ('/openapi.json', 'GET'), ('/docs', 'GET')}
+PUBLIC = {('/health', 'GET'), ('/openapi.json', 'GET'), ('/docs', 'GET'),
+          ('/webhooks/stripe', 'POST')}
 BEARER = [{'bearerAuth': []}]
 
 DESCRIPTION = """\
@@ -51,7 +53,8 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
 - Times are UTC, ISO 8601 with microseconds and a `Z`.
 - Errors are `{"Code", "Message", "errors"?}`; `errors` says what was wrong, keyed by
   field, parameter or header.
-- Every operation but `GET /health`, `GET /openapi.json` and `GET /docs` needs
+- Every operation but `GET /health`, `GET /openapi.json`, `GET /docs` and
+  `POST /webhooks/stripe` (signed by Stripe instead) needs
   `Authorization: Bearer <JWT>`: without a valid token it is a 401, and a role
   that may not do what it asks is a 403.
 - Answers carry exactly the fields described here.
@@ -129,6 +132,19 @@ RESPONSES = {
         'description': 'The database cannot be reached; safe to retry after `Retry-After`.',
         'headers': {'Retry-After': 'Retry-After'},
         'content': _error('ServiceUnavailable', 'The database is unavailable; try again shortly')},
+    'ProviderUnavailable': {
+        'description': 'The database or Stripe cannot be reached; safe to retry after '
+                       '`Retry-After`.',
+        'headers': {'Retry-After': 'Retry-After'},
+        'content': _error('ServiceUnavailable', 'The payment provider is unavailable; try '
+                                                'again shortly')},
+    'NotConfigured': {
+        'description': 'Card payments are not configured on this deployment.',
+        'content': _error('NotImplementedError', 'Card payments are not configured on this '
+                                                 'deployment')},
+    'ProviderRefused': {
+        'description': 'Stripe refused the call for good.',
+        'content': _error('BadGatewayError', 'Stripe refused the request: ...')},
 }
 
 ORDER_EXAMPLE = {
@@ -155,6 +171,9 @@ EXPORT_EXAMPLE = (
     'order_id,created_at,status,order_total,currency,product_id,sku,quantity,price_at_order\r\n'
     '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99\r\n'
     '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,TEE-BLACK-M,1,49.99\r\n')
+REFUND_EXAMPLE = {'refund_id': 1, 'order_id': 1, 'amount': 10.0, 'currency': 'USD',
+                  'status': 'pending', 'reason': 'Scratched mug', 'items': None,
+                  'created_at': '2026-11-25T10:10:00.000000Z'}
 NEW_ORDER_EXAMPLE = {
     'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
               {'product_id': 102, 'quantity': 1}]}
@@ -206,6 +225,9 @@ class _PathIds(Schema):
         validate=validate.Range(min=1, max=schemas.MAX_ID))
     user_id = schemas.QueryInteger(required=True, metadata={
         'description': 'The user: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID))
+    refund_id = schemas.QueryInteger(required=True, metadata={
+        'description': 'The refund: plain digits, 1..2^63-1.'},
         validate=validate.Range(min=1, max=schemas.MAX_ID))
 
 
@@ -286,6 +308,15 @@ FIELD_DESCRIPTIONS = {
                      'Left out: no lower bound.',
         'to_date': 'The last day, YYYY-MM-DD: orders created up to 23:59:59.999999 UTC that '
                    'day. Left out: no upper bound. Not before `from`.',
+    },
+    payment_schemas.RefundRequestSchema: {
+        'amount': 'What to give back; not with `items`.',
+        'items': 'The lines to give back (quantity x price_at_order each); not with `amount`.',
+        'reason': 'Why, 1..500 characters, not blank; shown in the refund email.',
+    },
+    payment_schemas.RefundItemSchema: {
+        'order_item_id': 'A line of this order: a JSON integer.',
+        'quantity': 'A JSON integer.',
     },
     schemas.ListQuerySchema: {
         'page': 'Page number, plain digits (default 1). Not with `cursor`.',
@@ -487,6 +518,106 @@ OPERATIONS = {
             '403': {'description': 'A customer asking for retired products.',
                     'content': _error('ForbiddenError', 'A customer sees active products only')},
             '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}/payment', 'POST'): {
+        'tags': ['payments'], 'summary': 'Pay an order by card',
+        'description': 'The Stripe PaymentIntent of a `pending` order, for its total in its '
+                       "currency's minor unit, with `metadata.order_id`: made on the first "
+                       'call (with an idempotency key derived from the order), the same one '
+                       'on every call after. Confirm it with a card in the browser '
+                       '(Stripe.js); the order becomes `paid` when Stripe\'s webhook says '
+                       'the payment succeeded. The order\'s customer or staff.',
+        'parameters': [_path_param('order_id')],
+        'responses': {
+            '200': {'description': 'The PaymentIntent to confirm.',
+                    'content': {'application/json': {'schema': 'PaymentIntent', 'example': {
+                        'payment_intent_id': 'pi_3Q1', 'client_secret': 'pi_3Q1_secret_x',
+                        'amount': 109.97, 'currency': 'USD',
+                        'status': 'requires_payment_method'}}}},
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'A service token.',
+                    'content': _error('ForbiddenError', 'Only the customer or staff may pay '
+                                                        'an order')},
+            '404': 'NotFound',
+            '409': {'description': 'The order is not `pending`, or has nothing to pay.',
+                    'content': _error('ConflictError', "Order 1 is 'paid': only a pending "
+                                                       'order takes a payment')},
+            '415': 'UnsupportedMediaType', '501': 'NotConfigured', '502': 'ProviderRefused',
+            '503': 'ProviderUnavailable'}},
+    ('/webhooks/stripe', 'POST'): {
+        'tags': ['payments'], 'summary': "Stripe's webhook",
+        'description': 'For Stripe only: no bearer token; the `Stripe-Signature` header is '
+                       'checked over the raw body (300 s tolerance). Each event id is handled '
+                       'at most once (a redelivery is a 200 that changes nothing). '
+                       '`payment_intent.succeeded` pays a pending order whose amount and '
+                       'currency match, and refunds in full a payment for an order that can '
+                       'no longer take one; `charge.refunded` and `refund.*` update the '
+                       'refund; any other event is acknowledged.',
+        'parameters': [{'name': 'Stripe-Signature', 'in': 'header', 'required': True,
+                        'schema': {'type': 'string'}, 'example': 't=1733390000,v1=5257a8...'}],
+        'requestBody': {'required': True, 'description': 'A Stripe event, as Stripe sends it.',
+                        'content': {'application/json': {'schema': {'type': 'object'}}}},
+        'responses': {
+            '200': {'description': 'Handled, or nothing to do.',
+                    'content': {'application/json': {'schema': 'WebhookAnswer',
+                                                      'example': {'received': True}}}},
+            '400': {'description': 'A missing or bad signature, a stale timestamp, or a body '
+                                   'that is not an event: nothing changes.',
+                    'content': _error('BadRequestError', 'Invalid Stripe-Signature')},
+            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType', '501': 'NotConfigured',
+            '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}/refunds', 'POST'): {
+        'tags': ['payments'], 'summary': 'Refund an order',
+        'description': 'Staff only. `amount`, or `items` (quantity x price_at_order of each '
+                       'line, never more of a line than was ordered, counting earlier '
+                       'refunds), or neither: everything still refundable. Never more than '
+                       'paid less refunded or being refunded (409). The refund is recorded, '
+                       'then sent to Stripe with an idempotency key derived from its id '
+                       '(when Stripe is down or slow, the refund relay sends it later); a '
+                       'payment taken outside the service is refunded at once. The answer is '
+                       'the refund as recorded: follow `Location` for its outcome.',
+        'parameters': [_path_param('order_id'), IDEMPOTENCY_KEY],
+        'requestBody': _json_body('RefundRequest', 'What to refund.',
+                                  {'amount': 10.0, 'reason': 'Scratched mug'}),
+        'responses': {
+            '201': {'description': 'Recorded (or, with `Idempotent-Replayed: true`, the replay '
+                                   'of the first request with this `Idempotency-Key`).',
+                    'headers': {'Location': {
+                        'description': '`/orders/{order_id}/refunds/{refund_id}`.',
+                        'required': True, 'schema': {'type': 'string'}},
+                        'Idempotent-Replayed': 'Idempotent-Replayed'},
+                    'content': {'application/json': {'schema': 'Refund',
+                                                      'example': REFUND_EXAMPLE}}},
+            '400': 'BadRequest', '401': 'Unauthorized',
+            '403': {'description': 'Not staff.',
+                    'content': _error('ForbiddenError', 'Only staff may refund')},
+            '404': 'NotFound',
+            '409': {'description': 'More than is left to refund (or of a line), nothing paid, '
+                                   'or the same `Idempotency-Key` still in flight.',
+                    'content': _error('ConflictError', 'Order 1 has nothing left to refund')},
+            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
+            '422': {'description': 'The `Idempotency-Key` was used with a different body.',
+                    'content': _error('UnprocessableEntityError', 'This Idempotency-Key was '
+                                      'used with a different request body')},
+            '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}/refunds', 'GET'): {
+        'tags': ['payments'], 'summary': "An order's refunds",
+        'description': "Oldest first, under the order's read rules.",
+        'parameters': [_path_param('order_id')],
+        'responses': {
+            '200': {'description': 'The refunds.',
+                    'content': {'application/json': {'schema': 'RefundList',
+                                                      'example': [REFUND_EXAMPLE]}}},
+            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+    ('/orders/{order_id}/refunds/{refund_id}', 'GET'): {
+        'tags': ['payments'], 'summary': 'One refund',
+        'parameters': [_path_param('order_id'), _path_param('refund_id')],
+        'responses': {
+            '200': {'description': 'The refund.',
+                    'content': {'application/json': {'schema': 'Refund',
+                                                      'example': REFUND_EXAMPLE}}},
+            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
+            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
     ('/health', 'GET'): {
         'tags': ['service'], 'summary': 'Is the service up?',
         'description': 'Runs `SELECT 1` on the database. Its own shape, not the error '
@@ -568,6 +699,7 @@ def build():
         servers=[{'url': '.', 'description': 'The API that serves this document'},
                  {'url': 'http://localhost:8000', 'description': '`make run`'}],
         tags=[{'name': 'orders', 'description': 'Orders and their items'},
+              {'name': 'payments', 'description': 'Card payments and refunds'},
               {'name': 'catalog', 'description': 'Products: prices and stock'},
               {'name': 'service', 'description': 'Health and this reference'}])
     plugin.converter.add_attribute_function(_money_properties)
@@ -600,6 +732,14 @@ def build():
     spec.components.schema('ProductList', schema=response_schemas.ProductListSchema)
     spec.components.schema('Error', schema=response_schemas.ErrorSchema)
     spec.components.schema('Health', schema=response_schemas.HealthSchema)
+    spec.components.schema('PaymentIntent', schema=response_schemas.PaymentIntentSchema)
+    spec.components.schema('RefundRequestItem', schema=payment_schemas.RefundItemSchema)
+    spec.components.schema('RefundRequest', schema=payment_schemas.RefundRequestSchema)
+    spec.components.schema('Refund', schema=response_schemas.RefundSchema)
+    spec.components.schema('RefundList', {
+        'type': 'array', 'items': {'$ref': '#/components/schemas/Refund'},
+        'description': 'Oldest first.'})
+    spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 

@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.money import CURRENCIES, MAX_MONEY
+from chalicelib.orders.payment import PAYMENT_STATUSES
 from chalicelib.orders.schemas import MAX_ID
 
 _MONEY = validate.Range(min=0, max=float(MAX_MONEY))
@@ -68,6 +69,18 @@ class ShipmentSchema(Schema):
     shipped_at = _time('When the order moved to shipped')
 
 
+class PaymentSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATUSES), metadata={
+        'description': 'unpaid, paid, partially_refunded or refunded: from the two amounts.'})
+    amount_paid = _money('What was paid; the total for an order marked paid by a PUT.')
+    amount_refunded = _money('What refunds that succeeded gave back.')
+    provider = fields.String(required=True, allow_none=True, metadata={
+        'description': '"stripe" for a card payment; null for a payment taken outside '
+                       'the service (or none).'})
+    reference = fields.String(required=True, allow_none=True, metadata={
+        'description': "The provider's reference (a Stripe PaymentIntent id), or null."})
+
+
 class OrderSchema(Schema):
     order_id = _id('Set by the server; never reused, not even after a delete.')
     user_id = _id('Whose order it is.')
@@ -87,6 +100,8 @@ class OrderSchema(Schema):
                                                       'order.', 'example': 'USD'})
     shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
         'description': 'null until the order ships; kept once it is delivered.'})
+    payment = fields.Nested(PaymentSchema, required=True, metadata={
+        'description': "The order's money beside its status."})
     items = fields.List(fields.Nested(OrderItemSchema), required=True,
                         validate=validate.Length(min=1, max=100),
                         metadata={'description': 'The lines, in the order they were sent.'})
@@ -94,10 +109,12 @@ class OrderSchema(Schema):
 
 class ActorSchema(Schema):
     role = fields.String(required=True,
-                         validate=validate.OneOf(['customer', 'staff', 'service', 'system']),
+                         validate=validate.OneOf(['customer', 'staff', 'service', 'system',
+                                                  'payment']),
                          metadata={'description': "The caller's role; `system` for the "
                                                   "service's own scheduled functions "
-                                                  '(`expire_unpaid`).'})
+                                                  '(`expire_unpaid`); `payment` for a Stripe '
+                                                  'event (`sub` is its id).'})
     sub = fields.String(validate=validate.Length(1, 255),
                         metadata={'description': "The token's sub; shown to staff only."})
 
@@ -165,11 +182,51 @@ class ProductListSchema(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class PaymentIntentSchema(Schema):
+    payment_intent_id = fields.String(required=True, metadata={
+        'description': "Stripe's PaymentIntent id: one per order."})
+    client_secret = fields.String(required=True, metadata={
+        'description': 'What Stripe.js confirms the card payment with, in the browser.'})
+    amount = _money("The order's total, in its currency.")
+    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
+        'description': 'ISO 4217 code.'})
+    status = fields.String(required=True, metadata={
+        'description': "The PaymentIntent's status at Stripe, e.g. requires_payment_method."})
+
+
+class RefundLineSchema(Schema):
+    order_item_id = _id('The line refunded.')
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
+                              metadata={'description': 'How many of it.'})
+
+
+class RefundSchema(Schema):
+    refund_id = _id('Set by the server.')
+    order_id = _id('The order refunded.')
+    amount = _money('What goes back, in the currency.')
+    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
+        'description': "The order's currency (ISO 4217)."})
+    status = fields.String(required=True, validate=validate.OneOf(
+        ['pending', 'succeeded', 'failed']), metadata={
+        'description': 'pending until the provider says; succeeded at once for a payment '
+                       'taken outside the service.'})
+    reason = fields.String(required=True, allow_none=True, metadata={
+        'description': 'The reason given, or null.'})
+    items = fields.List(fields.Nested(RefundLineSchema), required=True, allow_none=True,
+                        metadata={'description': 'The lines refunded, or null for an amount.'})
+    created_at = _time('When it was asked for')
+
+
+class WebhookAnswerSchema(Schema):
+    received = fields.Boolean(required=True, metadata={'description': 'Always true.'})
+
+
 class ErrorSchema(Schema):
     Code = fields.String(required=True, validate=validate.OneOf([
         'BadRequestError', 'UnauthorizedError', 'ForbiddenError', 'NotFoundError',
         'ConflictError', 'PreconditionFailed', 'RequestEntityTooLargeError',
-        'UnsupportedMediaType', 'UnprocessableEntityError', 'ServiceUnavailable']),
+        'UnsupportedMediaType', 'UnprocessableEntityError', 'NotImplementedError',
+        'BadGatewayError', 'ServiceUnavailable']),
         metadata={'description': 'Which error: one per status.'})
     Message = fields.String(required=True, metadata={'description': 'For people.'})
     errors = fields.Dict(metadata={

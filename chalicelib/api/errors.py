@@ -10,7 +10,9 @@ from chalicelib import identity
 from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
                                IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput,
                                OrderNotFound, OrderServiceError, OutOfStock, PayloadTooLarge,
-                               PriceChanged, ProductNotFound, SkuTaken, TooManyConnections,
+                               PaymentConflict, PaymentProviderRefused,
+                               PaymentProviderUnavailable, PaymentsNotConfigured, PriceChanged,
+                               ProductNotFound, SkuTaken, TooManyConnections,
                                TransitionForbidden, Unauthenticated, VersionMismatch)
 
 ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
@@ -23,12 +25,16 @@ ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
     (PriceChanged, 409, 'ConflictError'),
     (OutOfStock, 409, 'ConflictError'),
     (SkuTaken, 409, 'ConflictError'),
+    (PaymentConflict, 409, 'ConflictError'),
     (IdempotencyKeyInFlight, 409, 'ConflictError'),
     (VersionMismatch, 412, 'PreconditionFailed'),
     (PayloadTooLarge, 413, 'RequestEntityTooLargeError'),
     (ExportTooLarge, 413, 'RequestEntityTooLargeError'),
     (IdempotencyKeyReused, 422, 'UnprocessableEntityError'),
+    (PaymentsNotConfigured, 501, 'NotImplementedError'),
+    (PaymentProviderRefused, 502, 'BadGatewayError'),
     (DatabaseUnavailable, 503, 'ServiceUnavailable'),
+    (PaymentProviderUnavailable, 503, 'ServiceUnavailable'),
 ]
 
 
@@ -39,7 +45,7 @@ def error_response(exc: OrderServiceError) -> Response:
             if exc.errors:
                 body['errors'] = exc.errors
             headers: dict[str, str | list[str]] = {}
-            if isinstance(exc, DatabaseUnavailable):
+            if status == 503:
                 headers['Retry-After'] = retry_after(exc)
             elif isinstance(exc, Unauthenticated):
                 headers['WWW-Authenticate'] = identity.challenge(exc)
@@ -47,7 +53,7 @@ def error_response(exc: OrderServiceError) -> Response:
     raise exc
 
 
-def retry_after(exc: DatabaseUnavailable) -> str:
+def retry_after(exc: OrderServiceError) -> str:
     # Copies turned away for want of a connection would otherwise all come
     # back in the same second and be turned away again: spread them.
     return str(random.randint(1, 3)) if isinstance(exc, TooManyConnections) else '1'

@@ -13,12 +13,14 @@ ORDER_UPDATED = 'order_updated'
 ORDER_SHIPPED = 'order_shipped'
 ORDER_CANCELLED = 'order_cancelled'
 ORDER_DELETED = 'order_deleted'
+ORDER_REFUNDED = 'order_refunded'
 SUBJECTS = {
     ORDER_CREATED: 'Order Created',
     ORDER_UPDATED: 'Order Updated',
     ORDER_SHIPPED: 'Order Shipped',
     ORDER_CANCELLED: 'Order Cancelled',
     ORDER_DELETED: 'Order Deleted',
+    ORDER_REFUNDED: 'Order Refunded',
 }
 _TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
@@ -40,7 +42,14 @@ class CancelledDetails(TypedDict):
     reason: str | None
 
 
-Details = ShippedDetails | CancelledDetails
+class RefundedDetails(TypedDict):
+    refund_id: int
+    amount: float
+    reason: str | None
+    amount_refunded: float
+
+
+Details = ShippedDetails | CancelledDetails | RefundedDetails
 
 
 class EventBody(TypedDict):
@@ -56,6 +65,10 @@ class EventBody(TypedDict):
     timestamp: str
     shipment: NotRequired[Shipment | None]
     refund_due: NotRequired[float]
+    currency: NotRequired[str]
+    refund_id: NotRequired[int]
+    amount: NotRequired[float]
+    amount_refunded: NotRequired[float]
     reason: NotRequired[str | None]
 
 
@@ -85,6 +98,13 @@ def cancelled_details(refund_due: Decimal, reason: str | None) -> CancelledDetai
     """What order_cancelled adds: the refund owed (a number, 0 when nothing
     was paid) and the reason given, or null."""
     return {'refund_due': money.to_json(refund_due), 'reason': reason}
+
+
+def refunded_details(refund_id: int, amount: Decimal, reason: str | None,
+                     amount_refunded: Decimal) -> RefundedDetails:
+    """What order_refunded adds: the refund, and the order's refunded total so far."""
+    return {'refund_id': refund_id, 'amount': money.to_json(amount), 'reason': reason,
+            'amount_refunded': money.to_json(amount_refunded)}
 
 
 def event_body(event_id: str, event_type: str, order: EventOrder, moment: datetime,
@@ -125,4 +145,7 @@ def parse_event(body: str | bytes) -> EventBody:
     if message['event_type'] == ORDER_CANCELLED \
             and type(message.get('refund_due')) not in (int, float):
         raise UnknownMessage('a cancellation without its refund_due')
+    if message['event_type'] == ORDER_REFUNDED \
+            and type(message.get('amount')) not in (int, float):
+        raise UnknownMessage('a refund without its amount')
     return cast(EventBody, message)

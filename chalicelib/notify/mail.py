@@ -6,8 +6,8 @@ import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_SHIPPED,
-                                        ORDER_UPDATED)
+from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_REFUNDED,
+                                        ORDER_SHIPPED, ORDER_UPDATED)
 from chalicelib import money
 from chalicelib.config import get_settings
 
@@ -16,6 +16,7 @@ TEMPLATES = {
     ORDER_SHIPPED: ('shipping', 'Order #{order_id} has shipped'),
     ORDER_CANCELLED: ('cancellation', 'Order #{order_id} has been cancelled'),
     ORDER_UPDATED: ('status_update', 'Order #{order_id} is now {status}'),
+    ORDER_REFUNDED: ('refund', 'Refund for order #{order_id}'),
 }
 
 
@@ -45,6 +46,15 @@ def _shipping(shipment):
             and url.lower().startswith('https://') else None}
 
 
+def _refund(event, currency):
+    """The amounts of a refund email, each with its currency."""
+    if event['event_type'] != ORDER_REFUNDED:
+        return {}
+    return {'refund_amount': money.display(event['amount'], currency),
+            'amount_refunded': (money.display(event['amount_refunded'], currency)
+                                if event.get('amount_refunded') is not None else None)}
+
+
 def build_email(event, sender):
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
@@ -59,7 +69,8 @@ def build_email(event, sender):
                'reason': event.get('reason'),
                'refund_due': (money.display(event['refund_due'], currency)
                               if event.get('refund_due') is not None else None),
-               'nothing_paid': event.get('refund_due') == 0}
+               'nothing_paid': event.get('refund_due') == 0,
+               **_refund(event, currency)}
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject

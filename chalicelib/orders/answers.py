@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import utc_iso
 from chalicelib import money
+from chalicelib.orders.payment import dump_payment
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,6 +31,8 @@ def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
         'version': order.version,
         'currency': order.currency,
         'shipment': dump_shipment(order),
+        'payment': dump_payment(order.amount_paid, order.amount_refunded,
+                                order.payment_provider, order.payment_reference),
         'items': [dump_item(item) for item in items],
     }
 

@@ -16,7 +16,7 @@ from chalicelib.clock import utc_iso
 from chalicelib.errors import VersionMismatch
 from chalicelib.events import messages
 from chalicelib.identity.principal import Principal
-from chalicelib.orders import access, lifecycle
+from chalicelib.orders import access, lifecycle, payment
 
 # Fields a move to shipped may carry (schemas.py checks them).
 SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
@@ -28,6 +28,8 @@ class OrderState(Protocol):
     status: str
     version: int
     order_total: Decimal
+    amount_paid: Decimal
+    amount_refunded: Decimal
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,14 @@ def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
         shipment = {name: request.details.get(name) for name in SHIPMENT_FIELDS}
         fields.update(shipment, shipped_at=now)
         details = messages.shipped_details({**shipment, 'shipped_at': utc_iso(now)})
+    elif new == 'paid':
+        # A payment taken outside the service, of the whole total.
+        fields.update(amount_paid=order.order_total, payment_provider=None,
+                      payment_reference=None)
     elif new == 'cancelled':
         details = messages.cancelled_details(
-            lifecycle.refund_due(order.status, order.order_total), request.details.get('reason'))
+            payment.refund_due(order.amount_paid, order.amount_refunded),
+            request.details.get('reason'))
     return StatusChange(
         old_status=order.status, fields=fields, event_type=messages.type_for_status(new),
         event_details=details,

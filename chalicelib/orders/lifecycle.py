@@ -1,8 +1,6 @@
 """The order lifecycle: which status may follow which. Pure: no database, no AWS."""
-from decimal import Decimal
 
 from chalicelib.errors import TransitionForbidden
-from chalicelib import money
 
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 TRANSITIONS: dict[str, set[str]] = {
@@ -27,9 +25,3 @@ def check_transition(current: str, new: str) -> bool:
         raise TransitionForbidden(
             f"Cannot change status from '{current}' to '{new}'")
     return True
-
-
-def refund_due(previous_status: str, total: Decimal) -> Decimal:
-    """What a cancellation owes the customer: the total of an order that had
-    been paid, nothing for one that had not."""
-    return total if previous_status == 'paid' else money.ZERO

@@ -85,6 +85,11 @@ _TRACKING_URL_RULES: list[_Rule] = [
     validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
 _REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), not_blank, FreeText(multi_line=True)]
 
+
+def reason_rules():
+    """What a free-text reason must be (a cancellation's, a refund's)."""
+    return list(_REASON_RULES)
+
 # Fields a status change may carry, each only with its status.
 DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
                  'tracking_url': 'shipped', 'reason': 'cancelled'}

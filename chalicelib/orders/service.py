@@ -4,7 +4,9 @@ only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any, Optional, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
@@ -22,7 +24,19 @@ from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import decode_cursor, encode_cursor
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
-from chalicelib.storage.models import Order, OrderHistory, OrderItem
+from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+
+
+class CancellationRefunds(Protocol):
+    """What gives back the money of a cancelled order (payments/ fills it in:
+    the orders never import payments). `record` runs inside the
+    cancellation's transaction and returns the events it wrote (a refund that
+    succeeded at once) and the refunds `send` moves after the commit."""
+
+    def record(self, order: Order, actor: Any, now: datetime,
+               reason: Optional[str]) -> tuple[list[Outbox], list[Any]]: ...
+
+    def send(self, refunds: list[Any]) -> Any: ...
 
 # marshmallow: loaded by the first create, not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
@@ -48,9 +62,11 @@ class _CatalogMoved(Exception):
 
 
 class OrderService:
-    def __init__(self, publish=_no_publish, clock=utcnow):
+    def __init__(self, publish=_no_publish, clock=utcnow,
+                 cancellation_refunds: Optional[CancellationRefunds] = None):
         self.publish = publish
         self.clock = clock
+        self.cancellation_refunds = cancellation_refunds
 
     # -- create ---------------------------------------------------------
     def create_order(self, principal, data, idempotency_key=None, request_hash=None):
@@ -121,7 +137,7 @@ class OrderService:
              'sku': line.sku, 'name': line.name, 'holds_stock': line.reserves}
             for line in priced.lines])
         items = _items_of([order.order_id])[order.order_id]
-        _record_history(order, principal, now)
+        record_history(order, principal, now)
         event = record_event(messages.ORDER_CREATED, order, now)
         counts.record_change(new_status='pending')
         if idempotency_key is not None:
@@ -231,16 +247,20 @@ class OrderService:
             if change is None:
                 return dump_order(order, items)
             updated = statements.run(
-                statements.SHIP if 'shipped_at' in change.fields else statements.CHANGE_STATUS,
-                order_id=order_id, version=order.version,
+                _change_statement(change.fields), order_id=order_id, version=order.version,
                 **{name: value for name, value in change.fields.items() if name != 'version'}
             ).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
             for name, value in change.fields.items():
                 setattr(order, name, value)
-            event = record_event(change.event_type, order, now, change.event_details)
+            events = [record_event(change.event_type, order, now, change.event_details)]
             _write_history(order_id, change.history)
+            refunds = []
+            if order.status == 'cancelled' and self.cancellation_refunds is not None:
+                refund_events, refunds = self.cancellation_refunds.record(
+                    order, principal, now, request.details.get('reason'))
+                events += refund_events
             counts.record_change(old_status=change.old_status, new_status=order.status)
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
@@ -248,7 +268,9 @@ class OrderService:
         log.info('Order status updated: order_id=%s status=%s', order_id,
                  order.status, extra={'order_id': order_id})
         metrics.emit('OrderStatusChanges', 1)
-        self.publish([event])
+        self.publish(events)
+        if refunds:
+            self.cancellation_refunds.send(refunds)
         return dump_order(order, items)
 
     @retry_when_busy
@@ -272,11 +294,20 @@ class OrderService:
         self.publish([event])
 
 
-def _record_history(order, principal, now):
-    """The creation's entry; inside the change's transaction."""
+def _change_statement(fields):
+    if 'shipped_at' in fields:
+        return statements.SHIP
+    if 'amount_paid' in fields:
+        return statements.MARK_PAID
+    return statements.CHANGE_STATUS
+
+
+def record_history(order, principal, now, reason=None):
+    """The entry of the order's current version (its creation, or a change of
+    its money); inside the change's transaction."""
     _write_history(order.order_id, changes.HistoryEntry(
         version=order.version, status=order.status, at=now, role=principal.role,
-        sub=principal.sub, reason=None))
+        sub=principal.sub, reason=reason))
 
 
 def _write_history(order_id, entry):

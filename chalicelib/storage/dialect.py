@@ -41,6 +41,11 @@ def render(text: str, sqlite: bool, for_update: bool = False) -> str:
     return text + ' FOR UPDATE' if for_update else text
 
 
+def locked(query: peewee.Select) -> peewee.Select:
+    """Lock the rows the query reads until the transaction ends."""
+    return query if is_sqlite() else query.for_update()
+
+
 def skip_locked(query: peewee.Select) -> peewee.Select:
     """Lock the rows the query reads, passing over those another transaction locked."""
     return query if is_sqlite() else query.for_update(skip_locked=True)

@@ -139,6 +139,62 @@ _BACKFILL = [
     'WHERE o.order_id BETWEEN {low} AND {high} AND NOT EXISTS ('
     'SELECT 1 FROM order_history h WHERE h.order_id = o.order_id)',
 ]
+# Step 7's columns and tables as it makes them, written out (see step 1).
+_PAYMENT_COLUMNS = {
+    'sqlite': [
+        ('amount_paid', "TEXT NOT NULL DEFAULT '0.00'"),
+        ('amount_refunded', "TEXT NOT NULL DEFAULT '0.00'"),
+        ('payment_provider', 'VARCHAR(16)'),
+        ('payment_reference', 'VARCHAR(255)'),
+        ('payment_intent_id', 'VARCHAR(255)'),
+    ],
+    'mysql': [
+        ('amount_paid', "DECIMAL(10,2) NOT NULL DEFAULT '0.00'"),
+        ('amount_refunded', "DECIMAL(10,2) NOT NULL DEFAULT '0.00'"),
+        ('payment_provider', 'VARCHAR(16)'),
+        ('payment_reference', 'VARCHAR(255)'),
+        ('payment_intent_id', 'VARCHAR(255)'),
+    ],
+}
+_PAYMENT_TABLES = {
+    'sqlite': [
+        'CREATE TABLE IF NOT EXISTS "refunds" ('
+        '"refund_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "order_id" INTEGER NOT NULL, '
+        '"amount" TEXT NOT NULL, "currency" VARCHAR(3) NOT NULL, '
+        '"status" VARCHAR(16) NOT NULL, "reason" TEXT, "items" TEXT, "provider" VARCHAR(16), '
+        '"payment_reference" VARCHAR(255), "provider_refund_id" VARCHAR(255), "late_payment" INTEGER NOT NULL, '
+        '"actor_role" VARCHAR(16) NOT NULL, "actor_sub" VARCHAR(255) NOT NULL, '
+        '"created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, '
+        '"claim_token" VARCHAR(36), "claimed_until" DATETIME, "attempts" INTEGER NOT NULL, '
+        '"failure" TEXT, '
+        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS "stripe_events" ('
+        '"event_id" VARCHAR(255) NOT NULL PRIMARY KEY, "event_type" VARCHAR(100) NOT NULL, '
+        '"processed_at" DATETIME NOT NULL)',
+    ],
+    'mysql': [
+        'CREATE TABLE IF NOT EXISTS `refunds` ('
+        '`refund_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `order_id` BIGINT NOT NULL, '
+        '`amount` DECIMAL(10,2) NOT NULL, `currency` VARCHAR(3) NOT NULL, '
+        '`status` VARCHAR(16) NOT NULL, `reason` TEXT, `items` TEXT, `provider` VARCHAR(16), '
+        '`payment_reference` VARCHAR(255), `provider_refund_id` VARCHAR(255), `late_payment` BOOL NOT NULL, '
+        '`actor_role` VARCHAR(16) NOT NULL, `actor_sub` VARCHAR(255) NOT NULL, '
+        '`created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, '
+        '`claim_token` VARCHAR(36), `claimed_until` DATETIME(6), `attempts` INTEGER NOT NULL, '
+        '`failure` TEXT, '
+        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS `stripe_events` ('
+        '`event_id` VARCHAR(255) NOT NULL PRIMARY KEY, `event_type` VARCHAR(100) NOT NULL, '
+        '`processed_at` DATETIME(6) NOT NULL)',
+    ],
+}
+# Orders paid before payments were recorded were paid outside the service,
+# in full: those paid, shipped or delivered (most shipped orders were paid
+# first, and what a cancelled one had been paid cannot be known).
+_PAYMENT_BACKFILL = (
+    'UPDATE orders SET amount_paid = order_total '
+    'WHERE order_id BETWEEN {low} AND {high} '
+    "AND status IN ('paid', 'shipped', 'delivered')")
 # Step 5 fills in older orders this many at a time.
 BATCH_ORDERS = 5_000
 
@@ -241,6 +297,29 @@ def _catalog_currencies_and_stock(migrator):
             f'ALTER TABLE {quote}{table}{quote} ADD COLUMN {quote}{name}{quote} {definition}')
 
 
+def _payments_and_refunds(migrator):
+    """What each order was paid and refunded, through which provider; the
+    refunds; the Stripe events handled. Orders paid, shipped or delivered
+    before this step were paid outside the service, in full (filled in by
+    batches, like step 5)."""
+    kind = 'sqlite' if is_sqlite() else 'mysql'
+    present = {column.name for column in database.get_columns('orders')}
+    for name, definition in _PAYMENT_COLUMNS[kind]:
+        if name not in present:
+            database.execute_sql(f'ALTER TABLE orders ADD COLUMN {name} {definition}')
+    for statement in _PAYMENT_TABLES[kind]:
+        database.execute_sql(statement)
+    _add_index(migrator, 'refunds', ('order_id',))
+    _add_index(migrator, 'refunds', ('status', 'claimed_until'))
+    _add_index(migrator, 'stripe_events', ('processed_at',))
+    low, high = database.execute_sql(
+        'SELECT MIN(order_id), MAX(order_id) FROM orders').fetchone()
+    while low is not None and low <= high:
+        database.execute_sql(_PAYMENT_BACKFILL.format(
+            low=int(low), high=int(low) + BATCH_ORDERS - 1))
+        low += BATCH_ORDERS
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -250,6 +329,7 @@ STEPS = [
     (5, 'shipping details, cancellation reasons and order history',
      _shipping_cancellation_history),
     (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
+    (7, 'payments and refunds', _payments_and_refunds),
 ]
 LATEST = STEPS[-1][0]
 

@@ -1,9 +1,14 @@
 """Peewee tables: one set of models for SQLite and MariaDB."""
 import peewee
 
+from chalicelib.money import ZERO
 from chalicelib.storage.connection import database
 from chalicelib.storage.fields import (ExactKeyField, ExactSkuField, IdField, MoneyField,
                                       OrderCurrencyField, PreciseDateTimeField)
+
+
+# What the columns added to existing rows start at (the rows a migration finds).
+NO_MONEY = peewee.SQL("DEFAULT '0.00'")
 
 
 class BaseModel(peewee.Model):
@@ -28,6 +33,14 @@ class Order(BaseModel):
     tracking_url = peewee.CharField(max_length=500, null=True)
     shipped_at = PreciseDateTimeField(null=True)
     currency = OrderCurrencyField()
+    # The money: what was paid and refunded, by which provider, under which
+    # reference (Stripe's PaymentIntent id; NULL for a payment taken outside).
+    amount_paid = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    amount_refunded = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    payment_provider = peewee.CharField(max_length=16, null=True)
+    payment_reference = peewee.CharField(max_length=255, null=True)
+    # The PaymentIntent made for the order, before (and whether or not) it pays.
+    payment_intent_id = peewee.CharField(max_length=255, null=True)
 
     class Meta:
         table_name = 'orders'
@@ -83,6 +96,51 @@ class OrderHistory(BaseModel):
         indexes = (
             (('order', 'version'), True),
         )
+
+
+class Refund(BaseModel):
+    """Money given back on an order: committed with whatever asked for it,
+    executed after the commit (payments/refunds.py)."""
+    refund_id = IdField()
+    order = peewee.ForeignKeyField(
+        Order, column_name='order_id', on_delete='CASCADE', index=True)
+    amount = MoneyField()
+    currency = peewee.CharField(max_length=3)
+    status = peewee.CharField(max_length=16)  # pending, succeeded, failed
+    reason = peewee.TextField(null=True)
+    items = peewee.TextField(null=True)  # JSON [{order_item_id, quantity}] or NULL
+    provider = peewee.CharField(max_length=16, null=True)  # 'stripe', or NULL: outside
+    payment_reference = peewee.CharField(max_length=255, null=True)  # what it gives back
+    provider_refund_id = peewee.CharField(max_length=255, null=True)
+    # A payment that reached a cancelled order: recorded on the order when
+    # this refund of all of it succeeds.
+    late_payment = peewee.BooleanField(default=False)
+    actor_role = peewee.CharField(max_length=16)
+    actor_sub = peewee.CharField(max_length=255)
+    created_at = PreciseDateTimeField()
+    updated_at = PreciseDateTimeField()
+    # Who may send it to the provider: whoever holds claim_token until
+    # claimed_until; after that, the refund relay may take it over.
+    claim_token = peewee.CharField(max_length=36, null=True)
+    claimed_until = PreciseDateTimeField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    failure = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = 'refunds'
+        indexes = (
+            (('status', 'claimed_until'), False),
+        )
+
+
+class StripeEvent(BaseModel):
+    """A Stripe event id handled, kept 14 days (longer than Stripe retries)."""
+    event_id = peewee.CharField(max_length=255, primary_key=True)
+    event_type = peewee.CharField(max_length=100)
+    processed_at = PreciseDateTimeField(index=True)
+
+    class Meta:
+        table_name = 'stripe_events'
 
 
 class Product(BaseModel):
@@ -167,5 +225,5 @@ class SchemaVersion(BaseModel):
 
 
 # The service's data; SchemaVersion is the migrations' own bookkeeping.
-MODELS = [Order, OrderItem, OrderHistory, Product, OrderCount, IdempotencyKey, Outbox,
-          ProcessedEvent]
+MODELS = [Order, OrderItem, OrderHistory, Refund, Product, OrderCount, IdempotencyKey, Outbox,
+          ProcessedEvent, StripeEvent]

@@ -1,5 +1,6 @@
 """What the service keeps, and for how long: idempotency keys 24 hours after
-they were taken, the notifier's processed event ids 14 days, published
+they were taken, the notifier's processed event ids and the Stripe event
+ids handled 14 days, published
 outbox rows OUTBOX_RETENTION_DAYS. The scheduled housekeeping deletes what is
 older, one bounded batch at a time.
 
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 import peewee
 
 from chalicelib.clock import utcnow
-from chalicelib.storage.models import IdempotencyKey, Outbox, ProcessedEvent
+from chalicelib.storage.models import IdempotencyKey, Outbox, ProcessedEvent, StripeEvent
 
 BATCH = 500
 # Longer than an SQS message can live (14 days, in the dead-letter queue
@@ -54,6 +55,8 @@ def rules(outbox_retention: timedelta, key_ttl: timedelta) -> list[Rule]:
         Rule('idempotency_keys', IdempotencyKey, IdempotencyKey.created_at, key_ttl),
         Rule('processed_events', ProcessedEvent, ProcessedEvent.processed_at,
              PROCESSED_EVENT_TTL),
+        # Stripe retries an event for three days: a redelivery always finds its id.
+        Rule('stripe_events', StripeEvent, StripeEvent.processed_at, PROCESSED_EVENT_TTL),
         # A pending event has no published_at: it is never deleted.
         Rule('outbox', Outbox, Outbox.published_at, outbox_retention),
     ]

@@ -24,10 +24,13 @@ EVENT_OF_STATUS = {'shipped': 'order_shipped', 'cancelled': 'order_cancelled'}
 
 
 def _history(database):
-    """Each order's events, oldest first: [(event_type, status)]."""
+    """Each order's status events, oldest first: [(event_type, status)]. Not
+    the order_refunded of a paid order's cancellation: its refund of a
+    payment taken outside succeeds within the cancellation."""
     events = collections.defaultdict(list)
     for order_id, event_type, body in query(
-            database, 'SELECT order_id, event_type, body FROM outbox ORDER BY id'):
+            database, "SELECT order_id, event_type, body FROM outbox "
+                      "WHERE event_type <> 'order_refunded' ORDER BY id"):
         events[order_id].append((event_type, json.loads(body)['status']))
     return events
 

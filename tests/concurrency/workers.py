@@ -22,7 +22,8 @@ from types import SimpleNamespace
 
 # Variables a worker must not inherit from the test process's environment.
 _INHERITED = ('DATABASE_URL', 'DB_HOST', 'DB_SECRET_ARN', 'SNS_TOPIC_ARN',
-              'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR')
+              'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR',
+              'STRIPE_API_KEY', 'STRIPE_SECRET_ARN', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE')
 BARRIER_TIMEOUT = 60
 SCHEDULED_EVENT = {'version': '0', 'account': '123456789012', 'region': 'us-east-1',
                    'detail': {}, 'detail-type': 'Scheduled Event', 'source': 'aws.events',
@@ -449,6 +450,39 @@ def migrate_at_once(lam, index, barrier):
     return {**answer, 'started': started, 'ended': time.monotonic()}
 
 
+def requests_at_once(lam, index, requests, barrier):
+    """For each (method, path, body, headers) (or {worker index: ...}): wait
+    for every worker, then send it at once. A str body is sent as it is
+    (a webhook's exact bytes)."""
+    answers = []
+    for request in requests:
+        if isinstance(request, dict):
+            request = request[index]
+        method, path, body, headers = request
+        barrier.wait(BARRIER_TIMEOUT)
+        answer = lam.request(method, path, body, headers)
+        answers.append(_compact(answer, path=path, full=answer['body']))
+    return answers
+
+
+def refund_relay_until(lam, index, stop, barrier=None):
+    """The refund_relay Lambda, run again and again until `stop` is set and a
+    run found nothing: what each run answered."""
+    import app as app_module
+    from chalicelib import runtime
+    runtime.database()
+    if barrier is not None:
+        barrier.wait(BARRIER_TIMEOUT)
+    runs = []
+    while True:
+        stopping = stop.is_set()
+        answer = app_module.refund_relay(SCHEDULED_EVENT, _context('orders-refund_relay', 120))
+        runs.append(answer['answered'])
+        if stopping and not answer['answered']:
+            return runs
+        time.sleep(0.02)
+
+
 def _context(function_name, timeout_seconds):
     """A Lambda context whose remaining time runs out `timeout_seconds` from now."""
     deadline = time.monotonic() + timeout_seconds
@@ -503,4 +537,6 @@ TASKS = {
     'race_for_stock': race_for_stock,
     'expire_repeatedly': expire_repeatedly,
     'pay_orders': pay_orders,
+    'requests_at_once': requests_at_once,
+    'refund_relay_until': refund_relay_until,
 }

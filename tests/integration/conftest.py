@@ -171,3 +171,19 @@ def _forget_the_container():
     aws.forget_clients()
     runtime.reset()
     identity.reset()
+
+
+@pytest.fixture
+def stripe(client, localstripe, monkeypatch):
+    """The service configured for Stripe, reaching localstripe through a
+    FaultyStripe proxy of the test's own (the fixture's value)."""
+    from tests.stripe_support import API_KEY, WEBHOOK_SECRET, FaultyStripe
+    proxy = FaultyStripe(localstripe)
+    monkeypatch.setenv('STRIPE_API_KEY', API_KEY)
+    monkeypatch.setenv('STRIPE_WEBHOOK_SECRET', WEBHOOK_SECRET)
+    monkeypatch.setenv('STRIPE_API_BASE', proxy.url)
+    get_settings.cache_clear()
+    runtime.reset()
+    yield proxy
+    proxy.stop()
+    runtime.reset()

@@ -35,8 +35,10 @@ def test_post_returns_201_with_the_new_order(client):
     assert response.status_code == 201
     assert set(order) == {'order_id', 'user_id', 'user_email', 'status', 'order_total',
                           'created_at', 'updated_at', 'version', 'currency', 'shipment',
-                          'items'}
+                          'payment', 'items'}
     assert order['shipment'] is None  # until it ships
+    assert order['payment'] == {'status': 'unpaid', 'amount_paid': 0, 'amount_refunded': 0,
+                                'provider': None, 'reference': None}
     assert order['user_id'] == 7
     assert order['user_email'] == 'ada@example.com'
     assert order['status'] == 'pending'

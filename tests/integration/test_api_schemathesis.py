@@ -64,6 +64,12 @@ def database_url(tmp_path):
     return f'sqlite:///{tmp_path}/orders.sqlite3'
 
 
+@pytest.fixture(autouse=True)
+def card_payments(stripe):
+    """Stripe configured (localstripe): a 501 for want of it would be a 5xx."""
+    return stripe
+
+
 @pytest.fixture
 def bearer_token(staff_token):
     """Sent with every request: staff may call every operation."""

@@ -218,6 +218,10 @@ def _mariadb_schema(db):
     return schema
 
 
+UNPAID = {'status': 'unpaid', 'amount_paid': 0.0, 'amount_refunded': 0.0, 'provider': None,
+          'reference': None}
+
+
 def without_versions(schema):
     return {table: shape for table, shape in schema.items() if table != 'schema_version'}
 
@@ -243,7 +247,9 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
     order_1 = json.loads(ORDER_1_ANSWER)
     assert service.get_order(STAFF_MEMBER, 1) == {
         **order_1, 'shipment': None, 'currency': 'USD',
-        'items': [{**item, 'sku': None, 'name': None} for item in order_1['items']]}
+        'items': [{**item, 'sku': None, 'name': None} for item in order_1['items']],
+        'payment': UNPAID}
+    # Step 7 counts a shipped order paid, outside the service, in full.
     assert service.get_order(STAFF_MEMBER, 2) == {
         'order_id': 2, 'user_id': 8, 'user_email': None, 'status': 'shipped',
         'order_total': 0.3, 'created_at': '2026-11-25T10:00:01.000001Z',
@@ -253,7 +259,9 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
             {'order_item_id': 4, 'product_id': 8, 'sku': None, 'name': None, 'quantity': 1,
              'price_at_order': 0.2}],
         'shipment': {'carrier': None, 'tracking_number': None, 'tracking_url': None,
-                     'shipped_at': '2026-11-25T11:30:00.999999Z'}}
+                     'shipped_at': '2026-11-25T11:30:00.999999Z'},
+        'payment': {'status': 'paid', 'amount_paid': 0.3, 'amount_refunded': 0.0,
+                    'provider': None, 'reference': None}}
     totals = {row[0]: row[4] for row in before['orders']}
     assert [Decimal(str(totals[n])) for n in (1, 2, 4)] == [
         Decimal('109.97'), Decimal('0.30'), Decimal('99999999.99')]

@@ -68,7 +68,7 @@ def test_cancellation_sends_its_own_email_with_reason_and_refund(aws_world, clie
     oid = order['order_id']
     emails = emails_by_subject()
     assert set(emails) == {f'Order #{oid} confirmed', f'Order #{oid} is now paid',
-                           f'Order #{oid} has been cancelled'}
+                           f'Order #{oid} has been cancelled', f'Refund for order #{oid}'}
     mime = emails[f'Order #{oid} has been cancelled']
     text = mime.get_body(('plain',)).get_content()
     html = mime.get_body(('html',)).get_content()

@@ -32,13 +32,14 @@ FUNCTIONS = {
     'APIHandler': ('api_handler', 'app.app'),
     'EmailNotifier': ('email_notifier', 'app.email_notifier'),
     'OutboxRelay': ('outbox_relay', 'app.outbox_relay'),
+    'RefundRelay': ('refund_relay', 'app.refund_relay'),
     'Housekeeping': ('housekeeping', 'app.housekeeping'),
     'ExpireUnpaid': ('expire_unpaid', 'app.expire_unpaid'),
     'Migrate': ('migrate', 'app.migrate_function'),
 }
 ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
-         'OutboxRelay': 'OutboxRelayRole', 'Housekeeping': 'HousekeepingRole',
-         'ExpireUnpaid': 'ExpireUnpaidRole',
+         'OutboxRelay': 'OutboxRelayRole', 'RefundRelay': 'RefundRelayRole',
+         'Housekeeping': 'HousekeepingRole', 'ExpireUnpaid': 'ExpireUnpaidRole',
          'Migrate': 'MigrateRole'}
 ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
                'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
@@ -52,6 +53,7 @@ EVERY_FUNCTION_CALLS = ENI_ACTIONS | XRAY_ACTIONS | {
 FUNCTION_CALLS = {
     'APIHandler': {'sns:Publish'},
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
+    'RefundRelay': {'sns:Publish'},  # order_refunded; the Stripe secret is a GetSecretValue
     'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
                       'ses:SendEmail', 'ses:SendRawEmail'},
     'Housekeeping': set(),
@@ -66,11 +68,15 @@ KEY_CALLS = {
     'EmailNotifier': {'kms:Decrypt'},
     'Housekeeping': set(),
     'ExpireUnpaid': {'kms:GenerateDataKey', 'kms:Decrypt'},
+    'RefundRelay': {'kms:GenerateDataKey', 'kms:Decrypt'},
     'Migrate': set(),
 }
 # Not a function's: API Gateway's account-wide role for writing access logs.
 API_GATEWAY_LOG_ROLE = 'ApiGatewayCloudWatchRole'
-EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled'}
+EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled',
+                     'order_refunded'}
+# The functions that talk to Stripe: the only ones given its secret.
+STRIPE_FUNCTIONS = {'APIHandler', 'RefundRelay'}
 # What the subscription let through before order_cancelled existed: a consumer
 # filtering on these still gets each of them, and nothing new.
 EARLIER_EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
@@ -544,9 +550,25 @@ def test_deployment_package_holds_the_api_reference_without_its_generator(packag
     assert not any(name.startswith(('tools/', 'apispec/')) for name in names)
 
 
-def test_relay_runs_every_minute_and_housekeeping_every_hour(packaged):
-    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('Housekeeping', 'rate(1 hour)'),
-                           ('ExpireUnpaid', 'rate(1 minute)')]:
+def test_only_the_functions_that_call_stripe_get_its_secret(packaged):
+    for function, role in ROLES.items():
+        variables = packaged.props(function)['Environment']['Variables']
+        readers = [statement for condition, statement
+                   in _conditional_statements(packaged.props(role))
+                   if statement.get('Sid') == 'ReadStripeSecret']
+        if function in STRIPE_FUNCTIONS:
+            assert variables['STRIPE_SECRET_ARN'] == {'Ref': 'StripeSecretArn'}, function
+            assert [statement['Resource'] for statement in readers] == [
+                {'Ref': 'StripeSecretArn'}], function
+        else:
+            assert 'STRIPE_SECRET_ARN' not in variables, function
+            assert readers == [], function
+    assert 'STRIPE_API_KEY' not in json.dumps(packaged.template)
+
+
+def test_relays_run_every_minute_and_housekeeping_every_hour(packaged):
+    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('RefundRelay', 'rate(1 minute)'),
+                           ('Housekeeping', 'rate(1 hour)'), ('ExpireUnpaid', 'rate(1 minute)')]:
         [event] = packaged.props(function)['Events'].values()
 
         assert event == {'Type': 'Schedule', 'Properties': {'Schedule': rate}}

@@ -10,7 +10,8 @@ from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, retention
-from chalicelib.storage.models import IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent
+from chalicelib.storage.models import (IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent,
+                                       StripeEvent)
 from tests.support import LambdaContext
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
@@ -30,6 +31,12 @@ def processed_rows(ages):
         ProcessedEvent.create(event_id=str(uuid.uuid4()), processed_at=NOW - age)
 
 
+def stripe_event_rows(ages):
+    for age in ages:
+        StripeEvent.create(event_id=f'evt_{uuid.uuid4().hex}', event_type='charge.refunded',
+                           processed_at=NOW - age)
+
+
 def outbox_rows(ages, published=True):
     for age in ages:
         Outbox.create(event_id=str(uuid.uuid4()), event_type='order_created', order_id=1,
@@ -46,6 +53,8 @@ def aged_rows(database):
     key_rows([timedelta(hours=24), timedelta(hours=23)], 'fresh')
     processed_rows([timedelta(days=14, seconds=1)] * OLD_EACH)
     processed_rows([timedelta(days=14), timedelta(days=13)])
+    stripe_event_rows([timedelta(days=14, seconds=1)] * OLD_EACH)
+    stripe_event_rows([timedelta(days=14), timedelta(days=13)])
     outbox_rows([RETENTION + timedelta(minutes=1)] * OLD_EACH)
     outbox_rows([RETENTION, timedelta(days=6)])
     outbox_rows([timedelta(days=30)], published=False)
@@ -80,9 +89,11 @@ def test_housekeeping_deletes_exactly_the_rows_past_their_time(aged_rows):
     deleted = clean_up()
 
     assert deleted == {'idempotency_keys': OLD_EACH, 'processed_events': OLD_EACH,
-                       'outbox': OLD_EACH}
+                       'stripe_events': OLD_EACH, 'outbox': OLD_EACH}
     assert sorted(key.key for key in IdempotencyKey.select()) == ['fresh-0', 'fresh-1']
     assert sorted(NOW - row.processed_at for row in ProcessedEvent.select()) == [
+        timedelta(days=13), timedelta(days=14)]
+    assert sorted(NOW - row.processed_at for row in StripeEvent.select()) == [
         timedelta(days=13), timedelta(days=14)]
     # The pending ones: the month-old event, and the order's own.
     assert sorted((row.published_at is None, row.published_at and NOW - row.published_at)
@@ -99,7 +110,7 @@ def test_housekeeping_deletes_in_bounded_batches_and_never_touches_the_orders(
 
     deletes = statements.deletes()
     # 7 old rows a table, 3 a batch: 3 + 3 + 1.
-    assert sorted(rows for _, rows in deletes) == [1, 1, 1, 3, 3, 3, 3, 3, 3]
+    assert sorted(rows for _, rows in deletes) == [1, 1, 1, 1] + [3] * 8
     assert all('orders' not in sql and 'order_items' not in sql for sql, _ in statements.sent)
 
 
@@ -110,8 +121,10 @@ def test_housekeeping_stops_when_its_time_is_up_and_the_next_run_goes_on(aged_ro
     second = clean_up(batch=3)
 
     # One batch from each table in turn: the time ran out before the third.
-    assert first == {'idempotency_keys': 3, 'processed_events': 3, 'outbox': 0}
-    assert second == {'idempotency_keys': 4, 'processed_events': 4, 'outbox': OLD_EACH}
+    assert first == {'idempotency_keys': 3, 'processed_events': 3, 'stripe_events': 0,
+                     'outbox': 0}
+    assert second == {'idempotency_keys': 4, 'processed_events': 4, 'stripe_events': OLD_EACH,
+                      'outbox': OLD_EACH}
 
 
 def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, app_module):
@@ -128,14 +141,16 @@ def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, 
     # and the first batch goes anyway.
     answer = app_module.housekeeping(event, lambda_context(remaining_ms=1_000))
 
-    assert answer['deleted'] == {'idempotency_keys': 1, 'processed_events': 0, 'outbox': 0}
+    assert answer['deleted'] == {'idempotency_keys': 1, 'processed_events': 0,
+                                 'stripe_events': 0, 'outbox': 0}
     assert [key.key for key in IdempotencyKey.select()] == ['fresh']
 
 
 def test_housekeeping_does_a_first_batch_even_with_no_time_left(aged_rows):
     first = clean_up(batch=3, time_left=lambda: -1.0)
 
-    assert first == {'idempotency_keys': 3, 'processed_events': 0, 'outbox': 0}
+    assert first == {'idempotency_keys': 3, 'processed_events': 0, 'stripe_events': 0,
+                     'outbox': 0}
 
 
 SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.events import messages
 from chalicelib import money
-from chalicelib.orders import lifecycle
+from chalicelib.orders import lifecycle, payment
 from chalicelib.errors import TransitionForbidden
 
 # The contract's lifecycle diagram, arrow by arrow.
@@ -138,12 +138,21 @@ def test_any_other_status_change_is_an_order_updated_event(status):
     assert messages.type_for_status(status) == 'order_updated'
 
 
-@pytest.mark.parametrize('previous, refund', [
-    ('paid', Decimal('109.97')), ('pending', Decimal('0.00'))])
-def test_a_cancellation_refunds_the_total_only_of_a_paid_order(previous, refund):
-    due = lifecycle.refund_due(previous, Decimal('109.97'))
+@pytest.mark.parametrize('paid, refunded, due', [
+    ('109.97', '0.00', '109.97'), ('0.00', '0.00', '0.00'), ('109.97', '10.00', '99.97'),
+    ('109.97', '109.97', '0.00')])
+def test_a_cancellation_owes_what_was_paid_and_not_yet_refunded(paid, refunded, due):
+    owed = payment.refund_due(Decimal(paid), Decimal(refunded))
 
-    assert due == refund and isinstance(due, Decimal)
+    assert owed == Decimal(due) and isinstance(owed, Decimal)
+
+
+@pytest.mark.parametrize('paid, refunded, status', [
+    ('0.00', '0.00', 'unpaid'), ('109.97', '0.00', 'paid'),
+    ('109.97', '10.00', 'partially_refunded'), ('109.97', '109.97', 'refunded'),
+    ('2400', '0', 'paid')])
+def test_payment_status_follows_from_the_amounts(paid, refunded, status):
+    assert payment.payment_status(Decimal(paid), Decimal(refunded)) == status
 
 
 def test_cancellation_details_send_the_refund_as_a_json_number_and_the_reason():
@@ -161,4 +170,5 @@ def test_every_event_type_has_the_contracts_sns_subject():
         'order_shipped': 'Order Shipped',
         'order_cancelled': 'Order Cancelled',
         'order_deleted': 'Order Deleted',
+        'order_refunded': 'Order Refunded',
     }

@@ -39,7 +39,8 @@ PURE = ['chalicelib.clock', 'chalicelib.ids', 'chalicelib.orders.lifecycle',
         'chalicelib.money', 'chalicelib.orders.access', 'chalicelib.orders.export',
         'chalicelib.orders.paging', 'chalicelib.events.messages', 'chalicelib.events.breaker',
         'chalicelib.identity.tokens', 'chalicelib.orders.changes', 'chalicelib.catalog.pricing',
-        'chalicelib.catalog.stock_rules']
+        'chalicelib.catalog.stock_rules', 'chalicelib.orders.payment',
+        'chalicelib.payments.rules']
 FORBIDDEN_IN_PURE = ('peewee', 'pymysql', 'boto3', 'botocore', 'chalice', 'chalicelib.storage',
                      'chalicelib.aws', 'chalicelib.runtime', 'chalicelib.api')
 

@@ -39,7 +39,8 @@ def test_values_of_an_instance_are_its_fields_by_name_defaults_included():
     values = model_rows.values_of(order)
 
     assert values == {'user_id': 7, 'order_total': Decimal('1.50'),
-                      'created_at': datetime(2026, 1, 1), 'status': 'pending', 'version': 1}
+                      'created_at': datetime(2026, 1, 1), 'status': 'pending', 'version': 1,
+                      'amount_paid': Decimal('0.00'), 'amount_refunded': Decimal('0.00')}
     values['user_id'] = 8
     assert order.user_id == 7  # a copy
 

@@ -14,8 +14,12 @@ PROTECTED = {
     ('/orders/{order_id}', 'put'), ('/orders/{order_id}', 'delete'),
     ('/orders/{order_id}/history', 'get'), ('/users/{user_id}/orders', 'get'),
     ('/users/{user_id}/orders/export', 'get'), ('/products/{product_id}', 'put'),
-    ('/products/{product_id}', 'get'), ('/products', 'get')}
-PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get')}
+    ('/products/{product_id}', 'get'), ('/products', 'get'), ('/orders/{order_id}/payment', 'post'),
+    ('/orders/{order_id}/refunds', 'post'), ('/orders/{order_id}/refunds', 'get'),
+    ('/orders/{order_id}/refunds/{refund_id}', 'get')}
+# Stripe's webhook carries Stripe's signature instead of a bearer token.
+PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get'),
+          ('/webhooks/stripe', 'post')}
 # Every answer each operation gives (403 where a role may be refused: a
 # customer reading another user's order gets a 404, never a 403).
 STATUSES_BY_OPERATION = {
@@ -33,6 +37,14 @@ STATUSES_BY_OPERATION = {
     ('/users/{user_id}/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/users/{user_id}/orders/export', 'get'): {'200', '400', '401', '403', '413', '415',
                                                 '503'},
+    ('/orders/{order_id}/payment', 'post'): {'200', '400', '401', '403', '404', '409', '415',
+                                             '501', '502', '503'},
+    ('/webhooks/stripe', 'post'): {'200', '400', '413', '415', '501', '503'},
+    ('/orders/{order_id}/refunds', 'post'): {'201', '400', '401', '403', '404', '409', '413',
+                                             '415', '422', '503'},
+    ('/orders/{order_id}/refunds', 'get'): {'200', '400', '401', '404', '415', '503'},
+    ('/orders/{order_id}/refunds/{refund_id}', 'get'): {'200', '400', '401', '404', '415',
+                                                        '503'},
     ('/health', 'get'): {'200', '415', '503'},
     ('/openapi.json', 'get'): {'200', '415'},
     ('/docs', 'get'): {'200', '415'},
@@ -95,7 +107,7 @@ def test_every_operation_documents_each_answer_it_gives(document):
                 assert 'schema' in media, (key, status)
 
 
-def test_bearer_jwt_guards_all_but_health_and_the_reference(document):
+def test_bearer_jwt_guards_all_but_health_the_reference_and_stripes_webhook(document):
     scheme = document['components']['securitySchemes']['bearerAuth']
     assert scheme == {**scheme, 'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}
 

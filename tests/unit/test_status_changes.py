@@ -18,9 +18,15 @@ STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 EXPIRY = Principal(sub='expire_unpaid', role=SYSTEM)
 
 
-def order(status='pending', version=1, total='109.97', user_id=1):
+def order(status='pending', version=1, total='109.97', user_id=1, paid=None,
+          refunded='0.00'):
+    """An order as the service reads it; a paid (shipped, delivered) one was
+    paid its total unless `paid` says otherwise."""
+    if paid is None:
+        paid = total if status in ('paid', 'shipped', 'delivered') else '0.00'
     return SimpleNamespace(order_id=7, user_id=user_id, status=status, version=version,
-                           order_total=Decimal(total))
+                           order_total=Decimal(total), amount_paid=Decimal(paid),
+                           amount_refunded=Decimal(refunded))
 
 
 def line(product_id, quantity, holds_stock=True):
@@ -47,6 +53,18 @@ def test_a_cancellation_releases_what_the_lines_hold_and_owes_nothing_unpaid():
 
 def test_cancelling_a_paid_order_owes_its_total():
     assert plan(order('paid', 2)).event_details['refund_due'] == 109.97
+
+
+def test_cancelling_a_partly_refunded_order_owes_what_is_left():
+    assert plan(order('paid', 3, refunded='10.00')).event_details['refund_due'] == 99.97
+
+
+def test_a_put_to_paid_records_a_payment_of_the_total_taken_outside():
+    change = plan(order(), status='paid')
+
+    assert change.fields == {'status': 'paid', 'version': 2, 'updated_at': NOW,
+                             'amount_paid': Decimal('109.97'), 'payment_provider': None,
+                             'payment_reference': None}
 
 
 def test_shipping_sells_what_the_lines_hold_and_records_the_shipment():
