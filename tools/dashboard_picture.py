@@ -28,8 +28,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
+import matplotlib.pyplot as plt
+import yaml
 
 SECONDS_PER_MINUTE = 5.0  # the run's seconds that stand for a minute of CloudWatch
 GRID_COLUMNS = 24

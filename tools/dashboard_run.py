@@ -28,8 +28,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SECONDS = 90.0
 SNS_OUTAGE = (25.0, 35.0)  # seconds into the run

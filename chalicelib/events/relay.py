@@ -1,7 +1,8 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow

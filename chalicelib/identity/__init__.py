@@ -12,7 +12,8 @@ Where the keys come from is decided once per container, on first use:
 - no AUTH_ISSUER anywhere else: every request is refused and the log says
   why, so a deployment that forgot its settings never runs open."""
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.config import AuthSettings, get_settings
 from chalicelib.errors import Unauthenticated
@@ -78,7 +79,7 @@ class Authenticator:
         self.clock = clock
         self._verified = {}  # token: (claims, principal, kid, key)
 
-    def authenticate(self, authorization: Optional[str]) -> Principal:
+    def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
         now = self.clock()
         known = self._verified.get(token)

@@ -167,7 +167,7 @@ class JwksCache:
                 return
         try:
             keys = parse_jwks(self._fetch(self.url))
-        except Exception as exc:  # noqa: BLE001 - any failure to get keys is a 401, never a 500
+        except Exception as exc:  # any failure to get keys is a 401, never a 500
             self._failed_at = self._clock()
             self._failure = type(exc).__name__
             log.warning('JWKS fetch from %s failed (%s: %s); %s', self.url,
