@@ -128,7 +128,8 @@ def _demo_catalog(_path):
 
 COMMANDS: dict[str, Callable[[], None]] = {
     'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
-CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {'import-products': _import_products, 'demo-catalog': _demo_catalog}
+CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {
+    'import-products': _import_products, 'demo-catalog': _demo_catalog}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -166,5 +166,6 @@ def _write(product_id: int, data: dict[str, Any], expected_version: int | None,
 
 def _sku_taken(sku: str, owner: int | None = None) -> SkuTaken:
     return SkuTaken(f'SKU {sku!r} belongs to another product', {'sku': [
-        f'Already the SKU of product {owner}.' if owner else 'Already the SKU of another product.']})
+        f'Already the SKU of product {owner}.' if owner
+        else 'Already the SKU of another product.']})
 

@@ -68,7 +68,7 @@ def fetch(statement: Statement, **values: Any) -> list[Any]:
     model = statement.model
     columns = [model._meta.columns[column[0]] for column in cursor.description]
     return [from_row(model, {field.name: None if value is None else field.python_value(value)
-                             for field, value in zip(columns, row)})
+                             for field, value in zip(columns, row, strict=True)})
             for row in cursor.fetchall()]
 
 
