@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 import peewee
 
@@ -25,7 +24,7 @@ PUBLISH_LEASE = timedelta(seconds=10)
 
 
 def record_event(event_type: str, order: Order, moment: datetime,
-                 details: dict[str, Any] | None = None) -> Outbox:
+                 details: messages.Details | None = None) -> Outbox:
     """Insert the event into the outbox; call inside the change's transaction.
     `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())

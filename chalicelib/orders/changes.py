@@ -54,7 +54,7 @@ class StatusChange:
     old_status: str
     fields: dict[str, Any]  # the order's new column values (status, version, updated_at, ...)
     event_type: str
-    event_details: dict[str, Any] | None
+    event_details: messages.Details | None
     history: HistoryEntry
     release: dict[int, int]  # {product_id: quantity} whose reservation ends
     sell: dict[int, int]  # {product_id: quantity} reserved and now sold
@@ -74,11 +74,13 @@ def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
     new = request.status
     fields: dict[str, Any] = {'status': new, 'version': order.version + 1, 'updated_at': now}
     held = stock.held(lines)
-    details: dict[str, Any] | None = None
+    details: messages.Details | None = None
     if new == 'shipped':
         shipment = {name: request.details.get(name) for name in SHIPMENT_FIELDS}
         fields.update(shipment, shipped_at=now)
-        details = messages.shipped_details({**shipment, 'shipped_at': utc_iso(now)})
+        details = messages.shipped_details({
+            'carrier': shipment['carrier'], 'tracking_number': shipment['tracking_number'],
+            'tracking_url': shipment['tracking_url'], 'shipped_at': utc_iso(now)})
     elif new == 'cancelled':
         details = messages.cancelled_details(
             lifecycle.refund_due(order.status, order.order_total), request.details.get('reason'))
