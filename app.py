@@ -20,7 +20,7 @@ from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, expiry, idempotency
 from chalicelib.storage import availability, retention
-from chalicelib.storage.migrations import migrate
+from chalicelib.storage.migrations import Migrated, migrate
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
@@ -198,6 +198,6 @@ def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
 
 
 @app.lambda_function(name='migrate')
-def migrate_function(event: dict[str, Any], context: Any) -> dict[str, object]:
+def migrate_function(event: dict[str, Any], context: Any) -> Migrated:
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
     return migrate(get_settings(), counts.recount)

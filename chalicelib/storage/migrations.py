@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import peewee
 
@@ -270,11 +270,16 @@ def _add_index(migrator: SchemaMigrator, table: str, columns: tuple[str, ...],
         migrator.add_index(table, columns, unique).run()
 
 
-def version():
+def version() -> int:
     """The last step this database has had; 0 before any."""
     if not SchemaVersion.table_exists():
         return 0
     return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+class Migrated(TypedDict):
+    version: int  # the schema's version now
+    applied: list[int]  # the steps this run applied
 
 
 def upgrade(seed_counts: Callable[[], object],
@@ -323,7 +328,7 @@ def _one_copy_at_a_time():
         database.execute_sql(f'SELECT RELEASE_LOCK({lock_name})')
 
 
-def migrate(settings: Settings, seed_counts: Callable[[], object]) -> dict[str, object]:
+def migrate(settings: Settings, seed_counts: Callable[[], object]) -> Migrated:
     """Upgrade the schema of the database `settings` name:
     {'version': the version it is at now, 'applied': the steps this run applied}."""
     connection.open_database(settings)
