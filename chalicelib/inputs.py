@@ -34,7 +34,8 @@ def parse_json_object(raw_body: bytes | str | None) -> dict:
             f'Request body is larger than {MAX_BODY_BYTES} bytes')
     try:
         text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
-        body = json.loads(text, parse_float=Decimal,
+        # No body at all is as invalid as an empty one.
+        body = json.loads(text or '', parse_float=Decimal,
                           parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError):
         raise InvalidInput('Request body is not valid JSON') from None
