@@ -76,9 +76,9 @@ _list_query = ProductListQuerySchema()
 
 
 def load_product(body: dict[str, Any]) -> dict[str, Any]:
-    return load(_product, body, 'Invalid product')  # type: ignore[no-any-return]
+    return load(_product, body, 'Invalid product')
 
 
 def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
     params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_list_query, params, 'Invalid query parameters')  # type: ignore[no-any-return]
+    return load(_list_query, params, 'Invalid query parameters')

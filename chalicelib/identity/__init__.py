@@ -20,7 +20,7 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
                                            Principal, principal_from_claims)
-from chalicelib.identity.tokens import check_times, verify_token
+from chalicelib.identity.tokens import Claims, check_times, verify_token
 from chalicelib.logs import log
 
 __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal',
@@ -35,7 +35,7 @@ LOCAL_STAGE = 'local'
 VERIFIED_TOKENS = 256
 
 
-def bearer_token(authorization):
+def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header value.
 
     No header, or another scheme (Basic, ...), is Unauthenticated with
@@ -77,7 +77,7 @@ class Authenticator:
         self.keys = keys if keys is not None else JwksCache(
             settings.jwks_url, max_age=settings.jwks_max_age)
         self.clock = clock
-        self._verified = {}  # token: (claims, principal, kid, key)
+        self._verified: dict[str, tuple[Claims, Principal, str, Any]] = {}  # kid, key last
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
