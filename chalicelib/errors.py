@@ -43,8 +43,9 @@ class OrderServiceError(Exception):
     message = 'Order service error'
 
     # Field errors as marshmallow reports them: lists of messages keyed by
-    # field, nested by list index and field for what lies deeper.
-    errors: dict[str, Any] | None
+    # field (by line number for a file import), nested by list index and
+    # field for what lies deeper.
+    errors: dict[Any, Any] | None
 
     def __init__(self, message: str | None = None,
                  errors: dict[Any, Any] | None = None) -> None:
