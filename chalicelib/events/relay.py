@@ -54,7 +54,7 @@ def relay(publisher: Any, time_left: Callable[[], float],
     return total
 
 
-def _report_pending_age(now):
+def _report_pending_age(now: datetime) -> None:
     oldest = outbox.oldest_pending()
     age = (now - oldest).total_seconds() if oldest else 0.0
     metrics.emit('OutboxPendingAgeSeconds', max(age, 0.0), unit='Seconds')
