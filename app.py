@@ -11,6 +11,7 @@ from chalicelib import __version__, logs, runtime
 from chalicelib.api import middleware, reference
 from chalicelib.api.decorators import Views
 from chalicelib.api.errors import retry_after
+from chalicelib.api.invocation import current_request, lambda_context
 from chalicelib.api.http import expected_version, path_id, versioned_response
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
@@ -21,7 +22,7 @@ from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, expiry, idempotency
 from chalicelib.storage import availability, retention
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
-from chalicelib.storage.migrations import migrate
+from chalicelib.storage.migrations import Migrated, migrate
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
@@ -39,7 +40,7 @@ public_api = views.public
 @app.route('/orders', methods=['POST'])
 @api
 def create_order(principal: Principal) -> Response:
-    request = app.current_request
+    request = current_request(app)
     body = schemas.parse_json_object(request.raw_body)
     data = schemas.load_create_order(body)
     key = request.headers.get('idempotency-key')
@@ -56,7 +57,7 @@ def create_order(principal: Principal) -> Response:
 @app.route('/orders', methods=['GET'])
 @api
 def list_orders(principal: Principal) -> dict[str, Any]:
-    query = schemas.load_list_query(app.current_request.query_params)
+    query = schemas.load_list_query(current_request(app).query_params)
     return runtime.order_service().list_orders(principal, query)
 
 
@@ -69,7 +70,7 @@ def get_order(principal: Principal, order_id: str) -> Response:
 @app.route('/orders/{order_id}', methods=['PUT'])
 @api
 def update_order(principal: Principal, order_id: str) -> Response:
-    request = app.current_request
+    request = current_request(app)
     order = path_id(order_id)
     data = schemas.load_update_order(schemas.parse_json_object(request.raw_body),
                                      get_settings().tracking_url_hosts)
@@ -96,7 +97,7 @@ def delete_order(principal: Principal, order_id: str) -> Response:
 @api
 def list_user_orders(principal: Principal, user_id: str) -> dict[str, Any]:
     user = path_id(user_id, 'user_id')
-    query = schemas.load_list_query(app.current_request.query_params, for_user=True)
+    query = schemas.load_list_query(current_request(app).query_params, for_user=True)
     return runtime.order_service().list_orders(principal, query, user_id=user)
 
 
@@ -104,7 +105,7 @@ def list_user_orders(principal: Principal, user_id: str) -> dict[str, Any]:
 @api
 def export_user_orders(principal: Principal, user_id: str) -> Response:
     user = path_id(user_id, 'user_id')
-    query = schemas.load_export_query(app.current_request.query_params)
+    query = schemas.load_export_query(current_request(app).query_params)
     text = runtime.order_service().export_orders(principal, user, query)
     return Response(body=text, status_code=200, headers={
         'Content-Type': 'text/csv; charset=utf-8',
@@ -160,7 +161,7 @@ def get_refund(principal: Principal, order_id: str, refund_id: str) -> dict[str,
 @app.route('/products/{product_id}', methods=['PUT'])
 @api
 def put_product(principal: Principal, product_id: str) -> Response:
-    request = app.current_request
+    request = current_request(app)
     product = path_id(product_id, 'product_id')
     data = catalog_schemas.load_product(schemas.parse_json_object(request.raw_body))
     written = runtime.catalog_service().put_product(
@@ -178,7 +179,7 @@ def get_product(principal: Principal, product_id: str) -> Response:
 @app.route('/products', methods=['GET'])
 @api
 def list_products(principal: Principal) -> dict[str, Any]:
-    query = catalog_schemas.load_list_query(app.current_request.query_params)
+    query = catalog_schemas.load_list_query(current_request(app).query_params)
     return runtime.catalog_service().list_products(principal, query)
 
 
@@ -218,7 +219,7 @@ def email_notifier(event: SQSEvent) -> Mapping[str, object]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     runtime.database()
-    published = relay(runtime.publisher(), time_left(event.context, RELAY_MARGIN_SECONDS))
+    published = relay(runtime.publisher(), time_left(lambda_context(event), RELAY_MARGIN_SECONDS))
     logs.log.info('Outbox relay published %s events', published)
     return {'published': published}
 
@@ -236,7 +237,7 @@ def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
 def housekeeping(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     runtime.database()
     deleted = retention.clean_up(get_settings().outbox_retention, idempotency.KEY_TTL,
-                                 time_left(event.context, retention.MARGIN_SECONDS))
+                                 time_left(lambda_context(event), retention.MARGIN_SECONDS))
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
 
@@ -249,12 +250,12 @@ def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
     runtime.database()
     service = runtime.order_service()
     expired = expiry.expire_unpaid(service, window, service.clock(),
-                                   time_left(event.context, 0))
+                                   time_left(lambda_context(event), 0))
     logs.log.info('Expired %s unpaid orders', expired)
     return {'expired': expired}
 
 
 @app.lambda_function(name='migrate')
-def migrate_function(event: dict[str, Any], context: Any) -> dict[str, object]:
+def migrate_function(event: dict[str, Any], context: Any) -> Migrated:
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
     return migrate(get_settings(), counts.recount)

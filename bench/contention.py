@@ -26,7 +26,8 @@ PROCESSES = (1, 2, 4, 8)
 def _copy(env, mode, requests, barrier, results):
     """One Lambda copy: warm up, wait for the others, create `requests` orders."""
     os.environ.update(env)
-    sys.stdout = open(os.devnull, 'w')  # the service's log lines, as Lambda's stdout
+    # The service's log lines, as Lambda's stdout; open for the process's life.
+    sys.stdout = open(os.devnull, 'w')  # noqa: SIM115
     from bench.invoke import SnsStub, invocation
     SnsStub(on=True)
     import app

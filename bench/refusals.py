@@ -18,7 +18,8 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 COMPACT = (',', ':')
 BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -135,12 +136,13 @@ def main() -> int:
         other_id = json.loads(others.body)['order_id']
         for what, method, path, body in _bodies():
             path = path.format(order_id=order_id)
-            wall, cpu, peak, response = _measure(lambda: client.http.request(
-                method, path, headers=customer, body=body.encode('utf-8')), memory)
+            wall, cpu, peak, response = _measure(
+                lambda method=method, path=path, body=body: client.http.request(
+                    method, path, headers=customer, body=body.encode('utf-8')), memory)
             print(_row(what, response.status_code, len(response.body), wall, cpu, peak,
                        memory))
         for what, token in _tokens(issuer):
-            wall, cpu, peak, response = _measure(lambda: client.http.get(
+            wall, cpu, peak, response = _measure(lambda token=token: client.http.get(
                 f'/orders/{other_id}', headers={'Authorization': f'Bearer {token}'}), memory)
             print(_row(f"{what}: GET another user's order", response.status_code,
                        len(response.body), wall, cpu, peak, memory))

@@ -78,7 +78,7 @@ def _recount() -> None:
     print(f'counts rebuilt: {counts.recount()}')
 
 
-def _import_products(path):
+def _import_products(path: str | None) -> int:
     """All rows or none; every bad row reported by line. 0 when imported."""
     if not path:
         print('import-products needs a file: make import-products FILE=products.csv',
@@ -93,14 +93,14 @@ def _import_products(path):
         return _refused(path, exc.problems)
     except InvalidInput as exc:
         return _refused(path, [f'line {line}: sku: {" ".join(why["sku"])}'
-                               for line, why in sorted(exc.errors.items())])
+                               for line, why in sorted((exc.errors or {}).items())])
     except SkuTaken as exc:  # another import wrote the same SKU meanwhile
         return _refused(path, [str(exc)])
     print(f'imported {imported} products from {path}')
     return 0
 
 
-def _refused(path, problems):
+def _refused(path: str, problems: Sequence[str]) -> int:
     print(f'{path}: nothing imported, {len(problems)} problem(s):', file=sys.stderr)
     for problem in problems:
         print(f'  {problem}', file=sys.stderr)
@@ -111,7 +111,7 @@ DEMO_CATALOG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
                             'tools', 'demo_products.csv')
 
 
-def _demo_catalog(_path):
+def _demo_catalog(_path: str | None) -> int:
     """`make run`'s demo products, only into the local stage's database and
     only while its catalog is empty: a deployment's catalog is never touched,
     and a local one staff changed is kept."""
@@ -128,7 +128,8 @@ def _demo_catalog(_path):
 
 COMMANDS: dict[str, Callable[[], None]] = {
     'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
-CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {'import-products': _import_products, 'demo-catalog': _demo_catalog}
+CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {
+    'import-products': _import_products, 'demo-catalog': _demo_catalog}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,13 +25,14 @@ def _capped(errors: Any, room: list[int]) -> tuple[Any, int]:
                 kept[key] = value
         return kept, total
     if isinstance(errors, (list, tuple)):
-        kept, total = [], 0
+        entries: list[Any] = []
+        total = 0
         for value in errors:
             value, count = _capped(value, room)
             total += count
             if value:
-                kept.append(value)
-        return kept, total
+                entries.append(value)
+        return entries, total
     if room[0] <= 0:
         return None, 1
     room[0] -= 1
@@ -42,11 +43,12 @@ class OrderServiceError(Exception):
     message = 'Order service error'
 
     # Field errors as marshmallow reports them: lists of messages keyed by
-    # field, nested by list index and field for what lies deeper.
-    errors: dict[str, Any] | None
+    # field (by line number for a file import), nested by list index and
+    # field for what lies deeper.
+    errors: dict[Any, Any] | None
 
     def __init__(self, message: str | None = None,
-                 errors: dict[str, Any] | None = None) -> None:
+                 errors: dict[Any, Any] | None = None) -> None:
         message = message or self.message
         if errors:
             errors, total = _capped(errors, [MAX_PROBLEMS])

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from chalicelib import money
 from chalicelib.errors import InvalidInput, PayloadTooLarge
@@ -34,7 +35,8 @@ def parse_json_object(raw_body: bytes | str | None) -> dict:
             f'Request body is larger than {MAX_BODY_BYTES} bytes')
     try:
         text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
-        body = json.loads(text, parse_float=Decimal,
+        # No body at all is as invalid as an empty one.
+        body = json.loads(text or '', parse_float=Decimal,
                           parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError):
         raise InvalidInput('Request body is not valid JSON') from None
@@ -100,10 +102,11 @@ class FreeText(validate.Validator):
 class StrictInteger(fields.Integer):
     """A JSON integer: "1", 1.5, 1.0 and true are refused."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error('invalid')
         return super()._deserialize(value, attr, data, **kwargs)
@@ -119,7 +122,8 @@ class Money(fields.Field):
         'places': 'Must have at most two decimal places.',
     }
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> Decimal:
         try:
             return money.parse(value)
         except money.MoneyError as exc:
@@ -129,18 +133,19 @@ class Money(fields.Field):
 class QueryInteger(fields.Integer):
     """An integer written in a query string or path: plain digits only."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> int:
         if not isinstance(value, str) or not _DIGITS.fullmatch(value):
             raise self.make_error('invalid')
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def not_blank(value):
+def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError('Must not be blank.')
 
 
-def printable(value):
+def printable(value: str) -> None:
     # Unicode letters are fine (a name in its own language); control, format
     # (bidirectional controls among them), surrogate and separator characters
     # other than the space are not.
@@ -148,7 +153,7 @@ def printable(value):
         raise ValidationError('Must be printable characters.')
 
 
-def load(schema, data, message):
+def load(schema: Schema, data: Mapping[str, Any], message: str) -> dict[str, Any]:
     try:
         return schema.load(data)
     except ValidationError as exc:

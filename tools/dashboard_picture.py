@@ -1,6 +1,7 @@
 """Draw the stack's CloudWatch dashboard from a local run, into a PNG.
 
-    python tools/dashboard_picture.py build/prod/sam.yaml build/dashboard/run.jsonl docs/screenshots/dashboard.png
+    python tools/dashboard_picture.py TEMPLATE RUN_JSONL PNG
+    (as in: build/prod/sam.yaml build/dashboard/run.jsonl docs/screenshots/dashboard.png)
 
 The widgets are the dashboard's own: its body is read from the packaged
 template, every widget is drawn where its x, y, width and height put it, each
@@ -28,8 +29,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
+import matplotlib.pyplot as plt
+import yaml
 
 SECONDS_PER_MINUTE = 5.0  # the run's seconds that stand for a minute of CloudWatch
 GRID_COLUMNS = 24
@@ -94,7 +95,7 @@ def series(run: Run, line: list[Any], period: float, functions: dict[str, str]):
     """(bucket starts, values) of one widget line."""
     options = line[-1] if isinstance(line[-1], dict) else {}
     namespace, name, *dimensions = line[:-1] if options else line
-    dims = dict(zip(dimensions[::2], dimensions[1::2]))
+    dims = dict(zip(dimensions[::2], dimensions[1::2], strict=False))
     stat = options.get('stat', 'Average')
     buckets = [index * period for index in range(int(run.end // period) + 1)]
 

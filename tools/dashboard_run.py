@@ -7,9 +7,9 @@ notification queue and its raw subscription, as the stack wires them) and
 emails written to files. Staff place, read, list and change orders; a few
 requests are refused (400, 404). Every RELAY_EVERY seconds, as its schedule
 would, the relay runs (the same relay() the function calls); after every
-step the notifier takes a batch from the queue, as Lambda's poller would. For a while SNS refuses (publishes
-fail, events wait, the relay catches up), later the mail sender does (emails
-fail and are retried).
+step the notifier takes a batch from the queue, as Lambda's poller would.
+For a while SNS refuses (publishes fail, events wait, the relay catches up),
+later the mail sender does (emails fail and are retried).
 
 Written to the output file, one JSON object a line:
   {"start": {epoch_ms}}              when the run started (the first line)
@@ -28,8 +28,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SECONDS = 90.0
 SNS_OUTAGE = (25.0, 35.0)  # seconds into the run
@@ -206,23 +207,24 @@ def load(run: Run, staff: str, seconds: float, queue_url: str) -> None:
             body = {'user_id': user, 'user_email': f'user{user}@example.com', 'items': [
                 {'product_id': 101 + step % 3, 'quantity': 1 + step % 2,
                  'price_at_order': 29.99}]}
-            answer = run.timed(lambda: client.http.post(
+            answer = run.timed(lambda body=body: client.http.post(
                 '/orders', headers=headers, body=json.dumps(body)))
             if answer.status_code == 201:
                 created.append(answer.json_body['order_id'])
             order_id = created[-1] if created else 1
-            run.timed(lambda: client.http.get(f'/orders/{order_id}', headers=headers))
-            run.timed(lambda: client.http.get(f'/orders?page_size=20&user_id={user}',
-                                              headers=headers))
+            run.timed(lambda order_id=order_id: client.http.get(f'/orders/{order_id}',
+                                                                headers=headers))
+            run.timed(lambda user=user: client.http.get(f'/orders?page_size=20&user_id={user}',
+                                                        headers=headers))
             if step % 3 == 0 and created:
                 target = created.pop(0)
                 status = 'cancelled' if step % 2 else 'shipped'
-                run.timed(lambda: client.http.put(
+                run.timed(lambda target=target, status=status: client.http.put(
                     f'/orders/{target}', headers=headers, body=json.dumps({'status': status})))
             if step % 10 == 0:
-                run.timed(lambda: client.http.post(
-                    '/orders', headers=headers,
-                    body=json.dumps({'user_id': user, 'items': [{'product_id': 1, 'quantity': 0}]})))
+                run.timed(lambda user=user: client.http.post(
+                    '/orders', headers=headers, body=json.dumps(
+                        {'user_id': user, 'items': [{'product_id': 1, 'quantity': 0}]})))
             if step % 15 == 0:
                 run.timed(lambda: client.http.get('/orders/999999999', headers=headers))
             # A shop's pace, not a benchmark's: a few requests a second.

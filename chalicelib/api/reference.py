@@ -35,7 +35,7 @@ def _csp_hash(script: bytes) -> str:
 
 
 @functools.cache
-def docs_page() -> tuple[str, dict[str, str]]:
+def docs_page() -> tuple[str, dict[str, str | list[str]]]:
     """(body, headers) of GET /docs, built once per container (a few ms)."""
     # No source map to fetch: the page has no asset route to serve it from.
     css = re.sub(rb'/\*# sourceMappingURL=[^*]*\*/', b'', _read('swagger-ui', 'swagger-ui.css'))

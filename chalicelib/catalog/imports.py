@@ -44,7 +44,7 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
         if len(cells) != len(HEADER):
             problems.append(f'line {line}: {len(cells)} cells, not {len(HEADER)}')
             continue
-        cell = dict(zip(HEADER, cells))
+        cell = dict(zip(HEADER, cells, strict=True))
         why = []
         product_id = int(cell['product_id']) if _DIGITS.fullmatch(cell['product_id']) else 0
         if not 1 <= product_id <= MAX_ID:

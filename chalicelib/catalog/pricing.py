@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
 
 from chalicelib import money
 from chalicelib.errors import InvalidInput, PriceChanged
@@ -28,7 +27,7 @@ Errors = dict[int, dict[str, list[str]]]
 class CatalogEntry:
     """What pricing needs of a product."""
     product_id: int
-    sku: Optional[str]
+    sku: str | None
     name: str
     unit_price: Decimal
     currency: str
@@ -42,7 +41,7 @@ class Request:
     """One requested line: price_at_order None when the caller sent none."""
     product_id: int
     quantity: int
-    price_at_order: Optional[Decimal] = None
+    price_at_order: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,8 @@ class Line:
     product_id: int
     quantity: int
     price_at_order: Decimal
-    sku: Optional[str]
-    name: Optional[str]
+    sku: str | None
+    name: str | None
     reserves: bool  # its product's stock is tracked: the line reserves its quantity
 
 
@@ -63,7 +62,7 @@ class PricedOrder:
 
 
 def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry], *,
-                staff: bool, body_currency: Optional[str],
+                staff: bool, body_currency: str | None,
                 default_currency: str) -> PricedOrder:
     """Raise InvalidInput (400) for what no catalog change can fix, else
     PriceChanged (409) for customer prices that are not the current ones."""
@@ -109,10 +108,10 @@ def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry]
 
 
 def _currency(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry],
-              body_currency: Optional[str], default_currency: str, refused: Errors) -> str:
+              body_currency: str | None, default_currency: str, refused: Errors) -> str:
     """The catalog lines' one currency, else the body's, else the default;
     lines in another currency than the first catalog line's are refused."""
-    found: Optional[str] = None
+    found: str | None = None
     for index, request in enumerate(requests):
         entry = catalog.get(request.product_id)
         if entry is None:

@@ -3,10 +3,10 @@ import); anyone with a valid token reads, a customer only active products
 and, of their stock, only what is available."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any
 
 import peewee
 
@@ -71,7 +71,7 @@ class CatalogService:
         """Ascending product_id, paged by number or by keyset cursor like the
         order lists; a customer's list holds active products only."""
         _check_can_read(principal)
-        active: Optional[bool] = query.get('active')
+        active: bool | None = query.get('active')
         page, after = None, None
         if 'cursor' in query:
             after, active = decode_cursor(query['cursor'], active)
@@ -104,7 +104,7 @@ class CatalogService:
 
     @retry_when_busy
     def put_product(self, principal: Principal, product_id: int, data: dict[str, Any],
-                    expected_version: Optional[int] = None) -> Written:
+                    expected_version: int | None = None) -> Written:
         """Create (201) or replace (200) the product; expected_version (If-Match)
         makes the write conditional. `reserved` is never written here."""
         _check_can_write(principal)
@@ -139,7 +139,7 @@ class CatalogService:
         return len(rows)
 
 
-def _write(product_id: int, data: dict[str, Any], expected_version: Optional[int],
+def _write(product_id: int, data: dict[str, Any], expected_version: int | None,
            now: datetime) -> bool:
     """Insert or replace one product inside the caller's transaction; True if new."""
     current = statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
@@ -164,7 +164,8 @@ def _write(product_id: int, data: dict[str, Any], expected_version: Optional[int
     return True
 
 
-def _sku_taken(sku: str, owner: Optional[int] = None) -> SkuTaken:
+def _sku_taken(sku: str, owner: int | None = None) -> SkuTaken:
     return SkuTaken(f'SKU {sku!r} belongs to another product', {'sku': [
-        f'Already the SKU of product {owner}.' if owner else 'Already the SKU of another product.']})
+        f'Already the SKU of product {owner}.' if owner
+        else 'Already the SKU of another product.']})
 

@@ -2,6 +2,7 @@
 product never loads marshmallow."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -18,7 +19,8 @@ _TEXT = [printable, not_blank]
 class StrictBoolean(fields.Boolean):
     """true or false, nothing that merely looks like one ("true", 1)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> bool:
         if not isinstance(value, bool):
             raise self.make_error('invalid')
         return value
@@ -41,7 +43,7 @@ class ProductSchema(Schema):
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
 
     @validates_schema(skip_on_field_errors=True)
-    def price_fits_its_currency(self, data, **kwargs):
+    def price_fits_its_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not money.fits_currency(data['unit_price'], data['currency']):
             raise ValidationError(
                 f"Must have at most {money.places(data['currency'])} decimal places in "
@@ -51,7 +53,8 @@ class ProductSchema(Schema):
 class QueryBoolean(fields.Field):
     default_error_messages = {'invalid': 'Must be true or false.'}
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> bool:
         if value not in ('true', 'false'):
             raise self.make_error('invalid')
         return value == 'true'
@@ -64,7 +67,7 @@ class ProductListQuerySchema(Schema):
     cursor = fields.String(validate=validate.Length(min=1, max=512))
 
     @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data, **kwargs):
+    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
         if 'page' in data and 'cursor' in data:
             raise ValidationError('Use either page or cursor, not both.', 'page')
         if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
@@ -76,9 +79,9 @@ _list_query = ProductListQuerySchema()
 
 
 def load_product(body: dict[str, Any]) -> dict[str, Any]:
-    return load(_product, body, 'Invalid product')  # type: ignore[no-any-return]
+    return load(_product, body, 'Invalid product')
 
 
 def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
     params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_list_query, params, 'Invalid query parameters')  # type: ignore[no-any-return]
+    return load(_list_query, params, 'Invalid query parameters')

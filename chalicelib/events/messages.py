@@ -62,6 +62,8 @@ class EventBody(TypedDict):
     user_email: str | None
     status: str
     order_total: float
+    # Events published before orders had a currency carry none.
+    currency: NotRequired[str]
     timestamp: str
     shipment: NotRequired[Shipment | None]
     refund_due: NotRequired[float]
@@ -79,6 +81,7 @@ class EventOrder(Protocol):
     user_email: str | None
     status: str
     order_total: Decimal
+    currency: str
 
 
 class UnknownMessage(ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import peewee
 
@@ -25,7 +25,7 @@ PUBLISH_LEASE = timedelta(seconds=10)
 
 
 def record_event(event_type: str, order: Order, moment: datetime,
-                 details: dict[str, Any] | None = None) -> Outbox:
+                 details: messages.Details | None = None) -> Outbox:
     """Insert the event into the outbox; call inside the change's transaction.
     `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())
@@ -39,26 +39,27 @@ def record_event(event_type: str, order: Order, moment: datetime,
     return row
 
 
-def mark_published(published, now):
+def mark_published(published: Sequence[tuple[Outbox, str | None]], now: datetime) -> None:
     """published: [(row, sns_message_id or None)]."""
     for row, message_id in published:
         statements.run(statements.MARK_PUBLISHED, published_at=now,
                        sns_message_id=message_id, id=row.id)
 
 
-def mark_published_quietly(published, now):
+def mark_published_quietly(published: Sequence[tuple[Outbox, str | None]],
+                           now: datetime) -> None:
     # Not marked, still pending: the relay publishes it again (at least once).
     _quietly(lambda: mark_published(published, now), 'mark events published')
 
 
-def hand_to_relay_quietly(rows):
+def hand_to_relay_quietly(rows: Sequence[Outbox]) -> None:
     """The request will not publish these rows: the relay may take them now."""
     # Not handed over, still leased: the relay takes them once PUBLISH_LEASE is over.
     _quietly(lambda: statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows]),
              'hand events to the relay')
 
 
-def _quietly(write, what):
+def _quietly(write: Callable[[], object], what: str) -> None:
     """A request's after-commit bookkeeping: a failure never reaches the
     request. A broken connection is dropped; a busy one is kept."""
     try:
@@ -89,7 +90,7 @@ def read_committed() -> None:
     dialect.read_committed()
 
 
-def oldest_pending():
+def oldest_pending() -> datetime | None:
     oldest = (Outbox.select(peewee.fn.MIN(Outbox.created_at))
               .where(Outbox.published_at.is_null()).scalar())
     if isinstance(oldest, str):  # SQLite hands back an aggregate as text

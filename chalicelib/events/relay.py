@@ -1,7 +1,8 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
@@ -53,7 +54,7 @@ def relay(publisher: Any, time_left: Callable[[], float],
     return total
 
 
-def _report_pending_age(now):
+def _report_pending_age(now: datetime) -> None:
     oldest = outbox.oldest_pending()
     age = (now - oldest).total_seconds() if oldest else 0.0
     metrics.emit('OutboxPendingAgeSeconds', max(age, 0.0), unit='Seconds')

@@ -12,14 +12,15 @@ Where the keys come from is decided once per container, on first use:
 - no AUTH_ISSUER anywhere else: every request is refused and the log says
   why, so a deployment that forgot its settings never runs open."""
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from chalicelib.config import AuthSettings, get_settings
+from chalicelib.config import AuthSettings, Settings, get_settings
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
                                            Principal, principal_from_claims)
-from chalicelib.identity.tokens import check_times, verify_token
+from chalicelib.identity.tokens import Claims, check_times, verify_token
 from chalicelib.logs import log
 
 __all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal',
@@ -34,7 +35,7 @@ LOCAL_STAGE = 'local'
 VERIFIED_TOKENS = 256
 
 
-def bearer_token(authorization):
+def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header value.
 
     No header, or another scheme (Basic, ...), is Unauthenticated with
@@ -53,7 +54,7 @@ def bearer_token(authorization):
     return token
 
 
-def _token_sent(authorization):
+def _token_sent(authorization: str | None) -> bool:
     try:
         bearer_token(authorization)
     except Unauthenticated as exc:
@@ -61,7 +62,7 @@ def _token_sent(authorization):
     return True
 
 
-def challenge(exc):
+def challenge(exc: Unauthenticated) -> str:
     """The WWW-Authenticate header value for an Unauthenticated (RFC 6750)."""
     return 'Bearer error="invalid_token"' if exc.token_sent else 'Bearer'
 
@@ -76,9 +77,9 @@ class Authenticator:
         self.keys = keys if keys is not None else JwksCache(
             settings.jwks_url, max_age=settings.jwks_max_age)
         self.clock = clock
-        self._verified = {}  # token: (claims, principal, kid, key)
+        self._verified: dict[str, tuple[Claims, Principal, str, Any]] = {}  # kid, key last
 
-    def authenticate(self, authorization: Optional[str]) -> Principal:
+    def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
         now = self.clock()
         known = self._verified.get(token)
@@ -107,14 +108,14 @@ class Authenticator:
 class Refuser:
     """Stands in for an Authenticator that cannot work: refuses everything."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def authenticate(self, authorization):
+    def authenticate(self, authorization: str | None) -> NoReturn:
         raise Unauthenticated(self.reason, token_sent=_token_sent(authorization))
 
 
-def _misconfiguration(auth):
+def _misconfiguration(auth: AuthSettings) -> str | None:
     if not auth.audiences:
         return 'AUTH_AUDIENCE is empty: no token can be accepted'
     if not auth.jwks_url.startswith(('https://', 'file:///', 'file://localhost/')):
@@ -122,7 +123,8 @@ def _misconfiguration(auth):
     return None
 
 
-def build_authenticator(settings, dev_issuer_dir=None):
+def build_authenticator(settings: Settings,
+                        dev_issuer_dir: str | None = None) -> Authenticator | Refuser:
     """The Authenticator these settings call for, or a Refuser saying why none
     can work. `dev_issuer_dir` is where the local stage keeps its dev keys."""
     auth = settings.auth
@@ -145,10 +147,10 @@ def build_authenticator(settings, dev_issuer_dir=None):
     return Authenticator(auth)
 
 
-_authenticator = None
+_authenticator: Authenticator | Refuser | None = None
 
 
-def authenticate(authorization):
+def authenticate(authorization: str | None) -> Principal:
     """The Principal of an Authorization header value, or Unauthenticated.
     Built from get_settings() on first use and kept for the container."""
     global _authenticator
@@ -157,7 +159,7 @@ def authenticate(authorization):
     return _authenticator.authenticate(authorization)
 
 
-def reset():
+def reset() -> None:
     """Forget the authenticator and its keys (tests change the environment)."""
     global _authenticator
     _authenticator = None

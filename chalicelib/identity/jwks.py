@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
 from chalicelib.errors import Unauthenticated
 from chalicelib.logs import log
@@ -70,13 +70,13 @@ def fetch_url(url: str, timeout: float = FETCH_TIMEOUT,
         return _bounded(response.read(MAX_JWKS_BYTES + 1))
 
 
-def _bounded(data):
+def _bounded(data: bytes) -> bytes:
     if len(data) > MAX_JWKS_BYTES:
         raise JwksError(f'JWKS larger than {MAX_JWKS_BYTES} bytes')
     return data
 
 
-def _b64_uint(value):
+def _b64_uint(value: object) -> int:
     if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
         raise ValueError('not a base64url string')
     try:
@@ -86,7 +86,7 @@ def _b64_uint(value):
     return int.from_bytes(raw, 'big')
 
 
-def parse_jwks(data):
+def parse_jwks(data: bytes) -> dict[str, RSAPublicKey]:
     """{kid: RSA public key} for the keys of a JWKS that may verify RS256.
 
     A key of another type, one meant for encryption, one declared for another
@@ -98,7 +98,7 @@ def parse_jwks(data):
         raise JwksError(f'JWKS is not JSON: {exc}') from exc
     if not isinstance(document, dict) or not isinstance(document.get('keys'), list):
         raise JwksError('JWKS has no "keys" list')
-    keys = {}
+    keys: dict[str, RSAPublicKey] = {}
     for entry in document['keys']:
         if not isinstance(entry, dict):
             continue
@@ -167,7 +167,7 @@ class JwksCache:
                 return
         try:
             keys = parse_jwks(self._fetch(self.url))
-        except Exception as exc:  # noqa: BLE001 - any failure to get keys is a 401, never a 500
+        except Exception as exc:  # any failure to get keys is a 401, never a 500
             self._failed_at = self._clock()
             self._failure = type(exc).__name__
             log.warning('JWKS fetch from %s failed (%s: %s); %s', self.url,

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from chalicelib.catalog import stock_rules as stock
 from chalicelib.clock import utc_iso
@@ -35,7 +35,7 @@ class OrderState(Protocol):
 @dataclass(frozen=True)
 class StatusRequest:
     status: str
-    expected_version: Optional[int] = None  # If-Match
+    expected_version: int | None = None  # If-Match
     # What may come with the status, already checked: carrier,
     # tracking_number, tracking_url with shipped; reason with cancelled.
     details: Mapping[str, Any] = field(default_factory=dict)
@@ -48,7 +48,7 @@ class HistoryEntry:
     at: datetime
     role: str
     sub: str
-    reason: Optional[str]
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class StatusChange:
     old_status: str
     fields: dict[str, Any]  # the order's new column values (status, version, updated_at, ...)
     event_type: str
-    event_details: Optional[dict[str, Any]]
+    event_details: messages.Details | None
     history: HistoryEntry
     release: dict[int, int]  # {product_id: quantity} whose reservation ends
     sell: dict[int, int]  # {product_id: quantity} reserved and now sold
@@ -64,7 +64,7 @@ class StatusChange:
 
 def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
                        principal: Principal, request: StatusRequest,
-                       now: datetime) -> Optional[StatusChange]:
+                       now: datetime) -> StatusChange | None:
     """The change, or None when the order already has the status (a no-op).
     Raises what the access rules, If-Match and the lifecycle refuse."""
     access.check_status_change(principal, order.user_id, request.status)
@@ -76,11 +76,13 @@ def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
     new = request.status
     fields: dict[str, Any] = {'status': new, 'version': order.version + 1, 'updated_at': now}
     held = stock.held(lines)
-    details: Optional[dict[str, Any]] = None
+    details: messages.Details | None = None
     if new == 'shipped':
         shipment = {name: request.details.get(name) for name in SHIPMENT_FIELDS}
         fields.update(shipment, shipped_at=now)
-        details = messages.shipped_details({**shipment, 'shipped_at': utc_iso(now)})
+        details = messages.shipped_details({
+            'carrier': shipment['carrier'], 'tracking_number': shipment['tracking_number'],
+            'tracking_url': shipment['tracking_url'], 'shipped_at': utc_iso(now)})
     elif new == 'paid':
         # A payment taken outside the service, of the whole total.
         fields.update(amount_paid=order.order_total, payment_provider=None,

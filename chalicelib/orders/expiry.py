@@ -8,8 +8,9 @@ is locked, then checked (still pending, still old enough) and changed in the
 same step, so an order paid meanwhile is never expired. Batches are bounded;
 the first one always runs (a local or test Lambda context reports 3 s left),
 and another starts only while the time left is twice what the last one took."""
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.clock import monotonic
 from chalicelib.identity.principal import SYSTEM, Principal

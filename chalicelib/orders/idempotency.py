@@ -53,7 +53,7 @@ def scoped_key(principal: Principal, key: str) -> str:
     holds no NUL and the last NUL splits the pair one way only."""
     if '\0' in key:
         raise ValueError('an Idempotency-Key holds no NUL')
-    return hashlib.sha256(f'{principal.sub}\0{key}'.encode('utf-8')).hexdigest()
+    return hashlib.sha256(f'{principal.sub}\0{key}'.encode()).hexdigest()
 
 
 def claim(key: str, request_hash: str, now: datetime) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ module lazily)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,14 +28,14 @@ _TRACKING_NUMBER = re.compile(r'[A-Za-z0-9-]+')
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
-def _plain_address(value):
+def _plain_address(value: str) -> None:
     # Email headers are ASCII: anything else would be encoded, and "=?" in an
     # address would be decoded, by the mail library, changing the recipient.
     if not _PRINTABLE_ASCII.fullmatch(value) or '=?' in value:
         raise ValidationError('Must be printable ASCII, without "=?".')
 
 
-def _id_field(**kwargs):
+def _id_field(**kwargs: Any) -> StrictInteger:
     return StrictInteger(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
@@ -63,13 +63,13 @@ class CreateOrderSchema(Schema):
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
 
 
-def _tracking_characters(value):
+def _tracking_characters(value: str) -> None:
     # fullmatch: a pattern's $ would let a trailing newline through.
     if not _TRACKING_NUMBER.fullmatch(value):
         raise ValidationError('Must be letters A-Z a-z, digits and hyphens.')
 
 
-def _url_without_userinfo(value):
+def _url_without_userinfo(value: str) -> None:
     # https://carrier.example@evil.example/ reads as the carrier's link and
     # opens another host: no user part in a link the shop sends out.
     if not _URL_CHARACTERS.fullmatch(value):
@@ -107,7 +107,7 @@ class UpdateOrderSchema(Schema):
     reason = fields.String(validate=_REASON_RULES)
 
     @validates_schema(skip_on_field_errors=True)
-    def details_fit_the_status(self, data, **kwargs):
+    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors = {name: [f"Only allowed with status '{status}'."]
                   for name, status in DETAIL_STATUS.items()
                   if name in data and data['status'] != status}
@@ -134,7 +134,7 @@ class ListQuerySchema(Schema):
     cursor = fields.String(validate=validate.Length(min=1, max=512))
 
     @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data, **kwargs):
+    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
         if 'page' in data and 'cursor' in data:
             raise ValidationError('Use either page or cursor, not both.', 'page')
         if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
@@ -150,7 +150,8 @@ class QueryDate(fields.Field):
     """A calendar date written YYYY-MM-DD, nothing looser."""
     default_error_messages = {'invalid': 'Not a valid date: use YYYY-MM-DD.'}
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> date:
         if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             raise self.make_error('invalid')
         try:
@@ -169,7 +170,7 @@ class ExportQuerySchema(Schema):
     to_date = QueryDate(data_key='to', metadata=_DATE_DOCUMENTED)
 
     @validates_schema(skip_on_field_errors=True)
-    def dates_in_order(self, data, **kwargs):
+    def dates_in_order(self, data: dict[str, Any], **kwargs: Any) -> None:
         if 'from_date' in data and 'to_date' in data and data['from_date'] > data['to_date']:
             raise ValidationError('Must not be after to.', 'from')
 
@@ -181,11 +182,11 @@ _user_list_query = UserListQuerySchema()
 _export_query = ExportQuerySchema()
 
 
-def load_create_order(body):
+def load_create_order(body: dict[str, Any]) -> dict[str, Any]:
     return load(_create_order, body, 'Invalid order')
 
 
-def verified_email(address):
+def verified_email(address: str) -> str | None:
     """A token's verified email if it passes the rules a body's address must
     pass, else None: an address we would refuse from a client is never
     written into an email header because an issuer vouched for it."""
@@ -213,14 +214,15 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
     return data
 
 
-def load_list_query(params, for_user=False):
+def load_list_query(params: Mapping[str, str] | None,
+                    for_user: bool = False) -> dict[str, Any]:
     # An empty value (?status=) means "no filter", as a form would send it.
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
     return load(schema, params, 'Invalid query parameters')
 
 
-def load_export_query(params):
+def load_export_query(params: Mapping[str, str] | None) -> dict[str, Any]:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_export_query, params, 'Invalid query parameters')
 

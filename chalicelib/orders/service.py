@@ -3,10 +3,11 @@ writes the change's event to the outbox. Events are handed to `publish`
 only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
@@ -21,7 +22,7 @@ from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
 from chalicelib.orders import access, changes, counts, export, idempotency
 from chalicelib.orders.answers import dump_history_entry, dump_order
-from chalicelib.orders.paging import decode_cursor, encode_cursor
+from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
@@ -34,7 +35,7 @@ class CancellationRefunds(Protocol):
     succeeded at once) and the refunds `send` moves after the commit."""
 
     def record(self, order: Order, actor: Any, now: datetime,
-               reason: Optional[str]) -> tuple[list[Outbox], list[Any]]: ...
+               reason: str | None) -> tuple[list[Outbox], list[Any]]: ...
 
     def send(self, refunds: list[Any]) -> Any: ...
 
@@ -48,7 +49,7 @@ class Created:
     replayed: bool = False
 
 
-def _no_publish(events):
+def _no_publish(events: Sequence[Outbox]) -> None:
     pass
 
 
@@ -62,14 +63,17 @@ class _CatalogMoved(Exception):
 
 
 class OrderService:
-    def __init__(self, publish=_no_publish, clock=utcnow,
-                 cancellation_refunds: Optional[CancellationRefunds] = None):
+    def __init__(self, publish: Callable[[Sequence[Outbox]], None] = _no_publish,
+                 clock: Callable[[], datetime] = utcnow,
+                 cancellation_refunds: CancellationRefunds | None = None) -> None:
         self.publish = publish
         self.clock = clock
         self.cancellation_refunds = cancellation_refunds
 
     # -- create ---------------------------------------------------------
-    def create_order(self, principal, data, idempotency_key=None, request_hash=None):
+    def create_order(self, principal: Principal, data: dict[str, Any],
+                     idempotency_key: str | None = None,
+                     request_hash: str | None = None) -> Created:
         user_id, email = access.creation_owner(
             principal, data.get('user_id'), data.get('user_email'))
         if email is not None:
@@ -78,6 +82,7 @@ class OrderService:
         log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
         if idempotency_key is not None:
+            assert request_hash is not None  # a key always comes with its request's hash
             idempotency_key = idempotency.scoped_key(principal, idempotency_key)
             stored = idempotency.claim(idempotency_key, request_hash, now)
             if stored is not None:
@@ -95,7 +100,8 @@ class OrderService:
         return Created(dump_order(order, items))
 
     @retry_when_busy
-    def _insert_order(self, principal, data, now, idempotency_key):
+    def _insert_order(self, principal: Principal, data: dict[str, Any], now: datetime,
+                      idempotency_key: str | None) -> tuple[Order, list[OrderItem], Outbox]:
         """Price, write and reserve in one transaction. Product rows are
         locked last (stock.py says why), and only those whose stock is
         tracked: an untracked product is priced from the transaction's
@@ -109,7 +115,8 @@ class OrderService:
         raise DatabaseBusy('The catalog kept changing while the order was placed; '
                            'try again shortly')
 
-    def _write_order(self, principal, data, now, idempotency_key):
+    def _write_order(self, principal: Principal, data: dict[str, Any], now: datetime,
+                     idempotency_key: str | None) -> tuple[Order, list[OrderItem], Outbox]:
         requests = [pricing.Request(
             item['product_id'], item['quantity'],
             None if item.get('price_at_order') is None else Decimal(item['price_at_order']))
@@ -151,13 +158,14 @@ class OrderService:
         return order, items, event
 
     # -- read -----------------------------------------------------------
-    def get_order(self, principal, order_id):
+    def get_order(self, principal: Principal, order_id: int) -> dict[str, Any]:
         order = _readable_order(principal, order_id)
         return dump_order(order, _items_of([order_id])[order_id])
 
-    def list_orders(self, principal, query, user_id=None):
-        filters = {'status': query.get('status'),
-                   'user_id': user_id if user_id is not None else query.get('user_id')}
+    def list_orders(self, principal: Principal, query: dict[str, Any],
+                    user_id: int | None = None) -> dict[str, Any]:
+        filters: Filters = {'status': query.get('status'),
+                            'user_id': user_id if user_id is not None else query.get('user_id')}
         page_size = query['page_size']
         page = None
         after = None
@@ -188,7 +196,8 @@ class OrderService:
         return [dump_history_entry(entry, with_sub)
                 for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
 
-    def export_orders(self, principal, user_id, query):
+    def export_orders(self, principal: Principal, user_id: int | None,
+                      query: dict[str, Any]) -> str:
         """One user's orders as CSV text (export.py), newest first, read in
         keyset chunks so that memory holds the text and one chunk at most."""
         user_id = access.scope_for_list(principal, user_id)
@@ -224,15 +233,20 @@ class OrderService:
         return table.text()
 
     # -- change ---------------------------------------------------------
-    def update_status(self, principal, order_id, new_status, expected_version=None,
-                      details=None):
+    def update_status(self, principal: Principal, order_id: int, new_status: str,
+                      expected_version: int | None = None,
+                      details: dict[str, Any] | None = None) -> dict[str, Any]:
         """details: what may come with the status (carrier, tracking_number,
         tracking_url with shipped; reason with cancelled), already checked."""
-        return self.change_status(principal, order_id, changes.StatusRequest(
+        changed = self.change_status(principal, order_id, changes.StatusRequest(
             new_status, expected_version, details or {}))
+        assert changed is not None  # None only answers a still_applies condition
+        return changed
 
     @retry_when_busy
-    def change_status(self, principal, order_id, request, still_applies=None):
+    def change_status(self, principal: Principal, order_id: int, request: changes.StatusRequest,
+                      still_applies: Callable[[Order], bool] | None = None,
+                      ) -> dict[str, Any] | None:
         """Load and lock the order, let changes.plan_status_change decide, and
         write what it says. still_applies(order): checked on the locked row
         (False: nothing changes and the answer is None), so that a caller's
@@ -274,7 +288,7 @@ class OrderService:
         return dump_order(order, items)
 
     @retry_when_busy
-    def delete_order(self, principal, order_id):
+    def delete_order(self, principal: Principal, order_id: int) -> None:
         now = self.clock()
         with database.atomic():
             order = _locked_order(order_id)
@@ -294,7 +308,7 @@ class OrderService:
         self.publish([event])
 
 
-def _change_statement(fields):
+def _change_statement(fields: dict[str, Any]) -> statements.Statement:
     if 'shipped_at' in fields:
         return statements.SHIP
     if 'amount_paid' in fields:
@@ -302,7 +316,8 @@ def _change_statement(fields):
     return statements.CHANGE_STATUS
 
 
-def record_history(order, principal, now, reason=None):
+def record_history(order: Order, principal: Principal, now: datetime,
+                   reason: str | None = None) -> None:
     """The entry of the order's current version (its creation, or a change of
     its money); inside the change's transaction."""
     _write_history(order.order_id, changes.HistoryEntry(
@@ -310,13 +325,13 @@ def record_history(order, principal, now, reason=None):
         sub=principal.sub, reason=reason))
 
 
-def _write_history(order_id, entry):
+def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
     statements.insert(OrderHistory, [{
         'order': order_id, 'version': entry.version, 'status': entry.status, 'at': entry.at,
         'actor_role': entry.role, 'actor_sub': entry.sub, 'reason': entry.reason}])
 
 
-def _readable_order(principal, order_id):
+def _readable_order(principal: Principal, order_id: int) -> Order:
     """The order, if it exists and this principal may read it (to a customer,
     another user's order does not exist either)."""
     rows = statements.fetch(statements.ORDER, order_id=order_id)
@@ -334,21 +349,22 @@ def _locked_order(order_id: int) -> Order:
     return rows[0]
 
 
-def _items_of(order_ids):
-    items = defaultdict(list)
+def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
+    items: defaultdict[int, list[OrderItem]] = defaultdict(list)
     if order_ids:
         for item in statements.fetch(statements.ITEMS_OF, order_ids=order_ids):
             items[item.order_id].append(item)
     return items
 
 
-def _page_of_orders(filters, after, page, page_size):
+def _page_of_orders(filters: Filters, after: int | None, page: int | None,
+                    page_size: int) -> list[Order]:
     """One more row than the page holds, newest first."""
     offset = (page - 1) * page_size if page is not None else 0
     statement = statements.order_page(
         status=filters.get('status') is not None, user_id=filters.get('user_id') is not None,
         after=after is not None, offset=offset > 0)
-    values = {'limit': page_size + 1}
+    values: dict[str, Any] = {'limit': page_size + 1}
     for name, value in (('status', filters.get('status')), ('user_id', filters.get('user_id')),
                         ('after', after), ('offset', offset or None)):
         if value is not None:
@@ -356,7 +372,7 @@ def _page_of_orders(filters, after, page, page_size):
     return statements.fetch(statement, **values)
 
 
-def _total(filters):
+def _total(filters: Filters) -> int:
     if filters.get('user_id') is None:
         return counts.total(filters.get('status'))
     # One user's orders are few and sit together in the user_id index.

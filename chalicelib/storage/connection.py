@@ -21,11 +21,14 @@ a lock wait (1213, 1205) leaves the session healthy, so the connection is kept
 and the transaction run once more (retry_when_busy); anything else that is an
 OperationalError or InterfaceError is taken as a broken connection and dropped.
 """
+from __future__ import annotations
+
 import functools
 import os
 import ssl
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import peewee
 import pymysql
@@ -34,7 +37,7 @@ from chalicelib import clock, metrics
 from chalicelib.config import ConfigError, DatabaseSettings, Settings
 from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.logs import log
-from chalicelib.storage.credentials import credentials_for
+from chalicelib.storage.credentials import Credentials, credentials_for
 from chalicelib.storage.fields import MYSQL_FIELD_TYPES, SQLITE_FIELD_TYPES
 
 database = peewee.DatabaseProxy()
@@ -53,6 +56,9 @@ NO_CONNECTION_TO_SPARE = frozenset({1040, 1226})
 # the server rolled back, the session is fine.
 BUSY = frozenset({1205, 1213})
 
+P = ParamSpec('P')
+R = TypeVar('R')
+
 
 class _Connection:
     last_used = 0.0
@@ -70,11 +76,11 @@ class CredentialedMySQLDatabase(peewee.MySQLDatabase):
     """MySQL that asks `credentials` for a user and password at each new
     connection, never once for the container's life."""
 
-    def __init__(self, name, credentials, **kwargs):
+    def __init__(self, name: str, credentials: Credentials, **kwargs: Any) -> None:
         self.credentials = credentials
         super().__init__(name, **kwargs)
 
-    def _connect(self):
+    def _connect(self) -> pymysql.connections.Connection[Any]:
         user, password = self.credentials.get()
         return pymysql.connect(database=self.database, autocommit=True, user=user,
                                password=password, **self.connect_params)
@@ -99,7 +105,7 @@ def make_database(db_settings: DatabaseSettings, credentials: Any = None) -> pee
         **MYSQL_TIMEOUTS)
 
 
-def _tls(ca_path):
+def _tls(ca_path: str | None) -> dict[str, Any]:
     if not ca_path:
         # PyMySQL would otherwise try TLS without checking anything and fall
         # back to plaintext: encryption nobody verified, hiding a missing
@@ -115,17 +121,17 @@ def _tls(ca_path):
     return {'ssl': context}
 
 
-def initialize(db):
+def initialize(db: peewee.Database) -> None:
     if database.obj is not None and not database.is_closed():
         database.close()
     database.initialize(db)
 
 
-def is_sqlite():
+def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 
 
-def connect():
+def connect() -> None:
     """Make sure a live connection is open; raise DatabaseUnavailable if not."""
     try:
         if database.is_closed():
@@ -137,7 +143,7 @@ def connect():
     _state.last_used = clock.monotonic()
 
 
-def _open():
+def _open() -> None:
     try:
         database.connect()
     except peewee.OperationalError as exc:
@@ -149,7 +155,7 @@ def _open():
         database.connect()
 
 
-def _ping_or_reconnect():
+def _ping_or_reconnect() -> None:
     started = clock.monotonic()
     try:
         database.connection().ping(reconnect=False)
@@ -162,7 +168,7 @@ def _ping_or_reconnect():
         _open()
 
 
-def discard_connection():
+def discard_connection() -> None:
     """Drop a connection that failed, so the next request opens a fresh one."""
     try:
         database.close()
@@ -172,12 +178,12 @@ def discard_connection():
         database.obj._state.reset()
 
 
-def error_code(exc):
+def error_code(exc: BaseException) -> int | None:
     """The MySQL error number of a driver error, or None."""
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     """'OperationalError 2003: Can't connect…' for the log: the class the
     driver raised (peewee keeps it as `orig`), its code and text. MySQL's
     texts name users and hosts, never passwords."""
@@ -190,14 +196,14 @@ def describe(exc):
     return f'{type(driver_error).__name__} {text}'[:300]
 
 
-def discard_if_broken(exc):
+def discard_if_broken(exc: BaseException) -> None:
     """After a failed operation: drop the connection, unless the server only
     said it was busy (the session is fine, a new one would cost a sign-in)."""
     if error_code(exc) not in BUSY:
         discard_connection()
 
 
-def unavailable(exc):
+def unavailable(exc: BaseException) -> DatabaseUnavailable:
     """The 503 a failed database operation answers, its cause logged in one
     line. A broken connection is dropped; a busy one is kept."""
     discard_if_broken(exc)
@@ -209,7 +215,7 @@ def unavailable(exc):
     return TooManyConnections() if code in NO_CONNECTION_TO_SPARE else DatabaseUnavailable()
 
 
-def retry_when_busy(transaction):
+def retry_when_busy(transaction: Callable[P, R]) -> Callable[P, R]:
     """Run `transaction` once more if MariaDB rolled it back as a deadlock
     victim or it outwaited a lock, then answer DatabaseBusy. The connection
     is kept: the server ended the transaction, not the session.
@@ -217,7 +223,7 @@ def retry_when_busy(transaction):
     Wrap the function that opens the transaction, never one called inside
     one: a deadlock rolls back the whole transaction, not a savepoint."""
     @functools.wraps(transaction)
-    def run(*args, **kwargs):
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return transaction(*args, **kwargs)
         except peewee.OperationalError as exc:

@@ -1,4 +1,9 @@
 """Column types that mean the same on SQLite and MariaDB."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
 import peewee
 
 from chalicelib import money
@@ -19,10 +24,10 @@ class MoneyField(peewee.Field):
     """Exact money: DECIMAL(10,2) on MariaDB, TEXT on SQLite, Decimal in Python."""
     field_type = 'MONEY'
 
-    def db_value(self, value):
+    def db_value(self, value: Decimal | None) -> str | None:
         return None if value is None else money.to_column(value)
 
-    def python_value(self, value):
+    def python_value(self, value: Any) -> Decimal | None:
         return None if value is None else money.from_column(value)
 
 
@@ -30,10 +35,10 @@ class ExactKeyField(peewee.CharField):
     """Up to 255 ASCII characters compared byte for byte."""
     field_type = 'EXACT_KEY'
 
-    def get_modifiers(self):
+    def get_modifiers(self) -> None:
         return None
 
-    def python_value(self, value):
+    def python_value(self, value: str | bytes | None) -> str | None:
         return value.decode('ascii') if isinstance(value, bytes) else value
 
 
@@ -41,10 +46,10 @@ class ExactSkuField(peewee.CharField):
     """A product's SKU, unique byte for byte: MUG-BLUE and mug-blue are two."""
     field_type = 'EXACT_SKU'
 
-    def get_modifiers(self):
+    def get_modifiers(self) -> None:
         return None
 
-    def python_value(self, value):
+    def python_value(self, value: str | bytes | None) -> str | None:
         return value.decode('utf-8') if isinstance(value, bytes) else value
 
 
@@ -56,7 +61,7 @@ class IdField(peewee.BigAutoField):
     """An id never handed out twice: SQLite reuses the id of a deleted newest
     row unless the key is declared AUTOINCREMENT."""
 
-    def ddl(self, ctx):
+    def ddl(self, ctx: peewee.Context) -> peewee.NodeList:
         node = super().ddl(ctx)
         if isinstance(self.model._meta.database.obj, peewee.SqliteDatabase):
             return peewee.NodeList((node, peewee.SQL('AUTOINCREMENT')))
@@ -69,13 +74,13 @@ class OrderCurrencyField(peewee.CharField):
     are in it, and so are those a copy of the previous release (which knows
     no currency) writes while a deploy rolls out."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=3, **kwargs)
 
-    def ddl(self, ctx):
+    def ddl(self, ctx: peewee.Context) -> peewee.NodeList:
         return peewee.NodeList((super().ddl(ctx), peewee.SQL(column_default_currency())))
 
 
-def column_default_currency():
+def column_default_currency() -> str:
     # A code of money.CURRENCIES (config checks it): safe to write as a literal.
     return f"DEFAULT '{get_settings().default_currency}'"

@@ -13,10 +13,10 @@ A released step never changes; a change to the schema is a new step, and
 the models say what the steps add up to."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import peewee
 
@@ -224,14 +224,14 @@ _CATALOG_COLUMNS = {  # (table, column, its definition on SQLite, on MariaDB)
 }
 
 
-def _initial_schema(migrator):
+def _initial_schema(migrator: SchemaMigrator) -> None:
     for statement in _INITIAL_TABLES['sqlite' if is_sqlite() else 'mysql']:
         database.execute_sql(statement)
     for table, columns, unique in _INITIAL_INDEXES:
         _add_index(migrator, table, columns, unique)
 
 
-def _idempotency_keys_know_their_order(migrator):
+def _idempotency_keys_know_their_order(migrator: SchemaMigrator) -> None:
     """A deleted order takes its key with it, found by this column."""
     _add_column(migrator, 'idempotency_keys', 'order_id', peewee.BigIntegerField(null=True))
     _add_index(migrator, 'idempotency_keys', ('order_id',))
@@ -241,12 +241,12 @@ def _idempotency_keys_know_their_order(migrator):
         'WHERE order_id IS NULL AND response_body IS NOT NULL')
 
 
-def _processed_events_by_time(migrator):
+def _processed_events_by_time(migrator: SchemaMigrator) -> None:
     """Housekeeping finds the old event ids without reading them all."""
     _add_index(migrator, 'processed_events', ('processed_at',))
 
 
-def _outbox_rows_say_when_the_relay_may_take_them(migrator):
+def _outbox_rows_say_when_the_relay_may_take_them(migrator: SchemaMigrator) -> None:
     """The relay takes at once what a request gave up on, instead of waiting
     a minute for every row. Rows pending at the upgrade, and those a copy of
     the previous release writes while a deploy rolls out, have none: the
@@ -255,7 +255,7 @@ def _outbox_rows_say_when_the_relay_may_take_them(migrator):
     _add_column(migrator, 'outbox', 'relay_after', PreciseDateTimeField(null=True))
 
 
-def _shipping_cancellation_history(migrator):
+def _shipping_cancellation_history(migrator: SchemaMigrator) -> None:
     """Shipping details on the order row (an order ships once, and every
     answer shows its shipment: no join on the read paths) and order_history,
     one row per version, deleted with its order. Older orders get what can be
@@ -276,7 +276,7 @@ def _shipping_cancellation_history(migrator):
         low += BATCH_ORDERS
 
 
-def _catalog_currencies_and_stock(migrator):
+def _catalog_currencies_and_stock(migrator: SchemaMigrator) -> None:
     """The catalog (products), the order's currency, the SKU and name each
     line was placed with, and whether a line holds a reservation. Every
     column arrives with its value for the rows already there, in the one
@@ -334,7 +334,8 @@ STEPS = [
 LATEST = STEPS[-1][0]
 
 
-def _add_column(migrator, table, name, field):
+def _add_column(migrator: SchemaMigrator, table: str, name: str,
+                field: peewee.Field) -> None:
     """Add a nullable column unless it exists (MySQL 8 has no ADD COLUMN IF NOT EXISTS)."""
     if name not in {column.name for column in database.get_columns(table)}:
         migrator.add_column(table, name, field).run()
@@ -350,11 +351,16 @@ def _add_index(migrator: SchemaMigrator, table: str, columns: tuple[str, ...],
         migrator.add_index(table, columns, unique).run()
 
 
-def version():
+def version() -> int:
     """The last step this database has had; 0 before any."""
     if not SchemaVersion.table_exists():
         return 0
     return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+class Migrated(TypedDict):
+    version: int  # the schema's version now
+    applied: list[int]  # the steps this run applied
 
 
 def upgrade(seed_counts: Callable[[], object],
@@ -385,7 +391,7 @@ def upgrade(seed_counts: Callable[[], object],
 
 
 @contextmanager
-def _one_copy_at_a_time():
+def _one_copy_at_a_time() -> Iterator[None]:
     if is_sqlite():
         with database.atomic():
             yield
@@ -403,7 +409,7 @@ def _one_copy_at_a_time():
         database.execute_sql(f'SELECT RELEASE_LOCK({lock_name})')
 
 
-def migrate(settings: Settings, seed_counts: Callable[[], object]) -> dict[str, object]:
+def migrate(settings: Settings, seed_counts: Callable[[], object]) -> Migrated:
     """Upgrade the schema of the database `settings` name:
     {'version': the version it is at now, 'applied': the steps this run applied}."""
     connection.open_database(settings)

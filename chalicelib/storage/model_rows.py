@@ -24,7 +24,7 @@ def from_row(model: type[M], values: dict[str, Any]) -> M:
     no field's default filled in, no field marked dirty."""
     instance: Any = model(__no_default__=1, **values)
     instance._dirty.clear()
-    return instance  # type: ignore[no-any-return]
+    return instance
 
 
 def values_of(instance: peewee.Model) -> dict[str, Any]:

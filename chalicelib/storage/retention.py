@@ -32,7 +32,7 @@ MARGIN_SECONDS = 10
 @dataclass(frozen=True)
 class Rule:
     table: str
-    model: type
+    model: type[peewee.Model]
     since: peewee.Field  # a row's age counts from this column
     kept: timedelta
 

@@ -14,6 +14,7 @@ Column lists come from the models (model_rows.column_list).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import peewee
@@ -68,7 +69,7 @@ def fetch(statement: Statement, **values: Any) -> list[Any]:
     model = statement.model
     columns = [model._meta.columns[column[0]] for column in cursor.description]
     return [from_row(model, {field.name: None if value is None else field.python_value(value)
-                             for field, value in zip(columns, row)})
+                             for field, value in zip(columns, row, strict=True)})
             for row in cursor.fetchall()]
 
 
@@ -255,10 +256,10 @@ RECOUNT_RESERVED = Statement(Product, (
     'UPDATE products SET reserved = (SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i '
     'WHERE i.product_id = products.product_id AND i.holds_stock = :holds_stock)'))
 
-_stock_moves = {}
+_stock_moves: dict[tuple[str, int], Statement] = {}
 
 
-def stock_move(kind, count):
+def stock_move(kind: str, count: int) -> Statement:
     """One UPDATE moving the stock of `count` products (`:product_id_<i>`,
     `:quantity_<i>`), their rows taken in ascending product_id (the primary
     key order the IN list is read in):
@@ -267,7 +268,7 @@ def stock_move(kind, count):
     sell:     on_hand and reserved - quantity (on_hand never below 0)"""
     key = (kind, count)
     if key not in _stock_moves:
-        def by_product(column, sign):
+        def by_product(column: str, sign: str) -> str:
             cases = ' '.join(f'WHEN :product_id_{i} THEN :quantity_{i}' for i in range(count))
             return f'{column} = {column} {sign} CASE product_id {cases} END'
         sets = {
@@ -284,21 +285,21 @@ def stock_move(kind, count):
     return _stock_moves[key]
 
 
-def move_stock(kind, quantities):
+def move_stock(kind: str, quantities: Mapping[int, int]) -> None:
     """quantities: {product_id: quantity}; nothing to do for none."""
     if not quantities:
         return
-    values = {}
+    values: dict[str, int] = {}
     for i, (product_id, quantity) in enumerate(sorted(quantities.items())):
         values[f'product_id_{i}'] = product_id
         values[f'quantity_{i}'] = quantity
     run(stock_move(kind, len(quantities)), **values)
 
 
-_product_pages = {}
+_product_pages: dict[tuple[bool, bool, bool], Statement] = {}
 
 
-def product_page(active, after, offset):
+def product_page(active: bool, after: bool, offset: bool) -> Statement:
     """Ascending product_id, one more row than the page holds (`:limit`)."""
     key = (active, after, offset)
     if key not in _product_pages:

@@ -27,13 +27,14 @@ def old_pending_orders(database):
     for order_id in range(1, ORDERS + 1):
         query(database, 'INSERT INTO orders (order_id, user_id, user_email, status, order_total, '
                         "created_at, updated_at, version, currency) VALUES (%s, 1, NULL, "
-                        "'pending', '5.00', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, "
-                        "1, 'USD')", (order_id,))
+                        "'pending', '5.00', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, "
+                        "UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, 1, 'USD')", (order_id,))
         query(database, 'INSERT INTO order_items (order_id, product_id, quantity, '
                         "price_at_order, holds_stock) VALUES (%s, %s, 1, '5.00', 1)",
               (order_id, PRODUCT))
         query(database, 'INSERT INTO order_history (order_id, version, status, at) '
-                        "VALUES (%s, 1, 'pending', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR)", (order_id,))
+                        "VALUES (%s, 1, 'pending', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR)",
+              (order_id,))
 
 
 def test_an_order_paid_while_expiry_runs_is_never_expired(fresh_database, tmp_path):

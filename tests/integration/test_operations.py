@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_package import ROOT, packaged  # noqa: F401 (fixture)
+from tests.integration import test_package
+from tests.integration.test_package import ROOT
+
+# The packaged template, shared with test_package: pytest finds a fixture by
+# its name in the module, and bound here (not imported) the tests' parameters
+# of the same name do not read as shadowing an unused import.
+packaged = test_package.packaged
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +116,8 @@ def _widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, st
         parts = entry[:-1] if options else entry
         parts = [previous[index] if part == '.' else part for index, part in enumerate(parts)]
         previous = parts
-        lines.append((parts[0], parts[1], dict(zip(parts[2::2], parts[3::2])), options))
+        dimensions = dict(zip(parts[2::2], parts[3::2], strict=False))
+        lines.append((parts[0], parts[1], dimensions, options))
     return lines
 
 
@@ -248,7 +255,7 @@ def test_dashboard_has_the_widgets_an_operator_looks_at_first(packaged):
         _widget_with(packaged, *names)
     latency = _widget_with(packaged, 'Latency')
     assert {options['stat'] for *_, options in _widget_metrics(latency)} == {'p50', 'p99'}
-    for widget, (namespace, _, dimensions, _) in _dashboard_lines(packaged):
+    for _widget, (namespace, _, dimensions, _) in _dashboard_lines(packaged):
         if namespace == 'AWS/ApiGateway':
             assert dimensions == api
 
@@ -301,14 +308,14 @@ def test_dashboard_substitutes_only_what_the_template_defines(packaged):
 # --- Encryption, logs, concurrency ---------------------------------------------
 
 def test_topic_is_encrypted_with_the_stack_key_or_the_aws_managed_sns_key(packaged):
-    topic, props = packaged.one_of_type('AWS::SNS::Topic')
+    _topic, props = packaged.one_of_type('AWS::SNS::Topic')
 
     assert props['KmsMasterKeyId'] == {
         'Fn::If': ['UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, 'alias/aws/sns']}
 
 
 def test_queues_use_the_stack_key_or_sqs_managed_keys_never_none(packaged):
-    for name, props in packaged.of_type('AWS::SQS::Queue').items():
+    for props in packaged.of_type('AWS::SQS::Queue').values():
         assert props['KmsMasterKeyId'] == {'Fn::If': [
             'UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, {'Ref': 'AWS::NoValue'}]}
         assert props['SqsManagedSseEnabled'] == {'Fn::If': [
@@ -342,8 +349,10 @@ def _log_group_name(packaged, props: dict[str, Any]) -> str:
 def test_the_key_lets_cloudwatch_logs_use_it_for_exactly_this_stacks_log_groups(packaged):
     key = packaged.props('OrdersKey')
     [logs] = [statement for statement in key['KeyPolicy']['Statement']
-              if statement['Principal'] == {'Service': {'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com'}}]
-    patterns = [pattern['Fn::Sub'].split(':log-group:')[1].replace('${AWS::StackName}', 'orders-prod')
+              if statement['Principal'] == {
+                  'Service': {'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com'}}]
+    patterns = [pattern['Fn::Sub'].split(':log-group:')[1]
+                .replace('${AWS::StackName}', 'orders-prod')
                 for pattern in logs['Condition']['ArnLike']['kms:EncryptionContext:aws:logs:arn']]
     for props in packaged.of_type('AWS::Logs::LogGroup').values():
         name = _log_group_name(packaged, props)

@@ -17,7 +17,7 @@ PyJWT refuses."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -50,7 +50,7 @@ class FrozenDatetime(datetime):
 
     @classmethod
     def now(cls, tz: Any = None) -> datetime:
-        return datetime.fromtimestamp(NOW, tz=timezone.utc)
+        return datetime.fromtimestamp(NOW, tz=UTC)
 
 
 @st.composite
