@@ -122,7 +122,7 @@ def start_payment(principal: Principal, order_id: str) -> dict[str, Any]:
 @public_api
 def stripe_webhook() -> dict[str, Any]:
     """No bearer token: Stripe signs the raw body instead."""
-    request = app.current_request
+    request = current_request(app)
     return runtime.payment_service().handle_webhook(
         request.raw_body, request.headers.get('stripe-signature'))
 
@@ -130,7 +130,7 @@ def stripe_webhook() -> dict[str, Any]:
 @app.route('/orders/{order_id}/refunds', methods=['POST'])
 @api
 def create_refund(principal: Principal, order_id: str) -> Response:
-    request = app.current_request
+    request = current_request(app)
     order = path_id(order_id)
     body = schemas.parse_json_object(request.raw_body)
     data = payment_schemas.load_refund_request(body)
@@ -139,7 +139,8 @@ def create_refund(principal: Principal, order_id: str) -> Response:
         key = idempotency.validate_key(key)
     refund, replayed = runtime.refund_service().request_refund(
         principal, order, data, key, idempotency.fingerprint(body) if key else None)
-    headers = {'Location': f'/orders/{order}/refunds/{refund["refund_id"]}'}
+    headers: dict[str, str | list[str]] = {
+        'Location': f'/orders/{order}/refunds/{refund["refund_id"]}'}
     if replayed:
         headers['Idempotent-Replayed'] = 'true'
     return Response(body=refund, status_code=201, headers=headers)
@@ -228,7 +229,8 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
     """Sends the refunds requests left to it (Stripe down or slow, a crash)."""
     runtime.database()
-    answered = runtime.refund_service().relay(time_left(event.context, REFUND_MARGIN_SECONDS))
+    answered = runtime.refund_service().relay(
+        time_left(lambda_context(event), REFUND_MARGIN_SECONDS))
     logs.log.info('Refund relay: Stripe answered for %s refunds', answered)
     return {'answered': answered}
 

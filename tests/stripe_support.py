@@ -16,7 +16,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = 'sk_test_orders'
@@ -68,7 +68,7 @@ class FaultyStripe:
         self.upstream = upstream
         self.mode = 'ok'
         self.delay = delay
-        self.calls: list[tuple[str, str, Optional[str]]] = []
+        self.calls: list[tuple[str, str, str | None]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,7 +121,7 @@ class FaultyStripe:
         self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def refund_creates(self) -> list[Optional[str]]:
+    def refund_creates(self) -> list[str | None]:
         """The Idempotency-Key of every refund create that reached the proxy."""
         return [key for method, path, key in self.calls
                 if method == 'POST' and path.startswith('/v1/refunds')]
@@ -131,7 +131,7 @@ class FaultyStripe:
         self.server.server_close()
 
 
-def signature(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: Optional[int] = None) -> str:
+def signature(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     """Stripe-Signature as Stripe writes it: t=<unix time>,v1=HMAC-SHA256 of
     "<t>.<payload>" keyed with the whole whsec_ secret."""
     timestamp = int(time.time()) if timestamp is None else timestamp
@@ -139,7 +139,7 @@ def signature(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: Optional[
     return f't={timestamp},v1={mac.hexdigest()}'
 
 
-def event_body(event_type: str, data_object: dict, event_id: Optional[str] = None) -> bytes:
+def event_body(event_type: str, data_object: dict, event_id: str | None = None) -> bytes:
     return json.dumps({
         'id': event_id or f'evt_{uuid.uuid4().hex[:24]}', 'object': 'event',
         'api_version': '2026-09-30', 'created': int(time.time()), 'livemode': False,

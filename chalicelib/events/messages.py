@@ -67,7 +67,6 @@ class EventBody(TypedDict):
     timestamp: str
     shipment: NotRequired[Shipment | None]
     refund_due: NotRequired[float]
-    currency: NotRequired[str]
     refund_id: NotRequired[int]
     amount: NotRequired[float]
     amount_refunded: NotRequired[float]

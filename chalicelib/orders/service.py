@@ -270,7 +270,7 @@ class OrderService:
                 setattr(order, name, value)
             events = [record_event(change.event_type, order, now, change.event_details)]
             _write_history(order_id, change.history)
-            refunds = []
+            refunds: list[Any] = []
             if order.status == 'cancelled' and self.cancellation_refunds is not None:
                 refund_events, refunds = self.cancellation_refunds.record(
                     order, principal, now, request.details.get('reason'))
@@ -283,7 +283,7 @@ class OrderService:
                  order.status, extra={'order_id': order_id})
         metrics.emit('OrderStatusChanges', 1)
         self.publish(events)
-        if refunds:
+        if refunds and self.cancellation_refunds is not None:
             self.cancellation_refunds.send(refunds)
         return dump_order(order, items)
 

@@ -43,6 +43,8 @@ class StripeGateway:
         return self._keys
 
     def _from_secret(self) -> tuple[str, str]:
+        if self._read_secret is None:  # no way to read the secret it names
+            raise PaymentsNotConfigured()
         try:
             value = json.loads(self._read_secret(self._settings.secret_arn))
             return str(value['api_key']), str(value.get('webhook_secret') or '')
@@ -61,7 +63,7 @@ class StripeGateway:
             api_key = self._secrets()[0]
             if not api_key:
                 raise PaymentsNotConfigured()
-            base = {'api': self._settings.api_base} if self._settings.api_base else None
+            base: Any = {'api': self._settings.api_base} if self._settings.api_base else None
             self._clients[purpose] = stripe.StripeClient(
                 api_key, base_addresses=base, max_network_retries=retries,
                 http_client=stripe.RequestsClient(timeout=timeout))
@@ -96,7 +98,7 @@ class StripeGateway:
                 return refund
         return None
 
-    def verify_event(self, raw_body: bytes, signature: str | None) -> dict:
+    def verify_event(self, raw_body: bytes | str, signature: str | None) -> dict:
         """The event in a webhook body whose Stripe-Signature holds; InvalidInput
         otherwise (the body is never logged)."""
         import stripe

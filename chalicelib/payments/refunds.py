@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, cast
 
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
@@ -78,7 +78,7 @@ def locked_refund(refund_id: int) -> Refund:
 
 
 class RefundService:
-    def __init__(self, gateway: Callable[[], Optional[StripeGateway]],
+    def __init__(self, gateway: Callable[[], StripeGateway | None],
                  publish: Callable[[list[Outbox]], None], clock: Callable[[], datetime] = utcnow
                  ) -> None:
         self.gateway = gateway  # None: Stripe is not configured
@@ -87,7 +87,7 @@ class RefundService:
 
     # -- asking ------------------------------------------------------------
     def request_refund(self, principal: Principal, order_id: int, data: dict,
-                       key: Optional[str] = None, request_hash: Optional[str] = None
+                       key: str | None = None, request_hash: str | None = None
                        ) -> tuple[dict, bool]:
         """(the refund, whether it is a replay). Staff only."""
         readable_order(principal, order_id)
@@ -98,6 +98,7 @@ class RefundService:
             # Keys are printable ASCII: the line break keeps this path's keys
             # apart from the same key sent to another path.
             key = idempotency.scoped_key(principal, f'{key}\n/orders/{order_id}/refunds')
+            assert request_hash is not None  # the route sends a key with its body's hash
             stored = idempotency.claim(key, request_hash, now)
             if stored is not None:
                 return stored, True
@@ -113,7 +114,7 @@ class RefundService:
 
     @retry_when_busy
     def _record_request(self, principal: Principal, order_id: int, data: dict,
-                        key: Optional[str], now: datetime
+                        key: str | None, now: datetime
                         ) -> tuple[dict, list[Outbox], list[Claim]]:
         with database.atomic():
             order = locked_order(order_id)
@@ -137,7 +138,7 @@ class RefundService:
         return answer, events, claims
 
     def record(self, order: Order, actor: Any, now: datetime,
-               reason: Optional[str]) -> tuple[list[Outbox], list[Claim]]:
+               reason: str | None) -> tuple[list[Outbox], list[Claim]]:
         """A cancellation's refund of everything still refundable, with the
         cancellation's reason; inside the cancellation's transaction, which
         already counted the order's version."""
@@ -154,19 +155,21 @@ class RefundService:
                             currency: str, actor: Any, now: datetime) -> list[Claim]:
         """A payment the order could not take (it was cancelled, or already
         paid): all of it goes back. Inside the webhook's transaction."""
-        refund = Refund(order=order.order_id, amount=amount, currency=currency, status=rules.PENDING,
+        token = str(uuid.uuid4())
+        refund = Refund(order=order.order_id, amount=amount, currency=currency,
+                        status=rules.PENDING,
                         reason='Paid after the order could no longer take a payment',
                         provider=rules.STRIPE, payment_reference=payment_intent_id,
                         late_payment=True, actor_role=actor.role, actor_sub=actor.sub,
                         created_at=now, updated_at=now, attempts=1,
-                        claim_token=str(uuid.uuid4()), claimed_until=now + CLAIM_LEASE)
+                        claim_token=token, claimed_until=now + CLAIM_LEASE)
         refund.save(force_insert=True)
         log.warning('Late payment %s on order %s: refunding all of it', payment_intent_id,
                     order.order_id, extra={'order_id': order.order_id})
-        return [(refund.refund_id, refund.claim_token)]
+        return [(refund.refund_id, token)]
 
     def _record(self, order: Order, amount: Decimal, actor: Any, now: datetime, *,
-                currency: str, reason: Optional[str] = None, items: Optional[list] = None,
+                currency: str, reason: str | None = None, items: list | None = None,
                 in_change: bool = False) -> tuple[Refund, list[Outbox], list[Claim]]:
         outside = order.payment_provider is None
         refund = Refund(
@@ -175,11 +178,12 @@ class RefundService:
             provider=order.payment_provider, payment_reference=order.payment_reference,
             late_payment=False, actor_role=actor.role, actor_sub=actor.sub, created_at=now,
             updated_at=now, attempts=0 if outside else 1)
+        token = str(uuid.uuid4())
         if not outside:
-            refund.claim_token, refund.claimed_until = str(uuid.uuid4()), now + CLAIM_LEASE
+            refund.claim_token, refund.claimed_until = token, now + CLAIM_LEASE
         refund.save(force_insert=True)
         if not outside:
-            return refund, [], [(refund.refund_id, refund.claim_token)]
+            return refund, [], [(refund.refund_id, token)]
         # The money goes back outside the service: done as soon as recorded.
         event = _succeed(refund, order, actor, now, None, in_change=in_change)
         return refund, [event], []
@@ -224,12 +228,14 @@ class RefundService:
             if gateway is None:
                 raise PaymentsNotConfigured()
             units = money.to_minor_units(refund.amount, refund.currency)
+            # A Stripe refund is written with the PaymentIntent it gives back.
+            reference = cast(str, refund.payment_reference)
             found = None
             if refund.attempts > 1 or refund.provider_refund_id:
                 # An earlier attempt may have reached Stripe.
-                found = gateway.find_refund(refund.payment_reference, refund_id, purpose)
+                found = gateway.find_refund(reference, refund_id, purpose)
             stripe_refund = found or gateway.create_refund(
-                refund.payment_reference, units, refund_id, refund.order_id, purpose)
+                reference, units, refund_id, refund.order_id, purpose)
         except PaymentProviderUnavailable:
             backoff = RELAY_BACKOFF if purpose == BACKGROUND else timedelta(0)
             Refund.update(claimed_until=self.clock() + backoff).where(
@@ -245,15 +251,15 @@ class RefundService:
                     rules.refund_status_of(stripe_refund.get('status')))
         return 1
 
-    def settle(self, refund_id: int, provider_refund_id: Optional[str], status: str,
-               failure: Optional[str] = None, actor: Any = None) -> None:
+    def settle(self, refund_id: int, provider_refund_id: str | None, status: str,
+               failure: str | None = None, actor: Any = None) -> None:
         """Record what Stripe did with a refund; publish what it changed."""
         events = self._settle(refund_id, provider_refund_id, status, failure, actor)
         self.publish(events)
 
     @retry_when_busy
-    def _settle(self, refund_id: int, provider_refund_id: Optional[str], status: str,
-                failure: Optional[str], actor: Any) -> list[Outbox]:
+    def _settle(self, refund_id: int, provider_refund_id: str | None, status: str,
+                failure: str | None, actor: Any) -> list[Outbox]:
         with database.atomic():
             order_id = Refund.select(Refund.order).where(Refund.refund_id == refund_id).scalar()
             if order_id is None:
@@ -299,8 +305,8 @@ class RefundService:
         return claims
 
 
-def settle_locked(refund: Refund, order: Order, provider_refund_id: Optional[str], status: str,
-                  failure: Optional[str], actor: Any, now: datetime) -> list[Outbox]:
+def settle_locked(refund: Refund, order: Order, provider_refund_id: str | None, status: str,
+                  failure: str | None, actor: Any, now: datetime) -> list[Outbox]:
     """Inside a transaction holding the order and the refund: apply Stripe's word."""
     if refund.status != rules.PENDING:
         if refund.status == rules.SUCCEEDED and status == rules.FAILED:
@@ -327,7 +333,7 @@ def settle_locked(refund: Refund, order: Order, provider_refund_id: Optional[str
 
 
 def _succeed(refund: Refund, order: Order, actor: Any, now: datetime,
-             provider_refund_id: Optional[str], in_change: bool = False) -> Outbox:
+             provider_refund_id: str | None, in_change: bool = False) -> Outbox:
     """The refund succeeded: the order's money changes (a version of its own,
     unless it is part of the change that asked for it) and order_refunded
     is written."""
@@ -375,7 +381,8 @@ def _refunded_lines(order_id: int) -> dict[int, int]:
     for refund in Refund.select(Refund.items).where(
             (Refund.order == order_id) & Refund.items.is_null(False)
             & (Refund.status != rules.FAILED)):
-        for line in json.loads(refund.items):
-            counted[line['order_item_id']] = counted.get(line['order_item_id'], 0) + line['quantity']
+        for line in json.loads(refund.items or '[]'):
+            line_id = line['order_item_id']
+            counted[line_id] = counted.get(line_id, 0) + line['quantity']
     return counted
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import peewee
 
@@ -38,7 +38,7 @@ class AlreadyHandled(Exception):
 
 
 class PaymentService:
-    def __init__(self, gateway: Callable[[], Optional[StripeGateway]], refunds: RefundService,
+    def __init__(self, gateway: Callable[[], StripeGateway | None], refunds: RefundService,
                  publish: Callable[[list[Outbox]], None], clock: Callable[[], datetime] = utcnow
                  ) -> None:
         self.gateway = gateway
@@ -78,7 +78,7 @@ class PaymentService:
                 'status': intent['status']}
 
     # -- webhooks -------------------------------------------------------------
-    def handle_webhook(self, raw_body: bytes, signature: Optional[str]) -> dict:
+    def handle_webhook(self, raw_body: bytes | str, signature: str | None) -> dict:
         if raw_body and len(raw_body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f'Request body is larger than {MAX_BODY_BYTES} bytes')
         event = self._stripe().verify_event(raw_body, signature)
@@ -172,7 +172,7 @@ class PaymentService:
                 refund_id = _refund_id_of(stripe_refund)
                 order_id = Refund.select(Refund.order).where(
                     Refund.refund_id == refund_id).scalar() if refund_id else None
-                if order_id is None:
+                if refund_id is None or order_id is None:
                     log.info('Stripe refund %s is none of ours', stripe_refund.get('id'))
                     continue
                 order = locked_order(order_id)
@@ -194,18 +194,18 @@ def _record_event_id(event_id: str, event_type: str, now: datetime) -> None:
         raise AlreadyHandled() from None
 
 
-def _metadata_id(stripe_object: dict, name: str) -> Optional[int]:
+def _metadata_id(stripe_object: dict, name: str) -> int | None:
     value = (stripe_object.get('metadata') or {}).get(name)
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
     return None
 
 
-def _order_id_of(intent: dict) -> Optional[int]:
+def _order_id_of(intent: dict) -> int | None:
     return _metadata_id(intent, 'order_id')
 
 
-def _refund_id_of(stripe_refund: dict) -> Optional[int]:
+def _refund_id_of(stripe_refund: dict) -> int | None:
     value = _metadata_id(stripe_refund, 'refund_id')
     if value is not None:
         return value

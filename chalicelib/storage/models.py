@@ -104,6 +104,7 @@ class Refund(BaseModel):
     refund_id = IdField()
     order = peewee.ForeignKeyField(
         Order, column_name='order_id', on_delete='CASCADE', index=True)
+    order_id: int  # what peewee sets beside `order`: the key, read without a query
     amount = MoneyField()
     currency = peewee.CharField(max_length=3)
     status = peewee.CharField(max_length=16)  # pending, succeeded, failed

@@ -47,7 +47,7 @@ def paid_orders(env, localstripe, count, tmp_path):
     intents = one_worker(env, [('POST', f'/orders/{order_id}/payment', None, None)
                                for order_id in order_ids], tmp_path)
     return [(order_id, pay_with_card(localstripe.client(), intent['full']['payment_intent_id']))
-            for order_id, intent in zip(order_ids, intents)]
+            for order_id, intent in zip(order_ids, intents, strict=True)]
 
 
 def webhook(intent, event_id):

@@ -54,8 +54,8 @@ def test_each_status_change_writes_exactly_one_row_of_its_type(client, current, 
     # A paid order's cancellation also gives the money back: a payment taken
     # outside the service is refunded at once.
     refund = ['order_refunded'] if (current, new) == ('paid', 'cancelled') else []
-    assert [event[0] for event in events] == [event_type] + refund
-    last_type, message, row = events[0]
+    assert [event[0] for event in events] == [event_type, *refund]
+    _, message, row = events[0]
     assert row.subject == SUBJECTS[event_type]
     assert message['status'] == new
 

@@ -246,7 +246,8 @@ def _requires_token(app, view):
 
 def test_importing_the_app_does_not_import_stripe():
     """stripe costs a cold start about 0.2 s: only the payment paths pay it."""
-    found = subprocess.run([sys.executable, '-c', 'import sys, app; print("stripe" in sys.modules)'],
+    found = subprocess.run([sys.executable, '-c',
+                            'import sys, app; print("stripe" in sys.modules)'],
                            capture_output=True, text=True, cwd=ROOT, check=True)
 
     assert found.stdout.strip() == 'False'

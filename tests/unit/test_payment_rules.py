@@ -17,7 +17,8 @@ def test_a_payment_matches_only_the_total_in_minor_units_and_currency(
 
 
 def test_refundable_is_paid_less_refunded_less_pending_never_below_zero():
-    assert rules.refundable(Decimal('109.97'), Decimal('10.00'), Decimal('9.97')) == Decimal('90.00')
+    left = rules.refundable(Decimal('109.97'), Decimal('10.00'), Decimal('9.97'))
+    assert left == Decimal('90.00')
     assert rules.refundable(Decimal('10'), Decimal('10'), Decimal('5')) == Decimal('0.00')
 
 
