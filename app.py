@@ -19,7 +19,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
-from chalicelib.orders import counts, expiry, idempotency
+from chalicelib.orders import counts, idempotency
 from chalicelib.storage import availability, retention
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage.migrations import Migrated, migrate
@@ -28,6 +28,8 @@ from chalicelib.storage.migrations import Migrated, migrate
 schemas = lazy_import('chalicelib.orders.schemas')
 catalog_schemas = lazy_import('chalicelib.catalog.schemas')
 payment_schemas = lazy_import('chalicelib.payments.schemas')
+# Only expire_unpaid's Lambda needs it.
+expiry = lazy_import('chalicelib.orders.expiry')
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from chalicelib.catalog.pricing import CatalogEntry
 from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
 from chalicelib.clock import utcnow
 from chalicelib.errors import (Forbidden, InvalidInput, ProductNotFound, SkuTaken,
@@ -20,6 +19,9 @@ from chalicelib.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Product
+
+if TYPE_CHECKING:
+    from chalicelib.catalog.pricing import CatalogEntry
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def rows(product_ids: Iterable[int]) -> dict[int, Any]:
 
 def entry(row: Any) -> CatalogEntry:
     """What pricing needs of a product row."""
+    # Imported here: only a create prices, and a GET's cold start need not load it.
+    from chalicelib.catalog.pricing import CatalogEntry
     return CatalogEntry(
         product_id=row.product_id, sku=row.sku, name=row.name, unit_price=row.unit_price,
         currency=row.currency, active=bool(row.active), tracked=row.on_hand is not None,

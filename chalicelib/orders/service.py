@@ -2,17 +2,19 @@
 writes the change's event to the outbox. Events are handed to `publish`
 only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
+from __future__ import annotations
+
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib import metrics
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
-from chalicelib.catalog import pricing, products, stock, stock_rules
+from chalicelib.catalog import products, stock, stock_rules
 from chalicelib.errors import (DatabaseBusy, ExportTooLarge, OrderNotFound, OutOfStock,
                                VersionMismatch)
 from chalicelib.events import messages
@@ -20,12 +22,21 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
-from chalicelib.orders import access, changes, counts, export, idempotency
+from chalicelib.orders import access, counts, export, idempotency
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+
+if TYPE_CHECKING:
+    from chalicelib.catalog import pricing
+    from chalicelib.orders import changes
+else:
+    # Loaded by the first create (pricing) and the first change (changes), not
+    # by a GET of one order: a cold start's import is a Lambda's first answer.
+    pricing = lazy_import('chalicelib.catalog.pricing')
+    changes = lazy_import('chalicelib.orders.changes')
 
 
 class CancellationRefunds(Protocol):
