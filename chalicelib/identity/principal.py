@@ -1,6 +1,8 @@
 """Who is calling, from the claims of a verified token."""
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM
 from chalicelib.errors import Unauthenticated
@@ -25,7 +27,7 @@ class Principal:
     email: str | None = None  # verified by the issuer, else None
 
 
-def parse_user_id(value):
+def parse_user_id(value: object) -> int | None:
     """The shop's user id from its claim: a positive JSON integer, or a string
     of ASCII digits (Cognito sends custom attributes as strings); else None."""
     if isinstance(value, bool):
@@ -37,7 +39,7 @@ def parse_user_id(value):
     return None
 
 
-def is_machine_token(claims: dict) -> bool:
+def is_machine_token(claims: Mapping[str, Any]) -> bool:
     """A Cognito client-credentials access token: issued to an app client,
     for no user. A user's access token also carries `scope` (and an admin
     of the user pool can put `orders/admin` in it through a resource server
@@ -48,7 +50,7 @@ def is_machine_token(claims: dict) -> bool:
             and isinstance(client_id, str) and claims.get('sub') == client_id)
 
 
-def _scopes(claims):
+def _scopes(claims: Mapping[str, Any]) -> set[str]:
     """The scopes that may grant a role: a machine token's only."""
     scope = claims.get('scope')
     if not isinstance(scope, str) or not is_machine_token(claims):
@@ -56,14 +58,14 @@ def _scopes(claims):
     return set(scope.split())
 
 
-def _groups(claims):
+def _groups(claims: Mapping[str, Any]) -> set[str]:
     groups = claims.get('cognito:groups')
     if not isinstance(groups, list):
         return set()
     return {group for group in groups if isinstance(group, str)}
 
 
-def _verified_email(claims):
+def _verified_email(claims: Mapping[str, Any]) -> str | None:
     email = claims.get('email')
     verified = claims.get('email_verified')
     # `is True`, not `in (True, 'true')`: 1 == True, and 1 is not a yes here.
@@ -73,8 +75,8 @@ def _verified_email(claims):
     return None
 
 
-def principal_from_claims(claims, user_id_claim=DEFAULT_USER_ID_CLAIM,
-                          staff_group=DEFAULT_STAFF_GROUP):
+def principal_from_claims(claims: Mapping[str, Any], user_id_claim: str = DEFAULT_USER_ID_CLAIM,
+                          staff_group: str = DEFAULT_STAFF_GROUP) -> Principal:
     """The Principal of verified claims, or Unauthenticated when they give no
     role or a user id claim that is not a positive integer."""
     sub = claims.get('sub')

@@ -1,15 +1,21 @@
 """Emails for order events: rendered from templates (HTML autoescaped, so
 order data can never inject markup) and built as one MIME message, which a
 sender (senders.py) hands to SES or writes as an .eml file."""
+from __future__ import annotations
+
 import functools
 import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING, TypedDict
 
 from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_REFUNDED,
-                                        ORDER_SHIPPED, ORDER_UPDATED)
+                                        ORDER_SHIPPED, ORDER_UPDATED, EventBody, Shipment)
 from chalicelib import money
 from chalicelib.config import get_settings
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = {
     ORDER_CREATED: ('confirmation', 'Order #{order_id} confirmed'),
@@ -20,8 +26,21 @@ TEMPLATES = {
 }
 
 
+class ShippingLines(TypedDict):
+    """Template values; all None when the event carries no shipment."""
+    carrier: str | None
+    tracking_number: str | None
+    tracking_link: str | None
+
+
+class RefundLines(TypedDict, total=False):
+    """Template values that only a refund's email has: empty for the rest."""
+    refund_amount: str
+    amount_refunded: str | None
+
+
 @functools.lru_cache(maxsize=1)
-def _environment():
+def _environment() -> jinja2.Environment:
     # Jinja2 is imported only when the first email is rendered.
     import jinja2
     return jinja2.Environment(
@@ -30,23 +49,23 @@ def _environment():
         undefined=jinja2.StrictUndefined)
 
 
-def wants_email(event_type):
+def wants_email(event_type: str) -> bool:
     return event_type in TEMPLATES
 
 
-def _shipping(shipment):
+def _shipping(shipment: Shipment | None) -> ShippingLines:
     """The tracking lines of a shipping email. An event published before
     shipments existed has none. A link is offered only for https (the
     service accepts nothing else; this holds for whatever reaches the topic)."""
-    shipment = shipment if isinstance(shipment, dict) else {}
-    url = shipment.get('tracking_url')
-    return {'carrier': shipment.get('carrier'),
-            'tracking_number': shipment.get('tracking_number'),
+    found: Shipment | dict[str, None] = shipment if isinstance(shipment, dict) else {}
+    url = found.get('tracking_url')
+    return {'carrier': found.get('carrier'),
+            'tracking_number': found.get('tracking_number'),
             'tracking_link': url if isinstance(url, str)
             and url.lower().startswith('https://') else None}
 
 
-def _refund(event, currency):
+def _refund(event: EventBody, currency: str) -> RefundLines:
     """The amounts of a refund email, each with its currency."""
     if event['event_type'] != ORDER_REFUNDED:
         return {}
@@ -55,7 +74,7 @@ def _refund(event, currency):
                                 if event.get('amount_refunded') is not None else None)}
 
 
-def build_email(event, sender):
+def build_email(event: EventBody, sender: str) -> EmailMessage:
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
     subject = subject.format(order_id=event['order_id'], status=event['status'])

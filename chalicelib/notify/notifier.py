@@ -3,7 +3,7 @@ the message ids worth retrying back."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import peewee
 
@@ -13,6 +13,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.messages import UnknownMessage, parse_event
 from chalicelib.logs import log
 from chalicelib.notify import mail
+from chalicelib.notify.senders import Sender
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
 from chalicelib.storage.models import ProcessedEvent
 
@@ -20,9 +21,18 @@ from chalicelib.storage.models import ProcessedEvent
 PERMANENT_SES_ERRORS = {'MessageRejected'}
 
 
-def _is_permanent(exc):
+def _is_permanent(exc: Exception) -> bool:
     code = getattr(exc, 'response', {}).get('Error', {}).get('Code')
     return code in PERMANENT_SES_ERRORS
+
+
+class QueuedMessage(Protocol):
+    """What the notifier reads of an SQS record (Powertools' SQSRecord)."""
+    @property
+    def message_id(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
 
 
 class RetryLater(Exception):
@@ -37,7 +47,7 @@ class Notifier:
     """`connect` makes sure the database is reachable (DatabaseUnavailable
     if not), once per batch."""
 
-    def __init__(self, sender: Any,
+    def __init__(self, sender: Sender,
                  connect: Callable[[], object] = _nothing_to_connect) -> None:
         self.sender = sender
         self.connect = connect
@@ -63,7 +73,7 @@ class Notifier:
         return process_partial_response(event=event, record_handler=self.handle_record,
                                         processor=processor, context=context)
 
-    def handle_record(self, record):
+    def handle_record(self, record: QueuedMessage) -> None:
         """One SQS record (message_id, body); raises when it is to be retried."""
         with log.append_context_keys(message_id=record.message_id):
             try:
@@ -74,7 +84,7 @@ class Notifier:
         if not handled:
             raise RetryLater(record.message_id)
 
-    def handle(self, body):
+    def handle(self, body: str | bytes) -> bool:
         """Process one message; False means "retry it later"."""
         try:
             event = parse_event(body)
@@ -112,7 +122,7 @@ class Notifier:
         return True
 
 
-def _claim(event_id):
+def _claim(event_id: str) -> bool:
     """Record the event before sending: a crash after this loses one email
     rather than ever sending two: each event is emailed at most once."""
     try:
@@ -122,7 +132,7 @@ def _claim(event_id):
         return False
 
 
-def _release(event_id):
+def _release(event_id: str) -> None:
     try:
         ProcessedEvent.delete().where(ProcessedEvent.event_id == event_id).execute()
     except CONNECTION_ERRORS as exc:

@@ -86,7 +86,7 @@ _TRACKING_URL_RULES: list[_Rule] = [
 _REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), not_blank, FreeText(multi_line=True)]
 
 
-def reason_rules():
+def reason_rules() -> list[_Rule]:
     """What a free-text reason must be (a cancellation's, a refund's)."""
     return list(_REASON_RULES)
 

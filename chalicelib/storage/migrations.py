@@ -299,7 +299,7 @@ def _catalog_currencies_and_stock(migrator: SchemaMigrator) -> None:
             f'ALTER TABLE {quote}{table}{quote} ADD COLUMN {quote}{name}{quote} {definition}')
 
 
-def _payments_and_refunds(migrator):
+def _payments_and_refunds(migrator: SchemaMigrator) -> None:
     """What each order was paid and refunded, through which provider; the
     refunds; the Stripe events handled. Orders paid, shipped or delivered
     before this step were paid outside the service, in full (filled in by

@@ -10,9 +10,10 @@ it holds locks on the rows it deletes and on nothing else, never on a whole
 table, and it never touches the orders."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import peewee
 
@@ -36,14 +37,18 @@ class Rule:
     since: peewee.Field  # a row's age counts from this column
     kept: timedelta
 
-    def delete_batch(self, now, batch):
+    def delete_batch(self, now: datetime, batch: int) -> int:
         """Delete up to `batch` rows past their time; how many were old."""
         before = now - self.kept
-        key = self.model._meta.primary_key
-        keys = [value for value, in (self.model.select(key)
-                                     .where(self.since < before)
-                                     .order_by(self.since)
-                                     .limit(batch).tuples())]
+        # Every table kept here has a one-column key (the stubs allow False:
+        # a model without any).
+        key = cast(peewee.Field, self.model._meta.primary_key)
+        # .tuples() yields one 1-tuple per row; peewee's stubs say it yields models.
+        rows = cast(Iterable[tuple[object]], self.model.select(key)
+                    .where(self.since < before)
+                    .order_by(self.since)
+                    .limit(batch).tuples())
+        keys = [value for value, in rows]
         if keys:
             self.model.delete().where(key.in_(keys) & (self.since < before)).execute()
         return len(keys)
