@@ -302,7 +302,7 @@ class OrderService:
         self.publish([event])
 
 
-def _change_statement(fields):
+def _change_statement(fields: dict) -> statements.Statement:
     if 'shipped_at' in fields:
         return statements.SHIP
     if 'amount_paid' in fields:
@@ -310,7 +310,8 @@ def _change_statement(fields):
     return statements.CHANGE_STATUS
 
 
-def record_history(order, principal, now, reason=None):
+def record_history(order: Order, principal: Any, now: datetime,
+                   reason: Optional[str] = None) -> None:
     """The entry of the order's current version (its creation, or a change of
     its money); inside the change's transaction."""
     _write_history(order.order_id, changes.HistoryEntry(
