@@ -2,6 +2,7 @@
 to localstripe after the commit with the real stripe library (through a
 proxy that plays Stripe down, slow or broken), taken over by the refund
 relay; on SQLite and MariaDB."""
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,8 +11,10 @@ from chalicelib.payments import gateway
 from chalicelib.storage.models import Order, Outbox, Refund
 from tests.integration.conftest import staff_client
 from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
+from tests.integration.test_expiry import WINDOW, place, run_expiry
 from tests.stripe_support import event_body, pay_with_card
-from tests.support import LambdaContext, create_order, error_of, field_errors, json_of, put, send
+from tests.support import (LambdaContext, create_order, error_of, field_errors, json_of, put,
+                           put_product, send)
 
 SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},
              'detail-type': 'Scheduled Event', 'source': 'aws.events',
@@ -323,3 +326,21 @@ def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, loca
     assert refunds_of(client, order['order_id'])[0]['status'] == 'failed'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 0
     assert stdout.metrics('RefundFailures')
+
+
+def test_a_payment_for_an_order_that_expired_unpaid_is_refunded_in_full(
+        client, stripe, localstripe, service_clock):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client, quantity=2)
+    intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+    assert run_expiry(client) == {'expired': 1}
+    intent = pay_with_card(localstripe.client(), intent_id)
+
+    assert deliver(client, event_body('payment_intent.succeeded', intent)).status_code == 200
+
+    after = read(client, order_id)
+    assert (after['status'], after['payment']['status'], after['payment']['amount_paid']) == (
+        'cancelled', 'refunded', 10.0)
+    assert stripe_refunds(localstripe, intent_id) == [1000]
+    assert json_of(send(client, 'GET', '/products/101'))['stock']['reserved'] == 0

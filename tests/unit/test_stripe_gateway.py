@@ -1,0 +1,88 @@
+"""The Stripe gateway's keys and signature check, without a network: where
+the keys come from, what a bad secret answers, and that no key is logged."""
+import json
+import time
+
+import pytest
+
+from chalicelib.config import StripeSettings, stripe_settings
+from chalicelib.errors import InvalidInput, PaymentProviderUnavailable, PaymentsNotConfigured
+from chalicelib.payments.gateway import StripeGateway
+from tests.stripe_support import WEBHOOK_SECRET, event_body, signature
+
+
+def gateway(secret_string=None, error=None, **settings):
+    def read_secret(arn):
+        if error is not None:
+            raise error
+        return secret_string
+    return StripeGateway(StripeSettings(**settings), read_secret=read_secret)
+
+
+def test_no_stripe_settings_means_no_card_payments():
+    assert stripe_settings({}) is None
+    assert stripe_settings({'STRIPE_WEBHOOK_SECRET': WEBHOOK_SECRET}) is None
+
+
+def test_the_settings_never_show_a_key():
+    settings = stripe_settings({'STRIPE_API_KEY': 'sk_test_shown', 'STRIPE_WEBHOOK_SECRET':
+                                'whsec_shown'})
+
+    assert 'shown' not in repr(settings)
+
+
+def test_keys_come_from_the_secret_once_per_container():
+    reads = []
+
+    def read_secret(arn):
+        reads.append(arn)
+        return json.dumps({'api_key': 'sk_test_1', 'webhook_secret': WEBHOOK_SECRET})
+    made = StripeGateway(StripeSettings(secret_arn='arn:secret'), read_secret=read_secret)
+    body = event_body('customer.created', {'id': 'cus_1'})
+
+    made.verify_event(body, signature(body))
+    made.verify_event(body, signature(body))
+
+    assert reads == ['arn:secret']
+
+
+def test_a_secret_that_is_not_the_expected_json_is_not_configured_and_not_logged(caplog):
+    made = gateway('sk_live_oops', secret_arn='arn:secret')
+    body = event_body('customer.created', {'id': 'cus_1'})
+
+    with pytest.raises(PaymentsNotConfigured):
+        made.verify_event(body, signature(body))
+    assert 'sk_live_oops' not in caplog.text
+
+
+def test_an_unreadable_secret_is_unavailable():
+    made = gateway(error=ConnectionError('endpoint down'), secret_arn='arn:secret')
+
+    with pytest.raises(PaymentProviderUnavailable):
+        made.client()
+
+
+@pytest.mark.parametrize('header', [
+    None, '', 'nonsense', signature(b'{}'), signature(b'x', 'whsec_other'),
+    signature(b'x', WEBHOOK_SECRET, int(time.time()) - 301)])
+def test_a_body_without_its_valid_fresh_signature_is_refused(header):
+    made = gateway(api_key='sk_test_1', webhook_secret=WEBHOOK_SECRET)
+
+    with pytest.raises(InvalidInput):
+        made.verify_event(b'x', header)
+
+
+def test_a_signed_body_that_is_not_an_event_is_refused():
+    made = gateway(api_key='sk_test_1', webhook_secret=WEBHOOK_SECRET)
+    body = b'[1, 2]'
+
+    with pytest.raises(InvalidInput):
+        made.verify_event(body, signature(body))
+
+
+def test_without_a_webhook_secret_webhooks_are_not_configured():
+    made = gateway(api_key='sk_test_1')
+    body = event_body('customer.created', {'id': 'cus_1'})
+
+    with pytest.raises(PaymentsNotConfigured):
+        made.verify_event(body, signature(body))
