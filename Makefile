@@ -62,6 +62,7 @@ test-fast: venv
 # Settings in pyproject.toml.
 lint: check-locks
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Plain mypy on the Lambda code, strict on the pure rules (pyproject.toml).
 typecheck: venv

@@ -1,4 +1,5 @@
 """Orders service: HTTP in, a call of the order domain, HTTP out."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,8 +12,8 @@ from chalicelib import __version__, logs, runtime
 from chalicelib.api import middleware, reference
 from chalicelib.api.decorators import Views
 from chalicelib.api.errors import retry_after
-from chalicelib.api.invocation import current_request, lambda_context
 from chalicelib.api.http import expected_version, path_id, versioned_response
+from chalicelib.api.invocation import current_request, lambda_context
 from chalicelib.clock import time_left
 from chalicelib.config import get_settings
 from chalicelib.errors import DatabaseUnavailable
@@ -20,8 +21,8 @@ from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, idempotency
-from chalicelib.storage import availability, retention
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
+from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import Migrated, migrate
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
@@ -49,7 +50,8 @@ def create_order(principal: Principal) -> Response:
     if key is not None:
         key = idempotency.validate_key(key)
     created = runtime.order_service().create_order(
-        principal, data, key, idempotency.fingerprint(body) if key else None)
+        principal, data, key, idempotency.fingerprint(body) if key else None
+    )
     headers = {'Location': f'/orders/{created.body["order_id"]}'}
     if created.replayed:
         headers['Idempotent-Replayed'] = 'true'
@@ -74,12 +76,14 @@ def get_order(principal: Principal, order_id: str) -> Response:
 def update_order(principal: Principal, order_id: str) -> Response:
     request = current_request(app)
     order = path_id(order_id)
-    data = schemas.load_update_order(schemas.parse_json_object(request.raw_body),
-                                     get_settings().tracking_url_hosts)
+    data = schemas.load_update_order(
+        schemas.parse_json_object(request.raw_body), get_settings().tracking_url_hosts
+    )
     version = expected_version(request.headers)
     status = data.pop('status')
-    return versioned_response(runtime.order_service().update_status(
-        principal, order, status, version, details=data))
+    return versioned_response(
+        runtime.order_service().update_status(principal, order, status, version, details=data)
+    )
 
 
 @app.route('/orders/{order_id}/history', methods=['GET'])
@@ -109,9 +113,14 @@ def export_user_orders(principal: Principal, user_id: str) -> Response:
     user = path_id(user_id, 'user_id')
     query = schemas.load_export_query(current_request(app).query_params)
     text = runtime.order_service().export_orders(principal, user, query)
-    return Response(body=text, status_code=200, headers={
-        'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': f'attachment; filename="orders-{user}.csv"'})
+    return Response(
+        body=text,
+        status_code=200,
+        headers={
+            'Content-Type': 'text/csv; charset=utf-8',
+            'Content-Disposition': f'attachment; filename="orders-{user}.csv"',
+        },
+    )
 
 
 @app.route('/orders/{order_id}/payment', methods=['POST'])
@@ -126,7 +135,8 @@ def stripe_webhook() -> dict[str, Any]:
     """No bearer token: Stripe signs the raw body instead."""
     request = current_request(app)
     return runtime.payment_service().handle_webhook(
-        request.raw_body, request.headers.get('stripe-signature'))
+        request.raw_body, request.headers.get('stripe-signature')
+    )
 
 
 @app.route('/orders/{order_id}/refunds', methods=['POST'])
@@ -140,9 +150,11 @@ def create_refund(principal: Principal, order_id: str) -> Response:
     if key is not None:
         key = idempotency.validate_key(key)
     refund, replayed = runtime.refund_service().request_refund(
-        principal, order, data, key, idempotency.fingerprint(body) if key else None)
+        principal, order, data, key, idempotency.fingerprint(body) if key else None
+    )
     headers: dict[str, str | list[str]] = {
-        'Location': f'/orders/{order}/refunds/{refund["refund_id"]}'}
+        'Location': f'/orders/{order}/refunds/{refund["refund_id"]}'
+    }
     if replayed:
         headers['Idempotent-Replayed'] = 'true'
     return Response(body=refund, status_code=201, headers=headers)
@@ -157,8 +169,9 @@ def list_refunds(principal: Principal, order_id: str) -> list[dict[str, Any]]:
 @app.route('/orders/{order_id}/refunds/{refund_id}', methods=['GET'])
 @api
 def get_refund(principal: Principal, order_id: str, refund_id: str) -> dict[str, Any]:
-    return runtime.refund_service().get_refund(principal, path_id(order_id),
-                                               path_id(refund_id, 'refund_id'))
+    return runtime.refund_service().get_refund(
+        principal, path_id(order_id), path_id(refund_id, 'refund_id')
+    )
 
 
 @app.route('/products/{product_id}', methods=['PUT'])
@@ -168,15 +181,17 @@ def put_product(principal: Principal, product_id: str) -> Response:
     product = path_id(product_id, 'product_id')
     data = catalog_schemas.load_product(schemas.parse_json_object(request.raw_body))
     written = runtime.catalog_service().put_product(
-        principal, product, data, expected_version(request.headers, 'product'))
+        principal, product, data, expected_version(request.headers, 'product')
+    )
     return versioned_response(written.body, 201 if written.created else 200)
 
 
 @app.route('/products/{product_id}', methods=['GET'])
 @api
 def get_product(principal: Principal, product_id: str) -> Response:
-    return versioned_response(runtime.catalog_service().get_product(
-        principal, path_id(product_id, 'product_id')))
+    return versioned_response(
+        runtime.catalog_service().get_product(principal, path_id(product_id, 'product_id'))
+    )
 
 
 @app.route('/products', methods=['GET'])
@@ -193,18 +208,21 @@ def health() -> Response | dict[str, str]:
         runtime.database()
         availability.ping()
     except DatabaseUnavailable as exc:
-        return Response(body={'status': 'error', 'database': 'unreachable',
-                              'version': __version__},
-                        status_code=503, headers={'Retry-After': retry_after(exc)})
+        return Response(
+            body={'status': 'error', 'database': 'unreachable', 'version': __version__},
+            status_code=503,
+            headers={'Retry-After': retry_after(exc)},
+        )
     return {'status': 'ok', 'database': 'ok', 'version': __version__}
 
 
 @app.route('/openapi.json', methods=['GET'])
 @public_api
 def openapi_document() -> Response:
-    return Response(body=reference.openapi_json(),
-                    headers={'Content-Type': 'application/json',
-                             'Cache-Control': reference.CACHE_CONTROL})
+    return Response(
+        body=reference.openapi_json(),
+        headers={'Content-Type': 'application/json', 'Cache-Control': reference.CACHE_CONTROL},
+    )
 
 
 @app.route('/docs', methods=['GET'])
@@ -232,7 +250,8 @@ def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
     """Sends the refunds requests left to it (Stripe down or slow, a crash)."""
     runtime.database()
     answered = runtime.refund_service().relay(
-        time_left(lambda_context(event), REFUND_MARGIN_SECONDS))
+        time_left(lambda_context(event), REFUND_MARGIN_SECONDS)
+    )
     logs.log.info('Refund relay: Stripe answered for %s refunds', answered)
     return {'answered': answered}
 
@@ -240,8 +259,11 @@ def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def housekeeping(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     runtime.database()
-    deleted = retention.clean_up(get_settings().outbox_retention, idempotency.KEY_TTL,
-                                 time_left(lambda_context(event), retention.MARGIN_SECONDS))
+    deleted = retention.clean_up(
+        get_settings().outbox_retention,
+        idempotency.KEY_TTL,
+        time_left(lambda_context(event), retention.MARGIN_SECONDS),
+    )
     logs.log.info('Housekeeping deleted %s', deleted)
     return {'deleted': deleted}
 
@@ -253,8 +275,9 @@ def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
         return {'expired': 0}
     runtime.database()
     service = runtime.order_service()
-    expired = expiry.expire_unpaid(service, window, service.clock(),
-                                   time_left(lambda_context(event), 0))
+    expired = expiry.expire_unpaid(
+        service, window, service.clock(), time_left(lambda_context(event), 0)
+    )
     logs.log.info('Expired %s unpaid orders', expired)
     return {'expired': expired}
 

@@ -9,6 +9,7 @@ only, so app.py, chalicelib and site-packages compile from source in every
 run (a package shipped without bytecode) while the standard library keeps its
 .pyc, as Lambda's runtime has them. Each run counts how many of the app's and
 site-packages' modules it could have loaded from a .pyc: checked, not assumed."""
+
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from bench.invoke import invocation
 
 REPO = Path(__file__).resolve().parent.parent
 
-CHILD = r'''
+CHILD = r"""
 import time
 t0 = time.monotonic()
 import app
@@ -44,15 +45,19 @@ with open(os.environ['BENCH_OUT'], 'w') as out:
                'first_request': t2 - t1, 'modules': len(ours),
                'with_pyc': sum(os.path.exists(importlib.util.cache_from_source(f)) for f in ours)},
               out)
-'''
+"""
 
 
 def _run(env, flags=()):
     with tempfile.NamedTemporaryFile(suffix='.json') as out:
         spawn = time.monotonic()
-        child = subprocess.run([sys.executable, *flags, '-c', CHILD], cwd=REPO,
-                               env=dict(env, BENCH_SPAWN=repr(spawn), BENCH_OUT=out.name),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child = subprocess.run(
+            [sys.executable, *flags, '-c', CHILD],
+            cwd=REPO,
+            env=dict(env, BENCH_SPAWN=repr(spawn), BENCH_OUT=out.name),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if child.returncode:
             raise RuntimeError('cold start failed: ' + child.stderr.decode()[-2000:])
         result = json.loads(Path(out.name).read_text())
@@ -64,10 +69,15 @@ def _run(env, flags=()):
 def measure(env, order_id, runs=5):
     """{'with .pyc': medians, 'without .pyc': medians}; `env` configures the service
     (the app's modules, its venv's site-packages included, live under the repository)."""
-    env = dict(env, BENCH_EVENT=json.dumps(
-        invocation('GET', '/orders/{order_id}', order_id=order_id)[0]))
-    subprocess.run([sys.executable, '-m', 'compileall', '-q', 'app.py', 'chalicelib'],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    env = dict(
+        env, BENCH_EVENT=json.dumps(invocation('GET', '/orders/{order_id}', order_id=order_id)[0])
+    )
+    subprocess.run(
+        [sys.executable, '-m', 'compileall', '-q', 'app.py', 'chalicelib'],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     _run(env)  # writes whatever .pyc is still missing
     prefix = tempfile.mkdtemp(prefix='orders-bench-pycache-')
     try:
@@ -76,14 +86,18 @@ def measure(env, order_id, runs=5):
         for pyc in Path(prefix).rglob('*.pyc'):
             if stdlib not in pyc.parents or 'site-packages' in pyc.parts:
                 pyc.unlink()  # the standard library's .pyc only
-        modes = {'with .pyc': (env, ()),
-                 'without .pyc': (dict(env, PYTHONPYCACHEPREFIX=prefix), ('-B',))}
+        modes = {
+            'with .pyc': (env, ()),
+            'without .pyc': (dict(env, PYTHONPYCACHEPREFIX=prefix), ('-B',)),
+        }
         results = {}
         for mode, (mode_env, flags) in modes.items():
             samples = [_run(mode_env, flags) for _ in range(runs)]
-            results[mode] = {key: statistics.median(s[key] for s in samples)
-                             for key in ('first_response', 'import', 'first_request')}
-            results[mode]['pyc'] = f"{samples[-1]['with_pyc']}/{samples[-1]['modules']}"
+            results[mode] = {
+                key: statistics.median(s[key] for s in samples)
+                for key in ('first_response', 'import', 'first_request')
+            }
+            results[mode]['pyc'] = f'{samples[-1]["with_pyc"]}/{samples[-1]["modules"]}'
         return results
     finally:
         shutil.rmtree(prefix, ignore_errors=True)

@@ -9,6 +9,7 @@ products. SNS is answered at botocore's HTTP layer (bench/invoke.SnsStub).
 Figures: orders per second over all the copies (from the first start to the
 last answer), and p50/p99 of one request. bench/run.py runs it with
 --contention; it needs MariaDB (SQLite takes one writer at a time anyway)."""
+
 import json
 import math
 import multiprocessing
@@ -29,16 +30,25 @@ def _copy(env, mode, requests, barrier, results):
     # The service's log lines, as Lambda's stdout; open for the process's life.
     sys.stdout = open(os.devnull, 'w')  # noqa: SIM115
     from bench.invoke import SnsStub, invocation
+
     SnsStub(on=True)
     import app
+
     rng = random.Random(os.getpid())
 
     def create():
         product = FIRST_PRODUCT if mode == 'hot' else FIRST_PRODUCT + rng.randrange(SPREAD)
         started = time.perf_counter()
-        answer = app.app(*invocation('POST', '/orders', body={
-            'user_id': 1 + rng.randrange(100), 'items': [{'product_id': product,
-                                                         'quantity': 1}]}))
+        answer = app.app(
+            *invocation(
+                'POST',
+                '/orders',
+                body={
+                    'user_id': 1 + rng.randrange(100),
+                    'items': [{'product_id': product, 'quantity': 1}],
+                },
+            )
+        )
         return time.perf_counter() - started, answer['statusCode']
 
     for _ in range(20):
@@ -46,8 +56,14 @@ def _copy(env, mode, requests, barrier, results):
     barrier.wait(120)
     began = time.time()
     timed = [create() for _ in range(requests)]
-    results.put({'began': began, 'ended': time.time(), 'seconds': [s for s, _ in timed],
-                 'statuses': [status for _, status in timed]})
+    results.put(
+        {
+            'began': began,
+            'ended': time.time(),
+            'seconds': [s for s, _ in timed],
+            'statuses': [status for _, status in timed],
+        }
+    )
 
 
 def stock(url):
@@ -55,25 +71,37 @@ def stock(url):
     import pymysql
 
     from chalicelib.config import parse_database_url
+
     db = parse_database_url(url)
-    conn = pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password,
-                           database=db.name, autocommit=True)
+    conn = pymysql.connect(
+        host=db.host,
+        port=db.port,
+        user=db.user,
+        password=db.password,
+        database=db.name,
+        autocommit=True,
+    )
     with conn.cursor() as cursor:
         cursor.execute('DELETE FROM products WHERE product_id >= %s', (FIRST_PRODUCT,))
         cursor.executemany(
             'INSERT INTO products (product_id, sku, name, unit_price, currency, active, '
             "on_hand, reserved, version, updated_at) VALUES (%s, %s, %s, '9.99', 'USD', 1, "
             "1000000000, 0, 1, '2030-01-01 00:00:00')",
-            [(product_id, f'C-{product_id}', f'Contention {product_id}')
-             for product_id in range(FIRST_PRODUCT, FIRST_PRODUCT + SPREAD)])
+            [
+                (product_id, f'C-{product_id}', f'Contention {product_id}')
+                for product_id in range(FIRST_PRODUCT, FIRST_PRODUCT + SPREAD)
+            ],
+        )
     conn.close()
 
 
 def run(env, mode, processes, requests):
     barrier = CONTEXT.Barrier(processes)
     results = CONTEXT.Queue()
-    copies = [CONTEXT.Process(target=_copy, args=(env, mode, requests, barrier, results),
-                              daemon=True) for _ in range(processes)]
+    copies = [
+        CONTEXT.Process(target=_copy, args=(env, mode, requests, barrier, results), daemon=True)
+        for _ in range(processes)
+    ]
     for copy in copies:
         copy.start()
     outcomes = [results.get(timeout=600) for _ in copies]
@@ -85,16 +113,24 @@ def run(env, mode, processes, requests):
 
     def at(q):
         return seconds[max(1, math.ceil(q * len(seconds))) - 1] * 1000
-    return {'mode': mode, 'processes': processes, 'orders': len(statuses),
-            'created': statuses.count(201),
-            'other': sorted({status for status in statuses if status != 201}),
-            'orders_per_s': statuses.count(201) / wall, 'p50': at(0.5), 'p99': at(0.99)}
+
+    return {
+        'mode': mode,
+        'processes': processes,
+        'orders': len(statuses),
+        'created': statuses.count(201),
+        'other': sorted({status for status in statuses if status != 201}),
+        'orders_per_s': statuses.count(201) / wall,
+        'p50': at(0.5),
+        'p99': at(0.99),
+    }
 
 
 def main(env, url, requests):
     stock(url)
-    return [run(env, mode, processes, requests)
-            for mode in ('hot', 'spread') for processes in PROCESSES]
+    return [
+        run(env, mode, processes, requests) for mode in ('hot', 'spread') for processes in PROCESSES
+    ]
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ allocations during the export, and VmHWM the process's resident peak.
     .venv/bin/python bench/export.py                       # both backends
     .venv/bin/python bench/export.py --backend sqlite --orders 2000
 """
+
 import argparse
 import gc
 import json
@@ -28,10 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
-               port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
-               user=os.environ.get('TEST_MARIADB_USER', 'root'),
-               password=os.environ.get('TEST_MARIADB_PASSWORD', ''))
+MARIADB = dict(
+    host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
+    port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
+    user=os.environ.get('TEST_MARIADB_USER', 'root'),
+    password=os.environ.get('TEST_MARIADB_PASSWORD', ''),
+)
 USER_ID = 1
 BATCH = 1000
 
@@ -50,21 +53,39 @@ def load(orders, items_each):
     """One user's orders, newest last, one a minute up to 2026-01-01."""
     from chalicelib.storage.connection import database
     from chalicelib.storage.models import Order, OrderItem
+
     start = datetime(2026, 1, 1) - timedelta(minutes=orders)
     started = time.monotonic()
     with database.atomic():
         for first in range(1, orders + 1, BATCH):
             ids = range(first, min(first + BATCH, orders + 1))
-            Order.insert_many([{
-                'order_id': order_id, 'user_id': USER_ID, 'user_email': 'ada@example.com',
-                'status': 'paid', 'order_total': Decimal('109.97'),
-                'created_at': start + timedelta(minutes=order_id),
-                'updated_at': start + timedelta(minutes=order_id), 'version': 2}
-                for order_id in ids]).execute()
-            OrderItem.insert_many([{
-                'order': order_id, 'product_id': 100 + k, 'quantity': k + 1,
-                'price_at_order': Decimal('29.99')}
-                for order_id in ids for k in range(items_each)]).execute()
+            Order.insert_many(
+                [
+                    {
+                        'order_id': order_id,
+                        'user_id': USER_ID,
+                        'user_email': 'ada@example.com',
+                        'status': 'paid',
+                        'order_total': Decimal('109.97'),
+                        'created_at': start + timedelta(minutes=order_id),
+                        'updated_at': start + timedelta(minutes=order_id),
+                        'version': 2,
+                    }
+                    for order_id in ids
+                ]
+            ).execute()
+            OrderItem.insert_many(
+                [
+                    {
+                        'order': order_id,
+                        'product_id': 100 + k,
+                        'quantity': k + 1,
+                        'price_at_order': Decimal('29.99'),
+                    }
+                    for order_id in ids
+                    for k in range(items_each)
+                ]
+            ).execute()
     return time.monotonic() - started
 
 
@@ -72,18 +93,27 @@ def child(backend, url, orders, items_each, runs):
     """Runs in the measured process: prints one JSON line of figures."""
     scratch = tempfile.mkdtemp(prefix='export-bench-')
     from chalicelib.identity.dev_issuer import DevIssuer
+
     issuer = DevIssuer(scratch)
     issuer.ensure_keys()
     auth = issuer.auth_settings()
-    os.environ.update({'DATABASE_URL': url, 'AUTO_MIGRATE': 'true', 'LOG_LEVEL': 'WARNING',
-                       'MAIL_DIR': os.path.join(scratch, 'mail'), 'AUTH_ISSUER': auth.issuer,
-                       'AUTH_AUDIENCE': ','.join(auth.audiences),
-                       'AUTH_JWKS_URL': auth.jwks_url})
+    os.environ.update(
+        {
+            'DATABASE_URL': url,
+            'AUTO_MIGRATE': 'true',
+            'LOG_LEVEL': 'WARNING',
+            'MAIL_DIR': os.path.join(scratch, 'mail'),
+            'AUTH_ISSUER': auth.issuer,
+            'AUTH_AUDIENCE': ','.join(auth.audiences),
+            'AUTH_JWKS_URL': auth.jwks_url,
+        }
+    )
     for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN'):
         os.environ.pop(name, None)
     import app as app_module
     from bench.events import LambdaContext, rest_event
     from chalicelib import runtime
+
     runtime.database()
     load_seconds = load(orders, items_each)
     token = issuer.mint(role='staff')
@@ -93,10 +123,13 @@ def child(backend, url, orders, items_each, runs):
         clear_refs.write('5')
 
     def export():
-        event = rest_event('GET', '/users/{user_id}/orders/export',
-                           f'/users/{USER_ID}/orders/export',
-                           path_parameters={'user_id': str(USER_ID)},
-                           headers={'Authorization': f'Bearer {token}'})
+        event = rest_event(
+            'GET',
+            '/users/{user_id}/orders/export',
+            f'/users/{USER_ID}/orders/export',
+            path_parameters={'user_id': str(USER_ID)},
+            headers={'Authorization': f'Bearer {token}'},
+        )
         response = app_module.app(event, LambdaContext())
         assert response['statusCode'] == 200, response
         return response
@@ -114,26 +147,38 @@ def child(backend, url, orders, items_each, runs):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     after = memory_mib()
-    print(json.dumps({
-        'backend': backend, 'orders': orders, 'items': orders * items_each,
-        'rows': body.count('\r\n') - 1, 'csv_bytes': len(body.encode('utf-8')),
-        'lambda_response_bytes': len(json.dumps(response).encode('utf-8')),
-        'load_s': round(load_seconds, 2), 'runs': runs,
-        'median_s': round(statistics.median(timings), 3),
-        'min_s': round(min(timings), 3), 'max_s': round(max(timings), 3),
-        'tracemalloc_peak_mib': round(peak / 2 ** 20, 1),
-        'rss_before_mib': round(before['VmRSS'], 1), 'vmhwm_mib': round(after['VmHWM'], 1)}))
+    print(
+        json.dumps(
+            {
+                'backend': backend,
+                'orders': orders,
+                'items': orders * items_each,
+                'rows': body.count('\r\n') - 1,
+                'csv_bytes': len(body.encode('utf-8')),
+                'lambda_response_bytes': len(json.dumps(response).encode('utf-8')),
+                'load_s': round(load_seconds, 2),
+                'runs': runs,
+                'median_s': round(statistics.median(timings), 3),
+                'min_s': round(min(timings), 3),
+                'max_s': round(max(timings), 3),
+                'tracemalloc_peak_mib': round(peak / 2**20, 1),
+                'rss_before_mib': round(before['VmRSS'], 1),
+                'vmhwm_mib': round(after['VmHWM'], 1),
+            }
+        )
+    )
 
 
 def mariadb_url(name):
     import pymysql
+
     conn = pymysql.connect(autocommit=True, **MARIADB)
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS `{name}`')
         cursor.execute(f'CREATE DATABASE `{name}`')
     conn.close()
-    auth = MARIADB['user'] + (f":{MARIADB['password']}" if MARIADB['password'] else '')
-    return f"mysql://{auth}@{MARIADB['host']}:{MARIADB['port']}/{name}"
+    auth = MARIADB['user'] + (f':{MARIADB["password"]}' if MARIADB['password'] else '')
+    return f'mysql://{auth}@{MARIADB["host"]}:{MARIADB["port"]}/{name}'
 
 
 def main(argv=None):
@@ -150,23 +195,43 @@ def main(argv=None):
     backends = ['sqlite', 'mariadb'] if args.backend == 'both' else [args.backend]
     with tempfile.TemporaryDirectory(prefix='export-bench-') as scratch:
         for backend in backends:
-            url = (f'sqlite:///{scratch}/orders.sqlite3' if backend == 'sqlite'
-                   else mariadb_url(args.mariadb_database))
+            url = (
+                f'sqlite:///{scratch}/orders.sqlite3'
+                if backend == 'sqlite'
+                else mariadb_url(args.mariadb_database)
+            )
             result = subprocess.run(
-                [sys.executable, __file__, '--child', backend, url, '--orders', str(args.orders),
-                 '--items', str(args.items), '--runs', str(args.runs)],
-                cwd=REPO, capture_output=True, text=True, check=False)
+                [
+                    sys.executable,
+                    __file__,
+                    '--child',
+                    backend,
+                    url,
+                    '--orders',
+                    str(args.orders),
+                    '--items',
+                    str(args.items),
+                    '--runs',
+                    str(args.runs),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if result.returncode != 0:
                 sys.exit(f'{backend}: {result.stderr}')
             figures = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{backend:8} {figures['orders']:,} orders / {figures['rows']:,} rows, "
-                  f"{figures['csv_bytes'] / 2 ** 20:.2f} MiB CSV "
-                  f"({figures['lambda_response_bytes'] / 2 ** 20:.2f} MiB Lambda answer): "
-                  f"median {figures['median_s']:.3f} s (min {figures['min_s']:.3f}, "
-                  f"max {figures['max_s']:.3f}, {figures['runs']} runs); "
-                  f"tracemalloc peak {figures['tracemalloc_peak_mib']} MiB; "
-                  f"VmHWM {figures['vmhwm_mib']} MiB (RSS {figures['rss_before_mib']} MiB "
-                  'before the first export)')
+            print(
+                f'{backend:8} {figures["orders"]:,} orders / {figures["rows"]:,} rows, '
+                f'{figures["csv_bytes"] / 2**20:.2f} MiB CSV '
+                f'({figures["lambda_response_bytes"] / 2**20:.2f} MiB Lambda answer): '
+                f'median {figures["median_s"]:.3f} s (min {figures["min_s"]:.3f}, '
+                f'max {figures["max_s"]:.3f}, {figures["runs"]} runs); '
+                f'tracemalloc peak {figures["tracemalloc_peak_mib"]} MiB; '
+                f'VmHWM {figures["vmhwm_mib"]} MiB (RSS {figures["rss_before_mib"]} MiB '
+                'before the first export)'
+            )
             print('  ' + json.dumps(figures))
 
 

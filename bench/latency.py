@@ -10,6 +10,7 @@ unless both ran the same texts; so it does on any unexpected answer or an
 event left unpublished. The sides alternate in blocks of 50 requests, so a
 drift of the machine weighs on both alike. bench/run.py runs this in a python
 of its own per backend."""
+
 import contextlib
 import cProfile
 import hashlib
@@ -35,16 +36,17 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import encode_cursor
 from chalicelib.storage import connection, statements
-from chalicelib.storage.models import (Order, OrderHistory, OrderItem, Outbox, Product,
-                                       StripeEvent)
+from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
 
 BLOCK = 50
 USERS = 100  # created orders cycle over users 1..100: every user's first page is full
 PRICES = ('29.99', '9.50', '105.00', '0.99', '12.34', '49.99', '3.10')
 # The size of the service's outbox body; what it says is the service's business.
-EVENT_BODY = ('{"event_id":"%s","event_type":"%s","order_id":%d,"user_id":%d,'
-              '"user_email":"%s","status":"%s","order_total":"%s","currency":"USD",'
-              '"timestamp":"2026-12-01T10:00:00.000000Z"}')
+EVENT_BODY = (
+    '{"event_id":"%s","event_type":"%s","order_id":%d,"user_id":%d,'
+    '"user_email":"%s","status":"%s","order_total":"%s","currency":"USD",'
+    '"timestamp":"2026-12-01T10:00:00.000000Z"}'
+)
 # The bench's catalog: tracked products with stock that never runs out, ids
 # apart from the 1..99,999 the staff-priced creates name (outside the catalog).
 CATALOG_FIRST = 200_001
@@ -85,6 +87,7 @@ class Floor:
                 return operation(*args)
             finally:
                 connection.database = self.proxy
+
         return run
 
     def scalar(self, sql):
@@ -97,29 +100,60 @@ class Floor:
         self.cur.execute('BEGIN IMMEDIATE' if self.sqlite else 'BEGIN')
         result, outbox_id = work(now)
         self.cur.execute('COMMIT')
-        statements.run(statements.MARK_PUBLISHED, published_at=now, id=outbox_id,
-                       sns_message_id='00000000-0000-4000-8000-000000000000')
+        statements.run(
+            statements.MARK_PUBLISHED,
+            published_at=now,
+            id=outbox_id,
+            sns_message_id='00000000-0000-4000-8000-000000000000',
+        )
         return result
 
     def _outbox(self, event_type, now, order_id, user_id, email, status, total):
         event_id = str(uuid.uuid4())
-        return statements.insert(Outbox, [{  # keys in the service's order: the same SQL
-            'event_id': event_id, 'event_type': event_type, 'order_id': order_id,
-            'subject': SUBJECTS[event_type],
-            'body': EVENT_BODY % (event_id, event_type, order_id, user_id, email, status, total),
-            'created_at': now, 'relay_after': now + PUBLISH_LEASE}])
+        return statements.insert(
+            Outbox,
+            [
+                {  # keys in the service's order: the same SQL
+                    'event_id': event_id,
+                    'event_type': event_type,
+                    'order_id': order_id,
+                    'subject': SUBJECTS[event_type],
+                    'body': EVENT_BODY
+                    % (event_id, event_type, order_id, user_id, email, status, total),
+                    'created_at': now,
+                    'relay_after': now + PUBLISH_LEASE,
+                }
+            ],
+        )
 
     def _history(self, order_id, version, status, now):
-        statements.insert(OrderHistory, [{
-            'order': order_id, 'version': version, 'status': status, 'at': now,
-            'actor_role': 'staff', 'actor_sub': 'dev-staff-0', 'reason': None}])
+        statements.insert(
+            OrderHistory,
+            [
+                {
+                    'order': order_id,
+                    'version': version,
+                    'status': status,
+                    'at': now,
+                    'actor_role': 'staff',
+                    'actor_sub': 'dev-staff-0',
+                    'reason': None,
+                }
+            ],
+        )
 
     def _locked(self, order_id):
         cursor = statements.run(self.lock, order_id=order_id)
-        row = dict(zip((column[0] for column in cursor.description), cursor.fetchone(),
-                       strict=True))
-        return (row['user_id'], row['user_email'], row['status'], row['order_total'],
-                row['version'])
+        row = dict(
+            zip((column[0] for column in cursor.description), cursor.fetchone(), strict=True)
+        )
+        return (
+            row['user_id'],
+            row['user_email'],
+            row['status'],
+            row['order_total'],
+            row['version'],
+        )
 
     def _items(self, order_ids):
         return statements.run(statements.ITEMS_OF, order_ids=order_ids).fetchall()
@@ -130,24 +164,60 @@ class Floor:
     def create(self, user_id, email, items, total, shard):
         """items: (product_id, quantity, price); a price None is the
         catalog's, and the line reserves (every bench product is tracked)."""
+
         def work(now):
-            catalog = {row[0]: row for row in statements.run(
-                statements.PRODUCTS_IN, product_ids=sorted({p for p, _, _ in items})).fetchall()}
-            lines = [(product, quantity, price if price is not None else catalog[product][3],
-                      price is None) for product, quantity, price in items]
-            order_id = statements.insert(Order, [{
-                'status': 'pending', 'version': 1, 'amount_paid': Decimal('0.00'),
-                'amount_refunded': Decimal('0.00'), 'user_id': user_id, 'user_email': email,
-                'order_total': total, 'created_at': now, 'updated_at': now, 'currency': 'USD'}])
-            statements.insert(OrderItem, [
-                {'order': order_id, 'product_id': product, 'quantity': quantity,
-                 'price_at_order': price, 'sku': catalog[product][1] if product in catalog
-                 else None, 'name': catalog[product][2] if product in catalog else None,
-                 'holds_stock': reserves} for product, quantity, price, reserves in lines])
+            catalog = {
+                row[0]: row
+                for row in statements.run(
+                    statements.PRODUCTS_IN, product_ids=sorted({p for p, _, _ in items})
+                ).fetchall()
+            }
+            lines = [
+                (
+                    product,
+                    quantity,
+                    price if price is not None else catalog[product][3],
+                    price is None,
+                )
+                for product, quantity, price in items
+            ]
+            order_id = statements.insert(
+                Order,
+                [
+                    {
+                        'status': 'pending',
+                        'version': 1,
+                        'amount_paid': Decimal('0.00'),
+                        'amount_refunded': Decimal('0.00'),
+                        'user_id': user_id,
+                        'user_email': email,
+                        'order_total': total,
+                        'created_at': now,
+                        'updated_at': now,
+                        'currency': 'USD',
+                    }
+                ],
+            )
+            statements.insert(
+                OrderItem,
+                [
+                    {
+                        'order': order_id,
+                        'product_id': product,
+                        'quantity': quantity,
+                        'price_at_order': price,
+                        'sku': catalog[product][1] if product in catalog else None,
+                        'name': catalog[product][2] if product in catalog else None,
+                        'holds_stock': reserves,
+                    }
+                    for product, quantity, price, reserves in lines
+                ],
+            )
             self._items([order_id])
             self._history(order_id, 1, 'pending', now)
-            outbox_id = self._outbox('order_created', now, order_id, user_id, email,
-                                     'pending', total)
+            outbox_id = self._outbox(
+                'order_created', now, order_id, user_id, email, 'pending', total
+            )
             statements.run(statements.COUNT_ENTER, shard=shard, status='pending')
             reserved = {}
             for product, quantity, _, reserves in lines:
@@ -157,6 +227,7 @@ class Floor:
                 statements.run(self.product_lock, product_ids=sorted(reserved)).fetchall()
                 statements.move_stock('reserve', reserved)
             return order_id, outbox_id
+
         return self._write(work)
 
     def product(self, product_id):
@@ -169,11 +240,17 @@ class Floor:
         return row, self._items([order_id])
 
     def page(self, user_id=None, after=None):
-        values = {name: value for name, value in
-                  (('limit', 11), ('user_id', user_id), ('after', after)) if value is not None}
-        rows = statements.run(statements.order_page(
-            status=False, user_id=user_id is not None, after=after is not None, offset=False),
-            **values).fetchall()[:10]
+        values = {
+            name: value
+            for name, value in (('limit', 11), ('user_id', user_id), ('after', after))
+            if value is not None
+        }
+        rows = statements.run(
+            statements.order_page(
+                status=False, user_id=user_id is not None, after=after is not None, offset=False
+            ),
+            **values,
+        ).fetchall()[:10]
         items = self._items([row[0] for row in rows]) if rows else []
         if user_id is None:
             return rows, items, statements.scalar(statements.COUNT_TOTAL)
@@ -184,38 +261,67 @@ class Floor:
             user_id, email, status, total, version = self._locked(order_id)
             self._items([order_id])
             # A PUT to paid records a payment of the total taken outside.
-            if statements.run(statements.MARK_PAID, status=new_status, updated_at=now,
-                              amount_paid=total, payment_provider=None,
-                              payment_reference=None, order_id=order_id,
-                              version=version).rowcount != 1:
+            if (
+                statements.run(
+                    statements.MARK_PAID,
+                    status=new_status,
+                    updated_at=now,
+                    amount_paid=total,
+                    payment_provider=None,
+                    payment_reference=None,
+                    order_id=order_id,
+                    version=version,
+                ).rowcount
+                != 1
+            ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
-            outbox_id = self._outbox('order_updated', now, order_id, user_id, email,
-                                     new_status, total)
+            outbox_id = self._outbox(
+                'order_updated', now, order_id, user_id, email, new_status, total
+            )
             self._history(order_id, version + 1, new_status, now)
-            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
-                           new_status=new_status)
+            statements.run(
+                statements.COUNT_MOVE, shard=shard, old_status=status, new_status=new_status
+            )
             return None, outbox_id
+
         return self._write(work)
 
     def webhook(self, order_id, event_id, intent_id, shard):
         """Statement for statement what payments/service.py runs for a
         payment_intent.succeeded that pays a pending order."""
+
         def work(now):
-            statements.insert(StripeEvent, [{'event_id': event_id,
-                                             'event_type': 'payment_intent.succeeded',
-                                             'processed_at': now}])
+            statements.insert(
+                StripeEvent,
+                [
+                    {
+                        'event_id': event_id,
+                        'event_type': 'payment_intent.succeeded',
+                        'processed_at': now,
+                    }
+                ],
+            )
             user_id, email, status, total, version = self._locked(order_id)
-            if statements.run(statements.CHANGE_PAYMENT, status='paid', updated_at=now,
-                              amount_paid=total, amount_refunded=Decimal('0.00'),
-                              payment_provider='stripe', payment_reference=intent_id,
-                              order_id=order_id, version=version).rowcount != 1:
+            if (
+                statements.run(
+                    statements.CHANGE_PAYMENT,
+                    status='paid',
+                    updated_at=now,
+                    amount_paid=total,
+                    amount_refunded=Decimal('0.00'),
+                    payment_provider='stripe',
+                    payment_reference=intent_id,
+                    order_id=order_id,
+                    version=version,
+                ).rowcount
+                != 1
+            ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             self._history(order_id, version + 1, 'paid', now)
-            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid',
-                                     total)
-            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status,
-                           new_status='paid')
+            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
+            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status, new_status='paid')
             return None, outbox_id
+
         return self._write(work)
 
     def delete(self, order_id, shard):
@@ -223,11 +329,11 @@ class Floor:
             user_id, email, status, total, _ = self._locked(order_id)
             self._items([order_id])
             statements.run(statements.DELETE_ORDER, order_id=order_id)
-            outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status,
-                                     total)
+            outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status, total)
             statements.run(statements.COUNT_LEAVE, shard=shard, status=status)
             statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
             return None, outbox_id
+
         return self._write(work)
 
 
@@ -272,24 +378,34 @@ class Bench:
         def check(invocation_, response):
             event = invocation_[0]
             if response['statusCode'] != status:
-                raise BenchFailure(f"{event['httpMethod']} {event['path']} -> "
-                                   f"{response['statusCode']} {str(response['body'])[:300]}")
+                raise BenchFailure(
+                    f'{event["httpMethod"]} {event["path"]} -> '
+                    f'{response["statusCode"]} {str(response["body"])[:300]}'
+                )
             if orders is not None and len(json.loads(response['body'])['orders']) != orders:
-                raise BenchFailure(f"{event['path']}: not {orders} orders")
+                raise BenchFailure(f'{event["path"]}: not {orders} orders')
             if keep is not None:
                 keep.append(int(response['headers']['Location'].rsplit('/', 1)[1]))
+
         return check
 
-    def measure(self, name, label, event, status, floor_args, floor_op, orders=None,
-                keep=(None, None)):
-        service = Side(event, lambda inv: self.handler(*inv),
-                       self.expect(status, orders, keep[0]))
-        floor = Side(floor_args, self.floor.runner(floor_op),
-                     lambda args, result: keep[1] is not None and keep[1].append(result))
+    def measure(
+        self, name, label, event, status, floor_args, floor_op, orders=None, keep=(None, None)
+    ):
+        service = Side(event, lambda inv: self.handler(*inv), self.expect(status, orders, keep[0]))
+        floor = Side(
+            floor_args,
+            self.floor.runner(floor_op),
+            lambda args, result: keep[1] is not None and keep[1].append(result),
+        )
         service_sql, floor_sql = self.sql_of(service), self.sql_of(floor)
         if service_sql != floor_sql:
-            raise BenchFailure(f'{name}: the floor ran other SQL than the service:\n  '
-                               + '\n  '.join(service_sql) + '\nfloor:\n  ' + '\n  '.join(floor_sql))
+            raise BenchFailure(
+                f'{name}: the floor ran other SQL than the service:\n  '
+                + '\n  '.join(service_sql)
+                + '\nfloor:\n  '
+                + '\n  '.join(floor_sql)
+            )
         for side in (service, floor):
             side.block(self.warmup)
             side.ns.clear()
@@ -305,12 +421,21 @@ class Bench:
             stats.sort_stats('tottime').print_stats(25)
         pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
         if pending:
-            raise BenchFailure(f'{name}: {pending} events left unpublished: SNS failed in the '
-                               'request path, and the figures would not include it')
-        result = {'name': name, 'label': label, 'statements': len(service_sql),
-                  'service': service.summary(), 'floor': floor.summary()}
-        sys.stderr.write(f"  {name:<10} service p50 {result['service']['p50']:.3f} ms, floor "
-                         f"{result['floor']['p50']:.3f} ms\n")
+            raise BenchFailure(
+                f'{name}: {pending} events left unpublished: SNS failed in the '
+                'request path, and the figures would not include it'
+            )
+        result = {
+            'name': name,
+            'label': label,
+            'statements': len(service_sql),
+            'service': service.summary(),
+            'floor': floor.summary(),
+        }
+        sys.stderr.write(
+            f'  {name:<10} service p50 {result["service"]["p50"]:.3f} ms, floor '
+            f'{result["floor"]["p50"]:.3f} ms\n'
+        )
         return result
 
     def sql_of(self, side):
@@ -330,17 +455,26 @@ class Bench:
     def new_order(self, rng):
         self.next_user += 1
         user_id = 1 + self.next_user % USERS
-        items = [(rng.randrange(1, 100_000), rng.randrange(1, 4), rng.choice(PRICES))
-                 for _ in range(3)]
+        items = [
+            (rng.randrange(1, 100_000), rng.randrange(1, 4), rng.choice(PRICES)) for _ in range(3)
+        ]
         total = str(sum(q * Decimal(p) for _, q, p in items))
         return user_id, f'user{user_id}@example.com', items, total, rng.randrange(SHARDS)
 
     def create_event(self):
         user_id, email, items, _, _ = self.new_order(self.rng)
-        return invocation('POST', '/orders', body={
-            'user_id': user_id, 'user_email': email,
-            'items': [{'product_id': p, 'quantity': q, 'price_at_order': float(price)}
-                      for p, q, price in items]})
+        return invocation(
+            'POST',
+            '/orders',
+            body={
+                'user_id': user_id,
+                'user_email': email,
+                'items': [
+                    {'product_id': p, 'quantity': q, 'price_at_order': float(price)}
+                    for p, q, price in items
+                ],
+            },
+        )
 
     def catalog_order(self, rng, lines):
         """`lines` distinct tracked products of the catalog, priced by it."""
@@ -348,14 +482,25 @@ class Bench:
         user_id = 1 + self.next_user % USERS
         products = rng.sample(range(CATALOG_FIRST, CATALOG_FIRST + CATALOG_SIZE), lines)
         items = [(product, 1, None) for product in products]
-        return (user_id, f'user{user_id}@example.com', items,
-                str(CATALOG_PRICE * lines), rng.randrange(SHARDS))
+        return (
+            user_id,
+            f'user{user_id}@example.com',
+            items,
+            str(CATALOG_PRICE * lines),
+            rng.randrange(SHARDS),
+        )
 
     def catalog_event(self, lines):
         user_id, email, items, _, _ = self.catalog_order(self.rng, lines)
-        return invocation('POST', '/orders', body={
-            'user_id': user_id, 'user_email': email,
-            'items': [{'product_id': p, 'quantity': q} for p, q, _ in items]})
+        return invocation(
+            'POST',
+            '/orders',
+            body={
+                'user_id': user_id,
+                'user_email': email,
+                'items': [{'product_id': p, 'quantity': q} for p, q, _ in items],
+            },
+        )
 
     def webhook_event(self, pool):
         """A signed payment_intent.succeeded for the next pending order of the
@@ -363,30 +508,53 @@ class Bench:
         delivers it."""
         order_id = pool.popleft()
         self.next_event += 1
-        body = json.dumps({
-            'id': f'evt_bench_{self.next_event}', 'object': 'event', 'type':
-            'payment_intent.succeeded', 'created': int(time.time()), 'livemode': False,
-            'data': {'object': {
-                'id': f'pi_bench_{order_id}', 'object': 'payment_intent',
-                'amount': int(CATALOG_PRICE * 100), 'amount_received': int(CATALOG_PRICE * 100),
-                'currency': 'usd', 'status': 'succeeded',
-                'metadata': {'order_id': str(order_id)}}}})
+        body = json.dumps(
+            {
+                'id': f'evt_bench_{self.next_event}',
+                'object': 'event',
+                'type': 'payment_intent.succeeded',
+                'created': int(time.time()),
+                'livemode': False,
+                'data': {
+                    'object': {
+                        'id': f'pi_bench_{order_id}',
+                        'object': 'payment_intent',
+                        'amount': int(CATALOG_PRICE * 100),
+                        'amount_received': int(CATALOG_PRICE * 100),
+                        'currency': 'usd',
+                        'status': 'succeeded',
+                        'metadata': {'order_id': str(order_id)},
+                    }
+                },
+            }
+        )
         timestamp = int(time.time())
-        mac = hmac.new(os.environ['STRIPE_WEBHOOK_SECRET'].encode(),
-                       f'{timestamp}.{body}'.encode(), hashlib.sha256).hexdigest()
+        mac = hmac.new(
+            os.environ['STRIPE_WEBHOOK_SECRET'].encode(),
+            f'{timestamp}.{body}'.encode(),
+            hashlib.sha256,
+        ).hexdigest()
         event, context = invocation('POST', '/webhooks/stripe')
-        headers = {**event['headers'], 'Content-Type': 'application/json',
-                   'Stripe-Signature': f't={timestamp},v1={mac}'}
+        headers = {
+            **event['headers'],
+            'Content-Type': 'application/json',
+            'Stripe-Signature': f't={timestamp},v1={mac}',
+        }
         del headers['Authorization']
-        event.update(body=body, headers=headers,
-                     multiValueHeaders={k: [v] for k, v in headers.items()})
+        event.update(
+            body=body, headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()}
+        )
         return event, context
 
     def webhook_floor_args(self, pool):
         order_id = pool.popleft()
         self.next_floor_event += 1
-        return (order_id, f'evt_floor_{self.next_floor_event}', f'pi_floor_{order_id}',
-                self.frng.randrange(SHARDS))
+        return (
+            order_id,
+            f'evt_floor_{self.next_floor_event}',
+            f'pi_floor_{order_id}',
+            self.frng.randrange(SHARDS),
+        )
 
     def existing(self, rng, pool):
         if self.preloaded:
@@ -398,58 +566,149 @@ class Bench:
         made, paid, f_made, f_paid = deque(), deque(), deque(), deque()
         priced, f_priced = deque(), deque()
         ops = [
-            measure('health', 'GET /health', lambda: invocation('GET', '/health'), 200,
-                    lambda: (), fl.health),
-            measure('create', 'POST /orders (3 items)', self.create_event, 201,
-                    lambda: self.new_order(frng), fl.create, keep=(made, f_made)),
-            measure('create_1', 'POST /orders (1 line, catalog price, tracked stock)',
-                    lambda: self.catalog_event(1), 201,
-                    lambda: self.catalog_order(frng, 1), fl.create,
-                    keep=(priced, f_priced)),
+            measure(
+                'health',
+                'GET /health',
+                lambda: invocation('GET', '/health'),
+                200,
+                lambda: (),
+                fl.health,
+            ),
+            measure(
+                'create',
+                'POST /orders (3 items)',
+                self.create_event,
+                201,
+                lambda: self.new_order(frng),
+                fl.create,
+                keep=(made, f_made),
+            ),
+            measure(
+                'create_1',
+                'POST /orders (1 line, catalog price, tracked stock)',
+                lambda: self.catalog_event(1),
+                201,
+                lambda: self.catalog_order(frng, 1),
+                fl.create,
+                keep=(priced, f_priced),
+            ),
             # Pays the orders create_1 made, one signed Stripe event each.
-            measure('webhook', 'POST /webhooks/stripe (payment_intent.succeeded pays an order)',
-                    lambda: self.webhook_event(priced), 200,
-                    lambda: self.webhook_floor_args(f_priced), fl.webhook),
-            measure('create_10', 'POST /orders (10 lines, catalog prices, tracked stock)',
-                    lambda: self.catalog_event(10), 201,
-                    lambda: self.catalog_order(frng, 10), fl.create),
-            measure('product', 'GET /products/{id}', lambda: invocation(
-                'GET', '/products/{product_id}', product_id=CATALOG_FIRST), 200,
-                lambda: (CATALOG_FIRST,), fl.product),
-            measure('get', 'GET /orders/{id}', lambda: invocation(
-                'GET', '/orders/{order_id}', order_id=self.existing(rng, made)), 200,
-                lambda: (self.existing(frng, f_made),), fl.get),
-            measure('list', 'GET /orders?page=1&page_size=10 (with total)', lambda: invocation(
-                'GET', '/orders', query={'page': 1, 'page_size': 10}), 200,
-                lambda: (), fl.page, orders=10)]
-        after = (fl.scalar('SELECT MIN(order_id) FROM orders')
-                 + fl.scalar('SELECT MAX(order_id) FROM orders')) // 2
+            measure(
+                'webhook',
+                'POST /webhooks/stripe (payment_intent.succeeded pays an order)',
+                lambda: self.webhook_event(priced),
+                200,
+                lambda: self.webhook_floor_args(f_priced),
+                fl.webhook,
+            ),
+            measure(
+                'create_10',
+                'POST /orders (10 lines, catalog prices, tracked stock)',
+                lambda: self.catalog_event(10),
+                201,
+                lambda: self.catalog_order(frng, 10),
+                fl.create,
+            ),
+            measure(
+                'product',
+                'GET /products/{id}',
+                lambda: invocation('GET', '/products/{product_id}', product_id=CATALOG_FIRST),
+                200,
+                lambda: (CATALOG_FIRST,),
+                fl.product,
+            ),
+            measure(
+                'get',
+                'GET /orders/{id}',
+                lambda: invocation('GET', '/orders/{order_id}', order_id=self.existing(rng, made)),
+                200,
+                lambda: (self.existing(frng, f_made),),
+                fl.get,
+            ),
+            measure(
+                'list',
+                'GET /orders?page=1&page_size=10 (with total)',
+                lambda: invocation('GET', '/orders', query={'page': 1, 'page_size': 10}),
+                200,
+                lambda: (),
+                fl.page,
+                orders=10,
+            ),
+        ]
+        after = (
+            fl.scalar('SELECT MIN(order_id) FROM orders')
+            + fl.scalar('SELECT MAX(order_id) FROM orders')
+        ) // 2
         cursor = encode_cursor(after, {})
-        return [*ops,
-            measure('list_deep', 'GET /orders?cursor=<middle of the table>&page_size=10',
-                    lambda: invocation('GET', '/orders', query={'cursor': cursor,
-                                                                'page_size': 10}),
-                    200, lambda: (None, after), fl.page, orders=10),
-            measure('user', 'GET /users/{id}/orders (page 1)', lambda: invocation(
-                'GET', '/users/{user_id}/orders', query={'page_size': 10},
-                user_id=rng.randint(1, USERS)), 200, lambda: (frng.randint(1, USERS),), fl.page),
-            measure('update', 'PUT /orders/{id} {"status": "paid"}', lambda: invocation(
-                'PUT', '/orders/{order_id}', body={'status': 'paid'}, order_id=move(made, paid)),
-                200, lambda: (move(f_made, f_paid), 'paid', frng.randrange(SHARDS)), fl.update),
-            measure('delete', 'DELETE /orders/{id}', lambda: invocation(
-                'DELETE', '/orders/{order_id}', order_id=paid.popleft()), 204,
-                lambda: (f_paid.popleft(), frng.randrange(SHARDS)), fl.delete)]
+        return [
+            *ops,
+            measure(
+                'list_deep',
+                'GET /orders?cursor=<middle of the table>&page_size=10',
+                lambda: invocation('GET', '/orders', query={'cursor': cursor, 'page_size': 10}),
+                200,
+                lambda: (None, after),
+                fl.page,
+                orders=10,
+            ),
+            measure(
+                'user',
+                'GET /users/{id}/orders (page 1)',
+                lambda: invocation(
+                    'GET',
+                    '/users/{user_id}/orders',
+                    query={'page_size': 10},
+                    user_id=rng.randint(1, USERS),
+                ),
+                200,
+                lambda: (frng.randint(1, USERS),),
+                fl.page,
+            ),
+            measure(
+                'update',
+                'PUT /orders/{id} {"status": "paid"}',
+                lambda: invocation(
+                    'PUT', '/orders/{order_id}', body={'status': 'paid'}, order_id=move(made, paid)
+                ),
+                200,
+                lambda: (move(f_made, f_paid), 'paid', frng.randrange(SHARDS)),
+                fl.update,
+            ),
+            measure(
+                'delete',
+                'DELETE /orders/{id}',
+                lambda: invocation('DELETE', '/orders/{order_id}', order_id=paid.popleft()),
+                204,
+                lambda: (f_paid.popleft(), frng.randrange(SHARDS)),
+                fl.delete,
+            ),
+        ]
 
 
 def stock_the_catalog(floor):
     if floor.scalar('SELECT COUNT(*) FROM products'):
         return
     now = utcnow()
-    floor.runner(lambda: statements.insert(Product, [
-        {'product_id': product_id, 'sku': f'BENCH-{product_id}', 'name': f'Bench {product_id}',
-         'unit_price': CATALOG_PRICE, 'currency': 'USD', 'active': True, 'on_hand': 10 ** 9,
-         'reserved': 0, 'version': 1, 'updated_at': now}
-        for product_id in range(CATALOG_FIRST, CATALOG_FIRST + CATALOG_SIZE)]))(())
+    floor.runner(
+        lambda: statements.insert(
+            Product,
+            [
+                {
+                    'product_id': product_id,
+                    'sku': f'BENCH-{product_id}',
+                    'name': f'Bench {product_id}',
+                    'unit_price': CATALOG_PRICE,
+                    'currency': 'USD',
+                    'active': True,
+                    'on_hand': 10**9,
+                    'reserved': 0,
+                    'version': 1,
+                    'updated_at': now,
+                }
+                for product_id in range(CATALOG_FIRST, CATALOG_FIRST + CATALOG_SIZE)
+            ],
+        )
+    )(())
     if not floor.sqlite:
         floor.cur.execute('COMMIT')
 
@@ -458,10 +717,12 @@ def main(requests, warmup, orders, sns, profile):
     if sns == 'moto':
         import boto3
         from moto import mock_aws
+
         mock_aws().start()  # a fresh default session: the stub is registered after it
         boto3.client('sns', region_name=REGION).create_topic(Name='orders-bench-events')
     stub = SnsStub(on=sns == 'stub')
     import app
+
     first = app.app(*invocation('GET', '/health'))  # connects, and migrates
     if first['statusCode'] != 200:
         raise BenchFailure(f'GET /health -> {first}')
@@ -470,22 +731,30 @@ def main(requests, warmup, orders, sns, profile):
     result = {'preload_seconds': None}
     if orders > floor.scalar('SELECT COUNT(*) FROM orders'):
         result['preload_seconds'] = preload.preload(
-            floor.proxy.connection(), floor.sqlite,
-            orders - floor.scalar('SELECT COUNT(*) FROM orders'))
-    preloaded = orders and (floor.scalar('SELECT MIN(order_id) FROM orders'),
-                            floor.scalar('SELECT MAX(order_id) FROM orders'))
+            floor.proxy.connection(),
+            floor.sqlite,
+            orders - floor.scalar('SELECT COUNT(*) FROM orders'),
+        )
+    preloaded = orders and (
+        floor.scalar('SELECT MIN(order_id) FROM orders'),
+        floor.scalar('SELECT MAX(order_id) FROM orders'),
+    )
     result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
     bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
     result['ops'] = bench.run_all()
     # Each writing operation (the creates, the webhook that pays, update,
     # delete) publishes one event per call, its warm-up and first call too.
-    writes = sum(1 for op in result['ops'] if op['name'] in (
-        'create', 'create_1', 'create_10', 'webhook', 'update', 'delete'))
+    writes = sum(
+        1
+        for op in result['ops']
+        if op['name'] in ('create', 'create_1', 'create_10', 'webhook', 'update', 'delete')
+    )
     if sns == 'stub' and stub.calls != writes * (requests + warmup + 1):
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
     # The cold start reads one order: every order made above is deleted again.
-    result['existing_id'] = preloaded[1] if preloaded else floor.runner(floor.create)(
-        bench.new_order(bench.frng))
+    result['existing_id'] = (
+        preloaded[1] if preloaded else floor.runner(floor.create)(bench.new_order(bench.frng))
+    )
     return result
 
 

@@ -2,6 +2,7 @@
 the order counts with the service's own recount(): multi-row INSERTs of 5,000
 orders, one transaction each. Orders are spread over 10,000 users and the five
 statuses, newest last, so the list and count paths show their cost at scale."""
+
 import random
 import sys
 import time
@@ -28,20 +29,39 @@ def _rows(first_order, first_item, count, start, rng):
         for _ in range(3):
             quantity, cents = rng.randrange(1, 4), 99 + 250 * rng.randrange(400)
             total += quantity * cents
-            items.append((first_item + len(items), order_id, rng.randrange(1, 100_000),
-                          quantity, f'{cents // 100}.{cents % 100:02d}'))
+            items.append(
+                (
+                    first_item + len(items),
+                    order_id,
+                    rng.randrange(1, 100_000),
+                    quantity,
+                    f'{cents // 100}.{cents % 100:02d}',
+                )
+            )
         user_id = rng.randrange(USERS) + 1
         moment = (start + timedelta(seconds=order_id)).strftime('%Y-%m-%d %H:%M:%S.%f')
-        orders.append((order_id, user_id, f'user{user_id}@example.com', rng.choice(STATUSES),
-                       f'{total // 100}.{total % 100:02d}', moment, moment, 1))
+        orders.append(
+            (
+                order_id,
+                user_id,
+                f'user{user_id}@example.com',
+                rng.choice(STATUSES),
+                f'{total // 100}.{total % 100:02d}',
+                moment,
+                moment,
+                1,
+            )
+        )
     return orders, items
 
 
 def _literals(rows):
     # The values are made above (numbers, fixed-format strings without quotes):
     # as literals, MariaDB parses them faster than PyMySQL escapes 4M of them.
-    return ','.join('(' + ','.join(str(v) if isinstance(v, int) else f"'{v}'" for v in row) + ')'
-                    for row in rows)
+    return ','.join(
+        '(' + ','.join(str(v) if isinstance(v, int) else f"'{v}'" for v in row) + ')'
+        for row in rows
+    )
 
 
 def preload(conn, sqlite, n):
@@ -53,8 +73,11 @@ def preload(conn, sqlite, n):
     first_item = cur.fetchone()[0] + 1
     start = utcnow() - timedelta(seconds=first_order + n + 86_400)
     rng = random.Random(first_order)
-    checks = ('PRAGMA foreign_keys = {}' if sqlite else
-              'SET SESSION unique_checks = {0}, foreign_key_checks = {0}')
+    checks = (
+        'PRAGMA foreign_keys = {}'
+        if sqlite
+        else 'SET SESSION unique_checks = {0}, foreign_key_checks = {0}'
+    )
     cur.execute(checks.format(0))
     started = time.monotonic()
     try:
@@ -69,8 +92,9 @@ def preload(conn, sqlite, n):
                 else:
                     cur.execute(sql + _literals(rows))
             cur.execute('COMMIT')
-            sys.stderr.write(f'\rpreload: {done + count:,} of {n:,} orders '
-                             f'({time.monotonic() - started:.0f} s)')
+            sys.stderr.write(
+                f'\rpreload: {done + count:,} of {n:,} orders ({time.monotonic() - started:.0f} s)'
+            )
     finally:
         cur.execute(checks.format(1))
     sys.stderr.write('\n')

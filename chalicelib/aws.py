@@ -1,6 +1,7 @@
 """AWS clients, created on first use and kept for the container's life: the
 boto3 import and client creation dominate a Lambda cold start, so a request
 that needs no AWS never pays for them (nor for tracing botocore's calls)."""
+
 from typing import Any
 
 from chalicelib import tracing
@@ -12,10 +13,16 @@ from chalicelib import tracing
 REQUEST = 'request'
 BACKGROUND = 'background'
 _CONFIGS: dict[str, dict[str, Any]] = {
-    REQUEST: {'connect_timeout': 0.5, 'read_timeout': 0.8,
-              'retries': {'total_max_attempts': 1, 'mode': 'standard'}},
-    BACKGROUND: {'connect_timeout': 2, 'read_timeout': 5,
-                 'retries': {'total_max_attempts': 3, 'mode': 'standard'}},
+    REQUEST: {
+        'connect_timeout': 0.5,
+        'read_timeout': 0.8,
+        'retries': {'total_max_attempts': 1, 'mode': 'standard'},
+    },
+    BACKGROUND: {
+        'connect_timeout': 2,
+        'read_timeout': 5,
+        'retries': {'total_max_attempts': 3, 'mode': 'standard'},
+    },
 }
 
 # boto3 clients: no stubs are installed, so they are Any.
@@ -27,9 +34,11 @@ def client(service_name: str, region_name: str, purpose: str = BACKGROUND) -> An
     if key not in _clients:
         import boto3
         from botocore.config import Config
+
         tracing.patch_aws()
-        _clients[key] = boto3.client(service_name, region_name=region_name,
-                                     config=Config(**_CONFIGS[purpose]))
+        _clients[key] = boto3.client(
+            service_name, region_name=region_name, config=Config(**_CONFIGS[purpose])
+        )
     return _clients[key]
 
 

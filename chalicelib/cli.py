@@ -8,6 +8,7 @@
     python -m chalicelib.cli demo-catalog   the demo catalog, into an empty local catalog
 
 The Makefile's targets of the same names call these."""
+
 import argparse
 import math
 import os
@@ -20,11 +21,10 @@ from chalicelib.catalog import imports
 from chalicelib.catalog.products import CatalogService
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidInput, SkuTaken
-from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.events.relay import relay
+from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
 from chalicelib.storage.migrations import migrate
-
 
 # Who the catalog commands act as: an operator at the shop's own database.
 _STAFF = Principal(sub='cli', role=STAFF)
@@ -38,13 +38,19 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int = 100000) -> int:
     moved = 0
     while moved < limit:
         messages = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-            MessageAttributeNames=['All']).get('Messages', [])
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=['All'],
+        ).get('Messages', [])
         if not messages:
             break
         for message in messages:
-            sqs.send_message(QueueUrl=queue_url, MessageBody=message['Body'],
-                             MessageAttributes=message.get('MessageAttributes', {}))
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=message['Body'],
+                MessageAttributes=message.get('MessageAttributes', {}),
+            )
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message['ReceiptHandle'])
             moved += 1
     return moved
@@ -53,7 +59,7 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int = 100000) -> int:
 def _migrate() -> None:
     result = migrate(get_settings(), counts.recount)
     applied = ', '.join(map(str, result['applied'])) or 'none'
-    print(f"schema at version {result['version']} (steps applied now: {applied})")
+    print(f'schema at version {result["version"]} (steps applied now: {applied})')
 
 
 def _relay() -> None:
@@ -66,8 +72,11 @@ def _relay() -> None:
 def _redrive() -> None:
     settings = get_settings()
     sqs = runtime.sqs()
-    moved = redrive(sqs, sqs.get_queue_url(QueueName=settings.notify_dlq)['QueueUrl'],
-                    sqs.get_queue_url(QueueName=settings.notify_queue)['QueueUrl'])
+    moved = redrive(
+        sqs,
+        sqs.get_queue_url(QueueName=settings.notify_dlq)['QueueUrl'],
+        sqs.get_queue_url(QueueName=settings.notify_queue)['QueueUrl'],
+    )
     print(f'moved {moved} messages from {settings.notify_dlq} back to {settings.notify_queue}')
 
 
@@ -81,8 +90,9 @@ def _recount() -> None:
 def _import_products(path: str | None) -> int:
     """All rows or none; every bad row reported by line. 0 when imported."""
     if not path:
-        print('import-products needs a file: make import-products FILE=products.csv',
-              file=sys.stderr)
+        print(
+            'import-products needs a file: make import-products FILE=products.csv', file=sys.stderr
+        )
         return 2
     try:
         with open(path, newline='', encoding='utf-8') as lines:
@@ -92,8 +102,13 @@ def _import_products(path: str | None) -> int:
     except imports.BadRows as exc:
         return _refused(path, exc.problems)
     except InvalidInput as exc:
-        return _refused(path, [f'line {line}: sku: {" ".join(why["sku"])}'
-                               for line, why in sorted((exc.errors or {}).items())])
+        return _refused(
+            path,
+            [
+                f'line {line}: sku: {" ".join(why["sku"])}'
+                for line, why in sorted((exc.errors or {}).items())
+            ],
+        )
     except SkuTaken as exc:  # another import wrote the same SKU meanwhile
         return _refused(path, [str(exc)])
     print(f'imported {imported} products from {path}')
@@ -107,8 +122,9 @@ def _refused(path: str, problems: Sequence[str]) -> int:
     return 1
 
 
-DEMO_CATALOG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            'tools', 'demo_products.csv')
+DEMO_CATALOG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'demo_products.csv'
+)
 
 
 def _demo_catalog(_path: str | None) -> int:
@@ -121,15 +137,21 @@ def _demo_catalog(_path: str | None) -> int:
     runtime.database()
     listing = CatalogService().list_products(_STAFF, {'page_size': 1})
     if listing['total']:
-        print(f"catalog kept ({listing['total']} products)")
+        print(f'catalog kept ({listing["total"]} products)')
         return 0
     return _import_products(DEMO_CATALOG)
 
 
 COMMANDS: dict[str, Callable[[], None]] = {
-    'migrate': _migrate, 'relay': _relay, 'redrive': _redrive, 'recount': _recount}
+    'migrate': _migrate,
+    'relay': _relay,
+    'redrive': _redrive,
+    'recount': _recount,
+}
 CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {
-    'import-products': _import_products, 'demo-catalog': _demo_catalog}
+    'import-products': _import_products,
+    'demo-catalog': _demo_catalog,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ service stores or sends is UTC. Code that needs "now" takes a `clock`
 argument defaulting to `utcnow`, so tests can hand in a fixed time.
 Ages and timeouts (how long a connection sat idle, how old a cached secret
 is) use `monotonic`, which tests replace to make time pass."""
+
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime

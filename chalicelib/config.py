@@ -1,10 +1,11 @@
 """Settings from the environment, read once per container."""
+
 import dataclasses
 import functools
 import os
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -42,10 +43,12 @@ class DatabaseSettings:
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: never show the password.
-        return (f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
-                f'host={self.host!r}, port={self.port}, name={self.name!r}, '
-                f'user={self.user!r}, ssl_ca={self.ssl_ca!r}, '
-                f'iam_auth={self.iam_auth}, refusal={self.refusal!r})')
+        return (
+            f'DatabaseSettings(engine={self.engine!r}, path={self.path!r}, '
+            f'host={self.host!r}, port={self.port}, name={self.name!r}, '
+            f'user={self.user!r}, ssl_ca={self.ssl_ca!r}, '
+            f'iam_auth={self.iam_auth}, refusal={self.refusal!r})'
+        )
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class StripeSettings:
     """Card payments: the secret key and webhook signing secret, given as
     they are (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET) or in a Secrets
     Manager secret (STRIPE_SECRET_ARN) read on first use."""
+
     api_key: str = ''
     webhook_secret: str = ''
     secret_arn: str = ''
@@ -70,8 +74,7 @@ class StripeSettings:
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: never show a secret.
-        return (f'StripeSettings(secret_arn={self.secret_arn!r}, '
-                f'api_base={self.api_base!r})')
+        return f'StripeSettings(secret_arn={self.secret_arn!r}, api_base={self.api_base!r})'
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,10 @@ class ConfigError(ValueError):
 def default_currency(env: Mapping[str, str]) -> str:
     code = (env.get('DEFAULT_CURRENCY') or 'USD').strip().upper()
     if not money.is_currency(code):
-        raise ConfigError(f'DEFAULT_CURRENCY: {code!r} is not one of the currencies the '
-                          f"service knows ({', '.join(sorted(money.CURRENCIES))})")
+        raise ConfigError(
+            f'DEFAULT_CURRENCY: {code!r} is not one of the currencies the '
+            f'service knows ({", ".join(sorted(money.CURRENCIES))})'
+        )
     return code
 
 
@@ -127,7 +132,7 @@ def parse_database_url(url: str) -> DatabaseSettings:
     parts = urlsplit(url)
     if parts.scheme == 'sqlite':
         # sqlite:///relative/path -> 'relative/path'; sqlite:////abs -> '/abs'
-        path = url[len('sqlite:///'):]
+        path = url[len('sqlite:///') :]
         if not url.startswith('sqlite:///') or not path:
             raise ConfigError('DATABASE_URL: expected sqlite:///path')
         return DatabaseSettings(engine='sqlite', path=path)
@@ -136,9 +141,13 @@ def parse_database_url(url: str) -> DatabaseSettings:
         if not parts.hostname or not name:
             raise ConfigError('DATABASE_URL: expected mysql://user:pass@host:port/db')
         return DatabaseSettings(
-            engine='mysql', host=parts.hostname, port=parts.port or 3306,
-            name=unquote(name), user=unquote(parts.username or ''),
-            password=unquote(parts.password or ''))
+            engine='mysql',
+            host=parts.hostname,
+            port=parts.port or 3306,
+            name=unquote(name),
+            user=unquote(parts.username or ''),
+            password=unquote(parts.password or ''),
+        )
     raise ConfigError(f'DATABASE_URL: unsupported scheme {parts.scheme!r}')
 
 
@@ -147,30 +156,39 @@ def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
         database = parse_database_url(env['DATABASE_URL'])
     elif env.get('DB_HOST'):
         database = DatabaseSettings(
-            engine='mysql', host=env['DB_HOST'],
+            engine='mysql',
+            host=env['DB_HOST'],
             port=int(env.get('DB_PORT') or 3306),
             name=env.get('DB_NAME') or 'orders',
-            user=env.get('DB_USER', ''), password=env.get('DB_PASSWORD', ''),
-            secret_arn=env.get('DB_SECRET_ARN', ''))
+            user=env.get('DB_USER', ''),
+            password=env.get('DB_PASSWORD', ''),
+            secret_arn=env.get('DB_SECRET_ARN', ''),
+        )
     else:
         return DatabaseSettings(engine='sqlite', path=DEFAULT_SQLITE_PATH)
     if database.engine != 'mysql':
         return database
     ssl_ca = (env.get('DB_SSL_CA') or '').strip()
     refusal = ''
-    if not ssl_ca and not env.get('DATABASE_URL') and (
-            env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE):
+    if (
+        not ssl_ca
+        and not env.get('DATABASE_URL')
+        and (env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE)
+    ):
         # The password (or the IAM token) would travel in clear to whatever
         # answers at DB_HOST.
-        refusal = ('DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
-                   'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
-                   'to connect in plaintext on purpose)')
+        refusal = (
+            'DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
+            'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
+            'to connect in plaintext on purpose)'
+        )
     if ssl_ca.lower() == SSL_CA_OFF:
         ssl_ca = ''
     elif ssl_ca:
         ssl_ca = str(PACKAGE_ROOT / ssl_ca)  # an absolute path stays as it is
-    database = dataclasses.replace(database, ssl_ca=ssl_ca, refusal=refusal,
-                                   iam_auth=_flag(env.get('DB_IAM_AUTH') or ''))
+    database = dataclasses.replace(
+        database, ssl_ca=ssl_ca, refusal=refusal, iam_auth=_flag(env.get('DB_IAM_AUTH') or '')
+    )
     if database.iam_auth:
         _check_iam_auth(database)
     return database
@@ -180,14 +198,17 @@ def _check_iam_auth(database: DatabaseSettings) -> None:
     if not database.ssl_ca:
         # MySQL sends the token as a clear-text password (mysql_clear_password):
         # only inside TLS whose certificate was checked may it travel.
-        raise ConfigError('DB_IAM_AUTH=true needs DB_SSL_CA (the RDS CA bundle): '
-                          'the IAM token is sent in clear text, so only over verified TLS')
+        raise ConfigError(
+            'DB_IAM_AUTH=true needs DB_SSL_CA (the RDS CA bundle): '
+            'the IAM token is sent in clear text, so only over verified TLS'
+        )
     if not database.user:
-        raise ConfigError('DB_IAM_AUTH=true needs DB_USER, the database user the token '
-                          'signs in as')
+        raise ConfigError('DB_IAM_AUTH=true needs DB_USER, the database user the token signs in as')
     if database.password or database.secret_arn:
-        raise ConfigError('DB_IAM_AUTH=true signs in with a token: unset DB_PASSWORD '
-                          'and DB_SECRET_ARN (and any password in DATABASE_URL)')
+        raise ConfigError(
+            'DB_IAM_AUTH=true signs in with a token: unset DB_PASSWORD '
+            'and DB_SECRET_ARN (and any password in DATABASE_URL)'
+        )
 
 
 def _flag(value: str) -> bool:
@@ -198,15 +219,20 @@ def auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
     issuer = (env.get('AUTH_ISSUER') or '').strip()
     if not issuer:
         return None
-    audiences = tuple(value.strip() for value in (env.get('AUTH_AUDIENCE') or '').split(',')
-                      if value.strip())
+    audiences = tuple(
+        value.strip() for value in (env.get('AUTH_AUDIENCE') or '').split(',') if value.strip()
+    )
     return AuthSettings(
-        issuer=issuer, audiences=audiences,
-        jwks_url=((env.get('AUTH_JWKS_URL') or '').strip()
-                  or issuer.rstrip('/') + '/.well-known/jwks.json'),
+        issuer=issuer,
+        audiences=audiences,
+        jwks_url=(
+            (env.get('AUTH_JWKS_URL') or '').strip()
+            or issuer.rstrip('/') + '/.well-known/jwks.json'
+        ),
         user_id_claim=(env.get('AUTH_USER_ID_CLAIM') or '').strip() or DEFAULT_USER_ID_CLAIM,
         staff_group=(env.get('AUTH_STAFF_GROUP') or '').strip() or DEFAULT_STAFF_GROUP,
-        jwks_max_age=_positive_int(env, 'AUTH_JWKS_MAX_AGE_SECONDS', DEFAULT_JWKS_MAX_AGE))
+        jwks_max_age=_positive_int(env, 'AUTH_JWKS_MAX_AGE_SECONDS', DEFAULT_JWKS_MAX_AGE),
+    )
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -223,10 +249,12 @@ def stripe_settings(env: Mapping[str, str]) -> StripeSettings | None:
     api_key = (env.get('STRIPE_API_KEY') or '').strip()
     if not secret_arn and not api_key:
         return None
-    return StripeSettings(api_key=api_key,
-                          webhook_secret=(env.get('STRIPE_WEBHOOK_SECRET') or '').strip(),
-                          secret_arn=secret_arn,
-                          api_base=(env.get('STRIPE_API_BASE') or '').strip())
+    return StripeSettings(
+        api_key=api_key,
+        webhook_secret=(env.get('STRIPE_WEBHOOK_SECRET') or '').strip(),
+        secret_arn=secret_arn,
+        api_base=(env.get('STRIPE_API_BASE') or '').strip(),
+    )
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -235,8 +263,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     auto_migrate = env.get('AUTO_MIGRATE')
     return Settings(
         database=database,
-        auto_migrate=(_flag(auto_migrate) if auto_migrate is not None
-                      else database.engine == 'sqlite'),
+        auto_migrate=(
+            _flag(auto_migrate) if auto_migrate is not None else database.engine == 'sqlite'
+        ),
         sns_topic_arn=env.get('SNS_TOPIC_ARN') or None,
         ses_sender_email=env.get('SES_SENDER_EMAIL') or None,
         mail_dir=env.get('MAIL_DIR') or None,
@@ -248,8 +277,10 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         environment=env.get('ENVIRONMENT', 'dev'),
         auth=auth_settings(env),
         tracking_url_hosts=tuple(
-            host.strip().lower().rstrip('.') for host in
-            (env.get('TRACKING_URL_HOSTS') or '').split(',') if host.strip()),
+            host.strip().lower().rstrip('.')
+            for host in (env.get('TRACKING_URL_HOSTS') or '').split(',')
+            if host.strip()
+        ),
         default_currency=default_currency(env),
         payment_window=payment_window(env),
         stripe=stripe_settings(env),

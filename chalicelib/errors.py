@@ -1,4 +1,5 @@
 """What the domain refuses, and why. chalicelib/api/errors.py maps each class to one HTTP status."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,7 @@ class OrderServiceError(Exception):
     # field for what lies deeper.
     errors: dict[Any, Any] | None
 
-    def __init__(self, message: str | None = None,
-                 errors: dict[Any, Any] | None = None) -> None:
+    def __init__(self, message: str | None = None, errors: dict[Any, Any] | None = None) -> None:
         message = message or self.message
         if errors:
             errors, total = _capped(errors, [MAX_PROBLEMS])
@@ -85,11 +85,13 @@ class TransitionForbidden(OrderServiceError):
 class PriceChanged(OrderServiceError):
     """A customer's price_at_order is not the catalog's price any more;
     `errors` names the current price of each such item."""
+
     message = 'A price has changed: see the current price of each item named'
 
 
 class OutOfStock(OrderServiceError):
     """`errors` says, for each item asking for more than there is, how many are available."""
+
     message = 'Not enough stock: see how many are available of each item named'
 
 
@@ -115,11 +117,13 @@ class DatabaseUnavailable(OrderServiceError):
 
 class DatabaseBusy(DatabaseUnavailable):
     """A deadlock or a lock wait outlasted one retry of the transaction."""
+
     message = 'The database is busy; try again shortly'
 
 
 class TooManyConnections(DatabaseUnavailable):
     """The server (or the user's limit) has no connection to spare."""
+
     message = 'The database has no connection to spare; try again shortly'
 
 
@@ -128,11 +132,11 @@ class Unauthenticated(OrderServiceError):
     told nothing about why, so a probe learns nothing about the keys, the
     issuer or the order it asked for. `token_sent` tells a missing token
     apart from a bad one (the WWW-Authenticate challenge differs)."""
+
     message = 'A valid bearer token is required'
 
     def __init__(self, reason: str, token_sent: bool = True) -> None:
-        super().__init__(
-            'The bearer token is invalid or expired' if token_sent else None)
+        super().__init__('The bearer token is invalid or expired' if token_sent else None)
         self.reason = reason
         self.token_sent = token_sent
 
@@ -148,6 +152,7 @@ class RefundNotFound(OrderNotFound):
 class PaymentConflict(OrderServiceError):
     """The order cannot take this payment or refund now (its status, or
     more than was paid)."""
+
     message = 'The order cannot take this payment or refund'
 
 
@@ -161,4 +166,5 @@ class PaymentProviderUnavailable(OrderServiceError):
 
 class PaymentProviderRefused(OrderServiceError):
     """The provider refused the call for good (not worth retrying as it is)."""
+
     message = 'The payment provider refused the request'

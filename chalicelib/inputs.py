@@ -6,6 +6,7 @@ integers written in a query or path, and one rule for free text.
 A refusal must stay cheap whoever built the request: the body is measured
 before it is decoded, a list's length before its first entry is loaded, and
 an error answer lists a bounded number of problems (errors.py)."""
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,11 @@ def parse_json_object(raw_body: bytes | str | None) -> dict:
     """Parse a request body into a dict; numbers with a fraction become Decimal
     so that money is exact from the first byte."""
     if raw_body and len(raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f'Request body is larger than {MAX_BODY_BYTES} bytes')
+        raise PayloadTooLarge(f'Request body is larger than {MAX_BODY_BYTES} bytes')
     try:
         text = raw_body.decode('utf-8') if isinstance(raw_body, bytes) else raw_body
         # No body at all is as invalid as an empty one.
-        body = json.loads(text or '', parse_float=Decimal,
-                          parse_constant=_reject_constant)
+        body = json.loads(text or '', parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError):
         raise InvalidInput('Request body is not valid JSON') from None
     if not isinstance(body, dict):
@@ -52,8 +51,9 @@ class BoundedList(fields.List):
     answered with 80,000 errors) before it was found too long. The Length
     validator stays too, so the OpenAPI document shows minItems/maxItems."""
 
-    def __init__(self, cls_or_instance: Any, *, min_length: int, max_length: int,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, cls_or_instance: Any, *, min_length: int, max_length: int, **kwargs: Any
+    ) -> None:
         self.length = validate.Length(min=min_length, max=max_length)
         super().__init__(cls_or_instance, validate=self.length, **kwargs)
 
@@ -75,8 +75,9 @@ class BoundedList(fields.List):
 #   U+200B, word joiner U+2060, zero width no-break space (BOM) U+FEFF.
 #   Zero width (non-)joiners U+200C and U+200D stay allowed: Persian, the
 #   Indic scripts and emoji sequences need them to be written correctly.
-_ALWAYS_REFUSED = ('\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff'
-                   '\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff')
+_ALWAYS_REFUSED = (
+    '\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff'
+)
 _MULTI_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}]')
 _ONE_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}\t\n\r]')
 
@@ -87,15 +88,16 @@ class FreeText(validate.Validator):
 
     def __init__(self, multi_line: bool = False) -> None:
         self.pattern = _MULTI_LINE_REFUSED if multi_line else _ONE_LINE_REFUSED
-        self.error = ('Must not hold control, bidirectional-control or invisible '
-                      'characters' + (' other than tabs and line breaks.' if multi_line
-                                      else ' (nor tabs or line breaks).'))
+        self.error = 'Must not hold control, bidirectional-control or invisible characters' + (
+            ' other than tabs and line breaks.' if multi_line else ' (nor tabs or line breaks).'
+        )
 
     def __call__(self, value: str) -> str:
         found = self.pattern.search(value)
         if found:
-            raise ValidationError(f'{self.error} Found U+{ord(found.group()):04X} '
-                                  f'at position {found.start()}.')
+            raise ValidationError(
+                f'{self.error} Found U+{ord(found.group()):04X} at position {found.start()}.'
+            )
         return value
 
 
@@ -105,8 +107,9 @@ class StrictInteger(fields.Integer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> int:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
         if isinstance(value, bool):
             raise self.make_error('invalid')
         return super()._deserialize(value, attr, data, **kwargs)
@@ -115,15 +118,16 @@ class StrictInteger(fields.Integer):
 class Money(fields.Field):
     """A JSON number >= 0, <= 99999999.99, with at most two decimals: checked,
     never rounded."""
+
     default_error_messages = {
         'invalid': 'Not a valid number.',
-        'range': 'Must be greater than or equal to 0 and less than or equal '
-                 'to 99999999.99.',
+        'range': 'Must be greater than or equal to 0 and less than or equal to 99999999.99.',
         'places': 'Must have at most two decimal places.',
     }
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> Decimal:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
         try:
             return money.parse(value)
         except money.MoneyError as exc:
@@ -133,8 +137,9 @@ class Money(fields.Field):
 class QueryInteger(fields.Integer):
     """An integer written in a query string or path: plain digits only."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> int:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
         if not isinstance(value, str) or not _DIGITS.fullmatch(value):
             raise self.make_error('invalid')
         return super()._deserialize(value, attr, data, **kwargs)

@@ -7,6 +7,7 @@ its names is first read (its lock makes that safe under chalice local's
 threads), then hands out the module's attributes; the real module is the one
 in sys.modules, so a plain `import` elsewhere gets the same object.
 tests/unit/test_layout.py counts a lazy_import('name') as an import."""
+
 from __future__ import annotations
 
 import importlib

@@ -6,6 +6,7 @@ the API's middleware (api/middleware.py) adds, per invocation, the Lambda contex
 notifier `message_id` per SQS record, and call sites pass `order_id` and
 `event_id` with `extra=`. The Powertools package costs about 10 ms of a
 cold start with .pyc (README, "Logs, metrics and traces")."""
+
 import logging
 
 from aws_lambda_powertools import Logger

@@ -4,6 +4,7 @@ Amounts are `Decimal` everywhere in the service. A request value is checked,
 never rounded; MariaDB stores DECIMAL(10,2) and SQLite TEXT (a NUMERIC column
 would hand back floats). Every amount belongs to an ISO 4217 currency and has
 no more decimals than that currency's minor unit."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -21,9 +22,19 @@ MAX_MONEY: Final = Decimal('99999999.99')  # what DECIMAL(10,2) holds
 # ISK, HUF, TWD and UGX are charged by Stripe in a unit that differs from
 # ISO 4217's, which would make "amount in minor units" ambiguous.
 CURRENCIES: Final[Mapping[str, int]] = {
-    'AUD': 2, 'CAD': 2, 'CHF': 2, 'DKK': 2, 'EUR': 2, 'GBP': 2, 'NOK': 2,
-    'NZD': 2, 'PLN': 2, 'SEK': 2, 'USD': 2,
-    'JPY': 0, 'KRW': 0,
+    'AUD': 2,
+    'CAD': 2,
+    'CHF': 2,
+    'DKK': 2,
+    'EUR': 2,
+    'GBP': 2,
+    'NOK': 2,
+    'NZD': 2,
+    'PLN': 2,
+    'SEK': 2,
+    'USD': 2,
+    'JPY': 0,
+    'KRW': 0,
 }
 
 
@@ -75,8 +86,9 @@ def check_places(amount: Decimal, currency: str) -> Decimal:
 
 def order_total(items: Iterable[Mapping[str, object]]) -> Decimal:
     """Sum of quantity x price_at_order, exact."""
-    return sum((Decimal(str(item['quantity'])) * _decimal(item['price_at_order'])
-                for item in items), ZERO)
+    return sum(
+        (Decimal(str(item['quantity'])) * _decimal(item['price_at_order']) for item in items), ZERO
+    )
 
 
 def _decimal(value: object) -> Decimal:

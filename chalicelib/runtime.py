@@ -2,6 +2,7 @@
 database, the order, payment and refund services, Stripe, the publisher and
 the notifier. Each is made on
 first use, from the environment; AWS clients only when first called."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -74,9 +75,11 @@ def publisher() -> SnsPublisher | LocalPublisher:
     def build() -> SnsPublisher | LocalPublisher:
         settings = get_settings()
         if settings.sns_topic_arn:
-            return SnsPublisher(_client_getter('sns', aws.REQUEST), _client_getter('sns'),
-                                settings.sns_topic_arn)
+            return SnsPublisher(
+                _client_getter('sns', aws.REQUEST), _client_getter('sns'), settings.sns_topic_arn
+            )
         return LocalPublisher(notifier)
+
     return _once('publisher', build)
 
 
@@ -86,6 +89,7 @@ def notifier() -> Notifier:
         # and its cold start need not load the mail modules.
         from chalicelib.notify.notifier import Notifier
         from chalicelib.notify.senders import MailDirSender, SesSender
+
         settings = get_settings()
         sender: SesSender | MailDirSender
         if settings.ses_sender_email and not settings.mail_dir:
@@ -93,24 +97,33 @@ def notifier() -> Notifier:
         else:
             sender = MailDirSender(settings.mail_dir or DEFAULT_MAIL_DIR)
         return Notifier(sender, connect=database)
+
     return _once('notifier', build)
 
 
 def order_service() -> OrderService:
     database()
-    return _once('service', lambda: OrderService(
-        publish=publisher().publish_committed, cancellation_refunds=refund_service()))
+    return _once(
+        'service',
+        lambda: OrderService(
+            publish=publisher().publish_committed, cancellation_refunds=refund_service()
+        ),
+    )
 
 
 def stripe_gateway() -> StripeGateway | None:
     """Stripe, or None when card payments are not configured."""
+
     def build() -> StripeGateway | None:
         settings = get_settings()
         if settings.stripe is None:
             return None
         secrets = _client_getter('secretsmanager')
-        return StripeGateway(settings.stripe, read_secret=lambda arn: secrets().get_secret_value(
-            SecretId=arn)['SecretString'])
+        return StripeGateway(
+            settings.stripe,
+            read_secret=lambda arn: secrets().get_secret_value(SecretId=arn)['SecretString'],
+        )
+
     return _once('stripe', build)
 
 
@@ -125,7 +138,9 @@ def payment_service() -> PaymentService:
     def build() -> PaymentService:
         # Imported here: its webhook parsing is not what a GET of an order needs.
         from chalicelib.payments.service import PaymentService
+
         return PaymentService(stripe_gateway, refund_service(), publisher().publish_committed)
+
     return _once('payments', build)
 
 

@@ -17,6 +17,7 @@ earlier would import it into every cold start, and a GET needs no AWS client.
 Tracer's own auto_patch is off for the same reason: its patch_all imports
 boto3, botocore and requests (60 ms more on every cold start).
 (Medians of 9 fresh processes with .pyc, README "Logs, metrics and traces".)"""
+
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,8 @@ def active(env: Mapping[str, str] = os.environ) -> bool:
     if env.get('POWERTOOLS_TRACE_DISABLED', '').strip().lower() in _TRUE:
         return False
     return bool(env.get('LAMBDA_TASK_ROOT')) and not (
-        env.get('AWS_SAM_LOCAL') or env.get('AWS_CHALICE_CLI_MODE'))
+        env.get('AWS_SAM_LOCAL') or env.get('AWS_CHALICE_CLI_MODE')
+    )
 
 
 def tracer() -> 'Tracer | None':
@@ -49,6 +51,7 @@ def tracer() -> 'Tracer | None':
     global _tracer
     if _tracer is None and active():
         from aws_lambda_powertools.tracing import Tracer
+
         _tracer = Tracer(service=SERVICE, auto_patch=False)
         _tracer.patch(DATABASE_DRIVERS)
     return _tracer
@@ -71,4 +74,5 @@ def traced_handler(lambda_handler: Handler) -> Handler:
 
     def handler(event: Any, context: Any) -> Any:  # its name is the subsegment's
         return lambda_handler(event, context)
+
     return active_tracer.capture_lambda_handler(handler, capture_response=False)

@@ -1,5 +1,6 @@
 """Fixtures shared by every test: databases (SQLite and MariaDB), the app
 client, and what the service logged."""
+
 import json
 import logging
 import os
@@ -27,10 +28,12 @@ from chalicelib.storage.migrations import migrate, upgrade
 from chalicelib.storage.models import MODELS
 from tests.support import Clock
 
-MARIADB = dict(host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
-               port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
-               user=os.environ.get('TEST_MARIADB_USER', 'root'),
-               password=os.environ.get('TEST_MARIADB_PASSWORD', ''))
+MARIADB = dict(
+    host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
+    port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
+    user=os.environ.get('TEST_MARIADB_USER', 'root'),
+    password=os.environ.get('TEST_MARIADB_PASSWORD', ''),
+)
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 
 
@@ -61,8 +64,8 @@ def mariadb_database():
 
 
 def mariadb_url(name):
-    auth = MARIADB['user'] + (f":{MARIADB['password']}" if MARIADB['password'] else '')
-    return f"mysql://{auth}@{MARIADB['host']}:{MARIADB['port']}/{name}"
+    auth = MARIADB['user'] + (f':{MARIADB["password"]}' if MARIADB['password'] else '')
+    return f'mysql://{auth}@{MARIADB["host"]}:{MARIADB["port"]}/{name}'
 
 
 @pytest.fixture(scope='session')
@@ -95,6 +98,7 @@ def _empty_tables():
 def localstripe():
     """localstripe (a fake Stripe server) in a process of its own, for the run."""
     from tests.stripe_support import LocalStripe
+
     server = LocalStripe()
     yield server
     server.stop()
@@ -125,8 +129,14 @@ def trust(issuer, monkeypatch):
 def environment(database_url, tmp_path, monkeypatch, issuer):
     """The service's environment for one test: its database, no AWS, mail to
     tmp, tokens of the test issuer."""
-    for name in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN',
-                 'AUTH_USER_ID_CLAIM', 'AUTH_STAFF_GROUP'):
+    for name in (
+        'SNS_TOPIC_ARN',
+        'SES_SENDER_EMAIL',
+        'DB_HOST',
+        'DB_SECRET_ARN',
+        'AUTH_USER_ID_CLAIM',
+        'AUTH_STAFF_GROUP',
+    ):
         monkeypatch.delenv(name, raising=False)
     trust(issuer, monkeypatch)
     monkeypatch.setenv('DATABASE_URL', database_url)
@@ -159,6 +169,7 @@ def database(environment):
 @pytest.fixture
 def app_module(database):
     import app as app_module
+
     runtime.reset()
     yield app_module
     runtime.reset()
@@ -176,14 +187,17 @@ def client(app_module, staff_token):
 def catalog(client):
     """Products 101 and 102 in the catalog at the prices order_body() sends."""
     from tests.support import stock_catalog
+
     stock_catalog(client)
 
 
 def staff_client(app, staff_token):
     from chalice.test import Client
+
     test_client = Client(app, stage_name='local')
     test_client.http.request = _with_authorization(
-        test_client.http.request, f'Bearer {staff_token}')
+        test_client.http.request, f'Bearer {staff_token}'
+    )
     return test_client
 
 
@@ -193,6 +207,7 @@ def _with_authorization(request, default):
         if headers['Authorization'] is None:
             del headers['Authorization']
         return request(method, path, headers=headers, body=body)
+
     return send
 
 
@@ -207,13 +222,15 @@ class LogRecorder(logging.Handler):
         self.lines.append((record.levelname, record.getMessage()))
 
     def messages(self, level=None):
-        return [message for line_level, message in self.lines
-                if level is None or line_level == level]
+        return [
+            message for line_level, message in self.lines if level is None or line_level == level
+        ]
 
 
 @pytest.fixture
 def logged():
     import app  # noqa: F401  (importing it sets the service's handlers: add ours after)
+
     recorder = LogRecorder()
     logs.log.addHandler(recorder)
     yield recorder
@@ -243,8 +260,7 @@ class StdoutLines:
         return [line for line in self.all() if '_aws' not in line]
 
     def metrics(self, name=None):
-        return [line for line in self.all() if '_aws' in line
-                and (name is None or name in line)]
+        return [line for line in self.all() if '_aws' in line and (name is None or name in line)]
 
 
 class _CurrentStdout:
@@ -262,6 +278,7 @@ def stdout(capsys):
     """What the service writes to stdout during the test. Its log handler
     holds the stdout it found at import: for now it writes to capsys's."""
     import app  # noqa: F401  (importing it configures the service's logger)
+
     handler = logs.log.registered_handler
     previous = handler.setStream(_CurrentStdout())
     yield StdoutLines(capsys)
@@ -277,15 +294,18 @@ def service_clock(app_module, monkeypatch):
     """The app's order service on a Clock of the test's own, standing at
     FROZEN_AT until the test moves it (or gives it a step)."""
     from chalicelib.orders.service import OrderService
+
     clock = Clock(FROZEN_AT)
     # The publisher is looked up at each change, as runtime.order_service's
     # own service would use it (tests replace its client, AWS fixtures reset it).
     service = OrderService(
-        publish=lambda events: runtime.publisher().publish_committed(events), clock=clock)
+        publish=lambda events: runtime.publisher().publish_committed(events), clock=clock
+    )
 
     def order_service():
         runtime.database()
         return service
+
     monkeypatch.setattr(runtime, 'order_service', order_service)
     return clock
 
@@ -301,6 +321,7 @@ def executed_sql(monkeypatch):
     def query(self, sql, unbuffered=False):
         statements.append(sql.decode('utf-8', 'replace') if isinstance(sql, bytes) else sql)
         return real_query(self, sql, unbuffered)
+
     monkeypatch.setattr(pymysql.connections.Connection, 'query', query)
     real_connect = peewee.SqliteDatabase._connect
 
@@ -308,6 +329,7 @@ def executed_sql(monkeypatch):
         opened = real_connect(self)
         opened.set_trace_callback(statements.append)
         return opened
+
     monkeypatch.setattr(peewee.SqliteDatabase, '_connect', connect)
     traced = None
     if connection.is_sqlite() and not connection.database.is_closed():

@@ -2,6 +2,7 @@
 fake Stripe server) in a process of its own, a proxy in front of it that
 records every call and can play down, slow or broken, and webhook bodies
 signed exactly as Stripe signs them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,10 @@ class LocalStripe:
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'tools.localstripe_server', '--port', str(self.port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -51,6 +55,7 @@ class LocalStripe:
 
     def client(self) -> Any:
         import stripe
+
         return stripe.StripeClient(API_KEY, base_addresses={'api': self.url})
 
     def stop(self) -> None:
@@ -92,15 +97,28 @@ class FaultyStripe:
                     return
                 if mode in ('500', '400'):
                     status = int(mode)
-                    self._answer(status, json.dumps({'error': {
-                        'type': 'api_error' if status == 500 else 'invalid_request_error',
-                        'message': 'injected by the test'}}).encode())
+                    self._answer(
+                        status,
+                        json.dumps(
+                            {
+                                'error': {
+                                    'type': 'api_error'
+                                    if status == 500
+                                    else 'invalid_request_error',
+                                    'message': 'injected by the test',
+                                }
+                            }
+                        ).encode(),
+                    )
                     return
                 if mode == 'slow':
                     time.sleep(proxy.delay)
                 upstream = http.client.HTTPConnection('127.0.0.1', proxy.upstream.port, timeout=30)
-                headers = {name: value for name, value in self.headers.items()
-                           if name.lower() not in ('host', 'connection')}
+                headers = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower() not in ('host', 'connection')
+                }
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 self._answer(answer.status, answer.read())
@@ -123,8 +141,11 @@ class FaultyStripe:
 
     def refund_creates(self) -> list[str | None]:
         """The Idempotency-Key of every refund create that reached the proxy."""
-        return [key for method, path, key in self.calls
-                if method == 'POST' and path.startswith('/v1/refunds')]
+        return [
+            key
+            for method, path, key in self.calls
+            if method == 'POST' and path.startswith('/v1/refunds')
+        ]
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -140,19 +161,29 @@ def signature(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | Non
 
 
 def event_body(event_type: str, data_object: dict, event_id: str | None = None) -> bytes:
-    return json.dumps({
-        'id': event_id or f'evt_{uuid.uuid4().hex[:24]}', 'object': 'event',
-        'api_version': '2026-09-30', 'created': int(time.time()), 'livemode': False,
-        'type': event_type, 'data': {'object': data_object}}, indent=2).encode()
+    return json.dumps(
+        {
+            'id': event_id or f'evt_{uuid.uuid4().hex[:24]}',
+            'object': 'event',
+            'api_version': '2026-09-30',
+            'created': int(time.time()),
+            'livemode': False,
+            'type': event_type,
+            'data': {'object': data_object},
+        },
+        indent=2,
+    ).encode()
 
 
 def pay_with_card(stripe_client: Any, payment_intent_id: str) -> dict:
     """What a browser does with Stripe.js: a card PaymentMethod on the
     PaymentIntent, then confirm it. The succeeded PaymentIntent."""
-    method = stripe_client.v1.payment_methods.create(params={
-        'type': 'card', 'card': {'number': '4242424242424242', 'exp_month': 12,
-                                 'exp_year': 2034, 'cvc': '123'}})
-    stripe_client.v1.payment_intents.update(payment_intent_id,
-                                            params={'payment_method': method.id})
+    method = stripe_client.v1.payment_methods.create(
+        params={
+            'type': 'card',
+            'card': {'number': '4242424242424242', 'exp_month': 12, 'exp_year': 2034, 'cvc': '123'},
+        }
+    )
+    stripe_client.v1.payment_intents.update(payment_intent_id, params={'payment_method': method.id})
     stripe_client.v1.payment_intents.confirm(payment_intent_id)
     return stripe_client.v1.payment_intents.retrieve(payment_intent_id).to_dict()

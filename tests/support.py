@@ -1,4 +1,5 @@
 """Small helpers for driving the app through chalice.test.Client."""
+
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -19,17 +20,26 @@ sqlite_only = pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)
 
 
 def order_body(user_id=1, items=None, **extra):
-    body = {'user_id': user_id,
-            'items': items or [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-                               {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+    body = {
+        'user_id': user_id,
+        'items': items
+        or [
+            {'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+            {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99},
+        ],
+    }
     body.update(extra)
     return body
 
 
 def item(product_id=101, quantity=1, price_at_order=Decimal('1.00'), **extra):
     """One order line; a Decimal price is sent with its exact digits."""
-    return {'product_id': product_id, 'quantity': quantity, 'price_at_order': price_at_order,
-            **extra}
+    return {
+        'product_id': product_id,
+        'quantity': quantity,
+        'price_at_order': price_at_order,
+        **extra,
+    }
 
 
 def to_json(body):
@@ -43,6 +53,7 @@ def to_json(body):
         marker = f'@@decimal{len(exact)}@@'
         exact[marker] = str(value)
         return marker
+
     text = json.dumps(body, default=default)
     for marker, digits in exact.items():
         text = text.replace(f'"{marker}"', digits)
@@ -52,8 +63,7 @@ def to_json(body):
 def send(client, method, path, body=None, headers=None, raw=None):
     """Send a request; `body` is JSON-encoded, `raw` is sent as it is."""
     payload = raw if raw is not None else (to_json(body) if body is not None else None)
-    response = client.http.request(method, path, headers={**JSON, **(headers or {})},
-                                   body=payload)
+    response = client.http.request(method, path, headers={**JSON, **(headers or {})}, body=payload)
     return response
 
 
@@ -73,6 +83,7 @@ def stored_key(key):
     from chalicelib.identity.dev_issuer import DevIssuer
     from chalicelib.identity.principal import Principal
     from chalicelib.orders.idempotency import scoped_key
+
     sub = DevIssuer().claims(role='staff')['sub']
     return scoped_key(Principal(sub=sub, role='staff'), key)
 
@@ -101,8 +112,13 @@ class Clock:
 
 
 # How to bring a new (pending) order to each status, along the lifecycle's arrows.
-PATH_TO = {'pending': [], 'paid': ['paid'], 'shipped': ['shipped'],
-           'delivered': ['shipped', 'delivered'], 'cancelled': ['cancelled']}
+PATH_TO = {
+    'pending': [],
+    'paid': ['paid'],
+    'shipped': ['shipped'],
+    'delivered': ['shipped', 'delivered'],
+    'cancelled': ['cancelled'],
+}
 
 
 def bearer(token):
@@ -155,12 +171,14 @@ def field_errors(response):
 
 class LambdaContext:
     """What Lambda hands a function, as far as the service and Powertools read it."""
+
     function_name = 'orders'
     memory_limit_in_mb = 512
     invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:orders'
 
     def __init__(self, remaining_ms=30000):
         import uuid
+
         self.aws_request_id = str(uuid.uuid4())
         self.remaining_ms = remaining_ms
 
@@ -170,10 +188,15 @@ class LambdaContext:
 
 # Products 101 and 102 at the prices order_body() sends, so that a customer's
 # order_body() is priced from the catalog exactly as before catalogs existed.
-CATALOG = {101: {'sku': 'MUG-BLUE', 'name': 'Blue mug', 'unit_price': Decimal('29.99'),
-                 'currency': 'USD'},
-           102: {'sku': 'TEE-BLACK-M', 'name': 'Black T-shirt, M',
-                 'unit_price': Decimal('49.99'), 'currency': 'USD'}}
+CATALOG = {
+    101: {'sku': 'MUG-BLUE', 'name': 'Blue mug', 'unit_price': Decimal('29.99'), 'currency': 'USD'},
+    102: {
+        'sku': 'TEE-BLACK-M',
+        'name': 'Black T-shirt, M',
+        'unit_price': Decimal('49.99'),
+        'currency': 'USD',
+    },
+}
 
 
 def put_product(client, product_id, headers=None, **body):

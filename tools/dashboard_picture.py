@@ -16,6 +16,7 @@ process); nothing was dead-lettered. Time is compressed: a widget's period
 of a minute is 5 seconds of the run.
 
 Runs in the tools venv (matplotlib, PyYAML): `make dashboard-picture`."""
+
 from __future__ import annotations
 
 import json
@@ -113,8 +114,9 @@ def series(run: Run, line: list[Any], period: float, functions: dict[str, str]):
                 return [r['ms'] for r in inside]
         if namespace == 'AWS/Lambda':
             function = functions[dims['FunctionName']]
-            times = ([r['t'] for r in run.requests] if function == 'api'
-                     else run.runs.get(function, []))
+            times = (
+                [r['t'] for r in run.requests] if function == 'api' else run.runs.get(function, [])
+            )
             inside = [t for t in times if start <= t < end]
             if name == 'Invocations':
                 return [1.0] * len(inside)
@@ -125,6 +127,7 @@ def series(run: Run, line: list[Any], period: float, functions: dict[str, str]):
         if namespace == 'AWS/SQS':
             return [0.0]
         raise ValueError(f'no local data for {namespace} {name}')
+
     return buckets, [_statistic(samples(start), stat) for start in buckets], options
 
 
@@ -140,8 +143,16 @@ def _annotate(axis: Any, label: str, value: float) -> None:
     top = max([max(line.get_ydata(), default=0) for line in axis.get_lines()] + [0])
     if top and value > 3 * top:
         notes = [text for text in axis.texts if text.get_text().endswith('(above)')]
-        axis.text(0.99, 0.97 - 0.07 * len(notes), f'{label}: {value:g} (above)',
-                  transform=axis.transAxes, fontsize=7, color='grey', ha='right', va='top')
+        axis.text(
+            0.99,
+            0.97 - 0.07 * len(notes),
+            f'{label}: {value:g} (above)',
+            transform=axis.transAxes,
+            fontsize=7,
+            color='grey',
+            ha='right',
+            va='top',
+        )
         return
     axis.axhline(value, linestyle='--', color='grey', linewidth=0.9)
     axis.annotate(label, xy=(0, value), fontsize=7, color='grey', va='bottom')
@@ -156,15 +167,23 @@ def draw(template_path: Path, run_path: Path, out: Path) -> None:
     run = Run(run_path)
     rows = max(widget['y'] + widget['height'] for widget in dashboard['widgets'])
     figure = plt.figure(figsize=(18, rows * 0.75))
-    grid = figure.add_gridspec(rows, GRID_COLUMNS, hspace=4.0, wspace=4.0,
-                               left=0.03, right=0.97, top=0.94, bottom=0.04)
-    figure.suptitle('orders-prod: the dashboard\'s widgets drawn from a local run '
-                    f'({len(run.requests)} requests; one bar = {SECONDS_PER_MINUTE:.0f} s '
-                    'standing for a minute)', fontsize=13)
+    grid = figure.add_gridspec(
+        rows, GRID_COLUMNS, hspace=4.0, wspace=4.0, left=0.03, right=0.97, top=0.94, bottom=0.04
+    )
+    figure.suptitle(
+        "orders-prod: the dashboard's widgets drawn from a local run "
+        f'({len(run.requests)} requests; one bar = {SECONDS_PER_MINUTE:.0f} s '
+        'standing for a minute)',
+        fontsize=13,
+    )
     for widget in dashboard['widgets']:
         props = widget['properties']
-        axis = figure.add_subplot(grid[widget['y']:widget['y'] + widget['height'],
-                                       widget['x']:widget['x'] + widget['width']])
+        axis = figure.add_subplot(
+            grid[
+                widget['y'] : widget['y'] + widget['height'],
+                widget['x'] : widget['x'] + widget['width'],
+            ]
+        )
         right = None
         period = props.get('period', 60) / 60 * SECONDS_PER_MINUTE
         for line in props['metrics']:
@@ -173,8 +192,14 @@ def draw(template_path: Path, run_path: Path, out: Path) -> None:
             if options.get('yAxis') == 'right':
                 right = right or axis.twinx()
                 target = right
-            target.plot(buckets, values, label=options.get('label'), color=options.get('color'),
-                        linewidth=1.4, drawstyle='steps-post')
+            target.plot(
+                buckets,
+                values,
+                label=options.get('label'),
+                color=options.get('color'),
+                linewidth=1.4,
+                drawstyle='steps-post',
+            )
         for annotation in props.get('annotations', {}).get('horizontal', []):
             target = right if annotation.get('yAxis') == 'right' and right else axis
             _annotate(target, annotation['label'], _value(annotation['value'], parameters))

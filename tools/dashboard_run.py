@@ -17,6 +17,7 @@ Written to the output file, one JSON object a line:
   {"request": {t, status, ms}}       each request: what API Gateway would count
   {"invocation": {t, function}}      each run of a scheduled or queue function
 Nothing here touches AWS, a network or the repository's .data."""
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,27 @@ QUEUE = 'orders-prod-notifications'
 
 def _environment(directory: Path) -> dict[str, str]:
     from chalicelib.identity.dev_issuer import DevIssuer
+
     issuer = DevIssuer(directory / 'issuer')
     issuer.ensure_keys()
     auth = issuer.auth_settings()
     for name in ('SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN', 'AWS_PROFILE'):
         os.environ.pop(name, None)
     os.environ.update(
-        AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID='testing', AWS_SECRET_ACCESS_KEY='testing',
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID='testing',
+        AWS_SECRET_ACCESS_KEY='testing',
         NOTIFY_QUEUE_NAME=QUEUE,
-        DATABASE_URL=f'sqlite:///{directory}/orders.sqlite3', AUTO_MIGRATE='true',
-        MAIL_DIR=str(directory / 'mail'), LOG_LEVEL='CRITICAL', ENVIRONMENT='prod',
-        POWERTOOLS_TRACE_DISABLED='true', AUTH_ISSUER=auth.issuer,
-        AUTH_AUDIENCE=','.join(auth.audiences), AUTH_JWKS_URL=auth.jwks_url)
+        DATABASE_URL=f'sqlite:///{directory}/orders.sqlite3',
+        AUTO_MIGRATE='true',
+        MAIL_DIR=str(directory / 'mail'),
+        LOG_LEVEL='CRITICAL',
+        ENVIRONMENT='prod',
+        POWERTOOLS_TRACE_DISABLED='true',
+        AUTH_ISSUER=auth.issuer,
+        AUTH_AUDIENCE=','.join(auth.audiences),
+        AUTH_JWKS_URL=auth.jwks_url,
+    )
     return {'staff': issuer.mint(role='staff')}
 
 
@@ -116,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     from moto import mock_aws
+
     with tempfile.TemporaryDirectory() as directory, open(args.out, 'w') as out, mock_aws():
         tokens = _environment(Path(directory))
         queue_url = _messaging()
@@ -127,16 +138,23 @@ def main(argv: list[str] | None = None) -> int:
 def _messaging() -> str:
     """The topic, the queue and the raw subscription; the queue's URL."""
     import boto3
+
     sns, sqs = boto3.client('sns', REGION), boto3.client('sqs', REGION)
     topic_arn = sns.create_topic(Name=TOPIC)['TopicArn']
     # A message a failed send leaves is back for the next pass, as after
     # the real queue's visibility timeout.
-    queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
-        'VisibilityTimeout': str(int(RELAY_EVERY) - 1)})['QueueUrl']
-    queue_arn = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
-    sns.subscribe(TopicArn=topic_arn, Protocol='sqs', Endpoint=queue_arn,
-                  Attributes={'RawMessageDelivery': 'true'})
+    queue_url = sqs.create_queue(
+        QueueName=QUEUE, Attributes={'VisibilityTimeout': str(int(RELAY_EVERY) - 1)}
+    )['QueueUrl']
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=['QueueArn'])[
+        'Attributes'
+    ]['QueueArn']
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol='sqs',
+        Endpoint=queue_arn,
+        Attributes={'RawMessageDelivery': 'true'},
+    )
     os.environ['SNS_TOPIC_ARN'] = topic_arn
     return queue_url
 
@@ -166,8 +184,9 @@ def load(run: Run, staff: str, seconds: float, queue_url: str) -> None:
         """What Lambda's poller and email_notifier do with one batch: each
         message handled, deleted when done, left for another receive when not.
         Whether there was a batch."""
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0).get('Messages', [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get('Messages', [])
         if not messages:
             return False
         runtime.database()
@@ -190,7 +209,8 @@ def load(run: Run, staff: str, seconds: float, queue_url: str) -> None:
 
     with Client(app_module.app) as client:
         tick = client.events.generate_cw_event(
-            source='aws.events', detail_type='Scheduled Event', detail={}, resources=[])
+            source='aws.events', detail_type='Scheduled Event', detail={}, resources=[]
+        )
         run.scheduled('housekeeping', lambda: client.lambda_.invoke('housekeeping', tick))
         created: list[int] = []
         next_relay = 0.0
@@ -204,27 +224,51 @@ def load(run: Run, staff: str, seconds: float, queue_url: str) -> None:
             # Lambda polls the queue all the time: a batch after each step.
             run.polled('email_notifier', notifier_run)
             user = step % USERS + 1
-            body = {'user_id': user, 'user_email': f'user{user}@example.com', 'items': [
-                {'product_id': 101 + step % 3, 'quantity': 1 + step % 2,
-                 'price_at_order': 29.99}]}
-            answer = run.timed(lambda body=body: client.http.post(
-                '/orders', headers=headers, body=json.dumps(body)))
+            body = {
+                'user_id': user,
+                'user_email': f'user{user}@example.com',
+                'items': [
+                    {
+                        'product_id': 101 + step % 3,
+                        'quantity': 1 + step % 2,
+                        'price_at_order': 29.99,
+                    }
+                ],
+            }
+            answer = run.timed(
+                lambda body=body: client.http.post(
+                    '/orders', headers=headers, body=json.dumps(body)
+                )
+            )
             if answer.status_code == 201:
                 created.append(answer.json_body['order_id'])
             order_id = created[-1] if created else 1
-            run.timed(lambda order_id=order_id: client.http.get(f'/orders/{order_id}',
-                                                                headers=headers))
-            run.timed(lambda user=user: client.http.get(f'/orders?page_size=20&user_id={user}',
-                                                        headers=headers))
+            run.timed(
+                lambda order_id=order_id: client.http.get(f'/orders/{order_id}', headers=headers)
+            )
+            run.timed(
+                lambda user=user: client.http.get(
+                    f'/orders?page_size=20&user_id={user}', headers=headers
+                )
+            )
             if step % 3 == 0 and created:
                 target = created.pop(0)
                 status = 'cancelled' if step % 2 else 'shipped'
-                run.timed(lambda target=target, status=status: client.http.put(
-                    f'/orders/{target}', headers=headers, body=json.dumps({'status': status})))
+                run.timed(
+                    lambda target=target, status=status: client.http.put(
+                        f'/orders/{target}', headers=headers, body=json.dumps({'status': status})
+                    )
+                )
             if step % 10 == 0:
-                run.timed(lambda user=user: client.http.post(
-                    '/orders', headers=headers, body=json.dumps(
-                        {'user_id': user, 'items': [{'product_id': 1, 'quantity': 0}]})))
+                run.timed(
+                    lambda user=user: client.http.post(
+                        '/orders',
+                        headers=headers,
+                        body=json.dumps(
+                            {'user_id': user, 'items': [{'product_id': 1, 'quantity': 0}]}
+                        ),
+                    )
+                )
             if step % 15 == 0:
                 run.timed(lambda: client.http.get('/orders/999999999', headers=headers))
             # A shop's pace, not a benchmark's: a few requests a second.

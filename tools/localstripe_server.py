@@ -4,6 +4,7 @@ in memory only: `python -m tools.localstripe_server --port 8420`.
 Its own entry point listens on every interface and pickles its state to a
 fixed file after each write; neither suits a development machine or tests
 running side by side. Development and tests only (never deployed)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,7 @@ def serve(port: int) -> None:
     from localstripe import resources, server
 
     resources.Store.dump_to_disk = lambda self: None
-    web.run_app(server.app, host='127.0.0.1', port=port, access_log=None,
-                print=None)
+    web.run_app(server.app, host='127.0.0.1', port=port, access_log=None, print=None)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ a symlink: a forge shows a symlink as a path, and a Windows checkout as a text
 file). This module runs in development only: apispec is a dev requirement, and
 no Lambda ever imports it.
 """
+
 import argparse
 import json
 import os
@@ -31,11 +32,17 @@ from chalicelib.payments import schemas as payment_schemas
 from tools import response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUTPUTS = [os.path.join(ROOT, 'chalicelib', 'api', 'openapi.json'),
-           os.path.join(ROOT, 'docs', 'openapi.json')]
+OUTPUTS = [
+    os.path.join(ROOT, 'chalicelib', 'api', 'openapi.json'),
+    os.path.join(ROOT, 'docs', 'openapi.json'),
+]
 # The only routes a caller may use without a bearer token.
-PUBLIC = {('/health', 'GET'), ('/openapi.json', 'GET'), ('/docs', 'GET'),
-          ('/webhooks/stripe', 'POST')}
+PUBLIC = {
+    ('/health', 'GET'),
+    ('/openapi.json', 'GET'),
+    ('/docs', 'GET'),
+    ('/webhooks/stripe', 'POST'),
+}
 BEARER = [{'bearerAuth': []}]
 
 DESCRIPTION = """\
@@ -65,38 +72,55 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
 # Header rules that live outside marshmallow: idempotency.validate_key and
 # chalicelib/api/http.expected_version.
 IDEMPOTENCY_KEY = {
-    'name': 'Idempotency-Key', 'in': 'header', 'required': False,
+    'name': 'Idempotency-Key',
+    'in': 'header',
+    'required': False,
     'description': 'Makes retries safe: a repeat with the same key and the same body within '
-                   '24 hours replays the stored answer (`Idempotent-Replayed: true`) and '
-                   'creates nothing; the same key with another body is a 422; a repeat '
-                   'while the first request is still running is a 409. Compared exactly.',
+    '24 hours replays the stored answer (`Idempotent-Replayed: true`) and '
+    'creates nothing; the same key with another body is a 422; a repeat '
+    'while the first request is still running is a 409. Compared exactly.',
     'schema': {'type': 'string', 'minLength': 1, 'maxLength': 255, 'pattern': '^[ -~]+$'},
     'example': '5f1c6a2e-8d2a-4f4e-9a57-2c1d6f0e9b11',
 }
 IF_MATCH = {
-    'name': 'If-Match', 'in': 'header', 'required': False,
+    'name': 'If-Match',
+    'in': 'header',
+    'required': False,
     'description': 'Change the order only at this version: its ETag, `"3"` (or `3`). '
-                   '`*` or no header: no check. A weak tag (`W/"3"`) never matches (412); '
-                   'anything else is a 400.',
+    '`*` or no header: no check. A weak tag (`W/"3"`) never matches (412); '
+    'anything else is a 400.',
     'schema': {'type': 'string', 'pattern': r'^ *(\*|W/"[0-9]{1,9}"|"[0-9]{1,9}"|[0-9]{1,9}) *$'},
     'example': '"1"',
 }
 
 HEADERS = {
-    'ETag': {'description': 'The order\'s (or product\'s) version, e.g. `"1"`: send it back '
-                            'in `If-Match`.',
-             'required': True, 'schema': {'type': 'string', 'pattern': '^"[0-9]+"$'}},
-    'Location': {'description': 'The new order: `/orders/{order_id}`.', 'required': True,
-                 'schema': {'type': 'string', 'pattern': '^/orders/[0-9]+$'}},
+    'ETag': {
+        'description': 'The order\'s (or product\'s) version, e.g. `"1"`: send it back '
+        'in `If-Match`.',
+        'required': True,
+        'schema': {'type': 'string', 'pattern': '^"[0-9]+"$'},
+    },
+    'Location': {
+        'description': 'The new order: `/orders/{order_id}`.',
+        'required': True,
+        'schema': {'type': 'string', 'pattern': '^/orders/[0-9]+$'},
+    },
     'Idempotent-Replayed': {
         'description': 'Present on a replay: this is the stored answer of the first request '
-                       'with this `Idempotency-Key` (the order as it was then).',
-        'required': False, 'schema': {'type': 'string', 'enum': ['true']}},
-    'Retry-After': {'description': 'Seconds to wait before retrying.', 'required': True,
-                    'schema': {'type': 'integer', 'minimum': 1}},
+        'with this `Idempotency-Key` (the order as it was then).',
+        'required': False,
+        'schema': {'type': 'string', 'enum': ['true']},
+    },
+    'Retry-After': {
+        'description': 'Seconds to wait before retrying.',
+        'required': True,
+        'schema': {'type': 'integer', 'minimum': 1},
+    },
     'WWW-Authenticate': {
         'description': '`Bearer`, with `error="invalid_token"` when a token was sent.',
-        'required': True, 'schema': {'type': 'string', 'pattern': '^Bearer'}},
+        'required': True,
+        'schema': {'type': 'string', 'pattern': '^Bearer'},
+    },
 }
 
 
@@ -110,136 +134,255 @@ def _error(code, message, errors=None):
 RESPONSES = {
     'BadRequest': {
         'description': 'Bad input: a body, parameter or header outside its rule.',
-        'content': _error('BadRequestError', 'Invalid order', {'items': {'0': {'quantity': [
-            'Must be greater than or equal to 1 and less than or equal to 10000.']}}})},
+        'content': _error(
+            'BadRequestError',
+            'Invalid order',
+            {
+                'items': {
+                    '0': {
+                        'quantity': [
+                            'Must be greater than or equal to 1 and less than or equal to 10000.'
+                        ]
+                    }
+                }
+            },
+        ),
+    },
     'Unauthorized': {
         'description': 'No valid bearer token: missing, malformed, expired, or not signed '
-                       'by the issuer. Says nothing about the order asked for.',
+        'by the issuer. Says nothing about the order asked for.',
         'headers': {'WWW-Authenticate': 'WWW-Authenticate'},
-        'content': _error('UnauthorizedError', 'A valid bearer token is required')},
+        'content': _error('UnauthorizedError', 'A valid bearer token is required'),
+    },
     'NotFound': {
         'description': 'No such order: it never existed or was deleted (or, for a '
-                       "customer, it is another user's order).",
-        'content': _error('NotFoundError', 'Order not found')},
+        "customer, it is another user's order).",
+        'content': _error('NotFoundError', 'Order not found'),
+    },
     'PayloadTooLarge': {
         'description': f'The body is over {schemas.MAX_BODY_BYTES} bytes (64 KiB).',
-        'content': _error('RequestEntityTooLargeError',
-                          f'Request body is larger than {schemas.MAX_BODY_BYTES} bytes')},
+        'content': _error(
+            'RequestEntityTooLargeError',
+            f'Request body is larger than {schemas.MAX_BODY_BYTES} bytes',
+        ),
+    },
     'UnsupportedMediaType': {
-        'description': 'A `Content-Type` other than JSON (Chalice\'s own answer, on any method).',
-        'content': _error('UnsupportedMediaType', 'Unsupported media type: text/plain')},
+        'description': "A `Content-Type` other than JSON (Chalice's own answer, on any method).",
+        'content': _error('UnsupportedMediaType', 'Unsupported media type: text/plain'),
+    },
     'ServiceUnavailable': {
         'description': 'The database cannot be reached; safe to retry after `Retry-After`.',
         'headers': {'Retry-After': 'Retry-After'},
-        'content': _error('ServiceUnavailable', 'The database is unavailable; try again shortly')},
+        'content': _error('ServiceUnavailable', 'The database is unavailable; try again shortly'),
+    },
     'ProviderUnavailable': {
         'description': 'The database or Stripe cannot be reached; safe to retry after '
-                       '`Retry-After`.',
+        '`Retry-After`.',
         'headers': {'Retry-After': 'Retry-After'},
-        'content': _error('ServiceUnavailable', 'The payment provider is unavailable; try '
-                                                'again shortly')},
+        'content': _error(
+            'ServiceUnavailable', 'The payment provider is unavailable; try again shortly'
+        ),
+    },
     'NotConfigured': {
         'description': 'Card payments are not configured on this deployment.',
-        'content': _error('NotImplementedError', 'Card payments are not configured on this '
-                                                 'deployment')},
+        'content': _error(
+            'NotImplementedError', 'Card payments are not configured on this deployment'
+        ),
+    },
     'ProviderRefused': {
         'description': 'Stripe refused the call for good.',
-        'content': _error('BadGatewayError', 'Stripe refused the request: ...')},
+        'content': _error('BadGatewayError', 'Stripe refused the request: ...'),
+    },
 }
 
 ORDER_EXAMPLE = {
-    'order_id': 1, 'user_id': 1, 'user_email': 'ada@example.com', 'status': 'pending',
-    'order_total': 109.97, 'created_at': '2026-11-25T10:00:00.123456Z',
-    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1, 'currency': 'USD',
+    'order_id': 1,
+    'user_id': 1,
+    'user_email': 'ada@example.com',
+    'status': 'pending',
+    'order_total': 109.97,
+    'created_at': '2026-11-25T10:00:00.123456Z',
+    'updated_at': '2026-11-25T10:00:00.123456Z',
+    'version': 1,
+    'currency': 'USD',
     'shipment': None,
-    'items': [{'order_item_id': 1, 'product_id': 101, 'sku': 'MUG-BLUE', 'name': 'Blue mug',
-               'quantity': 2, 'price_at_order': 29.99},
-              {'order_item_id': 2, 'product_id': 102, 'sku': 'TEE-BLACK-M',
-               'name': 'Black T-shirt, M', 'quantity': 1, 'price_at_order': 49.99}]}
+    'items': [
+        {
+            'order_item_id': 1,
+            'product_id': 101,
+            'sku': 'MUG-BLUE',
+            'name': 'Blue mug',
+            'quantity': 2,
+            'price_at_order': 29.99,
+        },
+        {
+            'order_item_id': 2,
+            'product_id': 102,
+            'sku': 'TEE-BLACK-M',
+            'name': 'Black T-shirt, M',
+            'quantity': 1,
+            'price_at_order': 49.99,
+        },
+    ],
+}
 PRODUCT_EXAMPLE = {
-    'product_id': 101, 'sku': 'MUG-BLUE', 'name': 'Blue mug', 'unit_price': 29.99,
-    'currency': 'USD', 'active': True, 'stock': {'on_hand': 40, 'reserved': 3, 'available': 37},
-    'version': 4, 'updated_at': '2026-12-05T10:00:00.000000Z'}
-LIST_EXAMPLE = {'orders': [ORDER_EXAMPLE], 'total': 1, 'page': 1, 'page_size': 10,
-                'next_cursor': None}
+    'product_id': 101,
+    'sku': 'MUG-BLUE',
+    'name': 'Blue mug',
+    'unit_price': 29.99,
+    'currency': 'USD',
+    'active': True,
+    'stock': {'on_hand': 40, 'reserved': 3, 'available': 37},
+    'version': 4,
+    'updated_at': '2026-12-05T10:00:00.000000Z',
+}
+LIST_EXAMPLE = {
+    'orders': [ORDER_EXAMPLE],
+    'total': 1,
+    'page': 1,
+    'page_size': 10,
+    'next_cursor': None,
+}
 HISTORY_EXAMPLE = [
-    {'version': 1, 'status': 'pending', 'at': '2026-11-25T10:00:00.123456Z',
-     'by': {'role': 'customer', 'sub': 'dev-customer-1'}},
-    {'version': 2, 'status': 'cancelled', 'at': '2026-11-25T10:05:00.000000Z',
-     'by': {'role': 'customer', 'sub': 'dev-customer-1'}, 'reason': 'Ordered twice by mistake'}]
+    {
+        'version': 1,
+        'status': 'pending',
+        'at': '2026-11-25T10:00:00.123456Z',
+        'by': {'role': 'customer', 'sub': 'dev-customer-1'},
+    },
+    {
+        'version': 2,
+        'status': 'cancelled',
+        'at': '2026-11-25T10:05:00.000000Z',
+        'by': {'role': 'customer', 'sub': 'dev-customer-1'},
+        'reason': 'Ordered twice by mistake',
+    },
+]
 EXPORT_EXAMPLE = (
     'order_id,created_at,status,order_total,currency,product_id,sku,quantity,price_at_order\r\n'
     '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99\r\n'
-    '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,TEE-BLACK-M,1,49.99\r\n')
-REFUND_EXAMPLE = {'refund_id': 1, 'order_id': 1, 'amount': 10.0, 'currency': 'USD',
-                  'status': 'pending', 'reason': 'Scratched mug', 'items': None,
-                  'created_at': '2026-11-25T10:10:00.000000Z'}
+    '1,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,TEE-BLACK-M,1,49.99\r\n'
+)
+REFUND_EXAMPLE = {
+    'refund_id': 1,
+    'order_id': 1,
+    'amount': 10.0,
+    'currency': 'USD',
+    'status': 'pending',
+    'reason': 'Scratched mug',
+    'items': None,
+    'created_at': '2026-11-25T10:10:00.000000Z',
+}
 NEW_ORDER_EXAMPLE = {
-    'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-              {'product_id': 102, 'quantity': 1}]}
+    'items': [
+        {'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+        {'product_id': 102, 'quantity': 1},
+    ]
+}
 ORDER_CONFLICTS = (
     'The same `Idempotency-Key` still being processed (retry shortly); a `price_at_order` '
     'a customer sent that is not the current price (`errors.items.<i>.price_at_order` names '
     'it: show it, then order again); or not enough stock (`errors.items.<i>.quantity` says '
-    'how many are available). Nothing is created.')
+    'how many are available). Nothing is created.'
+)
 
 
 def _order(description, **headers):
-    return {'description': description,
-            'headers': {'ETag': 'ETag', **headers},
-            'content': {'application/json': {'schema': 'Order', 'example': ORDER_EXAMPLE}},
-            'links': {name: LINKS[name] for name in ('GetOrder', 'UpdateOrder', 'DeleteOrder',
-                                                     'GetOrderHistory', 'ListUserOrders')}}
+    return {
+        'description': description,
+        'headers': {'ETag': 'ETag', **headers},
+        'content': {'application/json': {'schema': 'Order', 'example': ORDER_EXAMPLE}},
+        'links': {
+            name: LINKS[name]
+            for name in (
+                'GetOrder',
+                'UpdateOrder',
+                'DeleteOrder',
+                'GetOrderHistory',
+                'ListUserOrders',
+            )
+        },
+    }
 
 
 def _list(description):
-    return {'description': description,
-            'content': {'application/json': {'schema': 'OrderList', 'example': LIST_EXAMPLE}}}
+    return {
+        'description': description,
+        'content': {'application/json': {'schema': 'OrderList', 'example': LIST_EXAMPLE}},
+    }
 
 
 def _json_body(schema, description, example):
-    return {'required': True, 'description': description,
-            'content': {'application/json': {'schema': schema, 'example': example}}}
+    return {
+        'required': True,
+        'description': description,
+        'content': {'application/json': {'schema': schema, 'example': example}},
+    }
 
 
 _ORDER_ID = {'order_id': '$response.body#/order_id'}
 LINKS = {
-    'GetOrder': {'operationId': 'get_order', 'parameters': _ORDER_ID,
-                 'description': 'The order, read back.'},
-    'UpdateOrder': {'operationId': 'update_order', 'parameters': _ORDER_ID,
-                    'description': 'Change its status.'},
-    'DeleteOrder': {'operationId': 'delete_order', 'parameters': _ORDER_ID,
-                    'description': 'Delete it.'},
-    'GetOrderHistory': {'operationId': 'get_order_history', 'parameters': _ORDER_ID,
-                        'description': 'Its changes.'},
-    'ListUserOrders': {'operationId': 'list_user_orders',
-                       'parameters': {'user_id': '$response.body#/user_id'},
-                       'description': "Its user's orders."},
+    'GetOrder': {
+        'operationId': 'get_order',
+        'parameters': _ORDER_ID,
+        'description': 'The order, read back.',
+    },
+    'UpdateOrder': {
+        'operationId': 'update_order',
+        'parameters': _ORDER_ID,
+        'description': 'Change its status.',
+    },
+    'DeleteOrder': {
+        'operationId': 'delete_order',
+        'parameters': _ORDER_ID,
+        'description': 'Delete it.',
+    },
+    'GetOrderHistory': {
+        'operationId': 'get_order_history',
+        'parameters': _ORDER_ID,
+        'description': 'Its changes.',
+    },
+    'ListUserOrders': {
+        'operationId': 'list_user_orders',
+        'parameters': {'user_id': '$response.body#/user_id'},
+        'description': "Its user's orders.",
+    },
 }
 
 
 class _PathIds(Schema):
     # The rule of chalicelib/api/http.path_id (marshmallow's words).
-    order_id = schemas.QueryInteger(required=True, metadata={
-        'description': 'The order: plain digits, 1..2^63-1.'},
-        validate=validate.Range(min=1, max=schemas.MAX_ID))
-    user_id = schemas.QueryInteger(required=True, metadata={
-        'description': 'The user: plain digits, 1..2^63-1.'},
-        validate=validate.Range(min=1, max=schemas.MAX_ID))
-    refund_id = schemas.QueryInteger(required=True, metadata={
-        'description': 'The refund: plain digits, 1..2^63-1.'},
-        validate=validate.Range(min=1, max=schemas.MAX_ID))
+    order_id = schemas.QueryInteger(
+        required=True,
+        metadata={'description': 'The order: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID),
+    )
+    user_id = schemas.QueryInteger(
+        required=True,
+        metadata={'description': 'The user: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID),
+    )
+    refund_id = schemas.QueryInteger(
+        required=True,
+        metadata={'description': 'The refund: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID),
+    )
 
 
 class _ProductId(Schema):
-    product_id = schemas.QueryInteger(required=True, metadata={
-        'description': 'The product: plain digits, 1..2^63-1.'},
-        validate=validate.Range(min=1, max=schemas.MAX_ID))
+    product_id = schemas.QueryInteger(
+        required=True,
+        metadata={'description': 'The product: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID),
+    )
 
 
 def _product(description):
-    return {'description': description, 'headers': {'ETag': 'ETag'},
-            'content': {'application/json': {'schema': 'Product', 'example': PRODUCT_EXAMPLE}}}
+    return {
+        'description': description,
+        'headers': {'ETag': 'ETag'},
+        'content': {'application/json': {'schema': 'Product', 'example': PRODUCT_EXAMPLE}},
+    }
 
 
 def _path_param(name):
@@ -254,39 +397,40 @@ LIST_DESCRIPTION = (
     'that made it: repeating them is allowed, changing them is a 400. `page` with `cursor` '
     'is a 400, and so is a `page` whose offset `(page - 1) x page_size` is over 2^63-1. '
     'An empty value (`?status=`) means no filter; an unknown parameter is a 400. `total` '
-    'counts every order matching the filters.')
+    'counts every order matching the filters.'
+)
 
 # What each request field means, beside the rule its validators already give;
 # keyed by the schema that declares the field.
 FIELD_DESCRIPTIONS = {
     schemas.CreateOrderSchema: {
         'currency': "Staff's choice for lines priced outside the catalog; with catalog "
-                    "lines it must be theirs (400 otherwise). Left out: the products', "
-                    'else the default (`DEFAULT_CURRENCY`).',
+        "lines it must be theirs (400 otherwise). Left out: the products', "
+        'else the default (`DEFAULT_CURRENCY`).',
         'user_id': 'Whose order: a JSON integer ("1", 1.5, 1.0 and true are refused).',
         'user_email': "Where the order's emails go: a valid address, printable ASCII "
-                      'without `=?`. null or left out: no emails.',
+        'without `=?`. null or left out: no emails.',
         'items': 'The lines; the same product may appear on several. Their total, the sum '
-                 'of quantity x price_at_order, must be at most 99999999.99.',
+        'of quantity x price_at_order, must be at most 99999999.99.',
     },
     schemas.OrderItemSchema: {
         'product_id': 'A JSON integer.',
         'quantity': 'A JSON integer.',
         'price_at_order': 'Left out: the catalog prices the line. From a customer: must be '
-                          'the current price (409 otherwise). From staff: kept as sent.',
+        'the current price (409 otherwise). From staff: kept as sent.',
     },
     catalog_schemas.ProductSchema: {
         'name': '1..200 printable characters in any script, not blank.',
         'unit_price': 'In `currency`, with no more decimals than it has.',
         'currency': 'ISO 4217.',
         'sku': '1..64 printable characters, unique among products (compared exactly). '
-               'null or left out: none.',
+        'null or left out: none.',
         'active': 'false retires the product (there is no DELETE). Default true.',
         'stock': '`{"on_hand": n}` (0..10^9) to track stock; null or left out: not tracked.',
     },
     catalog_schemas.ProductListQuerySchema: {
         'active': '`true` or `false`: only active or only retired products (staff and '
-                  'services; a customer sees active ones only).',
+        'services; a customer sees active ones only).',
         'page': 'Page number, plain digits (default 1). Not with `cursor`.',
         'page_size': 'Products per page, plain digits.',
         'cursor': 'The `next_cursor` of an earlier answer (opaque). Not with `page`.',
@@ -294,20 +438,20 @@ FIELD_DESCRIPTIONS = {
     schemas.UpdateOrderSchema: {
         'status': 'The new status: the lifecycle decides whether the move is allowed.',
         'carrier': 'Only with `shipped`, and with `tracking_number`: 1..50 printable '
-                   'characters in any script (no control, format or separator character '
-                   'but the space), not blank.',
+        'characters in any script (no control, format or separator character '
+        'but the space), not blank.',
         'tracking_number': 'Only with `shipped`, and with `carrier`: 1..100 of A-Z a-z 0-9 -.',
         'tracking_url': 'Only with `shipped`, `carrier` and `tracking_number`: an https:// '
-                        'URL with a host, of the characters RFC 3986 allows (percent-encode '
-                        'the rest), without a user name or password.',
+        'URL with a host, of the characters RFC 3986 allows (percent-encode '
+        'the rest), without a user name or password.',
         'reason': 'Only with `cancelled`: why, 1..500 characters, not blank; line breaks '
-                  'and tabs allowed, other control characters not.',
+        'and tabs allowed, other control characters not.',
     },
     schemas.ExportQuerySchema: {
         'from_date': 'The first day, YYYY-MM-DD: orders created from 00:00:00 UTC that day. '
-                     'Left out: no lower bound.',
+        'Left out: no lower bound.',
         'to_date': 'The last day, YYYY-MM-DD: orders created up to 23:59:59.999999 UTC that '
-                   'day. Left out: no upper bound. Not before `from`.',
+        'day. Left out: no upper bound. Not before `from`.',
     },
     payment_schemas.RefundRequestSchema: {
         'amount': 'What to give back; not with `items`.',
@@ -330,339 +474,585 @@ FIELD_DESCRIPTIONS = {
 # (path, method) -> the operation, less what every operation has in common.
 OPERATIONS = {
     ('/orders', 'POST'): {
-        'tags': ['orders'], 'summary': 'Create an order',
+        'tags': ['orders'],
+        'summary': 'Create an order',
         'description': 'Each line is priced from the catalog: the product must exist and be '
-                       'active (else a 400 at `errors.items.<i>.product_id`); a '
-                       '`price_at_order` sent with it must be the current `unit_price` (else '
-                       'a 409). Staff may price a line themselves (kept as sent; the product '
-                       'need not be in the catalog) and send `currency`. The order\'s '
-                       'currency is its products\' (they must share one), else the body\'s, '
-                       'else the default. Tracked stock is reserved in the same transaction: '
-                       'short stock is a 409 and nothing is created. The server computes '
-                       '`order_total` (at most 99999999.99) and sets `status` to `pending`, '
-                       '`version` to 1. A customer creates orders for themselves only; a '
-                       'service token may not create (403).',
+        'active (else a 400 at `errors.items.<i>.product_id`); a '
+        '`price_at_order` sent with it must be the current `unit_price` (else '
+        'a 409). Staff may price a line themselves (kept as sent; the product '
+        "need not be in the catalog) and send `currency`. The order's "
+        "currency is its products' (they must share one), else the body's, "
+        'else the default. Tracked stock is reserved in the same transaction: '
+        'short stock is a 409 and nothing is created. The server computes '
+        '`order_total` (at most 99999999.99) and sets `status` to `pending`, '
+        '`version` to 1. A customer creates orders for themselves only; a '
+        'service token may not create (403).',
         'parameters': [IDEMPOTENCY_KEY],
         'requestBody': _json_body('NewOrder', 'The order to create.', NEW_ORDER_EXAMPLE),
         'responses': {
-            '201': _order('Created (or, with `Idempotent-Replayed: true`, the replay of the '
-                          'first request with this `Idempotency-Key`).',
-                          **{'Location': 'Location', 'Idempotent-Replayed': 'Idempotent-Replayed'}),
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': "Another user's id or email for a customer; any create "
-                                   'for a service token.',
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '409': {'description': ORDER_CONFLICTS,
-                    'content': _error('ConflictError', 'A price has changed: see the current '
-                                      'price of each item named', {'items': {'0': {
-                                          'price_at_order': ['The current price is 31.99 USD.']
-                                      }}})},
-            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
-            '422': {'description': 'The `Idempotency-Key` was used with a different body.',
-                    'content': _error('UnprocessableEntityError', 'This Idempotency-Key was '
-                                      'used with a different request body')},
-            '503': 'ServiceUnavailable'}},
+            '201': _order(
+                'Created (or, with `Idempotent-Replayed: true`, the replay of the '
+                'first request with this `Idempotency-Key`).',
+                **{'Location': 'Location', 'Idempotent-Replayed': 'Idempotent-Replayed'},
+            ),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': "Another user's id or email for a customer; any create "
+                'for a service token.',
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '409': {
+                'description': ORDER_CONFLICTS,
+                'content': _error(
+                    'ConflictError',
+                    'A price has changed: see the current price of each item named',
+                    {'items': {'0': {'price_at_order': ['The current price is 31.99 USD.']}}},
+                ),
+            },
+            '413': 'PayloadTooLarge',
+            '415': 'UnsupportedMediaType',
+            '422': {
+                'description': 'The `Idempotency-Key` was used with a different body.',
+                'content': _error(
+                    'UnprocessableEntityError',
+                    'This Idempotency-Key was used with a different request body',
+                ),
+            },
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders', 'GET'): {
-        'tags': ['orders'], 'summary': 'List orders', 'description': LIST_DESCRIPTION
-        + ' A customer sees only their own orders.',
+        'tags': ['orders'],
+        'summary': 'List orders',
+        'description': LIST_DESCRIPTION + ' A customer sees only their own orders.',
         'parameters': [{'in': 'query', 'schema': schemas.ListQuerySchema}],
         'responses': {
-            '200': _list('A page of orders.'), '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'A customer asking for another user\'s orders (`user_id`).',
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '200': _list('A page of orders.'),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': "A customer asking for another user's orders (`user_id`).",
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}', 'GET'): {
-        'tags': ['orders'], 'summary': 'Read an order',
+        'tags': ['orders'],
+        'summary': 'Read an order',
         'parameters': [_path_param('order_id')],
         'responses': {
-            '200': _order('The order.'), '400': 'BadRequest', '401': 'Unauthorized',
-            '404': 'NotFound', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '200': _order('The order.'),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '404': 'NotFound',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}', 'PUT'): {
-        'tags': ['orders'], 'summary': "Change an order's status",
+        'tags': ['orders'],
+        'summary': "Change an order's status",
         'description': 'Setting the status the order already has is a 200 that changes '
-                       'nothing (tracking given then is not kept: it comes with the move to '
-                       '`shipped`). A detail sent with another status than its own is a '
-                       '400. Moving to `shipped` sets the order\'s `shipment`; to `cancelled` '
-                       'publishes `order_cancelled` with `refund_due`. Checked in this order: '
-                       '415; 400 (id); 413 or 400 (body); 400 or 412 (`If-Match`); 404; 412 '
-                       '(version); 409 (lifecycle).',
+        'nothing (tracking given then is not kept: it comes with the move to '
+        '`shipped`). A detail sent with another status than its own is a '
+        "400. Moving to `shipped` sets the order's `shipment`; to `cancelled` "
+        'publishes `order_cancelled` with `refund_due`. Checked in this order: '
+        '415; 400 (id); 413 or 400 (body); 400 or 412 (`If-Match`); 404; 412 '
+        '(version); 409 (lifecycle).',
         'parameters': [_path_param('order_id'), IF_MATCH],
         'requestBody': _json_body(
-            'StatusChange', 'The new status, with the details its status may carry.',
-            {'status': 'shipped', 'carrier': 'DHL Express', 'tracking_number': 'JD014600006281',
-             'tracking_url': 'https://www.dhl.com/track?id=JD014600006281'}),
+            'StatusChange',
+            'The new status, with the details its status may carry.',
+            {
+                'status': 'shipped',
+                'carrier': 'DHL Express',
+                'tracking_number': 'JD014600006281',
+                'tracking_url': 'https://www.dhl.com/track?id=JD014600006281',
+            },
+        ),
         'responses': {
             '200': _order('The order as it now is, with its new ETag.'),
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'A customer setting any status but `cancelled`.',
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'A customer setting any status but `cancelled`.',
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
             '404': 'NotFound',
-            '409': {'description': 'The lifecycle forbids the move; the message names both '
-                                   'states.',
-                    'content': _error('ConflictError',
-                                      "Cannot change status from 'paid' to 'pending'")},
-            '412': {'description': '`If-Match` is not the current version, or is a weak tag.',
-                    'content': _error('PreconditionFailed', 'Order 1 is at version 2, not 1')},
-            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
-            '503': 'ServiceUnavailable'}},
+            '409': {
+                'description': 'The lifecycle forbids the move; the message names both states.',
+                'content': _error('ConflictError', "Cannot change status from 'paid' to 'pending'"),
+            },
+            '412': {
+                'description': '`If-Match` is not the current version, or is a weak tag.',
+                'content': _error('PreconditionFailed', 'Order 1 is at version 2, not 1'),
+            },
+            '413': 'PayloadTooLarge',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}', 'DELETE'): {
-        'tags': ['orders'], 'summary': 'Delete an order',
-        'description': 'Its items go with it; their ids are never used again. Takes no '
-                       '`If-Match`.',
+        'tags': ['orders'],
+        'summary': 'Delete an order',
+        'description': 'Its items go with it; their ids are never used again. Takes no `If-Match`.',
         'parameters': [_path_param('order_id')],
         'responses': {
             '204': {'description': 'Deleted; no body.'},
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'A customer or a service token: only staff deletes.',
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '404': 'NotFound', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'A customer or a service token: only staff deletes.',
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '404': 'NotFound',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}/history', 'GET'): {
-        'tags': ['orders'], 'summary': "An order's changes",
+        'tags': ['orders'],
+        'summary': "An order's changes",
         'description': 'Every version of the order, oldest first: its creation, then one '
-                       'entry per change, each written in the same transaction as the change. '
-                       'Under the order\'s access rules: a customer gets a 404 for another '
-                       "user's order. A deleted order's history is gone with it.",
+        'entry per change, each written in the same transaction as the change. '
+        "Under the order's access rules: a customer gets a 404 for another "
+        "user's order. A deleted order's history is gone with it.",
         'parameters': [_path_param('order_id')],
         'responses': {
-            '200': {'description': 'The entries, oldest first.',
-                    'content': {'application/json': {'schema': 'OrderHistory',
-                                                      'example': HISTORY_EXAMPLE}}},
-            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
-    ('/users/{user_id}/orders/export', 'GET'): {
-        'tags': ['orders'], 'summary': "Export one user's orders as CSV",
-        'description': 'RFC 4180 CSV, CRLF line ends: a header row, then one row per item, '
-                       'newest order first. Amounts have two decimals. A cell that would '
-                       "start with =, +, -, @, a tab or a carriage return gets a leading '. "
-                       'Dates are whole UTC days, both inclusive. A customer exports only '
-                       'their own orders.',
-        'parameters': [_path_param('user_id'),
-                       {'in': 'query', 'schema': schemas.ExportQuerySchema}],
-        'responses': {
-            '200': {'description': 'The CSV, as an attachment.',
-                    'headers': {'Content-Disposition': {
-                        'description': '`attachment; filename="orders-<user_id>.csv"`.',
-                        'required': True, 'schema': {
-                            'type': 'string',
-                            'pattern': '^attachment; filename="orders-[0-9]+\\.csv"$'}}},
-                    'content': {'text/csv': {'schema': {'type': 'string'},
-                                             'example': EXPORT_EXAMPLE}}},
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': "A customer asking for another user's orders.",
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '413': {'description': 'More than 10,000 orders between the dates (or more text '
-                                   'than one answer may carry): narrow the dates.',
-                    'content': _error('RequestEntityTooLargeError',
-                                      '10001 orders match, more than the 10000 one export '
-                                      'may hold: narrow the dates (from, to) and export in '
-                                      'parts')},
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
-    ('/users/{user_id}/orders', 'GET'): {
-        'tags': ['orders'], 'summary': "List one user's orders",
-        'description': 'As `GET /orders?user_id=`, without `status`. A user with no orders '
-                       'has an empty list, not a 404. ' + LIST_DESCRIPTION,
-        'parameters': [_path_param('user_id'),
-                       {'in': 'query', 'schema': schemas.UserListQuerySchema}],
-        'responses': {
-            '200': _list('A page of the user\'s orders.'), '400': 'BadRequest',
+            '200': {
+                'description': 'The entries, oldest first.',
+                'content': {
+                    'application/json': {'schema': 'OrderHistory', 'example': HISTORY_EXAMPLE}
+                },
+            },
+            '400': 'BadRequest',
             '401': 'Unauthorized',
-            '403': {'description': "A customer asking for another user's orders.",
-                    'content': _error('ForbiddenError', 'Not allowed for this role')},
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
-    ('/products/{product_id}', 'PUT'): {
-        'tags': ['catalog'], 'summary': 'Create or replace a product',
-        'description': 'Staff only. Replaces every field the body names and leaves out '
-                       '(`sku`, `active`, `stock` take their defaults). `reserved` is the '
-                       "service's own count and is never written; `on_hand` may be set below "
-                       'it (then `available` is 0). `If-Match` makes the write conditional.',
-        'parameters': [{'in': 'path', 'schema': _ProductId}, IF_MATCH],
-        'requestBody': _json_body('NewProduct', 'The product.', {
-            'name': 'Blue mug', 'sku': 'MUG-BLUE', 'unit_price': 29.99, 'currency': 'USD',
-            'stock': {'on_hand': 40}}),
+            '404': 'NotFound',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
+    ('/users/{user_id}/orders/export', 'GET'): {
+        'tags': ['orders'],
+        'summary': "Export one user's orders as CSV",
+        'description': 'RFC 4180 CSV, CRLF line ends: a header row, then one row per item, '
+        'newest order first. Amounts have two decimals. A cell that would '
+        "start with =, +, -, @, a tab or a carriage return gets a leading '. "
+        'Dates are whole UTC days, both inclusive. A customer exports only '
+        'their own orders.',
+        'parameters': [
+            _path_param('user_id'),
+            {'in': 'query', 'schema': schemas.ExportQuerySchema},
+        ],
         'responses': {
-            '200': _product('Replaced.'), '201': _product('Created.'),
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'Not staff.',
-                    'content': _error('ForbiddenError', 'Only staff may change the catalog')},
-            '409': {'description': "The `sku` is another product's.",
-                    'content': _error('ConflictError', "SKU 'MUG-BLUE' belongs to another "
-                                      'product', {'sku': ['Already the SKU of product 7.']})},
-            '412': {'description': '`If-Match` is not the current version (or the product does '
-                                   'not exist yet), or is a weak tag.',
-                    'content': _error('PreconditionFailed',
-                                      'Product 101 is at version 2, not 1')},
-            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
-            '503': 'ServiceUnavailable'}},
+            '200': {
+                'description': 'The CSV, as an attachment.',
+                'headers': {
+                    'Content-Disposition': {
+                        'description': '`attachment; filename="orders-<user_id>.csv"`.',
+                        'required': True,
+                        'schema': {
+                            'type': 'string',
+                            'pattern': '^attachment; filename="orders-[0-9]+\\.csv"$',
+                        },
+                    }
+                },
+                'content': {'text/csv': {'schema': {'type': 'string'}, 'example': EXPORT_EXAMPLE}},
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': "A customer asking for another user's orders.",
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '413': {
+                'description': 'More than 10,000 orders between the dates (or more text '
+                'than one answer may carry): narrow the dates.',
+                'content': _error(
+                    'RequestEntityTooLargeError',
+                    '10001 orders match, more than the 10000 one export '
+                    'may hold: narrow the dates (from, to) and export in '
+                    'parts',
+                ),
+            },
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
+    ('/users/{user_id}/orders', 'GET'): {
+        'tags': ['orders'],
+        'summary': "List one user's orders",
+        'description': 'As `GET /orders?user_id=`, without `status`. A user with no orders '
+        'has an empty list, not a 404. ' + LIST_DESCRIPTION,
+        'parameters': [
+            _path_param('user_id'),
+            {'in': 'query', 'schema': schemas.UserListQuerySchema},
+        ],
+        'responses': {
+            '200': _list("A page of the user's orders."),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': "A customer asking for another user's orders.",
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
+    ('/products/{product_id}', 'PUT'): {
+        'tags': ['catalog'],
+        'summary': 'Create or replace a product',
+        'description': 'Staff only. Replaces every field the body names and leaves out '
+        '(`sku`, `active`, `stock` take their defaults). `reserved` is the '
+        "service's own count and is never written; `on_hand` may be set below "
+        'it (then `available` is 0). `If-Match` makes the write conditional.',
+        'parameters': [{'in': 'path', 'schema': _ProductId}, IF_MATCH],
+        'requestBody': _json_body(
+            'NewProduct',
+            'The product.',
+            {
+                'name': 'Blue mug',
+                'sku': 'MUG-BLUE',
+                'unit_price': 29.99,
+                'currency': 'USD',
+                'stock': {'on_hand': 40},
+            },
+        ),
+        'responses': {
+            '200': _product('Replaced.'),
+            '201': _product('Created.'),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'Not staff.',
+                'content': _error('ForbiddenError', 'Only staff may change the catalog'),
+            },
+            '409': {
+                'description': "The `sku` is another product's.",
+                'content': _error(
+                    'ConflictError',
+                    "SKU 'MUG-BLUE' belongs to another product",
+                    {'sku': ['Already the SKU of product 7.']},
+                ),
+            },
+            '412': {
+                'description': '`If-Match` is not the current version (or the product does '
+                'not exist yet), or is a weak tag.',
+                'content': _error('PreconditionFailed', 'Product 101 is at version 2, not 1'),
+            },
+            '413': 'PayloadTooLarge',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/products/{product_id}', 'GET'): {
-        'tags': ['catalog'], 'summary': 'Read a product',
+        'tags': ['catalog'],
+        'summary': 'Read a product',
         'description': 'Any valid token. A customer gets a 404 for a retired product and '
-                       'sees only `available` of its stock.',
+        'sees only `available` of its stock.',
         'parameters': [{'in': 'path', 'schema': _ProductId}],
         'responses': {
-            '200': _product('The product.'), '400': 'BadRequest', '401': 'Unauthorized',
-            '404': {'description': 'No such product (or, for a customer, a retired one).',
-                    'content': _error('NotFoundError', 'Product not found')},
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '200': _product('The product.'),
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '404': {
+                'description': 'No such product (or, for a customer, a retired one).',
+                'content': _error('NotFoundError', 'Product not found'),
+            },
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/products', 'GET'): {
-        'tags': ['catalog'], 'summary': 'List products',
+        'tags': ['catalog'],
+        'summary': 'List products',
         'description': 'By `product_id`, ascending; paged like the order lists (`page` or '
-                       '`cursor`, with `page_size`). A customer sees active products only '
-                       '(`active=false` is a 403 for them).',
+        '`cursor`, with `page_size`). A customer sees active products only '
+        '(`active=false` is a 403 for them).',
         'parameters': [{'in': 'query', 'schema': catalog_schemas.ProductListQuerySchema}],
         'responses': {
-            '200': {'description': 'A page of products.',
-                    'content': {'application/json': {'schema': 'ProductList', 'example': {
-                        'products': [PRODUCT_EXAMPLE], 'total': 1, 'page': 1,
-                        'page_size': 10, 'next_cursor': None}}}},
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'A customer asking for retired products.',
-                    'content': _error('ForbiddenError', 'A customer sees active products only')},
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '200': {
+                'description': 'A page of products.',
+                'content': {
+                    'application/json': {
+                        'schema': 'ProductList',
+                        'example': {
+                            'products': [PRODUCT_EXAMPLE],
+                            'total': 1,
+                            'page': 1,
+                            'page_size': 10,
+                            'next_cursor': None,
+                        },
+                    }
+                },
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'A customer asking for retired products.',
+                'content': _error('ForbiddenError', 'A customer sees active products only'),
+            },
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}/payment', 'POST'): {
-        'tags': ['payments'], 'summary': 'Pay an order by card',
+        'tags': ['payments'],
+        'summary': 'Pay an order by card',
         'description': 'The Stripe PaymentIntent of a `pending` order, for its total in its '
-                       "currency's minor unit, with `metadata.order_id`: made on the first "
-                       'call (with an idempotency key derived from the order), the same one '
-                       'on every call after. Confirm it with a card in the browser '
-                       '(Stripe.js); the order becomes `paid` when Stripe\'s webhook says '
-                       'the payment succeeded. The order\'s customer or staff.',
+        "currency's minor unit, with `metadata.order_id`: made on the first "
+        'call (with an idempotency key derived from the order), the same one '
+        'on every call after. Confirm it with a card in the browser '
+        "(Stripe.js); the order becomes `paid` when Stripe's webhook says "
+        "the payment succeeded. The order's customer or staff.",
         'parameters': [_path_param('order_id')],
         'responses': {
-            '200': {'description': 'The PaymentIntent to confirm.',
-                    'content': {'application/json': {'schema': 'PaymentIntent', 'example': {
-                        'payment_intent_id': 'pi_3Q1', 'client_secret': 'pi_3Q1_secret_x',
-                        'amount': 109.97, 'currency': 'USD',
-                        'status': 'requires_payment_method'}}}},
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'A service token.',
-                    'content': _error('ForbiddenError', 'Only the customer or staff may pay '
-                                                        'an order')},
+            '200': {
+                'description': 'The PaymentIntent to confirm.',
+                'content': {
+                    'application/json': {
+                        'schema': 'PaymentIntent',
+                        'example': {
+                            'payment_intent_id': 'pi_3Q1',
+                            'client_secret': 'pi_3Q1_secret_x',
+                            'amount': 109.97,
+                            'currency': 'USD',
+                            'status': 'requires_payment_method',
+                        },
+                    }
+                },
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'A service token.',
+                'content': _error('ForbiddenError', 'Only the customer or staff may pay an order'),
+            },
             '404': 'NotFound',
-            '409': {'description': 'The order is not `pending`, or has nothing to pay.',
-                    'content': _error('ConflictError', "Order 1 is 'paid': only a pending "
-                                                       'order takes a payment')},
-            '415': 'UnsupportedMediaType', '501': 'NotConfigured', '502': 'ProviderRefused',
-            '503': 'ProviderUnavailable'}},
+            '409': {
+                'description': 'The order is not `pending`, or has nothing to pay.',
+                'content': _error(
+                    'ConflictError', "Order 1 is 'paid': only a pending order takes a payment"
+                ),
+            },
+            '415': 'UnsupportedMediaType',
+            '501': 'NotConfigured',
+            '502': 'ProviderRefused',
+            '503': 'ProviderUnavailable',
+        },
+    },
     ('/webhooks/stripe', 'POST'): {
-        'tags': ['payments'], 'summary': "Stripe's webhook",
+        'tags': ['payments'],
+        'summary': "Stripe's webhook",
         'description': 'For Stripe only: no bearer token; the `Stripe-Signature` header is '
-                       'checked over the raw body (300 s tolerance). Each event id is handled '
-                       'at most once (a redelivery is a 200 that changes nothing). '
-                       '`payment_intent.succeeded` pays a pending order whose amount and '
-                       'currency match, and refunds in full a payment for an order that can '
-                       'no longer take one; `charge.refunded` and `refund.*` update the '
-                       'refund; any other event is acknowledged.',
-        'parameters': [{'name': 'Stripe-Signature', 'in': 'header', 'required': True,
-                        'schema': {'type': 'string'}, 'example': 't=1733390000,v1=5257a8...'}],
-        'requestBody': {'required': True, 'description': 'A Stripe event, as Stripe sends it.',
-                        'content': {'application/json': {'schema': {'type': 'object'}}}},
+        'checked over the raw body (300 s tolerance). Each event id is handled '
+        'at most once (a redelivery is a 200 that changes nothing). '
+        '`payment_intent.succeeded` pays a pending order whose amount and '
+        'currency match, and refunds in full a payment for an order that can '
+        'no longer take one; `charge.refunded` and `refund.*` update the '
+        'refund; any other event is acknowledged.',
+        'parameters': [
+            {
+                'name': 'Stripe-Signature',
+                'in': 'header',
+                'required': True,
+                'schema': {'type': 'string'},
+                'example': 't=1733390000,v1=5257a8...',
+            }
+        ],
+        'requestBody': {
+            'required': True,
+            'description': 'A Stripe event, as Stripe sends it.',
+            'content': {'application/json': {'schema': {'type': 'object'}}},
+        },
         'responses': {
-            '200': {'description': 'Handled, or nothing to do.',
-                    'content': {'application/json': {'schema': 'WebhookAnswer',
-                                                      'example': {'received': True}}}},
-            '400': {'description': 'A missing or bad signature, a stale timestamp, or a body '
-                                   'that is not an event: nothing changes.',
-                    'content': _error('BadRequestError', 'Invalid Stripe-Signature')},
-            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType', '501': 'NotConfigured',
-            '503': 'ServiceUnavailable'}},
+            '200': {
+                'description': 'Handled, or nothing to do.',
+                'content': {
+                    'application/json': {'schema': 'WebhookAnswer', 'example': {'received': True}}
+                },
+            },
+            '400': {
+                'description': 'A missing or bad signature, a stale timestamp, or a body '
+                'that is not an event: nothing changes.',
+                'content': _error('BadRequestError', 'Invalid Stripe-Signature'),
+            },
+            '413': 'PayloadTooLarge',
+            '415': 'UnsupportedMediaType',
+            '501': 'NotConfigured',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}/refunds', 'POST'): {
-        'tags': ['payments'], 'summary': 'Refund an order',
+        'tags': ['payments'],
+        'summary': 'Refund an order',
         'description': 'Staff only. `amount`, or `items` (quantity x price_at_order of each '
-                       'line, never more of a line than was ordered, counting earlier '
-                       'refunds), or neither: everything still refundable. Never more than '
-                       'paid less refunded or being refunded (409). The refund is recorded, '
-                       'then sent to Stripe with an idempotency key derived from its id '
-                       '(when Stripe is down or slow, the refund relay sends it later); a '
-                       'payment taken outside the service is refunded at once. The answer is '
-                       'the refund as recorded: follow `Location` for its outcome.',
+        'line, never more of a line than was ordered, counting earlier '
+        'refunds), or neither: everything still refundable. Never more than '
+        'paid less refunded or being refunded (409). The refund is recorded, '
+        'then sent to Stripe with an idempotency key derived from its id '
+        '(when Stripe is down or slow, the refund relay sends it later); a '
+        'payment taken outside the service is refunded at once. The answer is '
+        'the refund as recorded: follow `Location` for its outcome.',
         'parameters': [_path_param('order_id'), IDEMPOTENCY_KEY],
-        'requestBody': _json_body('RefundRequest', 'What to refund.',
-                                  {'amount': 10.0, 'reason': 'Scratched mug'}),
+        'requestBody': _json_body(
+            'RefundRequest', 'What to refund.', {'amount': 10.0, 'reason': 'Scratched mug'}
+        ),
         'responses': {
-            '201': {'description': 'Recorded (or, with `Idempotent-Replayed: true`, the replay '
-                                   'of the first request with this `Idempotency-Key`).',
-                    'headers': {'Location': {
+            '201': {
+                'description': 'Recorded (or, with `Idempotent-Replayed: true`, the replay '
+                'of the first request with this `Idempotency-Key`).',
+                'headers': {
+                    'Location': {
                         'description': '`/orders/{order_id}/refunds/{refund_id}`.',
-                        'required': True, 'schema': {'type': 'string'}},
-                        'Idempotent-Replayed': 'Idempotent-Replayed'},
-                    'content': {'application/json': {'schema': 'Refund',
-                                                      'example': REFUND_EXAMPLE}}},
-            '400': 'BadRequest', '401': 'Unauthorized',
-            '403': {'description': 'Not staff.',
-                    'content': _error('ForbiddenError', 'Only staff may refund')},
+                        'required': True,
+                        'schema': {'type': 'string'},
+                    },
+                    'Idempotent-Replayed': 'Idempotent-Replayed',
+                },
+                'content': {'application/json': {'schema': 'Refund', 'example': REFUND_EXAMPLE}},
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '403': {
+                'description': 'Not staff.',
+                'content': _error('ForbiddenError', 'Only staff may refund'),
+            },
             '404': 'NotFound',
-            '409': {'description': 'More than is left to refund (or of a line), nothing paid, '
-                                   'or the same `Idempotency-Key` still in flight.',
-                    'content': _error('ConflictError', 'Order 1 has nothing left to refund')},
-            '413': 'PayloadTooLarge', '415': 'UnsupportedMediaType',
-            '422': {'description': 'The `Idempotency-Key` was used with a different body.',
-                    'content': _error('UnprocessableEntityError', 'This Idempotency-Key was '
-                                      'used with a different request body')},
-            '503': 'ServiceUnavailable'}},
+            '409': {
+                'description': 'More than is left to refund (or of a line), nothing paid, '
+                'or the same `Idempotency-Key` still in flight.',
+                'content': _error('ConflictError', 'Order 1 has nothing left to refund'),
+            },
+            '413': 'PayloadTooLarge',
+            '415': 'UnsupportedMediaType',
+            '422': {
+                'description': 'The `Idempotency-Key` was used with a different body.',
+                'content': _error(
+                    'UnprocessableEntityError',
+                    'This Idempotency-Key was used with a different request body',
+                ),
+            },
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}/refunds', 'GET'): {
-        'tags': ['payments'], 'summary': "An order's refunds",
+        'tags': ['payments'],
+        'summary': "An order's refunds",
         'description': "Oldest first, under the order's read rules.",
         'parameters': [_path_param('order_id')],
         'responses': {
-            '200': {'description': 'The refunds.',
-                    'content': {'application/json': {'schema': 'RefundList',
-                                                      'example': [REFUND_EXAMPLE]}}},
-            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
+            '200': {
+                'description': 'The refunds.',
+                'content': {
+                    'application/json': {'schema': 'RefundList', 'example': [REFUND_EXAMPLE]}
+                },
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '404': 'NotFound',
+            '415': 'UnsupportedMediaType',
+            '503': 'ServiceUnavailable',
+        },
+    },
     ('/orders/{order_id}/refunds/{refund_id}', 'GET'): {
-        'tags': ['payments'], 'summary': 'One refund',
+        'tags': ['payments'],
+        'summary': 'One refund',
         'parameters': [_path_param('order_id'), _path_param('refund_id')],
         'responses': {
-            '200': {'description': 'The refund.',
-                    'content': {'application/json': {'schema': 'Refund',
-                                                      'example': REFUND_EXAMPLE}}},
-            '400': 'BadRequest', '401': 'Unauthorized', '404': 'NotFound',
-            '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}},
-    ('/health', 'GET'): {
-        'tags': ['service'], 'summary': 'Is the service up?',
-        'description': 'Runs `SELECT 1` on the database. Its own shape, not the error '
-                       'shape: what load balancers and uptime checks expect.',
-        'responses': {
-            '200': {'description': 'The database answers.',
-                    'content': {'application/json': {
-                        'schema': 'Health',
-                        'example': {'status': 'ok', 'database': 'ok', 'version': __version__}}}},
+            '200': {
+                'description': 'The refund.',
+                'content': {'application/json': {'schema': 'Refund', 'example': REFUND_EXAMPLE}},
+            },
+            '400': 'BadRequest',
+            '401': 'Unauthorized',
+            '404': 'NotFound',
             '415': 'UnsupportedMediaType',
-            '503': {'description': 'The database cannot be reached.',
-                    'headers': {'Retry-After': 'Retry-After'},
-                    'content': {'application/json': {
+            '503': 'ServiceUnavailable',
+        },
+    },
+    ('/health', 'GET'): {
+        'tags': ['service'],
+        'summary': 'Is the service up?',
+        'description': 'Runs `SELECT 1` on the database. Its own shape, not the error '
+        'shape: what load balancers and uptime checks expect.',
+        'responses': {
+            '200': {
+                'description': 'The database answers.',
+                'content': {
+                    'application/json': {
                         'schema': 'Health',
-                        'example': {'status': 'error', 'database': 'unreachable',
-                                    'version': __version__}}}}}},
+                        'example': {'status': 'ok', 'database': 'ok', 'version': __version__},
+                    }
+                },
+            },
+            '415': 'UnsupportedMediaType',
+            '503': {
+                'description': 'The database cannot be reached.',
+                'headers': {'Retry-After': 'Retry-After'},
+                'content': {
+                    'application/json': {
+                        'schema': 'Health',
+                        'example': {
+                            'status': 'error',
+                            'database': 'unreachable',
+                            'version': __version__,
+                        },
+                    }
+                },
+            },
+        },
+    },
     ('/openapi.json', 'GET'): {
-        'tags': ['service'], 'summary': 'This document',
+        'tags': ['service'],
+        'summary': 'This document',
         'description': 'OpenAPI 3, generated from the schemas that validate requests.',
         'responses': {
-            '200': {'description': 'The OpenAPI document.',
-                    'content': {'application/json': {'schema': {'type': 'object'}}}},
-            '415': 'UnsupportedMediaType'}},
+            '200': {
+                'description': 'The OpenAPI document.',
+                'content': {'application/json': {'schema': {'type': 'object'}}},
+            },
+            '415': 'UnsupportedMediaType',
+        },
+    },
     ('/docs', 'GET'): {
-        'tags': ['service'], 'summary': 'This document, rendered',
+        'tags': ['service'],
+        'summary': 'This document, rendered',
         'description': 'Swagger UI for this document: one self-contained HTML page (no '
-                       'asset from elsewhere), so it works offline.',
+        'asset from elsewhere), so it works offline.',
         'responses': {
-            '200': {'description': 'The HTML page.',
-                    'headers': {'Content-Security-Policy': {
+            '200': {
+                'description': 'The HTML page.',
+                'headers': {
+                    'Content-Security-Policy': {
                         'description': 'Only its own inline script and style run, and '
-                                       'requests go only to where the page came from.',
-                        'schema': {'type': 'string'}}},
-                    'content': {'text/html': {'schema': {'type': 'string'}}}},
-            '415': 'UnsupportedMediaType'}},
+                        'requests go only to where the page came from.',
+                        'schema': {'type': 'string'},
+                    }
+                },
+                'content': {'text/html': {'schema': {'type': 'string'}}},
+            },
+            '415': 'UnsupportedMediaType',
+        },
+    },
 }
 
 
 def _money_properties(self, field, **kwargs):
     """Money is a marshmallow Field of its own: a JSON number, checked, never rounded."""
     if isinstance(field, schemas.Money):
-        return {'type': 'number', 'minimum': 0, 'maximum': float(money.MAX_MONEY),
-                'multipleOf': 0.01,
-                'description': 'An exact amount: at most two decimal places (29.999 is '
-                               'refused, never rounded).'}
+        return {
+            'type': 'number',
+            'minimum': 0,
+            'maximum': float(money.MAX_MONEY),
+            'multipleOf': 0.01,
+            'description': 'An exact amount: at most two decimal places (29.999 is '
+            'refused, never rounded).',
+        }
     return {}
 
 
@@ -693,24 +1083,37 @@ def build():
     # No name resolver: every schema of the document is registered by name below.
     plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
     spec = APISpec(
-        title='Orders service', version=__version__, openapi_version='3.0.3',
+        title='Orders service',
+        version=__version__,
+        openapi_version='3.0.3',
         plugins=[plugin],
         info={'description': DESCRIPTION},
-        servers=[{'url': '.', 'description': 'The API that serves this document'},
-                 {'url': 'http://localhost:8000', 'description': '`make run`'}],
-        tags=[{'name': 'orders', 'description': 'Orders and their items'},
-              {'name': 'payments', 'description': 'Card payments and refunds'},
-              {'name': 'catalog', 'description': 'Products: prices and stock'},
-              {'name': 'service', 'description': 'Health and this reference'}])
+        servers=[
+            {'url': '.', 'description': 'The API that serves this document'},
+            {'url': 'http://localhost:8000', 'description': '`make run`'},
+        ],
+        tags=[
+            {'name': 'orders', 'description': 'Orders and their items'},
+            {'name': 'payments', 'description': 'Card payments and refunds'},
+            {'name': 'catalog', 'description': 'Products: prices and stock'},
+            {'name': 'service', 'description': 'Health and this reference'},
+        ],
+    )
     plugin.converter.add_attribute_function(_money_properties)
     plugin.converter.add_attribute_function(_email_properties)
     plugin.converter.add_attribute_function(_described)
     plugin.converter.add_parameter_attribute_function(_empty_query_value)
 
-    spec.components.security_scheme('bearerAuth', {
-        'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT',
-        'description': 'An RS256 JWT from the issuer (`AUTH_ISSUER`). Roles: customer (the '
-                       'user id claim), staff, service (see each operation\'s 403).'})
+    spec.components.security_scheme(
+        'bearerAuth',
+        {
+            'type': 'http',
+            'scheme': 'bearer',
+            'bearerFormat': 'JWT',
+            'description': 'An RS256 JWT from the issuer (`AUTH_ISSUER`). Roles: customer (the '
+            "user id claim), staff, service (see each operation's 403).",
+        },
+    )
     for name, header in HEADERS.items():
         spec.components.header(name, header)
     spec.components.schema('NewOrderItem', schema=schemas.OrderItemSchema)
@@ -721,9 +1124,15 @@ def build():
     spec.components.schema('Order', schema=response_schemas.OrderSchema)
     spec.components.schema('Actor', schema=response_schemas.ActorSchema)
     spec.components.schema('HistoryEntry', schema=response_schemas.HistoryEntrySchema)
-    spec.components.schema('OrderHistory', {
-        'type': 'array', 'items': {'$ref': '#/components/schemas/HistoryEntry'},
-        'minItems': 1, 'description': 'Oldest first; at most one entry per version.'})
+    spec.components.schema(
+        'OrderHistory',
+        {
+            'type': 'array',
+            'items': {'$ref': '#/components/schemas/HistoryEntry'},
+            'minItems': 1,
+            'description': 'Oldest first; at most one entry per version.',
+        },
+    )
     spec.components.schema('OrderList', schema=response_schemas.OrderListSchema)
     spec.components.schema('NewStock', schema=catalog_schemas.StockSchema)
     spec.components.schema('NewProduct', schema=catalog_schemas.ProductSchema)
@@ -736,19 +1145,25 @@ def build():
     spec.components.schema('RefundRequestItem', schema=payment_schemas.RefundItemSchema)
     spec.components.schema('RefundRequest', schema=payment_schemas.RefundRequestSchema)
     spec.components.schema('Refund', schema=response_schemas.RefundSchema)
-    spec.components.schema('RefundList', {
-        'type': 'array', 'items': {'$ref': '#/components/schemas/Refund'},
-        'description': 'Oldest first.'})
+    spec.components.schema(
+        'RefundList',
+        {
+            'type': 'array',
+            'items': {'$ref': '#/components/schemas/Refund'},
+            'description': 'Oldest first.',
+        },
+    )
     spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 
-    routes = {(path, method) for path, methods in service.app.routes.items()
-              for method in methods}
+    routes = {(path, method) for path, methods in service.app.routes.items() for method in methods}
     if routes != set(OPERATIONS):
-        raise SystemExit('Routes and tools/openapi.py disagree: undescribed '
-                         f'{sorted(routes - set(OPERATIONS))}, gone '
-                         f'{sorted(set(OPERATIONS) - routes)}')
+        raise SystemExit(
+            'Routes and tools/openapi.py disagree: undescribed '
+            f'{sorted(routes - set(OPERATIONS))}, gone '
+            f'{sorted(set(OPERATIONS) - routes)}'
+        )
     for path, methods in service.app.routes.items():
         operations = {}
         for method, entry in methods.items():
@@ -768,8 +1183,9 @@ def render(document):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--check', action='store_true',
-                        help='fail if a committed copy differs from a fresh one')
+    parser.add_argument(
+        '--check', action='store_true', help='fail if a committed copy differs from a fresh one'
+    )
     args = parser.parse_args(argv)
     text = render(build())
     stale = []

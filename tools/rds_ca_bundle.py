@@ -9,6 +9,7 @@ TLS can load what it wrote.
 
     python -m tools.rds_ca_bundle PACKAGE_DIR OUT.pem
 """
+
 from __future__ import annotations
 
 import re

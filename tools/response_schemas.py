@@ -12,10 +12,11 @@ tests/integration/test_api_reference.py checks dump_order's answers directly.
 Every field is required (but a history entry's reason): an answer always
 carries all of them (null where it has no value), so a missing key is a bug the
 contract test reports."""
+
 from marshmallow import Schema, fields, validate
 
-from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.money import CURRENCIES, MAX_MONEY
+from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.payment import PAYMENT_STATUSES
 from chalicelib.orders.schemas import MAX_ID
 
@@ -23,159 +24,291 @@ _MONEY = validate.Range(min=0, max=float(MAX_MONEY))
 
 
 def _id(description):
-    return fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID),
-                          metadata={'description': description})
+    return fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={'description': description},
+    )
 
 
 def _money(description):
-    return fields.Float(required=True, validate=_MONEY,
-                        metadata={'description': description})
+    return fields.Float(required=True, validate=_MONEY, metadata={'description': description})
 
 
 def _time(description):
-    return fields.String(required=True, metadata={
-        'format': 'date-time', 'example': '2026-11-25T10:00:00.123456Z',
-        'description': description + ' (UTC, ISO 8601 with microseconds and a Z).'})
+    return fields.String(
+        required=True,
+        metadata={
+            'format': 'date-time',
+            'example': '2026-11-25T10:00:00.123456Z',
+            'description': description + ' (UTC, ISO 8601 with microseconds and a Z).',
+        },
+    )
 
 
 class OrderItemSchema(Schema):
     order_item_id = _id('Set by the server; never handed out twice.')
     product_id = _id('The product.')
-    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
-                        metadata={'description': "The product's SKU when the order was "
-                                                 'placed; null for a line the catalog did not '
-                                                 'hold (or none, or an older order).'})
-    name = fields.String(required=True, allow_none=True, validate=validate.Length(1, 200),
-                         metadata={'description': "The product's name when the order was "
-                                                  'placed; null like sku.'})
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
-                              metadata={'description': 'How many.'})
-    price_at_order = _money("The unit price at the time of the order, in the order's "
-                            "currency: an exact amount with that currency's decimals.")
+    sku = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 64),
+        metadata={
+            'description': "The product's SKU when the order was "
+            'placed; null for a line the catalog did not '
+            'hold (or none, or an older order).'
+        },
+    )
+    name = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 200),
+        metadata={'description': "The product's name when the order was placed; null like sku."},
+    )
+    quantity = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10000),
+        metadata={'description': 'How many.'},
+    )
+    price_at_order = _money(
+        "The unit price at the time of the order, in the order's "
+        "currency: an exact amount with that currency's decimals."
+    )
 
 
 class ShipmentSchema(Schema):
-    carrier = fields.String(required=True, allow_none=True, validate=validate.Length(1, 50),
-                            metadata={'description': 'The carrier given with the move to '
-                                                     'shipped; null if none was given.'})
-    tracking_number = fields.String(required=True, allow_none=True,
-                                    validate=validate.Length(1, 100),
-                                    metadata={'description': "The parcel's tracking number; "
-                                                             'null if none was given.'})
-    tracking_url = fields.String(required=True, allow_none=True,
-                                 validate=validate.Length(1, 500),
-                                 metadata={'description': 'An https:// link to follow the '
-                                                          'parcel; null if none was given.'})
+    carrier = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 50),
+        metadata={
+            'description': 'The carrier given with the move to shipped; null if none was given.'
+        },
+    )
+    tracking_number = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 100),
+        metadata={'description': "The parcel's tracking number; null if none was given."},
+    )
+    tracking_url = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 500),
+        metadata={'description': 'An https:// link to follow the parcel; null if none was given.'},
+    )
     shipped_at = _time('When the order moved to shipped')
 
 
 class PaymentSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATUSES), metadata={
-        'description': 'unpaid, paid, partially_refunded or refunded: from the two amounts.'})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(PAYMENT_STATUSES),
+        metadata={
+            'description': 'unpaid, paid, partially_refunded or refunded: from the two amounts.'
+        },
+    )
     amount_paid = _money('What was paid; the total for an order marked paid by a PUT.')
     amount_refunded = _money('What refunds that succeeded gave back.')
-    provider = fields.String(required=True, allow_none=True, metadata={
-        'description': '"stripe" for a card payment; null for a payment taken outside '
-                       'the service (or none).'})
-    reference = fields.String(required=True, allow_none=True, metadata={
-        'description': "The provider's reference (a Stripe PaymentIntent id), or null."})
+    provider = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            'description': '"stripe" for a card payment; null for a payment taken outside '
+            'the service (or none).'
+        },
+    )
+    reference = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={'description': "The provider's reference (a Stripe PaymentIntent id), or null."},
+    )
 
 
 class OrderSchema(Schema):
     order_id = _id('Set by the server; never reused, not even after a delete.')
     user_id = _id('Whose order it is.')
-    user_email = fields.String(required=True, allow_none=True, metadata={
-        'format': 'email', 'description': "Where the order's emails go; null: no emails."})
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES), metadata={
-        'description': 'pending -> paid -> shipped -> delivered; pending -> shipped; '
-                       'pending or paid -> cancelled. delivered and cancelled are final.'})
-    order_total = _money('The sum of quantity x price_at_order over the items, '
-                         'computed by the server.')
+    user_email = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            'format': 'email',
+            'description': "Where the order's emails go; null: no emails.",
+        },
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            'description': 'pending -> paid -> shipped -> delivered; pending -> shipped; '
+            'pending or paid -> cancelled. delivered and cancelled are final.'
+        },
+    )
+    order_total = _money(
+        'The sum of quantity x price_at_order over the items, computed by the server.'
+    )
     created_at = _time('When the order was created')
     updated_at = _time('When its status last changed; equal to created_at until then')
-    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
-        'description': '1 at creation, plus one on every change; also the ETag.'})
-    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)),
-                             metadata={'description': 'ISO 4217 code of every amount of the '
-                                                      'order.', 'example': 'USD'})
-    shipment = fields.Nested(ShipmentSchema, required=True, allow_none=True, metadata={
-        'description': 'null until the order ships; kept once it is delivered.'})
-    payment = fields.Nested(PaymentSchema, required=True, metadata={
-        'description': "The order's money beside its status."})
-    items = fields.List(fields.Nested(OrderItemSchema), required=True,
-                        validate=validate.Length(min=1, max=100),
-                        metadata={'description': 'The lines, in the order they were sent.'})
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={'description': '1 at creation, plus one on every change; also the ETag.'},
+    )
+    currency = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(CURRENCIES)),
+        metadata={'description': 'ISO 4217 code of every amount of the order.', 'example': 'USD'},
+    )
+    shipment = fields.Nested(
+        ShipmentSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'null until the order ships; kept once it is delivered.'},
+    )
+    payment = fields.Nested(
+        PaymentSchema,
+        required=True,
+        metadata={'description': "The order's money beside its status."},
+    )
+    items = fields.List(
+        fields.Nested(OrderItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={'description': 'The lines, in the order they were sent.'},
+    )
 
 
 class ActorSchema(Schema):
-    role = fields.String(required=True,
-                         validate=validate.OneOf(['customer', 'staff', 'service', 'system',
-                                                  'payment']),
-                         metadata={'description': "The caller's role; `system` for the "
-                                                  "service's own scheduled functions "
-                                                  '(`expire_unpaid`); `payment` for a Stripe '
-                                                  'event (`sub` is its id).'})
-    sub = fields.String(validate=validate.Length(1, 255),
-                        metadata={'description': "The token's sub; shown to staff only."})
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(['customer', 'staff', 'service', 'system', 'payment']),
+        metadata={
+            'description': "The caller's role; `system` for the "
+            "service's own scheduled functions "
+            '(`expire_unpaid`); `payment` for a Stripe '
+            'event (`sub` is its id).'
+        },
+    )
+    sub = fields.String(
+        validate=validate.Length(1, 255),
+        metadata={'description': "The token's sub; shown to staff only."},
+    )
 
 
 class HistoryEntrySchema(Schema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
-        'description': 'The version of the order this change made; 1 is the creation.'})
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES), metadata={
-        'description': 'The status it set.'})
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={'description': 'The version of the order this change made; 1 is the creation.'},
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(STATUSES),
+        metadata={'description': 'The status it set.'},
+    )
     at = _time('When')
-    by = fields.Nested(ActorSchema, required=True, allow_none=True, metadata={
-        'description': 'Who made the change; null on the one entry an upgrade wrote for an '
-                       'order older than the history.'})
-    reason = fields.String(validate=validate.Length(1, 500), metadata={
-        'description': 'The reason given with a cancellation; absent otherwise.'})
+    by = fields.Nested(
+        ActorSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            'description': 'Who made the change; null on the one entry an upgrade wrote for an '
+            'order older than the history.'
+        },
+    )
+    reason = fields.String(
+        validate=validate.Length(1, 500),
+        metadata={'description': 'The reason given with a cancellation; absent otherwise.'},
+    )
 
 
 class OrderListSchema(Schema):
-    orders = fields.List(fields.Nested(OrderSchema), required=True,
-                         validate=validate.Length(max=100),
-                         metadata={'description': 'Newest first (order_id descending).'})
-    total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
-        'description': 'How many orders match the filters, whatever the page.'})
-    page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1), metadata={
-        'description': 'The page number asked for; null on a page fetched by cursor.'})
-    page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
-                               metadata={'description': 'The page size used.'})
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        'description': 'Pass it as ?cursor= for the next page; null on the last page. Opaque.'})
+    orders = fields.List(
+        fields.Nested(OrderSchema),
+        required=True,
+        validate=validate.Length(max=100),
+        metadata={'description': 'Newest first (order_id descending).'},
+    )
+    total = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={'description': 'How many orders match the filters, whatever the page.'},
+    )
+    page = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={'description': 'The page number asked for; null on a page fetched by cursor.'},
+    )
+    page_size = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=100),
+        metadata={'description': 'The page size used.'},
+    )
+    next_cursor = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            'description': 'Pass it as ?cursor= for the next page; null on the last page. Opaque.'
+        },
+    )
 
 
 class StockSchema(Schema):
-    on_hand = fields.Integer(validate=validate.Range(min=0), metadata={
-        'description': 'Units in the shop (staff and services only).'})
-    reserved = fields.Integer(validate=validate.Range(min=0), metadata={
-        'description': 'Units open orders hold (staff and services only).'})
-    available = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
-        'description': 'What may still be ordered: max(on_hand - reserved, 0).'})
+    on_hand = fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={'description': 'Units in the shop (staff and services only).'},
+    )
+    reserved = fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={'description': 'Units open orders hold (staff and services only).'},
+    )
+    available = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={'description': 'What may still be ordered: max(on_hand - reserved, 0).'},
+    )
 
 
 class ProductSchema(Schema):
     product_id = _id('Chosen by the shop.')
-    sku = fields.String(required=True, allow_none=True, validate=validate.Length(1, 64),
-                        metadata={'description': 'Unique among products; null: none.'})
+    sku = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 64),
+        metadata={'description': 'Unique among products; null: none.'},
+    )
     name = fields.String(required=True, validate=validate.Length(1, 200))
     unit_price = _money('The price of one, in `currency`.')
     currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
-    active = fields.Boolean(required=True, metadata={
-        'description': 'false: retired, no longer sold (orders keep pointing at it).'})
-    stock = fields.Nested(StockSchema, required=True, allow_none=True, metadata={
-        'description': 'null: not tracked, no limit. A customer sees `available` only.'})
-    version = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
-        'description': "1 at creation, plus one on every write of the catalog's own fields "
-                       '(stock moved by orders does not count); also the ETag.'})
+    active = fields.Boolean(
+        required=True,
+        metadata={'description': 'false: retired, no longer sold (orders keep pointing at it).'},
+    )
+    stock = fields.Nested(
+        StockSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'null: not tracked, no limit. A customer sees `available` only.'},
+    )
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={
+            'description': "1 at creation, plus one on every write of the catalog's own fields "
+            '(stock moved by orders does not count); also the ETag.'
+        },
+    )
     updated_at = _time('When the catalog last wrote it')
 
 
 class ProductListSchema(Schema):
-    products = fields.List(fields.Nested(ProductSchema), required=True,
-                           validate=validate.Length(max=100),
-                           metadata={'description': 'By product_id, ascending.'})
+    products = fields.List(
+        fields.Nested(ProductSchema),
+        required=True,
+        validate=validate.Length(max=100),
+        metadata={'description': 'By product_id, ascending.'},
+    )
     total = fields.Integer(required=True, validate=validate.Range(min=0))
     page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1))
     page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
@@ -183,37 +316,60 @@ class ProductListSchema(Schema):
 
 
 class PaymentIntentSchema(Schema):
-    payment_intent_id = fields.String(required=True, metadata={
-        'description': "Stripe's PaymentIntent id: one per order."})
-    client_secret = fields.String(required=True, metadata={
-        'description': 'What Stripe.js confirms the card payment with, in the browser.'})
+    payment_intent_id = fields.String(
+        required=True, metadata={'description': "Stripe's PaymentIntent id: one per order."}
+    )
+    client_secret = fields.String(
+        required=True,
+        metadata={'description': 'What Stripe.js confirms the card payment with, in the browser.'},
+    )
     amount = _money("The order's total, in its currency.")
-    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
-        'description': 'ISO 4217 code.'})
-    status = fields.String(required=True, metadata={
-        'description': "The PaymentIntent's status at Stripe, e.g. requires_payment_method."})
+    currency = fields.String(
+        required=True, validate=validate.Length(equal=3), metadata={'description': 'ISO 4217 code.'}
+    )
+    status = fields.String(
+        required=True,
+        metadata={
+            'description': "The PaymentIntent's status at Stripe, e.g. requires_payment_method."
+        },
+    )
 
 
 class RefundLineSchema(Schema):
     order_item_id = _id('The line refunded.')
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10000),
-                              metadata={'description': 'How many of it.'})
+    quantity = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10000),
+        metadata={'description': 'How many of it.'},
+    )
 
 
 class RefundSchema(Schema):
     refund_id = _id('Set by the server.')
     order_id = _id('The order refunded.')
     amount = _money('What goes back, in the currency.')
-    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
-        'description': "The order's currency (ISO 4217)."})
-    status = fields.String(required=True, validate=validate.OneOf(
-        ['pending', 'succeeded', 'failed']), metadata={
-        'description': 'pending until the provider says; succeeded at once for a payment '
-                       'taken outside the service.'})
-    reason = fields.String(required=True, allow_none=True, metadata={
-        'description': 'The reason given, or null.'})
-    items = fields.List(fields.Nested(RefundLineSchema), required=True, allow_none=True,
-                        metadata={'description': 'The lines refunded, or null for an amount.'})
+    currency = fields.String(
+        required=True,
+        validate=validate.Length(equal=3),
+        metadata={'description': "The order's currency (ISO 4217)."},
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(['pending', 'succeeded', 'failed']),
+        metadata={
+            'description': 'pending until the provider says; succeeded at once for a payment '
+            'taken outside the service.'
+        },
+    )
+    reason = fields.String(
+        required=True, allow_none=True, metadata={'description': 'The reason given, or null.'}
+    )
+    items = fields.List(
+        fields.Nested(RefundLineSchema),
+        required=True,
+        allow_none=True,
+        metadata={'description': 'The lines refunded, or null for an amount.'},
+    )
     created_at = _time('When it was asked for')
 
 
@@ -222,23 +378,49 @@ class WebhookAnswerSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    Code = fields.String(required=True, validate=validate.OneOf([
-        'BadRequestError', 'UnauthorizedError', 'ForbiddenError', 'NotFoundError',
-        'ConflictError', 'PreconditionFailed', 'RequestEntityTooLargeError',
-        'UnsupportedMediaType', 'UnprocessableEntityError', 'NotImplementedError',
-        'BadGatewayError', 'ServiceUnavailable']),
-        metadata={'description': 'Which error: one per status.'})
+    Code = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [
+                'BadRequestError',
+                'UnauthorizedError',
+                'ForbiddenError',
+                'NotFoundError',
+                'ConflictError',
+                'PreconditionFailed',
+                'RequestEntityTooLargeError',
+                'UnsupportedMediaType',
+                'UnprocessableEntityError',
+                'NotImplementedError',
+                'BadGatewayError',
+                'ServiceUnavailable',
+            ]
+        ),
+        metadata={'description': 'Which error: one per status.'},
+    )
     Message = fields.String(required=True, metadata={'description': 'For people.'})
-    errors = fields.Dict(metadata={
-        'description': 'Detail, where there is some: keyed by body field (and by item '
-                       'index, as a string, inside items), query or path parameter, or '
-                       'header name; each problem is a list of messages.',
-        'example': {'items': {'0': {'quantity': [
-            'Must be greater than or equal to 1 and less than or equal to 10000.']}}}})
+    errors = fields.Dict(
+        metadata={
+            'description': 'Detail, where there is some: keyed by body field (and by item '
+            'index, as a string, inside items), query or path parameter, or '
+            'header name; each problem is a list of messages.',
+            'example': {
+                'items': {
+                    '0': {
+                        'quantity': [
+                            'Must be greater than or equal to 1 and less than or equal to 10000.'
+                        ]
+                    }
+                }
+            },
+        }
+    )
 
 
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(['ok', 'error']))
     database = fields.String(required=True, validate=validate.OneOf(['ok', 'unreachable']))
-    version = fields.String(required=True, metadata={
-        'description': 'The version of the service answering (semantic versioning).'})
+    version = fields.String(
+        required=True,
+        metadata={'description': 'The version of the service answering (semantic versioning).'},
+    )

@@ -5,6 +5,7 @@ service's webhook with it (its URL and a signing secret), points the service
 at it (STRIPE_API_BASE, a test key, the secret) and runs chalice local in the
 foreground; stopping chalice local (Ctrl-C) stops localstripe too. Card
 payments then work with no Stripe account. Development only."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,12 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
 
 
 def register_webhook(stripe_port: int, api_port: int) -> None:
-    data = urllib.parse.urlencode({
-        'url': f'http://127.0.0.1:{api_port}/webhooks/stripe',
-        'secret': LOCAL_WEBHOOK_SECRET}).encode()
+    data = urllib.parse.urlencode(
+        {'url': f'http://127.0.0.1:{api_port}/webhooks/stripe', 'secret': LOCAL_WEBHOOK_SECRET}
+    ).encode()
     request = urllib.request.Request(
-        f'http://127.0.0.1:{stripe_port}/_config/webhooks/orders', data=data, method='POST')
+        f'http://127.0.0.1:{stripe_port}/_config/webhooks/orders', data=data, method='POST'
+    )
     with urllib.request.urlopen(request, timeout=10):
         pass
 
@@ -55,21 +57,37 @@ def main() -> int:
     args = parser.parse_args()
     # A kill stops both servers, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _stop)
-    stripe = subprocess.Popen([sys.executable, '-m', 'tools.localstripe_server',
-                               '--port', str(args.stripe_port)])
+    stripe = subprocess.Popen(
+        [sys.executable, '-m', 'tools.localstripe_server', '--port', str(args.stripe_port)]
+    )
     chalice = None
     try:
         wait_for(args.stripe_port, stripe)
         register_webhook(args.stripe_port, args.port)
-        env = {**os.environ, 'STRIPE_API_KEY': LOCAL_API_KEY,
-               'STRIPE_WEBHOOK_SECRET': LOCAL_WEBHOOK_SECRET,
-               'STRIPE_API_BASE': f'http://127.0.0.1:{args.stripe_port}'}
-        print(f'localstripe on http://127.0.0.1:{args.stripe_port}, its webhook registered',
-              flush=True)
+        env = {
+            **os.environ,
+            'STRIPE_API_KEY': LOCAL_API_KEY,
+            'STRIPE_WEBHOOK_SECRET': LOCAL_WEBHOOK_SECRET,
+            'STRIPE_API_BASE': f'http://127.0.0.1:{args.stripe_port}',
+        }
+        print(
+            f'localstripe on http://127.0.0.1:{args.stripe_port}, its webhook registered',
+            flush=True,
+        )
         chalice = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), 'chalice'), 'local', '--stage',
-             'local', '--host', '127.0.0.1', '--port', str(args.port), '--no-autoreload'],
-            env=env)
+            [
+                os.path.join(os.path.dirname(sys.executable), 'chalice'),
+                'local',
+                '--stage',
+                'local',
+                '--host',
+                '127.0.0.1',
+                '--port',
+                str(args.port),
+                '--no-autoreload',
+            ],
+            env=env,
+        )
         return chalice.wait()
     except KeyboardInterrupt:
         return 0

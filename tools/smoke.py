@@ -19,6 +19,7 @@ deleted at the end. A run that stops after the order was created still
 cancels (and, with STAFF_TOKEN, deletes) it.
 
 Standard library only: it runs from any checkout, without the venv."""
+
 from __future__ import annotations
 
 import argparse
@@ -67,9 +68,16 @@ class Smoke:
     uncancelled: list[int] = field(default_factory=list)
     undeleted: list[int] = field(default_factory=list)
 
-    def call(self, step: str, method: str, path: str, token: str | None = None,
-             body: Any = None, headers: dict[str, str] | None = None,
-             expect: int = 200) -> Answer:
+    def call(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        expect: int = 200,
+    ) -> Answer:
         """One request, printed as a step; a status other than `expect` breaks a promise."""
         self.steps += 1
         request = urllib.request.Request(self.base_url + path, method=method)
@@ -94,8 +102,10 @@ class Smoke:
         elapsed = (time.monotonic() - started) * 1000
         self._print(step, method, path, str(answer.status), elapsed)
         if answer.status != expect:
-            raise BrokenPromise(f'{method} {path}: expected {expect}, got {answer.status}: '
-                                f'{self.redact(_short(answer.body))}')
+            raise BrokenPromise(
+                f'{method} {path}: expected {expect}, got {answer.status}: '
+                f'{self.redact(_short(answer.body))}'
+            )
         return answer
 
     def redact(self, text: str) -> str:
@@ -105,8 +115,11 @@ class Smoke:
         return BEARER.sub('Bearer <token>', text)
 
     def _print(self, step: str, method: str, path: str, status: str, elapsed_ms: float) -> None:
-        print(f'{self.steps:>2}. {step:<12} {method:<6} {path:<40} {status:>3} '
-              f'{elapsed_ms:7.0f} ms', file=self.out, flush=True)
+        print(
+            f'{self.steps:>2}. {step:<12} {method:<6} {path:<40} {status:>3} {elapsed_ms:7.0f} ms',
+            file=self.out,
+            flush=True,
+        )
 
     def run(self) -> None:
         try:
@@ -124,8 +137,10 @@ class Smoke:
 
     def health(self) -> None:
         answer = self.call('health', 'GET', '/health')
-        check(answer.body.get('status') == 'ok' and answer.body.get('database') == 'ok',
-              f'health said {answer.body}')
+        check(
+            answer.body.get('status') == 'ok' and answer.body.get('database') == 'ok',
+            f'health said {answer.body}',
+        )
 
     def pick_product(self) -> dict[str, Any]:
         """The first active product of the catalog with a unit available (or
@@ -134,76 +149,107 @@ class Smoke:
         for _ in range(CATALOG_PAGES):
             path = '/products?' + urllib.parse.urlencode(query)
             body = self.call('catalog', 'GET', path, self.token).body
-            check(isinstance(body, dict) and isinstance(body.get('products'), list),
-                  f'GET /products answered no product list: {_short(body)}')
+            check(
+                isinstance(body, dict) and isinstance(body.get('products'), list),
+                f'GET /products answered no product list: {_short(body)}',
+            )
             for product in body['products']:
                 if product.get('active') and _can_sell_one(product.get('stock')):
                     return product
             if not body.get('next_cursor'):
                 break
             query = {'page_size': '100', 'cursor': body['next_cursor']}
-        raise BrokenPromise('the catalog has no active product with a unit available: '
-                            'put one with PUT /products/{id} before the smoke test')
+        raise BrokenPromise(
+            'the catalog has no active product with a unit available: '
+            'put one with PUT /products/{id} before the smoke test'
+        )
 
     def create_order(self, product: dict[str, Any]) -> dict[str, Any]:
         key = f'{IDEMPOTENCY_PREFIX}{uuid.uuid4()}'
         answer = self.call(
-            'create', 'POST', '/orders', self.token, expect=201,
+            'create',
+            'POST',
+            '/orders',
+            self.token,
+            expect=201,
             body={'items': [{'product_id': product['product_id'], 'quantity': 1}]},
-            headers={'Idempotency-Key': key})
+            headers={'Idempotency-Key': key},
+        )
         order = answer.body
         self.uncancelled.append(order['order_id'])
         self.undeleted.append(order['order_id'])
-        check(answer.headers.get('location') == f'/orders/{order["order_id"]}',
-              f'Location {answer.headers.get("location")!r} does not name the order')
+        check(
+            answer.headers.get('location') == f'/orders/{order["order_id"]}',
+            f'Location {answer.headers.get("location")!r} does not name the order',
+        )
         check(order['status'] == 'pending', f'a new order is {order["status"]!r}')
         [item] = order['items']
         unit_price = Decimal(str(product['unit_price']))
-        check(item['product_id'] == product['product_id'] and item['quantity'] == 1,
-              f'the order holds {item}, not one of product {product["product_id"]}')
-        check(Decimal(str(item['price_at_order'])) == unit_price,
-              f'priced {item["price_at_order"]}, the catalog says {unit_price}')
-        check(Decimal(str(order['order_total'])) == unit_price,
-              f'total {order["order_total"]} for one unit at {unit_price}')
-        check(order.get('currency') == product['currency'],
-              f'currency {order.get("currency")!r}, the product is in {product["currency"]!r}')
+        check(
+            item['product_id'] == product['product_id'] and item['quantity'] == 1,
+            f'the order holds {item}, not one of product {product["product_id"]}',
+        )
+        check(
+            Decimal(str(item['price_at_order'])) == unit_price,
+            f'priced {item["price_at_order"]}, the catalog says {unit_price}',
+        )
+        check(
+            Decimal(str(order['order_total'])) == unit_price,
+            f'total {order["order_total"]} for one unit at {unit_price}',
+        )
+        check(
+            order.get('currency') == product['currency'],
+            f'currency {order.get("currency")!r}, the product is in {product["currency"]!r}',
+        )
         return order
 
     def read_order(self, order: dict[str, Any]) -> None:
         answer = self.call('read', 'GET', f'/orders/{order["order_id"]}', self.token)
         check(answer.body == order, 'the order read back differs from the one created')
-        check(answer.headers.get('etag') == f'"{order["version"]}"',
-              f'ETag {answer.headers.get("etag")!r} for version {order["version"]}')
+        check(
+            answer.headers.get('etag') == f'"{order["version"]}"',
+            f'ETag {answer.headers.get("etag")!r} for version {order["version"]}',
+        )
 
     def find_in_list(self, order: dict[str, Any]) -> None:
         body = self.call('list', 'GET', '/orders?page_size=100', self.token).body
         listed = [entry['order_id'] for entry in body['orders']]
-        check(order['order_id'] in listed,
-              f'order {order["order_id"]} is not on the first page of the list')
+        check(
+            order['order_id'] in listed,
+            f'order {order["order_id"]} is not on the first page of the list',
+        )
 
     def cancel(self, order: dict[str, Any]) -> None:
         answer = self.call(
-            'cancel', 'PUT', f'/orders/{order["order_id"]}', self.token,
+            'cancel',
+            'PUT',
+            f'/orders/{order["order_id"]}',
+            self.token,
             body={'status': 'cancelled', 'reason': CANCEL_REASON},
-            headers={'If-Match': f'"{order["version"]}"'})
+            headers={'If-Match': f'"{order["version"]}"'},
+        )
         self.uncancelled.remove(order['order_id'])
         check(answer.body['status'] == 'cancelled', f'cancel left it {answer.body["status"]!r}')
-        check(answer.body['version'] == order['version'] + 1,
-              f'version {answer.body["version"]} after one change of {order["version"]}')
+        check(
+            answer.body['version'] == order['version'] + 1,
+            f'version {answer.body["version"]} after one change of {order["version"]}',
+        )
 
     def history(self, order: dict[str, Any]) -> None:
-        body = self.call('history', 'GET', f'/orders/{order["order_id"]}/history',
-                         self.token).body
+        body = self.call('history', 'GET', f'/orders/{order["order_id"]}/history', self.token).body
         check(isinstance(body, list), f'history is not a list: {_short(body)}')
         steps = [(entry['version'], entry['status']) for entry in body]
-        check(steps == [(1, 'pending'), (2, 'cancelled')],
-              f'history is {steps}, not created then cancelled')
-        check(body[-1].get('reason') == CANCEL_REASON,
-              f"the cancellation's reason is {body[-1].get('reason')!r}")
+        check(
+            steps == [(1, 'pending'), (2, 'cancelled')],
+            f'history is {steps}, not created then cancelled',
+        )
+        check(
+            body[-1].get('reason') == CANCEL_REASON,
+            f"the cancellation's reason is {body[-1].get('reason')!r}",
+        )
 
     def delete(self, order: dict[str, Any]) -> None:
-        self.call('delete', 'DELETE', f'/orders/{order["order_id"]}', self.staff_token,
-                  expect=204)
+        self.call('delete', 'DELETE', f'/orders/{order["order_id"]}', self.staff_token, expect=204)
         self.undeleted.remove(order['order_id'])
         self.call('gone', 'GET', f'/orders/{order["order_id"]}', self.staff_token, expect=404)
 
@@ -211,15 +257,21 @@ class Smoke:
         """What a stopped run created: cancelled (releasing its stock), and
         deleted with a staff token. Best effort: the run has already failed."""
         for order_id in list(self.uncancelled):
-            self._try('clean up', 'PUT', f'/orders/{order_id}', self.token,
-                      {'status': 'cancelled', 'reason': CANCEL_REASON}, 200)
+            self._try(
+                'clean up',
+                'PUT',
+                f'/orders/{order_id}',
+                self.token,
+                {'status': 'cancelled', 'reason': CANCEL_REASON},
+                200,
+            )
         if self.staff_token:
             for order_id in list(self.undeleted):
-                self._try('clean up', 'DELETE', f'/orders/{order_id}', self.staff_token,
-                          None, 204)
+                self._try('clean up', 'DELETE', f'/orders/{order_id}', self.staff_token, None, 204)
 
-    def _try(self, step: str, method: str, path: str, token: str | None, body: Any,
-             expect: int) -> None:
+    def _try(
+        self, step: str, method: str, path: str, token: str | None, body: Any, expect: int
+    ) -> None:
         try:
             self.call(step, method, path, token, body=body, expect=expect)
         except BrokenPromise as error:
@@ -254,17 +306,22 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     parser = argparse.ArgumentParser(
         prog='tools/smoke.py',
         description='Walk the main flow against a deployed stage (tokens from the '
-                    'environment: TOKEN, a customer; STAFF_TOKEN, optional).')
+        'environment: TOKEN, a customer; STAFF_TOKEN, optional).',
+    )
     parser.add_argument('url', help='the stage URL, e.g. https://.../api')
-    parser.add_argument('--timeout', type=float, default=TIMEOUT_SECONDS,
-                        help='seconds to wait for each answer')
+    parser.add_argument(
+        '--timeout', type=float, default=TIMEOUT_SECONDS, help='seconds to wait for each answer'
+    )
     args = parser.parse_args(argv)
     token = environ.get('TOKEN', '').strip()
     if not args.url.strip() or not token:
         parser.error('give the stage URL and a customer token: make smoke URL=... TOKEN=...')
-    smoke = Smoke(base_url=args.url.strip().rstrip('/'), token=token,
-                  staff_token=environ.get('STAFF_TOKEN', '').strip() or None,
-                  timeout=args.timeout)
+    smoke = Smoke(
+        base_url=args.url.strip().rstrip('/'),
+        token=token,
+        staff_token=environ.get('STAFF_TOKEN', '').strip() or None,
+        timeout=args.timeout,
+    )
     try:
         smoke.run()
     except BrokenPromise as error:

@@ -4,6 +4,7 @@ protected route), then the view, its domain refusals turned into error answers.
 Authentication and the domain's errors stay here, not in middleware: a view
 gets its Principal as an argument, which middleware cannot pass, and Chalice
 turns whatever a view raises into a 500 before middleware sees it."""
+
 from __future__ import annotations
 
 import functools
@@ -31,26 +32,32 @@ class Views:
         """A protected route: the bearer token is verified before anything
         else, and the view gets the caller's Principal first. The domain's
         refusals become the API's error answers."""
+
         @functools.wraps(view)
         def handle(*args: Any, **kwargs: Any) -> Any:
             return self._serve(view, args, kwargs, authenticate=True)
+
         return handle
 
     def public(self, view: View) -> View:
         """A route anyone may call (health, the API reference)."""
+
         @functools.wraps(view)
         def handle(*args: Any, **kwargs: Any) -> Any:
             return self._serve(view, args, kwargs, authenticate=False)
+
         return handle
 
-    def _serve(self, view: View, args: tuple[Any, ...], kwargs: dict[str, Any],
-               authenticate: bool) -> Any:
+    def _serve(
+        self, view: View, args: tuple[Any, ...], kwargs: dict[str, Any], authenticate: bool
+    ) -> Any:
         try:
             with unavailable_on_driver_error():
                 if authenticate:
                     request = self.app.current_request
                     principal = identity.authenticate(
-                        request.headers.get('authorization') if request else None)
+                        request.headers.get('authorization') if request else None
+                    )
                     args = (principal, *args)
                 return view(*args, **kwargs)
         except Unauthenticated as exc:

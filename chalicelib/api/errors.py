@@ -1,5 +1,6 @@
 """The domain's refusals as the API's error answers: each exception class maps
 to one status and one Code, here and nowhere else."""
+
 from __future__ import annotations
 
 import random
@@ -7,13 +8,29 @@ import random
 from chalice import Response
 
 from chalicelib import identity
-from chalicelib.errors import (DatabaseUnavailable, ExportTooLarge, Forbidden,
-                               IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput,
-                               OrderNotFound, OrderServiceError, OutOfStock, PayloadTooLarge,
-                               PaymentConflict, PaymentProviderRefused,
-                               PaymentProviderUnavailable, PaymentsNotConfigured, PriceChanged,
-                               ProductNotFound, SkuTaken, TooManyConnections,
-                               TransitionForbidden, Unauthenticated, VersionMismatch)
+from chalicelib.errors import (
+    DatabaseUnavailable,
+    ExportTooLarge,
+    Forbidden,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidInput,
+    OrderNotFound,
+    OrderServiceError,
+    OutOfStock,
+    PayloadTooLarge,
+    PaymentConflict,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    PaymentsNotConfigured,
+    PriceChanged,
+    ProductNotFound,
+    SkuTaken,
+    TooManyConnections,
+    TransitionForbidden,
+    Unauthenticated,
+    VersionMismatch,
+)
 
 ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
     (InvalidInput, 400, 'BadRequestError'),

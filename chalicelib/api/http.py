@@ -1,4 +1,5 @@
 """Request headers and response shapes that several resources share."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,9 @@ def path_id(value: str, name: str = 'order_id') -> int:
     return number
 
 
-def versioned_response(body: dict[str, Any], status_code: int = 200,
-                       headers: Mapping[str, str] | None = None) -> Response:
+def versioned_response(
+    body: dict[str, Any], status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     """A resource that carries a `version`, with that version as its ETag."""
     answer_headers: dict[str, str | list[str]] = {'ETag': f'"{body["version"]}"', **(headers or {})}
     return Response(body=body, status_code=status_code, headers=answer_headers)
@@ -45,6 +47,8 @@ def expected_version(headers: Mapping[str, str], resource: str = 'order') -> int
         # If-Match compares strongly: a weak tag never matches (RFC 9110 13.1.1).
         raise VersionMismatch('A weak ETag never matches If-Match')
     if not match:
-        raise InvalidInput('Invalid If-Match header', {
-            'If-Match': [f'Must be an ETag of this {resource}, such as "1".']})
+        raise InvalidInput(
+            'Invalid If-Match header',
+            {'If-Match': [f'Must be an ETag of this {resource}, such as "1".']},
+        )
     return int(match.group(1) or match.group(2))

@@ -1,4 +1,5 @@
 """What a route or a Lambda handler is called with, typed as it is at run time."""
+
 from __future__ import annotations
 
 from typing import cast

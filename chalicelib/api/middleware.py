@@ -1,4 +1,5 @@
 """The middleware every invocation passes through, outermost first."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,10 @@ def install(app: Chalice) -> None:
     event, which carries the bearer token (log_event=False wins over
     POWERTOOLS_LOGGER_LOG_EVENT). Then its trace. Then, for HTTP, one
     request at a time and the request's own keys."""
-    app.register_middleware(ConvertToMiddleware(
-        logs.log.inject_lambda_context(log_event=False, clear_state=True)), 'all')
+    app.register_middleware(
+        ConvertToMiddleware(logs.log.inject_lambda_context(log_event=False, clear_state=True)),
+        'all',
+    )
     app.register_middleware(ConvertToMiddleware(tracing.traced_handler), 'all')
     app.register_middleware(one_request_at_a_time, 'http')
     app.register_middleware(request_log_context, 'http')
@@ -40,5 +43,6 @@ def request_log_context(event: Request, get_response: Callable[[Request], Respon
     order_id = (event.uri_params or {}).get('order_id', '')
     logs.log.append_keys(
         request_id=getattr(event.lambda_context, 'aws_request_id', None),
-        order_id=int(order_id) if _PATH_ID.fullmatch(order_id) else None)
+        order_id=int(order_id) if _PATH_ID.fullmatch(order_id) else None,
+    )
     return get_response(event)

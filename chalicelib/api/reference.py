@@ -7,6 +7,7 @@ self-contained HTML document, its stylesheet and scripts inline, so it needs no
 route of its own for assets and no CDN. Files are read on first use, never at
 import (which costs next to nothing: no dataclass, no compiled pattern), and
 kept for the container's life."""
+
 import functools
 import os
 import re
@@ -31,6 +32,7 @@ def openapi_json() -> str:
 def _csp_hash(script: bytes) -> str:
     import base64
     import hashlib
+
     return "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
 
 
@@ -47,9 +49,14 @@ def docs_page() -> tuple[str, dict[str, str | list[str]]]:
     initializer = script.group(1)
     scripts = ' '.join(_csp_hash(script) for script in (bundle, initializer))
     # Swagger UI sets style attributes, hence 'unsafe-inline' for styles only.
-    policy = (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
-              "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
-              "base-uri 'none'; frame-ancestors 'none'")
+    policy = (
+        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
     html = b''.join((head, css, middle, bundle, tail)).decode('utf-8')
-    return html, {'Content-Type': 'text/html; charset=utf-8',
-                  'Content-Security-Policy': policy, 'Cache-Control': CACHE_CONTROL}
+    return html, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Security-Policy': policy,
+        'Cache-Control': CACHE_CONTROL,
+    }

@@ -1,5 +1,6 @@
 """The catalog's answers and cursors: plain dicts and strings from stored rows,
 without marshmallow (a GET of a product needs none)."""
+
 from __future__ import annotations
 
 import base64
@@ -26,19 +27,25 @@ def decode_cursor(cursor: str, active: bool | None) -> tuple[int, bool | None]:
     active filter repeated in the query must be the cursor's."""
     malformed = InvalidInput('Invalid query parameters', {'cursor': ['Not a valid cursor.']})
     try:
-        state = json.loads(base64.urlsafe_b64decode((cursor + '=' * (-len(cursor) % 4))
-                                                    .encode('ascii')))
+        state = json.loads(
+            base64.urlsafe_b64decode((cursor + '=' * (-len(cursor) % 4)).encode('ascii'))
+        )
     except (ValueError, UnicodeError, binascii.Error):
         raise malformed from None
     if not isinstance(state, dict) or set(state) - {'after', 'active'}:
         raise malformed
     after, remembered = state.get('after'), state.get('active')
-    if type(after) is not int or not 1 <= after <= MAX_ID \
-            or not (remembered is None or isinstance(remembered, bool)):
+    if (
+        type(after) is not int
+        or not 1 <= after <= MAX_ID
+        or not (remembered is None or isinstance(remembered, bool))
+    ):
         raise malformed
     if active is not None and active != remembered:
-        raise InvalidInput('Invalid query parameters', {
-            'active': ['Does not match the filter the cursor was made with.']})
+        raise InvalidInput(
+            'Invalid query parameters',
+            {'active': ['Does not match the filter the cursor was made with.']},
+        )
     return after, remembered
 
 
@@ -47,8 +54,11 @@ def dump_product(product: Any, staff_view: bool) -> dict[str, Any]:
     stock = None
     if product.on_hand is not None:
         available = max(product.on_hand - product.reserved, 0)
-        stock = ({'on_hand': product.on_hand, 'reserved': product.reserved,
-                  'available': available} if staff_view else {'available': available})
+        stock = (
+            {'on_hand': product.on_hand, 'reserved': product.reserved, 'available': available}
+            if staff_view
+            else {'available': available}
+        )
     return {
         'product_id': product.product_id,
         'sku': product.sku,

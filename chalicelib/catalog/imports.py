@@ -3,6 +3,7 @@
 held to the rules of PUT /products (`on_hand` empty: not tracked; `active`
 true or false, empty: true). Every bad row is reported with its line number
 and why; then nothing is written."""
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,7 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
     problems: list[str] = []
     header = next(reader, None)
     if header != HEADER:
-        raise BadRows([f"line 1: the header must be {','.join(HEADER)}"])
+        raise BadRows([f'line 1: the header must be {",".join(HEADER)}'])
     rows: list[tuple[int, int, dict[str, Any]]] = []
     seen_ids: dict[int, int] = {}
     seen_skus: dict[str, int] = {}
@@ -54,11 +55,13 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
         try:
             data = _schema.load(_body(cell))
         except ValidationError as exc:
-            why += [f'{field}: {" ".join(_flat(messages))}'
-                    for field, messages in sorted(exc.normalized_messages().items())]
+            why += [
+                f'{field}: {" ".join(_flat(messages))}'
+                for field, messages in sorted(exc.normalized_messages().items())
+            ]
             data = None
         if data is not None and data['sku'] is not None and data['sku'] in seen_skus:
-            why.append(f"sku: {data['sku']!r} is also on line {seen_skus[data['sku']]}")
+            why.append(f'sku: {data["sku"]!r} is also on line {seen_skus[data["sku"]]}')
         if why:
             problems += [f'line {line}: {reason}' for reason in why]
             continue
@@ -74,8 +77,11 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
 
 def _body(cell: dict[str, str]) -> dict[str, Any]:
     """The row as a PUT body: the cells' text read as JSON values would be."""
-    body: dict[str, Any] = {'name': cell['name'], 'currency': cell['currency'],
-                            'sku': cell['sku'] or None}
+    body: dict[str, Any] = {
+        'name': cell['name'],
+        'currency': cell['currency'],
+        'sku': cell['sku'] or None,
+    }
     try:
         body['unit_price'] = Decimal(cell['unit_price'])
     except InvalidOperation:

@@ -11,6 +11,7 @@ priced lines, the currency and the total (or the refusal), out.
   product's SKU, name and currency; they must all share one currency, which
   is then the order's; else the body's currency; else DEFAULT_CURRENCY.
 - Every amount fits its currency's minor unit, and the total fits the column."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ Errors = dict[int, dict[str, list[str]]]
 @dataclass(frozen=True)
 class CatalogEntry:
     """What pricing needs of a product."""
+
     product_id: int
     sku: str | None
     name: str
@@ -39,6 +41,7 @@ class CatalogEntry:
 @dataclass(frozen=True)
 class Request:
     """One requested line: price_at_order None when the caller sent none."""
+
     product_id: int
     quantity: int
     price_at_order: Decimal | None = None
@@ -61,9 +64,14 @@ class PricedOrder:
     total: Decimal
 
 
-def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry], *,
-                staff: bool, body_currency: str | None,
-                default_currency: str) -> PricedOrder:
+def price_order(
+    requests: Sequence[Request],
+    catalog: Mapping[int, CatalogEntry],
+    *,
+    staff: bool,
+    body_currency: str | None,
+    default_currency: str,
+) -> PricedOrder:
     """Raise InvalidInput (400) for what no catalog change can fix, else
     PriceChanged (409) for customer prices that are not the current ones."""
     refused: Errors = {}
@@ -76,10 +84,15 @@ def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry]
     if refused:
         raise InvalidInput('Invalid order', {'items': refused})
     for index, request in enumerate(requests):
-        if request.price_at_order is not None \
-                and not money.fits_currency(request.price_at_order, currency):
-            _add(refused, index, 'price_at_order',
-                 f'Must have at most {money.places(currency)} decimal places in {currency}.')
+        if request.price_at_order is not None and not money.fits_currency(
+            request.price_at_order, currency
+        ):
+            _add(
+                refused,
+                index,
+                'price_at_order',
+                f'Must have at most {money.places(currency)} decimal places in {currency}.',
+            )
     if refused:
         raise InvalidInput('Invalid order', {'items': refused})
     changed: Errors = {}
@@ -89,26 +102,44 @@ def price_order(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry]
         price = request.price_at_order
         if entry is not None and not (staff and price is not None):
             if price is not None and price != entry.unit_price:
-                _add(changed, index, 'price_at_order', 'The current price is '
-                     f'{money.display(entry.unit_price, entry.currency)}.')
+                _add(
+                    changed,
+                    index,
+                    'price_at_order',
+                    f'The current price is {money.display(entry.unit_price, entry.currency)}.',
+                )
             price = entry.unit_price
         assert price is not None  # a line without one named a product on sale
-        lines.append(Line(
-            product_id=request.product_id, quantity=request.quantity, price_at_order=price,
-            sku=entry.sku if entry else None, name=entry.name if entry else None,
-            reserves=entry is not None and entry.tracked))
+        lines.append(
+            Line(
+                product_id=request.product_id,
+                quantity=request.quantity,
+                price_at_order=price,
+                sku=entry.sku if entry else None,
+                name=entry.name if entry else None,
+                reserves=entry is not None and entry.tracked,
+            )
+        )
     if changed:
         raise PriceChanged(errors={'items': changed})
-    total = money.order_total({'quantity': line.quantity, 'price_at_order': line.price_at_order}
-                              for line in lines)
+    total = money.order_total(
+        {'quantity': line.quantity, 'price_at_order': line.price_at_order} for line in lines
+    )
     if total > money.MAX_MONEY:
-        raise InvalidInput('Invalid order', {'items': [
-            'The order total must be less than or equal to 99999999.99.']})
+        raise InvalidInput(
+            'Invalid order',
+            {'items': ['The order total must be less than or equal to 99999999.99.']},
+        )
     return PricedOrder(currency=currency, lines=tuple(lines), total=total)
 
 
-def _currency(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry],
-              body_currency: str | None, default_currency: str, refused: Errors) -> str:
+def _currency(
+    requests: Sequence[Request],
+    catalog: Mapping[int, CatalogEntry],
+    body_currency: str | None,
+    default_currency: str,
+    refused: Errors,
+) -> str:
     """The catalog lines' one currency, else the body's, else the default;
     lines in another currency than the first catalog line's are refused."""
     found: str | None = None
@@ -119,12 +150,17 @@ def _currency(requests: Sequence[Request], catalog: Mapping[int, CatalogEntry],
         if found is None:
             found = entry.currency
         elif entry.currency != found:
-            _add(refused, index, 'product_id',
-                 f"Is priced in {entry.currency}, the order's first product in {found}: "
-                 'one currency per order.')
+            _add(
+                refused,
+                index,
+                'product_id',
+                f"Is priced in {entry.currency}, the order's first product in {found}: "
+                'one currency per order.',
+            )
     if found is not None and body_currency is not None and body_currency != found:
-        raise InvalidInput('Invalid order', {'currency': [
-            f'The products of this order are priced in {found}.']})
+        raise InvalidInput(
+            'Invalid order', {'currency': [f'The products of this order are priced in {found}.']}
+        )
     return found or body_currency or default_currency
 
 

@@ -1,6 +1,7 @@
 """The catalog: reading and writing products. Staff write (PUT, the CSV
 import); anyone with a valid token reads, a customer only active products
 and, of their stock, only what is available."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -12,8 +13,7 @@ import peewee
 
 from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
 from chalicelib.clock import utcnow
-from chalicelib.errors import (Forbidden, InvalidInput, ProductNotFound, SkuTaken,
-                               VersionMismatch)
+from chalicelib.errors import Forbidden, InvalidInput, ProductNotFound, SkuTaken, VersionMismatch
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
 from chalicelib.logs import log
 from chalicelib.storage import statements
@@ -36,18 +36,26 @@ def rows(product_ids: Iterable[int]) -> dict[int, Any]:
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    return {row.product_id: row
-            for row in statements.fetch(statements.PRODUCTS_IN, product_ids=ids)}
+    return {
+        row.product_id: row for row in statements.fetch(statements.PRODUCTS_IN, product_ids=ids)
+    }
 
 
 def entry(row: Any) -> CatalogEntry:
     """What pricing needs of a product row."""
     # Imported here: only a create prices, and a GET's cold start need not load it.
     from chalicelib.catalog.pricing import CatalogEntry
+
     return CatalogEntry(
-        product_id=row.product_id, sku=row.sku, name=row.name, unit_price=row.unit_price,
-        currency=row.currency, active=bool(row.active), tracked=row.on_hand is not None,
-        version=row.version)
+        product_id=row.product_id,
+        sku=row.sku,
+        name=row.name,
+        unit_price=row.unit_price,
+        currency=row.currency,
+        active=bool(row.active),
+        tracked=row.on_hand is not None,
+        version=row.version,
+    )
 
 
 def _check_can_read(principal: Principal) -> None:
@@ -91,24 +99,35 @@ class CatalogService:
         for name, value in (('active', active), ('after', after), ('offset', offset or None)):
             if value is not None:
                 values[name] = value
-        rows = statements.fetch(statements.product_page(
-            active is not None, after is not None, offset > 0), **values)
+        rows = statements.fetch(
+            statements.product_page(active is not None, after is not None, offset > 0), **values
+        )
         products = rows[:page_size]
-        total = (statements.scalar(statements.COUNT_PRODUCTS) if active is None else
-                 statements.scalar(statements.COUNT_PRODUCTS_ACTIVE, active=active))
+        total = (
+            statements.scalar(statements.COUNT_PRODUCTS)
+            if active is None
+            else statements.scalar(statements.COUNT_PRODUCTS_ACTIVE, active=active)
+        )
         return {
-            'products': [dump_product(row, staff_view=principal.role != CUSTOMER)
-                         for row in products],
+            'products': [
+                dump_product(row, staff_view=principal.role != CUSTOMER) for row in products
+            ],
             'total': int(total or 0),
             'page': page,
             'page_size': page_size,
-            'next_cursor': (encode_cursor(products[-1].product_id, active)
-                            if len(rows) > page_size else None),
+            'next_cursor': (
+                encode_cursor(products[-1].product_id, active) if len(rows) > page_size else None
+            ),
         }
 
     @retry_when_busy
-    def put_product(self, principal: Principal, product_id: int, data: dict[str, Any],
-                    expected_version: int | None = None) -> Written:
+    def put_product(
+        self,
+        principal: Principal,
+        product_id: int,
+        data: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> Written:
         """Create (201) or replace (200) the product; expected_version (If-Match)
         makes the write conditional. `reserved` is never written here."""
         _check_can_write(principal)
@@ -143,33 +162,48 @@ class CatalogService:
         return len(rows)
 
 
-def _write(product_id: int, data: dict[str, Any], expected_version: int | None,
-           now: datetime) -> bool:
+def _write(
+    product_id: int, data: dict[str, Any], expected_version: int | None, now: datetime
+) -> bool:
     """Insert or replace one product inside the caller's transaction; True if new."""
     current = statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
     if expected_version is not None and (not current or current[0].version != expected_version):
         raise VersionMismatch(
             f'Product {product_id} is at version {current[0].version}, not {expected_version}'
-            if current else f'Product {product_id} does not exist yet')
+            if current
+            else f'Product {product_id} does not exist yet'
+        )
     if data['sku'] is not None:
-        owners = statements.fetch(statements.PRODUCT_WITH_SKU, sku=data['sku'],
-                                  product_id=product_id)
+        owners = statements.fetch(
+            statements.PRODUCT_WITH_SKU, sku=data['sku'], product_id=product_id
+        )
         if owners:
             raise _sku_taken(data['sku'], owners[0].product_id)
     stock = data['stock']
-    fields = {'sku': data['sku'], 'name': data['name'], 'unit_price': data['unit_price'],
-              'currency': data['currency'], 'active': data['active'],
-              'on_hand': stock['on_hand'] if stock is not None else None, 'updated_at': now}
+    fields = {
+        'sku': data['sku'],
+        'name': data['name'],
+        'unit_price': data['unit_price'],
+        'currency': data['currency'],
+        'active': data['active'],
+        'on_hand': stock['on_hand'] if stock is not None else None,
+        'updated_at': now,
+    }
     if current:
         statements.run(statements.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False
-    statements.insert(Product, [{'product_id': product_id, 'reserved': 0, 'version': 1,
-                                 **fields}])
+    statements.insert(Product, [{'product_id': product_id, 'reserved': 0, 'version': 1, **fields}])
     return True
 
 
 def _sku_taken(sku: str, owner: int | None = None) -> SkuTaken:
-    return SkuTaken(f'SKU {sku!r} belongs to another product', {'sku': [
-        f'Already the SKU of product {owner}.' if owner
-        else 'Already the SKU of another product.']})
-
+    return SkuTaken(
+        f'SKU {sku!r} belongs to another product',
+        {
+            'sku': [
+                f'Already the SKU of product {owner}.'
+                if owner
+                else 'Already the SKU of another product.'
+            ]
+        },
+    )

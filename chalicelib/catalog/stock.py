@@ -12,6 +12,7 @@ that take their rows in primary-key order). A transaction holding a product
 row therefore never waits for anything but another product row of higher id,
 so no circle of waits can form, and a row stays locked only from that
 statement to the commit."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,8 +30,10 @@ def lock(product_ids: Iterable[int]) -> dict[int, Any]:
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    return {row.product_id: row
-            for row in statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=ids)}
+    return {
+        row.product_id: row
+        for row in statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=ids)
+    }
 
 
 def reserve(wanted: Sequence[tuple[int, int, int]], locked: Mapping[int, Stocked]) -> None:

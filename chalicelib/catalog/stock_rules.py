@@ -1,4 +1,5 @@
 """What stock allows, and what an order's lines hold. Pure: no database."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -24,8 +25,9 @@ def available(product: Stocked) -> int | None:
     return max(product.on_hand - product.reserved, 0)
 
 
-def shortages(wanted: Sequence[tuple[int, int, int]],
-              products: Mapping[int, Stocked]) -> dict[int, dict[str, list[str]]]:
+def shortages(
+    wanted: Sequence[tuple[int, int, int]], products: Mapping[int, Stocked]
+) -> dict[int, dict[str, list[str]]]:
     """wanted: (item index, product_id, quantity) of the lines that reserve.
     The items (by index) of every product asked for more than is available,
     each saying how many are; a product on several lines counts them together."""

@@ -6,6 +6,7 @@ not every request. Every PROBE_SECONDS one call goes through (half-open): a
 success closes the breaker, a failure keeps it open another period. A Lambda
 copy serves one request at a time, so the breaker is per copy and needs no
 lock."""
+
 import time
 from collections.abc import Callable
 
@@ -17,8 +18,12 @@ CLOSED, OPEN, HALF_OPEN = 'closed', 'open', 'half-open'
 
 
 class Breaker:
-    def __init__(self, failures: int = FAILURES, probe_seconds: float = PROBE_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        failures: int = FAILURES,
+        probe_seconds: float = PROBE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.failures_to_open = failures
         self.probe_seconds = probe_seconds
         self.monotonic = monotonic
@@ -49,8 +54,11 @@ class Breaker:
         self.failures += 1
         if self.state == HALF_OPEN or self.failures >= self.failures_to_open:
             if self.state == CLOSED:
-                log.warning('SNS failed %s times in a row: requests leave their events '
-                            'to the relay, one tries again every %s s',
-                            self.failures, self.probe_seconds)
+                log.warning(
+                    'SNS failed %s times in a row: requests leave their events '
+                    'to the relay, one tries again every %s s',
+                    self.failures,
+                    self.probe_seconds,
+                )
             self.state = OPEN
             self.probe_at = self.monotonic() + self.probe_seconds

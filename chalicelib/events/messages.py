@@ -1,12 +1,13 @@
 """What an order event says: its types, SNS subjects and JSON body, and how a
 consumer reads one back out of an SQS message. Pure: no database, no AWS."""
+
 import json
 from datetime import datetime
 from decimal import Decimal
 from typing import NotRequired, Protocol, TypedDict, cast
 
-from chalicelib.clock import utc_iso
 from chalicelib import money
+from chalicelib.clock import utc_iso
 
 ORDER_CREATED = 'order_created'
 ORDER_UPDATED = 'order_updated'
@@ -27,6 +28,7 @@ _TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
 class Shipment(TypedDict):
     """The shipment as the order answer shows it."""
+
     carrier: str | None
     tracking_number: str | None
     tracking_url: str | None
@@ -55,6 +57,7 @@ Details = ShippedDetails | CancelledDetails | RefundedDetails
 class EventBody(TypedDict):
     """The JSON body of an order event: the common fields, then what its
     type adds."""
+
     event_id: str
     event_type: str
     order_id: int
@@ -75,6 +78,7 @@ class EventBody(TypedDict):
 
 class EventOrder(Protocol):
     """What an event reads of an order."""
+
     order_id: int
     user_id: int
     user_email: str | None
@@ -102,15 +106,25 @@ def cancelled_details(refund_due: Decimal, reason: str | None) -> CancelledDetai
     return {'refund_due': money.to_json(refund_due), 'reason': reason}
 
 
-def refunded_details(refund_id: int, amount: Decimal, reason: str | None,
-                     amount_refunded: Decimal) -> RefundedDetails:
+def refunded_details(
+    refund_id: int, amount: Decimal, reason: str | None, amount_refunded: Decimal
+) -> RefundedDetails:
     """What order_refunded adds: the refund, and the order's refunded total so far."""
-    return {'refund_id': refund_id, 'amount': money.to_json(amount), 'reason': reason,
-            'amount_refunded': money.to_json(amount_refunded)}
+    return {
+        'refund_id': refund_id,
+        'amount': money.to_json(amount),
+        'reason': reason,
+        'amount_refunded': money.to_json(amount_refunded),
+    }
 
 
-def event_body(event_id: str, event_type: str, order: EventOrder, moment: datetime,
-               details: Details | None = None) -> EventBody:
+def event_body(
+    event_id: str,
+    event_type: str,
+    order: EventOrder,
+    moment: datetime,
+    details: Details | None = None,
+) -> EventBody:
     """The message; `details` holds what an event type adds to the common fields."""
     body: EventBody = {
         'event_id': event_id,
@@ -137,17 +151,20 @@ def parse_event(body: str | bytes) -> EventBody:
             message = json.loads(message['Message'])
     except (ValueError, TypeError, KeyError):
         raise UnknownMessage('not JSON, or an SNS envelope without a JSON message') from None
-    if not isinstance(message, dict) \
-            or message.get('event_type') not in SUBJECTS \
-            or not isinstance(message.get('event_id'), str) \
-            or type(message.get('order_id')) is not int \
-            or not isinstance(message.get('status'), str) \
-            or type(message.get('order_total')) not in (int, float):
+    if (
+        not isinstance(message, dict)
+        or message.get('event_type') not in SUBJECTS
+        or not isinstance(message.get('event_id'), str)
+        or type(message.get('order_id')) is not int
+        or not isinstance(message.get('status'), str)
+        or type(message.get('order_total')) not in (int, float)
+    ):
         raise UnknownMessage('not an order event')
-    if message['event_type'] == ORDER_CANCELLED \
-            and type(message.get('refund_due')) not in (int, float):
+    if message['event_type'] == ORDER_CANCELLED and type(message.get('refund_due')) not in (
+        int,
+        float,
+    ):
         raise UnknownMessage('a cancellation without its refund_due')
-    if message['event_type'] == ORDER_REFUNDED \
-            and type(message.get('amount')) not in (int, float):
+    if message['event_type'] == ORDER_REFUNDED and type(message.get('amount')) not in (int, float):
         raise UnknownMessage('a refund without its amount')
     return cast(EventBody, message)

@@ -1,6 +1,7 @@
 """The outbox table: an event row written in the change's own transaction,
 marked once it is published, claimed by the relay (housekeeping deletes
 published rows after their retention: storage/retention.py)."""
+
 from __future__ import annotations
 
 import json
@@ -24,17 +25,23 @@ RELAY_CLAIM = 100  # rows one relay transaction claims
 PUBLISH_LEASE = timedelta(seconds=10)
 
 
-def record_event(event_type: str, order: Order, moment: datetime,
-                 details: messages.Details | None = None) -> Outbox:
+def record_event(
+    event_type: str, order: Order, moment: datetime, details: messages.Details | None = None
+) -> Outbox:
     """Insert the event into the outbox; call inside the change's transaction.
     `details`: what this event type adds to the body (messages.py)."""
     event_id = str(uuid.uuid4())
     row = Outbox(
-        event_id=event_id, event_type=event_type, order_id=order.order_id,
+        event_id=event_id,
+        event_type=event_type,
+        order_id=order.order_id,
         subject=messages.SUBJECTS[event_type],
-        body=json.dumps(messages.event_body(event_id, event_type, order, moment, details),
-                        separators=(',', ':')),
-        created_at=moment, relay_after=moment + PUBLISH_LEASE)
+        body=json.dumps(
+            messages.event_body(event_id, event_type, order, moment, details), separators=(',', ':')
+        ),
+        created_at=moment,
+        relay_after=moment + PUBLISH_LEASE,
+    )
     row.id = statements.insert_instance(row)
     return row
 
@@ -42,12 +49,12 @@ def record_event(event_type: str, order: Order, moment: datetime,
 def mark_published(published: Sequence[tuple[Outbox, str | None]], now: datetime) -> None:
     """published: [(row, sns_message_id or None)]."""
     for row, message_id in published:
-        statements.run(statements.MARK_PUBLISHED, published_at=now,
-                       sns_message_id=message_id, id=row.id)
+        statements.run(
+            statements.MARK_PUBLISHED, published_at=now, sns_message_id=message_id, id=row.id
+        )
 
 
-def mark_published_quietly(published: Sequence[tuple[Outbox, str | None]],
-                           now: datetime) -> None:
+def mark_published_quietly(published: Sequence[tuple[Outbox, str | None]], now: datetime) -> None:
     # Not marked, still pending: the relay publishes it again (at least once).
     _quietly(lambda: mark_published(published, now), 'mark events published')
 
@@ -55,8 +62,10 @@ def mark_published_quietly(published: Sequence[tuple[Outbox, str | None]],
 def hand_to_relay_quietly(rows: Sequence[Outbox]) -> None:
     """The request will not publish these rows: the relay may take them now."""
     # Not handed over, still leased: the relay takes them once PUBLISH_LEASE is over.
-    _quietly(lambda: statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows]),
-             'hand events to the relay')
+    _quietly(
+        lambda: statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows]),
+        'hand events to the relay',
+    )
 
 
 def _quietly(write: Callable[[], object], what: str) -> None:
@@ -73,11 +82,15 @@ def claim(now: datetime) -> list[Outbox]:
     """Pending rows no request is publishing any more, oldest first; inside a
     transaction, locked so that relays running side by side skip each
     other's rows (on SQLite the transaction holds the database's write lock)."""
-    query = (Outbox.select()
-             .where(Outbox.published_at.is_null()
-                    & (Outbox.relay_after.is_null() | (Outbox.relay_after <= now)))
-             .order_by(Outbox.id)
-             .limit(RELAY_CLAIM))
+    query = (
+        Outbox.select()
+        .where(
+            Outbox.published_at.is_null()
+            & (Outbox.relay_after.is_null() | (Outbox.relay_after <= now))
+        )
+        .order_by(Outbox.id)
+        .limit(RELAY_CLAIM)
+    )
     return list(dialect.skip_locked(query))
 
 
@@ -91,9 +104,11 @@ def read_committed() -> None:
 
 
 def oldest_pending() -> datetime | None:
-    oldest = (Outbox.select(peewee.fn.MIN(Outbox.created_at))
-              .where(Outbox.published_at.is_null()).scalar())
+    oldest = (
+        Outbox.select(peewee.fn.MIN(Outbox.created_at))
+        .where(Outbox.published_at.is_null())
+        .scalar()
+    )
     if isinstance(oldest, str):  # SQLite hands back an aggregate as text
         oldest = datetime.fromisoformat(oldest)
     return oldest
-

@@ -1,6 +1,7 @@
 """Publishing the events a request just committed, and the batches the relay
 hands over: to SNS, or (no topic configured) to the notifier in this process.
 Publishing is at least once; nothing here ever raises into a request."""
+
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,9 +28,14 @@ class SnsPublisher:
     breaker; the relay's batches go through `relay_client`, which retries.
     Both are callables: a client is made on first use."""
 
-    def __init__(self, request_client: Callable[[], Any], relay_client: Callable[[], Any],
-                 topic_arn: str, clock: Callable[[], datetime] = utcnow,
-                 breaker: Breaker | None = None) -> None:
+    def __init__(
+        self,
+        request_client: Callable[[], Any],
+        relay_client: Callable[[], Any],
+        topic_arn: str,
+        clock: Callable[[], datetime] = utcnow,
+        breaker: Breaker | None = None,
+    ) -> None:
         self._request_client = request_client
         self._relay_client = relay_client
         self.topic_arn = topic_arn
@@ -45,8 +51,11 @@ class SnsPublisher:
                 return
             try:
                 response = self._request_client().publish(
-                    TopicArn=self.topic_arn, Subject=row.subject, Message=row.body,
-                    MessageAttributes=_attributes(row))
+                    TopicArn=self.topic_arn,
+                    Subject=row.subject,
+                    Message=row.body,
+                    MessageAttributes=_attributes(row),
+                )
             except Exception as exc:
                 self.breaker.failed()
                 _publish_failed(row, exc)
@@ -58,28 +67,37 @@ class SnsPublisher:
 
     def publish_batch(self, rows: Sequence[Outbox]) -> Published:
         """Publish up to 10 rows; return [(row, message_id)] of those SNS took."""
-        entries = [{'Id': str(row.id), 'Message': row.body, 'Subject': row.subject,
-                    'MessageAttributes': _attributes(row)} for row in rows]
+        entries = [
+            {
+                'Id': str(row.id),
+                'Message': row.body,
+                'Subject': row.subject,
+                'MessageAttributes': _attributes(row),
+            }
+            for row in rows
+        ]
         by_id = {str(row.id): row for row in rows}
         try:
             response = self._relay_client().publish_batch(
-                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
+                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
+            )
         except Exception as exc:
             for row in rows:
                 _publish_failed(row, exc)
             return []
         for failure in response.get('Failed', []):
-            _publish_failed(by_id[failure['Id']],
-                            f"{failure.get('Code')}: {failure.get('Message')}")
-        return [(by_id[ok['Id']], ok['MessageId'])
-                for ok in response.get('Successful', [])]
+            _publish_failed(
+                by_id[failure['Id']], f'{failure.get("Code")}: {failure.get("Message")}'
+            )
+        return [(by_id[ok['Id']], ok['MessageId']) for ok in response.get('Successful', [])]
 
 
 class LocalPublisher:
     """No SNS topic: hand each event to the notifier in this process."""
 
-    def __init__(self, notifier: Callable[[], EventHandler],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, notifier: Callable[[], EventHandler], clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.notifier = notifier  # a callable returning the notifier
         self.clock = clock
 
@@ -107,6 +125,10 @@ def _attributes(row: Outbox) -> dict[str, dict[str, str]]:
 
 
 def _publish_failed(row: Outbox, reason: object) -> None:
-    log.warning('Event publish failed: event_id=%s %s', row.event_id, reason,
-                extra={'event_id': row.event_id, 'order_id': row.order_id})
+    log.warning(
+        'Event publish failed: event_id=%s %s',
+        row.event_id,
+        reason,
+        extra={'event_id': row.event_id, 'order_id': row.order_id},
+    )
     metrics.emit('EventPublishFailures', 1)

@@ -1,5 +1,6 @@
 """The outbox relay: publishes whatever requests left in the outbox (after a
 crash, a timeout, an SNS outage). Runs on a schedule and by hand."""
+
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,9 @@ SNS_BATCH = 10  # PublishBatch takes at most 10 entries
 RELAY_MARGIN_SECONDS = 30
 
 
-def relay(publisher: Any, time_left: Callable[[], float],
-          clock: Callable[[], datetime] = utcnow) -> int:
+def relay(
+    publisher: Any, time_left: Callable[[], float], clock: Callable[[], datetime] = utcnow
+) -> int:
     """Publish every pending event no request is still publishing, oldest
     first; return how many were published.
 
@@ -40,7 +42,7 @@ def relay(publisher: Any, time_left: Callable[[], float],
             for start in range(0, len(claimed), SNS_BATCH):
                 if start and time_left() <= 0:
                     break
-                batch = publisher.publish_batch(claimed[start:start + SNS_BATCH])
+                batch = publisher.publish_batch(claimed[start : start + SNS_BATCH])
                 if not batch:
                     break  # SNS is down: let go of the claim, the next run retries
                 published += batch

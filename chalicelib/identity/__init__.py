@@ -11,6 +11,7 @@ Where the keys come from is decided once per container, on first use:
 - no AUTH_ISSUER on the local stage: the development issuer (dev_issuer.py);
 - no AUTH_ISSUER anywhere else: every request is refused and the log says
   why, so a deployment that forgot its settings never runs open."""
+
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -18,14 +19,32 @@ from typing import Any, NoReturn
 from chalicelib.config import AuthSettings, Settings, get_settings
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
-from chalicelib.identity.principal import (CUSTOMER, ROLES, SERVICE, STAFF,
-                                           Principal, principal_from_claims)
+from chalicelib.identity.principal import (
+    CUSTOMER,
+    ROLES,
+    SERVICE,
+    STAFF,
+    Principal,
+    principal_from_claims,
+)
 from chalicelib.identity.tokens import Claims, check_times, verify_token
 from chalicelib.logs import log
 
-__all__ = ['CUSTOMER', 'ROLES', 'SERVICE', 'STAFF', 'Authenticator', 'Principal',
-           'Refuser', 'Unauthenticated', 'authenticate', 'bearer_token',
-           'build_authenticator', 'challenge', 'reset']
+__all__ = [
+    'CUSTOMER',
+    'ROLES',
+    'SERVICE',
+    'STAFF',
+    'Authenticator',
+    'Principal',
+    'Refuser',
+    'Unauthenticated',
+    'authenticate',
+    'bearer_token',
+    'build_authenticator',
+    'challenge',
+    'reset',
+]
 
 LOCAL_STAGE = 'local'
 # A container sees the same token request after request (one client, one
@@ -46,8 +65,9 @@ def bearer_token(authorization: str | None) -> str:
     scheme, _, token = authorization.strip().partition(' ')
     if scheme.lower() != 'bearer':
         # The scheme only: whatever follows may be a password.
-        raise Unauthenticated(f'Authorization scheme {scheme[:20]!r} is not Bearer',
-                              token_sent=False)
+        raise Unauthenticated(
+            f'Authorization scheme {scheme[:20]!r} is not Bearer', token_sent=False
+        )
     token = token.strip()
     if not token:
         raise Unauthenticated('empty bearer token')
@@ -71,11 +91,15 @@ class Authenticator:
     """Checks bearer tokens against one issuer. `keys` has key_for(kid)
     (a JwksCache); `clock` is the wall clock, in seconds since the epoch."""
 
-    def __init__(self, settings: AuthSettings, keys: Any = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: AuthSettings, keys: Any = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
-        self.keys = keys if keys is not None else JwksCache(
-            settings.jwks_url, max_age=settings.jwks_max_age)
+        self.keys = (
+            keys
+            if keys is not None
+            else JwksCache(settings.jwks_url, max_age=settings.jwks_max_age)
+        )
         self.clock = clock
         self._verified: dict[str, tuple[Claims, Principal, str, Any]] = {}  # kid, key last
 
@@ -95,10 +119,11 @@ class Authenticator:
             key = self.keys.key_for(kid)
             used.append((kid, key))
             return key
-        claims = verify_token(token, key_for, self.settings.issuer,
-                              self.settings.audiences, now)
-        principal = principal_from_claims(claims, self.settings.user_id_claim,
-                                          self.settings.staff_group)
+
+        claims = verify_token(token, key_for, self.settings.issuer, self.settings.audiences, now)
+        principal = principal_from_claims(
+            claims, self.settings.user_id_claim, self.settings.staff_group
+        )
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
         self._verified[token] = (claims, principal, *used[-1])
@@ -123,26 +148,32 @@ def _misconfiguration(auth: AuthSettings) -> str | None:
     return None
 
 
-def build_authenticator(settings: Settings,
-                        dev_issuer_dir: str | None = None) -> Authenticator | Refuser:
+def build_authenticator(
+    settings: Settings, dev_issuer_dir: str | None = None
+) -> Authenticator | Refuser:
     """The Authenticator these settings call for, or a Refuser saying why none
     can work. `dev_issuer_dir` is where the local stage keeps its dev keys."""
     auth = settings.auth
     if auth is None:
         if settings.environment != LOCAL_STAGE:
-            reason = ('authentication is not configured (AUTH_ISSUER is unset): '
-                      'every protected request is refused')
+            reason = (
+                'authentication is not configured (AUTH_ISSUER is unset): '
+                'every protected request is refused'
+            )
             log.error(reason)
             return Refuser(reason)
         # Imported here: only the local stage ever pays for it.
         from chalicelib.identity.dev_issuer import DEFAULT_DIR, DevIssuer
+
         auth = DevIssuer(dev_issuer_dir or DEFAULT_DIR).auth_settings()
-        log.info('No AUTH_ISSUER on the local stage: accepting tokens of the '
-                 'development issuer, keys at %s', auth.jwks_url)
+        log.info(
+            'No AUTH_ISSUER on the local stage: accepting tokens of the '
+            'development issuer, keys at %s',
+            auth.jwks_url,
+        )
     problem = _misconfiguration(auth)
     if problem:
-        log.error('Authentication misconfigured, every protected request is refused: %s',
-                  problem)
+        log.error('Authentication misconfigured, every protected request is refused: %s', problem)
         return Refuser(problem)
     return Authenticator(auth)
 

@@ -9,6 +9,7 @@ ones in AWS (nothing is skipped on the local stage, only the issuer differs).
 
 The private key never leaves the directory (mode 0600). Never configure this
 issuer in AWS: anyone with the repository can make its keys."""
+
 import argparse
 import base64
 import hashlib
@@ -26,8 +27,14 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from chalicelib.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM, AuthSettings
-from chalicelib.identity.principal import (CUSTOMER, FULFILMENT_SCOPE, ROLES,
-                                           SERVICE, STAFF, parse_user_id)
+from chalicelib.identity.principal import (
+    CUSTOMER,
+    FULFILMENT_SCOPE,
+    ROLES,
+    SERVICE,
+    STAFF,
+    parse_user_id,
+)
 
 DEFAULT_DIR = '.data/dev-issuer'
 ISSUER = 'http://localhost/dev-issuer'
@@ -49,8 +56,9 @@ def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
     numbers = public_key.public_numbers()
     members = {'e': _uint(numbers.e), 'kty': 'RSA', 'n': _uint(numbers.n)}
     # The RFC 7638 thumbprint: the same key always gets the same kid.
-    kid = _b64(hashlib.sha256(
-        json.dumps(members, separators=(',', ':'), sort_keys=True).encode()).digest())
+    kid = _b64(
+        hashlib.sha256(json.dumps(members, separators=(',', ':'), sort_keys=True).encode()).digest()
+    )
     return {**members, 'kid': kid, 'use': 'sig', 'alg': 'RS256'}
 
 
@@ -68,13 +76,18 @@ class DevIssuer:
     def jwks_path(self) -> Path:
         return self.directory / JWKS_FILE
 
-    def auth_settings(self, user_id_claim: str = DEFAULT_USER_ID_CLAIM,
-                      staff_group: str = DEFAULT_STAFF_GROUP) -> AuthSettings:
+    def auth_settings(
+        self, user_id_claim: str = DEFAULT_USER_ID_CLAIM, staff_group: str = DEFAULT_STAFF_GROUP
+    ) -> AuthSettings:
         """What the service checks tokens of this issuer against."""
         self.ensure_keys()
-        return AuthSettings(issuer=ISSUER, audiences=(AUDIENCE,),
-                            jwks_url=self.jwks_path.resolve().as_uri(),
-                            user_id_claim=user_id_claim, staff_group=staff_group)
+        return AuthSettings(
+            issuer=ISSUER,
+            audiences=(AUDIENCE,),
+            jwks_url=self.jwks_path.resolve().as_uri(),
+            user_id_claim=user_id_claim,
+            staff_group=staff_group,
+        )
 
     def ensure_keys(self) -> None:
         """Load the key pair, making it on first use; (re)write the JWKS."""
@@ -84,8 +97,10 @@ class DevIssuer:
         if not self.private_key_path.exists():
             self._create_private_key()
         # An RSA key: this issuer wrote it.
-        self._private_key = cast(rsa.RSAPrivateKey, serialization.load_pem_private_key(
-            self.private_key_path.read_bytes(), password=None))
+        self._private_key = cast(
+            rsa.RSAPrivateKey,
+            serialization.load_pem_private_key(self.private_key_path.read_bytes(), password=None),
+        )
         self._jwk = public_jwk(self._private_key.public_key())
         temporary = self.jwks_path.with_name(f'.{JWKS_FILE}.{os.getpid()}')
         temporary.write_text(json.dumps({'keys': [self._jwk]}, indent=2) + '\n')
@@ -93,9 +108,11 @@ class DevIssuer:
 
     def _create_private_key(self) -> None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         # Written whole under a temporary name, then linked into place: a
         # second process (make run beside make token) sees no key or a whole
         # one, and the first link wins.
@@ -110,10 +127,16 @@ class DevIssuer:
         finally:
             temporary.unlink(missing_ok=True)
 
-    def claims(self, user_id: int | str | None = None, role: str = CUSTOMER,
-               email: str | None = None, now: float | None = None,
-               lifetime: int = TOKEN_LIFETIME, user_id_claim: str = DEFAULT_USER_ID_CLAIM,
-               staff_group: str = DEFAULT_STAFF_GROUP) -> dict[str, Any]:
+    def claims(
+        self,
+        user_id: int | str | None = None,
+        role: str = CUSTOMER,
+        email: str | None = None,
+        now: float | None = None,
+        lifetime: int = TOKEN_LIFETIME,
+        user_id_claim: str = DEFAULT_USER_ID_CLAIM,
+        staff_group: str = DEFAULT_STAFF_GROUP,
+    ) -> dict[str, Any]:
         """The claims of a token for a customer (needs user_id), staff or service."""
         if role not in ROLES:
             raise ValueError(f'role must be one of {", ".join(ROLES)}')
@@ -126,11 +149,15 @@ class DevIssuer:
         if role == SERVICE:
             # A client-credentials access token: no aud, no username, the app
             # client in client_id and as the subject.
-            claims.update(sub=AUDIENCE, client_id=AUDIENCE, token_use='access',
-                          scope=FULFILMENT_SCOPE)
+            claims.update(
+                sub=AUDIENCE, client_id=AUDIENCE, token_use='access', scope=FULFILMENT_SCOPE
+            )
         else:
-            claims.update(sub=f'dev-{role}-{user_id if user_id is not None else "0"}',
-                          aud=AUDIENCE, token_use='id')
+            claims.update(
+                sub=f'dev-{role}-{user_id if user_id is not None else "0"}',
+                aud=AUDIENCE,
+                token_use='id',
+            )
             if role == STAFF:
                 claims['cognito:groups'] = [staff_group]
         if user_id is not None:
@@ -148,10 +175,9 @@ class DevIssuer:
         assert self._private_key is not None and self._jwk is not None  # ensure_keys set them
         header = {'alg': 'RS256', 'kid': self._jwk['kid'], 'typ': 'JWT'}
         signing_input = '.'.join(
-            _b64(json.dumps(part, separators=(',', ':')).encode())
-            for part in (header, claims))
-        signature = self._private_key.sign(signing_input.encode('ascii'),
-                                           PKCS1v15(), SHA256())
+            _b64(json.dumps(part, separators=(',', ':')).encode()) for part in (header, claims)
+        )
+        signature = self._private_key.sign(signing_input.encode('ascii'), PKCS1v15(), SHA256())
         return f'{signing_input}.{_b64(signature)}'
 
 
@@ -160,12 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     given, so a Makefile can pass USER_ID= ROLE= EMAIL= through unset."""
     parser = argparse.ArgumentParser(
         prog='python -m chalicelib.identity.dev_issuer',
-        description='Print a bearer token of the local development issuer.')
+        description='Print a bearer token of the local development issuer.',
+    )
     parser.add_argument('--user-id', default='', help='the shop user id (needed for a customer)')
     parser.add_argument('--role', default='', help='customer (default), staff or service')
     parser.add_argument('--email', default='', help='a verified email for the token')
-    parser.add_argument('--dir', default=DEFAULT_DIR,
-                        help=f'key directory (default {DEFAULT_DIR})')
+    parser.add_argument('--dir', default=DEFAULT_DIR, help=f'key directory (default {DEFAULT_DIR})')
     args = parser.parse_args(argv)
     user_id = None
     if args.user_id.strip():
@@ -174,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error('--user-id must be a positive integer')
     try:
         token = DevIssuer(args.dir).mint(
-            user_id=user_id, role=args.role.strip() or CUSTOMER, email=args.email.strip() or None)
+            user_id=user_id, role=args.role.strip() or CUSTOMER, email=args.email.strip() or None
+        )
     except ValueError as exc:
         parser.error(str(exc))
     print(token)

@@ -16,6 +16,7 @@ A fetch that fails keeps the keys already held (a lookup of a known kid still
 works) and is not tried again for 30 s, or 5 s while there are no keys yet:
 an issuer that is down must not cost every request a fetch timeout. A lookup
 with no keys to answer from is an authentication failure, never a crash."""
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,9 @@ class JwksError(ValueError):
     """The key set could not be fetched or is not a JWKS."""
 
 
-def fetch_url(url: str, timeout: float = FETCH_TIMEOUT,
-              urlopen: Callable[..., Any] | None = None) -> bytes:
+def fetch_url(
+    url: str, timeout: float = FETCH_TIMEOUT, urlopen: Callable[..., Any] | None = None
+) -> bytes:
     """The JWKS document's bytes from an https:// or file:/// URL."""
     parts = urlsplit(url)
     if parts.scheme == 'file':
@@ -63,6 +65,7 @@ def fetch_url(url: str, timeout: float = FETCH_TIMEOUT,
     # Imported here: urllib.request brings http.client, email.parser and ssl
     # (about 23 ms), which only this fetch, once per container, needs.
     import urllib.request
+
     request = urllib.request.Request(url, headers={'Accept': 'application/json'})
     with (urlopen or urllib.request.urlopen)(request, timeout=timeout) as response:
         if not response.geturl().startswith('https://'):
@@ -103,8 +106,13 @@ def parse_jwks(data: bytes) -> dict[str, RSAPublicKey]:
         if not isinstance(entry, dict):
             continue
         kid = entry.get('kid')
-        if (not isinstance(kid, str) or kid in keys or entry.get('kty') != 'RSA'
-                or entry.get('use', 'sig') != 'sig' or entry.get('alg', 'RS256') != 'RS256'):
+        if (
+            not isinstance(kid, str)
+            or kid in keys
+            or entry.get('kty') != 'RSA'
+            or entry.get('use', 'sig') != 'sig'
+            or entry.get('alg', 'RS256') != 'RS256'
+        ):
             continue
         try:
             modulus, exponent = _b64_uint(entry.get('n')), _b64_uint(entry.get('e'))
@@ -120,10 +128,14 @@ class JwksCache:
     """Keys by kid, loaded on first use. `fetch(url) -> bytes` and the
     monotonic `clock` are injectable so tests need no network and no sleep."""
 
-    def __init__(self, url: str, fetch: Callable[[str], bytes] = fetch_url,
-                 clock: Callable[[], float] = time.monotonic,
-                 refetch_interval: float = REFETCH_INTERVAL,
-                 max_age: float = DEFAULT_MAX_AGE) -> None:
+    def __init__(
+        self,
+        url: str,
+        fetch: Callable[[str], bytes] = fetch_url,
+        clock: Callable[[], float] = time.monotonic,
+        refetch_interval: float = REFETCH_INTERVAL,
+        max_age: float = DEFAULT_MAX_AGE,
+    ) -> None:
         self.url = url
         self._fetch = fetch
         self._clock = clock
@@ -143,8 +155,9 @@ class JwksCache:
             if self._keys is None or self._clock() - self._loaded_at >= self._max_age:
                 self._try_load()
             if self._keys is None:
-                raise Unauthenticated(f'JWKS fetch failed ({self._failure}): no keys to '
-                                      'check the token with')
+                raise Unauthenticated(
+                    f'JWKS fetch failed ({self._failure}): no keys to check the token with'
+                )
             key = self._keys.get(kid)
             if key is None and self._may_refetch():
                 self._last_refetch = self._clock()
@@ -155,8 +168,10 @@ class JwksCache:
             return key
 
     def _may_refetch(self) -> bool:
-        return (self._last_refetch is None
-                or self._clock() - self._last_refetch >= self._refetch_interval)
+        return (
+            self._last_refetch is None
+            or self._clock() - self._last_refetch >= self._refetch_interval
+        )
 
     def _try_load(self) -> None:
         """Fetch the set, unless a fetch failed too recently; a failure keeps
@@ -170,16 +185,22 @@ class JwksCache:
         except Exception as exc:  # any failure to get keys is a 401, never a 500
             self._failed_at = self._clock()
             self._failure = type(exc).__name__
-            log.warning('JWKS fetch from %s failed (%s: %s); %s', self.url,
-                        type(exc).__name__, exc,
-                        'keeping the keys held' if self._keys is not None else 'no keys yet')
+            log.warning(
+                'JWKS fetch from %s failed (%s: %s); %s',
+                self.url,
+                type(exc).__name__,
+                exc,
+                'keeping the keys held' if self._keys is not None else 'no keys yet',
+            )
             return
         log.info('JWKS loaded from %s: %d signing keys', self.url, len(keys))
         held = self._keys or {}
         # A key that did not change keeps its object: tokens verified with it
         # stay trusted (Authenticator compares the objects).
-        self._keys = {kid: held[kid] if kid in held and _same_key(held[kid], key) else key
-                      for kid, key in keys.items()}
+        self._keys = {
+            kid: held[kid] if kid in held and _same_key(held[kid], key) else key
+            for kid, key in keys.items()
+        }
         self._loaded_at = self._clock()
         self._failed_at = None
 

@@ -1,4 +1,5 @@
 """Who is calling, from the claims of a verified token."""
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ ROLES = (CUSTOMER, STAFF, SERVICE)
 SYSTEM = 'system'
 ADMIN_SCOPE = 'orders/admin'
 FULFILMENT_SCOPE = 'orders/fulfilment'
-MAX_USER_ID = 2 ** 63 - 1  # the orders.user_id column
+MAX_USER_ID = 2**63 - 1  # the orders.user_id column
 MAX_SUB_CHARS = 255
 MAX_EMAIL_CHARS = 254
 _DIGITS = re.compile(r'[0-9]{1,20}')  # [0-9], not \d: no other script's digits
@@ -46,8 +47,12 @@ def is_machine_token(claims: Mapping[str, Any]) -> bool:
     the user may ask for), but always with a `username` and the user's own
     `sub`; only a machine token has the client as its subject."""
     client_id = claims.get('client_id')
-    return (claims.get('token_use') == 'access' and 'username' not in claims
-            and isinstance(client_id, str) and claims.get('sub') == client_id)
+    return (
+        claims.get('token_use') == 'access'
+        and 'username' not in claims
+        and isinstance(client_id, str)
+        and claims.get('sub') == client_id
+    )
 
 
 def _scopes(claims: Mapping[str, Any]) -> set[str]:
@@ -69,14 +74,20 @@ def _verified_email(claims: Mapping[str, Any]) -> str | None:
     email = claims.get('email')
     verified = claims.get('email_verified')
     # `is True`, not `in (True, 'true')`: 1 == True, and 1 is not a yes here.
-    if ((verified is True or verified == 'true') and isinstance(email, str)
-            and 0 < len(email) <= MAX_EMAIL_CHARS):
+    if (
+        (verified is True or verified == 'true')
+        and isinstance(email, str)
+        and 0 < len(email) <= MAX_EMAIL_CHARS
+    ):
         return email
     return None
 
 
-def principal_from_claims(claims: Mapping[str, Any], user_id_claim: str = DEFAULT_USER_ID_CLAIM,
-                          staff_group: str = DEFAULT_STAFF_GROUP) -> Principal:
+def principal_from_claims(
+    claims: Mapping[str, Any],
+    user_id_claim: str = DEFAULT_USER_ID_CLAIM,
+    staff_group: str = DEFAULT_STAFF_GROUP,
+) -> Principal:
     """The Principal of verified claims, or Unauthenticated when they give no
     role or a user id claim that is not a positive integer."""
     sub = claims.get('sub')

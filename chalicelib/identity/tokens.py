@@ -7,6 +7,7 @@ JWKS key is refused: `none`, HMAC (a public key used as a shared secret),
 any other algorithm, a key carried in the token itself (`jwk`, `jku`, `x5u`
 and `x5c` are never read), and extensions we would have to understand
 (`crit`)."""
+
 from __future__ import annotations
 
 import base64
@@ -32,6 +33,7 @@ _SEGMENT = re.compile(r'[A-Za-z0-9_-]+')
 
 # A token's claims (or header): a JSON object, whatever its members hold.
 Claims = dict[str, Any]
+
 
 def _b64decode(segment: str, what: str) -> bytes:
     """The bytes of a segment spelled as canonical, unpadded base64url. A
@@ -64,8 +66,9 @@ def _refuse_constant(name: str) -> Any:
 
 def _json_object(raw: bytes, what: str) -> Claims:
     try:
-        value = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_object,
-                           parse_constant=_refuse_constant)
+        value = json.loads(
+            raw.decode('utf-8'), object_pairs_hook=_unique_object, parse_constant=_refuse_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Unauthenticated(f'malformed token: {what} is not JSON ({exc})') from exc
     if not isinstance(value, dict):
@@ -79,8 +82,11 @@ def _number(claims: Claims, name: str) -> int | float | None:
     if name not in claims:
         return None
     value = claims[name]
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or (isinstance(value, float) and not math.isfinite(value))):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         raise Unauthenticated(f'claim {name!r} is not a finite number')
     return value
 
@@ -104,8 +110,9 @@ def _check_audience(claims: Claims, audiences: Collection[str]) -> None:
         aud = claims['aud']
         values = aud if isinstance(aud, list) else [aud]
         # A list with anything but strings in it is malformed, whatever else it holds.
-        if (not all(isinstance(value, str) for value in values)
-                or not any(value in audiences for value in values)):
+        if not all(isinstance(value, str) for value in values) or not any(
+            value in audiences for value in values
+        ):
             raise Unauthenticated(f'audience {str(aud)[:100]!r} is not accepted')
         return
     client_id = claims.get('client_id')
@@ -113,8 +120,14 @@ def _check_audience(claims: Claims, audiences: Collection[str]) -> None:
         raise Unauthenticated(f'client_id {str(client_id)[:100]!r} is not accepted')
 
 
-def verify_token(token: object, key_for: Callable[[str], RSAPublicKey], issuer: str,
-                 audiences: Collection[str], now: float, leeway: float = LEEWAY) -> Claims:
+def verify_token(
+    token: object,
+    key_for: Callable[[str], RSAPublicKey],
+    issuer: str,
+    audiences: Collection[str],
+    now: float,
+    leeway: float = LEEWAY,
+) -> Claims:
     """The claims of `token`, or Unauthenticated(reason).
 
     `key_for(kid)` gives the RSA public key of the JWKS with that kid or raises
@@ -141,8 +154,7 @@ def verify_token(token: object, key_for: Callable[[str], RSAPublicKey], issuer: 
     signature = _b64decode(signature_b64, 'signature')
     key = key_for(kid)
     try:
-        key.verify(signature, f'{header_b64}.{payload_b64}'.encode('ascii'),
-                   PKCS1v15(), SHA256())
+        key.verify(signature, f'{header_b64}.{payload_b64}'.encode('ascii'), PKCS1v15(), SHA256())
     except InvalidSignature as exc:
         raise Unauthenticated(f'bad signature for kid {kid[:80]!r}') from exc
     claims = _json_object(payload, 'payload')

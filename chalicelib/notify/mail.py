@@ -1,6 +1,7 @@
 """Emails for order events: rendered from templates (HTML autoescaped, so
 order data can never inject markup) and built as one MIME message, which a
 sender (senders.py) hands to SES or writes as an .eml file."""
+
 from __future__ import annotations
 
 import functools
@@ -9,10 +10,17 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, TypedDict
 
-from chalicelib.events.messages import (ORDER_CANCELLED, ORDER_CREATED, ORDER_REFUNDED,
-                                        ORDER_SHIPPED, ORDER_UPDATED, EventBody, Shipment)
 from chalicelib import money
 from chalicelib.config import get_settings
+from chalicelib.events.messages import (
+    ORDER_CANCELLED,
+    ORDER_CREATED,
+    ORDER_REFUNDED,
+    ORDER_SHIPPED,
+    ORDER_UPDATED,
+    EventBody,
+    Shipment,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -28,6 +36,7 @@ TEMPLATES = {
 
 class ShippingLines(TypedDict):
     """Template values; all None when the event carries no shipment."""
+
     carrier: str | None
     tracking_number: str | None
     tracking_link: str | None
@@ -35,6 +44,7 @@ class ShippingLines(TypedDict):
 
 class RefundLines(TypedDict, total=False):
     """Template values that only a refund's email has: empty for the rest."""
+
     refund_amount: str
     amount_refunded: str | None
 
@@ -43,10 +53,12 @@ class RefundLines(TypedDict, total=False):
 def _environment() -> jinja2.Environment:
     # Jinja2 is imported only when the first email is rendered.
     import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), 'templates')),
         autoescape=jinja2.select_autoescape(['html']),
-        undefined=jinja2.StrictUndefined)
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def wants_email(event_type: str) -> bool:
@@ -59,19 +71,27 @@ def _shipping(shipment: Shipment | None) -> ShippingLines:
     service accepts nothing else; this holds for whatever reaches the topic)."""
     found: Shipment | dict[str, None] = shipment if isinstance(shipment, dict) else {}
     url = found.get('tracking_url')
-    return {'carrier': found.get('carrier'),
-            'tracking_number': found.get('tracking_number'),
-            'tracking_link': url if isinstance(url, str)
-            and url.lower().startswith('https://') else None}
+    return {
+        'carrier': found.get('carrier'),
+        'tracking_number': found.get('tracking_number'),
+        'tracking_link': url
+        if isinstance(url, str) and url.lower().startswith('https://')
+        else None,
+    }
 
 
 def _refund(event: EventBody, currency: str) -> RefundLines:
     """The amounts of a refund email, each with its currency."""
     if event['event_type'] != ORDER_REFUNDED:
         return {}
-    return {'refund_amount': money.display(event['amount'], currency),
-            'amount_refunded': (money.display(event['amount_refunded'], currency)
-                                if event.get('amount_refunded') is not None else None)}
+    return {
+        'refund_amount': money.display(event['amount'], currency),
+        'amount_refunded': (
+            money.display(event['amount_refunded'], currency)
+            if event.get('amount_refunded') is not None
+            else None
+        ),
+    }
 
 
 def build_email(event: EventBody, sender: str) -> EmailMessage:
@@ -81,15 +101,21 @@ def build_email(event: EventBody, sender: str) -> EmailMessage:
     # An event published before events carried a currency is in the one
     # every older order was upgraded to.
     currency = event.get('currency') or get_settings().default_currency
-    context = {'event': event, 'subject': subject,
-               'heading': subject,
-               'total': money.display(event['order_total'], currency),
-               **_shipping(event.get('shipment')),
-               'reason': event.get('reason'),
-               'refund_due': (money.display(event['refund_due'], currency)
-                              if event.get('refund_due') is not None else None),
-               'nothing_paid': event.get('refund_due') == 0,
-               **_refund(event, currency)}
+    context = {
+        'event': event,
+        'subject': subject,
+        'heading': subject,
+        'total': money.display(event['order_total'], currency),
+        **_shipping(event.get('shipment')),
+        'reason': event.get('reason'),
+        'refund_due': (
+            money.display(event['refund_due'], currency)
+            if event.get('refund_due') is not None
+            else None
+        ),
+        'nothing_paid': event.get('refund_due') == 0,
+        **_refund(event, currency),
+    }
     env = _environment()
     message = EmailMessage()
     message['Subject'] = subject
@@ -99,6 +125,5 @@ def build_email(event: EventBody, sender: str) -> EmailMessage:
     message['Message-ID'] = make_msgid(domain=sender.rpartition('@')[2] or 'localhost')
     message['X-Order-Event-Id'] = event['event_id']
     message.set_content(env.get_template(f'{template}.txt').render(context))
-    message.add_alternative(env.get_template(f'{template}.html').render(context),
-                            subtype='html')
+    message.add_alternative(env.get_template(f'{template}.html').render(context), subtype='html')
     return message

@@ -1,5 +1,6 @@
 """Where an email goes: SES, or (locally) a folder of .eml files, the same
 bytes either way."""
+
 import os
 import tempfile
 import time
@@ -12,6 +13,7 @@ LOCAL_SENDER = 'orders@localhost'
 
 class Sender(Protocol):
     """What the notifier needs of a sender: the From address, and a way out."""
+
     sender: str
 
     def send(self, message: EmailMessage) -> None: ...
@@ -24,19 +26,19 @@ class SesSender:
 
     def send(self, message: EmailMessage) -> None:
         # Without Destinations, SES takes the recipients from the To header.
-        self._client().send_raw_email(
-            Source=self.sender, RawMessage={'Data': message.as_bytes()})
+        self._client().send_raw_email(Source=self.sender, RawMessage={'Data': message.as_bytes()})
 
 
 class MailDirSender:
     """Local stand-in for SES: each email becomes a file a mail client opens."""
+
     sender = LOCAL_SENDER
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{message['X-Order-Event-Id']}"
+        name = f'{time.strftime("%Y%m%dT%H%M%S")}-{message["X-Order-Event-Id"]}'
         os.makedirs(self.directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix='.tmp')
         with os.fdopen(fd, 'wb') as handle:

@@ -12,6 +12,7 @@ OrderNotFound, the same answer as for an id that was never used. What a
 customer may not ask for at all (another user's list, a status other than
 cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
 a customer's cancel of a shipped order passes here and is refused there."""
+
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
 
@@ -30,8 +31,9 @@ def _is_own(principal: Principal, order_user_id: int) -> bool:
     return principal.user_id is not None and order_user_id == principal.user_id
 
 
-def creation_owner(principal: Principal, body_user_id: int | None,
-                   body_email: str | None) -> tuple[int | None, str | None]:
+def creation_owner(
+    principal: Principal, body_user_id: int | None, body_email: str | None
+) -> tuple[int | None, str | None]:
     """(user_id, user_email) of the order this principal may create from a
     body's user_id and user_email (either may be None: left out).
 
@@ -43,8 +45,9 @@ def creation_owner(principal: Principal, body_user_id: int | None,
             raise Forbidden('A customer may create orders only for themselves')
         # Case aside, a body email must be the one the issuer verified; the
         # order then carries the verified spelling.
-        if body_email is not None and (principal.email is None
-                                       or body_email.lower() != principal.email.lower()):
+        if body_email is not None and (
+            principal.email is None or body_email.lower() != principal.email.lower()
+        ):
             raise Forbidden("user_email must be the token's verified email")
         return principal.user_id, principal.email
     if principal.role == STAFF:
@@ -63,7 +66,7 @@ def scope_for_list(principal: Principal, requested_user_id: int | None) -> int |
     remembers; None when none was given). A customer's list is always theirs."""
     if principal.role == CUSTOMER:
         if requested_user_id is not None and requested_user_id != principal.user_id:
-            raise Forbidden("A customer may list only their own orders")
+            raise Forbidden('A customer may list only their own orders')
         return principal.user_id
     if principal.role in (STAFF, SERVICE):
         return requested_user_id
@@ -93,4 +96,3 @@ def check_delete(principal: Principal, order_user_id: int) -> None:
     check_can_read(principal, order_user_id)
     if principal.role != STAFF:
         raise Forbidden('This caller may not delete orders')
-

@@ -1,11 +1,12 @@
 """The JSON shapes the API answers with: plain dicts from the stored rows
 (tools/response_schemas.py documents them and tests check them against it)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.clock import utc_iso
 from chalicelib import money
+from chalicelib.clock import utc_iso
 from chalicelib.orders.payment import dump_payment
 
 if TYPE_CHECKING:
@@ -13,10 +14,16 @@ if TYPE_CHECKING:
 
     from chalicelib.storage.models import Order, OrderHistory, OrderItem
 
+
 def dump_item(item: OrderItem) -> dict[str, Any]:
-    return {'order_item_id': item.order_item_id, 'product_id': item.product_id,
-            'sku': item.sku, 'name': item.name, 'quantity': item.quantity,
-            'price_at_order': money.to_json(item.price_at_order)}
+    return {
+        'order_item_id': item.order_item_id,
+        'product_id': item.product_id,
+        'sku': item.sku,
+        'name': item.name,
+        'quantity': item.quantity,
+        'price_at_order': money.to_json(item.price_at_order),
+    }
 
 
 def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
@@ -31,8 +38,12 @@ def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
         'version': order.version,
         'currency': order.currency,
         'shipment': dump_shipment(order),
-        'payment': dump_payment(order.amount_paid, order.amount_refunded,
-                                order.payment_provider, order.payment_reference),
+        'payment': dump_payment(
+            order.amount_paid,
+            order.amount_refunded,
+            order.payment_provider,
+            order.payment_reference,
+        ),
         'items': [dump_item(item) for item in items],
     }
 
@@ -41,8 +52,12 @@ def dump_shipment(order: Order) -> dict[str, Any] | None:
     """null until the order ships; then when, and the tracking given (or nulls)."""
     if order.shipped_at is None:
         return None
-    return {'carrier': order.carrier, 'tracking_number': order.tracking_number,
-            'tracking_url': order.tracking_url, 'shipped_at': utc_iso(order.shipped_at)}
+    return {
+        'carrier': order.carrier,
+        'tracking_number': order.tracking_number,
+        'tracking_url': order.tracking_url,
+        'shipped_at': utc_iso(order.shipped_at),
+    }
 
 
 def dump_history_entry(entry: OrderHistory, with_sub: bool = True) -> dict[str, Any]:
@@ -54,7 +69,11 @@ def dump_history_entry(entry: OrderHistory, with_sub: bool = True) -> dict[str, 
         if with_sub:
             by['sub'] = entry.actor_sub
     dumped: dict[str, Any] = {
-        'version': entry.version, 'status': entry.status, 'at': utc_iso(entry.at), 'by': by}
+        'version': entry.version,
+        'status': entry.status,
+        'at': utc_iso(entry.at),
+        'by': by,
+    }
     if entry.reason is not None:
         dumped['reason'] = entry.reason
     return dumped

@@ -3,6 +3,7 @@ asks, what they ask for and when, to everything the change writes — the
 order's new fields, its event, its history entry and the stock it moves.
 Pure: no database, no AWS; the order service loads and locks the order,
 calls `plan_status_change`, and writes what it says."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -62,15 +63,20 @@ class StatusChange:
     sell: dict[int, int]  # {product_id: quantity} reserved and now sold
 
 
-def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
-                       principal: Principal, request: StatusRequest,
-                       now: datetime) -> StatusChange | None:
+def plan_status_change(
+    order: OrderState,
+    lines: Sequence[stock.HeldLine],
+    principal: Principal,
+    request: StatusRequest,
+    now: datetime,
+) -> StatusChange | None:
     """The change, or None when the order already has the status (a no-op).
     Raises what the access rules, If-Match and the lifecycle refuse."""
     access.check_status_change(principal, order.user_id, request.status)
     if request.expected_version is not None and order.version != request.expected_version:
-        raise VersionMismatch(f'Order {order.order_id} is at version {order.version}, '
-                              f'not {request.expected_version}')
+        raise VersionMismatch(
+            f'Order {order.order_id} is at version {order.version}, not {request.expected_version}'
+        )
     if not lifecycle.check_transition(order.status, request.status):
         return None
     new = request.status
@@ -80,25 +86,38 @@ def plan_status_change(order: OrderState, lines: Sequence[stock.HeldLine],
     if new == 'shipped':
         shipment = {name: request.details.get(name) for name in SHIPMENT_FIELDS}
         fields.update(shipment, shipped_at=now)
-        details = messages.shipped_details({
-            'carrier': shipment['carrier'], 'tracking_number': shipment['tracking_number'],
-            'tracking_url': shipment['tracking_url'], 'shipped_at': utc_iso(now)})
+        details = messages.shipped_details(
+            {
+                'carrier': shipment['carrier'],
+                'tracking_number': shipment['tracking_number'],
+                'tracking_url': shipment['tracking_url'],
+                'shipped_at': utc_iso(now),
+            }
+        )
     elif new == 'paid':
         # A payment taken outside the service, of the whole total.
-        fields.update(amount_paid=order.order_total, payment_provider=None,
-                      payment_reference=None)
+        fields.update(amount_paid=order.order_total, payment_provider=None, payment_reference=None)
     elif new == 'cancelled':
         details = messages.cancelled_details(
             payment.refund_due(order.amount_paid, order.amount_refunded),
-            request.details.get('reason'))
+            request.details.get('reason'),
+        )
     return StatusChange(
-        old_status=order.status, fields=fields, event_type=messages.type_for_status(new),
+        old_status=order.status,
+        fields=fields,
+        event_type=messages.type_for_status(new),
         event_details=details,
-        history=HistoryEntry(version=order.version + 1, status=new, at=now,
-                             role=principal.role, sub=principal.sub,
-                             reason=request.details.get('reason')),
+        history=HistoryEntry(
+            version=order.version + 1,
+            status=new,
+            at=now,
+            role=principal.role,
+            sub=principal.sub,
+            reason=request.details.get('reason'),
+        ),
         release=held if new == 'cancelled' else {},
-        sell=held if new == 'shipped' else {})
+        sell=held if new == 'shipped' else {},
+    )
 
 
 def stock_freed_by_delete(lines: Sequence[stock.HeldLine]) -> dict[int, int]:

@@ -4,6 +4,7 @@ table (a COUNT(*) over a million rows takes longer than the whole request).
 Each status has SHARDS rows; a transaction that changes orders adds to one
 shard picked at random, in the same transaction as the change, so concurrent
 writers rarely wait on the same row. A total is the sum of a few rows."""
+
 import random
 
 import peewee
@@ -30,8 +31,9 @@ def record_change(old_status: str | None = None, new_status: str | None = None) 
     elif new_status is None:
         statements.run(statements.COUNT_LEAVE, shard=shard, status=old_status)
     else:
-        statements.run(statements.COUNT_MOVE, shard=shard, old_status=old_status,
-                       new_status=new_status)
+        statements.run(
+            statements.COUNT_MOVE, shard=shard, old_status=old_status, new_status=new_status
+        )
 
 
 def total(status: str | None = None) -> int:
@@ -49,16 +51,22 @@ def recount() -> dict[str, int]:
     stop holding, and each product's `reserved` is recounted from the lines.
     Run it while nothing else writes orders."""
     with database.atomic():
-        statements.run(statements.RELEASE_CLOSED_LINES, holds_stock=False,
-                       closed=sorted(set(STATUSES) - OPEN))
+        statements.run(
+            statements.RELEASE_CLOSED_LINES, holds_stock=False, closed=sorted(set(STATUSES) - OPEN)
+        )
         stock.recount_reserved()
         # .tuples() yields (status, count); peewee's stubs say it yields models.
         counted: dict[str, int] = dict(
             Order.select(Order.status, peewee.fn.COUNT(Order.order_id))  # type: ignore[arg-type]
-            .group_by(Order.status).tuples())
+            .group_by(Order.status)
+            .tuples()
+        )
         OrderCount.delete().execute()
-        OrderCount.insert_many([
-            {'status': status, 'shard': shard,
-             'n': counted.get(status, 0) if shard == 0 else 0}
-            for status in STATUSES for shard in range(SHARDS)]).execute()
+        OrderCount.insert_many(
+            [
+                {'status': status, 'shard': shard, 'n': counted.get(status, 0) if shard == 0 else 0}
+                for status in STATUSES
+                for shard in range(SHARDS)
+            ]
+        ).execute()
     return counted

@@ -8,6 +8,7 @@ is locked, then checked (still pending, still old enough) and changed in the
 same step, so an order paid meanwhile is never expired. Batches are bounded;
 the first one always runs (a local or test Lambda context reports 3 s left),
 and another starts only while the time left is twice what the last one took."""
+
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +24,9 @@ REASON = 'not paid in time'
 BATCH_ORDERS = 100
 
 
-def expire_unpaid(service: Any, window: timedelta, now: datetime,
-                  time_left: Callable[[], float]) -> int:
+def expire_unpaid(
+    service: Any, window: timedelta, now: datetime, time_left: Callable[[], float]
+) -> int:
     """Cancel the pending orders created before now - window; how many."""
     cutoff = now - window
     request = StatusRequest('cancelled', details={'reason': REASON})
@@ -35,11 +37,16 @@ def expire_unpaid(service: Any, window: timedelta, now: datetime,
     expired, after = 0, 0
     while True:
         started = monotonic()
-        candidates = statements.fetch(statements.PENDING_BEFORE, created_at=cutoff,
-                                      after=after, limit=BATCH_ORDERS)
+        candidates = statements.fetch(
+            statements.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
+        )
         for order in candidates:
-            if service.change_status(EXPIRE_UNPAID, order.order_id, request,
-                                     still_applies=still_unpaid) is not None:
+            if (
+                service.change_status(
+                    EXPIRE_UNPAID, order.order_id, request, still_applies=still_unpaid
+                )
+                is not None
+            ):
                 expired += 1
         if len(candidates) < BATCH_ORDERS:
             break

@@ -5,6 +5,7 @@ text out; the service pages through the database and feeds it.
 A cell a spreadsheet would read as a formula (it starts with =, +, -, @, a
 tab or a carriage return) gets a leading apostrophe, so opening an export
 never runs anything, whatever the data holds."""
+
 import csv
 import io
 from collections.abc import Iterable
@@ -12,11 +13,20 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from chalicelib.clock import utc_iso
 from chalicelib import money
+from chalicelib.clock import utc_iso
 
-HEADER = ('order_id', 'created_at', 'status', 'order_total', 'currency', 'product_id', 'sku',
-          'quantity', 'price_at_order')
+HEADER = (
+    'order_id',
+    'created_at',
+    'status',
+    'order_total',
+    'currency',
+    'product_id',
+    'sku',
+    'quantity',
+    'price_at_order',
+)
 MAX_ORDERS = 10_000
 CHUNK_ORDERS = 500  # orders read per query; their items come with them
 # Lambda answers at most 6 MB, the body JSON-escaped inside (each CRLF grows
@@ -40,8 +50,7 @@ class ExportItem(Protocol):
     price_at_order: Decimal
 
 
-def bounds(from_date: date | None,
-           to_date: date | None) -> tuple[datetime | None, datetime | None]:
+def bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | None, datetime | None]:
     """(start, end) in naive UTC for created_at: start inclusive, end
     exclusive, each None when its date is; `to` is the whole day."""
     start = datetime.combine(from_date, time.min) if from_date else None
@@ -73,9 +82,19 @@ class CsvTable:
         created_at = utc_iso(order.created_at)
         total = money.to_text(order.order_total, currency)
         for item in items:
-            self.write_row((order.order_id, created_at, order.status, total, currency,
-                            item.product_id, '' if item.sku is None else item.sku,
-                            item.quantity, money.to_text(item.price_at_order, currency)))
+            self.write_row(
+                (
+                    order.order_id,
+                    created_at,
+                    order.status,
+                    total,
+                    currency,
+                    item.product_id,
+                    '' if item.sku is None else item.sku,
+                    item.quantity,
+                    money.to_text(item.price_at_order, currency),
+                )
+            )
 
     def text(self) -> str:
         return self._buffer.getvalue()

@@ -6,6 +6,7 @@ Lambda copy sees them.
 A key is claimed in a short transaction of its own (the row says "in flight"),
 and completed in the transaction that creates the order, so an order and its
 stored answer commit together or not at all."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,7 @@ from typing import Any
 
 import peewee
 
-from chalicelib.errors import (IdempotencyKeyInFlight, IdempotencyKeyReused,
-                               InvalidInput)
+from chalicelib.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput
 from chalicelib.identity.principal import Principal
 from chalicelib.storage import statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, database, discard_if_broken
@@ -32,14 +32,15 @@ _PRINTABLE = re.compile(r'[\x20-\x7e]{1,255}')
 
 def validate_key(key: str) -> str:
     if not _PRINTABLE.fullmatch(key):
-        raise InvalidInput('Invalid Idempotency-Key header', {
-            'Idempotency-Key': ['Must be 1 to 255 printable ASCII characters.']})
+        raise InvalidInput(
+            'Invalid Idempotency-Key header',
+            {'Idempotency-Key': ['Must be 1 to 255 printable ASCII characters.']},
+        )
     return key
 
 
 def fingerprint(body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(',', ':'),
-                           default=str)
+    canonical = json.dumps(body, sort_keys=True, separators=(',', ':'), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -62,8 +63,7 @@ def claim(key: str, request_hash: str, now: datetime) -> dict[str, Any] | None:
     for _ in range(5):
         try:
             with database.atomic():
-                IdempotencyKey.create(key=key, request_hash=request_hash,
-                                      created_at=now)
+                IdempotencyKey.create(key=key, request_hash=request_hash, created_at=now)
             return None
         except peewee.IntegrityError:
             pass
@@ -85,33 +85,44 @@ def claim(key: str, request_hash: str, now: datetime) -> dict[str, Any] | None:
 
 
 def _delete_if_unchanged(row: IdempotencyKey) -> None:
-    (IdempotencyKey.delete()
-     .where((IdempotencyKey.key == row.key)
-            & (IdempotencyKey.created_at == row.created_at))
-     .execute())
+    (
+        IdempotencyKey.delete()
+        .where((IdempotencyKey.key == row.key) & (IdempotencyKey.created_at == row.created_at))
+        .execute()
+    )
 
 
 def _take_over(row: IdempotencyKey, now: datetime) -> bool:
-    taken = (IdempotencyKey.update(created_at=now)
-             .where((IdempotencyKey.key == row.key)
-                    & (IdempotencyKey.created_at == row.created_at)
-                    & IdempotencyKey.response_body.is_null())
-             .execute())
+    taken = (
+        IdempotencyKey.update(created_at=now)
+        .where(
+            (IdempotencyKey.key == row.key)
+            & (IdempotencyKey.created_at == row.created_at)
+            & IdempotencyKey.response_body.is_null()
+        )
+        .execute()
+    )
     return taken == 1
 
 
 def complete(key: str, answer: dict[str, Any], order_id: int) -> None:
     """Store the answer; call inside the transaction that creates the order."""
-    (IdempotencyKey.update(response_body=json.dumps(answer, separators=(',', ':')),
-                           order_id=order_id)
-     .where(IdempotencyKey.key == key).execute())
+    (
+        IdempotencyKey.update(
+            response_body=json.dumps(answer, separators=(',', ':')), order_id=order_id
+        )
+        .where(IdempotencyKey.key == key)
+        .execute()
+    )
 
 
 def release(key: str) -> None:
     """Forget a claim whose request failed, so that a retry can run."""
-    (IdempotencyKey.delete()
-     .where((IdempotencyKey.key == key) & IdempotencyKey.response_body.is_null())
-     .execute())
+    (
+        IdempotencyKey.delete()
+        .where((IdempotencyKey.key == key) & IdempotencyKey.response_body.is_null())
+        .execute()
+    )
 
 
 def release_quietly(key: str) -> None:

@@ -20,8 +20,7 @@ def check_transition(current: str, new: str) -> bool:
     if new not in TRANSITIONS[current]:
         if not TRANSITIONS[current]:
             raise TransitionForbidden(
-                f"Cannot change status from '{current}' to '{new}': "
-                f"'{current}' is final")
-        raise TransitionForbidden(
-            f"Cannot change status from '{current}' to '{new}'")
+                f"Cannot change status from '{current}' to '{new}': '{current}' is final"
+            )
+        raise TransitionForbidden(f"Cannot change status from '{current}' to '{new}'")
     return True

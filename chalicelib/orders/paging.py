@@ -1,5 +1,6 @@
 """Keyset cursors for the list endpoints: opaque to clients, they carry the
 last order_id served and the filters that produced the page."""
+
 import base64
 import binascii
 import json
@@ -14,6 +15,7 @@ FILTERS: tuple[Literal['status', 'user_id'], ...] = ('status', 'user_id')
 
 class Filters(TypedDict, total=False):
     """A list's filters; a filter left out or None is not applied."""
+
     status: str | None
     user_id: int | None
 
@@ -26,8 +28,7 @@ def encode_cursor(after_order_id: int, filters: Filters) -> str:
 
 
 def _malformed() -> InvalidInput:
-    return InvalidInput('Invalid query parameters',
-                        {'cursor': ['Not a valid cursor.']})
+    return InvalidInput('Invalid query parameters', {'cursor': ['Not a valid cursor.']})
 
 
 def decode_cursor(cursor: str, filters: Filters) -> tuple[int, Filters]:
@@ -41,15 +42,19 @@ def decode_cursor(cursor: str, filters: Filters) -> tuple[int, Filters]:
     if not isinstance(state, dict) or set(state) - {'after', *FILTERS}:
         raise _malformed()
     after = state.get('after')
-    if not _is_id(after) or not _is_id(state.get('user_id', 1)) \
-            or state.get('status', 'pending') not in STATUSES:
+    if (
+        not _is_id(after)
+        or not _is_id(state.get('user_id', 1))
+        or state.get('status', 'pending') not in STATUSES
+    ):
         raise _malformed()
     for name in FILTERS:
         given = filters.get(name)
         if given is not None and given != state.get(name):
             raise InvalidInput(
                 'Invalid query parameters',
-                {name: ['Does not match the filter the cursor was made with.']})
+                {name: ['Does not match the filter the cursor was made with.']},
+            )
     return cast(int, after), Filters(status=state.get('status'), user_id=state.get('user_id'))
 
 

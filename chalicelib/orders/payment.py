@@ -4,6 +4,7 @@ what was paid and what was refunded. Pure: no database, no AWS.
 It sits with the orders (not in payments/) because every order answer
 carries it and a PUT to paid records a payment taken outside the service;
 payments/ builds on it."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,9 +30,13 @@ def refund_due(amount_paid: Decimal, amount_refunded: Decimal) -> Decimal:
     return max(amount_paid - amount_refunded, money.ZERO)
 
 
-def dump_payment(amount_paid: Decimal, amount_refunded: Decimal, provider: str | None,
-                 reference: str | None) -> dict:
-    return {'status': payment_status(amount_paid, amount_refunded),
-            'amount_paid': money.to_json(amount_paid),
-            'amount_refunded': money.to_json(amount_refunded),
-            'provider': provider, 'reference': reference}
+def dump_payment(
+    amount_paid: Decimal, amount_refunded: Decimal, provider: str | None, reference: str | None
+) -> dict:
+    return {
+        'status': payment_status(amount_paid, amount_refunded),
+        'amount_paid': money.to_json(amount_paid),
+        'amount_refunded': money.to_json(amount_refunded),
+        'provider': provider,
+        'reference': reference,
+    }

@@ -1,6 +1,7 @@
 """Request validation (marshmallow). The answers' shapes are in answers.py:
 a GET of one order never loads marshmallow (app.py and the service import this
 module lazily)."""
+
 from __future__ import annotations
 
 import re
@@ -9,16 +10,25 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import (Schema, ValidationError, fields, validate,
-                         validates_schema)
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from chalicelib import money
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import MAX_ID
+
 # Re-exported: the routes and tools read the body rules here.
-from chalicelib.inputs import (MAX_BODY_BYTES, BoundedList, FreeText, Money,  # noqa: F401
-                               QueryInteger, StrictInteger, load, not_blank, parse_json_object,
-                               printable)
+from chalicelib.inputs import (
+    MAX_BODY_BYTES,  # noqa: F401
+    BoundedList,
+    FreeText,
+    Money,
+    QueryInteger,
+    StrictInteger,
+    load,
+    not_blank,
+    parse_json_object,  # noqa: F401
+    printable,
+)
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
@@ -41,8 +51,7 @@ def _id_field(**kwargs: Any) -> StrictInteger:
 
 class OrderItemSchema(Schema):
     product_id = _id_field(required=True)
-    quantity = StrictInteger(required=True,
-                             validate=validate.Range(min=1, max=10000))
+    quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=10000))
     # Left out, the line is priced from the catalog (catalog/pricing.py says
     # what one sent must be).
     price_at_order = Money()
@@ -57,8 +66,7 @@ class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
     user_email = fields.String(allow_none=True, validate=_EMAIL_RULES)
-    items = BoundedList(fields.Nested(OrderItemSchema), required=True,
-                        min_length=1, max_length=100)
+    items = BoundedList(fields.Nested(OrderItemSchema), required=True, min_length=1, max_length=100)
     # Left out, the order's products (or DEFAULT_CURRENCY) decide.
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
 
@@ -81,8 +89,10 @@ def _url_without_userinfo(value: str) -> None:
 _CARRIER_RULES: list[_Rule] = [validate.Length(min=1, max=50), FreeText(), printable, not_blank]
 _TRACKING_NUMBER_RULES: list[_Rule] = [validate.Length(min=1, max=100), _tracking_characters]
 _TRACKING_URL_RULES: list[_Rule] = [
-    validate.Length(min=1, max=500), _url_without_userinfo,
-    validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.')]
+    validate.Length(min=1, max=500),
+    _url_without_userinfo,
+    validate.URL(schemes={'https'}, require_tld=True, error='Must be an https:// URL.'),
+]
 _REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), not_blank, FreeText(multi_line=True)]
 
 
@@ -90,9 +100,14 @@ def reason_rules() -> list[_Rule]:
     """What a free-text reason must be (a cancellation's, a refund's)."""
     return list(_REASON_RULES)
 
+
 # Fields a status change may carry, each only with its status.
-DETAIL_STATUS = {'carrier': 'shipped', 'tracking_number': 'shipped',
-                 'tracking_url': 'shipped', 'reason': 'cancelled'}
+DETAIL_STATUS = {
+    'carrier': 'shipped',
+    'tracking_number': 'shipped',
+    'tracking_url': 'shipped',
+    'reason': 'cancelled',
+}
 
 
 class UpdateOrderSchema(Schema):
@@ -100,17 +115,21 @@ class UpdateOrderSchema(Schema):
     # here; it may be looser than the check, never stricter.
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
-    tracking_number = fields.String(validate=_TRACKING_NUMBER_RULES,
-                                    metadata={'pattern': '^[A-Za-z0-9-]+$'})
-    tracking_url = fields.String(validate=_TRACKING_URL_RULES,
-                                 metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'})
+    tracking_number = fields.String(
+        validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
+    )
+    tracking_url = fields.String(
+        validate=_TRACKING_URL_RULES, metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'}
+    )
     reason = fields.String(validate=_REASON_RULES)
 
     @validates_schema(skip_on_field_errors=True)
     def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {name: [f"Only allowed with status '{status}'."]
-                  for name, status in DETAIL_STATUS.items()
-                  if name in data and data['status'] != status}
+        errors = {
+            name: [f"Only allowed with status '{status}'."]
+            for name, status in DETAIL_STATUS.items()
+            if name in data and data['status'] != status
+        }
         if errors:
             raise ValidationError(errors)
         # A carrier without a number (or the other way round) tracks nothing;
@@ -127,8 +146,7 @@ class UpdateOrderSchema(Schema):
 
 class ListQuerySchema(Schema):
     page = QueryInteger(validate=validate.Range(min=1))
-    page_size = QueryInteger(load_default=10,
-                             validate=validate.Range(min=1, max=100))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
     cursor = fields.String(validate=validate.Length(min=1, max=512))
@@ -148,10 +166,12 @@ class UserListQuerySchema(ListQuerySchema):
 
 class QueryDate(fields.Field):
     """A calendar date written YYYY-MM-DD, nothing looser."""
+
     default_error_messages = {'invalid': 'Not a valid date: use YYYY-MM-DD.'}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> date:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> date:
         if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             raise self.make_error('invalid')
         try:
@@ -160,12 +180,12 @@ class QueryDate(fields.Field):
             raise self.make_error('invalid') from None
 
 
-_DATE_DOCUMENTED = {'type': 'string', 'format': 'date',
-                    'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}
+_DATE_DOCUMENTED = {'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}
 
 
 class ExportQuerySchema(Schema):
     """Both dates inclusive, in UTC; either may be left out (no bound)."""
+
     from_date = QueryDate(data_key='from', metadata=_DATE_DOCUMENTED)
     to_date = QueryDate(data_key='to', metadata=_DATE_DOCUMENTED)
 
@@ -207,15 +227,21 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
     url = data.get('tracking_url')
     if url is not None and tracking_url_hosts:
         host = (urlsplit(url).hostname or '').rstrip('.')
-        if not any(host == allowed or host.endswith('.' + allowed)
-                   for allowed in tracking_url_hosts):
-            raise InvalidInput('Invalid order update', {'tracking_url': [
-                "Must link to a carrier's site the shop allows (TRACKING_URL_HOSTS)."]})
+        if not any(
+            host == allowed or host.endswith('.' + allowed) for allowed in tracking_url_hosts
+        ):
+            raise InvalidInput(
+                'Invalid order update',
+                {
+                    'tracking_url': [
+                        "Must link to a carrier's site the shop allows (TRACKING_URL_HOSTS)."
+                    ]
+                },
+            )
     return data
 
 
-def load_list_query(params: Mapping[str, str] | None,
-                    for_user: bool = False) -> dict[str, Any]:
+def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> dict[str, Any]:
     # An empty value (?status=) means "no filter", as a form would send it.
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
@@ -225,4 +251,3 @@ def load_list_query(params: Mapping[str, str] | None,
 def load_export_query(params: Mapping[str, str] | None) -> dict[str, Any]:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_export_query, params, 'Invalid query parameters')
-

@@ -2,6 +2,7 @@
 writes the change's event to the outbox. Events are handed to `publish`
 only after the commit. A write transaction that lost a deadlock or outwaited
 a lock runs once more (retry_when_busy) before the request answers 503."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,11 +13,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib import metrics
+from chalicelib.catalog import products, stock, stock_rules
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
-from chalicelib.catalog import products, stock, stock_rules
-from chalicelib.errors import (DatabaseBusy, ExportTooLarge, OrderNotFound, OutOfStock,
-                               VersionMismatch)
+from chalicelib.errors import (
+    DatabaseBusy,
+    ExportTooLarge,
+    OrderNotFound,
+    OutOfStock,
+    VersionMismatch,
+)
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
@@ -45,10 +51,12 @@ class CancellationRefunds(Protocol):
     cancellation's transaction and returns the events it wrote (a refund that
     succeeded at once) and the refunds `send` moves after the commit."""
 
-    def record(self, order: Order, actor: Any, now: datetime,
-               reason: str | None) -> tuple[list[Outbox], list[Any]]: ...
+    def record(
+        self, order: Order, actor: Any, now: datetime, reason: str | None
+    ) -> tuple[list[Outbox], list[Any]]: ...
 
     def send(self, refunds: list[Any]) -> Any: ...
+
 
 # marshmallow: loaded by the first create, not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
@@ -74,19 +82,27 @@ class _CatalogMoved(Exception):
 
 
 class OrderService:
-    def __init__(self, publish: Callable[[Sequence[Outbox]], None] = _no_publish,
-                 clock: Callable[[], datetime] = utcnow,
-                 cancellation_refunds: CancellationRefunds | None = None) -> None:
+    def __init__(
+        self,
+        publish: Callable[[Sequence[Outbox]], None] = _no_publish,
+        clock: Callable[[], datetime] = utcnow,
+        cancellation_refunds: CancellationRefunds | None = None,
+    ) -> None:
         self.publish = publish
         self.clock = clock
         self.cancellation_refunds = cancellation_refunds
 
     # -- create ---------------------------------------------------------
-    def create_order(self, principal: Principal, data: dict[str, Any],
-                     idempotency_key: str | None = None,
-                     request_hash: str | None = None) -> Created:
+    def create_order(
+        self,
+        principal: Principal,
+        data: dict[str, Any],
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> Created:
         user_id, email = access.creation_owner(
-            principal, data.get('user_id'), data.get('user_email'))
+            principal, data.get('user_id'), data.get('user_email')
+        )
         if email is not None:
             email = schemas.verified_email(email)  # a token's address too meets the body's rules
         data = {**data, 'user_id': user_id, 'user_email': email}
@@ -104,15 +120,19 @@ class OrderService:
             if idempotency_key is not None:
                 idempotency.release_quietly(idempotency_key)
             raise
-        log.info('Order created successfully: order_id=%s', order.order_id,
-                 extra={'order_id': order.order_id})
+        log.info(
+            'Order created successfully: order_id=%s',
+            order.order_id,
+            extra={'order_id': order.order_id},
+        )
         metrics.emit('OrdersCreated', 1)
         self.publish([event])
         return Created(dump_order(order, items))
 
     @retry_when_busy
-    def _insert_order(self, principal: Principal, data: dict[str, Any], now: datetime,
-                      idempotency_key: str | None) -> tuple[Order, list[OrderItem], Outbox]:
+    def _insert_order(
+        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+    ) -> tuple[Order, list[OrderItem], Outbox]:
         """Price, write and reserve in one transaction. Product rows are
         locked last (stock.py says why), and only those whose stock is
         tracked: an untracked product is priced from the transaction's
@@ -123,37 +143,65 @@ class OrderService:
                     return self._write_order(principal, data, now, idempotency_key)
             except _CatalogMoved:
                 log.info('A product changed while its order was placed: pricing it again')
-        raise DatabaseBusy('The catalog kept changing while the order was placed; '
-                           'try again shortly')
+        raise DatabaseBusy(
+            'The catalog kept changing while the order was placed; try again shortly'
+        )
 
-    def _write_order(self, principal: Principal, data: dict[str, Any], now: datetime,
-                     idempotency_key: str | None) -> tuple[Order, list[OrderItem], Outbox]:
-        requests = [pricing.Request(
-            item['product_id'], item['quantity'],
-            None if item.get('price_at_order') is None else Decimal(item['price_at_order']))
-            for item in data['items']]
+    def _write_order(
+        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+    ) -> tuple[Order, list[OrderItem], Outbox]:
+        requests = [
+            pricing.Request(
+                item['product_id'],
+                item['quantity'],
+                None if item.get('price_at_order') is None else Decimal(item['price_at_order']),
+            )
+            for item in data['items']
+        ]
         rows = products.rows(request.product_id for request in requests)
         priced = pricing.price_order(
-            requests, {product_id: products.entry(row) for product_id, row in rows.items()},
-            staff=principal.role == STAFF, body_currency=data.get('currency'),
-            default_currency=get_settings().default_currency)
-        wanted = [(index, line.product_id, line.quantity)
-                  for index, line in enumerate(priced.lines) if line.reserves]
+            requests,
+            {product_id: products.entry(row) for product_id, row in rows.items()},
+            staff=principal.role == STAFF,
+            body_currency=data.get('currency'),
+            default_currency=get_settings().default_currency,
+        )
+        wanted = [
+            (index, line.product_id, line.quantity)
+            for index, line in enumerate(priced.lines)
+            if line.reserves
+        ]
         # Sold out already in the snapshot: refused before anything is written.
         short = stock_rules.shortages(wanted, rows)
         if short:
             raise OutOfStock(errors={'items': short})
         log.info('Order total calculated: %s %s', priced.total, priced.currency)
         order = Order(
-            user_id=data['user_id'], user_email=data.get('user_email'),
-            status='pending', order_total=priced.total, created_at=now,
-            updated_at=now, version=1, currency=priced.currency)
+            user_id=data['user_id'],
+            user_email=data.get('user_email'),
+            status='pending',
+            order_total=priced.total,
+            created_at=now,
+            updated_at=now,
+            version=1,
+            currency=priced.currency,
+        )
         order.order_id = statements.insert_instance(order)
-        statements.insert(OrderItem, [
-            {'order': order.order_id, 'product_id': line.product_id,
-             'quantity': line.quantity, 'price_at_order': line.price_at_order,
-             'sku': line.sku, 'name': line.name, 'holds_stock': line.reserves}
-            for line in priced.lines])
+        statements.insert(
+            OrderItem,
+            [
+                {
+                    'order': order.order_id,
+                    'product_id': line.product_id,
+                    'quantity': line.quantity,
+                    'price_at_order': line.price_at_order,
+                    'sku': line.sku,
+                    'name': line.name,
+                    'holds_stock': line.reserves,
+                }
+                for line in priced.lines
+            ],
+        )
         items = _items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
         event = record_event(messages.ORDER_CREATED, order, now)
@@ -162,8 +210,7 @@ class OrderService:
             idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)
         if wanted:
             locked = stock.lock(product_id for _, product_id, _ in wanted)
-            if any(locked[product_id].version != rows[product_id].version
-                   for product_id in locked):
+            if any(locked[product_id].version != rows[product_id].version for product_id in locked):
                 raise _CatalogMoved()
             stock.reserve(wanted, locked)
         return order, items, event
@@ -173,10 +220,13 @@ class OrderService:
         order = _readable_order(principal, order_id)
         return dump_order(order, _items_of([order_id])[order_id])
 
-    def list_orders(self, principal: Principal, query: dict[str, Any],
-                    user_id: int | None = None) -> dict[str, Any]:
-        filters: Filters = {'status': query.get('status'),
-                            'user_id': user_id if user_id is not None else query.get('user_id')}
+    def list_orders(
+        self, principal: Principal, query: dict[str, Any], user_id: int | None = None
+    ) -> dict[str, Any]:
+        filters: Filters = {
+            'status': query.get('status'),
+            'user_id': user_id if user_id is not None else query.get('user_id'),
+        }
         page_size = query['page_size']
         page = None
         after = None
@@ -189,8 +239,7 @@ class OrderService:
         filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
         rows = list(_page_of_orders(filters, after, page, page_size))
         orders = rows[:page_size]
-        next_cursor = (encode_cursor(orders[-1].order_id, filters)
-                       if len(rows) > page_size else None)
+        next_cursor = encode_cursor(orders[-1].order_id, filters) if len(rows) > page_size else None
         items = _items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
@@ -204,60 +253,82 @@ class OrderService:
         """Every version of the order, oldest first (creation is version 1)."""
         _readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)
-        return [dump_history_entry(entry, with_sub)
-                for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)]
+        return [
+            dump_history_entry(entry, with_sub)
+            for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)
+        ]
 
-    def export_orders(self, principal: Principal, user_id: int | None,
-                      query: dict[str, Any]) -> str:
+    def export_orders(
+        self, principal: Principal, user_id: int | None, query: dict[str, Any]
+    ) -> str:
         """One user's orders as CSV text (export.py), newest first, read in
         keyset chunks so that memory holds the text and one chunk at most."""
         user_id = access.scope_for_list(principal, user_id)
         start, end = export.bounds(query.get('from_date'), query.get('to_date'))
         count, page, items_of = statements.export_statements(start is not None, end is not None)
-        bounds = {name: value for name, value in (('start', start), ('end', end))
-                  if value is not None}
+        bounds = {
+            name: value for name, value in (('start', start), ('end', end)) if value is not None
+        }
         matching, newest = statements.run(count, user_id=user_id, **bounds).fetchone()
         if matching > export.MAX_ORDERS:
             raise ExportTooLarge(
                 f'{matching} orders match, more than the {export.MAX_ORDERS} one export '
-                'may hold: narrow the dates (from, to) and export in parts')
+                'may hold: narrow the dates (from, to) and export in parts'
+            )
         table = export.CsvTable()
         after = (newest or 0) + 1
         while True:
-            orders = statements.fetch(page, user_id=user_id, after=after,
-                                      limit=export.CHUNK_ORDERS, **bounds)
+            orders = statements.fetch(
+                page, user_id=user_id, after=after, limit=export.CHUNK_ORDERS, **bounds
+            )
             if not orders:
                 break
             items = defaultdict(list)
-            for item in statements.fetch(items_of, user_id=user_id, low=orders[-1].order_id,
-                                         high=orders[0].order_id, **bounds):
+            for item in statements.fetch(
+                items_of,
+                user_id=user_id,
+                low=orders[-1].order_id,
+                high=orders[0].order_id,
+                **bounds,
+            ):
                 items[item.order_id].append(item)
             for order in orders:
                 table.add_order(order, items[order.order_id])
             if table.size > export.MAX_CHARS:
                 raise ExportTooLarge(
                     f'The export would be larger than the {export.MAX_CHARS:,} characters '
-                    'one answer may hold: narrow the dates (from, to) and export in parts')
+                    'one answer may hold: narrow the dates (from, to) and export in parts'
+                )
             if len(orders) < export.CHUNK_ORDERS:
                 break
             after = orders[-1].order_id
         return table.text()
 
     # -- change ---------------------------------------------------------
-    def update_status(self, principal: Principal, order_id: int, new_status: str,
-                      expected_version: int | None = None,
-                      details: dict[str, Any] | None = None) -> dict[str, Any]:
+    def update_status(
+        self,
+        principal: Principal,
+        order_id: int,
+        new_status: str,
+        expected_version: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """details: what may come with the status (carrier, tracking_number,
         tracking_url with shipped; reason with cancelled), already checked."""
-        changed = self.change_status(principal, order_id, changes.StatusRequest(
-            new_status, expected_version, details or {}))
+        changed = self.change_status(
+            principal, order_id, changes.StatusRequest(new_status, expected_version, details or {})
+        )
         assert changed is not None  # None only answers a still_applies condition
         return changed
 
     @retry_when_busy
-    def change_status(self, principal: Principal, order_id: int, request: changes.StatusRequest,
-                      still_applies: Callable[[Order], bool] | None = None,
-                      ) -> dict[str, Any] | None:
+    def change_status(
+        self,
+        principal: Principal,
+        order_id: int,
+        request: changes.StatusRequest,
+        still_applies: Callable[[Order], bool] | None = None,
+    ) -> dict[str, Any] | None:
         """Load and lock the order, let changes.plan_status_change decide, and
         write what it says. still_applies(order): checked on the locked row
         (False: nothing changes and the answer is None), so that a caller's
@@ -272,8 +343,10 @@ class OrderService:
             if change is None:
                 return dump_order(order, items)
             updated = statements.run(
-                _change_statement(change.fields), order_id=order_id, version=order.version,
-                **{name: value for name, value in change.fields.items() if name != 'version'}
+                _change_statement(change.fields),
+                order_id=order_id,
+                version=order.version,
+                **{name: value for name, value in change.fields.items() if name != 'version'},
             ).rowcount
             if updated != 1:
                 raise VersionMismatch(f'Order {order_id} changed meanwhile')
@@ -284,14 +357,19 @@ class OrderService:
             refunds: list[Any] = []
             if order.status == 'cancelled' and self.cancellation_refunds is not None:
                 refund_events, refunds = self.cancellation_refunds.record(
-                    order, principal, now, request.details.get('reason'))
+                    order, principal, now, request.details.get('reason')
+                )
                 events += refund_events
             counts.record_change(old_status=change.old_status, new_status=order.status)
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
-        log.info('Order status updated: order_id=%s status=%s', order_id,
-                 order.status, extra={'order_id': order_id})
+        log.info(
+            'Order status updated: order_id=%s status=%s',
+            order_id,
+            order.status,
+            extra={'order_id': order_id},
+        )
         metrics.emit('OrderStatusChanges', 1)
         self.publish(events)
         if refunds and self.cancellation_refunds is not None:
@@ -314,8 +392,7 @@ class OrderService:
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
             statements.move_stock('release', freed)
-        log.info('Order deleted: order_id=%s', order_id,
-                 extra={'order_id': order_id})
+        log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
 
 
@@ -327,19 +404,39 @@ def _change_statement(fields: dict[str, Any]) -> statements.Statement:
     return statements.CHANGE_STATUS
 
 
-def record_history(order: Order, principal: Principal, now: datetime,
-                   reason: str | None = None) -> None:
+def record_history(
+    order: Order, principal: Principal, now: datetime, reason: str | None = None
+) -> None:
     """The entry of the order's current version (its creation, or a change of
     its money); inside the change's transaction."""
-    _write_history(order.order_id, changes.HistoryEntry(
-        version=order.version, status=order.status, at=now, role=principal.role,
-        sub=principal.sub, reason=reason))
+    _write_history(
+        order.order_id,
+        changes.HistoryEntry(
+            version=order.version,
+            status=order.status,
+            at=now,
+            role=principal.role,
+            sub=principal.sub,
+            reason=reason,
+        ),
+    )
 
 
 def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
-    statements.insert(OrderHistory, [{
-        'order': order_id, 'version': entry.version, 'status': entry.status, 'at': entry.at,
-        'actor_role': entry.role, 'actor_sub': entry.sub, 'reason': entry.reason}])
+    statements.insert(
+        OrderHistory,
+        [
+            {
+                'order': order_id,
+                'version': entry.version,
+                'status': entry.status,
+                'at': entry.at,
+                'actor_role': entry.role,
+                'actor_sub': entry.sub,
+                'reason': entry.reason,
+            }
+        ],
+    )
 
 
 def _readable_order(principal: Principal, order_id: int) -> Order:
@@ -368,16 +465,24 @@ def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
     return items
 
 
-def _page_of_orders(filters: Filters, after: int | None, page: int | None,
-                    page_size: int) -> list[Order]:
+def _page_of_orders(
+    filters: Filters, after: int | None, page: int | None, page_size: int
+) -> list[Order]:
     """One more row than the page holds, newest first."""
     offset = (page - 1) * page_size if page is not None else 0
     statement = statements.order_page(
-        status=filters.get('status') is not None, user_id=filters.get('user_id') is not None,
-        after=after is not None, offset=offset > 0)
+        status=filters.get('status') is not None,
+        user_id=filters.get('user_id') is not None,
+        after=after is not None,
+        offset=offset > 0,
+    )
     values: dict[str, Any] = {'limit': page_size + 1}
-    for name, value in (('status', filters.get('status')), ('user_id', filters.get('user_id')),
-                        ('after', after), ('offset', offset or None)):
+    for name, value in (
+        ('status', filters.get('status')),
+        ('user_id', filters.get('user_id')),
+        ('after', after),
+        ('offset', offset or None),
+    ):
         if value is not None:
             values[name] = value
     return statements.fetch(statement, **values)
@@ -389,5 +494,8 @@ def _total(filters: Filters) -> int:
     # One user's orders are few and sit together in the user_id index.
     if filters.get('status') is None:
         return statements.scalar(statements.COUNT_USER_ORDERS, user_id=filters['user_id'])
-    return statements.scalar(statements.COUNT_USER_ORDERS_WITH_STATUS,
-                             user_id=filters['user_id'], status=filters['status'])
+    return statements.scalar(
+        statements.COUNT_USER_ORDERS_WITH_STATUS,
+        user_id=filters['user_id'],
+        status=filters['status'],
+    )

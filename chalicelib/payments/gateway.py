@@ -7,6 +7,7 @@ Two clients per container, made on first use and kept: one for requests
 refund to the relay) and one for the relay (retries, patient). The secret key
 and webhook secret come from the settings or a Secrets Manager secret
 ({api_key, webhook_secret}); neither is ever logged."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.config import StripeSettings
-from chalicelib.errors import (InvalidInput, PaymentProviderRefused, PaymentProviderUnavailable,
-                               PaymentsNotConfigured)
+from chalicelib.errors import (
+    InvalidInput,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    PaymentsNotConfigured,
+)
 from chalicelib.logs import log
 
 REQUEST, BACKGROUND = 'request', 'background'
@@ -25,8 +30,9 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 
 
 class StripeGateway:
-    def __init__(self, settings: StripeSettings,
-                 read_secret: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self, settings: StripeSettings, read_secret: Callable[[str], str] | None = None
+    ) -> None:
         self._settings = settings
         self._read_secret = read_secret
         self._keys: tuple[str, str] | None = None
@@ -59,40 +65,61 @@ class StripeGateway:
     def client(self, purpose: str = REQUEST) -> Any:
         if purpose not in self._clients:
             import stripe
+
             timeout, retries = _CLIENTS[purpose]
             api_key = self._secrets()[0]
             if not api_key:
                 raise PaymentsNotConfigured()
             base: Any = {'api': self._settings.api_base} if self._settings.api_base else None
             self._clients[purpose] = stripe.StripeClient(
-                api_key, base_addresses=base, max_network_retries=retries,
-                http_client=stripe.RequestsClient(timeout=timeout))
+                api_key,
+                base_addresses=base,
+                max_network_retries=retries,
+                http_client=stripe.RequestsClient(timeout=timeout),
+            )
         return self._clients[purpose]
 
     # -- calls ----------------------------------------------------------------
-    def create_payment_intent(self, amount: int, currency: str, order_id: int,
-                              idempotency_key: str) -> dict:
-        return self._call(lambda: self.client().v1.payment_intents.create(
-            params={'amount': amount, 'currency': currency.lower(),
+    def create_payment_intent(
+        self, amount: int, currency: str, order_id: int, idempotency_key: str
+    ) -> dict:
+        return self._call(
+            lambda: self.client().v1.payment_intents.create(
+                params={
+                    'amount': amount,
+                    'currency': currency.lower(),
                     'metadata': {'order_id': str(order_id)},
-                    'payment_method_types': ['card']},
-            options={'idempotency_key': idempotency_key}))
+                    'payment_method_types': ['card'],
+                },
+                options={'idempotency_key': idempotency_key},
+            )
+        )
 
     def payment_intent(self, payment_intent_id: str) -> dict:
         return self._call(lambda: self.client().v1.payment_intents.retrieve(payment_intent_id))
 
-    def create_refund(self, payment_intent_id: str, amount: int, refund_id: int,
-                      order_id: int, purpose: str) -> dict:
-        return self._call(lambda: self.client(purpose).v1.refunds.create(
-            params={'payment_intent': payment_intent_id, 'amount': amount,
-                    'metadata': {'refund_id': str(refund_id), 'order_id': str(order_id)}},
-            options={'idempotency_key': f'orders-refund-{refund_id}'}))
+    def create_refund(
+        self, payment_intent_id: str, amount: int, refund_id: int, order_id: int, purpose: str
+    ) -> dict:
+        return self._call(
+            lambda: self.client(purpose).v1.refunds.create(
+                params={
+                    'payment_intent': payment_intent_id,
+                    'amount': amount,
+                    'metadata': {'refund_id': str(refund_id), 'order_id': str(order_id)},
+                },
+                options={'idempotency_key': f'orders-refund-{refund_id}'},
+            )
+        )
 
     def find_refund(self, payment_intent_id: str, refund_id: int, purpose: str) -> dict | None:
         """The Stripe refund made for this refund row, if one was (found by its
         metadata, which outlives Stripe's 24 h idempotency keys)."""
-        listed = self._call(lambda: self.client(purpose).v1.refunds.list(
-            params={'payment_intent': payment_intent_id, 'limit': 100}))
+        listed = self._call(
+            lambda: self.client(purpose).v1.refunds.list(
+                params={'payment_intent': payment_intent_id, 'limit': 100}
+            )
+        )
         for refund in listed.get('data') or []:
             if (refund.get('metadata') or {}).get('refund_id') == str(refund_id):
                 return refund
@@ -102,6 +129,7 @@ class StripeGateway:
         """The event in a webhook body whose Stripe-Signature holds; InvalidInput
         otherwise (the body is never logged)."""
         import stripe
+
         secret = self._secrets()[1]
         if not secret:
             raise PaymentsNotConfigured('Stripe webhooks are not configured on this deployment')
@@ -110,18 +138,23 @@ class StripeGateway:
         try:
             # The library's own check (what Webhook.construct_event runs first),
             # without its building a StripeObject tree we would not read.
-            stripe.WebhookSignature.verify_header(raw_body, signature, secret,
-                                                  tolerance=WEBHOOK_TOLERANCE_SECONDS)
+            stripe.WebhookSignature.verify_header(
+                raw_body, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+            )
             event = json.loads(raw_body)
         except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError):
             raise InvalidInput('Invalid Stripe-Signature') from None
-        if not isinstance(event, dict) or not isinstance(event.get('id'), str) \
-                or not isinstance(event.get('type'), str):
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get('id'), str)
+            or not isinstance(event.get('type'), str)
+        ):
             raise InvalidInput('Not a Stripe event')
         return event
 
     def _call(self, call: Callable[[], Any]) -> dict:
         import stripe
+
         try:
             return call().to_dict()
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -134,4 +167,5 @@ class StripeGateway:
                 raise PaymentProviderUnavailable() from None
             log.error('Stripe refused the call: HTTP %s %s', status, exc.user_message or '')
             raise PaymentProviderRefused(
-                f'Stripe refused the request: {exc.user_message or status}') from None
+                f'Stripe refused the request: {exc.user_message or status}'
+            ) from None

@@ -11,6 +11,7 @@ attempt may have made (by its metadata): at most one Stripe refund per row.
 
 A payment taken outside the service is given back outside: its refund
 succeeds at once, in the transaction that asked for it."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ from typing import Any, cast
 
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
-from chalicelib.errors import (Forbidden, OrderNotFound, PaymentProviderRefused,
-                               PaymentProviderUnavailable, PaymentsNotConfigured, RefundNotFound)
+from chalicelib.errors import (
+    Forbidden,
+    OrderNotFound,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    PaymentsNotConfigured,
+    RefundNotFound,
+)
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
@@ -31,11 +38,15 @@ from chalicelib.logs import log
 from chalicelib.orders import access, idempotency
 from chalicelib.orders.service import record_history
 from chalicelib.payments import rules
-from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.payments.answers import dump_refund
+from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.storage import dialect, statements
-from chalicelib.storage.connection import (CONNECTION_ERRORS, database, discard_if_broken,
-                                           retry_when_busy)
+from chalicelib.storage.connection import (
+    CONNECTION_ERRORS,
+    database,
+    discard_if_broken,
+    retry_when_busy,
+)
 from chalicelib.storage.models import Order, Outbox, Refund
 
 # How long the writer of a refund row alone may send it.
@@ -78,17 +89,25 @@ def locked_refund(refund_id: int) -> Refund:
 
 
 class RefundService:
-    def __init__(self, gateway: Callable[[], StripeGateway | None],
-                 publish: Callable[[list[Outbox]], None], clock: Callable[[], datetime] = utcnow
-                 ) -> None:
+    def __init__(
+        self,
+        gateway: Callable[[], StripeGateway | None],
+        publish: Callable[[list[Outbox]], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.gateway = gateway  # None: Stripe is not configured
         self.publish = publish
         self.clock = clock
 
     # -- asking ------------------------------------------------------------
-    def request_refund(self, principal: Principal, order_id: int, data: dict,
-                       key: str | None = None, request_hash: str | None = None
-                       ) -> tuple[dict, bool]:
+    def request_refund(
+        self,
+        principal: Principal,
+        order_id: int,
+        data: dict,
+        key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[dict, bool]:
         """(the refund, whether it is a replay). Staff only."""
         readable_order(principal, order_id)
         if principal.role != STAFF:
@@ -113,14 +132,15 @@ class RefundService:
         return refund, False
 
     @retry_when_busy
-    def _record_request(self, principal: Principal, order_id: int, data: dict,
-                        key: str | None, now: datetime
-                        ) -> tuple[dict, list[Outbox], list[Claim]]:
+    def _record_request(
+        self, principal: Principal, order_id: int, data: dict, key: str | None, now: datetime
+    ) -> tuple[dict, list[Outbox], list[Claim]]:
         with database.atomic():
             order = locked_order(order_id)
             currency = order_currency(order)
-            left = rules.refundable(order.amount_paid, order.amount_refunded,
-                                    _pending_total(order_id))
+            left = rules.refundable(
+                order.amount_paid, order.amount_refunded, _pending_total(order_id)
+            )
             items = data.get('items')
             if items is not None:
                 amount = rules.items_amount(items, _ordered(order_id), _refunded_lines(order_id))
@@ -128,56 +148,115 @@ class RefundService:
                 amount = data.get('amount', left)
             rules.check_refund(order_id, amount, left, currency)
             refund, events, claims = self._record(
-                order, amount, principal, now, reason=data.get('reason'),
-                items=items, currency=currency)
+                order,
+                amount,
+                principal,
+                now,
+                reason=data.get('reason'),
+                items=items,
+                currency=currency,
+            )
             answer = dump_refund(refund)
             if key is not None:
                 idempotency.complete(key, answer, order_id)
-        log.info('Refund %s recorded: order_id=%s amount=%s', refund.refund_id, order_id,
-                 amount, extra={'order_id': order_id})
+        log.info(
+            'Refund %s recorded: order_id=%s amount=%s',
+            refund.refund_id,
+            order_id,
+            amount,
+            extra={'order_id': order_id},
+        )
         return answer, events, claims
 
-    def record(self, order: Order, actor: Any, now: datetime,
-               reason: str | None) -> tuple[list[Outbox], list[Claim]]:
+    def record(
+        self, order: Order, actor: Any, now: datetime, reason: str | None
+    ) -> tuple[list[Outbox], list[Claim]]:
         """A cancellation's refund of everything still refundable, with the
         cancellation's reason; inside the cancellation's transaction, which
         already counted the order's version."""
-        left = rules.refundable(order.amount_paid, order.amount_refunded,
-                                _pending_total(order.order_id))
+        left = rules.refundable(
+            order.amount_paid, order.amount_refunded, _pending_total(order.order_id)
+        )
         if left <= 0:
             return [], []
-        _, events, claims = self._record(order, left, actor, now, in_change=True,
-                                         currency=order_currency(order),
-                                         reason=reason or 'Order cancelled')
+        _, events, claims = self._record(
+            order,
+            left,
+            actor,
+            now,
+            in_change=True,
+            currency=order_currency(order),
+            reason=reason or 'Order cancelled',
+        )
         return events, claims
 
-    def record_late_payment(self, order: Order, payment_intent_id: str, amount: Decimal,
-                            currency: str, actor: Any, now: datetime) -> list[Claim]:
+    def record_late_payment(
+        self,
+        order: Order,
+        payment_intent_id: str,
+        amount: Decimal,
+        currency: str,
+        actor: Any,
+        now: datetime,
+    ) -> list[Claim]:
         """A payment the order could not take (it was cancelled, or already
         paid): all of it goes back. Inside the webhook's transaction."""
         token = str(uuid.uuid4())
-        refund = Refund(order=order.order_id, amount=amount, currency=currency,
-                        status=rules.PENDING,
-                        reason='Paid after the order could no longer take a payment',
-                        provider=rules.STRIPE, payment_reference=payment_intent_id,
-                        late_payment=True, actor_role=actor.role, actor_sub=actor.sub,
-                        created_at=now, updated_at=now, attempts=1,
-                        claim_token=token, claimed_until=now + CLAIM_LEASE)
+        refund = Refund(
+            order=order.order_id,
+            amount=amount,
+            currency=currency,
+            status=rules.PENDING,
+            reason='Paid after the order could no longer take a payment',
+            provider=rules.STRIPE,
+            payment_reference=payment_intent_id,
+            late_payment=True,
+            actor_role=actor.role,
+            actor_sub=actor.sub,
+            created_at=now,
+            updated_at=now,
+            attempts=1,
+            claim_token=token,
+            claimed_until=now + CLAIM_LEASE,
+        )
         refund.save(force_insert=True)
-        log.warning('Late payment %s on order %s: refunding all of it', payment_intent_id,
-                    order.order_id, extra={'order_id': order.order_id})
+        log.warning(
+            'Late payment %s on order %s: refunding all of it',
+            payment_intent_id,
+            order.order_id,
+            extra={'order_id': order.order_id},
+        )
         return [(refund.refund_id, token)]
 
-    def _record(self, order: Order, amount: Decimal, actor: Any, now: datetime, *,
-                currency: str, reason: str | None = None, items: list | None = None,
-                in_change: bool = False) -> tuple[Refund, list[Outbox], list[Claim]]:
+    def _record(
+        self,
+        order: Order,
+        amount: Decimal,
+        actor: Any,
+        now: datetime,
+        *,
+        currency: str,
+        reason: str | None = None,
+        items: list | None = None,
+        in_change: bool = False,
+    ) -> tuple[Refund, list[Outbox], list[Claim]]:
         outside = order.payment_provider is None
         refund = Refund(
-            order=order.order_id, amount=amount, currency=currency, status=rules.PENDING,
-            reason=reason, items=json.dumps(items, separators=(',', ':')) if items else None,
-            provider=order.payment_provider, payment_reference=order.payment_reference,
-            late_payment=False, actor_role=actor.role, actor_sub=actor.sub, created_at=now,
-            updated_at=now, attempts=0 if outside else 1)
+            order=order.order_id,
+            amount=amount,
+            currency=currency,
+            status=rules.PENDING,
+            reason=reason,
+            items=json.dumps(items, separators=(',', ':')) if items else None,
+            provider=order.payment_provider,
+            payment_reference=order.payment_reference,
+            late_payment=False,
+            actor_role=actor.role,
+            actor_sub=actor.sub,
+            created_at=now,
+            updated_at=now,
+            attempts=0 if outside else 1,
+        )
         token = str(uuid.uuid4())
         if not outside:
             refund.claim_token, refund.claimed_until = token, now + CLAIM_LEASE
@@ -191,8 +270,10 @@ class RefundService:
     # -- reading --------------------------------------------------------------
     def list_refunds(self, principal: Principal, order_id: int) -> list[dict]:
         readable_order(principal, order_id)
-        return [dump_refund(refund) for refund in
-                Refund.select().where(Refund.order == order_id).order_by(Refund.refund_id)]
+        return [
+            dump_refund(refund)
+            for refund in Refund.select().where(Refund.order == order_id).order_by(Refund.refund_id)
+        ]
 
     def get_refund(self, principal: Principal, order_id: int, refund_id: int) -> dict:
         readable_order(principal, order_id)
@@ -235,31 +316,50 @@ class RefundService:
                 # An earlier attempt may have reached Stripe.
                 found = gateway.find_refund(reference, refund_id, purpose)
             stripe_refund = found or gateway.create_refund(
-                reference, units, refund_id, refund.order_id, purpose)
+                reference, units, refund_id, refund.order_id, purpose
+            )
         except PaymentProviderUnavailable:
             backoff = RELAY_BACKOFF if purpose == BACKGROUND else timedelta(0)
             Refund.update(claimed_until=self.clock() + backoff).where(
-                (Refund.refund_id == refund_id) & (Refund.claim_token == token)
-                & (Refund.status == rules.PENDING)).execute()
-            log.warning('Refund %s handed to the relay: Stripe unavailable', refund_id,
-                        extra={'order_id': refund.order_id})
+                (Refund.refund_id == refund_id)
+                & (Refund.claim_token == token)
+                & (Refund.status == rules.PENDING)
+            ).execute()
+            log.warning(
+                'Refund %s handed to the relay: Stripe unavailable',
+                refund_id,
+                extra={'order_id': refund.order_id},
+            )
             raise
         except (PaymentProviderRefused, PaymentsNotConfigured) as exc:
             self.settle(refund_id, None, rules.FAILED, failure=str(exc))
             return 1
-        self.settle(refund_id, stripe_refund.get('id'),
-                    rules.refund_status_of(stripe_refund.get('status')))
+        self.settle(
+            refund_id, stripe_refund.get('id'), rules.refund_status_of(stripe_refund.get('status'))
+        )
         return 1
 
-    def settle(self, refund_id: int, provider_refund_id: str | None, status: str,
-               failure: str | None = None, actor: Any = None) -> None:
+    def settle(
+        self,
+        refund_id: int,
+        provider_refund_id: str | None,
+        status: str,
+        failure: str | None = None,
+        actor: Any = None,
+    ) -> None:
         """Record what Stripe did with a refund; publish what it changed."""
         events = self._settle(refund_id, provider_refund_id, status, failure, actor)
         self.publish(events)
 
     @retry_when_busy
-    def _settle(self, refund_id: int, provider_refund_id: str | None, status: str,
-                failure: str | None, actor: Any) -> list[Outbox]:
+    def _settle(
+        self,
+        refund_id: int,
+        provider_refund_id: str | None,
+        status: str,
+        failure: str | None,
+        actor: Any,
+    ) -> list[Outbox]:
         with database.atomic():
             order_id = Refund.select(Refund.order).where(Refund.refund_id == refund_id).scalar()
             if order_id is None:
@@ -267,8 +367,9 @@ class RefundService:
             # The order first, then the refund: the order every writer takes.
             order = locked_order(order_id)
             refund = locked_refund(refund_id)
-            return settle_locked(refund, order, provider_refund_id, status, failure, actor,
-                                 self.clock())
+            return settle_locked(
+                refund, order, provider_refund_id, status, failure, actor, self.clock()
+            )
 
     def relay(self, time_left: Callable[[], float]) -> int:
         """Send the refunds whose claim lapsed (requests that gave up, died, or
@@ -292,48 +393,94 @@ class RefundService:
         with database.atomic():
             query = dialect.skip_locked(
                 Refund.select(Refund.refund_id)
-                .where((Refund.status == rules.PENDING) & (Refund.claimed_until <= now)
-                       & Refund.provider.is_null(False))
-                .order_by(Refund.claimed_until).limit(RELAY_CLAIM))
+                .where(
+                    (Refund.status == rules.PENDING)
+                    & (Refund.claimed_until <= now)
+                    & Refund.provider.is_null(False)
+                )
+                .order_by(Refund.claimed_until)
+                .limit(RELAY_CLAIM)
+            )
             claims = []
             for row in list(query):
                 token = str(uuid.uuid4())
-                Refund.update(claim_token=token, claimed_until=now + CLAIM_LEASE,
-                              attempts=Refund.attempts + 1).where(
-                    Refund.refund_id == row.refund_id).execute()
+                Refund.update(
+                    claim_token=token, claimed_until=now + CLAIM_LEASE, attempts=Refund.attempts + 1
+                ).where(Refund.refund_id == row.refund_id).execute()
                 claims.append((row.refund_id, token))
         return claims
 
 
-def settle_locked(refund: Refund, order: Order, provider_refund_id: str | None, status: str,
-                  failure: str | None, actor: Any, now: datetime) -> list[Outbox]:
+def settle_locked(
+    refund: Refund,
+    order: Order,
+    provider_refund_id: str | None,
+    status: str,
+    failure: str | None,
+    actor: Any,
+    now: datetime,
+) -> list[Outbox]:
     """Inside a transaction holding the order and the refund: apply Stripe's word."""
     if refund.status != rules.PENDING:
         if refund.status == rules.SUCCEEDED and status == rules.FAILED:
-            log.error('Stripe failed refund %s after it had succeeded: check it by hand',
-                      refund.refund_id, extra={'order_id': order.order_id})
+            log.error(
+                'Stripe failed refund %s after it had succeeded: check it by hand',
+                refund.refund_id,
+                extra={'order_id': order.order_id},
+            )
             metrics.emit('RefundFailures', 1)
         return []
     if status == rules.PENDING:
-        (Refund.update(provider_refund_id=provider_refund_id or refund.provider_refund_id,
-                       claimed_until=now + RECHECK_PENDING, updated_at=now)
-         .where(Refund.refund_id == refund.refund_id).execute())
+        (
+            Refund.update(
+                provider_refund_id=provider_refund_id or refund.provider_refund_id,
+                claimed_until=now + RECHECK_PENDING,
+                updated_at=now,
+            )
+            .where(Refund.refund_id == refund.refund_id)
+            .execute()
+        )
         return []
     if status == rules.FAILED:
-        (Refund.update(status=rules.FAILED, provider_refund_id=provider_refund_id,
-                       failure=failure, claim_token=None, claimed_until=None, updated_at=now)
-         .where(Refund.refund_id == refund.refund_id).execute())
-        log.error('Refund %s failed: %s', refund.refund_id, failure or 'refused by Stripe',
-                  extra={'order_id': order.order_id})
+        (
+            Refund.update(
+                status=rules.FAILED,
+                provider_refund_id=provider_refund_id,
+                failure=failure,
+                claim_token=None,
+                claimed_until=None,
+                updated_at=now,
+            )
+            .where(Refund.refund_id == refund.refund_id)
+            .execute()
+        )
+        log.error(
+            'Refund %s failed: %s',
+            refund.refund_id,
+            failure or 'refused by Stripe',
+            extra={'order_id': order.order_id},
+        )
         metrics.emit('RefundFailures', 1)
         return []
-    return [_succeed(refund, order, actor or Principal(sub=refund.actor_sub,
-                                                       role=refund.actor_role),
-                     now, provider_refund_id)]
+    return [
+        _succeed(
+            refund,
+            order,
+            actor or Principal(sub=refund.actor_sub, role=refund.actor_role),
+            now,
+            provider_refund_id,
+        )
+    ]
 
 
-def _succeed(refund: Refund, order: Order, actor: Any, now: datetime,
-             provider_refund_id: str | None, in_change: bool = False) -> Outbox:
+def _succeed(
+    refund: Refund,
+    order: Order,
+    actor: Any,
+    now: datetime,
+    provider_refund_id: str | None,
+    in_change: bool = False,
+) -> Outbox:
     """The refund succeeded: the order's money changes (a version of its own,
     unless it is part of the change that asked for it) and order_refunded
     is written."""
@@ -343,46 +490,84 @@ def _succeed(refund: Refund, order: Order, actor: Any, now: datetime,
             order.payment_provider, order.payment_reference = rules.STRIPE, refund.payment_reference
         order.amount_paid += refund.amount
     if in_change:
-        statements.run(statements.SET_REFUNDED, amount_refunded=order.amount_refunded,
-                       order_id=order.order_id)
+        statements.run(
+            statements.SET_REFUNDED, amount_refunded=order.amount_refunded, order_id=order.order_id
+        )
     else:
         statements.run(
-            statements.CHANGE_PAYMENT, status=order.status, updated_at=now,
-            amount_paid=order.amount_paid, amount_refunded=order.amount_refunded,
-            payment_provider=order.payment_provider, payment_reference=order.payment_reference,
-            order_id=order.order_id, version=order.version)
+            statements.CHANGE_PAYMENT,
+            status=order.status,
+            updated_at=now,
+            amount_paid=order.amount_paid,
+            amount_refunded=order.amount_refunded,
+            payment_provider=order.payment_provider,
+            payment_reference=order.payment_reference,
+            order_id=order.order_id,
+            version=order.version,
+        )
         order.version, order.updated_at = order.version + 1, now
-        record_history(order, actor, now, f'Refund {refund.refund_id}: '
-                                          f'{money.display(refund.amount, refund.currency)}')
-    (Refund.update(status=rules.SUCCEEDED, provider_refund_id=provider_refund_id,
-                   claim_token=None, claimed_until=None, updated_at=now)
-     .where(Refund.refund_id == refund.refund_id).execute())
+        record_history(
+            order,
+            actor,
+            now,
+            f'Refund {refund.refund_id}: {money.display(refund.amount, refund.currency)}',
+        )
+    (
+        Refund.update(
+            status=rules.SUCCEEDED,
+            provider_refund_id=provider_refund_id,
+            claim_token=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        .where(Refund.refund_id == refund.refund_id)
+        .execute()
+    )
     refund.status = rules.SUCCEEDED
-    log.info('Refund %s succeeded: order_id=%s amount=%s', refund.refund_id, order.order_id,
-             refund.amount, extra={'order_id': order.order_id})
+    log.info(
+        'Refund %s succeeded: order_id=%s amount=%s',
+        refund.refund_id,
+        order.order_id,
+        refund.amount,
+        extra={'order_id': order.order_id},
+    )
     metrics.emit('RefundsSucceeded', 1)
-    return record_event(messages.ORDER_REFUNDED, order, now, messages.refunded_details(
-        refund.refund_id, refund.amount, refund.reason, order.amount_refunded))
+    return record_event(
+        messages.ORDER_REFUNDED,
+        order,
+        now,
+        messages.refunded_details(
+            refund.refund_id, refund.amount, refund.reason, order.amount_refunded
+        ),
+    )
 
 
 def _pending_total(order_id: int) -> Decimal:
-    return sum((refund.amount for refund in Refund.select(Refund.amount).where(
-        (Refund.order == order_id) & (Refund.status == rules.PENDING))), money.ZERO)
+    return sum(
+        (
+            refund.amount
+            for refund in Refund.select(Refund.amount).where(
+                (Refund.order == order_id) & (Refund.status == rules.PENDING)
+            )
+        ),
+        money.ZERO,
+    )
 
 
 def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
-    return {item.order_item_id: (item.quantity, item.price_at_order)
-            for item in statements.fetch(statements.ITEMS_OF, order_ids=[order_id])}
+    return {
+        item.order_item_id: (item.quantity, item.price_at_order)
+        for item in statements.fetch(statements.ITEMS_OF, order_ids=[order_id])
+    }
 
 
 def _refunded_lines(order_id: int) -> dict[int, int]:
     """Quantity of each line refunded or being refunded."""
     counted: dict[int, int] = {}
     for refund in Refund.select(Refund.items).where(
-            (Refund.order == order_id) & Refund.items.is_null(False)
-            & (Refund.status != rules.FAILED)):
+        (Refund.order == order_id) & Refund.items.is_null(False) & (Refund.status != rules.FAILED)
+    ):
         for line in json.loads(refund.items or '[]'):
             line_id = line['order_item_id']
             counted[line_id] = counted.get(line_id, 0) + line['quantity']
     return counted
-

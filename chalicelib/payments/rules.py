@@ -1,4 +1,5 @@
 """What a payment or a refund may be. Pure: no database, no HTTP, no AWS."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -24,17 +25,21 @@ def payment_key(order_id: int) -> str:
 
 def check_payable(order_id: int, status: str, total: Decimal) -> None:
     if status != 'pending':
-        raise PaymentConflict(f"Order {order_id} is '{status}': only a pending order takes "
-                              'a payment')
+        raise PaymentConflict(
+            f"Order {order_id} is '{status}': only a pending order takes a payment"
+        )
     if total <= 0:
         raise PaymentConflict(f'Order {order_id} has nothing to pay')
 
 
 def matches(order_total: Decimal, currency: str, paid_units: object, paid_currency: object) -> bool:
     """Whether a provider's payment (minor units, lower-case currency) is the order's total."""
-    return (type(paid_units) is int and isinstance(paid_currency, str)
-            and paid_currency.upper() == currency
-            and paid_units == money.to_minor_units(order_total, currency))
+    return (
+        type(paid_units) is int
+        and isinstance(paid_currency, str)
+        and paid_currency.upper() == currency
+        and paid_units == money.to_minor_units(order_total, currency)
+    )
 
 
 def refundable(amount_paid: Decimal, amount_refunded: Decimal, pending: Decimal) -> Decimal:
@@ -42,8 +47,11 @@ def refundable(amount_paid: Decimal, amount_refunded: Decimal, pending: Decimal)
     return max(amount_paid - amount_refunded - pending, money.ZERO)
 
 
-def items_amount(requested: Iterable[Mapping[str, int]], ordered: Mapping[int, tuple[int, Decimal]],
-                 refunded: Mapping[int, int]) -> Decimal:
+def items_amount(
+    requested: Iterable[Mapping[str, int]],
+    ordered: Mapping[int, tuple[int, Decimal]],
+    refunded: Mapping[int, int],
+) -> Decimal:
     """quantity x price_at_order over the lines asked for. `ordered`: order_item_id ->
     (quantity, price_at_order); `refunded`: order_item_id -> quantity refunded or
     being refunded. A line not of this order is a 400; more of a line than is
@@ -71,8 +79,9 @@ def items_amount(requested: Iterable[Mapping[str, int]], ordered: Mapping[int, t
 
 def check_refund(order_id: int, amount: Decimal, left: Decimal, currency: str) -> Decimal:
     if not money.fits_currency(amount, currency):
-        raise InvalidInput('Invalid refund', {'amount': [
-            f'Must have no more decimals than {currency} allows.']})
+        raise InvalidInput(
+            'Invalid refund', {'amount': [f'Must have no more decimals than {currency} allows.']}
+        )
     if left <= 0:
         raise PaymentConflict(f'Order {order_id} has nothing left to refund')
     if amount <= 0:
@@ -80,5 +89,6 @@ def check_refund(order_id: int, amount: Decimal, left: Decimal, currency: str) -
     if amount > left:
         raise PaymentConflict(
             f'Order {order_id} has {money.to_text(left, currency)} {currency} left to refund, '
-            f'less than {money.to_text(amount, currency)}')
+            f'less than {money.to_text(amount, currency)}'
+        )
     return amount

@@ -1,5 +1,6 @@
 """The refund request's rules (marshmallow). The answers are in answers.py: a
 GET of a refund never loads marshmallow."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -15,6 +16,7 @@ class RefundItemSchema(Schema):
 
 class RefundRequestSchema(Schema):
     """amount, or items, or neither (everything still refundable); not both."""
+
     amount = Money()
     items = fields.List(fields.Nested(RefundItemSchema), validate=validate.Length(min=1, max=100))
     reason = fields.String(validate=reason_rules())

@@ -3,6 +3,7 @@ say happened. Each Stripe event id is handled at most once: the id is
 recorded in the same transaction as the change it makes and its outbox row,
 so a redelivery finds it and changes nothing, and a failure rolls back both
 (Stripe delivers again)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,8 +24,15 @@ from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
 from chalicelib.payments import rules
 from chalicelib.payments.gateway import StripeGateway
-from chalicelib.payments.refunds import (Claim, RefundService, locked_order, locked_refund,
-                                         order_currency, readable_order, settle_locked)
+from chalicelib.payments.refunds import (
+    Claim,
+    RefundService,
+    locked_order,
+    locked_refund,
+    order_currency,
+    readable_order,
+    settle_locked,
+)
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent
@@ -38,9 +46,13 @@ class AlreadyHandled(Exception):
 
 
 class PaymentService:
-    def __init__(self, gateway: Callable[[], StripeGateway | None], refunds: RefundService,
-                 publish: Callable[[list[Outbox]], None], clock: Callable[[], datetime] = utcnow
-                 ) -> None:
+    def __init__(
+        self,
+        gateway: Callable[[], StripeGateway | None],
+        refunds: RefundService,
+        publish: Callable[[list[Outbox]], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.gateway = gateway
         self.refunds = refunds
         self.publish = publish
@@ -67,15 +79,27 @@ class PaymentService:
         else:
             # The key makes a retried create (two clicks, a timeout) the same intent.
             intent = gateway.create_payment_intent(
-                money.to_minor_units(order.order_total, currency), currency, order_id,
-                rules.payment_key(order_id))
-            statements.run(statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'],
-                           order_id=order_id)
-        log.info('Payment started: order_id=%s payment_intent=%s', order_id, intent['id'],
-                 extra={'order_id': order_id})
-        return {'payment_intent_id': intent['id'], 'client_secret': intent['client_secret'],
-                'amount': money.to_json(order.order_total), 'currency': currency,
-                'status': intent['status']}
+                money.to_minor_units(order.order_total, currency),
+                currency,
+                order_id,
+                rules.payment_key(order_id),
+            )
+            statements.run(
+                statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
+            )
+        log.info(
+            'Payment started: order_id=%s payment_intent=%s',
+            order_id,
+            intent['id'],
+            extra={'order_id': order_id},
+        )
+        return {
+            'payment_intent_id': intent['id'],
+            'client_secret': intent['client_secret'],
+            'amount': money.to_json(order.order_total),
+            'currency': currency,
+            'status': intent['status'],
+        }
 
     # -- webhooks -------------------------------------------------------------
     def handle_webhook(self, raw_body: bytes | str, signature: str | None) -> dict:
@@ -94,8 +118,9 @@ class PaymentService:
                     listed = (subject.get('refunds') or {}).get('data') or []
                     events, claims = self._refunds_updated(event_id, event_type, listed)
                 else:
-                    log.info('Stripe event %s (%s) acknowledged: nothing to do', event_id,
-                             event_type)
+                    log.info(
+                        'Stripe event %s (%s) acknowledged: nothing to do', event_id, event_type
+                    )
                     return {'received': True}
             except AlreadyHandled:
                 log.info('Stripe event %s already handled', event_id)
@@ -105,8 +130,7 @@ class PaymentService:
         return {'received': True}
 
     @retry_when_busy
-    def _payment_succeeded(self, event_id: str, intent: dict
-                           ) -> tuple[list[Outbox], list[Claim]]:
+    def _payment_succeeded(self, event_id: str, intent: dict) -> tuple[list[Outbox], list[Claim]]:
         order_id = _order_id_of(intent)
         now = self.clock()
         actor = Principal(sub=event_id, role=PAYMENT)
@@ -127,20 +151,35 @@ class PaymentService:
                     return [], []  # this very payment is already recorded
                 return [], self._late_payment(order, intent, received, actor, now)
             if not rules.matches(order.order_total, currency, received, intent.get('currency')):
-                log.error('Payment mismatch on order %s: PaymentIntent %s paid %s %s, the '
-                          'order is %s %s', order_id, intent.get('id'), received,
-                          intent.get('currency'), order.order_total, currency,
-                          extra={'order_id': order_id})
+                log.error(
+                    'Payment mismatch on order %s: PaymentIntent %s paid %s %s, the order is %s %s',
+                    order_id,
+                    intent.get('id'),
+                    received,
+                    intent.get('currency'),
+                    order.order_total,
+                    currency,
+                    extra={'order_id': order_id},
+                )
                 metrics.emit('PaymentMismatches', 1)
                 return [], []
             statements.run(
-                statements.CHANGE_PAYMENT, status='paid', updated_at=now,
-                amount_paid=order.order_total, amount_refunded=order.amount_refunded,
-                payment_provider=rules.STRIPE, payment_reference=intent['id'],
-                order_id=order_id, version=order.version)
+                statements.CHANGE_PAYMENT,
+                status='paid',
+                updated_at=now,
+                amount_paid=order.order_total,
+                amount_refunded=order.amount_refunded,
+                payment_provider=rules.STRIPE,
+                payment_reference=intent['id'],
+                order_id=order_id,
+                version=order.version,
+            )
             order.status, order.version, order.updated_at = 'paid', order.version + 1, now
-            order.amount_paid, order.payment_provider, order.payment_reference = \
-                order.order_total, rules.STRIPE, intent['id']
+            order.amount_paid, order.payment_provider, order.payment_reference = (
+                order.order_total,
+                rules.STRIPE,
+                intent['id'],
+            )
             record_history(order, actor, now)
             event = record_event(messages.ORDER_UPDATED, order, now)
             counts.record_change(old_status='pending', new_status='paid')
@@ -148,21 +187,28 @@ class PaymentService:
         metrics.emit('PaymentsReceived', 1)
         return [event], []
 
-    def _late_payment(self, order: Any, intent: dict, received: object, actor: Principal,
-                      now: datetime) -> list[Claim]:
+    def _late_payment(
+        self, order: Any, intent: dict, received: object, actor: Principal, now: datetime
+    ) -> list[Claim]:
         currency = str(intent.get('currency') or '').upper()
         if type(received) is not int or not money.is_currency(currency):
-            log.error('PaymentIntent %s paid %s %s, which this service cannot refund: refund '
-                      'it by hand', intent.get('id'), received, currency,
-                      extra={'order_id': order.order_id})
+            log.error(
+                'PaymentIntent %s paid %s %s, which this service cannot refund: refund it by hand',
+                intent.get('id'),
+                received,
+                currency,
+                extra={'order_id': order.order_id},
+            )
             metrics.emit('PaymentMismatches', 1)
             return []
         return self.refunds.record_late_payment(
-            order, intent['id'], money.from_minor_units(received, currency), currency, actor, now)
+            order, intent['id'], money.from_minor_units(received, currency), currency, actor, now
+        )
 
     @retry_when_busy
-    def _refunds_updated(self, event_id: str, event_type: str, stripe_refunds: list
-                         ) -> tuple[list[Outbox], list[Claim]]:
+    def _refunds_updated(
+        self, event_id: str, event_type: str, stripe_refunds: list
+    ) -> tuple[list[Outbox], list[Claim]]:
         now = self.clock()
         actor = Principal(sub=event_id, role=PAYMENT)
         events: list[Outbox] = []
@@ -170,16 +216,25 @@ class PaymentService:
             _record_event_id(event_id, event_type, now)
             for stripe_refund in stripe_refunds:
                 refund_id = _refund_id_of(stripe_refund)
-                order_id = Refund.select(Refund.order).where(
-                    Refund.refund_id == refund_id).scalar() if refund_id else None
+                order_id = (
+                    Refund.select(Refund.order).where(Refund.refund_id == refund_id).scalar()
+                    if refund_id
+                    else None
+                )
                 if refund_id is None or order_id is None:
                     log.info('Stripe refund %s is none of ours', stripe_refund.get('id'))
                     continue
                 order = locked_order(order_id)
                 refund = locked_refund(refund_id)
-                events += settle_locked(refund, order, stripe_refund.get('id'),
-                                        rules.refund_status_of(stripe_refund.get('status')),
-                                        stripe_refund.get('failure_reason'), actor, now)
+                events += settle_locked(
+                    refund,
+                    order,
+                    stripe_refund.get('id'),
+                    rules.refund_status_of(stripe_refund.get('status')),
+                    stripe_refund.get('failure_reason'),
+                    actor,
+                    now,
+                )
         return events, []
 
 
@@ -188,8 +243,10 @@ def _record_event_id(event_id: str, event_type: str, now: datetime) -> None:
     same moment waits here for the first to commit, then finds the id; the
     AlreadyHandled it raises rolls its transaction back."""
     try:
-        statements.insert(StripeEvent, [{'event_id': event_id, 'event_type': event_type[:100],
-                                         'processed_at': now}])
+        statements.insert(
+            StripeEvent,
+            [{'event_id': event_id, 'event_type': event_type[:100], 'processed_at': now}],
+        )
     except peewee.IntegrityError:
         raise AlreadyHandled() from None
 
@@ -209,7 +266,11 @@ def _refund_id_of(stripe_refund: dict) -> int | None:
     value = _metadata_id(stripe_refund, 'refund_id')
     if value is not None:
         return value
-    found = Refund.select(Refund.refund_id).where(
-        Refund.provider_refund_id == stripe_refund.get('id')).scalar() \
-        if stripe_refund.get('id') else None
+    found = (
+        Refund.select(Refund.refund_id)
+        .where(Refund.provider_refund_id == stripe_refund.get('id'))
+        .scalar()
+        if stripe_refund.get('id')
+        else None
+    )
     return found

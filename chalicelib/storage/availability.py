@@ -1,5 +1,6 @@
 """Driver errors become the domain's DatabaseUnavailable here, at the edge of
 storage, so that nothing above it names a Peewee or PyMySQL exception."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -21,6 +21,7 @@ a lock wait (1213, 1205) leaves the session healthy, so the connection is kept
 and the transaction run once more (retry_when_busy); anything else that is an
 OperationalError or InterfaceError is taken as a broken connection and dropped.
 """
+
 from __future__ import annotations
 
 import functools
@@ -82,8 +83,13 @@ class CredentialedMySQLDatabase(peewee.MySQLDatabase):
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
         user, password = self.credentials.get()
-        return pymysql.connect(database=self.database, autocommit=True, user=user,
-                               password=password, **self.connect_params)
+        return pymysql.connect(
+            database=self.database,
+            autocommit=True,
+            user=user,
+            password=password,
+            **self.connect_params,
+        )
 
 
 def make_database(db_settings: DatabaseSettings, credentials: Any = None) -> peewee.Database:
@@ -94,15 +100,29 @@ def make_database(db_settings: DatabaseSettings, credentials: Any = None) -> pee
         # IMMEDIATE: a write transaction takes the write lock when it begins,
         # so a read-then-write never fails on a snapshot another writer moved.
         return peewee.SqliteDatabase(
-            db_settings.path, lock_type='IMMEDIATE', thread_safe=False,
-            check_same_thread=False, field_types=SQLITE_FIELD_TYPES,
-            pragmas={'journal_mode': 'wal', 'foreign_keys': 1,
-                     'busy_timeout': 5000, 'synchronous': 'normal'})
+            db_settings.path,
+            lock_type='IMMEDIATE',
+            thread_safe=False,
+            check_same_thread=False,
+            field_types=SQLITE_FIELD_TYPES,
+            pragmas={
+                'journal_mode': 'wal',
+                'foreign_keys': 1,
+                'busy_timeout': 5000,
+                'synchronous': 'normal',
+            },
+        )
     return CredentialedMySQLDatabase(
-        db_settings.name, credentials, host=db_settings.host, port=db_settings.port,
-        field_types=MYSQL_FIELD_TYPES, autoconnect=True, thread_safe=False,
+        db_settings.name,
+        credentials,
+        host=db_settings.host,
+        port=db_settings.port,
+        field_types=MYSQL_FIELD_TYPES,
+        autoconnect=True,
+        thread_safe=False,
         **_tls(db_settings.ssl_ca),
-        **MYSQL_TIMEOUTS)
+        **MYSQL_TIMEOUTS,
+    )
 
 
 def _tls(ca_path: str | None) -> dict[str, Any]:
@@ -150,8 +170,10 @@ def _open() -> None:
         if error_code(exc) != ACCESS_DENIED or not database.obj.credentials.renew():
             raise
         # The password was rotated since it was read: once more with the new one.
-        log.warning('The database refused the credentials (%s); signing in again '
-                    'with the secret read anew', describe(exc))
+        log.warning(
+            'The database refused the credentials (%s); signing in again with the secret read anew',
+            describe(exc),
+        )
         database.connect()
 
 
@@ -222,6 +244,7 @@ def retry_when_busy(transaction: Callable[P, R]) -> Callable[P, R]:
 
     Wrap the function that opens the transaction, never one called inside
     one: a deadlock rolls back the whole transaction, not a savepoint."""
+
     @functools.wraps(transaction)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -237,6 +260,7 @@ def retry_when_busy(transaction: Callable[P, R]) -> Callable[P, R]:
             if error_code(exc) not in BUSY:
                 raise
             raise unavailable(exc) from exc
+
     return run
 
 

@@ -14,6 +14,7 @@ and says whether trying again could help.
 A failure of AWS (Secrets Manager, or the credentials the signer needs) is
 raised as CredentialsUnavailable, an OperationalError: to a request it is the
 database being unreachable, a 503, never a 500."""
+
 import json
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -44,15 +45,18 @@ class CredentialsUnavailable(peewee.OperationalError):
 def credentials_for(settings: Settings) -> Credentials:
     database = settings.database
     if database.iam_auth:
-        return IamAuthToken(lambda: aws.client('rds', settings.aws_region),
-                            database.host, database.port, database.user,
-                            settings.aws_region)
+        return IamAuthToken(
+            lambda: aws.client('rds', settings.aws_region),
+            database.host,
+            database.port,
+            database.user,
+            settings.aws_region,
+        )
     if database.secret_arn:
         # The secret lives in the region its ARN names, whatever AWS_REGION says.
         parts = database.secret_arn.split(':')
         region = parts[3] if len(parts) > 3 and parts[3] else settings.aws_region
-        return SecretCredentials(lambda: aws.client('secretsmanager', region),
-                                 database.secret_arn)
+        return SecretCredentials(lambda: aws.client('secretsmanager', region), database.secret_arn)
     return FixedCredentials(database.user, database.password)
 
 
@@ -60,12 +64,14 @@ def _call_aws(call: Callable[[], _T]) -> _T:
     """call(), with an AWS failure raised as CredentialsUnavailable whose text
     is the class and AWS error code, for the log: never a value it read."""
     from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return call()
     except ClientError as exc:
         error = exc.response.get('Error', {})
         raise CredentialsUnavailable(
-            f"ClientError {error.get('Code', '?')}: {error.get('Message', '')}") from exc
+            f'ClientError {error.get("Code", "?")}: {error.get("Message", "")}'
+        ) from exc
     except BotoCoreError as exc:
         raise CredentialsUnavailable(f'{type(exc).__name__}: {exc}') from exc
 
@@ -82,9 +88,13 @@ class FixedCredentials:
 
 
 class SecretCredentials:
-    def __init__(self, secretsmanager: Callable[[], Any], secret_arn: str,
-                 ttl: float = SECRET_TTL,
-                 monotonic: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        secretsmanager: Callable[[], Any],
+        secret_arn: str,
+        ttl: float = SECRET_TTL,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         self._secretsmanager = secretsmanager
         self._secret_arn = secret_arn
         self._ttl = ttl
@@ -101,8 +111,9 @@ class SecretCredentials:
             except CredentialsUnavailable as exc:
                 # The last value read is still the best guess; the server
                 # says whether it still holds (1045 reads it again).
-                log.warning('Could not read the database secret again, using the one '
-                            'read before: %s', exc)
+                log.warning(
+                    'Could not read the database secret again, using the one read before: %s', exc
+                )
         assert self._credentials is not None  # _read() set them or raised
         return self._credentials
 
@@ -112,29 +123,34 @@ class SecretCredentials:
         return self._credentials != before
 
     def _read(self) -> None:
-        secret = _call_aws(lambda: self._secretsmanager().get_secret_value(
-            SecretId=self._secret_arn))
+        secret = _call_aws(
+            lambda: self._secretsmanager().get_secret_value(SecretId=self._secret_arn)
+        )
         try:
             value = json.loads(secret['SecretString'])
             credentials = (value['username'], value['password'])
         except (KeyError, TypeError, ValueError):
             # Say nothing of what the secret holds: it may be a password.
             raise CredentialsUnavailable(
-                'the database secret is not JSON {"username": ..., "password": ...}') from None
+                'the database secret is not JSON {"username": ..., "password": ...}'
+            ) from None
         self._credentials = credentials
         self._read_at = self._clock()
 
 
 class IamAuthToken:
-    def __init__(self, rds: Callable[[], Any], host: str, port: int, user: str,
-                 region: str) -> None:
+    def __init__(
+        self, rds: Callable[[], Any], host: str, port: int, user: str, region: str
+    ) -> None:
         self._rds = rds
         self._host, self._port, self._user, self._region = host, port, user, region
 
     def get(self) -> tuple[str, str]:
-        token: str = _call_aws(lambda: self._rds().generate_db_auth_token(
-            DBHostname=self._host, Port=self._port, DBUsername=self._user,
-            Region=self._region))
+        token: str = _call_aws(
+            lambda: self._rds().generate_db_auth_token(
+                DBHostname=self._host, Port=self._port, DBUsername=self._user, Region=self._region
+            )
+        )
         return self._user, token
 
     def renew(self) -> bool:

@@ -4,6 +4,7 @@ one place: placeholders, row locks, isolation, the id an INSERT reports.
 SQLite needs no row lock: its write transactions take the database's write
 lock when they begin (BEGIN IMMEDIATE), so FOR UPDATE and SKIP LOCKED are
 MariaDB's alone."""
+
 from __future__ import annotations
 
 import re
@@ -21,14 +22,21 @@ _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|:([a-z_][a-z0-9
 
 def replace_placeholders(text: str, replace: Callable[[str], str]) -> str:
     """`text` with each `:name` outside a quoted literal replaced by replace(name)."""
-    return _TOKEN.sub(lambda match: replace(match.group(1)) if match.group(1)
-                      else match.group(0), text)
+    return _TOKEN.sub(
+        lambda match: replace(match.group(1)) if match.group(1) else match.group(0), text
+    )
 
 
 def expand_lists(text: str, lengths: Mapping[str, int]) -> str:
     """`:name` of a list value of n items becomes `:name_0, ..., :name_{n-1}`."""
-    return replace_placeholders(text, lambda name: ', '.join(
-        f':{name}_{i}' for i in range(lengths[name])) if name in lengths else f':{name}')
+    return replace_placeholders(
+        text,
+        lambda name: (
+            ', '.join(f':{name}_{i}' for i in range(lengths[name]))
+            if name in lengths
+            else f':{name}'
+        ),
+    )
 
 
 def render(text: str, sqlite: bool, for_update: bool = False) -> str:

@@ -1,4 +1,5 @@
 """Column types that mean the same on SQLite and MariaDB."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -14,14 +15,23 @@ from chalicelib.config import get_settings
 # MariaDB's collations ignore trailing spaces (and the default one case): an
 # exact key (an Idempotency-Key) is stored as bytes there.
 # A SKU is compared exactly too (its 64 characters, UTF-8, fit 256 bytes).
-SQLITE_FIELD_TYPES = {'MONEY': 'TEXT', 'DATETIME6': 'DATETIME',
-                      'EXACT_KEY': 'VARCHAR(255)', 'EXACT_SKU': 'VARCHAR(64)'}
-MYSQL_FIELD_TYPES = {'MONEY': 'DECIMAL(10,2)', 'DATETIME6': 'DATETIME(6)',
-                     'EXACT_KEY': 'VARBINARY(255)', 'EXACT_SKU': 'VARBINARY(256)'}
+SQLITE_FIELD_TYPES = {
+    'MONEY': 'TEXT',
+    'DATETIME6': 'DATETIME',
+    'EXACT_KEY': 'VARCHAR(255)',
+    'EXACT_SKU': 'VARCHAR(64)',
+}
+MYSQL_FIELD_TYPES = {
+    'MONEY': 'DECIMAL(10,2)',
+    'DATETIME6': 'DATETIME(6)',
+    'EXACT_KEY': 'VARBINARY(255)',
+    'EXACT_SKU': 'VARBINARY(256)',
+}
 
 
 class MoneyField(peewee.Field):
     """Exact money: DECIMAL(10,2) on MariaDB, TEXT on SQLite, Decimal in Python."""
+
     field_type = 'MONEY'
 
     def db_value(self, value: Decimal | None) -> str | None:
@@ -33,6 +43,7 @@ class MoneyField(peewee.Field):
 
 class ExactKeyField(peewee.CharField):
     """Up to 255 ASCII characters compared byte for byte."""
+
     field_type = 'EXACT_KEY'
 
     def get_modifiers(self) -> None:
@@ -44,6 +55,7 @@ class ExactKeyField(peewee.CharField):
 
 class ExactSkuField(peewee.CharField):
     """A product's SKU, unique byte for byte: MUG-BLUE and mug-blue are two."""
+
     field_type = 'EXACT_SKU'
 
     def get_modifiers(self) -> None:

@@ -11,6 +11,7 @@ DDL is transactional, and a run commits whole or not at all).
 
 A released step never changes; a change to the schema is a new step, and
 the models say what the steps add up to."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -116,14 +117,16 @@ _HISTORY_TABLE = {
         '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "order_id" INTEGER NOT NULL, '
         '"version" INTEGER NOT NULL, "status" VARCHAR(50) NOT NULL, "at" DATETIME NOT NULL, '
         '"actor_role" VARCHAR(16), "actor_sub" VARCHAR(255), "reason" TEXT, '
-        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)'),
+        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)'
+    ),
     'mysql': (
         'CREATE TABLE IF NOT EXISTS `order_history` ('
         '`id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `order_id` BIGINT NOT NULL, '
         '`version` INTEGER NOT NULL, `status` VARCHAR(50) NOT NULL, '
         '`at` DATETIME(6) NOT NULL, `actor_role` VARCHAR(16), `actor_sub` VARCHAR(255), '
         '`reason` TEXT, '
-        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)'),
+        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)'
+    ),
 }
 _SHIPMENT_COLUMNS = [
     ('carrier', lambda: peewee.CharField(max_length=50, null=True)),
@@ -196,7 +199,8 @@ _PAYMENT_TABLES = {
 _PAYMENT_BACKFILL = (
     'UPDATE orders SET amount_paid = order_total '
     'WHERE order_id BETWEEN {low} AND {high} '
-    "AND status IN ('paid', 'shipped', 'delivered')")
+    "AND status IN ('paid', 'shipped', 'delivered')"
+)
 # Step 5 fills in older orders this many at a time.
 BATCH_ORDERS = 5_000
 
@@ -209,14 +213,16 @@ _PRODUCTS_TABLE = {
         '"name" VARCHAR(200) NOT NULL, "unit_price" TEXT NOT NULL, '
         '"currency" VARCHAR(3) NOT NULL, "active" INTEGER NOT NULL, "on_hand" INTEGER, '
         '"reserved" INTEGER NOT NULL, "version" INTEGER NOT NULL, '
-        '"updated_at" DATETIME NOT NULL)'),
+        '"updated_at" DATETIME NOT NULL)'
+    ),
     'mysql': (
         'CREATE TABLE IF NOT EXISTS `products` ('
         '`product_id` BIGINT NOT NULL PRIMARY KEY, `sku` VARBINARY(256), '
         '`name` VARCHAR(200) NOT NULL, `unit_price` DECIMAL(10,2) NOT NULL, '
         '`currency` VARCHAR(3) NOT NULL, `active` BOOL NOT NULL, `on_hand` BIGINT, '
         '`reserved` BIGINT NOT NULL, `version` INTEGER NOT NULL, '
-        '`updated_at` DATETIME(6) NOT NULL)'),
+        '`updated_at` DATETIME(6) NOT NULL)'
+    ),
 }
 _CATALOG_COLUMNS = {  # (table, column, its definition on SQLite, on MariaDB)
     ('orders', 'currency'): ('VARCHAR(3) NOT NULL {default}', 'VARCHAR(3) NOT NULL {default}'),
@@ -240,7 +246,8 @@ def _idempotency_keys_know_their_order(migrator: SchemaMigrator) -> None:
     # Keys completed before this step: their stored answer names the order.
     database.execute_sql(
         "UPDATE idempotency_keys SET order_id = JSON_EXTRACT(response_body, '$.order_id') "
-        'WHERE order_id IS NULL AND response_body IS NOT NULL')
+        'WHERE order_id IS NULL AND response_body IS NOT NULL'
+    )
 
 
 def _processed_events_by_time(migrator: SchemaMigrator) -> None:
@@ -268,8 +275,7 @@ def _shipping_cancellation_history(migrator: SchemaMigrator) -> None:
         _add_column(migrator, 'orders', name, field())
     database.execute_sql(_HISTORY_TABLE['sqlite' if is_sqlite() else 'mysql'])
     _add_index(migrator, 'order_history', ('order_id', 'version'), unique=True)
-    low, high = database.execute_sql(
-        'SELECT MIN(order_id), MAX(order_id) FROM orders').fetchone()
+    low, high = database.execute_sql('SELECT MIN(order_id), MAX(order_id) FROM orders').fetchone()
     while low is not None and low <= high:
         # Integers of our own making: literal, so each batch is one plain statement.
         bounds = {'low': int(low), 'high': int(low) + BATCH_ORDERS - 1}
@@ -296,7 +302,8 @@ def _catalog_currencies_and_stock(migrator: SchemaMigrator) -> None:
             continue
         definition = definitions[0 if sqlite else 1].format(default=column_default_currency())
         database.execute_sql(
-            f'ALTER TABLE {quote}{table}{quote} ADD COLUMN {quote}{name}{quote} {definition}')
+            f'ALTER TABLE {quote}{table}{quote} ADD COLUMN {quote}{name}{quote} {definition}'
+        )
 
 
 def _payments_and_refunds(migrator: SchemaMigrator) -> None:
@@ -314,11 +321,11 @@ def _payments_and_refunds(migrator: SchemaMigrator) -> None:
     _add_index(migrator, 'refunds', ('order_id',))
     _add_index(migrator, 'refunds', ('status', 'claimed_until'))
     _add_index(migrator, 'stripe_events', ('processed_at',))
-    low, high = database.execute_sql(
-        'SELECT MIN(order_id), MAX(order_id) FROM orders').fetchone()
+    low, high = database.execute_sql('SELECT MIN(order_id), MAX(order_id) FROM orders').fetchone()
     while low is not None and low <= high:
-        database.execute_sql(_PAYMENT_BACKFILL.format(
-            low=int(low), high=int(low) + BATCH_ORDERS - 1))
+        database.execute_sql(
+            _PAYMENT_BACKFILL.format(low=int(low), high=int(low) + BATCH_ORDERS - 1)
+        )
         low += BATCH_ORDERS
 
 
@@ -326,30 +333,32 @@ STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
     (3, 'processed events by time', _processed_events_by_time),
-    (4, 'outbox rows say when the relay may take them',
-     _outbox_rows_say_when_the_relay_may_take_them),
-    (5, 'shipping details, cancellation reasons and order history',
-     _shipping_cancellation_history),
+    (
+        4,
+        'outbox rows say when the relay may take them',
+        _outbox_rows_say_when_the_relay_may_take_them,
+    ),
+    (5, 'shipping details, cancellation reasons and order history', _shipping_cancellation_history),
     (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
     (7, 'payments and refunds', _payments_and_refunds),
 ]
 LATEST = STEPS[-1][0]
 
 
-def _add_column(migrator: SchemaMigrator, table: str, name: str,
-                field: peewee.Field) -> None:
+def _add_column(migrator: SchemaMigrator, table: str, name: str, field: peewee.Field) -> None:
     """Add a nullable column unless it exists (MySQL 8 has no ADD COLUMN IF NOT EXISTS)."""
     if name not in {column.name for column in database.get_columns(table)}:
         migrator.add_column(table, name, field).run()
 
 
-def _add_index(migrator: SchemaMigrator, table: str, columns: tuple[str, ...],
-               unique: bool = False) -> None:
+def _add_index(
+    migrator: SchemaMigrator, table: str, columns: tuple[str, ...], unique: bool = False
+) -> None:
     """Create the index peewee would name for these columns, unless it exists
     (MySQL 8 has no CREATE INDEX IF NOT EXISTS)."""
     from playhouse.migrate import make_index_name
-    if make_index_name(table, columns) not in {
-            index.name for index in database.get_indexes(table)}:
+
+    if make_index_name(table, columns) not in {index.name for index in database.get_indexes(table)}:
         migrator.add_index(table, columns, unique).run()
 
 
@@ -365,8 +374,7 @@ class Migrated(TypedDict):
     applied: list[int]  # the steps this run applied
 
 
-def upgrade(seed_counts: Callable[[], object],
-            clock: Callable[[], datetime] = utcnow) -> list[int]:
+def upgrade(seed_counts: Callable[[], object], clock: Callable[[], datetime] = utcnow) -> list[int]:
     """Apply the steps the database lacks, in order; the versions applied.
     `seed_counts` writes the count rows of a database that has none (the
     order domain knows the statuses; storage does not)."""
@@ -378,6 +386,7 @@ def upgrade(seed_counts: Callable[[], object],
         done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
         # Imported here: an up-to-date database (every warm start) never needs it.
         from playhouse.migrate import SchemaMigrator
+
         migrator = SchemaMigrator.from_database(database)
         for number, name, step in STEPS:
             if number in done:
@@ -402,7 +411,8 @@ def _one_copy_at_a_time() -> Iterator[None]:
     # hold the databases of several stages (or of several test runs).
     lock_name = "CONCAT('orders_schema.', DATABASE())"
     taken = database.execute_sql(
-        f'SELECT GET_LOCK({lock_name}, %s)', (LOCK_WAIT_SECONDS,)).fetchone()[0]
+        f'SELECT GET_LOCK({lock_name}, %s)', (LOCK_WAIT_SECONDS,)
+    ).fetchone()[0]
     if taken != 1:
         raise SchemaLocked(f'another copy has been migrating for over {LOCK_WAIT_SECONDS} s')
     try:

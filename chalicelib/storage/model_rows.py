@@ -3,6 +3,7 @@ small adapter: tests/unit/test_model_rows.py fails the day Peewee changes them.
 
 Model instances are built from rows the service read itself (no defaults
 filled in, nothing marked as changed), and read back as {field name: value}."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar

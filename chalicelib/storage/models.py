@@ -1,11 +1,17 @@
 """Peewee tables: one set of models for SQLite and MariaDB."""
+
 import peewee
 
 from chalicelib.money import ZERO
 from chalicelib.storage.connection import database
-from chalicelib.storage.fields import (ExactKeyField, ExactSkuField, IdField, MoneyField,
-                                      OrderCurrencyField, PreciseDateTimeField)
-
+from chalicelib.storage.fields import (
+    ExactKeyField,
+    ExactSkuField,
+    IdField,
+    MoneyField,
+    OrderCurrencyField,
+    PreciseDateTimeField,
+)
 
 # What the columns added to existing rows start at (the rows a migration finds).
 NO_MONEY = peewee.SQL("DEFAULT '0.00'")
@@ -47,16 +53,14 @@ class Order(BaseModel):
         # Lists are newest first, i.e. by order_id descending. InnoDB secondary
         # indexes end in the primary key, and SQLite's in the rowid, so each of
         # these serves its filter's ORDER BY order_id DESC LIMIT n without a sort.
-        indexes = (
-            (('user_id', 'status'), False),
-        )
+        indexes = ((('user_id', 'status'), False),)
 
 
 class OrderItem(BaseModel):
     order_item_id = IdField()
     order = peewee.ForeignKeyField(
-        Order, column_name='order_id', backref='items', on_delete='CASCADE',
-        index=True)
+        Order, column_name='order_id', backref='items', on_delete='CASCADE', index=True
+    )
     product_id = peewee.BigIntegerField()
     quantity = peewee.IntegerField()
     price_at_order = MoneyField()
@@ -78,9 +82,9 @@ class OrderHistory(BaseModel):
     """One row per version of an order, written in the transaction of the
     change that made that version; the first is the creation. It goes with
     its order (see docs/api.md, "Order history")."""
+
     id = IdField()
-    order = peewee.ForeignKeyField(
-        Order, column_name='order_id', on_delete='CASCADE', index=False)
+    order = peewee.ForeignKeyField(Order, column_name='order_id', on_delete='CASCADE', index=False)
     version = peewee.IntegerField()
     status = peewee.CharField(max_length=50)
     at = PreciseDateTimeField()
@@ -93,17 +97,15 @@ class OrderHistory(BaseModel):
     class Meta:
         table_name = 'order_history'
         # One entry per version, whatever races: the database refuses a second.
-        indexes = (
-            (('order', 'version'), True),
-        )
+        indexes = ((('order', 'version'), True),)
 
 
 class Refund(BaseModel):
     """Money given back on an order: committed with whatever asked for it,
     executed after the commit (payments/refunds.py)."""
+
     refund_id = IdField()
-    order = peewee.ForeignKeyField(
-        Order, column_name='order_id', on_delete='CASCADE', index=True)
+    order = peewee.ForeignKeyField(Order, column_name='order_id', on_delete='CASCADE', index=True)
     order_id: int  # what peewee sets beside `order`: the key, read without a query
     amount = MoneyField()
     currency = peewee.CharField(max_length=3)
@@ -129,13 +131,12 @@ class Refund(BaseModel):
 
     class Meta:
         table_name = 'refunds'
-        indexes = (
-            (('status', 'claimed_until'), False),
-        )
+        indexes = ((('status', 'claimed_until'), False),)
 
 
 class StripeEvent(BaseModel):
     """A Stripe event id handled, kept 14 days (longer than Stripe retries)."""
+
     event_id = peewee.CharField(max_length=255, primary_key=True)
     event_type = peewee.CharField(max_length=100)
     processed_at = PreciseDateTimeField(index=True)
@@ -148,6 +149,7 @@ class Product(BaseModel):
     """The shop's catalog (chalicelib/catalog). `on_hand` NULL: stock not
     tracked (no limit). `reserved` is what open orders hold, the service's own
     count; `version` counts the catalog's writes (PUT, import), not stock moves."""
+
     product_id = peewee.BigIntegerField(primary_key=True)
     sku = ExactSkuField(null=True, unique=True)
     name = peewee.CharField(max_length=200)
@@ -165,6 +167,7 @@ class Product(BaseModel):
 
 class OrderCount(BaseModel):
     """How many orders have a status, spread over shards (see counts.py)."""
+
     status = peewee.CharField(max_length=50)
     shard = peewee.SmallIntegerField()
     n = peewee.BigIntegerField(default=0)
@@ -217,6 +220,7 @@ class ProcessedEvent(BaseModel):
 
 class SchemaVersion(BaseModel):
     """One row per migration step applied (storage/migrations.py)."""
+
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=100)
     applied_at = PreciseDateTimeField()
@@ -226,5 +230,15 @@ class SchemaVersion(BaseModel):
 
 
 # The service's data; SchemaVersion is the migrations' own bookkeeping.
-MODELS = [Order, OrderItem, OrderHistory, Refund, Product, OrderCount, IdempotencyKey, Outbox,
-          ProcessedEvent, StripeEvent]
+MODELS = [
+    Order,
+    OrderItem,
+    OrderHistory,
+    Refund,
+    Product,
+    OrderCount,
+    IdempotencyKey,
+    Outbox,
+    ProcessedEvent,
+    StripeEvent,
+]

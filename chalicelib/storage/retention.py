@@ -8,6 +8,7 @@ A batch reads the primary keys of up to `batch` old rows (a plain read,
 which locks nothing) and deletes those rows by key in a statement of its own:
 it holds locks on the rows it deletes and on nothing else, never on a whole
 table, and it never touches the orders."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -44,11 +45,15 @@ class Rule:
         # a model without any).
         key = cast(peewee.Field, self.model._meta.primary_key)
         # .tuples() yields one 1-tuple per row; peewee's stubs say it yields models.
-        rows = cast(Iterable[tuple[object]], self.model.select(key)
-                    .where(self.since < before)
-                    .order_by(self.since)
-                    .limit(batch).tuples())
-        keys = [value for value, in rows]
+        rows = cast(
+            Iterable[tuple[object]],
+            self.model.select(key)
+            .where(self.since < before)
+            .order_by(self.since)
+            .limit(batch)
+            .tuples(),
+        )
+        keys = [value for (value,) in rows]
         if keys:
             self.model.delete().where(key.in_(keys) & (self.since < before)).execute()
         return len(keys)
@@ -58,8 +63,7 @@ def rules(outbox_retention: timedelta, key_ttl: timedelta) -> list[Rule]:
     """key_ttl: how long the order domain honours an Idempotency-Key."""
     return [
         Rule('idempotency_keys', IdempotencyKey, IdempotencyKey.created_at, key_ttl),
-        Rule('processed_events', ProcessedEvent, ProcessedEvent.processed_at,
-             PROCESSED_EVENT_TTL),
+        Rule('processed_events', ProcessedEvent, ProcessedEvent.processed_at, PROCESSED_EVENT_TTL),
         # Stripe retries an event for three days: a redelivery always finds its id.
         Rule('stripe_events', StripeEvent, StripeEvent.processed_at, PROCESSED_EVENT_TTL),
         # A pending event has no published_at: it is never deleted.
@@ -67,8 +71,13 @@ def rules(outbox_retention: timedelta, key_ttl: timedelta) -> list[Rule]:
     ]
 
 
-def clean_up(outbox_retention: timedelta, key_ttl: timedelta, time_left: Callable[[], float],
-             clock: Callable[[], datetime] = utcnow, batch: int = BATCH) -> dict[str, int]:
+def clean_up(
+    outbox_retention: timedelta,
+    key_ttl: timedelta,
+    time_left: Callable[[], float],
+    clock: Callable[[], datetime] = utcnow,
+    batch: int = BATCH,
+) -> dict[str, int]:
     """Delete what is past its time, a batch from each table in turn (a
     backlog in one never starves the others), until nothing old is left or
     time_left() is no longer positive; the rows found old, by table. The

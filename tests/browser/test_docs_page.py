@@ -7,6 +7,7 @@ out". The rendered page is saved as docs/screenshots/api-docs.png.
 Skipped where Chromium is not installed, except under CI=true, where it
 fails: .ci/run installs Debian's chromium (`apt-get install chromium` as
 root; CHROMIUM names another binary)."""
+
 import base64
 import json
 import os
@@ -33,10 +34,14 @@ TIMEOUT = 30
 
 if not os.access(CHROMIUM, os.X_OK):
     if IN_CI:
-        pytest.fail(f'Chromium is not installed ({CHROMIUM}) and CI=true: the browser test '
-                    'must run (.ci/run installs it)', pytrace=False)
-    pytest.skip(f'Chromium is not installed ({CHROMIUM}): apt-get install chromium',
-                allow_module_level=True)
+        pytest.fail(
+            f'Chromium is not installed ({CHROMIUM}) and CI=true: the browser test '
+            'must run (.ci/run installs it)',
+            pytrace=False,
+        )
+    pytest.skip(
+        f'Chromium is not installed ({CHROMIUM}): apt-get install chromium', allow_module_level=True
+    )
 
 
 def free_port():
@@ -69,21 +74,42 @@ def service(tmp_path_factory, issuer):
     trusting the test run's token issuer."""
     data = tmp_path_factory.mktemp('service')
     port = free_port()
-    env = {name: value for name, value in os.environ.items()
-           if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')
+    }
     auth = issuer.auth_settings()
-    env.update(DATABASE_URL=f'sqlite:///{data}/orders.sqlite3', MAIL_DIR=str(data / 'mail'),
-               AUTO_MIGRATE='true', AUTH_ISSUER=auth.issuer,
-               AUTH_AUDIENCE=','.join(auth.audiences), AUTH_JWKS_URL=auth.jwks_url)
+    env.update(
+        DATABASE_URL=f'sqlite:///{data}/orders.sqlite3',
+        MAIL_DIR=str(data / 'mail'),
+        AUTO_MIGRATE='true',
+        AUTH_ISSUER=auth.issuer,
+        AUTH_AUDIENCE=','.join(auth.audiences),
+        AUTH_JWKS_URL=auth.jwks_url,
+    )
     log = open(data / 'chalice.log', 'wb')  # noqa: SIM115 - the server writes to it until it stops
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / 'chalice'), 'local', '--stage', 'local',
-         '--port', str(port), '--no-autoreload'],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(Path(sys.executable).parent / 'chalice'),
+            'local',
+            '--stage',
+            'local',
+            '--port',
+            str(port),
+            '--no-autoreload',
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f'http://127.0.0.1:{port}'
     try:
-        wait_until(lambda: process.poll() is not None or answers(f'{base}/health'),
-                   'chalice local answering /health')
+        wait_until(
+            lambda: process.poll() is not None or answers(f'{base}/health'),
+            'chalice local answering /health',
+        )
         assert process.poll() is None, (data / 'chalice.log').read_text()
         yield base
     finally:
@@ -120,8 +146,9 @@ class DevTools:
                 self.problems.append(entry['text'])
 
     def evaluate(self, expression):
-        result = self.send('Runtime.evaluate', expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.send(
+            'Runtime.evaluate', expression=expression, returnByValue=True, awaitPromise=True
+        )
         if 'exceptionDetails' in result:
             raise AssertionError(f'{expression}: {result["exceptionDetails"]}')
         return result['result'].get('value')
@@ -147,16 +174,31 @@ class DevTools:
 def browser(tmp_path_factory):
     profile = tmp_path_factory.mktemp('chromium-profile')
     process = subprocess.Popen(
-        [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-         '--no-first-run', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', f'--user-data-dir={profile}', '--remote-debugging-port=0',
-         '--window-size=1280,1400', 'about:blank'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            CHROMIUM,
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            f'--user-data-dir={profile}',
+            '--remote-debugging-port=0',
+            '--window-size=1280,1400',
+            'about:blank',
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # Port 0: Chromium picks one and writes it into the profile.
         active = profile / 'DevToolsActivePort'
-        port = wait_until(lambda: active.exists() and active.read_text().split('\n')[0],
-                          'Chromium listening for DevTools')
+        port = wait_until(
+            lambda: active.exists() and active.read_text().split('\n')[0],
+            'Chromium listening for DevTools',
+        )
         with urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list', timeout=5) as listing:
             [page] = [target for target in json.load(listing) if target['type'] == 'page']
         devtools = DevTools(page['webSocketDebuggerUrl'])
@@ -176,8 +218,9 @@ def docs(service, browser):
     browser.problems.clear()
     browser.send('Page.navigate', url=f'{service}/docs')
     count = sum(len(methods) for methods in app.routes.values())
-    browser.wait_for(f'document.querySelectorAll(".opblock").length === {count}',
-                     'every operation rendered')
+    browser.wait_for(
+        f'document.querySelectorAll(".opblock").length === {count}', 'every operation rendered'
+    )
     yield browser
     assert browser.problems == [], 'the page reported errors'
 
@@ -194,7 +237,8 @@ def test_docs_lists_every_route_and_method(docs):
         s.querySelector('.opblock-summary-path').dataset.path])""")
 
     assert sorted(map(tuple, listed)) == sorted(
-        (method, path) for path, methods in app.routes.items() for method in methods)
+        (method, path) for path, methods in app.routes.items() for method in methods
+    )
     assert docs.evaluate('document.title') == 'Orders service API'
 
 
@@ -210,10 +254,10 @@ def test_docs_page_runs_within_its_policy_and_saves_a_screenshot(docs):
 def test_try_it_out_calls_the_api_beside_the_document_even_behind_a_stage_prefix(docs):
     # The document's server is ".": wherever it is served from, e.g. API
     # Gateway's /api stage, "Try it out" calls the API next to it.
-    url = docs.evaluate('''window.ui.fn.buildRequest({
+    url = docs.evaluate("""window.ui.fn.buildRequest({
         spec: window.ui.specSelectors.specJson().toJS(), operationId: 'get_order',
         parameters: {order_id: 7},
-        contextUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com/api/openapi.json'}).url''')
+        contextUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com/api/openapi.json'}).url""")
 
     assert url == 'https://abc.execute-api.eu-west-1.amazonaws.com/api/orders/7'
 
@@ -222,8 +266,7 @@ def test_authorize_sends_the_bearer_token_with_try_it_out(docs, bearer_token):
     docs.click('button.btn.authorize')
     docs.type_into('.modal-ux input', bearer_token)
     docs.click('.modal-ux .auth-btn-wrapper button.authorize')
-    docs.wait_for('!!document.querySelector(".modal-ux .auth-btn-wrapper .btn-done")',
-                  'authorized')
+    docs.wait_for('!!document.querySelector(".modal-ux .auth-btn-wrapper .btn-done")', 'authorized')
     docs.click('.modal-ux .auth-btn-wrapper .btn-done')
 
     docs.click('#operations-orders-list_orders .opblock-summary-control')
@@ -231,9 +274,12 @@ def test_authorize_sends_the_bearer_token_with_try_it_out(docs, bearer_token):
     docs.click('#operations-orders-list_orders .btn.execute')
     status = docs.wait_for(
         'document.querySelector("#operations-orders-list_orders .live-responses-table '
-        'tbody .response-col_status")?.textContent', 'the answer shown')
-    curl = docs.evaluate('document.querySelector("#operations-orders-list_orders '
-                         '.curl-command").textContent')
+        'tbody .response-col_status")?.textContent',
+        'the answer shown',
+    )
+    curl = docs.evaluate(
+        'document.querySelector("#operations-orders-list_orders .curl-command").textContent'
+    )
 
     assert status.strip().startswith('200')
     assert f'Authorization: Bearer {bearer_token}' in curl

@@ -1,6 +1,7 @@
 """Fixtures of the multi-process tests: a MariaDB database of each test's own
 (empty, or schema made and nothing else), the workers' environment, and a
 moto server the workers share over HTTP."""
+
 import functools
 import itertools
 import json
@@ -35,10 +36,11 @@ def empty_database(mariadb_database):
 @pytest.fixture
 def fresh_database(empty_database):
     """A new, migrated database for one scenario; dropped afterwards."""
-    from chalicelib.storage import connection
     from chalicelib.config import settings_from
     from chalicelib.orders import counts
+    from chalicelib.storage import connection
     from chalicelib.storage.migrations import migrate
+
     migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}), counts.recount)
     connection.discard_connection()
     return empty_database
@@ -49,6 +51,7 @@ def _issuer():
     """The token issuer every worker of the run trusts; workers send a staff
     token of it (TEST_BEARER_TOKEN)."""
     from chalicelib.identity.dev_issuer import DevIssuer
+
     issuer = DevIssuer(tempfile.mkdtemp(prefix='orders-issuer-'))
     issuer.ensure_keys()
     return issuer
@@ -58,13 +61,21 @@ def worker_env(database_name, tmp_path, port=None, **extra):
     """The environment of a Lambda copy; `port` points it at a proxy."""
     url = mariadb_url(database_name)
     if port is not None:
-        url = url.replace(f":{MARIADB['port']}/", f':{port}/')
+        url = url.replace(f':{MARIADB["port"]}/', f':{port}/')
     auth = _issuer().auth_settings()
-    env = {'DATABASE_URL': url, 'AUTO_MIGRATE': 'false', 'LOG_LEVEL': 'WARNING',
-           'MAIL_DIR': str(tmp_path / 'mail'), 'AWS_DEFAULT_REGION': REGION,
-           'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
-           'AUTH_ISSUER': auth.issuer, 'AUTH_AUDIENCE': ','.join(auth.audiences),
-           'AUTH_JWKS_URL': auth.jwks_url, 'TEST_BEARER_TOKEN': _issuer().mint(role='staff')}
+    env = {
+        'DATABASE_URL': url,
+        'AUTO_MIGRATE': 'false',
+        'LOG_LEVEL': 'WARNING',
+        'MAIL_DIR': str(tmp_path / 'mail'),
+        'AWS_DEFAULT_REGION': REGION,
+        'AWS_ACCESS_KEY_ID': 'testing',
+        'AWS_SECRET_ACCESS_KEY': 'testing',
+        'AUTH_ISSUER': auth.issuer,
+        'AUTH_AUDIENCE': ','.join(auth.audiences),
+        'AUTH_JWKS_URL': auth.jwks_url,
+        'TEST_BEARER_TOKEN': _issuer().mint(role='staff'),
+    }
     env.update(extra)
     return env
 
@@ -83,23 +94,30 @@ class Topic:
     """An SNS topic with an SQS queue subscribed (raw delivery off, as deployed)."""
 
     def __init__(self, server, name):
-        kwargs = dict(region_name=REGION, endpoint_url=f'http://127.0.0.1:{server.port}',
-                      aws_access_key_id='testing', aws_secret_access_key='testing')
+        kwargs = dict(
+            region_name=REGION,
+            endpoint_url=f'http://127.0.0.1:{server.port}',
+            aws_access_key_id='testing',
+            aws_secret_access_key='testing',
+        )
         self.sns = boto3.client('sns', **kwargs)
         self.sqs = boto3.client('sqs', **kwargs)
         self.arn = self.sns.create_topic(Name=name)['TopicArn']
         self.queue_url = self.sqs.create_queue(QueueName=f'{name}-queue')['QueueUrl']
         queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+            QueueUrl=self.queue_url, AttributeNames=['QueueArn']
+        )['Attributes']['QueueArn']
         self.sns.subscribe(TopicArn=self.arn, Protocol='sqs', Endpoint=queue_arn)
         self.spool = os.path.join(server.spool_dir, f'{name}-queue.jsonl')
 
     def envelopes(self):
         """Every message the queue received so far: SNS envelopes."""
         deadline = time.monotonic() + 60
-        while int(self.sqs.get_queue_attributes(
+        while int(
+            self.sqs.get_queue_attributes(
                 QueueUrl=self.queue_url, AttributeNames=['ApproximateNumberOfMessages']
-        )['Attributes']['ApproximateNumberOfMessages']):
+            )['Attributes']['ApproximateNumberOfMessages']
+        ):
             # The spooler has not taken them yet; on a slow machine it is late,
             # which must not pass for messages lost.
             if time.monotonic() > deadline:
@@ -118,4 +136,5 @@ class Topic:
 def make_topic(moto_server):
     def make():
         return Topic(moto_server, f'orders-events-{next(_numbers)}')
+
     return make

@@ -1,6 +1,7 @@
 """The test-process side of the multi-process tests: starting workers and
 collecting what they saw, a TCP proxy to cut the network, and plain SQL to
 check what the database holds (independent of the app's own code)."""
+
 import collections
 import json
 import multiprocessing
@@ -26,13 +27,19 @@ class Workers:
 
     def __init__(self, task, env, params_list, log_dir):
         from tests.concurrency import workers
+
         self.queue = CONTEXT.Queue()
-        self.log_paths = [os.path.join(str(log_dir), f'{task}-{i}.log')
-                          for i in range(len(params_list))]
+        self.log_paths = [
+            os.path.join(str(log_dir), f'{task}-{i}.log') for i in range(len(params_list))
+        ]
         self.processes = [
-            CONTEXT.Process(target=workers.main, daemon=True,
-                            args=(task, env, self.log_paths[i], i, params, self.queue))
-            for i, params in enumerate(params_list)]
+            CONTEXT.Process(
+                target=workers.main,
+                daemon=True,
+                args=(task, env, self.log_paths[i], i, params, self.queue),
+            )
+            for i, params in enumerate(params_list)
+        ]
         for process in self.processes:
             process.start()
 
@@ -41,8 +48,7 @@ class Workers:
         outcomes, failures = {}, []
         while len(outcomes) + len(failures) < len(self.processes):
             try:
-                index, ok, outcome = self.queue.get(
-                    timeout=max(0.1, deadline - time.monotonic()))
+                index, ok, outcome = self.queue.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue_module.Empty:
                 if time.monotonic() > deadline:
                     self.kill()
@@ -92,10 +98,12 @@ class MotoServer:
 
     def __init__(self, spool_dir):
         from tests.concurrency import workers
+
         self.spool_dir = str(spool_dir)
         parent, child = CONTEXT.Pipe()
-        self.process = CONTEXT.Process(target=workers.serve_moto, daemon=True,
-                                       args=(child, self.spool_dir))
+        self.process = CONTEXT.Process(
+            target=workers.serve_moto, daemon=True, args=(child, self.spool_dir)
+        )
         self.process.start()
         if not parent.poll(60):
             self.process.kill()
@@ -259,6 +267,7 @@ def wait_until(condition, what, timeout=60):
 
 # -- the database, read with plain SQL ---------------------------------------
 
+
 def query(database, sql, args=None):
     conn = pymysql.connect(database=database, autocommit=True, **MARIADB)
     try:
@@ -285,21 +294,31 @@ def unlocked(database, sql, args=None):
 
 def counts_match_orders(database):
     """The per-status counters agree with the orders table."""
-    counted = {status: int(n) for status, n in query(
-        database, 'SELECT status, SUM(n) FROM order_counts GROUP BY status') if n}
-    actual = {status: n for status, n in query(
-        database, 'SELECT status, COUNT(*) FROM orders GROUP BY status')}
+    counted = {
+        status: int(n)
+        for status, n in query(database, 'SELECT status, SUM(n) FROM order_counts GROUP BY status')
+        if n
+    }
+    actual = {
+        status: n
+        for status, n in query(database, 'SELECT status, COUNT(*) FROM orders GROUP BY status')
+    }
     return counted == actual, counted, actual
 
 
 # -- reporting ---------------------------------------------------------------
 
+
 def summarize(title, answers, **facts):
     """Print what a scenario sent and saw (pytest -s shows it)."""
     statuses = collections.Counter(answer['status'] for answer in answers)
     slowest = max((answer['seconds'] for answer in answers), default=0.0)
-    line = {'scenario': title, 'requests': len(answers),
-            'by_status': dict(sorted(statuses.items())),
-            'slowest_s': round(slowest, 3), **facts}
+    line = {
+        'scenario': title,
+        'requests': len(answers),
+        'by_status': dict(sorted(statuses.items())),
+        'slowest_s': round(slowest, 3),
+        **facts,
+    }
     print('\nSCENARIO ' + json.dumps(line))
     return line

@@ -1,9 +1,10 @@
 """Concurrency: relays running side by side (three Lambda copies of the
 scheduled outbox_relay) publish each pending event exactly once."""
+
 import collections
 import json
 import uuid
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import pymysql
 import pytest
@@ -25,18 +26,34 @@ def insert_pending_events(database, count, created_at, first_order_id=1):
     for n in range(count):
         event_id = str(uuid.uuid4())
         order_id = first_order_id + n
-        body = {'event_id': event_id, 'event_type': 'order_created', 'order_id': order_id,
-                'user_id': 1, 'user_email': None, 'status': 'pending',
-                'order_total': 109.97, 'timestamp': created_at.strftime(
-                    '%Y-%m-%dT%H:%M:%S.%fZ')}
-        rows.append((event_id, 'order_created', order_id, 'Order Created',
-                     json.dumps(body, separators=(',', ':')), created_at))
+        body = {
+            'event_id': event_id,
+            'event_type': 'order_created',
+            'order_id': order_id,
+            'user_id': 1,
+            'user_email': None,
+            'status': 'pending',
+            'order_total': 109.97,
+            'timestamp': created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
+        }
+        rows.append(
+            (
+                event_id,
+                'order_created',
+                order_id,
+                'Order Created',
+                json.dumps(body, separators=(',', ':')),
+                created_at,
+            )
+        )
     conn = pymysql.connect(database=database, autocommit=False, **MARIADB)
     try:
         with conn.cursor() as cursor:
             cursor.executemany(
                 'INSERT INTO outbox (event_id, event_type, order_id, subject, body, '
-                'created_at) VALUES (%s, %s, %s, %s, %s, %s)', rows)
+                'created_at) VALUES (%s, %s, %s, %s, %s, %s)',
+                rows,
+            )
         conn.commit()
     finally:
         conn.close()
@@ -44,12 +61,17 @@ def insert_pending_events(database, count, created_at, first_order_id=1):
 
 
 def test_three_relays_at_once_publish_each_event_exactly_once(
-        fresh_database, make_topic, moto_server, tmp_path):
+    fresh_database, make_topic, moto_server, tmp_path
+):
     topic = make_topic()
     created_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
     event_ids = insert_pending_events(fresh_database, EVENTS, created_at)
-    env = worker_env(fresh_database, tmp_path, SNS_TOPIC_ARN=topic.arn,
-                     AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}')
+    env = worker_env(
+        fresh_database,
+        tmp_path,
+        SNS_TOPIC_ARN=topic.arn,
+        AWS_ENDPOINT_URL=f'http://127.0.0.1:{moto_server.port}',
+    )
     barrier = CONTEXT.Barrier(RELAYS)
     # Each relay stops at its first SNS call, its first claim held, until all
     # of them hold one: the claims overlap whatever the machine's speed.
@@ -57,27 +79,48 @@ def test_three_relays_at_once_publish_each_event_exactly_once(
 
     # Time enough for each relay to publish everything, whatever the
     # machine's speed: this is about who publishes what, not how fast.
-    outcomes = run_workers('relay_once', env,
-                           [dict(barrier=barrier, proceed=all_claimed, timeout_seconds=600)
-                            for _ in range(RELAYS)], tmp_path, timeout=600)
+    outcomes = run_workers(
+        'relay_once',
+        env,
+        [dict(barrier=barrier, proceed=all_claimed, timeout_seconds=600) for _ in range(RELAYS)],
+        tmp_path,
+        timeout=600,
+    )
 
     envelopes = topic.envelopes()
     seen = collections.Counter(json.loads(e['Message'])['event_id'] for e in envelopes)
     duplicated = {event_id: n for event_id, n in seen.items() if n > 1}
     lost = set(event_ids) - set(seen)
     rows = query(fresh_database, 'SELECT event_id, published_at, sns_message_id FROM outbox')
-    unmarked = [event_id for event_id, published_at, message_id in rows
-                if published_at is None or not message_id]
+    unmarked = [
+        event_id
+        for event_id, published_at, message_id in rows
+        if published_at is None or not message_id
+    ]
     message_ids = {json.loads(e['Message'])['event_id']: e['MessageId'] for e in envelopes}
-    mismatched = [event_id for event_id, _, message_id in rows
-                  if message_id and message_ids.get(event_id) != message_id]
+    mismatched = [
+        event_id
+        for event_id, _, message_id in rows
+        if message_id and message_ids.get(event_id) != message_id
+    ]
     published = [outcome['published'] for outcome in outcomes]
     spans = [round(outcome['ended'] - outcome['started'], 2) for outcome in outcomes]
-    print('\nSCENARIO ' + json.dumps({
-        'scenario': 'relay race', 'events': EVENTS, 'relays': RELAYS,
-        'published_by_relay': published, 'relay_seconds': spans,
-        'messages_on_queue': len(envelopes), 'lost': len(lost),
-        'duplicated': len(duplicated), 'unmarked_rows': len(unmarked)}))
+    print(
+        '\nSCENARIO '
+        + json.dumps(
+            {
+                'scenario': 'relay race',
+                'events': EVENTS,
+                'relays': RELAYS,
+                'published_by_relay': published,
+                'relay_seconds': spans,
+                'messages_on_queue': len(envelopes),
+                'lost': len(lost),
+                'duplicated': len(duplicated),
+                'unmarked_rows': len(unmarked),
+            }
+        )
+    )
 
     assert not duplicated, f'{len(duplicated)} events published more than once'
     assert not lost, f'{len(lost)} events never published'

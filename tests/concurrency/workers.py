@@ -10,6 +10,7 @@ Times a worker reports ('started', 'ended') are time.monotonic(): one clock
 for every process of the machine (CLOCK_MONOTONIC), which no wall-clock
 change (NTP, a test moving the date) ever moves.
 """
+
 import json
 import os
 import random
@@ -21,18 +22,44 @@ import uuid
 from types import SimpleNamespace
 
 # Variables a worker must not inherit from the test process's environment.
-_INHERITED = ('DATABASE_URL', 'DB_HOST', 'DB_SECRET_ARN', 'SNS_TOPIC_ARN',
-              'SES_SENDER_EMAIL', 'AWS_ENDPOINT_URL', 'AUTO_MIGRATE', 'MAIL_DIR',
-              'STRIPE_API_KEY', 'STRIPE_SECRET_ARN', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE')
+_INHERITED = (
+    'DATABASE_URL',
+    'DB_HOST',
+    'DB_SECRET_ARN',
+    'SNS_TOPIC_ARN',
+    'SES_SENDER_EMAIL',
+    'AWS_ENDPOINT_URL',
+    'AUTO_MIGRATE',
+    'MAIL_DIR',
+    'STRIPE_API_KEY',
+    'STRIPE_SECRET_ARN',
+    'STRIPE_WEBHOOK_SECRET',
+    'STRIPE_API_BASE',
+)
 BARRIER_TIMEOUT = 60
-SCHEDULED_EVENT = {'version': '0', 'account': '123456789012', 'region': 'us-east-1',
-                   'detail': {}, 'detail-type': 'Scheduled Event', 'source': 'aws.events',
-                   'time': '2026-11-25T10:00:00Z', 'id': 'scheduled', 'resources': []}
+SCHEDULED_EVENT = {
+    'version': '0',
+    'account': '123456789012',
+    'region': 'us-east-1',
+    'detail': {},
+    'detail-type': 'Scheduled Event',
+    'source': 'aws.events',
+    'time': '2026-11-25T10:00:00Z',
+    'id': 'scheduled',
+    'resources': [],
+}
 
 # What this process's service did on the wire, counted by the probes that
 # boot() installs; Lambda.request reports the part each request did.
-PROBE = {'db_connects': 0, 'db_timeouts': 0, 'db_timeout_limits': [],
-         'sns_calls': 0, 'sns_failed_calls': 0, 'sns_attempts': 0, 'sns_timeouts': 0}
+PROBE = {
+    'db_connects': 0,
+    'db_timeouts': 0,
+    'db_timeout_limits': [],
+    'sns_calls': 0,
+    'sns_failed_calls': 0,
+    'sns_attempts': 0,
+    'sns_timeouts': 0,
+}
 
 
 def _timed_out(exc):
@@ -42,8 +69,7 @@ def _timed_out(exc):
         seen.add(id(exc))
         if isinstance(exc, TimeoutError):
             return True
-        exc = (getattr(exc, 'original_exception', None) or exc.__cause__
-               or exc.__context__)
+        exc = getattr(exc, 'original_exception', None) or exc.__cause__ or exc.__context__
     return False
 
 
@@ -51,8 +77,12 @@ def _install_db_probe():
     """Count the MariaDB connection attempts and the socket waits that ended
     in a timeout (with the timeout they waited out), at the driver."""
     from pymysql.connections import Connection
-    real_connect, real_read, real_write = (Connection.connect, Connection._read_bytes,
-                                           Connection._write_bytes)
+
+    real_connect, real_read, real_write = (
+        Connection.connect,
+        Connection._read_bytes,
+        Connection._write_bytes,
+    )
 
     def note(exc, limit):
         if _timed_out(exc):
@@ -75,6 +105,7 @@ def _install_db_probe():
             except BaseException as exc:
                 note(exc, limit)
                 raise
+
         return io
 
     Connection.connect = connect
@@ -87,12 +118,14 @@ def _install_sns_probe():
     boto3's default session, so every client the service makes has them."""
     import boto3
     from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
     boto3.setup_default_session()
     events = boto3.DEFAULT_SESSION.events
 
     def count(name):
         def handler(**kwargs):
             PROBE[name] += 1
+
         return handler
 
     def answered(http_response=None, **kwargs):
@@ -101,7 +134,8 @@ def _install_sns_probe():
 
     def attempt_failed(caught_exception=None, **kwargs):
         if isinstance(caught_exception, (ConnectTimeoutError, ReadTimeoutError)) or (
-                caught_exception is not None and _timed_out(caught_exception)):
+            caught_exception is not None and _timed_out(caught_exception)
+        ):
             PROBE['sns_timeouts'] += 1
 
     events.register('before-call.sns', count('sns_calls'))
@@ -112,8 +146,9 @@ def _install_sns_probe():
 
 
 def _probed():
-    return {name: (list(value) if isinstance(value, list) else value)
-            for name, value in PROBE.items()}
+    return {
+        name: (list(value) if isinstance(value, list) else value) for name, value in PROBE.items()
+    }
 
 
 def _breaker_open():
@@ -121,6 +156,7 @@ def _breaker_open():
     (None: it publishes in process, with no breaker)."""
     from chalicelib import runtime
     from chalicelib.events.breaker import CLOSED
+
     publisher = runtime.publisher()
     if not hasattr(publisher, 'topic_arn'):
         return None
@@ -138,12 +174,14 @@ def boot(env, log_path=None):
         sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)  # noqa: SIM115 - for the process's life
     from chalicelib import aws, runtime
     from chalicelib.config import get_settings
+
     get_settings.cache_clear()
     runtime.reset()
     aws.forget_clients()
     _install_db_probe()
     _install_sns_probe()
     import app as app_module
+
     return Lambda(app_module.app)
 
 
@@ -154,7 +192,8 @@ class Lambda:
         self.app = app
         self._routes = [
             (re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', path) + '$'), path)
-            for path in app.routes]
+            for path in app.routes
+        ]
 
     def _resource(self, path):
         for pattern, resource in self._routes:
@@ -167,46 +206,71 @@ class Lambda:
         """Return a compact record of the answer: status, Code, timings, body,
         and what the request did on the wire (see PROBE)."""
         resource, path_params = self._resource(path)
-        headers = {'Content-Type': 'application/json',
-                   'Authorization': f"Bearer {os.environ['TEST_BEARER_TOKEN']}",
-                   **(headers or {})}
+        headers = {
+            'Content-Type': 'application/json',
+            'Authorization': f'Bearer {os.environ["TEST_BEARER_TOKEN"]}',
+            **(headers or {}),
+        }
         payload = json.dumps(body) if body is not None and not isinstance(body, str) else body
         event = {
-            'resource': resource, 'path': path, 'httpMethod': method,
+            'resource': resource,
+            'path': path,
+            'httpMethod': method,
             'headers': headers,
             'multiValueHeaders': {name: [value] for name, value in headers.items()},
             'queryStringParameters': query or None,
-            'multiValueQueryStringParameters':
-                {name: [value] for name, value in query.items()} if query else None,
-            'pathParameters': path_params, 'stageVariables': None,
+            'multiValueQueryStringParameters': {name: [value] for name, value in query.items()}
+            if query
+            else None,
+            'pathParameters': path_params,
+            'stageVariables': None,
             'requestContext': {
-                'resourcePath': resource, 'httpMethod': method, 'path': path,
-                'stage': 'api', 'requestId': str(uuid.uuid4()),
-                'identity': {'sourceIp': '127.0.0.1'}},
-            'body': payload, 'isBase64Encoded': False,
+                'resourcePath': resource,
+                'httpMethod': method,
+                'path': path,
+                'stage': 'api',
+                'requestId': str(uuid.uuid4()),
+                'identity': {'sourceIp': '127.0.0.1'},
+            },
+            'body': payload,
+            'isBase64Encoded': False,
         }
         context = SimpleNamespace(
-            aws_request_id=str(uuid.uuid4()), function_name='orders-api',
-            memory_limit_in_mb=512, get_remaining_time_in_millis=lambda: 30000,
-            invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:orders-api')
+            aws_request_id=str(uuid.uuid4()),
+            function_name='orders-api',
+            memory_limit_in_mb=512,
+            get_remaining_time_in_millis=lambda: 30000,
+            invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:orders-api',
+        )
         breaker_open = _breaker_open()
         before = _probed()
         started = time.monotonic()
         response = self.app(event, context)
         ended = time.monotonic()
         after = _probed()
-        did = {name: after[name][len(before[name]):] if isinstance(after[name], list)
-               else after[name] - before[name] for name in PROBE}
+        did = {
+            name: after[name][len(before[name]) :]
+            if isinstance(after[name], list)
+            else after[name] - before[name]
+            for name in PROBE
+        }
         text = response.get('body') or ''
         try:
             answer = json.loads(text) if text else None
         except ValueError:
             answer = text
         return {
-            'method': method, 'path': path, 'status': response['statusCode'],
-            'body': answer, 'headers': response.get('headers') or {},
-            'started': started, 'ended': ended, 'seconds': ended - started,
-            'breaker_open': breaker_open, 'breaker_open_after': _breaker_open(), **did,
+            'method': method,
+            'path': path,
+            'status': response['statusCode'],
+            'body': answer,
+            'headers': response.get('headers') or {},
+            'started': started,
+            'ended': ended,
+            'seconds': ended - started,
+            'breaker_open': breaker_open,
+            'breaker_open_after': _breaker_open(),
+            **did,
         }
 
 
@@ -230,25 +294,35 @@ def main(task, env, log_path, index, params, results):
 def _compact(answer, **extra):
     """What the test needs of an answer (the queue carries thousands)."""
     body = answer['body'] if isinstance(answer['body'], dict) else {}
-    record = {'status': answer['status'], 'seconds': answer['seconds'],
-              'started': answer['started'], 'ended': answer['ended'],
-              'code': body.get('Code'), 'message': body.get('Message'),
-              'order_id': body.get('order_id'), 'version': body.get('version'),
-              'order_status': body.get('status'),
-              'replayed': answer['headers'].get('Idempotent-Replayed'),
-              'retry_after': answer['headers'].get('Retry-After'),
-              'raw': None if body else answer['body'],
-              'breaker_open': answer['breaker_open'],
-              'breaker_open_after': answer['breaker_open_after'],
-              **{name: answer[name] for name in PROBE}}
+    record = {
+        'status': answer['status'],
+        'seconds': answer['seconds'],
+        'started': answer['started'],
+        'ended': answer['ended'],
+        'code': body.get('Code'),
+        'message': body.get('Message'),
+        'order_id': body.get('order_id'),
+        'version': body.get('version'),
+        'order_status': body.get('status'),
+        'replayed': answer['headers'].get('Idempotent-Replayed'),
+        'retry_after': answer['headers'].get('Retry-After'),
+        'raw': None if body else answer['body'],
+        'breaker_open': answer['breaker_open'],
+        'breaker_open_after': answer['breaker_open_after'],
+        **{name: answer[name] for name in PROBE},
+    }
     record.update(extra)
     return record
 
 
 def order_body(user_id, email=None):
-    body = {'user_id': user_id,
-            'items': [{'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-                      {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]}
+    body = {
+        'user_id': user_id,
+        'items': [
+            {'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+            {'product_id': 102, 'quantity': 1, 'price_at_order': 49.99},
+        ],
+    }
     if email:
         body['user_email'] = email
     return body
@@ -256,15 +330,19 @@ def order_body(user_id, email=None):
 
 # -- tasks -----------------------------------------------------------------
 
+
 def race_status_changes(lam, index, user_id, orders_each, rounds, barrier, seed):
     """Create this worker's share of the orders; then, order by order and in
     step with the other workers (barrier), read the version and PUT a status
     with If-Match: mostly an allowed move (each worker a different one), some
     without If-Match, some no-ops, some forbidden moves."""
     from chalicelib.orders.lifecycle import STATUSES, TRANSITIONS
+
     rng = random.Random(seed * 1000 + index)
-    created = [_compact(lam.request('POST', '/orders', order_body(user_id)), kind='create')
-               for _ in range(orders_each)]
+    created = [
+        _compact(lam.request('POST', '/orders', order_body(user_id)), kind='create')
+        for _ in range(orders_each)
+    ]
     barrier.wait(BARRIER_TIMEOUT)
     order_ids = []
     query = {'page_size': '100'}
@@ -293,12 +371,19 @@ def race_status_changes(lam, index, user_id, orders_each, rounds, barrier, seed)
                 target, intent = status, 'noop'
             else:
                 target, intent = rng.choice(forbidden), 'forbidden'
-            answer = lam.request('PUT', f'/orders/{order_id}', {'status': target},
-                                 headers)
-            answers.append(_compact(answer, kind='put', id=order_id,
-                                    if_match=version if headers else None,
-                                    seen=status, target=target, intent=intent,
-                                    get_status=seen['status']))
+            answer = lam.request('PUT', f'/orders/{order_id}', {'status': target}, headers)
+            answers.append(
+                _compact(
+                    answer,
+                    kind='put',
+                    id=order_id,
+                    if_match=version if headers else None,
+                    seen=status,
+                    target=target,
+                    intent=intent,
+                    get_status=seen['status'],
+                )
+            )
     return {'created': created, 'answers': answers, 'order_ids': sorted(order_ids)}
 
 
@@ -335,17 +420,28 @@ def _hold_first_publish(publisher, claimed, proceed):
             if proceed is not None and proceed.wait(BARRIER_TIMEOUT) is False:
                 raise AssertionError('the relay was not let go on to SNS')
         return real(rows)
+
     publisher.publish_batch = publish_batch
 
 
-def relay_once(lam, index, barrier=None, start_after=0.0, stop=None, linger=0.5,
-               claimed=None, proceed=None, timeout_seconds=60):
+def relay_once(
+    lam,
+    index,
+    barrier=None,
+    start_after=0.0,
+    stop=None,
+    linger=0.5,
+    claimed=None,
+    proceed=None,
+    timeout_seconds=60,
+):
     """One scheduled invocation of the outbox_relay Lambda (a warm copy: its
     database is open) with `timeout_seconds` to run; then, if given, set
     `stop` (`linger` seconds later). With `claimed` or `proceed`, the relay
     is held at its first SNS call (_hold_first_publish)."""
     import app as app_module
     from chalicelib import runtime
+
     runtime.database()
     publisher = runtime.publisher()
     if claimed is not None or proceed is not None:
@@ -354,8 +450,9 @@ def relay_once(lam, index, barrier=None, start_after=0.0, stop=None, linger=0.5,
         barrier.wait(BARRIER_TIMEOUT)
     time.sleep(start_after)
     started = time.monotonic()
-    published = app_module.outbox_relay(SCHEDULED_EVENT, _context('orders-outbox_relay',
-                                                                  timeout_seconds))
+    published = app_module.outbox_relay(
+        SCHEDULED_EVENT, _context('orders-outbox_relay', timeout_seconds)
+    )
     ended = time.monotonic()
     if stop is not None:
         time.sleep(linger)
@@ -363,8 +460,20 @@ def relay_once(lam, index, barrier=None, start_after=0.0, stop=None, linger=0.5,
     return {**published, 'started': started, 'ended': ended}
 
 
-def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
-                   limit=100000, go=None, progress=None, done=None, sns_read_timeout=None):
+def stream_creates(
+    lam,
+    index,
+    user_id,
+    ready,
+    stop,
+    pause=0.0,
+    email=None,
+    limit=100000,
+    go=None,
+    progress=None,
+    done=None,
+    sns_read_timeout=None,
+):
     """POST orders one after the other until `stop` is set (or `limit`).
     After the warm-up: wait at `ready`, then for `go` if given. Each answer
     puts its request's start time in progress[index] (if given), so the
@@ -373,12 +482,12 @@ def stream_creates(lam, index, user_id, ready, stop, pause=0.0, email=None,
     requests' own (before their SNS client is made)."""
     if sns_read_timeout is not None:
         from chalicelib import aws
+
         aws._CONFIGS[aws.REQUEST]['read_timeout'] = sns_read_timeout
     answers = []
 
     def create(phase):
-        answer = _compact(lam.request('POST', '/orders', order_body(user_id, email)),
-                          phase=phase)
+        answer = _compact(lam.request('POST', '/orders', order_body(user_id, email)), phase=phase)
         answers.append(answer)
         if progress is not None:
             progress[index] = answer['started']
@@ -407,15 +516,24 @@ def race_for_stock(lam, index, orders, barrier, cancel_every=0):
     barrier.wait(BARRIER_TIMEOUT)
     answers, placed = [], 0
     for lines in orders:
-        answer = lam.request('POST', '/orders', {'user_id': 4242, 'items': [
-            {'product_id': product_id, 'quantity': quantity} for product_id, quantity in lines]})
+        answer = lam.request(
+            'POST',
+            '/orders',
+            {
+                'user_id': 4242,
+                'items': [
+                    {'product_id': product_id, 'quantity': quantity}
+                    for product_id, quantity in lines
+                ],
+            },
+        )
         body = answer['body'] if isinstance(answer['body'], dict) else {}
         answers.append(_compact(answer, kind='create', lines=lines, errors=body.get('errors')))
         if answer['status'] != 201:
             continue
         placed += 1
         if cancel_every and placed % cancel_every == 0:
-            cancel = lam.request('PUT', f"/orders/{body['order_id']}", {'status': 'cancelled'})
+            cancel = lam.request('PUT', f'/orders/{body["order_id"]}', {'status': 'cancelled'})
             answers.append(_compact(cancel, kind='cancel', lines=lines, id=body['order_id']))
     return answers
 
@@ -424,26 +542,39 @@ def expire_repeatedly(lam, index, barrier, runs):
     """The scheduled expire_unpaid, `runs` times back to back once every copy
     is ready, as overlapping Lambda invocations would: how many each expired."""
     import app as app_module
-    event = {'version': '0', 'id': str(uuid.uuid4()), 'detail-type': 'Scheduled Event',
-             'source': 'aws.events', 'account': '123456789012',
-             'time': '2030-01-01T00:00:00Z', 'region': 'us-east-1', 'resources': [],
-             'detail': {}}
+
+    event = {
+        'version': '0',
+        'id': str(uuid.uuid4()),
+        'detail-type': 'Scheduled Event',
+        'source': 'aws.events',
+        'account': '123456789012',
+        'time': '2030-01-01T00:00:00Z',
+        'region': 'us-east-1',
+        'resources': [],
+        'detail': {},
+    }
     barrier.wait(BARRIER_TIMEOUT)
-    return [app_module.expire_unpaid(event, _context('orders-expire_unpaid', 60))['expired']
-            for _ in range(runs)]
+    return [
+        app_module.expire_unpaid(event, _context('orders-expire_unpaid', 60))['expired']
+        for _ in range(runs)
+    ]
 
 
 def pay_orders(lam, index, order_ids, barrier):
     """Once every copy is ready, mark each order paid (a payment taken meanwhile)."""
     barrier.wait(BARRIER_TIMEOUT)
-    return [_compact(lam.request('PUT', f'/orders/{order_id}', {'status': 'paid'}),
-                     id=order_id) for order_id in order_ids]
+    return [
+        _compact(lam.request('PUT', f'/orders/{order_id}', {'status': 'paid'}), id=order_id)
+        for order_id in order_ids
+    ]
 
 
 def migrate_at_once(lam, index, barrier):
     """The migrate function, as `aws lambda invoke` runs it, once every copy
     is ready: what it answered."""
     import app as app_module
+
     barrier.wait(BARRIER_TIMEOUT)
     started = time.monotonic()
     answer = app_module.migrate_function({}, _context('orders-migrate', 120))
@@ -470,6 +601,7 @@ def refund_relay_until(lam, index, stop, barrier=None):
     run found nothing: what each run answered."""
     import app as app_module
     from chalicelib import runtime
+
     runtime.database()
     if barrier is not None:
         barrier.wait(BARRIER_TIMEOUT)
@@ -487,10 +619,12 @@ def _context(function_name, timeout_seconds):
     """A Lambda context whose remaining time runs out `timeout_seconds` from now."""
     deadline = time.monotonic() + timeout_seconds
     return SimpleNamespace(
-        aws_request_id=str(uuid.uuid4()), function_name=function_name,
+        aws_request_id=str(uuid.uuid4()),
+        function_name=function_name,
         memory_limit_in_mb=256,
         invoked_function_arn=f'arn:aws:lambda:us-east-1:123456789012:function:{function_name}',
-        get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000))
+        get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000),
+    )
 
 
 def serve_moto(conn, spool_dir):
@@ -502,9 +636,11 @@ def serve_moto(conn, spool_dir):
     so a queue left to fill makes publishing 3,000 events take minutes."""
     import logging
     import threading
+
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.server import ThreadedMotoServer
     from moto.sqs.models import sqs_backends
+
     logging.getLogger('werkzeug').setLevel(logging.WARNING)  # a line per request
     server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
     server.start()
@@ -519,7 +655,7 @@ def serve_moto(conn, spool_dir):
                 with open(os.path.join(spool_dir, f'{queue.name}.jsonl'), 'a') as spool:
                     spool.writelines(json.dumps(m.body) + '\n' for m in taken)
                 # Messages are only ever appended meanwhile: drop what was taken.
-                del queue._messages[:len(taken)]
+                del queue._messages[: len(taken)]
             time.sleep(0.05)
 
     threading.Thread(target=drain, daemon=True).start()

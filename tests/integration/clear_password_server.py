@@ -4,6 +4,7 @@ AWSAuthenticationPlugin: greet, take the client's TLS upgrade (with a
 certificate the test made), switch authentication to mysql_clear_password,
 record what comes back and whether it came inside TLS, then answer OK to
 everything until the client quits. One connection at a time, in a thread."""
+
 import socket
 import ssl
 import struct
@@ -42,11 +43,22 @@ class ClearPasswordServer:
 
     def _session(self, conn):
         scramble = b'abcdefgh' + b'ijklmnopqrst'
-        greeting = (b'\x0a' + b'8.0.0-fake\x00' + struct.pack('<I', 7) + scramble[:8] + b'\x00'
-                    + struct.pack('<H', CAPABILITIES & 0xffff) + b'\x21'
-                    + struct.pack('<H', SERVER_STATUS_AUTOCOMMIT)
-                    + struct.pack('<H', CAPABILITIES >> 16) + bytes([21]) + b'\x00' * 10
-                    + scramble[8:] + b'\x00' + b'mysql_native_password\x00')
+        greeting = (
+            b'\x0a'
+            + b'8.0.0-fake\x00'
+            + struct.pack('<I', 7)
+            + scramble[:8]
+            + b'\x00'
+            + struct.pack('<H', CAPABILITIES & 0xFFFF)
+            + b'\x21'
+            + struct.pack('<H', SERVER_STATUS_AUTOCOMMIT)
+            + struct.pack('<H', CAPABILITIES >> 16)
+            + bytes([21])
+            + b'\x00' * 10
+            + scramble[8:]
+            + b'\x00'
+            + b'mysql_native_password\x00'
+        )
         _write(conn, 0, greeting)
         sequence, packet = _read(conn)
         flags = struct.unpack('<I', packet[:4])[0]
@@ -85,4 +97,4 @@ def _exactly(conn, n):
 
 
 def _write(conn, sequence, payload):
-    conn.sendall(struct.pack('<I', len(payload))[:3] + bytes([sequence & 0xff]) + payload)
+    conn.sendall(struct.pack('<I', len(payload))[:3] + bytes([sequence & 0xFF]) + payload)

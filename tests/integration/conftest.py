@@ -2,6 +2,7 @@
 subscribed (raw delivery off, as in production), and SES. And the
 production connection path: a private MariaDB with TLS, the service
 pointed at it through the DB_* variables, a clock the test moves."""
+
 import json
 from dataclasses import dataclass
 
@@ -30,11 +31,13 @@ class AwsWorld:
 
     def subscribe_queue(self, name, filter_policy=None):
         url = self.sqs.create_queue(QueueName=name)['QueueUrl']
-        arn = self.sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])[
+            'Attributes'
+        ]['QueueArn']
         attributes = {'FilterPolicy': json.dumps(filter_policy)} if filter_policy else {}
-        self.sns.subscribe(TopicArn=self.topic_arn, Protocol='sqs', Endpoint=arn,
-                           Attributes=attributes)
+        self.sns.subscribe(
+            TopicArn=self.topic_arn, Protocol='sqs', Endpoint=arn, Attributes=attributes
+        )
         return url, arn
 
     def receive(self, queue_url=None):
@@ -42,27 +45,37 @@ class AwsWorld:
         queue_url = queue_url or self.queue_url
         messages = []
         while True:
-            batch = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                             MessageAttributeNames=['All']).get('Messages', [])
+            batch = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=['All']
+            ).get('Messages', [])
             if not batch:
                 return messages
             for message in batch:
-                self.sqs.delete_message(QueueUrl=queue_url,
-                                        ReceiptHandle=message['ReceiptHandle'])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message['ReceiptHandle'])
             messages += batch
 
     def events(self, queue_url=None):
         """The order events on the queue, unwrapped from their SNS envelopes."""
-        return [json.loads(json.loads(m['Body'])['Message'])
-                for m in self.receive(queue_url)]
+        return [json.loads(json.loads(m['Body'])['Message']) for m in self.receive(queue_url)]
 
     def sqs_event(self, messages):
         """A Lambda SQS event built from real queue messages (distinct ids)."""
-        return {'Records': [{
-            'messageId': m['MessageId'], 'receiptHandle': m['ReceiptHandle'],
-            'body': m['Body'], 'attributes': {}, 'messageAttributes': {},
-            'md5OfBody': m.get('MD5OfBody', ''), 'eventSource': 'aws:sqs',
-            'eventSourceARN': self.queue_arn, 'awsRegion': REGION} for m in messages]}
+        return {
+            'Records': [
+                {
+                    'messageId': m['MessageId'],
+                    'receiptHandle': m['ReceiptHandle'],
+                    'body': m['Body'],
+                    'attributes': {},
+                    'messageAttributes': {},
+                    'md5OfBody': m.get('MD5OfBody', ''),
+                    'eventSource': 'aws:sqs',
+                    'eventSourceARN': self.queue_arn,
+                    'awsRegion': REGION,
+                }
+                for m in messages
+            ]
+        }
 
 
 def _use_environment(monkeypatch, **values):
@@ -93,8 +106,9 @@ def aws_world(environment, monkeypatch):
 
 
 def sent_emails():
-    from moto.ses.models import ses_backends
     from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
     return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
 
 
@@ -104,8 +118,10 @@ def private_mariadb(tmp_path_factory):
     missing = missing_binaries()
     if missing:
         if IN_CI:
-            pytest.fail(f'CI=true but {", ".join(missing)} not found: the TLS, IAM and '
-                        'rotation tests must run')
+            pytest.fail(
+                f'CI=true but {", ".join(missing)} not found: the TLS, IAM and '
+                'rotation tests must run'
+            )
         pytest.skip(f'{", ".join(missing)} not found')
     server = PrivateMariaDB(tmp_path_factory.mktemp('private-mariadb'))
     yield server
@@ -147,13 +163,28 @@ def serve(monkeypatch, tmp_path, issuer, staff_token):
     import app as app_module
 
     def start(**env):
-        for name in ('DATABASE_URL', 'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER',
-                     'DB_PASSWORD', 'DB_SECRET_ARN', 'DB_SSL_CA', 'DB_IAM_AUTH',
-                     'SNS_TOPIC_ARN', 'SES_SENDER_EMAIL'):
+        for name in (
+            'DATABASE_URL',
+            'DB_HOST',
+            'DB_PORT',
+            'DB_NAME',
+            'DB_USER',
+            'DB_PASSWORD',
+            'DB_SECRET_ARN',
+            'DB_SSL_CA',
+            'DB_IAM_AUTH',
+            'SNS_TOPIC_ARN',
+            'SES_SENDER_EMAIL',
+        ):
             monkeypatch.delenv(name, raising=False)
-        defaults = {'AUTO_MIGRATE': 'true', 'MAIL_DIR': str(tmp_path / 'mail'),
-                    'AWS_DEFAULT_REGION': REGION, 'AWS_REGION': REGION,
-                    'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing'}
+        defaults = {
+            'AUTO_MIGRATE': 'true',
+            'MAIL_DIR': str(tmp_path / 'mail'),
+            'AWS_DEFAULT_REGION': REGION,
+            'AWS_REGION': REGION,
+            'AWS_ACCESS_KEY_ID': 'testing',
+            'AWS_SECRET_ACCESS_KEY': 'testing',
+        }
         for name, value in {**defaults, **env}.items():
             monkeypatch.setenv(name, value)
         trust(issuer, monkeypatch)
@@ -178,6 +209,7 @@ def stripe(client, localstripe, monkeypatch):
     """The service configured for Stripe, reaching localstripe through a
     FaultyStripe proxy of the test's own (the fixture's value)."""
     from tests.stripe_support import API_KEY, WEBHOOK_SECRET, FaultyStripe
+
     proxy = FaultyStripe(localstripe)
     monkeypatch.setenv('STRIPE_API_KEY', API_KEY)
     monkeypatch.setenv('STRIPE_WEBHOOK_SECRET', WEBHOOK_SECRET)

@@ -6,6 +6,7 @@ will, which the shared server on 3306 must not suffer.
 
 Administration goes through its Unix socket as root; the service under test
 reaches it over TCP as the users a test creates."""
+
 import shutil
 import socket
 import subprocess
@@ -35,20 +36,59 @@ def _openssl(*args, cwd):
 
 def make_ca(directory, name):
     """A self-signed CA: <name>.pem and <name>.key in directory."""
-    _openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-             '-subj', f'/CN=Orders test {name}', '-keyout', f'{name}.key',
-             '-out', f'{name}.pem', cwd=directory)
+    _openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        f'/CN=Orders test {name}',
+        '-keyout',
+        f'{name}.key',
+        '-out',
+        f'{name}.pem',
+        cwd=directory,
+    )
     return Path(directory) / f'{name}.pem'
 
 
 def make_server_certificate(directory, ca_name, name, alt_names):
     """<name>.pem signed by the CA <ca_name>, valid for alt_names only."""
-    _openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=orders-test-server',
-             '-keyout', f'{name}.key', '-out', f'{name}.csr', cwd=directory)
+    _openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=orders-test-server',
+        '-keyout',
+        f'{name}.key',
+        '-out',
+        f'{name}.csr',
+        cwd=directory,
+    )
     Path(directory, f'{name}.ext').write_text(f'subjectAltName={alt_names}\n')
-    _openssl('x509', '-req', '-in', f'{name}.csr', '-CA', f'{ca_name}.pem',
-             '-CAkey', f'{ca_name}.key', '-CAcreateserial', '-days', '2',
-             '-extfile', f'{name}.ext', '-out', f'{name}.pem', cwd=directory)
+    _openssl(
+        'x509',
+        '-req',
+        '-in',
+        f'{name}.csr',
+        '-CA',
+        f'{ca_name}.pem',
+        '-CAkey',
+        f'{ca_name}.key',
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        f'{name}.ext',
+        '-out',
+        f'{name}.pem',
+        cwd=directory,
+    )
     return Path(directory) / f'{name}.pem', Path(directory) / f'{name}.key'
 
 
@@ -64,18 +104,40 @@ class PrivateMariaDB:
         # name check even though the chain is good.
         cert, key = make_server_certificate(self.directory, 'ca', 'server', 'IP:127.0.0.1')
         data = self.directory / 'data'
-        subprocess.run(['mariadb-install-db', '--no-defaults', f'--datadir={data}',
-                        '--auth-root-authentication-method=normal', '--skip-test-db',
-                        '--user=root'], check=True, capture_output=True)
+        subprocess.run(
+            [
+                'mariadb-install-db',
+                '--no-defaults',
+                f'--datadir={data}',
+                '--auth-root-authentication-method=normal',
+                '--skip-test-db',
+                '--user=root',
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.log_path = self.directory / 'error.log'
-        self.process = subprocess.Popen([
-            'mariadbd', '--no-defaults', '--user=root', f'--datadir={data}',
-            f'--socket={self.socket}', f'--port={self.port}', '--bind-address=127.0.0.1',
-            f'--pid-file={self.directory / "mariadb.pid"}', f'--log-error={self.log_path}',
-            f'--ssl-ca={self.ca}', f'--ssl-cert={cert}', f'--ssl-key={key}',
-            '--skip-name-resolve', '--innodb-buffer-pool-size=16M',
-            '--innodb-log-file-size=8M'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [
+                'mariadbd',
+                '--no-defaults',
+                '--user=root',
+                f'--datadir={data}',
+                f'--socket={self.socket}',
+                f'--port={self.port}',
+                '--bind-address=127.0.0.1',
+                f'--pid-file={self.directory / "mariadb.pid"}',
+                f'--log-error={self.log_path}',
+                f'--ssl-ca={self.ca}',
+                f'--ssl-cert={cert}',
+                f'--ssl-key={key}',
+                '--skip-name-resolve',
+                '--innodb-buffer-pool-size=16M',
+                '--innodb-log-file-size=8M',
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._wait_until_ready()
 
     def _wait_until_ready(self):
@@ -87,13 +149,15 @@ class PrivateMariaDB:
             except pymysql.err.MySQLError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError('the private MariaDB did not start:\n'
-                                       + self.log_path.read_text()[-2000:]) from None
+                    raise RuntimeError(
+                        'the private MariaDB did not start:\n' + self.log_path.read_text()[-2000:]
+                    ) from None
                 time.sleep(0.1)
 
     def admin(self, database=None):
-        return pymysql.connect(unix_socket=self.socket, user='root', database=database,
-                               autocommit=True)
+        return pymysql.connect(
+            unix_socket=self.socket, user='root', database=database, autocommit=True
+        )
 
     def execute(self, *statements, database=None):
         conn = self.admin(database)
@@ -119,8 +183,7 @@ class PrivateMariaDB:
         conn = self.admin()
         try:
             with conn.cursor() as cursor:
-                cursor.execute(f"CREATE USER '{name}'@'%%' IDENTIFIED BY %s{options}",
-                               (password,))
+                cursor.execute(f"CREATE USER '{name}'@'%%' IDENTIFIED BY %s{options}", (password,))
                 cursor.execute(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'")
         finally:
             conn.close()
@@ -135,8 +198,12 @@ class PrivateMariaDB:
             conn.close()
 
     def connection_ids(self, user):
-        return [row[0] for row in self.execute(
-            f"SELECT id FROM information_schema.processlist WHERE user = '{user}'")]
+        return [
+            row[0]
+            for row in self.execute(
+                f"SELECT id FROM information_schema.processlist WHERE user = '{user}'"
+            )
+        ]
 
     def kill_connections(self, user):
         """KILL every connection of `user` (a restart or failover, as the

@@ -1,12 +1,13 @@
 """Idempotent creation with the Idempotency-Key header, on SQLite and MariaDB."""
+
 import json
 from datetime import timedelta
 
 import pytest
 
 from chalicelib.orders.idempotency import IN_FLIGHT_LEASE, fingerprint
-from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from chalicelib.orders.schemas import parse_json_object
+from chalicelib.storage.models import IdempotencyKey, Order, Outbox
 from tests.support import error_of, field_errors, json_of, order_body, send, stored_key, to_json
 
 
@@ -24,9 +25,12 @@ def claim_in_flight(clock, body, key, age=timedelta(0)):
     """What the first request leaves while it is still being processed: its
     claim, `age` before the service's now, with the fingerprint the service
     takes of the body as parsed."""
-    IdempotencyKey.create(key=stored_key(key),
-                          request_hash=fingerprint(parse_json_object(to_json(body))),
-                          response_body=None, created_at=clock.now - age)
+    IdempotencyKey.create(
+        key=stored_key(key),
+        request_hash=fingerprint(parse_json_object(to_json(body))),
+        response_body=None,
+        created_at=clock.now - age,
+    )
 
 
 def test_first_post_with_a_key_creates_the_order(client):
@@ -65,8 +69,7 @@ def test_replay_matches_the_same_json_object_written_with_keys_in_another_order(
     first = post(client, body, 'key-1')
     reordered = json.dumps(dict(reversed(list(body.items()))))
 
-    again = send(client, 'POST', '/orders', raw=reordered,
-                 headers={'Idempotency-Key': 'key-1'})
+    again = send(client, 'POST', '/orders', raw=reordered, headers={'Idempotency-Key': 'key-1'})
 
     assert again.status_code == 201
     assert json_of(again) == json_of(first)
@@ -84,23 +87,24 @@ def test_same_key_with_a_different_body_returns_422(client):
 
 def test_a_deleted_orders_key_is_forgotten_and_a_repeat_creates_a_new_order(client):
     first = json_of(post(client, order_body(), 'key-1'))
-    assert IdempotencyKey.get(IdempotencyKey.key == stored_key('key-1')).order_id == \
-        first['order_id']
-    assert client.http.delete(f"/orders/{first['order_id']}").status_code == 204
+    assert (
+        IdempotencyKey.get(IdempotencyKey.key == stored_key('key-1')).order_id == first['order_id']
+    )
+    assert client.http.delete(f'/orders/{first["order_id"]}').status_code == 204
 
     again = post(client, order_body(), 'key-1')
 
     assert again.status_code == 201
     assert 'Idempotent-Replayed' not in again.headers
     assert json_of(again)['order_id'] != first['order_id']
-    assert again.headers['Location'] == f"/orders/{json_of(again)['order_id']}"
+    assert again.headers['Location'] == f'/orders/{json_of(again)["order_id"]}'
     assert total_orders(client) == 1
 
 
 def test_deleting_an_order_leaves_the_keys_of_other_orders(client):
     first = json_of(post(client, order_body(user_id=1), 'key-1'))
     second = post(client, order_body(user_id=2), 'key-2')
-    client.http.delete(f"/orders/{first['order_id']}")
+    client.http.delete(f'/orders/{first["order_id"]}')
 
     again = post(client, order_body(user_id=2), 'key-2')
 
@@ -147,8 +151,9 @@ def test_empty_key_returns_400(client):
 
 
 def test_invalid_body_with_a_key_returns_400_and_leaves_the_key_free(client):
-    bad = post(client, order_body(items=[{'product_id': 1, 'quantity': 0,
-                                          'price_at_order': 1}]), 'key-1')
+    bad = post(
+        client, order_body(items=[{'product_id': 1, 'quantity': 0, 'price_at_order': 1}]), 'key-1'
+    )
 
     good = post(client, order_body(), 'key-1')
 
@@ -189,10 +194,12 @@ def test_key_in_flight_with_a_different_body_returns_422(client, service_clock):
 def test_expired_key_is_treated_as_new(client, service_clock):
     body = order_body()
     stale = {'order_id': 1, 'status': 'pending'}
-    IdempotencyKey.create(key=stored_key('key-1'),
-                          request_hash=fingerprint(parse_json_object(to_json(body))),
-                          response_body=json.dumps(stale),
-                          created_at=service_clock.now - timedelta(hours=25))
+    IdempotencyKey.create(
+        key=stored_key('key-1'),
+        request_hash=fingerprint(parse_json_object(to_json(body))),
+        response_body=json.dumps(stale),
+        created_at=service_clock.now - timedelta(hours=25),
+    )
 
     response = post(client, body, 'key-1')
 
@@ -204,8 +211,12 @@ def test_expired_key_is_treated_as_new(client, service_clock):
 
 
 def test_expired_key_with_a_different_body_is_treated_as_new(client, service_clock):
-    IdempotencyKey.create(key=stored_key('key-1'), request_hash='0' * 64, response_body='{}',
-                          created_at=service_clock.now - timedelta(hours=25))
+    IdempotencyKey.create(
+        key=stored_key('key-1'),
+        request_hash='0' * 64,
+        response_body='{}',
+        created_at=service_clock.now - timedelta(hours=25),
+    )
 
     response = post(client, order_body(), 'key-1')
 
@@ -225,7 +236,7 @@ def test_key_within_24_hours_still_replays(client, service_clock):
 
 def test_replay_returns_the_stored_answer_even_after_the_order_changed(client):
     first = json_of(post(client, order_body(), 'key-1'))
-    send(client, 'PUT', f"/orders/{first['order_id']}", {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{first["order_id"]}', {'status': 'paid'})
 
     again = post(client, order_body(), 'key-1')
 
@@ -234,8 +245,9 @@ def test_replay_returns_the_stored_answer_even_after_the_order_changed(client):
 
 
 @pytest.mark.parametrize('first,second', [('Key-1', 'key-1'), ('key-1', 'key-1 ')])
-def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(client, request,
-                                                                       first, second):
+def test_keys_that_differ_in_case_or_trailing_space_are_different_keys(
+    client, request, first, second
+):
     created = post(client, order_body(), first)
 
     response = post(client, order_body(), second)

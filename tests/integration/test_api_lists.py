@@ -1,6 +1,7 @@
 """GET /orders and GET /users/{id}/orders: order, totals, filters, page numbers
 and keyset cursors, on SQLite and MariaDB (parameters the schema refuses before
 any query, on SQLite only)."""
+
 from urllib.parse import urlencode
 
 import pytest
@@ -25,7 +26,7 @@ def ids(page):
 
 
 def set_status(client, order, status):
-    response = send(client, 'PUT', f"/orders/{order['order_id']}", {'status': status})
+    response = send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': status})
     assert response.status_code == 200, response.body
     return json_of(response)
 
@@ -47,6 +48,7 @@ def walk(client, path='/orders', page_size=3, **filters):
 
 # -- GET /orders ---------------------------------------------------------------
 
+
 def test_list_answers_orders_total_page_page_size_and_next_cursor(client):
     created = create_order(client)
 
@@ -54,8 +56,7 @@ def test_list_answers_orders_total_page_page_size_and_next_cursor(client):
 
     assert set(page) == {'orders', 'total', 'page', 'page_size', 'next_cursor'}
     assert page['orders'] == [created]
-    assert (page['total'], page['page'], page['page_size'], page['next_cursor']) == \
-        (1, 1, 10, None)
+    assert (page['total'], page['page'], page['page_size'], page['next_cursor']) == (1, 1, 10, None)
 
 
 def test_list_of_no_orders_is_empty(client):
@@ -128,7 +129,7 @@ def test_list_page_size_outside_1_to_100_returns_400(client, subtests):
 
 @sqlite_only
 def test_list_page_below_1_or_overflowing_returns_400(client, subtests):
-    for page in ['0', '-1', 'one', str(10 ** 20), str(MAX_ID)]:
+    for page in ['0', '-1', 'one', str(10**20), str(MAX_ID)]:
         with subtests.test(page):
             assert set(bad_query(client, page=page)) == {'page'}
 
@@ -192,8 +193,12 @@ def test_list_filter_matching_nothing_is_empty(client):
 
 @sqlite_only
 def test_list_bad_filter_returns_400(client, subtests):
-    for params in [{'status': 'lost'}, {'user_id': '0'}, {'user_id': str(MAX_ID + 1)},
-                   {'user_id': 'x'}]:
+    for params in [
+        {'status': 'lost'},
+        {'user_id': '0'},
+        {'user_id': str(MAX_ID + 1)},
+        {'user_id': 'x'},
+    ]:
         with subtests.test(**params):
             assert set(bad_query(client, **params)) == set(params)
 
@@ -203,8 +208,8 @@ def test_list_totals_follow_status_changes_and_deletes(client):
     set_status(client, a, 'paid')
     set_status(client, a, 'shipped')
     set_status(client, b, 'paid')
-    client.http.delete(f"/orders/{c['order_id']}")
-    client.http.delete(f"/orders/{b['order_id']}")
+    client.http.delete(f'/orders/{c["order_id"]}')
+    client.http.delete(f'/orders/{b["order_id"]}')
 
     assert listing(client)['total'] == 1
     assert listing(client, status='shipped')['total'] == 1
@@ -215,8 +220,8 @@ def test_list_totals_follow_status_changes_and_deletes(client):
 def test_list_total_unchanged_by_a_refused_status_change(client):
     order = create_order(client)
     set_status(client, order, 'cancelled')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'cancelled'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'cancelled'})
 
     assert listing(client, status='cancelled')['total'] == 1
     assert listing(client, status='paid')['total'] == 0
@@ -224,6 +229,7 @@ def test_list_total_unchanged_by_a_refused_status_change(client):
 
 
 # -- GET /users/{id}/orders --------------------------------------------------------
+
 
 def test_user_orders_are_only_that_users_newest_first(client):
     created = orders_for(client, [5, 6, 5, 6, 5])
@@ -262,14 +268,20 @@ def test_orders_of_the_largest_user_id_are_an_empty_list(client):
 
 @sqlite_only
 def test_user_orders_bad_paging_returns_400(client, subtests):
-    for params in [{'page_size': '0'}, {'page_size': '101'}, {'page': '0'},
-                   {'page': '1', 'cursor': 'abc'}, {'cursor': 'abc'}]:
+    for params in [
+        {'page_size': '0'},
+        {'page_size': '101'},
+        {'page': '0'},
+        {'page': '1', 'cursor': 'abc'},
+        {'cursor': 'abc'},
+    ]:
         with subtests.test(**params):
             errors = bad_query(client, '/users/5/orders', **params)
             assert set(errors) <= set(params)
 
 
 # -- keyset paging ---------------------------------------------------------------
+
 
 def test_next_cursor_is_present_when_more_rows_and_null_on_the_last_page(client):
     orders_for(client, [1] * 4)
@@ -346,8 +358,12 @@ def test_cursor_remembers_the_user_id_filter(client):
 
     pages = walk(client, page_size=2, user_id=5)
 
-    assert [i for page in pages for i in ids(page)] == \
-        [created[6], created[4], created[2], created[0]]
+    assert [i for page in pages for i in ids(page)] == [
+        created[6],
+        created[4],
+        created[2],
+        created[0],
+    ]
 
 
 def test_cursor_walks_a_users_orders(client):
@@ -355,8 +371,12 @@ def test_cursor_walks_a_users_orders(client):
 
     pages = walk(client, '/users/5/orders', page_size=3)
 
-    assert [i for page in pages for i in ids(page)] == \
-        [created[5], created[3], created[2], created[0]]
+    assert [i for page in pages for i in ids(page)] == [
+        created[5],
+        created[3],
+        created[2],
+        created[0],
+    ]
     assert all(page['total'] == 4 for page in pages)
 
 
@@ -366,8 +386,7 @@ def test_cursor_with_the_same_filter_repeated_is_accepted(client):
         set_status(client, order, 'paid')
     first = listing(client, page_size=1, status='paid', user_id=5)
 
-    second = listing(client, cursor=first['next_cursor'], page_size=1, status='paid',
-                     user_id=5)
+    second = listing(client, cursor=first['next_cursor'], page_size=1, status='paid', user_id=5)
 
     assert ids(second) == [orders[1]['order_id']]
 

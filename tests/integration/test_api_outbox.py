@@ -1,5 +1,6 @@
 """One change, one outbox row, committed with the change: what each HTTP
 request leaves in the outbox table, on SQLite and MariaDB."""
+
 import json
 import re
 from decimal import Decimal
@@ -10,13 +11,21 @@ from chalicelib.storage.models import Outbox
 from tests.support import PATH_TO, create_order, json_of, order_in, put, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
-SUBJECTS = {'order_created': 'Order Created', 'order_updated': 'Order Updated',
-            'order_shipped': 'Order Shipped', 'order_cancelled': 'Order Cancelled',
-            'order_deleted': 'Order Deleted'}
-ARROW_EVENTS = [('pending', 'paid', 'order_updated'), ('pending', 'shipped', 'order_shipped'),
-                ('pending', 'cancelled', 'order_cancelled'), ('paid', 'shipped', 'order_shipped'),
-                ('paid', 'cancelled', 'order_cancelled'),
-                ('shipped', 'delivered', 'order_updated')]
+SUBJECTS = {
+    'order_created': 'Order Created',
+    'order_updated': 'Order Updated',
+    'order_shipped': 'Order Shipped',
+    'order_cancelled': 'Order Cancelled',
+    'order_deleted': 'Order Deleted',
+}
+ARROW_EVENTS = [
+    ('pending', 'paid', 'order_updated'),
+    ('pending', 'shipped', 'order_shipped'),
+    ('pending', 'cancelled', 'order_cancelled'),
+    ('paid', 'shipped', 'order_shipped'),
+    ('paid', 'cancelled', 'order_cancelled'),
+    ('shipped', 'delivered', 'order_updated'),
+]
 
 
 def events_of(order_id):
@@ -31,20 +40,31 @@ def test_create_writes_one_order_created_row_with_the_contract_message(client):
 
     assert event_type == 'order_created'
     assert row.subject == 'Order Created'
-    assert set(message) == {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
-                            'status', 'order_total', 'currency', 'timestamp'}
+    assert set(message) == {
+        'event_id',
+        'event_type',
+        'order_id',
+        'user_id',
+        'user_email',
+        'status',
+        'order_total',
+        'currency',
+        'timestamp',
+    }
     assert message['event_id'] == row.event_id
     assert message['event_type'] == 'order_created'
-    assert (message['order_id'], message['user_id'], message['user_email']) == \
-        (order['order_id'], 7, 'ada@example.com')
+    assert (message['order_id'], message['user_id'], message['user_email']) == (
+        order['order_id'],
+        7,
+        'ada@example.com',
+    )
     assert message['status'] == 'pending'
     assert message['order_total'] == Decimal('109.97')
     assert ISO_Z.fullmatch(message['timestamp'])
 
 
 @pytest.mark.parametrize('current,new,event_type', ARROW_EVENTS)
-def test_each_status_change_writes_exactly_one_row_of_its_type(client, current, new,
-                                                                event_type):
+def test_each_status_change_writes_exactly_one_row_of_its_type(client, current, new, event_type):
     order = order_in(client, current)
     before = len(events_of(order['order_id']))
 
@@ -86,8 +106,9 @@ def test_stale_if_match_writes_no_event(client):
     order = order_in(client, 'paid')
     before = Outbox.select().count()
 
-    response = send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'shipped'},
-                    {'If-Match': '"1"'})
+    response = send(
+        client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'shipped'}, {'If-Match': '"1"'}
+    )
 
     assert response.status_code == 412
     assert Outbox.select().count() == before
@@ -99,7 +120,7 @@ def test_delete_writes_one_order_deleted_row_with_the_status_the_order_had(clien
             order = order_in(client, status, user_email='ada@example.com')
             before = len(events_of(order['order_id']))
 
-            client.http.delete(f"/orders/{order['order_id']}")
+            client.http.delete(f'/orders/{order["order_id"]}')
 
             events = events_of(order['order_id'])
             assert len(events) == before + 1
@@ -113,10 +134,10 @@ def test_delete_writes_one_order_deleted_row_with_the_status_the_order_had(clien
 
 def test_refused_delete_writes_no_event(client):
     order = create_order(client)
-    client.http.delete(f"/orders/{order['order_id']}")
+    client.http.delete(f'/orders/{order["order_id"]}')
     before = Outbox.select().count()
 
-    response = client.http.delete(f"/orders/{order['order_id']}")
+    response = client.http.delete(f'/orders/{order["order_id"]}')
 
     assert response.status_code == 404
     assert Outbox.select().count() == before
@@ -126,21 +147,40 @@ def test_a_whole_lifecycle_writes_one_event_per_change_in_order(client):
     order = create_order(client)
     for status in ('paid', 'paid', 'shipped', 'delivered', 'delivered'):
         put(client, order['order_id'], status)
-    client.http.delete(f"/orders/{order['order_id']}")
+    client.http.delete(f'/orders/{order["order_id"]}')
 
     events = events_of(order['order_id'])
 
-    assert [e[0] for e in events] == ['order_created', 'order_updated', 'order_shipped',
-                                      'order_updated', 'order_deleted']
-    assert [e[1]['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered',
-                                                'delivered']
+    assert [e[0] for e in events] == [
+        'order_created',
+        'order_updated',
+        'order_shipped',
+        'order_updated',
+        'order_deleted',
+    ]
+    assert [e[1]['status'] for e in events] == [
+        'pending',
+        'paid',
+        'shipped',
+        'delivered',
+        'delivered',
+    ]
     assert len({e[1]['event_id'] for e in events}) == 5
 
 
 def test_event_total_is_exact(client):
-    response = send(client, 'POST', '/orders', {'user_id': 1, 'items': [
-        {'product_id': 1, 'quantity': 3, 'price_at_order': Decimal('0.10')},
-        {'product_id': 2, 'quantity': 1, 'price_at_order': Decimal('0.20')}]})
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        {
+            'user_id': 1,
+            'items': [
+                {'product_id': 1, 'quantity': 3, 'price_at_order': Decimal('0.10')},
+                {'product_id': 2, 'quantity': 1, 'price_at_order': Decimal('0.20')},
+            ],
+        },
+    )
 
     [(_, message, _)] = events_of(json_of(response)['order_id'])
 

@@ -2,6 +2,7 @@
 that needs nothing from elsewhere; and the service's own answers, checked
 against the document's response schemas (which the service does not use to
 build them)."""
+
 import base64
 import hashlib
 import json
@@ -56,15 +57,18 @@ def test_docs_is_one_page_with_swagger_ui_inline_and_nothing_from_elsewhere(clie
 def test_docs_policy_lets_only_its_own_inline_scripts_run(client):
     response = client.http.get('/docs')
     page = response.body.decode('utf-8')
-    policy = dict(part.strip().split(' ', 1)
-                  for part in response.headers['Content-Security-Policy'].split(';'))
+    policy = dict(
+        part.strip().split(' ', 1)
+        for part in response.headers['Content-Security-Policy'].split(';')
+    )
     scripts = re.findall(r'<script>(.*?)</script>', page, re.DOTALL)
 
     assert policy['default-src'] == "'none'"
     assert policy['connect-src'] == "'self'"
     assert policy['script-src'].split() == [
         "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-        for s in scripts]
+        for s in scripts
+    ]
     assert len(scripts) == 2
 
 
@@ -101,9 +105,19 @@ def test_order_answers_match_the_documented_schemas(client, document):
 
 def test_shipment_and_history_answers_match_the_documented_schemas(client, document):
     order_id = create_order(client)['order_id']
-    shipped = json_of(send(client, 'PUT', f'/orders/{order_id}', {
-        'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1',
-        'tracking_url': 'https://track.example.com/JD-1'}))
+    shipped = json_of(
+        send(
+            client,
+            'PUT',
+            f'/orders/{order_id}',
+            {
+                'status': 'shipped',
+                'carrier': 'DHL',
+                'tracking_number': 'JD-1',
+                'tracking_url': 'https://track.example.com/JD-1',
+            },
+        )
+    )
     cancelled_id = create_order(client)['order_id']
     send(client, 'PUT', f'/orders/{cancelled_id}', {'status': 'cancelled', 'reason': 'Late'})
 

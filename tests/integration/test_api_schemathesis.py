@@ -10,6 +10,7 @@ and handed to chalice.test.Client, which runs the same local gateway as
 derandomised search, and a short stateful run that follows the document's links
 (create an order, then read, change, delete it, list its user's orders).
 """
+
 import os
 import time
 from urllib.parse import urlsplit
@@ -20,42 +21,60 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance,
-                                               ensure_resource_availability,
-                                               negative_data_rejection,
-                                               response_headers_conformance,
-                                               response_schema_conformance,
-                                               status_code_conformance,
-                                               unsupported_method, use_after_free)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ensure_resource_availability,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+    use_after_free,
+)
 
 from chalicelib.orders import counts
 from chalicelib.storage import connection
 from chalicelib.storage.models import MODELS
-from tests.support import create_order, json_of, order_body, send as send_json
+from tests.support import create_order, json_of, order_body
+from tests.support import send as send_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCUMENT = os.path.join(ROOT, 'docs', 'openapi.json')
 BASE_URL = 'http://orders.test'
 # A deeper search, now and then: CONTRACT_EXAMPLES=1000 make test.
 MAX_EXAMPLES = int(os.environ.get('CONTRACT_EXAMPLES', '30'))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance,
-          negative_data_rejection, unsupported_method]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    unsupported_method,
+]
 # What a sequence shows: a created order can be read; a deleted one is gone.
 STATEFUL_CHECKS = [ensure_resource_availability, use_after_free]
 
-schema = schemathesis.openapi.from_path(DOCUMENT, config=schemathesis.Config.from_dict({
-    'base-url': BASE_URL,
-    # The token is ours (a valid staff token, sent by send_case), not one
-    # schemathesis makes up. Its ignored_auth check cannot tell ours from a
-    # made-up one, so the refusal without a token is proven elsewhere
-    # (test_identity_and_access.py, for every protected route).
-    'generation': {'max-examples': MAX_EXAMPLES, 'deterministic': True,
-                   'with-security-parameters': False},
-    # OPTIONS is left out: chalice.test.Client fails on Chalice's own preflight
-    # answer (a None body); API Gateway answers OPTIONS before the Lambda anyway.
-    'phases': {'coverage': {'unexpected-methods': ['patch', 'trace']}},
-}))
+schema = schemathesis.openapi.from_path(
+    DOCUMENT,
+    config=schemathesis.Config.from_dict(
+        {
+            'base-url': BASE_URL,
+            # The token is ours (a valid staff token, sent by send_case), not one
+            # schemathesis makes up. Its ignored_auth check cannot tell ours from a
+            # made-up one, so the refusal without a token is proven elsewhere
+            # (test_identity_and_access.py, for every protected route).
+            'generation': {
+                'max-examples': MAX_EXAMPLES,
+                'deterministic': True,
+                'with-security-parameters': False,
+            },
+            # OPTIONS is left out: chalice.test.Client fails on Chalice's own preflight
+            # answer (a None body); API Gateway answers OPTIONS before the Lambda anyway.
+            'phases': {'coverage': {'unexpected-methods': ['patch', 'trace']}},
+        }
+    ),
+)
 
 
 @pytest.fixture
@@ -80,30 +99,48 @@ def send_case(client, case, token):
     """Send a case as schemathesis would over HTTP, through the Chalice gateway."""
     kwargs = case.as_transport_kwargs(headers={'Authorization': f'Bearer {token}'})
     prepared = requests.Request(
-        method=kwargs['method'], url=kwargs['url'], headers=kwargs['headers'],
-        params=kwargs.get('params'), json=kwargs.get('json'), data=kwargs.get('data'),
-        cookies=kwargs.get('cookies')).prepare()
+        method=kwargs['method'],
+        url=kwargs['url'],
+        headers=kwargs['headers'],
+        params=kwargs.get('params'),
+        json=kwargs.get('json'),
+        data=kwargs.get('data'),
+        cookies=kwargs.get('cookies'),
+    ).prepare()
     url = urlsplit(prepared.url)
     body = prepared.body or b''
     started = time.perf_counter()
     answer = client.http.request(
-        prepared.method, url.path + (f'?{url.query}' if url.query else ''),
+        prepared.method,
+        url.path + (f'?{url.query}' if url.query else ''),
         headers=dict(prepared.headers),
-        body=body.encode('utf-8') if isinstance(body, str) else body)
+        body=body.encode('utf-8') if isinstance(body, str) else body,
+    )
     elapsed = time.perf_counter() - started
     headers = {name.lower(): [value] for name, value in answer.headers.items()}
     if answer.body:
         # What API Gateway (and chalice local) send when the Lambda names no type.
         headers.setdefault('content-type', ['application/json'])
     return schemathesis.Response(
-        status_code=answer.status_code, headers=headers, content=answer.body or b'',
-        request=prepared, elapsed=elapsed, verify=True)
+        status_code=answer.status_code,
+        headers=headers,
+        content=answer.body or b'',
+        request=prepared,
+        elapsed=elapsed,
+        verify=True,
+    )
 
 
 @schema.parametrize()
-@settings(deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
 def test_every_answer_is_one_the_document_gives(case, client, bearer_token):
     response = send_case(client, case, bearer_token)
 
@@ -113,6 +150,7 @@ def test_every_answer_is_one_the_document_gives(case, client, bearer_token):
 def test_following_the_links_keeps_every_answer_in_the_document(client, bearer_token):
     """Create orders, then read, change and delete them and list their users'
     orders, as the document's links say: the paths where an order exists."""
+
     class Scenario(schema.as_state_machine()):
         def setup(self):
             # Each scenario on an empty database with ids from 1: replayed while
@@ -126,13 +164,21 @@ def test_following_the_links_keeps_every_answer_in_the_document(client, bearer_t
             return send_case(client, case, bearer_token)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            case.validate_response(response, checks=CHECKS + STATEFUL_CHECKS,
-                                   recorder=self.recorder)
+            case.validate_response(
+                response, checks=CHECKS + STATEFUL_CHECKS, recorder=self.recorder
+            )
 
-    run_state_machine_as_test(Scenario, settings=settings(
-        max_examples=MAX_EXAMPLES, stateful_step_count=6, derandomize=True,
-        deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        Scenario,
+        settings=settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
 
 
 def test_a_deleted_orders_idempotency_key_never_replays_it(client):

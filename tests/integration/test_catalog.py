@@ -1,23 +1,29 @@
 """The catalog over HTTP: PUT /products/{id} (staff; create or replace,
 If-Match), GET /products/{id} and GET /products, on SQLite and MariaDB."""
+
 from decimal import Decimal
 
 import pytest
 
 from tests.support import json_of, put_product, send
 
-MUG = {'name': 'Blue mug', 'sku': 'MUG-BLUE', 'unit_price': Decimal('29.99'),
-       'currency': 'USD', 'stock': {'on_hand': 40}}
+MUG = {
+    'name': 'Blue mug',
+    'sku': 'MUG-BLUE',
+    'unit_price': Decimal('29.99'),
+    'currency': 'USD',
+    'stock': {'on_hand': 40},
+}
 
 
 @pytest.fixture
 def customer(issuer):
-    return {'Authorization': f"Bearer {issuer.mint(user_id=1, email='ada@example.com')}"}
+    return {'Authorization': f'Bearer {issuer.mint(user_id=1, email="ada@example.com")}'}
 
 
 @pytest.fixture
 def service(issuer):
-    return {'Authorization': f"Bearer {issuer.mint(role='service')}"}
+    return {'Authorization': f'Bearer {issuer.mint(role="service")}'}
 
 
 def test_put_creates_with_201_then_replaces_with_200_and_a_new_version(client):
@@ -27,11 +33,18 @@ def test_put_creates_with_201_then_replaces_with_200_and_a_new_version(client):
     assert (created.status_code, replaced.status_code) == (201, 200)
     assert created.headers['ETag'] == '"1"' and replaced.headers['ETag'] == '"2"'
     product = json_of(replaced)
-    assert {name: product[name] for name in ('product_id', 'sku', 'unit_price', 'currency',
-                                             'active', 'stock', 'version')} == {
-        'product_id': 101, 'sku': 'MUG-BLUE', 'unit_price': 31.99, 'currency': 'USD',
-        'active': True, 'stock': {'on_hand': 40, 'reserved': 0, 'available': 40},
-        'version': 2}
+    assert {
+        name: product[name]
+        for name in ('product_id', 'sku', 'unit_price', 'currency', 'active', 'stock', 'version')
+    } == {
+        'product_id': 101,
+        'sku': 'MUG-BLUE',
+        'unit_price': 31.99,
+        'currency': 'USD',
+        'active': True,
+        'stock': {'on_hand': 40, 'reserved': 0, 'available': 40},
+        'version': 2,
+    }
 
 
 def test_left_out_sku_active_and_stock_take_their_defaults(client):
@@ -65,19 +78,22 @@ def test_skus_are_compared_exactly(client):
     assert put_product(client, 102, **{**MUG, 'sku': 'mug-blue'})['sku'] == 'mug-blue'
 
 
-@pytest.mark.parametrize('body, where', [
-    ({**MUG, 'unit_price': Decimal('29.999')}, 'unit_price'),
-    ({**MUG, 'currency': 'JPY'}, 'unit_price'),  # 29.99 has decimals JPY does not
-    ({**MUG, 'currency': 'XXX'}, 'currency'),
-    ({**MUG, 'name': 'Blue\u202emug'}, 'name'),
-    ({**MUG, 'name': ''}, 'name'),
-    ({**MUG, 'sku': 'A' * 65}, 'sku'),
-    ({**MUG, 'active': 'true'}, 'active'),
-    ({**MUG, 'stock': {'on_hand': -1}}, 'stock'),
-    ({**MUG, 'stock': {'on_hand': 10 ** 9 + 1}}, 'stock'),
-    ({**MUG, 'stock': {'on_hand': 1, 'reserved': 0}}, 'stock'),
-    ({**MUG, 'reserved': 3}, 'reserved'),
-])
+@pytest.mark.parametrize(
+    'body, where',
+    [
+        ({**MUG, 'unit_price': Decimal('29.999')}, 'unit_price'),
+        ({**MUG, 'currency': 'JPY'}, 'unit_price'),  # 29.99 has decimals JPY does not
+        ({**MUG, 'currency': 'XXX'}, 'currency'),
+        ({**MUG, 'name': 'Blue\u202emug'}, 'name'),
+        ({**MUG, 'name': ''}, 'name'),
+        ({**MUG, 'sku': 'A' * 65}, 'sku'),
+        ({**MUG, 'active': 'true'}, 'active'),
+        ({**MUG, 'stock': {'on_hand': -1}}, 'stock'),
+        ({**MUG, 'stock': {'on_hand': 10**9 + 1}}, 'stock'),
+        ({**MUG, 'stock': {'on_hand': 1, 'reserved': 0}}, 'stock'),
+        ({**MUG, 'reserved': 3}, 'reserved'),
+    ],
+)
 def test_a_product_outside_the_rules_is_a_400_keyed_by_field(client, body, where):
     response = send(client, 'PUT', '/products/101', body)
 
@@ -119,11 +135,17 @@ def test_an_unknown_product_is_a_404_and_a_bad_id_a_400(client):
 
 def test_the_list_is_by_product_id_paged_by_number_or_cursor(client):
     for product_id in (3, 1, 2, 5, 4):
-        put_product(client, product_id, name=f'P{product_id}', unit_price=1, currency='USD',
-                    active=product_id != 4)
+        put_product(
+            client,
+            product_id,
+            name=f'P{product_id}',
+            unit_price=1,
+            currency='USD',
+            active=product_id != 4,
+        )
 
     first = json_of(send(client, 'GET', '/products?page_size=2'))
-    second = json_of(send(client, 'GET', f"/products?page_size=2&cursor={first['next_cursor']}"))
+    second = json_of(send(client, 'GET', f'/products?page_size=2&cursor={first["next_cursor"]}'))
     by_page = json_of(send(client, 'GET', '/products?page_size=2&page=2'))
     retired = json_of(send(client, 'GET', '/products?active=false'))
 
@@ -135,8 +157,9 @@ def test_the_list_is_by_product_id_paged_by_number_or_cursor(client):
 
 def test_a_customers_list_holds_active_products_only(client, customer):
     for product_id in (1, 2):
-        put_product(client, product_id, name='P', unit_price=1, currency='USD',
-                    active=product_id == 1)
+        put_product(
+            client, product_id, name='P', unit_price=1, currency='USD', active=product_id == 1
+        )
 
     listed = json_of(send(client, 'GET', '/products', headers=customer))
     cursor_page = json_of(send(client, 'GET', '/products?page_size=1', headers=customer))
@@ -146,7 +169,8 @@ def test_a_customers_list_holds_active_products_only(client, customer):
     assert send(client, 'GET', '/products?active=false', headers=customer).status_code == 403
 
 
-@pytest.mark.parametrize('query', ['active=yes', 'page_size=0', 'page=1&cursor=abc',
-                                   'cursor=%%%', 'colour=blue'])
+@pytest.mark.parametrize(
+    'query', ['active=yes', 'page_size=0', 'page=1&cursor=abc', 'cursor=%%%', 'colour=blue']
+)
 def test_a_list_query_outside_the_rules_is_a_400(client, query):
     assert send(client, 'GET', f'/products?{query}').status_code == 400

@@ -3,6 +3,7 @@
 are read, an error answer lists at most 100 problems, and free text with a
 lone surrogate, a control or a bidirectional control is a 400, never a 500
 (on SQLite and MariaDB: the surrogate used to crash the history insert)."""
+
 import json
 
 import pytest
@@ -37,10 +38,15 @@ def test_a_body_just_over_64_kib_is_a_413_and_one_of_64_kib_is_read(client):
         assert len(raw) == size
         return raw
 
-    error_of(send(client, 'POST', '/orders', raw=padded(64 * 1024 + 1)), 413,
-             'RequestEntityTooLargeError')
+    error_of(
+        send(client, 'POST', '/orders', raw=padded(64 * 1024 + 1)),
+        413,
+        'RequestEntityTooLargeError',
+    )
     assert set(field_errors(send(client, 'POST', '/orders', raw=padded(64 * 1024)))) == {
-        'pad', 'items'}
+        'pad',
+        'items',
+    }
 
 
 @sqlite_only
@@ -91,8 +97,12 @@ def test_a_reason_with_a_surrogate_or_a_bidi_control_is_a_400_and_changes_nothin
     order = create_order(client)
     before = OrderHistory.select().count()
 
-    response = send(client, 'PUT', f"/orders/{order['order_id']}",
-                    raw='{"status": "cancelled", "reason": "%s"}' % text)
+    response = send(
+        client,
+        'PUT',
+        f'/orders/{order["order_id"]}',
+        raw='{"status": "cancelled", "reason": "%s"}' % text,
+    )
 
     assert set(field_errors(response)) == {'reason'}
     assert Order.get_by_id(order['order_id']).status == 'pending'
@@ -103,8 +113,12 @@ def test_a_reason_with_a_surrogate_or_a_bidi_control_is_a_400_and_changes_nothin
 def test_a_carrier_with_a_surrogate_or_a_bidi_control_is_a_400(client, text):
     order = create_order(client)
 
-    response = send(client, 'PUT', f"/orders/{order['order_id']}", raw=(
-        '{"status": "shipped", "carrier": "%s", "tracking_number": "JD-1"}' % text))
+    response = send(
+        client,
+        'PUT',
+        f'/orders/{order["order_id"]}',
+        raw=('{"status": "shipped", "carrier": "%s", "tracking_number": "JD-1"}' % text),
+    )
 
     assert set(field_errors(response)) == {'carrier'}
     assert Order.get_by_id(order['order_id']).status == 'pending'
@@ -114,8 +128,9 @@ def test_a_reason_in_any_script_with_joiners_and_emoji_is_kept(client):
     order = create_order(client)
     reason = 'Déjà commandé 😅\nمی\u200cخواهم 👨\u200d👩\u200d👧'
 
-    response = send(client, 'PUT', f"/orders/{order['order_id']}",
-                    {'status': 'cancelled', 'reason': reason})
+    response = send(
+        client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'cancelled', 'reason': reason}
+    )
 
     assert response.status_code == 200, response.body
     assert OrderItem.select().count() == 2

@@ -10,6 +10,7 @@ No RDS here, so two halves of the proof:
   the token is seen to arrive as it was signed, inside the TLS session.
 What only AWS can prove (the signature, rds-db:connect, the token's 15
 minutes) is in docs/deploy.md."""
+
 import shutil
 
 import pytest
@@ -41,37 +42,51 @@ class SignedTokens:
             self.calls.append((kwargs, token))
             accept(token)
             return token
+
         rds.generate_db_auth_token = generate_db_auth_token
 
 
 def session_tls_version():
     [(_, version)] = connection.database.execute_sql(
-        "SHOW SESSION STATUS LIKE 'Ssl_version'").fetchall()
+        "SHOW SESSION STATUS LIKE 'Ssl_version'"
+    ).fetchall()
     return version
 
 
 def test_each_new_connection_signs_in_with_a_fresh_iam_token_over_tls(
-        private_mariadb, serve, frozen_clock, logged):
+    private_mariadb, serve, frozen_clock, logged
+):
     server = private_mariadb
     database = server.create_database()
     user = server.create_user(database, 'no token yet', require_ssl=True)
     with mock_aws():
-        client = serve(DB_HOST='127.0.0.1', DB_PORT=str(server.port), DB_NAME=database,
-                       DB_USER=user, DB_IAM_AUTH='true', DB_SSL_CA=str(server.ca))
-        tokens = SignedTokens(aws.client('rds', REGION),
-                              lambda token: server.set_password(user, token))
+        client = serve(
+            DB_HOST='127.0.0.1',
+            DB_PORT=str(server.port),
+            DB_NAME=database,
+            DB_USER=user,
+            DB_IAM_AUTH='true',
+            DB_SSL_CA=str(server.ca),
+        )
+        tokens = SignedTokens(
+            aws.client('rds', REGION), lambda token: server.set_password(user, token)
+        )
 
         first = create_order(client)
         assert len(tokens.calls) == 1
         [(asked, token)] = tokens.calls
-        assert asked == {'DBHostname': '127.0.0.1', 'Port': server.port,
-                         'DBUsername': user, 'Region': REGION}
+        assert asked == {
+            'DBHostname': '127.0.0.1',
+            'Port': server.port,
+            'DBUsername': user,
+            'Region': REGION,
+        }
         assert token.startswith(f'127.0.0.1:{server.port}/?Action=connect&DBUser={user}&')
         assert 'X-Amz-Expires=900' in token
         assert session_tls_version().startswith('TLSv1')
 
         # A warm connection is reused: no token is signed for it.
-        assert send(client, 'GET', f"/orders/{first['order_id']}").status_code == 200
+        assert send(client, 'GET', f'/orders/{first["order_id"]}').status_code == 200
         assert json_of(send(client, 'GET', '/health'))['database'] == 'ok'
         assert len(tokens.calls) == 1
 
@@ -94,15 +109,22 @@ def openssl():
         pytest.skip('openssl not found')
 
 
-def test_asked_for_mysql_clear_password_the_token_goes_inside_verified_tls(openssl,
-                                                                             tmp_path):
+def test_asked_for_mysql_clear_password_the_token_goes_inside_verified_tls(openssl, tmp_path):
     ca = make_ca(tmp_path, 'ca')
-    stand_in = ClearPasswordServer(*make_server_certificate(tmp_path, 'ca', 'server',
-                                                            'IP:127.0.0.1'))
-    settings = settings_from({
-        'DB_HOST': '127.0.0.1', 'DB_PORT': str(stand_in.port), 'DB_NAME': 'orders',
-        'DB_USER': 'orders_app', 'DB_IAM_AUTH': 'true', 'DB_SSL_CA': str(ca),
-        'AWS_REGION': REGION})
+    stand_in = ClearPasswordServer(
+        *make_server_certificate(tmp_path, 'ca', 'server', 'IP:127.0.0.1')
+    )
+    settings = settings_from(
+        {
+            'DB_HOST': '127.0.0.1',
+            'DB_PORT': str(stand_in.port),
+            'DB_NAME': 'orders',
+            'DB_USER': 'orders_app',
+            'DB_IAM_AUTH': 'true',
+            'DB_SSL_CA': str(ca),
+            'AWS_REGION': REGION,
+        }
+    )
     try:
         with mock_aws():
             aws.forget_clients()

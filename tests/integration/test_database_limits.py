@@ -2,6 +2,7 @@
 MAX_USER_CONNECTIONS (1226), and a server at its max_connections (1040).
 Both are a 503 whose Retry-After is spread over 1 to 3 seconds, so copies
 turned away together do not come back together; both log their code."""
+
 import contextlib
 
 import pymysql
@@ -16,13 +17,24 @@ TURNED_AWAY = 20  # requests answered while no connection is free
 
 
 def server_env(server, database, user):
-    return {'DB_HOST': '127.0.0.1', 'DB_PORT': str(server.port), 'DB_NAME': database,
-            'DB_USER': user, 'DB_PASSWORD': PASSWORD}
+    return {
+        'DB_HOST': '127.0.0.1',
+        'DB_PORT': str(server.port),
+        'DB_NAME': database,
+        'DB_USER': user,
+        'DB_PASSWORD': PASSWORD,
+    }
 
 
 def sign_in(server, database, user):
-    return pymysql.connect(host='127.0.0.1', port=server.port, user=user,
-                           password=PASSWORD, database=database, ssl_disabled=True)
+    return pymysql.connect(
+        host='127.0.0.1',
+        port=server.port,
+        user=user,
+        password=PASSWORD,
+        database=database,
+        ssl_disabled=True,
+    )
 
 
 def assert_turned_away(client, logged, code):
@@ -35,14 +47,16 @@ def assert_turned_away(client, logged, code):
     assert waits <= {1, 2, 3} and len(waits) > 1, waits
     lines = logged.messages('ERROR')
     assert len(lines) == TURNED_AWAY
-    assert all(line.startswith(f'Database unavailable: OperationalError {code}')
-               for line in lines), lines[0]
+    assert all(
+        line.startswith(f'Database unavailable: OperationalError {code}') for line in lines
+    ), lines[0]
     health = send(client, 'GET', '/health')
     assert health.status_code == 503 and 1 <= int(health.headers['Retry-After']) <= 3
 
 
 def test_a_user_at_its_connection_limit_is_a_503_with_a_spread_retry_after(
-        private_mariadb, serve, logged):
+    private_mariadb, serve, logged
+):
     database = private_mariadb.create_database()
     user = private_mariadb.create_user(database, PASSWORD, max_user_connections=1)
     client = serve(**server_env(private_mariadb, database, user))

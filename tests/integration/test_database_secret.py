@@ -2,6 +2,7 @@
 Manager failing at cold start. The secret is in moto's Secrets Manager (in
 process), the database is the private MariaDB, and the service's reads of
 the secret are counted on its own boto3 client."""
+
 import json
 import socket
 
@@ -24,14 +25,19 @@ class Secret:
         self.password = 'first-password'
         self.user = server.create_user(self.database, self.password)
         self.arn = secretsmanager.create_secret(
-            Name=f'orders/test/{self.database}', SecretString=self._value())['ARN']
+            Name=f'orders/test/{self.database}', SecretString=self._value()
+        )['ARN']
 
     def _value(self):
         return json.dumps({'username': self.user, 'password': self.password})
 
     def env(self):
-        return {'DB_HOST': '127.0.0.1', 'DB_PORT': str(self.server.port),
-                'DB_NAME': self.database, 'DB_SECRET_ARN': self.arn}
+        return {
+            'DB_HOST': '127.0.0.1',
+            'DB_PORT': str(self.server.port),
+            'DB_NAME': self.database,
+            'DB_SECRET_ARN': self.arn,
+        }
 
     def change_database_password(self, password):
         self.password = password
@@ -56,7 +62,8 @@ def count_secret_reads():
     """The service's own Secrets Manager client, with each GetSecretValue counted."""
     reads = []
     aws.client('secretsmanager', REGION).meta.events.register(
-        'before-call.secrets-manager.GetSecretValue', lambda **_: reads.append(True))
+        'before-call.secrets-manager.GetSecretValue', lambda **_: reads.append(True)
+    )
     return reads
 
 
@@ -68,7 +75,8 @@ def drop_the_connection(secret, frozen_clock):
 
 
 def test_a_rotated_password_is_read_again_and_the_next_request_succeeds(
-        secret, serve, frozen_clock, logged):
+    secret, serve, frozen_clock, logged
+):
     client = serve(**secret.env())
     reads = count_secret_reads()
     orders = [create_order(client) for _ in range(3)]
@@ -86,15 +94,18 @@ def test_a_rotated_password_is_read_again_and_the_next_request_succeeds(
     assert json_of(send(client, 'GET', '/health')) == HEALTHY
     assert len(reads) == 3
     for order in orders:
-        assert send(client, 'GET', f"/orders/{order['order_id']}").status_code == 200
+        assert send(client, 'GET', f'/orders/{order["order_id"]}').status_code == 200
     assert logged.messages('ERROR') == []
     every_line = ' '.join(logged.messages())
-    assert not any(password in every_line
-                   for password in ('first-password', 'second-password', 'third-password'))
+    assert not any(
+        password in every_line
+        for password in ('first-password', 'second-password', 'third-password')
+    )
 
 
 def test_after_the_ttl_a_new_connection_reads_the_secret_without_a_refusal(
-        secret, serve, frozen_clock, logged):
+    secret, serve, frozen_clock, logged
+):
     client = serve(**secret.env())
     reads = count_secret_reads()
     create_order(client)
@@ -109,7 +120,8 @@ def test_after_the_ttl_a_new_connection_reads_the_secret_without_a_refusal(
 
 
 def test_a_password_changed_before_its_secret_is_a_503_until_the_secret_follows(
-        secret, serve, frozen_clock, logged):
+    secret, serve, frozen_clock, logged
+):
     client = serve(**secret.env())
     reads = count_secret_reads()
     create_order(client)
@@ -134,12 +146,12 @@ def assert_503_with_cause(client, logged, cause):
         assert response.headers['Retry-After'] == '1'
     assert json_of(response) == UNHEALTHY
     lines = logged.messages('ERROR')
-    assert len(lines) == 2 and all(line.startswith(
-        f'Database unavailable: CredentialsUnavailable {cause}') for line in lines), lines
+    assert len(lines) == 2 and all(
+        line.startswith(f'Database unavailable: CredentialsUnavailable {cause}') for line in lines
+    ), lines
 
 
-def test_a_secret_missing_at_cold_start_is_a_503_and_once_it_exists_a_201(
-        secret, serve, logged):
+def test_a_secret_missing_at_cold_start_is_a_503_and_once_it_exists_a_201(secret, serve, logged):
     name = f'orders/test/{secret.database}-not-yet'
     client = serve(**{**secret.env(), 'DB_SECRET_ARN': name})  # a name is a SecretId too
 
@@ -150,13 +162,16 @@ def test_a_secret_missing_at_cold_start_is_a_503_and_once_it_exists_a_201(
     assert send(client, 'POST', '/orders', order_body()).status_code == 201
 
 
-def test_secrets_manager_unreachable_at_cold_start_is_a_503(private_mariadb, serve,
-                                                             logged):
+def test_secrets_manager_unreachable_at_cold_start_is_a_503(private_mariadb, serve, logged):
     with socket.socket() as closed:
         closed.bind(('127.0.0.1', 0))
         endpoint = f'http://127.0.0.1:{closed.getsockname()[1]}'
-    client = serve(DB_HOST='127.0.0.1', DB_PORT=str(private_mariadb.port),
-                   DB_NAME='orders', AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint,
-                   DB_SECRET_ARN=f'arn:aws:secretsmanager:{REGION}:123456789012:secret:x')
+    client = serve(
+        DB_HOST='127.0.0.1',
+        DB_PORT=str(private_mariadb.port),
+        DB_NAME='orders',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint,
+        DB_SECRET_ARN=f'arn:aws:secretsmanager:{REGION}:123456789012:secret:x',
+    )
 
     assert_503_with_cause(client, logged, 'EndpointConnectionError')

@@ -1,6 +1,7 @@
 """DB_SSL_CA against a real server: a private MariaDB with a certificate for
 127.0.0.1 signed by a CA made for the test, and a user that REQUIRE SSL, so
 that any login which is not TLS is refused by the server itself."""
+
 import pymysql
 import pytest
 
@@ -20,13 +21,20 @@ def tls_only_user(private_mariadb):
 
 
 def server_env(server, database, user, host='127.0.0.1', **extra):
-    return {'DB_HOST': host, 'DB_PORT': str(server.port), 'DB_NAME': database,
-            'DB_USER': user, 'DB_PASSWORD': PASSWORD, **extra}
+    return {
+        'DB_HOST': host,
+        'DB_PORT': str(server.port),
+        'DB_NAME': database,
+        'DB_USER': user,
+        'DB_PASSWORD': PASSWORD,
+        **extra,
+    }
 
 
 def session_tls_version():
     [(_, version)] = connection.database.execute_sql(
-        "SHOW SESSION STATUS LIKE 'Ssl_version'").fetchall()
+        "SHOW SESSION STATUS LIKE 'Ssl_version'"
+    ).fetchall()
     return version
 
 
@@ -36,22 +44,22 @@ def assert_unavailable(response):
     assert response.headers['Retry-After'] == '1'
 
 
-def test_the_right_ca_connects_over_tls_and_serves_a_201(private_mariadb, tls_only_user,
-                                                          serve):
-    client = serve(**server_env(private_mariadb, *tls_only_user,
-                                DB_SSL_CA=str(private_mariadb.ca)))
+def test_the_right_ca_connects_over_tls_and_serves_a_201(private_mariadb, tls_only_user, serve):
+    client = serve(**server_env(private_mariadb, *tls_only_user, DB_SSL_CA=str(private_mariadb.ca)))
 
     order = create_order(client)
 
     assert session_tls_version().startswith('TLSv1')
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['version'] == 1
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['version'] == 1
     assert json_of(send(client, 'GET', '/health')) == HEALTHY
 
 
 def test_a_server_certificate_from_another_ca_is_a_503_with_its_cause_logged(
-        private_mariadb, tls_only_user, serve, logged):
-    client = serve(**server_env(private_mariadb, *tls_only_user,
-                                DB_SSL_CA=str(private_mariadb.other_ca)))
+    private_mariadb, tls_only_user, serve, logged
+):
+    client = serve(
+        **server_env(private_mariadb, *tls_only_user, DB_SSL_CA=str(private_mariadb.other_ca))
+    )
 
     assert_unavailable(send(client, 'POST', '/orders', order_body()))
     assert send(client, 'GET', '/health').status_code == 503
@@ -61,11 +69,13 @@ def test_a_server_certificate_from_another_ca_is_a_503_with_its_cause_logged(
     assert PASSWORD not in ' '.join(logged.messages())
 
 
-def test_a_certificate_for_another_name_is_a_503(private_mariadb, tls_only_user, serve,
-                                                 logged):
+def test_a_certificate_for_another_name_is_a_503(private_mariadb, tls_only_user, serve, logged):
     # The chain is good, but the certificate names 127.0.0.1, not localhost.
-    client = serve(**server_env(private_mariadb, *tls_only_user, host='localhost',
-                                DB_SSL_CA=str(private_mariadb.ca)))
+    client = serve(
+        **server_env(
+            private_mariadb, *tls_only_user, host='localhost', DB_SSL_CA=str(private_mariadb.ca)
+        )
+    )
 
     assert_unavailable(send(client, 'POST', '/orders', order_body()))
     [line] = logged.messages('ERROR')
@@ -73,7 +83,8 @@ def test_a_certificate_for_another_name_is_a_503(private_mariadb, tls_only_user,
 
 
 def test_without_db_ssl_ca_a_server_that_insists_on_tls_is_refused_not_reached(
-        private_mariadb, tls_only_user, serve, logged):
+    private_mariadb, tls_only_user, serve, logged
+):
     database, user = tls_only_user
     client = serve(**server_env(private_mariadb, database, user))
 
@@ -83,8 +94,9 @@ def test_without_db_ssl_ca_a_server_that_insists_on_tls_is_refused_not_reached(
     assert PASSWORD not in line
     # Left to its default, PyMySQL would have got in over TLS it never
     # checked: that is what the service refuses to do.
-    unchecked = pymysql.connect(host='127.0.0.1', port=private_mariadb.port, user=user,
-                                password=PASSWORD, database=database)
+    unchecked = pymysql.connect(
+        host='127.0.0.1', port=private_mariadb.port, user=user, password=PASSWORD, database=database
+    )
     with unchecked.cursor() as cursor:
         cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
         assert cursor.fetchone()[1].startswith('TLSv1')

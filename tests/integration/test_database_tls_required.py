@@ -2,6 +2,7 @@
 not connect at all: without DB_SSL_CA every request is a 503 with one log line
 saying why, and nothing reaches the host (here a stand-in server that records
 the password it is sent). DB_SSL_CA=off connects in plaintext, on purpose."""
+
 import shutil
 
 import pytest
@@ -24,24 +25,29 @@ def stand_in(tmp_path):
             pytest.fail('CI=true but openssl is not found')
         pytest.skip('openssl not found')
     make_ca(tmp_path, 'ca')
-    server = ClearPasswordServer(*make_server_certificate(tmp_path, 'ca', 'server',
-                                                          'IP:127.0.0.1'))
+    server = ClearPasswordServer(*make_server_certificate(tmp_path, 'ca', 'server', 'IP:127.0.0.1'))
     yield server
     server.stop()
 
 
 def deployed(serve, stand_in, **extra):
     """The app as a container of the prod stage whose DB_HOST is the stand-in."""
-    client = serve(ENVIRONMENT='prod', DB_HOST='127.0.0.1', DB_PORT=str(stand_in.port),
-                   DB_NAME='orders', DB_USER='orders_app', DB_PASSWORD=PASSWORD,
-                   AUTO_MIGRATE='false', **extra)
+    client = serve(
+        ENVIRONMENT='prod',
+        DB_HOST='127.0.0.1',
+        DB_PORT=str(stand_in.port),
+        DB_NAME='orders',
+        DB_USER='orders_app',
+        DB_PASSWORD=PASSWORD,
+        AUTO_MIGRATE='false',
+        **extra,
+    )
     # Read before the test client puts the local stage's variables around a request.
     assert get_settings().environment == 'prod'
     return client
 
 
-def test_a_deployed_stage_without_db_ssl_ca_sends_nothing_and_answers_503(
-        serve, stand_in, logged):
+def test_a_deployed_stage_without_db_ssl_ca_sends_nothing_and_answers_503(serve, stand_in, logged):
     client = deployed(serve, stand_in)
 
     response = send(client, 'POST', '/orders', order_body())

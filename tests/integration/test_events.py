@@ -1,5 +1,6 @@
 """The contract's Events: one event per change, in the change's transaction,
 published to SNS after the commit, and by the relay whatever is left."""
+
 import json
 from datetime import timedelta
 
@@ -15,8 +16,17 @@ from chalicelib.storage.models import Outbox
 from tests.conftest import FROZEN_AT
 from tests.support import Clock, create_order, iso, send
 
-EVENT_KEYS = {'event_id', 'event_type', 'order_id', 'user_id', 'user_email',
-              'status', 'order_total', 'currency', 'timestamp'}
+EVENT_KEYS = {
+    'event_id',
+    'event_type',
+    'order_id',
+    'user_id',
+    'user_email',
+    'status',
+    'order_total',
+    'currency',
+    'timestamp',
+}
 
 
 def put_status(client, order_id, status):
@@ -40,14 +50,15 @@ class Open:
         return False
 
 
-def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_world, client,
-                                                                       service_clock):
+def test_each_change_publishes_exactly_one_event_with_the_contract_body(
+    aws_world, client, service_clock
+):
     service_clock.step = timedelta(seconds=1)  # each change a second after the last
     order = create_order(client, user_email='ada@example.com')
     put_status(client, order['order_id'], 'paid')
     put_status(client, order['order_id'], 'shipped')
     put_status(client, order['order_id'], 'delivered')
-    assert send(client, 'DELETE', f"/orders/{order['order_id']}").status_code == 204
+    assert send(client, 'DELETE', f'/orders/{order["order_id"]}').status_code == 204
 
     messages = aws_world.receive()
 
@@ -56,7 +67,12 @@ def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_worl
     events = sorted((json.loads(e['Message']) for e in envelopes), key=lambda e: e['timestamp'])
     assert len({e['timestamp'] for e in events}) == 5 and events[0]['timestamp'] == iso(FROZEN_AT)
     assert [e['event_type'] for e in events] == [
-        'order_created', 'order_updated', 'order_shipped', 'order_updated', 'order_deleted']
+        'order_created',
+        'order_updated',
+        'order_shipped',
+        'order_updated',
+        'order_deleted',
+    ]
     assert [e['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered', 'delivered']
     assert all(set(e) == EVENT_KEYS for e in events if e['event_type'] != 'order_shipped')
     assert set(events[2]) == EVENT_KEYS | {'shipment'}
@@ -65,11 +81,17 @@ def test_each_change_publishes_exactly_one_event_with_the_contract_body(aws_worl
     assert events[0]['user_email'] == 'ada@example.com'
     assert all(e['timestamp'].endswith('Z') for e in events)
     subjects = {json.loads(env['Message'])['event_type']: env['Subject'] for env in envelopes}
-    assert subjects == {'order_created': 'Order Created', 'order_updated': 'Order Updated',
-                        'order_shipped': 'Order Shipped', 'order_deleted': 'Order Deleted'}
+    assert subjects == {
+        'order_created': 'Order Created',
+        'order_updated': 'Order Updated',
+        'order_shipped': 'Order Shipped',
+        'order_deleted': 'Order Deleted',
+    }
     for envelope in envelopes:
         assert envelope['MessageAttributes']['event_type'] == {
-            'Type': 'String', 'Value': json.loads(envelope['Message'])['event_type']}
+            'Type': 'String',
+            'Value': json.loads(envelope['Message'])['event_type'],
+        }
 
 
 def test_published_rows_are_marked_with_the_sns_message_id(aws_world, client):
@@ -93,11 +115,10 @@ def test_same_status_put_publishes_nothing(aws_world, client):
 
 
 def test_subscription_filter_on_event_type_sees_only_its_types(aws_world, client):
-    shipped_url, _ = aws_world.subscribe_queue(
-        'shipping-only', {'event_type': ['order_shipped']})
+    shipped_url, _ = aws_world.subscribe_queue('shipping-only', {'event_type': ['order_shipped']})
     order = create_order(client)
     put_status(client, order['order_id'], 'shipped')
-    send(client, 'DELETE', f"/orders/{order['order_id']}")
+    send(client, 'DELETE', f'/orders/{order["order_id"]}')
 
     events = aws_world.events(shipped_url)
 
@@ -109,7 +130,7 @@ def test_a_cancellation_is_published_as_order_cancelled_with_its_subject(aws_wor
     put_status(client, order['order_id'], 'paid')
     aws_world.receive()
 
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'cancelled', 'reason': 'Late'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'cancelled', 'reason': 'Late'})
 
     # Then the refund of the payment taken outside, done at once (order_refunded).
     message, _ = aws_world.receive()
@@ -122,22 +143,33 @@ def test_a_cancellation_is_published_as_order_cancelled_with_its_subject(aws_wor
 
 
 def test_a_consumer_subscribed_to_the_earlier_types_gets_them_and_nothing_new(aws_world, client):
-    earlier_url, _ = aws_world.subscribe_queue('earlier-types', {'event_type': [
-        'order_created', 'order_updated', 'order_shipped']})
+    earlier_url, _ = aws_world.subscribe_queue(
+        'earlier-types', {'event_type': ['order_created', 'order_updated', 'order_shipped']}
+    )
     cancelled = create_order(client)
     shipped = create_order(client)
-    send(client, 'PUT', f"/orders/{cancelled['order_id']}", {'status': 'cancelled'})
+    send(client, 'PUT', f'/orders/{cancelled["order_id"]}', {'status': 'cancelled'})
     put_status(client, shipped['order_id'], 'paid')
-    send(client, 'PUT', f"/orders/{shipped['order_id']}", {
-        'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'})
+    send(
+        client,
+        'PUT',
+        f'/orders/{shipped["order_id"]}',
+        {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'},
+    )
 
     events = aws_world.events(earlier_url)
 
-    assert sorted((e['order_id'], e['event_type']) for e in events) == sorted([
-        (cancelled['order_id'], 'order_created'), (shipped['order_id'], 'order_created'),
-        (shipped['order_id'], 'order_updated'), (shipped['order_id'], 'order_shipped')])
-    assert all(e['event_type'] in {'order_created', 'order_updated', 'order_shipped'}
-               for e in events)
+    assert sorted((e['order_id'], e['event_type']) for e in events) == sorted(
+        [
+            (cancelled['order_id'], 'order_created'),
+            (shipped['order_id'], 'order_created'),
+            (shipped['order_id'], 'order_updated'),
+            (shipped['order_id'], 'order_shipped'),
+        ]
+    )
+    assert all(
+        e['event_type'] in {'order_created', 'order_updated', 'order_shipped'} for e in events
+    )
 
 
 class FailingSns:
@@ -158,8 +190,12 @@ def test_sns_outage_still_answers_201_and_relay_publishes_once(aws_world, client
     monkeypatch.setattr(runtime.publisher(), '_request_client', lambda: failing)
     monkeypatch.setattr(runtime.publisher(), '_relay_client', lambda: failing)
 
-    response = send(client, 'POST', '/orders', {'user_id': 1, 'items': [
-        {'product_id': 1, 'quantity': 1, 'price_at_order': 5}]})
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        {'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 5}]},
+    )
 
     assert response.status_code == 201
     assert failing.calls == 1
@@ -174,7 +210,8 @@ def test_sns_outage_still_answers_201_and_relay_publishes_once(aws_world, client
 
 
 def test_after_several_failures_in_a_row_requests_stop_calling_sns_but_probe(
-        aws_world, client, monkeypatch):
+    aws_world, client, monkeypatch
+):
     failing = FailingSns()
     monotonic = Clock(0.0, step=0.0)
     publisher = runtime.publisher()
@@ -195,7 +232,8 @@ def test_after_several_failures_in_a_row_requests_stop_calling_sns_but_probe(
 
 @pytest.mark.parametrize('why', ['sns failed', 'breaker open'])
 def test_an_event_its_request_did_not_publish_goes_with_the_very_next_relay_run(
-        aws_world, client, monkeypatch, service_clock, why):
+    aws_world, client, monkeypatch, service_clock, why
+):
     publisher = runtime.publisher()
     if why == 'sns failed':
         monkeypatch.setattr(publisher, '_request_client', lambda: FailingSns())
@@ -211,13 +249,22 @@ def test_an_event_its_request_did_not_publish_goes_with_the_very_next_relay_run(
     assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
 
 
-SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},
-             'detail-type': 'Scheduled Event', 'source': 'aws.events',
-             'time': '2026-11-25T12:00:00Z', 'id': 'e0', 'resources': []}
+SCHEDULED = {
+    'version': '0',
+    'account': '123456789012',
+    'region': 'us-east-1',
+    'detail': {},
+    'detail-type': 'Scheduled Event',
+    'source': 'aws.events',
+    'time': '2026-11-25T12:00:00Z',
+    'id': 'e0',
+    'resources': [],
+}
 
 
 def test_the_relay_run_through_the_chalice_test_client_publishes_what_is_pending(
-        aws_world, client, monkeypatch):
+    aws_world, client, monkeypatch
+):
     monkeypatch.setattr(runtime.publisher(), 'breaker', Open())  # leave it to the relay
     order = create_order(client)
 
@@ -229,8 +276,7 @@ def test_the_relay_run_through_the_chalice_test_client_publishes_what_is_pending
     assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
 
 
-def test_a_relay_with_no_time_left_still_publishes_its_first_batch(aws_world, client,
-                                                                  monkeypatch):
+def test_a_relay_with_no_time_left_still_publishes_its_first_batch(aws_world, client, monkeypatch):
     monkeypatch.setattr(runtime.publisher(), 'breaker', Open())
     for user_id in range(1, 4):
         create_order(client, user_id=user_id)
@@ -238,15 +284,21 @@ def test_a_relay_with_no_time_left_still_publishes_its_first_batch(aws_world, cl
     assert relay(runtime.publisher(), time_left=lambda: -1.0) == 3
 
 
-def test_crash_between_commit_and_publish_is_healed_by_the_relay(aws_world, client, monkeypatch,
-                                                                service_clock):
+def test_crash_between_commit_and_publish_is_healed_by_the_relay(
+    aws_world, client, monkeypatch, service_clock
+):
     def crash(self, rows):
         raise SystemExit('the Lambda was stopped right after the commit')
+
     monkeypatch.setattr(SnsPublisher, 'publish_committed', crash)
 
     with pytest.raises(SystemExit):
-        send(client, 'POST', '/orders', {'user_id': 7, 'items': [
-            {'product_id': 1, 'quantity': 1, 'price_at_order': 5}]})
+        send(
+            client,
+            'POST',
+            '/orders',
+            {'user_id': 7, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 5}]},
+        )
     monkeypatch.undo()
 
     assert aws_world.receive() == []
@@ -265,13 +317,20 @@ class OneEntryFails:
     def publish_batch(self, TopicArn, PublishBatchRequestEntries):
         failed, *rest = PublishBatchRequestEntries
         response = self.real.publish_batch(TopicArn=TopicArn, PublishBatchRequestEntries=rest)
-        response['Failed'] = [{'Id': failed['Id'], 'Code': 'InternalError',
-                               'Message': 'try again', 'SenderFault': False}]
+        response['Failed'] = [
+            {
+                'Id': failed['Id'],
+                'Code': 'InternalError',
+                'Message': 'try again',
+                'SenderFault': False,
+            }
+        ]
         return response
 
 
-def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_world, client,
-                                                                          monkeypatch):
+def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(
+    aws_world, client, monkeypatch
+):
     publisher = runtime.publisher()
     monkeypatch.setattr(publisher, 'breaker', Open())  # leave all to the relay
     for user_id in range(1, 6):
@@ -286,7 +345,8 @@ def test_publish_batch_with_one_failed_entry_leaves_only_that_one_pending(aws_wo
 
 
 def test_relay_leaves_alone_an_event_its_request_may_still_be_publishing(
-        aws_world, client, monkeypatch, service_clock):
+    aws_world, client, monkeypatch, service_clock
+):
     # A request that committed and has neither published nor given up yet.
     monkeypatch.setattr(SnsPublisher, 'publish_committed', lambda self, rows: None)
     create_order(client)

@@ -2,6 +2,7 @@
 older than PAYMENT_WINDOW_SECONDS are cancelled by the system with the reason
 `not paid in time`, their stock released and order_cancelled published; on
 SQLite and MariaDB, through the Chalice test client (3 s left)."""
+
 from datetime import timedelta
 
 import pytest
@@ -17,21 +18,28 @@ WINDOW = timedelta(hours=1)
 
 @pytest.fixture
 def shop(client):
-    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD',
-                stock={'on_hand': 10})
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
 
 
 def place(client, quantity=1):
-    response = send(client, 'POST', '/orders', {'user_id': 1, 'user_email': 'ada@example.com',
-                                                'items': [{'product_id': 101,
-                                                           'quantity': quantity}]})
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        {
+            'user_id': 1,
+            'user_email': 'ada@example.com',
+            'items': [{'product_id': 101, 'quantity': quantity}],
+        },
+    )
     assert response.status_code == 201, response.body
     return json_of(response)['order_id']
 
 
 def run_expiry(client):
     event = client.events.generate_cw_event(
-        source='aws.events', detail_type='Scheduled Event', detail={}, resources=[])
+        source='aws.events', detail_type='Scheduled Event', detail={}, resources=[]
+    )
     return client.lambda_.invoke('expire_unpaid', event).payload
 
 
@@ -40,7 +48,8 @@ def status_of(client, order_id):
 
 
 def test_a_pending_order_past_the_window_is_cancelled_as_not_paid_in_time(
-        client, shop, service_clock):
+    client, shop, service_clock
+):
     old = place(client, quantity=3)
     service_clock.advance(WINDOW + timedelta(seconds=1))
     young = place(client)
@@ -50,7 +59,9 @@ def test_a_pending_order_past_the_window_is_cancelled_as_not_paid_in_time(
     assert (status_of(client, old), status_of(client, young)) == ('cancelled', 'pending')
     last = json_of(send(client, 'GET', f'/orders/{old}/history'))[-1]
     assert (last['by'], last['reason']) == (
-        {'role': 'system', 'sub': 'expire_unpaid'}, 'not paid in time')
+        {'role': 'system', 'sub': 'expire_unpaid'},
+        'not paid in time',
+    )
     assert json_of(send(client, 'GET', '/products/101'))['stock']['reserved'] == 1
     cancelled = Outbox.get(Outbox.order_id == old, Outbox.event_type == 'order_cancelled')
     assert '"reason":"not paid in time"' in cancelled.body
@@ -73,6 +84,7 @@ def test_an_order_paid_after_it_was_found_is_never_expired(client, shop, service
 
     class PaidMeanwhile:
         """Pays the order between the candidates' read and the expiry's lock."""
+
         clock = service.clock
 
         def change_status(self, principal, order_id, request, still_applies=None):
@@ -84,7 +96,8 @@ def test_an_order_paid_after_it_was_found_is_never_expired(client, shop, service
 
 
 def test_expiry_goes_on_batch_after_batch_within_its_three_seconds(
-        client, shop, service_clock, monkeypatch):
+    client, shop, service_clock, monkeypatch
+):
     monkeypatch.setattr(expiry, 'BATCH_ORDERS', 2)
     orders = [place(client) for _ in range(5)]
     service_clock.advance(WINDOW * 2)
@@ -93,8 +106,7 @@ def test_expiry_goes_on_batch_after_batch_within_its_three_seconds(
     assert {status_of(client, order_id) for order_id in orders} == {'cancelled'}
 
 
-def test_with_no_time_left_one_bounded_batch_still_runs(client, shop, service_clock,
-                                                        monkeypatch):
+def test_with_no_time_left_one_bounded_batch_still_runs(client, shop, service_clock, monkeypatch):
     monkeypatch.setattr(expiry, 'BATCH_ORDERS', 2)
     for _ in range(5):
         place(client)

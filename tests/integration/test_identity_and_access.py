@@ -1,6 +1,7 @@
 """Bearer tokens and who may do what, from the attacker's side, through
 chalice.test.Client on SQLite and MariaDB. Tokens are signed in the tests by
 the test run's own issuer (a key made for the run), or forged."""
+
 import json
 import time
 
@@ -23,6 +24,7 @@ def tokens(issuer):
         bob = bearer(issuer.mint(user_id=BOB, email='bob@example.com'))
         staff = bearer(issuer.mint(role='staff'))
         service = bearer(issuer.mint(role='service'))
+
     return Tokens
 
 
@@ -31,8 +33,9 @@ def orders(client, tokens):
     """One pending order of Ada's and one of Bob's, made by staff."""
     made = {}
     for user_id, email in ((ADA, ADA_EMAIL), (BOB, 'bob@example.com')):
-        response = send(client, 'POST', '/orders', order_body(user_id=user_id, user_email=email),
-                        tokens.staff)
+        response = send(
+            client, 'POST', '/orders', order_body(user_id=user_id, user_email=email), tokens.staff
+        )
         assert response.status_code == 201, response.body
         made[user_id] = json_of(response)['order_id']
     return made
@@ -60,19 +63,24 @@ def signed(issuer, **overrides):
 def public_jwk_pem(issuer):
     issuer.ensure_keys()
     return issuer._private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 # -- no valid token: 401 --------------------------------------------------------
 
+
 def test_no_token_is_401_with_a_bare_bearer_challenge(client, orders):
-    unauthorized(client.http.get(f'/orders/{orders[ADA]}', headers={'Authorization': None}),
-                 challenge='Bearer')
+    unauthorized(
+        client.http.get(f'/orders/{orders[ADA]}', headers={'Authorization': None}),
+        challenge='Bearer',
+    )
 
 
 def test_another_scheme_is_401_like_no_token(client, orders):
-    unauthorized(client.http.get('/orders', headers={'Authorization': 'Basic YWRhOnB3'}),
-                 challenge='Bearer')
+    unauthorized(
+        client.http.get('/orders', headers={'Authorization': 'Basic YWRhOnB3'}), challenge='Bearer'
+    )
 
 
 def test_health_needs_no_token(client):
@@ -80,18 +88,32 @@ def test_health_needs_no_token(client):
 
 
 def test_every_protected_route_refuses_a_missing_token(client, orders):
-    routes = [('POST', '/orders', order_body()), ('GET', '/orders', None),
-              ('GET', f'/orders/{orders[ADA]}', None),
-              ('PUT', f'/orders/{orders[ADA]}', {'status': 'paid'}),
-              ('DELETE', f'/orders/{orders[ADA]}', None), ('GET', f'/users/{ADA}/orders', None)]
+    routes = [
+        ('POST', '/orders', order_body()),
+        ('GET', '/orders', None),
+        ('GET', f'/orders/{orders[ADA]}', None),
+        ('PUT', f'/orders/{orders[ADA]}', {'status': 'paid'}),
+        ('DELETE', f'/orders/{orders[ADA]}', None),
+        ('GET', f'/users/{ADA}/orders', None),
+    ]
     for method, path, body in routes:
-        unauthorized(send(client, method, path, body, {'Authorization': None}),
-                     challenge='Bearer')
+        unauthorized(send(client, method, path, body, {'Authorization': None}), challenge='Bearer')
 
 
-@pytest.mark.parametrize('case', [
-    'expired', 'not yet valid', 'issued in the future', 'wrong issuer', 'wrong audience',
-    'no audience', 'user id not an integer', 'user id negative', 'no role'])
+@pytest.mark.parametrize(
+    'case',
+    [
+        'expired',
+        'not yet valid',
+        'issued in the future',
+        'wrong issuer',
+        'wrong audience',
+        'no audience',
+        'user id not an integer',
+        'user id negative',
+        'no role',
+    ],
+)
 def test_a_token_failing_a_claim_check_is_401(client, issuer, orders, case):
     now = int(time.time())
     overrides = {
@@ -110,8 +132,9 @@ def test_a_token_failing_a_claim_check_is_401(client, issuer, orders, case):
 
 def test_a_token_within_the_clock_skew_is_accepted(client, issuer, orders):
     now = int(time.time())
-    response = client.http.get(f'/orders/{orders[ADA]}',
-                               headers=signed(issuer, iat=now + 20, exp=now + 3600))
+    response = client.http.get(
+        f'/orders/{orders[ADA]}', headers=signed(issuer, iat=now + 20, exp=now + 3600)
+    )
     assert response.status_code == 200
 
 
@@ -125,14 +148,20 @@ def test_alg_none_is_401(client, issuer, orders):
 def test_hs256_signed_with_the_public_key_is_401(client, issuer, orders):
     # The algorithm-confusion attack: the public key is public, so an HMAC
     # "signature" with it proves nothing.
-    token = forge({'alg': 'HS256', 'kid': issuer._jwk['kid'], 'typ': 'JWT'},
-                  issuer.claims(role='staff'), hmac_secret=public_jwk_pem(issuer))
+    token = forge(
+        {'alg': 'HS256', 'kid': issuer._jwk['kid'], 'typ': 'JWT'},
+        issuer.claims(role='staff'),
+        hmac_secret=public_jwk_pem(issuer),
+    )
     unauthorized(client.http.get(f'/orders/{orders[ADA]}', headers=bearer(token)))
 
 
 def test_a_key_outside_the_jwks_is_401_even_with_a_known_kid(client, issuer, orders):
-    token = forge({'alg': 'RS256', 'kid': issuer._jwk['kid'], 'typ': 'JWT'},
-                  issuer.claims(role='staff'), key=rsa_key('attacker'))
+    token = forge(
+        {'alg': 'RS256', 'kid': issuer._jwk['kid'], 'typ': 'JWT'},
+        issuer.claims(role='staff'),
+        key=rsa_key('attacker'),
+    )
     unauthorized(client.http.get(f'/orders/{orders[ADA]}', headers=bearer(token)))
 
 
@@ -140,8 +169,11 @@ def test_a_tampered_payload_is_401(client, issuer, orders):
     header, _payload, signature = issuer.mint(user_id=BOB).split('.')
     claims = issuer.claims(user_id=ADA)
     tampered = forge({}, claims).split('.')[1]
-    unauthorized(client.http.get(f'/orders/{orders[ADA]}',
-                                 headers=bearer(f'{header}.{tampered}.{signature}')))
+    unauthorized(
+        client.http.get(
+            f'/orders/{orders[ADA]}', headers=bearer(f'{header}.{tampered}.{signature}')
+        )
+    )
 
 
 @pytest.mark.parametrize('token', ['abc', 'a.b', 'a.b.c', '..', 'x' * 20000])
@@ -162,6 +194,7 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
     jwks.write_text(issuer.jwks_path.read_text())
     monkeypatch.setenv('AUTH_JWKS_URL', jwks.as_uri())
     from chalicelib.config import get_settings
+
     get_settings.cache_clear()
     get_settings()
     identity.reset()
@@ -169,8 +202,10 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
     rotated = DevIssuer(tmp_path / 'rotated')
     rotated.ensure_keys()
     token = bearer(rotated.mint(role='staff'))
-    keys = json.loads(issuer.jwks_path.read_text())['keys'] + \
-        json.loads(rotated.jwks_path.read_text())['keys']
+    keys = (
+        json.loads(issuer.jwks_path.read_text())['keys']
+        + json.loads(rotated.jwks_path.read_text())['keys']
+    )
     jwks.write_text(json.dumps({'keys': keys}))
 
     assert client.http.get(f'/orders/{orders[ADA]}', headers=token).status_code == 200
@@ -178,6 +213,7 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
 
 def test_not_configured_outside_the_local_stage_refuses_every_request(client, monkeypatch):
     from chalicelib.config import get_settings
+
     monkeypatch.delenv('AUTH_ISSUER')
     monkeypatch.setenv('ENVIRONMENT', 'prod')
     get_settings.cache_clear()
@@ -189,6 +225,7 @@ def test_not_configured_outside_the_local_stage_refuses_every_request(client, mo
 
 # -- customers: their own orders only --------------------------------------------
 
+
 def test_a_customer_creates_for_themselves_with_their_verified_email(client, tokens, catalog):
     response = send(client, 'POST', '/orders', {'items': order_body()['items']}, tokens.ada)
 
@@ -198,8 +235,9 @@ def test_a_customer_creates_for_themselves_with_their_verified_email(client, tok
 
 
 def test_a_customer_creating_for_another_user_is_403(client, tokens):
-    refused(send(client, 'POST', '/orders', order_body(user_id=BOB), tokens.ada),
-            403, 'ForbiddenError')
+    refused(
+        send(client, 'POST', '/orders', order_body(user_id=BOB), tokens.ada), 403, 'ForbiddenError'
+    )
 
 
 def test_a_customer_naming_a_strangers_email_is_403(client, tokens):
@@ -211,15 +249,23 @@ def test_an_unverified_email_claim_is_never_used(client, issuer, catalog):
     token = signed(issuer, email_verified=False)
 
     response = send(client, 'POST', '/orders', {'items': order_body()['items']}, token)
-    refused(send(client, 'POST', '/orders', order_body(user_id=ADA, user_email=ADA_EMAIL), token),
-            403, 'ForbiddenError')
+    refused(
+        send(client, 'POST', '/orders', order_body(user_id=ADA, user_email=ADA_EMAIL), token),
+        403,
+        'ForbiddenError',
+    )
 
     assert json_of(response)['user_email'] is None
 
 
 def test_email_verified_may_come_as_the_string_true(client, issuer, catalog):
-    response = send(client, 'POST', '/orders', {'items': order_body()['items']},
-                    signed(issuer, email_verified='true'))
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        {'items': order_body()['items']},
+        signed(issuer, email_verified='true'),
+    )
     assert json_of(response)['user_email'] == ADA_EMAIL
 
 
@@ -227,10 +273,18 @@ def test_a_customer_reads_their_own_order(client, tokens, orders):
     assert client.http.get(f'/orders/{orders[ADA]}', headers=tokens.ada).status_code == 200
 
 
-@pytest.mark.parametrize('method, body', [('GET', None), ('PUT', {'status': 'cancelled'}),
-                                          ('PUT', {'status': 'paid'}), ('DELETE', None)])
+@pytest.mark.parametrize(
+    'method, body',
+    [
+        ('GET', None),
+        ('PUT', {'status': 'cancelled'}),
+        ('PUT', {'status': 'paid'}),
+        ('DELETE', None),
+    ],
+)
 def test_another_users_order_is_404_exactly_as_if_it_did_not_exist(
-        client, tokens, orders, method, body):
+    client, tokens, orders, method, body
+):
     theirs = send(client, method, f'/orders/{orders[BOB]}', body, tokens.ada)
     never = send(client, method, '/orders/999999', body, tokens.ada)
 
@@ -241,25 +295,32 @@ def test_another_users_order_is_404_exactly_as_if_it_did_not_exist(
 def user_access_token(issuer, scope, **claims):
     """A Cognito user's access token (a user signed in to the app client),
     carrying `scope` as a resource server of the pool may grant it."""
-    made = {'iss': issuer.claims(role='service')['iss'], 'iat': int(time.time()),
-            'exp': int(time.time()) + 600, 'sub': 'user-uuid-of-ada', 'username': 'ada',
-            'client_id': issuer.claims(role='service')['client_id'], 'token_use': 'access',
-            'scope': scope, **claims}
+    made = {
+        'iss': issuer.claims(role='service')['iss'],
+        'iat': int(time.time()),
+        'exp': int(time.time()) + 600,
+        'sub': 'user-uuid-of-ada',
+        'username': 'ada',
+        'client_id': issuer.claims(role='service')['client_id'],
+        'token_use': 'access',
+        'scope': scope,
+        **claims,
+    }
     return bearer(issuer.sign(made))
 
 
 def test_a_user_access_token_with_the_admin_scope_is_no_staff(client, issuer, orders):
     as_customer = user_access_token(issuer, 'openid orders/admin', **{'custom:user_id': '1'})
 
-    refused(client.http.get(f'/orders/{orders[BOB]}', headers=as_customer), 404,
-            'NotFoundError')
+    refused(client.http.get(f'/orders/{orders[BOB]}', headers=as_customer), 404, 'NotFoundError')
     refused(client.http.get('/orders?user_id=2', headers=as_customer), 403, 'ForbiddenError')
 
 
 @pytest.mark.parametrize('scope', ['orders/admin', 'orders/fulfilment'])
 def test_a_user_access_token_with_a_scope_and_no_user_id_is_401(client, issuer, orders, scope):
-    unauthorized(client.http.get(f'/orders/{orders[BOB]}',
-                                 headers=user_access_token(issuer, scope)))
+    unauthorized(
+        client.http.get(f'/orders/{orders[BOB]}', headers=user_access_token(issuer, scope))
+    )
 
 
 def test_a_client_credentials_token_gets_its_role_from_its_scope(client, tokens, orders):
@@ -275,20 +336,27 @@ def test_a_customer_cancels_their_own_order(client, tokens, orders):
 
 @pytest.mark.parametrize('status', ['paid', 'shipped', 'delivered'])
 def test_a_customer_setting_any_other_status_is_403(client, tokens, orders, status):
-    refused(send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': status}, tokens.ada),
-            403, 'ForbiddenError')
+    refused(
+        send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': status}, tokens.ada),
+        403,
+        'ForbiddenError',
+    )
 
 
 def test_a_customer_cancelling_a_shipped_order_is_409(client, tokens, orders):
     send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': 'shipped'})
 
-    refused(send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': 'cancelled'}, tokens.ada),
-            409, 'ConflictError')
+    refused(
+        send(client, 'PUT', f'/orders/{orders[ADA]}', {'status': 'cancelled'}, tokens.ada),
+        409,
+        'ConflictError',
+    )
 
 
 def test_a_customer_deleting_their_own_order_is_403(client, tokens, orders):
-    refused(send(client, 'DELETE', f'/orders/{orders[ADA]}', None, tokens.ada),
-            403, 'ForbiddenError')
+    refused(
+        send(client, 'DELETE', f'/orders/{orders[ADA]}', None, tokens.ada), 403, 'ForbiddenError'
+    )
     assert client.http.get(f'/orders/{orders[ADA]}').status_code == 200
 
 
@@ -314,8 +382,9 @@ def test_a_cursor_from_a_staff_listing_shows_a_customer_only_their_orders(client
         send(client, 'POST', '/orders', order_body(user_id=user_id))
     first = json_of(client.http.get('/orders?page_size=1'))  # staff: everyone's
 
-    carried = client.http.get(f"/orders?cursor={first['next_cursor']}&page_size=10",
-                              headers=tokens.ada)
+    carried = client.http.get(
+        f'/orders?cursor={first["next_cursor"]}&page_size=10', headers=tokens.ada
+    )
 
     assert carried.status_code == 200
     assert {order['user_id'] for order in json_of(carried)['orders']} == {ADA}
@@ -325,8 +394,11 @@ def test_a_cursor_for_another_users_list_is_403_for_a_customer(client, tokens, o
     send(client, 'POST', '/orders', order_body(user_id=BOB))
     first = json_of(client.http.get(f'/users/{BOB}/orders?page_size=1'))
 
-    refused(client.http.get(f"/orders?cursor={first['next_cursor']}", headers=tokens.ada),
-            403, 'ForbiddenError')
+    refused(
+        client.http.get(f'/orders?cursor={first["next_cursor"]}', headers=tokens.ada),
+        403,
+        'ForbiddenError',
+    )
 
 
 def test_an_idempotency_key_belongs_to_the_principal_that_sent_it(client, tokens, catalog):
@@ -334,8 +406,13 @@ def test_an_idempotency_key_belongs_to_the_principal_that_sent_it(client, tokens
     key = {'Idempotency-Key': 'checkout-42'}
     ada = send(client, 'POST', '/orders', body, {**tokens.ada, **key})
     bob = send(client, 'POST', '/orders', body, {**tokens.bob, **key})
-    bob_other_body = send(client, 'POST', '/orders', {'items': order_body()['items'][:1]},
-                          {**tokens.bob, 'Idempotency-Key': 'checkout-43'})
+    bob_other_body = send(
+        client,
+        'POST',
+        '/orders',
+        {'items': order_body()['items'][:1]},
+        {**tokens.bob, 'Idempotency-Key': 'checkout-43'},
+    )
     ada_again = send(client, 'POST', '/orders', body, {**tokens.ada, **key})
 
     assert (ada.status_code, bob.status_code, bob_other_body.status_code) == (201, 201, 201)
@@ -347,6 +424,7 @@ def test_an_idempotency_key_belongs_to_the_principal_that_sent_it(client, tokens
 
 # -- fulfilment services and staff ------------------------------------------------
 
+
 def test_a_service_reads_and_lists_any_order(client, tokens, orders):
     assert client.http.get(f'/orders/{orders[BOB]}', headers=tokens.service).status_code == 200
     assert json_of(client.http.get('/orders', headers=tokens.service))['total'] == 2
@@ -355,11 +433,13 @@ def test_a_service_reads_and_lists_any_order(client, tokens, orders):
 
 def test_a_service_moves_orders_along_the_lifecycle(client, tokens, orders):
     for status in ('paid', 'shipped', 'delivered'):
-        response = send(client, 'PUT', f'/orders/{orders[BOB]}', {'status': status},
-                        tokens.service)
+        response = send(client, 'PUT', f'/orders/{orders[BOB]}', {'status': status}, tokens.service)
         assert response.status_code == 200, response.body
-    refused(send(client, 'PUT', f'/orders/{orders[BOB]}', {'status': 'cancelled'},
-                 tokens.service), 409, 'ConflictError')
+    refused(
+        send(client, 'PUT', f'/orders/{orders[BOB]}', {'status': 'cancelled'}, tokens.service),
+        409,
+        'ConflictError',
+    )
 
 
 @pytest.mark.parametrize('method, path', [('POST', '/orders'), ('DELETE', 'order')])
@@ -370,16 +450,26 @@ def test_a_service_may_not_create_or_delete(client, tokens, orders, method, path
 
 
 def test_staff_create_for_any_user_and_email(client, tokens):
-    response = send(client, 'POST', '/orders',
-                    order_body(user_id=77, user_email='someone@example.com'), tokens.staff)
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        order_body(user_id=77, user_email='someone@example.com'),
+        tokens.staff,
+    )
 
     assert (json_of(response)['user_id'], json_of(response)['user_email']) == (
-        77, 'someone@example.com')
+        77,
+        'someone@example.com',
+    )
 
 
 def test_staff_without_a_user_id_is_400(client, tokens):
-    refused(send(client, 'POST', '/orders', {'items': order_body()['items']}, tokens.staff),
-            400, 'BadRequestError')
+    refused(
+        send(client, 'POST', '/orders', {'items': order_body()['items']}, tokens.staff),
+        400,
+        'BadRequestError',
+    )
 
 
 def test_staff_delete_any_order(client, tokens, orders):

@@ -1,6 +1,7 @@
 """make import-products FILE=... and make run's demo catalog
 (chalicelib/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
 none, every bad row reported with its line number."""
+
 from chalicelib import cli, runtime
 from chalicelib.config import get_settings
 from chalicelib.storage.models import Product
@@ -15,8 +16,18 @@ def csv_file(tmp_path, text, name='products.csv'):
 
 
 def catalog():
-    return {p.product_id: (p.sku, p.name, str(p.unit_price), p.currency, bool(p.active),
-                           p.on_hand, p.version) for p in Product.select()}
+    return {
+        p.product_id: (
+            p.sku,
+            p.name,
+            str(p.unit_price),
+            p.currency,
+            bool(p.active),
+            p.on_hand,
+            p.version,
+        )
+        for p in Product.select()
+    }
 
 
 def run(*argv):
@@ -25,9 +36,12 @@ def run(*argv):
 
 
 def test_a_file_is_imported_whole_then_updated_in_place(database, tmp_path, capsys):
-    path = csv_file(tmp_path, '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
-                              '102,,"Black T-shirt, M",49.99,USD,,\n'
-                              '104,FAN-JP,Paper fan,2400,JPY,false,0\n')
+    path = csv_file(
+        tmp_path,
+        '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
+        '102,,"Black T-shirt, M",49.99,USD,,\n'
+        '104,FAN-JP,Paper fan,2400,JPY,false,0\n',
+    )
 
     assert run('import-products', path) == 0
     assert run('import-products', path) == 0
@@ -36,17 +50,21 @@ def test_a_file_is_imported_whole_then_updated_in_place(database, tmp_path, caps
     assert catalog() == {
         101: ('MUG-BLUE', 'Blue mug', '29.99', 'USD', True, 40, 2),
         102: (None, 'Black T-shirt, M', '49.99', 'USD', True, None, 2),
-        104: ('FAN-JP', 'Paper fan', '2400.00', 'JPY', False, 0, 2)}
+        104: ('FAN-JP', 'Paper fan', '2400.00', 'JPY', False, 0, 2),
+    }
 
 
 def test_every_bad_row_is_reported_by_line_and_nothing_is_written(database, tmp_path, capsys):
-    path = csv_file(tmp_path, '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
-                              'x,A,Lamp,1.00,USD,true,\n'
-                              '103,B,Fan,24.50,JPY,true,\n'
-                              '104,C,,1.00,USD,yes,-1\n'
-                              '105,MUG-BLUE,Mug again,1.00,USD,true,\n'
-                              '101,D,Twice,1.00,USD,true,\n'
-                              '106,E,Short row\n')
+    path = csv_file(
+        tmp_path,
+        '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n'
+        'x,A,Lamp,1.00,USD,true,\n'
+        '103,B,Fan,24.50,JPY,true,\n'
+        '104,C,,1.00,USD,yes,-1\n'
+        '105,MUG-BLUE,Mug again,1.00,USD,true,\n'
+        '101,D,Twice,1.00,USD,true,\n'
+        '106,E,Short row\n',
+    )
 
     assert run('import-products', path) == 1
 
@@ -65,8 +83,11 @@ def test_every_bad_row_is_reported_by_line_and_nothing_is_written(database, tmp_
 def test_a_sku_another_product_holds_refuses_the_whole_file(database, tmp_path, capsys):
     run('import-products', csv_file(tmp_path, '7,MUG-BLUE,Blue mug,29.99,USD,true,\n', 'a.csv'))
 
-    path = csv_file(tmp_path, '101,NEW,New mug,1.00,USD,true,\n'
-                              '102,MUG-BLUE,Another mug,1.00,USD,true,\n', 'b.csv')
+    path = csv_file(
+        tmp_path,
+        '101,NEW,New mug,1.00,USD,true,\n102,MUG-BLUE,Another mug,1.00,USD,true,\n',
+        'b.csv',
+    )
     assert run('import-products', path) == 1
 
     assert 'line 3: sku: Already the SKU of product 7.' in capsys.readouterr().err
@@ -93,8 +114,7 @@ def test_the_demo_catalog_fills_an_empty_local_catalog_once(database, monkeypatc
     assert products[101][:4] == ('MUG-BLUE', 'Renamed', '29.99', 'USD')
     assert products[102][2] == '49.99'
     assert any(currency == 'JPY' for _, _, _, currency, _, _, _ in products.values())
-    assert any(on_hand is not None and on_hand <= 5
-               for *_, on_hand, _ in products.values())
+    assert any(on_hand is not None and on_hand <= 5 for *_, on_hand, _ in products.values())
 
 
 def test_the_demo_catalog_never_loads_outside_the_local_stage(database, monkeypatch):

@@ -2,6 +2,7 @@
 one JSON object per line with timestamp, level and message, request_id on
 HTTP, message_id on SQS, order_id where there is one, the invocation's
 cold_start flag, and never a token."""
+
 import json
 import re
 
@@ -51,12 +52,10 @@ def test_cold_start_is_true_for_the_first_invocation_only(client, stdout, fresh_
     assert first['request_id'] != second['request_id']
 
 
-def test_a_refused_request_for_an_order_logs_why_and_which_order_but_no_token(
-        client, stdout):
+def test_a_refused_request_for_an_order_logs_why_and_which_order_but_no_token(client, stdout):
     token = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.'
 
-    response = send(client, 'GET', '/orders/5',
-                    headers={'Authorization': f'Bearer {token}'})
+    response = send(client, 'GET', '/orders/5', headers={'Authorization': f'Bearer {token}'})
 
     assert response.status_code == 401
     [line] = lines_with(stdout, 'Unauthenticated request: ')
@@ -67,7 +66,7 @@ def test_a_refused_request_for_an_order_logs_why_and_which_order_but_no_token(
 
 def test_a_valid_token_never_reaches_the_log(client, stdout, staff_token):
     order = create_order(client, user_email='ada@example.com')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
 
     assert stdout.logs() and staff_token not in json.dumps(stdout.all())
 
@@ -108,7 +107,8 @@ def test_notifier_lines_carry_message_id_order_id_and_event_id(aws_world, client
 
 
 def test_each_record_logs_its_own_message_id_and_none_is_left_behind(
-        aws_world, client, stdout, monkeypatch):
+    aws_world, client, stdout, monkeypatch
+):
     create_order(client, user_email='ada@example.com')
     create_order(client, user_email='bob@example.com')
     messages = aws_world.receive()
@@ -116,17 +116,16 @@ def test_each_record_logs_its_own_message_id_and_none_is_left_behind(
 
     def exploding_handle(self, body):
         raise RuntimeError('an error nobody planned for')
+
     monkeypatch.setattr(notifier.Notifier, 'handle', exploding_handle)
     stdout.clear()
 
     result = client.lambda_.invoke('email_notifier', aws_world.sqs_event(messages)).payload
     create_order(client)
 
-    assert result == {'batchItemFailures': [{'itemIdentifier': m['MessageId']}
-                                            for m in messages]}
+    assert result == {'batchItemFailures': [{'itemIdentifier': m['MessageId']} for m in messages]}
     errors = [line for line in stdout.logs() if line['level'] == 'ERROR']
     assert [line['message_id'] for line in errors] == [m['MessageId'] for m in messages]
-    assert all('RuntimeError: an error nobody planned for' in line['exception']
-               for line in errors)
+    assert all('RuntimeError: an error nobody planned for' in line['exception'] for line in errors)
     [creating] = lines_with(stdout, 'Creating order')
     assert 'message_id' not in creating

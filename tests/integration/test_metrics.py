@@ -1,5 +1,6 @@
 """Each metric, read from stdout where it is emitted: a valid CloudWatch
 Embedded Metric Format line, namespace OrdersService, dimension stage."""
+
 from datetime import timedelta
 
 from botocore.exceptions import ClientError
@@ -52,8 +53,8 @@ def test_a_created_order_counts_once_and_its_replay_not_at_all(client, stdout):
 def test_a_status_change_counts_and_the_same_status_again_does_not(client, stdout):
     order = create_order(client)
 
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
 
     assert emitted(stdout, 'OrderStatusChanges') == [('Count', 1)]
 
@@ -73,7 +74,8 @@ class DownSns:
 
 
 def test_a_failed_publish_counts_and_the_relay_counts_what_it_publishes_later(
-        aws_world, client, stdout, monkeypatch):
+    aws_world, client, stdout, monkeypatch
+):
     publisher = runtime.publisher()
     monkeypatch.setattr(publisher, '_request_client', lambda: DownSns())
     # A breaker that opens at the first failure and lets no probe through.
@@ -91,7 +93,8 @@ def test_a_failed_publish_counts_and_the_relay_counts_what_it_publishes_later(
 
 
 def test_the_relay_reports_the_age_of_the_oldest_pending_event(
-        aws_world, client, stdout, monkeypatch, service_clock):
+    aws_world, client, stdout, monkeypatch, service_clock
+):
     publisher = runtime.publisher()
     monkeypatch.setattr(publisher, 'breaker', Breaker(failures=0, monotonic=lambda: 0.0))
     publisher.breaker.failed()  # open, no probe: the request leaves its event pending
@@ -115,8 +118,7 @@ def test_a_sent_email_counts(aws_world, client, stdout):
 
 class ThrottledSes:
     def send_raw_email(self, **kwargs):
-        raise ClientError({'Error': {'Code': 'Throttling', 'Message': 'slow down'}},
-                          'SendRawEmail')
+        raise ClientError({'Error': {'Code': 'Throttling', 'Message': 'slow down'}}, 'SendRawEmail')
 
 
 def test_a_failed_email_counts(aws_world, client, stdout, monkeypatch):

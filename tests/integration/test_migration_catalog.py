@@ -4,6 +4,7 @@ upgraded in place to DEFAULT_CURRENCY, their lines hold no stock, the catalog
 starts empty, and running it again changes nothing; on SQLite and MariaDB.
 The tables are taken back to their earlier shape first; the next test's
 schema set-up runs the step again and restores them."""
+
 from datetime import datetime
 
 import pytest
@@ -23,10 +24,15 @@ def shape(database):
     and order_items. Sorted, since here the step runs after the later steps'
     columns are already there (test_migrations.py checks the order the steps
     give)."""
-    return {table: sorted(tuple(column[:4]) for column in database.get_columns(table))
-            for table in ('products', 'orders', 'order_items')} | {
-        'indexes': sorted((index.name, tuple(index.columns), index.unique)
-                          for index in database.get_indexes('products'))}
+    return {
+        table: sorted(tuple(column[:4]) for column in database.get_columns(table))
+        for table in ('products', 'orders', 'order_items')
+    } | {
+        'indexes': sorted(
+            (index.name, tuple(index.columns), index.unique)
+            for index in database.get_indexes('products')
+        )
+    }
 
 
 @pytest.fixture
@@ -39,8 +45,9 @@ def _drop_columns(database, table, names):
         for name in names:
             database.execute_sql(f'ALTER TABLE {table} DROP COLUMN {name}')
     else:
-        database.execute_sql(f'ALTER TABLE {table} ' + ', '.join(
-            f'DROP COLUMN {name}' for name in names))
+        database.execute_sql(
+            f'ALTER TABLE {table} ' + ', '.join(f'DROP COLUMN {name}' for name in names)
+        )
 
 
 @pytest.fixture
@@ -54,10 +61,13 @@ def earlier_schema(client, database, models_shape):
         database.execute_sql(
             'INSERT INTO orders (order_id, user_id, user_email, status, order_total, '
             f'created_at, updated_at, version) VALUES ({marks})',
-            (order_id, 1, None, status, '59.98', CREATED, CREATED, 1))
+            (order_id, 1, None, status, '59.98', CREATED, CREATED, 1),
+        )
         database.execute_sql(
             'INSERT INTO order_items (order_id, product_id, quantity, price_at_order) '
-            f'VALUES ({database.param}, 101, 2, {database.param})', (order_id, '29.99'))
+            f'VALUES ({database.param}, 101, 2, {database.param})',
+            (order_id, '29.99'),
+        )
     return database
 
 
@@ -71,22 +81,29 @@ def test_step_makes_what_the_models_make_on_a_new_database(earlier_schema, model
     assert shape(earlier_schema) == models_shape
 
 
-def test_older_orders_are_upgraded_in_place_to_the_default_currency(
-        earlier_schema, monkeypatch):
+def test_older_orders_are_upgraded_in_place_to_the_default_currency(earlier_schema, monkeypatch):
     monkeypatch.setenv('DEFAULT_CURRENCY', 'EUR')
     get_settings.cache_clear()
 
     run_step(earlier_schema)
 
-    assert [tuple(row) for row in earlier_schema.execute_sql(
-        'SELECT order_id, currency FROM orders ORDER BY order_id')] == [(1, 'EUR'), (2, 'EUR')]
+    assert [
+        tuple(row)
+        for row in earlier_schema.execute_sql(
+            'SELECT order_id, currency FROM orders ORDER BY order_id'
+        )
+    ] == [(1, 'EUR'), (2, 'EUR')]
 
 
 def test_older_lines_have_no_sku_or_name_and_hold_no_stock(earlier_schema):
     run_step(earlier_schema)
 
-    rows = [tuple(row) for row in earlier_schema.execute_sql(
-        'SELECT sku, name, holds_stock FROM order_items ORDER BY order_item_id')]
+    rows = [
+        tuple(row)
+        for row in earlier_schema.execute_sql(
+            'SELECT sku, name, holds_stock FROM order_items ORDER BY order_item_id'
+        )
+    ]
     assert rows == [(None, None, 0), (None, None, 0)]
 
 
@@ -112,14 +129,20 @@ def test_a_copy_of_the_previous_release_may_still_write_orders_and_lines(earlier
         'INSERT INTO orders (order_id, user_id, status, order_total, created_at, updated_at, '
         f'version) VALUES (3, 1, {earlier_schema.param}, {earlier_schema.param}, '
         f'{earlier_schema.param}, {earlier_schema.param}, 1)',
-        ('pending', '1.00', CREATED, CREATED))
+        ('pending', '1.00', CREATED, CREATED),
+    )
     earlier_schema.execute_sql(
         'INSERT INTO order_items (order_id, product_id, quantity, price_at_order) '
-        "VALUES (3, 7, 1, '1.00')")
+        "VALUES (3, 7, 1, '1.00')"
+    )
 
-    assert [tuple(row) for row in earlier_schema.execute_sql(
-        'SELECT o.currency, i.holds_stock FROM orders o JOIN order_items i '
-        'ON i.order_id = o.order_id WHERE o.order_id = 3')] == [('USD', 0)]
+    assert [
+        tuple(row)
+        for row in earlier_schema.execute_sql(
+            'SELECT o.currency, i.holds_stock FROM orders o JOIN order_items i '
+            'ON i.order_id = o.order_id WHERE o.order_id = 3'
+        )
+    ] == [('USD', 0)]
 
 
 def test_older_orders_answer_their_currency(client, earlier_schema):

@@ -3,6 +3,7 @@ database made before them: it adds what is missing, fills in what can be
 known of older orders, and changes nothing when run again; on SQLite and
 MariaDB. The tables are taken back to their earlier shape first; whatever
 happens, the next test's schema set-up runs the step and restores them."""
+
 from datetime import datetime
 
 import pytest
@@ -16,10 +17,13 @@ from tests.support import json_of, send
 SHIPMENT_COLUMNS = ('carrier', 'tracking_number', 'tracking_url', 'shipped_at')
 CREATED = datetime(2026, 1, 5, 9, 0, 0, 250000)
 # (order_id, status, version, updated_at) of orders written by the earlier release.
-LEGACY = [(1, 'pending', 1, CREATED), (2, 'paid', 2, datetime(2026, 1, 6, 10, 0)),
-          (3, 'shipped', 3, datetime(2026, 1, 7, 11, 0, 0, 1)),
-          (4, 'delivered', 4, datetime(2026, 1, 9, 12, 0)),
-          (5, 'cancelled', 2, datetime(2026, 1, 8, 8, 30))]
+LEGACY = [
+    (1, 'pending', 1, CREATED),
+    (2, 'paid', 2, datetime(2026, 1, 6, 10, 0)),
+    (3, 'shipped', 3, datetime(2026, 1, 7, 11, 0, 0, 1)),
+    (4, 'delivered', 4, datetime(2026, 1, 9, 12, 0)),
+    (5, 'cancelled', 2, datetime(2026, 1, 8, 8, 30)),
+]
 
 
 def shape(database):
@@ -27,10 +31,14 @@ def shape(database):
     and the indexes of order_history. Sorted, since here the step runs after
     the later steps' columns are already there (test_migrations.py checks
     the order the steps give)."""
-    return (sorted(tuple(column[:4]) for column in database.get_columns('orders')),
-            [tuple(column[:4]) for column in database.get_columns('order_history')],
-            sorted((index.name, tuple(index.columns), index.unique)
-                   for index in database.get_indexes('order_history')))
+    return (
+        sorted(tuple(column[:4]) for column in database.get_columns('orders')),
+        [tuple(column[:4]) for column in database.get_columns('order_history')],
+        sorted(
+            (index.name, tuple(index.columns), index.unique)
+            for index in database.get_indexes('order_history')
+        ),
+    )
 
 
 @pytest.fixture
@@ -47,13 +55,16 @@ def earlier_schema(client, database, models_shape):
         for column in SHIPMENT_COLUMNS:
             database.execute_sql(f'ALTER TABLE orders DROP COLUMN {column}')
     else:
-        database.execute_sql('ALTER TABLE orders ' + ', '.join(
-            f'DROP COLUMN {column}' for column in SHIPMENT_COLUMNS))
+        database.execute_sql(
+            'ALTER TABLE orders '
+            + ', '.join(f'DROP COLUMN {column}' for column in SHIPMENT_COLUMNS)
+        )
     for order_id, status, version, updated_at in LEGACY:
         database.execute_sql(
             'INSERT INTO orders (order_id, user_id, user_email, status, order_total, '
             'created_at, updated_at, version) VALUES (' + ', '.join([database.param] * 8) + ')',
-            (order_id, 1, None, status, '10.00', CREATED, updated_at, version))
+            (order_id, 1, None, status, '10.00', CREATED, updated_at, version),
+        )
     return database
 
 
@@ -68,9 +79,13 @@ def columns(database):
 
 
 def history_rows(database):
-    return [tuple(row) for row in database.execute_sql(
-        'SELECT order_id, version, status, actor_role, actor_sub, reason '
-        'FROM order_history ORDER BY order_id, version').fetchall()]
+    return [
+        tuple(row)
+        for row in database.execute_sql(
+            'SELECT order_id, version, status, actor_role, actor_sub, reason '
+            'FROM order_history ORDER BY order_id, version'
+        ).fetchall()
+    ]
 
 
 def test_step_adds_the_shipment_columns_and_the_history_table(earlier_schema):
@@ -83,8 +98,11 @@ def test_step_adds_the_shipment_columns_and_the_history_table(earlier_schema):
     assert set(SHIPMENT_COLUMNS) <= set(added)
     assert all(added[name].null for name in SHIPMENT_COLUMNS)
     assert 'order_history' in database.get_tables()
-    [index] = [index for index in database.get_indexes('order_history')
-               if index.columns == ['order_id', 'version']]
+    [index] = [
+        index
+        for index in database.get_indexes('order_history')
+        if index.columns == ['order_id', 'version']
+    ]
     assert index.unique
 
 
@@ -100,14 +118,13 @@ def test_step_gives_each_older_order_one_entry_for_the_version_it_is_at(earlier_
     run_step(database)
 
     assert history_rows(database) == [
-        (order_id, version, status, None, None, None)
-        for order_id, status, version, _ in LEGACY]
+        (order_id, version, status, None, None, None) for order_id, status, version, _ in LEGACY
+    ]
     at = {entry.order_id: entry.at for entry in OrderHistory.select()}
     assert at == {order_id: updated_at for order_id, _, _, updated_at in LEGACY}
 
 
-def test_step_dates_the_shipment_of_a_shipped_order_and_leaves_the_unknown_unknown(
-        earlier_schema):
+def test_step_dates_the_shipment_of_a_shipped_order_and_leaves_the_unknown_unknown(earlier_schema):
     database = earlier_schema
 
     run_step(database)
@@ -116,8 +133,7 @@ def test_step_dates_the_shipment_of_a_shipped_order_and_leaves_the_unknown_unkno
     assert shipped_at == {1: None, 2: None, 3: LEGACY[2][3], 4: None, 5: None}
 
 
-def test_step_run_again_or_after_dying_halfway_writes_nothing_twice(
-        earlier_schema, monkeypatch):
+def test_step_run_again_or_after_dying_halfway_writes_nothing_twice(earlier_schema, monkeypatch):
     database = earlier_schema
     run_step(database, batch=2, monkeypatch=monkeypatch)
     first = history_rows(database)
@@ -137,13 +153,23 @@ def test_older_orders_history_is_answered_with_no_author_then_grows(client, earl
     entries = json_of(send(client, 'GET', '/orders/2/history'))
 
     assert put.status_code == 200 and json_of(put)['version'] == 3
-    assert entries[0] == {'version': 2, 'status': 'paid', 'at': '2026-01-06T10:00:00.000000Z',
-                          'by': None}
+    assert entries[0] == {
+        'version': 2,
+        'status': 'paid',
+        'at': '2026-01-06T10:00:00.000000Z',
+        'by': None,
+    }
     assert (entries[1]['version'], entries[1]['status'], entries[1]['reason']) == (
-        3, 'cancelled', 'Too late')
+        3,
+        'cancelled',
+        'Too late',
+    )
     assert entries[1]['by']['role'] == 'staff'
     shipped = json_of(send(client, 'GET', '/orders/3'))
-    assert shipped['shipment'] == {'carrier': None, 'tracking_number': None,
-                                   'tracking_url': None,
-                                   'shipped_at': '2026-01-07T11:00:00.000001Z'}
+    assert shipped['shipment'] == {
+        'carrier': None,
+        'tracking_number': None,
+        'tracking_url': None,
+        'shipped_at': '2026-01-07T11:00:00.000001Z',
+    }
     assert json_of(send(client, 'GET', '/orders/4'))['shipment'] is None

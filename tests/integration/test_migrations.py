@@ -1,6 +1,7 @@
 """Schema migrations on SQLite and MariaDB: a database the last unversioned
 release made is upgraded in place with every order kept exactly; the steps
 add up to what the models declare; a step cut short runs again."""
+
 import itertools
 import json
 from decimal import Decimal
@@ -64,8 +65,9 @@ def _server(sql):
 
 @pytest.fixture(params=['sqlite', pytest.param('mariadb', marks=pytest.mark.mariadb)])
 def blank(request, tmp_path):
-    server_database = (request.getfixturevalue('mariadb_database')
-                       if request.param == 'mariadb' else None)
+    server_database = (
+        request.getfixturevalue('mariadb_database') if request.param == 'mariadb' else None
+    )
     databases = Blank(request.param, tmp_path, server_database)
     yield databases
     databases.drop_all()
@@ -83,48 +85,94 @@ def make_unversioned_schema(db, kind):
 # What that release's service would have written, as plain SQL (ids 3 and 5
 # were deleted, so the next order id is 6 on both databases).
 ORDERS = [
-    (1, 7, 'ada@example.com', 'pending', '109.97',
-     '2026-11-25 10:00:00.123456', '2026-11-25 10:00:00.123456', 1),
-    (2, 8, None, 'shipped', '0.30',
-     '2026-11-25 10:00:01.000001', '2026-11-25 11:30:00.999999', 3),
-    (3, 8, None, 'pending', '1.00',
-     '2026-11-25 10:00:02.000002', '2026-11-25 10:00:02.000002', 1),
-    (4, 9, 'grace@example.com', 'cancelled', '99999999.99',
-     '2026-11-26 00:00:00.500000', '2026-11-26 00:00:01.250000', 2),
-    (5, 9, None, 'pending', '2.00',
-     '2026-11-26 00:00:02.000002', '2026-11-26 00:00:02.000002', 1),
+    (
+        1,
+        7,
+        'ada@example.com',
+        'pending',
+        '109.97',
+        '2026-11-25 10:00:00.123456',
+        '2026-11-25 10:00:00.123456',
+        1,
+    ),
+    (2, 8, None, 'shipped', '0.30', '2026-11-25 10:00:01.000001', '2026-11-25 11:30:00.999999', 3),
+    (3, 8, None, 'pending', '1.00', '2026-11-25 10:00:02.000002', '2026-11-25 10:00:02.000002', 1),
+    (
+        4,
+        9,
+        'grace@example.com',
+        'cancelled',
+        '99999999.99',
+        '2026-11-26 00:00:00.500000',
+        '2026-11-26 00:00:01.250000',
+        2,
+    ),
+    (5, 9, None, 'pending', '2.00', '2026-11-26 00:00:02.000002', '2026-11-26 00:00:02.000002', 1),
 ]
-ITEMS = [(1, 1, 101, 2, '29.99'), (2, 1, 102, 1, '49.99'), (3, 2, 7, 1, '0.10'),
-         (4, 2, 8, 1, '0.20'), (5, 3, 9, 1, '1.00'), (6, 4, 55, 1, '99999999.99'),
-         (7, 5, 9, 2, '1.00')]
+ITEMS = [
+    (1, 1, 101, 2, '29.99'),
+    (2, 1, 102, 1, '49.99'),
+    (3, 2, 7, 1, '0.10'),
+    (4, 2, 8, 1, '0.20'),
+    (5, 3, 9, 1, '1.00'),
+    (6, 4, 55, 1, '99999999.99'),
+    (7, 5, 9, 2, '1.00'),
+]
 STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled']
 COUNTED = {('pending', 3): 1, ('shipped', 0): 1, ('cancelled', 15): 1}
-ORDER_1_ANSWER = json.dumps({
-    'order_id': 1, 'user_id': 7, 'user_email': 'ada@example.com', 'status': 'pending',
-    'order_total': 109.97, 'created_at': '2026-11-25T10:00:00.123456Z',
-    'updated_at': '2026-11-25T10:00:00.123456Z', 'version': 1, 'items': [
-        {'order_item_id': 1, 'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
-        {'order_item_id': 2, 'product_id': 102, 'quantity': 1, 'price_at_order': 49.99}]},
-    separators=(',', ':'))
-KEYS = [('retry-me', 'a' * 64, ORDER_1_ANSWER, '2026-11-25 10:00:00.123456'),
-        ('retry-me ', 'b' * 64, None, '2026-11-25 10:00:03.000003')]
+ORDER_1_ANSWER = json.dumps(
+    {
+        'order_id': 1,
+        'user_id': 7,
+        'user_email': 'ada@example.com',
+        'status': 'pending',
+        'order_total': 109.97,
+        'created_at': '2026-11-25T10:00:00.123456Z',
+        'updated_at': '2026-11-25T10:00:00.123456Z',
+        'version': 1,
+        'items': [
+            {'order_item_id': 1, 'product_id': 101, 'quantity': 2, 'price_at_order': 29.99},
+            {'order_item_id': 2, 'product_id': 102, 'quantity': 1, 'price_at_order': 49.99},
+        ],
+    },
+    separators=(',', ':'),
+)
+KEYS = [
+    ('retry-me', 'a' * 64, ORDER_1_ANSWER, '2026-11-25 10:00:00.123456'),
+    ('retry-me ', 'b' * 64, None, '2026-11-25 10:00:03.000003'),
+]
 OUTBOX = [
-    (1, '6f0c1d2e-0000-4000-8000-000000000001', 'order_created', 1, 'Order Created',
-     '{"event_type":"order_created","order_id":1}', '2026-11-25 10:00:00.123456',
-     '2026-11-25 10:00:00.200000', 'sns-message-1'),
-    (2, '6f0c1d2e-0000-4000-8000-000000000002', 'order_shipped', 2, 'Order Shipped',
-     '{"event_type":"order_shipped","order_id":2}', '2026-11-25 11:30:00.999999',
-     None, None),
+    (
+        1,
+        '6f0c1d2e-0000-4000-8000-000000000001',
+        'order_created',
+        1,
+        'Order Created',
+        '{"event_type":"order_created","order_id":1}',
+        '2026-11-25 10:00:00.123456',
+        '2026-11-25 10:00:00.200000',
+        'sns-message-1',
+    ),
+    (
+        2,
+        '6f0c1d2e-0000-4000-8000-000000000002',
+        'order_shipped',
+        2,
+        'Order Shipped',
+        '{"event_type":"order_shipped","order_id":2}',
+        '2026-11-25 11:30:00.999999',
+        None,
+        None,
+    ),
 ]
 PROCESSED = [('6f0c1d2e-0000-4000-8000-000000000001', '2026-11-25 10:00:01.000001')]
 OLD_COLUMNS = {
-    'orders': 'order_id, user_id, user_email, status, order_total, created_at, '
-              'updated_at, version',
+    'orders': 'order_id, user_id, user_email, status, order_total, created_at, updated_at, version',
     'order_items': 'order_item_id, order_id, product_id, quantity, price_at_order',
     'order_counts': 'status, shard, n',
     'idempotency_keys': 'key, request_hash, response_body, created_at',
     'outbox': 'id, event_id, event_type, order_id, subject, body, created_at, '
-              'published_at, sns_message_id',
+    'published_at, sns_message_id',
     'processed_events': 'event_id, processed_at',
 }
 
@@ -140,12 +188,19 @@ def fill_like_the_previous_release(db):
         quoted = _quoted(db, columns)
         for row in rows:
             db.execute_sql(f'INSERT INTO {table} ({quoted}) VALUES ({marks})', row)
+
     insert('orders', OLD_COLUMNS['orders'], ORDERS)
     insert('order_items', OLD_COLUMNS['order_items'], ITEMS)
     db.execute_sql('DELETE FROM orders WHERE order_id IN (3, 5)')  # items go with them
-    insert('order_counts', OLD_COLUMNS['order_counts'],
-           [(status, shard, COUNTED.get((status, shard), 0))
-            for status in STATUSES for shard in range(16)])
+    insert(
+        'order_counts',
+        OLD_COLUMNS['order_counts'],
+        [
+            (status, shard, COUNTED.get((status, shard), 0))
+            for status in STATUSES
+            for shard in range(16)
+        ],
+    )
     insert('idempotency_keys', OLD_COLUMNS['idempotency_keys'], KEYS)
     insert('outbox', OLD_COLUMNS['outbox'], OUTBOX)
     insert('processed_events', OLD_COLUMNS['processed_events'], PROCESSED)
@@ -156,8 +211,10 @@ def rows_of(db):
     found = {}
     for table, columns in OLD_COLUMNS.items():
         quoted = _quoted(db, columns)
-        found[table] = [tuple(row) for row in db.execute_sql(
-            f'SELECT {quoted} FROM {table} ORDER BY {quoted}').fetchall()]
+        found[table] = [
+            tuple(row)
+            for row in db.execute_sql(f'SELECT {quoted} FROM {table} ORDER BY {quoted}').fetchall()
+        ]
     return found
 
 
@@ -172,8 +229,9 @@ def schema_of(db):
 def _sqlite_schema(db):
     schema = {}
     for table, sql in db.execute_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall():
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).fetchall():
         indexes = {}
         for _, name, unique, origin, _ in db.execute_sql(f'PRAGMA index_list("{table}")'):
             columns = [row[2] for row in db.execute_sql(f'PRAGMA index_info("{name}")')]
@@ -181,8 +239,9 @@ def _sqlite_schema(db):
         schema[table] = {
             'columns': [tuple(row[1:]) for row in db.execute_sql(f'PRAGMA table_info("{table}")')],
             'indexes': indexes,
-            'foreign_keys': sorted(tuple(row[2:7]) for row in db.execute_sql(
-                f'PRAGMA foreign_key_list("{table}")')),
+            'foreign_keys': sorted(
+                tuple(row[2:7]) for row in db.execute_sql(f'PRAGMA foreign_key_list("{table}")')
+            ),
             'autoincrement': 'AUTOINCREMENT' in sql.upper(),
         }
     return schema
@@ -191,35 +250,56 @@ def _sqlite_schema(db):
 def _mariadb_schema(db):
     schema = {}
     for table, engine, collation in db.execute_sql(
-            'SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES '
-            'WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME').fetchall():
+        'SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES '
+        'WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME'
+    ).fetchall():
         schema[table] = {
             'table': (engine, collation),
-            'columns': [tuple(row) for row in db.execute_sql(
-                'SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, '
-                'COLLATION_NAME FROM information_schema.COLUMNS '
-                'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s '
-                'ORDER BY ORDINAL_POSITION', (table,))],
-            'indexes': [tuple(row) for row in db.execute_sql(
-                'SELECT INDEX_NAME, NON_UNIQUE, '
-                'GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) '
-                'FROM information_schema.STATISTICS '
-                'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s '
-                'GROUP BY INDEX_NAME, NON_UNIQUE ORDER BY INDEX_NAME', (table,))],
-            'foreign_keys': [tuple(row) for row in db.execute_sql(
-                'SELECT k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, '
-                'r.DELETE_RULE, r.UPDATE_RULE FROM information_schema.KEY_COLUMN_USAGE k '
-                'JOIN information_schema.REFERENTIAL_CONSTRAINTS r '
-                'ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA '
-                'AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME '
-                'WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s '
-                'ORDER BY k.COLUMN_NAME', (table,))],
+            'columns': [
+                tuple(row)
+                for row in db.execute_sql(
+                    'SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, '
+                    'COLLATION_NAME FROM information_schema.COLUMNS '
+                    'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s '
+                    'ORDER BY ORDINAL_POSITION',
+                    (table,),
+                )
+            ],
+            'indexes': [
+                tuple(row)
+                for row in db.execute_sql(
+                    'SELECT INDEX_NAME, NON_UNIQUE, '
+                    'GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) '
+                    'FROM information_schema.STATISTICS '
+                    'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s '
+                    'GROUP BY INDEX_NAME, NON_UNIQUE ORDER BY INDEX_NAME',
+                    (table,),
+                )
+            ],
+            'foreign_keys': [
+                tuple(row)
+                for row in db.execute_sql(
+                    'SELECT k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, '
+                    'r.DELETE_RULE, r.UPDATE_RULE FROM information_schema.KEY_COLUMN_USAGE k '
+                    'JOIN information_schema.REFERENTIAL_CONSTRAINTS r '
+                    'ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA '
+                    'AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME '
+                    'WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s '
+                    'ORDER BY k.COLUMN_NAME',
+                    (table,),
+                )
+            ],
         }
     return schema
 
 
-UNPAID = {'status': 'unpaid', 'amount_paid': 0.0, 'amount_refunded': 0.0, 'provider': None,
-          'reference': None}
+UNPAID = {
+    'status': 'unpaid',
+    'amount_paid': 0.0,
+    'amount_refunded': 0.0,
+    'provider': None,
+    'reference': None,
+}
 
 
 def without_versions(schema):
@@ -246,25 +326,61 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
     # In the default currency, with lines of no known SKU or name (step 6).
     order_1 = json.loads(ORDER_1_ANSWER)
     assert service.get_order(STAFF_MEMBER, 1) == {
-        **order_1, 'shipment': None, 'currency': 'USD',
+        **order_1,
+        'shipment': None,
+        'currency': 'USD',
         'items': [{**item, 'sku': None, 'name': None} for item in order_1['items']],
-        'payment': UNPAID}
+        'payment': UNPAID,
+    }
     # Step 7 counts a shipped order paid, outside the service, in full.
     assert service.get_order(STAFF_MEMBER, 2) == {
-        'order_id': 2, 'user_id': 8, 'user_email': None, 'status': 'shipped',
-        'order_total': 0.3, 'created_at': '2026-11-25T10:00:01.000001Z',
-        'updated_at': '2026-11-25T11:30:00.999999Z', 'version': 3, 'currency': 'USD', 'items': [
-            {'order_item_id': 3, 'product_id': 7, 'sku': None, 'name': None, 'quantity': 1,
-             'price_at_order': 0.1},
-            {'order_item_id': 4, 'product_id': 8, 'sku': None, 'name': None, 'quantity': 1,
-             'price_at_order': 0.2}],
-        'shipment': {'carrier': None, 'tracking_number': None, 'tracking_url': None,
-                     'shipped_at': '2026-11-25T11:30:00.999999Z'},
-        'payment': {'status': 'paid', 'amount_paid': 0.3, 'amount_refunded': 0.0,
-                    'provider': None, 'reference': None}}
+        'order_id': 2,
+        'user_id': 8,
+        'user_email': None,
+        'status': 'shipped',
+        'order_total': 0.3,
+        'created_at': '2026-11-25T10:00:01.000001Z',
+        'updated_at': '2026-11-25T11:30:00.999999Z',
+        'version': 3,
+        'currency': 'USD',
+        'items': [
+            {
+                'order_item_id': 3,
+                'product_id': 7,
+                'sku': None,
+                'name': None,
+                'quantity': 1,
+                'price_at_order': 0.1,
+            },
+            {
+                'order_item_id': 4,
+                'product_id': 8,
+                'sku': None,
+                'name': None,
+                'quantity': 1,
+                'price_at_order': 0.2,
+            },
+        ],
+        'shipment': {
+            'carrier': None,
+            'tracking_number': None,
+            'tracking_url': None,
+            'shipped_at': '2026-11-25T11:30:00.999999Z',
+        },
+        'payment': {
+            'status': 'paid',
+            'amount_paid': 0.3,
+            'amount_refunded': 0.0,
+            'provider': None,
+            'reference': None,
+        },
+    }
     totals = {row[0]: row[4] for row in before['orders']}
     assert [Decimal(str(totals[n])) for n in (1, 2, 4)] == [
-        Decimal('109.97'), Decimal('0.30'), Decimal('99999999.99')]
+        Decimal('109.97'),
+        Decimal('0.30'),
+        Decimal('99999999.99'),
+    ]
     assert counts.total() == 3
 
 
@@ -274,8 +390,17 @@ def test_ids_of_orders_deleted_before_the_upgrade_are_never_handed_out_again(bla
     fill_like_the_previous_release(db)
     migrations.upgrade(counts.recount)
 
-    created = OrderService().create_order(STAFF_MEMBER, {'user_id': 9, 'items': [
-        {'product_id': 1, 'quantity': 1, 'price_at_order': Decimal('0.01')}]}).body
+    created = (
+        OrderService()
+        .create_order(
+            STAFF_MEMBER,
+            {
+                'user_id': 9,
+                'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': Decimal('0.01')}],
+            },
+        )
+        .body
+    )
 
     assert created['order_id'] == 6
     assert created['items'][0]['order_item_id'] == 8
@@ -287,7 +412,9 @@ def test_keys_completed_before_the_upgrade_go_with_their_order(blank):
     fill_like_the_previous_release(db)
     migrations.upgrade(counts.recount)
     assert {key.key: key.order_id for key in IdempotencyKey.select()} == {
-        'retry-me': 1, 'retry-me ': None}
+        'retry-me': 1,
+        'retry-me ': None,
+    }
 
     OrderService().delete_order(STAFF_MEMBER, 1)
 
@@ -302,8 +429,10 @@ def test_the_steps_build_exactly_what_the_models_declare(blank):
     declared.create_tables(MODELS)
 
     assert without_versions(migrated_schema) == schema_of(declared)
-    assert [row[0] for row in migrated.execute_sql(
-        'SELECT version FROM schema_version ORDER BY version')] == STEP_VERSIONS
+    assert [
+        row[0]
+        for row in migrated.execute_sql('SELECT version FROM schema_version ORDER BY version')
+    ] == STEP_VERSIONS
 
 
 def test_upgrading_an_up_to_date_database_does_nothing(blank):

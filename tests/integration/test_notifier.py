@@ -1,5 +1,6 @@
 """The contract's Email notifier, end to end through moto: POST -> SNS -> SQS
 -> email_notifier -> SES, and the local flow that writes .eml files."""
+
 import email
 import json
 import os
@@ -27,7 +28,7 @@ def test_created_order_sends_one_confirmation_email_through_ses(aws_world, clien
     [sent] = sent_emails()
     assert sent.destinations == ['ada@example.com']
     mime = email.message_from_string(sent.raw_data, policy=policy.default)
-    assert mime['Subject'] == f"Order #{order['order_id']} confirmed"
+    assert mime['Subject'] == f'Order #{order["order_id"]} confirmed'
     assert mime['From'] == SENDER
     assert mime['To'] == 'ada@example.com'
     text = mime.get_body(('plain',)).get_content()
@@ -36,19 +37,31 @@ def test_created_order_sends_one_confirmation_email_through_ses(aws_world, clien
 
 
 def emails_by_subject():
-    return {mime['Subject']: mime for mime in (
-        email.message_from_string(m.raw_data, policy=policy.default) for m in sent_emails())}
+    return {
+        mime['Subject']: mime
+        for mime in (
+            email.message_from_string(m.raw_data, policy=policy.default) for m in sent_emails()
+        )
+    }
 
 
 def test_shipping_email_carries_the_tracking_given_with_the_status(aws_world, client):
     order = create_order(client, user_email='ada@example.com')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {
-        'status': 'shipped', 'carrier': 'DHL <Express>', 'tracking_number': 'JD-0142',
-        'tracking_url': 'https://track.example.com/JD-0142'})
+    send(
+        client,
+        'PUT',
+        f'/orders/{order["order_id"]}',
+        {
+            'status': 'shipped',
+            'carrier': 'DHL <Express>',
+            'tracking_number': 'JD-0142',
+            'tracking_url': 'https://track.example.com/JD-0142',
+        },
+    )
 
     invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
 
-    mime = emails_by_subject()[f"Order #{order['order_id']} has shipped"]
+    mime = emails_by_subject()[f'Order #{order["order_id"]} has shipped']
     text = mime.get_body(('plain',)).get_content()
     html = mime.get_body(('html',)).get_content()
     assert 'DHL <Express>' in text and 'JD-0142' in text
@@ -58,17 +71,25 @@ def test_shipping_email_carries_the_tracking_given_with_the_status(aws_world, cl
 
 def test_cancellation_sends_its_own_email_with_reason_and_refund(aws_world, client):
     order = create_order(client, user_email='ada@example.com')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
-    send(client, 'PUT', f"/orders/{order['order_id']}", {
-        'status': 'cancelled', 'reason': '<i>Found it cheaper</i>'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
+    send(
+        client,
+        'PUT',
+        f'/orders/{order["order_id"]}',
+        {'status': 'cancelled', 'reason': '<i>Found it cheaper</i>'},
+    )
 
     result = invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
 
     assert result == {'batchItemFailures': []}
     oid = order['order_id']
     emails = emails_by_subject()
-    assert set(emails) == {f'Order #{oid} confirmed', f'Order #{oid} is now paid',
-                           f'Order #{oid} has been cancelled', f'Refund for order #{oid}'}
+    assert set(emails) == {
+        f'Order #{oid} confirmed',
+        f'Order #{oid} is now paid',
+        f'Order #{oid} has been cancelled',
+        f'Refund for order #{oid}',
+    }
     mime = emails[f'Order #{oid} has been cancelled']
     text = mime.get_body(('plain',)).get_content()
     html = mime.get_body(('html',)).get_content()
@@ -90,16 +111,17 @@ def test_redelivered_message_sends_no_second_email(aws_world, client):
 
 def test_shipping_and_status_emails_have_their_own_subjects(aws_world, client):
     order = create_order(client, user_email='ada@example.com')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'paid'})
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'shipped'})
-    send(client, 'DELETE', f"/orders/{order['order_id']}")
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'paid'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'shipped'})
+    send(client, 'DELETE', f'/orders/{order["order_id"]}')
 
     invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
 
     subjects = sorted(email.message_from_string(m.raw_data)['Subject'] for m in sent_emails())
     oid = order['order_id']
-    assert subjects == sorted([f'Order #{oid} confirmed', f'Order #{oid} is now paid',
-                               f'Order #{oid} has shipped'])  # no email for order_deleted
+    assert subjects == sorted(
+        [f'Order #{oid} confirmed', f'Order #{oid} is now paid', f'Order #{oid} has shipped']
+    )  # no email for order_deleted
 
 
 class SesFailingFor:
@@ -110,8 +132,9 @@ class SesFailingFor:
 
     def send_raw_email(self, **kwargs):
         if f'To: {self.recipient}'.encode() in kwargs['RawMessage']['Data']:
-            raise ClientError({'Error': {'Code': 'Throttling', 'Message': 'slow down'}},
-                              'SendRawEmail')
+            raise ClientError(
+                {'Error': {'Code': 'Throttling', 'Message': 'slow down'}}, 'SendRawEmail'
+            )
         return self.real.send_raw_email(**kwargs)
 
 
@@ -120,20 +143,34 @@ def test_batch_reports_only_the_ses_failed_record_and_drops_garbage(aws_world, c
     create_order(client, user_email='throttled@example.com')
     messages = aws_world.receive()
     garbage = {'MessageId': 'garbage-1', 'ReceiptHandle': 'r', 'Body': 'not json at all'}
-    unknown = {'MessageId': 'unknown-1', 'ReceiptHandle': 'r',
-               'Body': json.dumps({'hello': 'world'})}
-    by_recipient = {json.loads(json.loads(m['Body'])['Message'])['user_email']: m
-                    for m in messages}
+    unknown = {
+        'MessageId': 'unknown-1',
+        'ReceiptHandle': 'r',
+        'Body': json.dumps({'hello': 'world'}),
+    }
+    by_recipient = {json.loads(json.loads(m['Body'])['Message'])['user_email']: m for m in messages}
     sender = runtime.notifier().sender
-    monkeypatch.setattr(sender, '_client',
-                        lambda: SesFailingFor(aws_world.ses, 'throttled@example.com'))
+    monkeypatch.setattr(
+        sender, '_client', lambda: SesFailingFor(aws_world.ses, 'throttled@example.com')
+    )
 
-    result = invoke_notifier(client, aws_world.sqs_event(
-        [garbage, by_recipient['good@example.com'], unknown,
-         by_recipient['throttled@example.com']]))
+    result = invoke_notifier(
+        client,
+        aws_world.sqs_event(
+            [
+                garbage,
+                by_recipient['good@example.com'],
+                unknown,
+                by_recipient['throttled@example.com'],
+            ]
+        ),
+    )
 
-    assert result == {'batchItemFailures': [
-        {'itemIdentifier': by_recipient['throttled@example.com']['MessageId']}]}
+    assert result == {
+        'batchItemFailures': [
+            {'itemIdentifier': by_recipient['throttled@example.com']['MessageId']}
+        ]
+    }
     assert [m.destinations for m in sent_emails()] == [['good@example.com']]
     monkeypatch.undo()
     # Retried once SES is back, the failed record sends its email.
@@ -142,27 +179,30 @@ def test_batch_reports_only_the_ses_failed_record_and_drops_garbage(aws_world, c
     assert len(sent_emails()) == 2
 
 
-def test_an_unexpected_error_in_one_record_fails_that_record_alone(aws_world, client,
-                                                                   monkeypatch):
+def test_an_unexpected_error_in_one_record_fails_that_record_alone(aws_world, client, monkeypatch):
     create_order(client, user_email='ada@example.com')
     create_order(client, user_email='doomed@example.com')
     create_order(client, user_email='bob@example.com')
     messages = aws_world.receive()
     from chalicelib.notify import mail
+
     build_email = mail.build_email
 
     def build_or_explode(event, sender):
         if event['user_email'] == 'doomed@example.com':
             raise KeyError('a template variable nobody planned for')
         return build_email(event, sender)
+
     monkeypatch.setattr(mail, 'build_email', build_or_explode)
     doomed = [m['MessageId'] for m in messages if 'doomed@' in m['Body']]
 
     result = invoke_notifier(client, aws_world.sqs_event(messages))
 
     assert result == {'batchItemFailures': [{'itemIdentifier': doomed[0]}]}
-    assert sorted(m.destinations[0] for m in sent_emails()) == ['ada@example.com',
-                                                                'bob@example.com']
+    assert sorted(m.destinations[0] for m in sent_emails()) == [
+        'ada@example.com',
+        'bob@example.com',
+    ]
     # Its event was not claimed: once the bug is fixed, the retry sends it.
     monkeypatch.undo()
     retry = [m for m in messages if m['MessageId'] in doomed]
@@ -176,8 +216,10 @@ def test_permanently_refused_email_is_not_retried(aws_world, client, monkeypatch
 
     class Rejecting:
         def send_raw_email(self, **kwargs):
-            raise ClientError({'Error': {'Code': 'MessageRejected', 'Message': 'no'}},
-                              'SendRawEmail')
+            raise ClientError(
+                {'Error': {'Code': 'MessageRejected', 'Message': 'no'}}, 'SendRawEmail'
+            )
+
     monkeypatch.setattr(runtime.notifier().sender, '_client', lambda: Rejecting())
 
     assert invoke_notifier(client, aws_world.sqs_event(messages)) == {'batchItemFailures': []}
@@ -208,8 +250,11 @@ def test_hostile_email_address_is_escaped_in_the_html(aws_world, client):
     invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
 
     [sent] = sent_emails()
-    html = email.message_from_string(sent.raw_data, policy=policy.default) \
-        .get_body(('html',)).get_content()
+    html = (
+        email.message_from_string(sent.raw_data, policy=policy.default)
+        .get_body(('html',))
+        .get_content()
+    )
     assert '<script>' not in html
     assert '&lt;script&gt;' in html
 
@@ -221,6 +266,7 @@ def test_database_down_fails_the_whole_batch_for_retry(aws_world, client, monkey
 
     def down():
         raise DatabaseUnavailable()
+
     monkeypatch.setattr(runtime, 'database', down)
 
     result = invoke_notifier(client, aws_world.sqs_event(messages))
@@ -231,7 +277,7 @@ def test_database_down_fails_the_whole_batch_for_retry(aws_world, client, monkey
 
 def test_local_flow_writes_an_eml_file_without_any_aws(client, environment):
     order = create_order(client, user_email='ada@example.com')
-    send(client, 'PUT', f"/orders/{order['order_id']}", {'status': 'shipped'})
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': 'shipped'})
 
     mail_dir = environment.mail_dir
     files = sorted(os.listdir(mail_dir))
@@ -243,6 +289,8 @@ def test_local_flow_writes_an_eml_file_without_any_aws(client, environment):
         subjects.add(message['Subject'])
         assert message['To'] == 'ada@example.com'
         assert message.get_body(('html',)) is not None
-    assert subjects == {f"Order #{order['order_id']} confirmed",
-                        f"Order #{order['order_id']} has shipped"}
+    assert subjects == {
+        f'Order #{order["order_id"]} confirmed',
+        f'Order #{order["order_id"]} has shipped',
+    }
     assert ProcessedEvent.select().count() == 2

@@ -5,6 +5,7 @@ The metric names come from the code: every `metrics.emit('Name', ...)` call
 under chalicelib/ and app.py is found by reading the source (each must name
 its metric with a literal), so an alarm or a widget on a metric nothing
 emits, or a failure metric nobody watches, fails here."""
+
 from __future__ import annotations
 
 import ast
@@ -44,13 +45,17 @@ def emitted_metrics() -> set[str]:
     names = set()
     for path in [ROOT / 'app.py', *sorted((ROOT / 'chalicelib').rglob('*.py'))]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == 'emit'
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id == 'metrics'):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == 'emit'
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == 'metrics'
+            ):
                 name = node.args[0] if node.args else None
                 assert isinstance(name, ast.Constant) and isinstance(name.value, str), (
-                    f'{path}:{node.lineno}: name the metric with a string literal')
+                    f'{path}:{node.lineno}: name the metric with a string literal'
+                )
                 names.add(name.value)
     return names
 
@@ -62,14 +67,19 @@ def _alarms(packaged) -> dict[str, dict[str, Any]]:
 def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     """(Namespace, MetricName, Dimensions) of a plain alarm or a metric-math one."""
     if 'Metrics' in alarm:
-        return [query['MetricStat']['Metric'] for query in alarm['Metrics']
-                if 'MetricStat' in query]
+        return [
+            query['MetricStat']['Metric'] for query in alarm['Metrics'] if 'MetricStat' in query
+        ]
     return [{key: alarm[key] for key in ('Namespace', 'MetricName', 'Dimensions')}]
 
 
 def _service_alarms(packaged) -> dict[str, dict[str, Any]]:
-    return {metric['MetricName']: alarm for alarm in _alarms(packaged).values()
-            for metric in _alarm_metrics(alarm) if metric['Namespace'] == NAMESPACE}
+    return {
+        metric['MetricName']: alarm
+        for alarm in _alarms(packaged).values()
+        for metric in _alarm_metrics(alarm)
+        if metric['Namespace'] == NAMESPACE
+    }
 
 
 def _function_alarms(packaged, metric_name: str) -> dict[str, dict[str, Any]]:
@@ -89,15 +99,21 @@ def _functions(packaged) -> dict[str, dict[str, Any]]:
 
 
 def _every_minute(packaged) -> set[str]:
-    return {name for name, props in _functions(packaged).items()
-            for event in props.get('Events', {}).values()
-            if event['Type'] == 'Schedule'
-            and event['Properties']['Schedule'] == 'rate(1 minute)'}
+    return {
+        name
+        for name, props in _functions(packaged).items()
+        for event in props.get('Events', {}).values()
+        if event['Type'] == 'Schedule' and event['Properties']['Schedule'] == 'rate(1 minute)'
+    }
 
 
 def _scheduled(packaged) -> set[str]:
-    return {name for name, props in _functions(packaged).items()
-            for event in props.get('Events', {}).values() if event['Type'] == 'Schedule'}
+    return {
+        name
+        for name, props in _functions(packaged).items()
+        for event in props.get('Events', {}).values()
+        if event['Type'] == 'Schedule'
+    }
 
 
 def dashboard(packaged) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -127,16 +143,23 @@ def _dashboard_lines(packaged):
 
 
 def _runbook_sections() -> set[str]:
-    return {match.group(1).strip() for match in
-            re.finditer(r'^#{2,4} (.+)$', RUNBOOK.read_text(), re.MULTILINE)}
+    return {
+        match.group(1).strip()
+        for match in re.finditer(r'^#{2,4} (.+)$', RUNBOOK.read_text(), re.MULTILINE)
+    }
 
 
 # --- Alarms -----------------------------------------------------------------
 
+
 def test_every_metric_counting_a_failure_or_a_delay_has_an_alarm(packaged):
     must = {name for name in emitted_metrics() if MUST_ALARM.search(name)}
-    assert {'EventPublishFailures', 'EmailSendFailures', 'TransactionRetries',
-            'OutboxPendingAgeSeconds'} <= must
+    assert {
+        'EventPublishFailures',
+        'EmailSendFailures',
+        'TransactionRetries',
+        'OutboxPendingAgeSeconds',
+    } <= must
 
     assert must <= set(_service_alarms(packaged))
 
@@ -154,8 +177,10 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(packaged):
 
     assert set(_function_alarms(packaged, 'Errors')) == functions
     assert set(_function_alarms(packaged, 'Throttles')) == functions
-    for alarm in [*_function_alarms(packaged, 'Errors').values(),
-                  *_function_alarms(packaged, 'Throttles').values()]:
+    for alarm in [
+        *_function_alarms(packaged, 'Errors').values(),
+        *_function_alarms(packaged, 'Throttles').values(),
+    ]:
         assert alarm['ComparisonOperator'] == 'GreaterThanThreshold'
         assert alarm['Statistic'] == 'Sum'
 
@@ -173,8 +198,10 @@ def test_a_function_scheduled_every_minute_alarms_when_it_stops_running(packaged
 
 
 def test_api_alarms_watch_this_stacks_api_and_stage(packaged):
-    dimensions = [{'Name': 'ApiName', 'Value': {'Ref': 'AWS::StackName'}},
-                  {'Name': 'Stage', 'Value': packaged.stage_config['api_gateway_stage']}]
+    dimensions = [
+        {'Name': 'ApiName', 'Value': {'Ref': 'AWS::StackName'}},
+        {'Name': 'Stage', 'Value': packaged.stage_config['api_gateway_stage']},
+    ]
     assert packaged.props('RestAPI')['Name'] == {'Ref': 'AWS::StackName'}
     rate = packaged.props('ApiErrorRateAlarm')
     latency = packaged.props('ApiLatencyAlarm')
@@ -223,9 +250,11 @@ def test_alarm_names_are_unique_and_carry_the_stack_name(packaged):
 
 # --- Dashboard --------------------------------------------------------------
 
+
 def test_dashboard_shows_every_metric_the_code_emits_and_no_other(packaged):
-    shown = {name for _, (namespace, name, _, _) in _dashboard_lines(packaged)
-             if namespace == NAMESPACE}
+    shown = {
+        name for _, (namespace, name, _, _) in _dashboard_lines(packaged) if namespace == NAMESPACE
+    }
 
     assert shown == emitted_metrics()
 
@@ -248,10 +277,15 @@ def _widget_with(packaged, *names: str) -> dict[str, Any]:
 
 def test_dashboard_has_the_widgets_an_operator_looks_at_first(packaged):
     api = {'ApiName': '${AWS::StackName}', 'Stage': packaged.stage_config['api_gateway_stage']}
-    for names in [('Count',), ('5XXError', '4XXError'), ('OrdersCreated',),
-                  ('EventsPublished', 'OutboxPendingAgeSeconds'),
-                  ('EmailsSent', 'EmailSendFailures'), ('TransactionRetries',),
-                  ('ConcurrentExecutions',)]:
+    for names in [
+        ('Count',),
+        ('5XXError', '4XXError'),
+        ('OrdersCreated',),
+        ('EventsPublished', 'OutboxPendingAgeSeconds'),
+        ('EmailsSent', 'EmailSendFailures'),
+        ('TransactionRetries',),
+        ('ConcurrentExecutions',),
+    ]:
         _widget_with(packaged, *names)
     latency = _widget_with(packaged, 'Latency')
     assert {options['stat'] for *_, options in _widget_metrics(latency)} == {'p50', 'p99'}
@@ -274,17 +308,20 @@ def test_dashboard_shows_each_functions_errors_throttles_and_scheduled_runs(pack
 
 def test_dashboard_draws_each_reserved_concurrency_it_shows(packaged):
     widget = _widget_with(packaged, 'ConcurrentExecutions')
-    limits = {line['label']: line['value']
-              for line in widget['properties']['annotations']['horizontal']}
+    limits = {
+        line['label']: line['value'] for line in widget['properties']['annotations']['horizontal']
+    }
     parameters = packaged.template['Parameters']
 
     assert limits['api reserved'] == '${ApiReservedConcurrency}'
     if packaged.stage == 'prod':
         # The default is prod's reservation; docs/deploy.md passes dev's.
-        assert parameters['ApiReservedConcurrency']['Default'] == \
-            packaged.function_config('APIHandler', 'reserved_concurrency')
-    assert limits['email_notifier reserved'] == \
-        packaged.function_config('EmailNotifier', 'reserved_concurrency')
+        assert parameters['ApiReservedConcurrency']['Default'] == packaged.function_config(
+            'APIHandler', 'reserved_concurrency'
+        )
+    assert limits['email_notifier reserved'] == packaged.function_config(
+        'EmailNotifier', 'reserved_concurrency'
+    )
 
 
 def test_dashboard_widgets_do_not_overlap_on_its_grid(packaged):
@@ -292,8 +329,11 @@ def test_dashboard_widgets_do_not_overlap_on_its_grid(packaged):
     taken: set[tuple[int, int]] = set()
     for widget in body['widgets']:
         assert widget['x'] + widget['width'] <= 24
-        cells = {(x, y) for x in range(widget['x'], widget['x'] + widget['width'])
-                 for y in range(widget['y'], widget['y'] + widget['height'])}
+        cells = {
+            (x, y)
+            for x in range(widget['x'], widget['x'] + widget['width'])
+            for y in range(widget['y'], widget['y'] + widget['height'])
+        }
         assert not cells & taken, widget['properties']['title']
         taken |= cells
 
@@ -307,19 +347,27 @@ def test_dashboard_substitutes_only_what_the_template_defines(packaged):
 
 # --- Encryption, logs, concurrency ---------------------------------------------
 
+
 def test_topic_is_encrypted_with_the_stack_key_or_the_aws_managed_sns_key(packaged):
     _topic, props = packaged.one_of_type('AWS::SNS::Topic')
 
     assert props['KmsMasterKeyId'] == {
-        'Fn::If': ['UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, 'alias/aws/sns']}
+        'Fn::If': ['UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, 'alias/aws/sns']
+    }
 
 
 def test_queues_use_the_stack_key_or_sqs_managed_keys_never_none(packaged):
     for props in packaged.of_type('AWS::SQS::Queue').values():
-        assert props['KmsMasterKeyId'] == {'Fn::If': [
-            'UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, {'Ref': 'AWS::NoValue'}]}
-        assert props['SqsManagedSseEnabled'] == {'Fn::If': [
-            'UsesCustomerKey', {'Ref': 'AWS::NoValue'}, True]}
+        assert props['KmsMasterKeyId'] == {
+            'Fn::If': [
+                'UsesCustomerKey',
+                {'Fn::GetAtt': ['OrdersKey', 'Arn']},
+                {'Ref': 'AWS::NoValue'},
+            ]
+        }
+        assert props['SqsManagedSseEnabled'] == {
+            'Fn::If': ['UsesCustomerKey', {'Ref': 'AWS::NoValue'}, True]
+        }
 
 
 def test_every_log_group_has_a_retention_and_the_optional_key(packaged):
@@ -327,8 +375,13 @@ def test_every_log_group_has_a_retention_and_the_optional_key(packaged):
     assert 'ApiAccessLogGroup' in groups
     for name, props in groups.items():
         assert props['RetentionInDays'], name
-        assert props['KmsKeyId'] == {'Fn::If': [
-            'UsesCustomerKey', {'Fn::GetAtt': ['OrdersKey', 'Arn']}, {'Ref': 'AWS::NoValue'}]}
+        assert props['KmsKeyId'] == {
+            'Fn::If': [
+                'UsesCustomerKey',
+                {'Fn::GetAtt': ['OrdersKey', 'Arn']},
+                {'Ref': 'AWS::NoValue'},
+            ]
+        }
 
 
 def _log_group_name(packaged, props: dict[str, Any]) -> str:
@@ -341,19 +394,26 @@ def _log_group_name(packaged, props: dict[str, Any]) -> str:
         if logical_id == 'AWS::StackName':
             return 'orders-prod'
         given = functions[logical_id]['FunctionName']
-        return given['Fn::Sub'].replace('${AWS::StackName}', 'orders-prod') \
-            if 'Fn::Sub' in given else 'orders-prod'
+        return (
+            given['Fn::Sub'].replace('${AWS::StackName}', 'orders-prod')
+            if 'Fn::Sub' in given
+            else 'orders-prod'
+        )
+
     return re.sub(r'\$\{([^}]+)\}', function_name, name)
 
 
 def test_the_key_lets_cloudwatch_logs_use_it_for_exactly_this_stacks_log_groups(packaged):
     key = packaged.props('OrdersKey')
-    [logs] = [statement for statement in key['KeyPolicy']['Statement']
-              if statement['Principal'] == {
-                  'Service': {'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com'}}]
-    patterns = [pattern['Fn::Sub'].split(':log-group:')[1]
-                .replace('${AWS::StackName}', 'orders-prod')
-                for pattern in logs['Condition']['ArnLike']['kms:EncryptionContext:aws:logs:arn']]
+    [logs] = [
+        statement
+        for statement in key['KeyPolicy']['Statement']
+        if statement['Principal'] == {'Service': {'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com'}}
+    ]
+    patterns = [
+        pattern['Fn::Sub'].split(':log-group:')[1].replace('${AWS::StackName}', 'orders-prod')
+        for pattern in logs['Condition']['ArnLike']['kms:EncryptionContext:aws:logs:arn']
+    ]
     for props in packaged.of_type('AWS::Logs::LogGroup').values():
         name = _log_group_name(packaged, props)
 
@@ -363,8 +423,11 @@ def test_the_key_lets_cloudwatch_logs_use_it_for_exactly_this_stacks_log_groups(
 
 def test_the_key_lets_sns_deliver_only_for_this_stacks_topic(packaged):
     key = packaged.props('OrdersKey')
-    [sns] = [statement for statement in key['KeyPolicy']['Statement']
-             if statement['Principal'] == {'Service': 'sns.amazonaws.com'}]
+    [sns] = [
+        statement
+        for statement in key['KeyPolicy']['Statement']
+        if statement['Principal'] == {'Service': 'sns.amazonaws.com'}
+    ]
     topic_name = packaged.props('OrderEventsTopic')['TopicName']['Fn::Sub']
 
     assert set(sns['Action']) == {'kms:GenerateDataKey*', 'kms:Decrypt'}
@@ -391,26 +454,41 @@ def test_every_function_reserves_its_concurrency(packaged):
 
 # --- checkov ------------------------------------------------------------------
 
+
 def test_checkov_passes_the_template_and_every_skip_gives_its_reason(packaged):
     if not CHECKOV.exists():
         if os.environ.get('CI'):
             pytest.fail(f'{CHECKOV} is missing: make tools-venv')
         pytest.skip(f'{CHECKOV} is missing: make tools-venv')
     result = subprocess.run(
-        [str(CHECKOV), '-f', str(packaged.template_path), '--framework', 'cloudformation',
-         '--output', 'json', '--skip-download'],
-        capture_output=True, text=True, timeout=600)
+        [
+            str(CHECKOV),
+            '-f',
+            str(packaged.template_path),
+            '--framework',
+            'cloudformation',
+            '--output',
+            'json',
+            '--skip-download',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(result.stdout)
 
-    assert result.returncode == 0, [(check['check_id'], check['resource'])
-                                    for check in report['results']['failed_checks']]
+    assert result.returncode == 0, [
+        (check['check_id'], check['resource']) for check in report['results']['failed_checks']
+    ]
     assert report['summary']['failed'] == 0
     skipped = report['results']['skipped_checks']
     # The checks decided against, and only those: no cache for per-caller
     # answers; no DLQ and no customer key for the environment, per function.
     expected = {('CKV_AWS_120', 'AWS::Serverless::Api.RestAPI')} | {
         (check, f'AWS::Serverless::Function.{name}')
-        for name in _functions(packaged) for check in ('CKV_AWS_116', 'CKV_AWS_173')}
+        for name in _functions(packaged)
+        for check in ('CKV_AWS_116', 'CKV_AWS_173')
+    }
     assert {(check['check_id'], check['resource']) for check in skipped} == expected
     for check in skipped:
         reason = check['check_result'].get('suppress_comment') or ''
@@ -431,13 +509,28 @@ def test_dashboard_picture_draws_every_widget_from_a_local_run(packaged, tmp_pat
         pytest.skip(f'{TOOLS_PYTHON} is missing: make tools-venv')
     run, picture = tmp_path / 'run.jsonl', tmp_path / 'dashboard.png'
     env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
-    subprocess.run([sys.executable, '-m', 'tools.dashboard_run', '--out', str(run),
-                    '--seconds', '3'], cwd=ROOT, env=env, check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        [sys.executable, '-m', 'tools.dashboard_run', '--out', str(run), '--seconds', '3'],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
-    drawn = subprocess.run([str(TOOLS_PYTHON), 'tools/dashboard_picture.py',
-                            str(packaged.template_path), str(run), str(picture)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    drawn = subprocess.run(
+        [
+            str(TOOLS_PYTHON),
+            'tools/dashboard_picture.py',
+            str(packaged.template_path),
+            str(run),
+            str(picture),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     assert drawn.returncode == 0, drawn.stderr
     assert picture.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

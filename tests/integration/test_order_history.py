@@ -1,5 +1,6 @@
 """GET /orders/{id}/history: one entry per version, written with the change,
 oldest first, under the order's access rules; on SQLite and MariaDB."""
+
 import re
 
 import pytest
@@ -18,9 +19,15 @@ def callers(issuer):
         bob = bearer(issuer.mint(user_id=BOB, email='bob@example.com'))
         staff = bearer(issuer.mint(role='staff'))
         service = bearer(issuer.mint(role='service'))
-        subs = {name: issuer.claims(**kwargs)['sub'] for name, kwargs in (
-            ('ada', {'user_id': ADA}), ('staff', {'role': 'staff'}),
-            ('service', {'role': 'service'}))}
+        subs = {
+            name: issuer.claims(**kwargs)['sub']
+            for name, kwargs in (
+                ('ada', {'user_id': ADA}),
+                ('staff', {'role': 'staff'}),
+                ('service', {'role': 'service'}),
+            )
+        }
+
     return Callers
 
 
@@ -39,11 +46,15 @@ def test_history_lists_every_change_oldest_first_with_who_made_it(client, caller
     assert response.status_code == 200
     entries = json_of(response)
     assert [(e['version'], e['status']) for e in entries] == [
-        (1, 'pending'), (2, 'paid'), (3, 'cancelled')]
+        (1, 'pending'),
+        (2, 'paid'),
+        (3, 'cancelled'),
+    ]
     assert [e['by'] for e in entries] == [
         {'role': 'staff', 'sub': callers.subs['staff']},
         {'role': 'service', 'sub': callers.subs['service']},
-        {'role': 'customer', 'sub': callers.subs['ada']}]
+        {'role': 'customer', 'sub': callers.subs['ada']},
+    ]
     assert entries[0]['at'] == order['created_at']
     assert entries[1]['at'] == paid['updated_at']
     assert all(ISO_Z.fullmatch(e['at']) for e in entries)
@@ -78,15 +89,16 @@ def test_a_no_op_and_a_refused_change_write_no_entry(client, callers):
     oid = order['order_id']
     changed(client, oid, {'status': 'pending'}, callers.staff)
     assert send(client, 'PUT', f'/orders/{oid}', {'status': 'delivered'}).status_code == 409
-    assert send(client, 'PUT', f'/orders/{oid}', {'status': 'paid'},
-                {'If-Match': '"7"'}).status_code == 412
+    assert (
+        send(client, 'PUT', f'/orders/{oid}', {'status': 'paid'}, {'If-Match': '"7"'}).status_code
+        == 412
+    )
 
     assert len(json_of(history(client, oid))) == 1
 
 
 @pytest.mark.parametrize('reader', ['ada', 'service'])
-def test_only_staff_see_which_account_made_a_change_others_see_its_role(client, callers,
-                                                                        reader):
+def test_only_staff_see_which_account_made_a_change_others_see_its_role(client, callers, reader):
     oid = create_order(client, user_id=ADA, headers=callers.staff)['order_id']
     changed(client, oid, {'status': 'paid'}, callers.service)
     changed(client, oid, {'status': 'cancelled'}, callers.ada)
@@ -94,7 +106,10 @@ def test_only_staff_see_which_account_made_a_change_others_see_its_role(client, 
     entries = json_of(history(client, oid, getattr(callers, reader)))
 
     assert [e['by'] for e in entries] == [
-        {'role': 'staff'}, {'role': 'service'}, {'role': 'customer'}]
+        {'role': 'staff'},
+        {'role': 'service'},
+        {'role': 'customer'},
+    ]
 
 
 def test_a_customer_reads_the_history_of_their_own_orders_only(client, callers):
@@ -105,7 +120,7 @@ def test_a_customer_reads_the_history_of_their_own_orders_only(client, callers):
     other = history(client, bob_order, callers.ada)
 
     assert other.status_code == 404
-    assert json_of(other) == json_of(history(client, 10 ** 12, callers.ada))
+    assert json_of(other) == json_of(history(client, 10**12, callers.ada))
     assert json_of(other)['Code'] == 'NotFoundError'
 
 
@@ -124,7 +139,7 @@ def test_history_needs_a_token(client):
     assert response.status_code == 401 and json_of(response)['Code'] == 'UnauthorizedError'
 
 
-@pytest.mark.parametrize('order_id', ['0', '-1', 'abc', str(2 ** 63)])
+@pytest.mark.parametrize('order_id', ['0', '-1', 'abc', str(2**63)])
 def test_history_of_a_bad_id_is_400(client, order_id):
     response = history(client, order_id)
 

@@ -9,6 +9,7 @@ intrinsics, silently: these tests are where such a slip shows.
 No AWS account and no network: the copy's requirements.txt is emptied
 (vendoring dependencies needs PyPI and changes nothing in the template).
 """
+
 import json
 import os
 import re
@@ -37,25 +38,46 @@ FUNCTIONS = {
     'ExpireUnpaid': ('expire_unpaid', 'app.expire_unpaid'),
     'Migrate': ('migrate', 'app.migrate_function'),
 }
-ROLES = {'APIHandler': 'ApiHandlerRole', 'EmailNotifier': 'EmailNotifierRole',
-         'OutboxRelay': 'OutboxRelayRole', 'RefundRelay': 'RefundRelayRole',
-         'Housekeeping': 'HousekeepingRole', 'ExpireUnpaid': 'ExpireUnpaidRole',
-         'Migrate': 'MigrateRole'}
-ENI_ACTIONS = {'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
-               'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
-               'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'}
+ROLES = {
+    'APIHandler': 'ApiHandlerRole',
+    'EmailNotifier': 'EmailNotifierRole',
+    'OutboxRelay': 'OutboxRelayRole',
+    'RefundRelay': 'RefundRelayRole',
+    'Housekeeping': 'HousekeepingRole',
+    'ExpireUnpaid': 'ExpireUnpaidRole',
+    'Migrate': 'MigrateRole',
+}
+ENI_ACTIONS = {
+    'ec2:CreateNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:UnassignPrivateIpAddresses',
+}
 # Signing in to the database: the secret, or (DbIamAuth=true) an IAM token.
-SIGN_IN = {'ReadDatabaseSecret': ('UsesSecret', 'secretsmanager:GetSecretValue'),
-           'ConnectAsDatabaseUserWithIam': ('UsesIamAuth', 'rds-db:connect')}
+SIGN_IN = {
+    'ReadDatabaseSecret': ('UsesSecret', 'secretsmanager:GetSecretValue'),
+    'ConnectAsDatabaseUserWithIam': ('UsesIamAuth', 'rds-db:connect'),
+}
 XRAY_ACTIONS = {'xray:PutTraceSegments', 'xray:PutTelemetryRecords'}
-EVERY_FUNCTION_CALLS = ENI_ACTIONS | XRAY_ACTIONS | {
-    'logs:CreateLogStream', 'logs:PutLogEvents'} | {action for _, action in SIGN_IN.values()}
+EVERY_FUNCTION_CALLS = (
+    ENI_ACTIONS
+    | XRAY_ACTIONS
+    | {'logs:CreateLogStream', 'logs:PutLogEvents'}
+    | {action for _, action in SIGN_IN.values()}
+)
 FUNCTION_CALLS = {
     'APIHandler': {'sns:Publish'},
     'OutboxRelay': {'sns:Publish'},  # PublishBatch is authorized by sns:Publish
     'RefundRelay': {'sns:Publish'},  # order_refunded; the Stripe secret is a GetSecretValue
-    'EmailNotifier': {'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
-                      'ses:SendEmail', 'ses:SendRawEmail'},
+    'EmailNotifier': {
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'ses:SendEmail',
+        'ses:SendRawEmail',
+    },
     'Housekeeping': set(),
     'ExpireUnpaid': {'sns:Publish'},  # the cancellations' events
     'Migrate': set(),
@@ -73,8 +95,13 @@ KEY_CALLS = {
 }
 # Not a function's: API Gateway's account-wide role for writing access logs.
 API_GATEWAY_LOG_ROLE = 'ApiGatewayCloudWatchRole'
-EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped', 'order_cancelled',
-                     'order_refunded'}
+EMAIL_EVENT_TYPES = {
+    'order_created',
+    'order_updated',
+    'order_shipped',
+    'order_cancelled',
+    'order_refunded',
+}
 # The functions that talk to Stripe: the only ones given its secret.
 STRIPE_FUNCTIONS = {'APIHandler', 'RefundRelay'}
 # What the subscription let through before order_cancelled existed: a consumer
@@ -83,15 +110,41 @@ EARLIER_EMAIL_EVENT_TYPES = {'order_created', 'order_updated', 'order_shipped'}
 
 # What Chalice reads from a stage and from lambda_functions; anything else
 # in .chalice/config.json is a typo Chalice would ignore.
-STAGE_KEYS = {'api_gateway_stage', 'autogen_policy', 'iam_policy_file', 'subnet_ids',
-              'security_group_ids', 'log_retention_in_days', 'tags',
-              'environment_variables', 'lambda_functions', 'lambda_memory_size',
-              'lambda_timeout', 'reserved_concurrency', 'api_gateway_endpoint_type',
-              'xray', 'layers', 'manage_iam_role', 'iam_role_arn'}
-FUNCTION_KEYS = {'lambda_memory_size', 'lambda_timeout', 'reserved_concurrency',
-                 'iam_policy_file', 'autogen_policy', 'environment_variables', 'tags',
-                 'subnet_ids', 'security_group_ids', 'log_retention_in_days', 'layers',
-                 'xray', 'manage_iam_role', 'iam_role_arn'}
+STAGE_KEYS = {
+    'api_gateway_stage',
+    'autogen_policy',
+    'iam_policy_file',
+    'subnet_ids',
+    'security_group_ids',
+    'log_retention_in_days',
+    'tags',
+    'environment_variables',
+    'lambda_functions',
+    'lambda_memory_size',
+    'lambda_timeout',
+    'reserved_concurrency',
+    'api_gateway_endpoint_type',
+    'xray',
+    'layers',
+    'manage_iam_role',
+    'iam_role_arn',
+}
+FUNCTION_KEYS = {
+    'lambda_memory_size',
+    'lambda_timeout',
+    'reserved_concurrency',
+    'iam_policy_file',
+    'autogen_policy',
+    'environment_variables',
+    'tags',
+    'subnet_ids',
+    'security_group_ids',
+    'log_retention_in_days',
+    'layers',
+    'xray',
+    'manage_iam_role',
+    'iam_role_arn',
+}
 
 
 def _copy_project(dest):
@@ -106,11 +159,14 @@ def _copy_project(dest):
 
 
 def _offline_aws_env():
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith('AWS_')}
-    env.update(AWS_DEFAULT_REGION='us-east-1', AWS_ACCESS_KEY_ID='testing',
-               AWS_SECRET_ACCESS_KEY='testing', AWS_CONFIG_FILE=os.devnull,
-               AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env = {name: value for name, value in os.environ.items() if not name.startswith('AWS_')}
+    env.update(
+        AWS_DEFAULT_REGION='us-east-1',
+        AWS_ACCESS_KEY_ID='testing',
+        AWS_SECRET_ACCESS_KEY='testing',
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
     return env
 
 
@@ -124,11 +180,15 @@ class Packaged:
         config = json.loads((ROOT / '.chalice' / 'config.json').read_text())
         self.stage_config = config['stages'][stage]
         self.policy_file = json.loads(
-            (ROOT / '.chalice' / self.stage_config['iam_policy_file']).read_text())
+            (ROOT / '.chalice' / self.stage_config['iam_policy_file']).read_text()
+        )
 
     def of_type(self, resource_type):
-        return {name: resource['Properties'] for name, resource in self.resources.items()
-                if resource['Type'] == resource_type}
+        return {
+            name: resource['Properties']
+            for name, resource in self.resources.items()
+            if resource['Type'] == resource_type
+        }
 
     def one_of_type(self, resource_type):
         found = self.of_type(resource_type)
@@ -160,9 +220,21 @@ def packaged(request, tmp_path_factory):
     _copy_project(project)
     out_dir = project / 'build' / stage
     result = subprocess.run(
-        [str(BIN / 'chalice'), 'package', '--stage', stage,
-         '--merge-template', 'infra/resources.yaml', str(out_dir)],
-        cwd=project, env=_offline_aws_env(), capture_output=True, text=True, timeout=300)
+        [
+            str(BIN / 'chalice'),
+            'package',
+            '--stage',
+            stage,
+            '--merge-template',
+            'infra/resources.yaml',
+            str(out_dir),
+        ],
+        cwd=project,
+        env=_offline_aws_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return Packaged(stage, out_dir)
 
@@ -178,8 +250,7 @@ def referenced(value):
                 found.add(inner[0] if isinstance(inner, list) else inner.split('.')[0])
             elif key == 'Fn::Sub':
                 text = inner[0] if isinstance(inner, list) else inner
-                found |= {name.split('.')[0]
-                          for name in re.findall(r'\$\{([^!}][^}]*)\}', text)}
+                found |= {name.split('.')[0] for name in re.findall(r'\$\{([^!}][^}]*)\}', text)}
                 if isinstance(inner, list):
                     found |= referenced(inner[1])
             else:
@@ -206,8 +277,9 @@ def _conditional_statements(role_props):
         for statement in policy['PolicyDocument']['Statement']:
             if 'Fn::If' in statement:
                 condition, *branches = statement['Fn::If']
-                found += [(condition, branch) for branch in branches
-                          if branch != {'Ref': 'AWS::NoValue'}]
+                found += [
+                    (condition, branch) for branch in branches if branch != {'Ref': 'AWS::NoValue'}
+                ]
             else:
                 found.append((None, statement))
     return found
@@ -225,8 +297,9 @@ def _assert_least_privilege(statements):
         resources = _as_list(statement['Resource'])
         if '*' in resources:
             # The documented exceptions: ENI and X-Ray actions take no resource ARN.
-            assert resources == ['*'] and (
-                actions <= ENI_ACTIONS or actions <= XRAY_ACTIONS), statement
+            assert resources == ['*'] and (actions <= ENI_ACTIONS or actions <= XRAY_ACTIONS), (
+                statement
+            )
             continue
         for resource in resources:
             if isinstance(resource, str):
@@ -264,9 +337,12 @@ sys.exit(main())
 
 
 def cfn_lint(template_path):
-    return subprocess.run([sys.executable, '-c', _CFN_LINT_AS_OF, LINT_AS_OF,
-                           str(template_path)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, '-c', _CFN_LINT_AS_OF, LINT_AS_OF, str(template_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_template_passes_cfn_lint(packaged):
@@ -292,8 +368,7 @@ def test_cfn_lint_judges_the_runtime_as_of_its_fixed_day(packaged, tmp_path):
 
 def test_merge_never_leaves_two_intrinsics_in_one_value(packaged):
     for value in _walk(packaged.template):
-        if isinstance(value, dict) and any(key == 'Ref' or key.startswith('Fn::')
-                                           for key in value):
+        if isinstance(value, dict) and any(key == 'Ref' or key.startswith('Fn::') for key in value):
             assert len(value) == 1, value
 
 
@@ -319,6 +394,7 @@ def test_subscription_lets_cancellations_through_and_keeps_every_earlier_type(pa
     assert len(allowed) == len(set(allowed))
     # Every type the notifier renders reaches it, and only those.
     from chalicelib.notify.mail import TEMPLATES
+
     assert set(allowed) == set(TEMPLATES)
 
 
@@ -342,8 +418,9 @@ def test_a_message_failing_three_times_moves_to_the_dead_letter_queue(packaged):
     assert redrive['maxReceiveCount'] == 3
     assert redrive['deadLetterTargetArn'] == {'Fn::GetAtt': [dlq, 'Arn']}
     # A DLQ keeps a message's first enqueue time: it must outlive the queue's.
-    assert packaged.props(dlq)['MessageRetentionPeriod'] > \
-        packaged.props(queue).get('MessageRetentionPeriod', 345600)
+    assert packaged.props(dlq)['MessageRetentionPeriod'] > packaged.props(queue).get(
+        'MessageRetentionPeriod', 345600
+    )
 
 
 def test_visibility_timeout_is_at_least_six_notifier_timeouts(packaged):
@@ -371,12 +448,15 @@ def test_each_role_grants_only_what_its_function_calls(packaged):
         assert referenced(packaged.props(function)['Role']) == {role}
         statements = _statements(packaged.props(role))
 
-        assert _actions(statements) == (EVERY_FUNCTION_CALLS | FUNCTION_CALLS[function]
-                                        | KEY_CALLS[function])
+        assert _actions(statements) == (
+            EVERY_FUNCTION_CALLS | FUNCTION_CALLS[function] | KEY_CALLS[function]
+        )
         _assert_least_privilege(statements)
-        key_statements = [statement for condition, statement
-                          in _conditional_statements(packaged.props(role))
-                          if condition == 'UsesCustomerKey']
+        key_statements = [
+            statement
+            for condition, statement in _conditional_statements(packaged.props(role))
+            if condition == 'UsesCustomerKey'
+        ]
         assert _actions(key_statements) == KEY_CALLS[function]
         for statement in key_statements:
             assert statement['Resource'] == {'Fn::GetAtt': ['OrdersKey', 'Arn']}
@@ -385,17 +465,22 @@ def test_each_role_grants_only_what_its_function_calls(packaged):
 
 def test_each_role_signs_in_to_the_database_one_way_chosen_by_the_stack(packaged):
     for function, role in ROLES.items():
-        sign_in = {statement['Sid']: (condition, statement)
-                   for condition, statement in _conditional_statements(packaged.props(role))
-                   if statement.get('Sid') in SIGN_IN}
+        sign_in = {
+            statement['Sid']: (condition, statement)
+            for condition, statement in _conditional_statements(packaged.props(role))
+            if statement.get('Sid') in SIGN_IN
+        }
 
         assert set(sign_in) == set(SIGN_IN), function
         for sid, (condition, action) in SIGN_IN.items():
             assert sign_in[sid][0] == condition and sign_in[sid][1]['Action'] == action
         assert sign_in['ReadDatabaseSecret'][1]['Resource'] == {'Ref': 'DbSecretArn'}
-        assert sign_in['ConnectAsDatabaseUserWithIam'][1]['Resource'] == {'Fn::Sub': (
-            'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}'
-            ':dbuser:${DbResourceId}/${DbUser}')}
+        assert sign_in['ConnectAsDatabaseUserWithIam'][1]['Resource'] == {
+            'Fn::Sub': (
+                'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}'
+                ':dbuser:${DbResourceId}/${DbUser}'
+            )
+        }
     conditions = packaged.template['Conditions']
     assert conditions['UsesIamAuth'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
     assert conditions['UsesSecret'] == {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSecretArn'}, '']}]}
@@ -406,7 +491,8 @@ def test_iam_auth_without_a_ca_bundle_is_refused_at_deploy_time(packaged):
 
     assert rule['RuleCondition'] == {'Fn::Equals': [{'Ref': 'DbIamAuth'}, 'true']}
     assert {'Fn::Not': [{'Fn::Equals': [{'Ref': 'DbSslCa'}, 'off']}]} in [
-        assertion['Assert'] for assertion in rule['Assertions']]
+        assertion['Assert'] for assertion in rule['Assertions']
+    ]
 
 
 def test_every_deployed_stage_checks_the_database_against_the_packaged_rds_bundle(packaged):
@@ -454,19 +540,29 @@ def test_every_function_is_configured_from_the_stack_not_placeholders(packaged):
         variables = props['Environment']['Variables']
 
         assert variables['SNS_TOPIC_ARN'] == {'Ref': topic}
-        for name, parameter in [('DB_HOST', 'DbHost'), ('DB_PORT', 'DbPort'),
-                                ('DB_NAME', 'DbName'), ('DB_SECRET_ARN', 'DbSecretArn'),
-                                ('DB_SSL_CA', 'DbSslCa'), ('DB_IAM_AUTH', 'DbIamAuth'),
-                                ('DB_USER', 'DbUser'), ('SES_SENDER_EMAIL', 'SesSenderEmail')]:
+        for name, parameter in [
+            ('DB_HOST', 'DbHost'),
+            ('DB_PORT', 'DbPort'),
+            ('DB_NAME', 'DbName'),
+            ('DB_SECRET_ARN', 'DbSecretArn'),
+            ('DB_SSL_CA', 'DbSslCa'),
+            ('DB_IAM_AUTH', 'DbIamAuth'),
+            ('DB_USER', 'DbUser'),
+            ('SES_SENDER_EMAIL', 'SesSenderEmail'),
+        ]:
             assert variables[name] == {'Ref': parameter}
             assert parameter in packaged.template['Parameters']
         assert variables['AUTO_MIGRATE'] == 'false'
         assert variables['ENVIRONMENT'] == packaged.stage
-        assert props['VpcConfig'] == {'SubnetIds': {'Ref': 'SubnetIds'},
-                                      'SecurityGroupIds': {'Ref': 'SecurityGroupIds'}}
+        assert props['VpcConfig'] == {
+            'SubnetIds': {'Ref': 'SubnetIds'},
+            'SecurityGroupIds': {'Ref': 'SecurityGroupIds'},
+        }
     api = packaged.props('APIHandler')['Environment']['Variables']
     assert (api['AUTH_ISSUER'], api['AUTH_AUDIENCE']) == (
-        {'Ref': 'AuthIssuer'}, {'Ref': 'AuthAudience'})
+        {'Ref': 'AuthIssuer'},
+        {'Ref': 'AuthAudience'},
+    )
 
 
 def test_api_gateway_throttles_the_whole_stage(packaged):
@@ -478,26 +574,35 @@ def test_api_gateway_throttles_the_whole_stage(packaged):
 
 def test_a_waf_web_acl_limits_each_client_ip_unless_switched_off(packaged):
     parameters = packaged.template['Parameters']
-    (acl_id, acl), = packaged.of_type('AWS::WAFv2::WebACL').items()
-    (association_id, association), = packaged.of_type('AWS::WAFv2::WebACLAssociation').items()
+    ((acl_id, acl),) = packaged.of_type('AWS::WAFv2::WebACL').items()
+    ((association_id, association),) = packaged.of_type('AWS::WAFv2::WebACLAssociation').items()
     rules = {rule['Name']: rule for rule in acl['Rules']}
     rule = rules['RateLimitPerClientIp']
 
-    assert rules['KnownBadInputs']['Statement'] == {'ManagedRuleGroupStatement': {
-        'VendorName': 'AWS', 'Name': 'AWSManagedRulesKnownBadInputsRuleSet'}}
-    assert packaged.template['Conditions']['UsesWaf'] == {
-        'Fn::Equals': [{'Ref': 'UseWaf'}, 'true']}
+    assert rules['KnownBadInputs']['Statement'] == {
+        'ManagedRuleGroupStatement': {
+            'VendorName': 'AWS',
+            'Name': 'AWSManagedRulesKnownBadInputsRuleSet',
+        }
+    }
+    assert packaged.template['Conditions']['UsesWaf'] == {'Fn::Equals': [{'Ref': 'UseWaf'}, 'true']}
     assert (parameters['UseWaf']['Default'], parameters['UseWaf']['AllowedValues']) == (
-        'true', ['true', 'false'])
-    assert {packaged.resources[acl_id]['Condition'],
-            packaged.resources[association_id]['Condition']} == {'UsesWaf'}
+        'true',
+        ['true', 'false'],
+    )
+    assert {
+        packaged.resources[acl_id]['Condition'],
+        packaged.resources[association_id]['Condition'],
+    } == {'UsesWaf'}
     assert acl['Scope'] == 'REGIONAL' and acl['DefaultAction'] == {'Allow': {}}
     assert rule['Statement']['RateBasedStatement'] == {
-        'AggregateKeyType': 'IP', 'EvaluationWindowSec': 300, 'Limit': {'Ref': 'WafRateLimit'}}
+        'AggregateKeyType': 'IP',
+        'EvaluationWindowSec': 300,
+        'Limit': {'Ref': 'WafRateLimit'},
+    }
     assert rule['Action'] == {'Block': {'CustomResponse': {'ResponseCode': 429}}}
     assert association['WebACLArn'] == {'Fn::GetAtt': [acl_id, 'Arn']}
-    assert referenced(association['ResourceArn']) - {'AWS::Partition', 'AWS::Region'} == {
-        'RestAPI'}
+    assert referenced(association['ResourceArn']) - {'AWS::Partition', 'AWS::Region'} == {'RestAPI'}
     assert association['ResourceArn']['Fn::Sub'].endswith('/stages/${RestAPI.Stage}')
 
 
@@ -512,19 +617,24 @@ def test_stage_settings_reach_every_function(packaged):
     for name, settings in packaged.stage_config['lambda_functions'].items():
         assert name in {chalice_name for chalice_name, _ in FUNCTIONS.values()}
         assert set(settings) <= FUNCTION_KEYS, name
-    log_groups = {next(iter(referenced(props['LogGroupName']))): props
-                  for props in packaged.of_type('AWS::Logs::LogGroup').values()}
+    log_groups = {
+        next(iter(referenced(props['LogGroupName']))): props
+        for props in packaged.of_type('AWS::Logs::LogGroup').values()
+    }
     for function, (_, handler) in FUNCTIONS.items():
         props = packaged.props(function)
 
         assert props['Handler'] == handler
         assert props['MemorySize'] == packaged.function_config(function, 'lambda_memory_size')
         assert props['Timeout'] == packaged.function_config(function, 'lambda_timeout')
-        assert props.get('ReservedConcurrentExecutions') == \
-            packaged.function_config(function, 'reserved_concurrency')
+        assert props.get('ReservedConcurrentExecutions') == packaged.function_config(
+            function, 'reserved_concurrency'
+        )
         assert packaged.stage_config['tags'].items() <= props['Tags'].items()
-        assert log_groups[function]['RetentionInDays'] == \
-            packaged.stage_config['log_retention_in_days']
+        assert (
+            log_groups[function]['RetentionInDays']
+            == packaged.stage_config['log_retention_in_days']
+        )
     assert packaged.props('EmailNotifier')['ReservedConcurrentExecutions'] is not None
 
 
@@ -542,9 +652,12 @@ def test_deployment_package_holds_the_api_reference_without_its_generator(packag
         names = set(archive.namelist())
         served = archive.read('chalicelib/api/openapi.json')
 
-    assert {'chalicelib/api/reference.py', 'chalicelib/api/docs.html',
-            'chalicelib/api/swagger-ui/swagger-ui-bundle.js',
-            'chalicelib/api/swagger-ui/swagger-ui.css'} <= names
+    assert {
+        'chalicelib/api/reference.py',
+        'chalicelib/api/docs.html',
+        'chalicelib/api/swagger-ui/swagger-ui-bundle.js',
+        'chalicelib/api/swagger-ui/swagger-ui.css',
+    } <= names
     assert served == (ROOT / 'docs' / 'openapi.json').read_bytes()
     # The generator and its apispec stay out of the Lambda.
     assert not any(name.startswith(('tools/', 'apispec/')) for name in names)
@@ -553,13 +666,16 @@ def test_deployment_package_holds_the_api_reference_without_its_generator(packag
 def test_only_the_functions_that_call_stripe_get_its_secret(packaged):
     for function, role in ROLES.items():
         variables = packaged.props(function)['Environment']['Variables']
-        readers = [statement for condition, statement
-                   in _conditional_statements(packaged.props(role))
-                   if statement.get('Sid') == 'ReadStripeSecret']
+        readers = [
+            statement
+            for condition, statement in _conditional_statements(packaged.props(role))
+            if statement.get('Sid') == 'ReadStripeSecret'
+        ]
         if function in STRIPE_FUNCTIONS:
             assert variables['STRIPE_SECRET_ARN'] == {'Ref': 'StripeSecretArn'}, function
             assert [statement['Resource'] for statement in readers] == [
-                {'Ref': 'StripeSecretArn'}], function
+                {'Ref': 'StripeSecretArn'}
+            ], function
         else:
             assert 'STRIPE_SECRET_ARN' not in variables, function
             assert readers == [], function
@@ -567,8 +683,12 @@ def test_only_the_functions_that_call_stripe_get_its_secret(packaged):
 
 
 def test_relays_run_every_minute_and_housekeeping_every_hour(packaged):
-    for function, rate in [('OutboxRelay', 'rate(1 minute)'), ('RefundRelay', 'rate(1 minute)'),
-                           ('Housekeeping', 'rate(1 hour)'), ('ExpireUnpaid', 'rate(1 minute)')]:
+    for function, rate in [
+        ('OutboxRelay', 'rate(1 minute)'),
+        ('RefundRelay', 'rate(1 minute)'),
+        ('Housekeeping', 'rate(1 hour)'),
+        ('ExpireUnpaid', 'rate(1 minute)'),
+    ]:
         [event] = packaged.props(function)['Events'].values()
 
         assert event == {'Type': 'Schedule', 'Properties': {'Schedule': rate}}

@@ -1,6 +1,7 @@
 """Card payments: POST /orders/{id}/payment against localstripe with the real
 stripe library, and POST /webhooks/stripe with bodies signed as Stripe signs
 them; on SQLite and MariaDB."""
+
 import json
 import subprocess
 import sys
@@ -26,9 +27,16 @@ def start_payment(client, order_id, headers=None):
 
 def deliver(client, body, sig=None):
     """POST a webhook body as Stripe does: no bearer token, signed."""
-    return client.http.request('POST', '/webhooks/stripe', headers={
-        'Authorization': None, 'Content-Type': 'application/json; charset=utf-8',
-        'Stripe-Signature': signature(body) if sig is None else sig}, body=body)
+    return client.http.request(
+        'POST',
+        '/webhooks/stripe',
+        headers={
+            'Authorization': None,
+            'Content-Type': 'application/json; charset=utf-8',
+            'Stripe-Signature': signature(body) if sig is None else sig,
+        },
+        body=body,
+    )
 
 
 def paid_intent(client, localstripe, order_id):
@@ -39,8 +47,9 @@ def paid_intent(client, localstripe, order_id):
 
 def events_of(order_id, event_type=None):
     query = Outbox.select().where(Outbox.order_id == order_id).order_by(Outbox.id)
-    return [json.loads(row.body) for row in query
-            if event_type is None or row.event_type == event_type]
+    return [
+        json.loads(row.body) for row in query if event_type is None or row.event_type == event_type
+    ]
 
 
 def mails(tmp_path):
@@ -50,8 +59,10 @@ def mails(tmp_path):
 
 # -- paying ---------------------------------------------------------------------
 
-def test_payment_creates_one_payment_intent_for_the_total_in_minor_units(client, stripe,
-                                                                         localstripe):
+
+def test_payment_creates_one_payment_intent_for_the_total_in_minor_units(
+    client, stripe, localstripe
+):
     order = create_order(client, user_email='ada@example.com')
 
     response = start_payment(client, order['order_id'])
@@ -60,13 +71,17 @@ def test_payment_creates_one_payment_intent_for_the_total_in_minor_units(client,
     assert response.status_code == 200, response.body
     assert set(answer) == {'payment_intent_id', 'client_secret', 'amount', 'currency', 'status'}
     assert (answer['amount'], answer['currency'], answer['status']) == (
-        109.97, 'USD', 'requires_payment_method')
+        109.97,
+        'USD',
+        'requires_payment_method',
+    )
     intent = localstripe.client().v1.payment_intents.retrieve(answer['payment_intent_id'])
     assert (intent.amount, intent.currency) == (10997, 'usd')
     assert intent.metadata['order_id'] == str(order['order_id'])
     assert intent.client_secret == answer['client_secret']
     assert [key for method, path, key in stripe.calls if path == '/v1/payment_intents'] == [
-        f"orders-payment-{order['order_id']}"]
+        f'orders-payment-{order["order_id"]}'
+    ]
 
 
 def test_a_repeated_payment_call_answers_the_same_payment_intent(client, stripe):
@@ -76,8 +91,14 @@ def test_a_repeated_payment_call_answers_the_same_payment_intent(client, stripe)
     second = json_of(start_payment(client, order['order_id']))
 
     assert second == first
-    assert sum(1 for method, path, _ in stripe.calls
-               if method == 'POST' and path == '/v1/payment_intents') == 1
+    assert (
+        sum(
+            1
+            for method, path, _ in stripe.calls
+            if method == 'POST' and path == '/v1/payment_intents'
+        )
+        == 1
+    )
 
 
 def test_only_a_pending_order_takes_a_payment(client, stripe):
@@ -87,8 +108,9 @@ def test_only_a_pending_order_takes_a_payment(client, stripe):
     error_of(start_payment(client, order['order_id']), 409, 'ConflictError')
 
 
-def test_a_customer_pays_their_own_order_and_never_sees_anothers(app_module, client, stripe,
-                                                                 issuer):
+def test_a_customer_pays_their_own_order_and_never_sees_anothers(
+    app_module, client, stripe, issuer
+):
     mine = create_order(client, user_id=7)
     theirs = create_order(client, user_id=8)
     with staff_client(app_module.app, issuer.mint(user_id=7)) as customer:
@@ -116,6 +138,7 @@ def test_payment_while_stripe_is_unreachable_is_a_503(client, stripe, mode):
 
 # -- webhooks -------------------------------------------------------------------
 
+
 def test_a_succeeded_payment_pays_the_order_once(client, stripe, localstripe, tmp_path):
     order = create_order(client, user_email='ada@example.com')
     intent = paid_intent(client, localstripe, order['order_id'])
@@ -125,68 +148,88 @@ def test_a_succeeded_payment_pays_the_order_once(client, stripe, localstripe, tm
     again = deliver(client, body)
 
     assert (response.status_code, again.status_code) == (200, 200)
-    paid = json_of(send(client, 'GET', f"/orders/{order['order_id']}"))
+    paid = json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))
     assert (paid['status'], paid['version']) == ('paid', 2)
-    assert paid['payment'] == {'status': 'paid', 'amount_paid': 109.97, 'amount_refunded': 0,
-                               'provider': 'stripe', 'reference': intent['id']}
-    history = json_of(send(client, 'GET', f"/orders/{order['order_id']}/history"))
+    assert paid['payment'] == {
+        'status': 'paid',
+        'amount_paid': 109.97,
+        'amount_refunded': 0,
+        'provider': 'stripe',
+        'reference': intent['id'],
+    }
+    history = json_of(send(client, 'GET', f'/orders/{order["order_id"]}/history'))
     assert history[-1]['by'] == {'role': 'payment', 'sub': 'evt_paid_1'}
-    assert [event['status'] for event in events_of(order['order_id'], 'order_updated')] == [
-        'paid']
+    assert [event['status'] for event in events_of(order['order_id'], 'order_updated')] == ['paid']
     assert any('is now paid' in mail for mail in mails(tmp_path))
 
 
 @pytest.mark.parametrize('sig', ['', 't=1,v1=00', 'garbage'])
 def test_a_webhook_with_a_missing_or_bad_signature_is_a_400_and_changes_nothing(
-        client, stripe, localstripe, sig, logged):
+    client, stripe, localstripe, sig, logged
+):
     order = create_order(client)
     intent = paid_intent(client, localstripe, order['order_id'])
     body = event_body('payment_intent.succeeded', intent)
 
-    response = client.http.request('POST', '/webhooks/stripe', headers={
-        'Authorization': None, 'Content-Type': 'application/json',
-        **({'Stripe-Signature': sig} if sig else {})}, body=body)
+    response = client.http.request(
+        'POST',
+        '/webhooks/stripe',
+        headers={
+            'Authorization': None,
+            'Content-Type': 'application/json',
+            **({'Stripe-Signature': sig} if sig else {}),
+        },
+        body=body,
+    )
 
     error_of(response, 400, 'BadRequestError')
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'pending'
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
     assert StripeEvent.select().count() == 0
-    assert not any(intent['client_secret'] in message or 'livemode' in message
-                   for message in logged.messages())
+    assert not any(
+        intent['client_secret'] in message or 'livemode' in message for message in logged.messages()
+    )
 
 
-def test_a_webhook_signed_with_another_secret_or_too_long_ago_is_refused(client, stripe,
-                                                                         localstripe):
+def test_a_webhook_signed_with_another_secret_or_too_long_ago_is_refused(
+    client, stripe, localstripe
+):
     order = create_order(client)
-    body = event_body('payment_intent.succeeded', paid_intent(client, localstripe,
-                                                              order['order_id']))
+    body = event_body(
+        'payment_intent.succeeded', paid_intent(client, localstripe, order['order_id'])
+    )
 
     error_of(deliver(client, body, signature(body, 'whsec_other')), 400, 'BadRequestError')
     stale = signature(body, WEBHOOK_SECRET, int(time.time()) - 3600)
     error_of(deliver(client, body, stale), 400, 'BadRequestError')
     tampered = body.replace(b'"livemode": false', b'"livemode": true')
     error_of(deliver(client, tampered, signature(body)), 400, 'BadRequestError')
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'pending'
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
 
 
-def test_a_payment_of_another_amount_changes_nothing_and_is_counted(client, stripe, localstripe,
-                                                                    stdout):
+def test_a_payment_of_another_amount_changes_nothing_and_is_counted(
+    client, stripe, localstripe, stdout
+):
     order = create_order(client)
-    intent = {**paid_intent(client, localstripe, order['order_id']),
-              'amount': 100, 'amount_received': 100}
+    intent = {
+        **paid_intent(client, localstripe, order['order_id']),
+        'amount': 100,
+        'amount_received': 100,
+    }
 
     response = deliver(client, event_body('payment_intent.succeeded', intent))
 
     assert response.status_code == 200
-    again = json_of(send(client, 'GET', f"/orders/{order['order_id']}"))
+    again = json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))
     assert (again['status'], again['version'], again['payment']['status']) == (
-        'pending', 1, 'unpaid')
+        'pending',
+        1,
+        'unpaid',
+    )
     assert stdout.metrics('PaymentMismatches')
-    assert any(line['level'] == 'ERROR' and 'mismatch' in line['message']
-               for line in stdout.logs())
+    assert any(line['level'] == 'ERROR' and 'mismatch' in line['message'] for line in stdout.logs())
 
 
-def test_a_payment_for_a_cancelled_order_is_refunded_in_full(client, stripe, localstripe,
-                                                             tmp_path):
+def test_a_payment_for_a_cancelled_order_is_refunded_in_full(client, stripe, localstripe, tmp_path):
     order = create_order(client, user_email='ada@example.com')
     intent_id = json_of(start_payment(client, order['order_id']))['payment_intent_id']
     put(client, order['order_id'], 'cancelled')
@@ -195,12 +238,16 @@ def test_a_payment_for_a_cancelled_order_is_refunded_in_full(client, stripe, loc
     response = deliver(client, event_body('payment_intent.succeeded', intent))
 
     assert response.status_code == 200
-    after = json_of(send(client, 'GET', f"/orders/{order['order_id']}"))
+    after = json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))
     assert after['status'] == 'cancelled'
-    assert after['payment'] == {'status': 'refunded', 'amount_paid': 109.97,
-                                'amount_refunded': 109.97, 'provider': 'stripe',
-                                'reference': intent_id}
-    [refund] = json_of(send(client, 'GET', f"/orders/{order['order_id']}/refunds"))
+    assert after['payment'] == {
+        'status': 'refunded',
+        'amount_paid': 109.97,
+        'amount_refunded': 109.97,
+        'provider': 'stripe',
+        'reference': intent_id,
+    }
+    [refund] = json_of(send(client, 'GET', f'/orders/{order["order_id"]}/refunds'))
     assert (refund['amount'], refund['status']) == (109.97, 'succeeded')
     stripe_refunds = localstripe.client().v1.refunds.list(params={'payment_intent': intent_id})
     assert [r.amount for r in stripe_refunds.data] == [10997]
@@ -222,19 +269,30 @@ def test_other_stripe_events_are_acknowledged(client, stripe, event_type):
 
 
 def test_a_payment_for_an_order_this_service_does_not_know_is_acknowledged(client, stripe):
-    body = event_body('payment_intent.succeeded', {
-        'id': 'pi_x', 'object': 'payment_intent', 'amount': 100, 'amount_received': 100,
-        'currency': 'usd', 'metadata': {'order_id': '999999'}})
+    body = event_body(
+        'payment_intent.succeeded',
+        {
+            'id': 'pi_x',
+            'object': 'payment_intent',
+            'amount': 100,
+            'amount_received': 100,
+            'currency': 'usd',
+            'metadata': {'order_id': '999999'},
+        },
+    )
 
     assert deliver(client, body).status_code == 200
 
 
-def test_the_webhook_is_the_only_route_without_a_bearer_token_but_health_and_reference(
-        app_module):
+def test_the_webhook_is_the_only_route_without_a_bearer_token_but_health_and_reference(app_module):
     import app
-    public = sorted(path for path, methods in app_module.app.routes.items()
-                    for method, entry in methods.items()
-                    if not _requires_token(app, entry.view_function))
+
+    public = sorted(
+        path
+        for path, methods in app_module.app.routes.items()
+        for method, entry in methods.items()
+        if not _requires_token(app, entry.view_function)
+    )
 
     assert public == ['/docs', '/health', '/openapi.json', '/webhooks/stripe']
 
@@ -246,20 +304,29 @@ def _requires_token(app, view):
 
 def test_importing_the_app_does_not_import_stripe():
     """stripe costs a cold start about 0.2 s: only the payment paths pay it."""
-    found = subprocess.run([sys.executable, '-c',
-                            'import sys, app; print("stripe" in sys.modules)'],
-                           capture_output=True, text=True, cwd=ROOT, check=True)
+    found = subprocess.run(
+        [sys.executable, '-c', 'import sys, app; print("stripe" in sys.modules)'],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
 
     assert found.stdout.strip() == 'False'
 
 
-def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(client, localstripe, monkeypatch,
-                                                              stdout):
+def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(
+    client, localstripe, monkeypatch, stdout
+):
     from moto import mock_aws
+
     with mock_aws():
         secret = boto3.client('secretsmanager', region_name='us-east-1').create_secret(
-            Name='orders/dev/stripe', SecretString=json.dumps(
-                {'api_key': 'sk_test_from_secret', 'webhook_secret': WEBHOOK_SECRET}))
+            Name='orders/dev/stripe',
+            SecretString=json.dumps(
+                {'api_key': 'sk_test_from_secret', 'webhook_secret': WEBHOOK_SECRET}
+            ),
+        )
         monkeypatch.setenv('STRIPE_SECRET_ARN', secret['ARN'])
         monkeypatch.setenv('STRIPE_API_BASE', localstripe.url)
         get_settings.cache_clear()
@@ -270,30 +337,38 @@ def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(client, localstr
         hook = deliver(client, event_body('customer.created', {'id': 'cus_1'}))
 
     assert (paid.status_code, hook.status_code) == (200, 200)
-    assert not any('sk_test_from_secret' in json.dumps(line) or WEBHOOK_SECRET in json.dumps(line)
-                   for line in stdout.all())
+    assert not any(
+        'sk_test_from_secret' in json.dumps(line) or WEBHOOK_SECRET in json.dumps(line)
+        for line in stdout.all()
+    )
     assert 'sk_test' not in repr(get_settings())
 
 
 def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
-        client, stripe, localstripe, monkeypatch):
+    client, stripe, localstripe, monkeypatch
+):
     import peewee
 
     from chalicelib.payments import service as payment_service
+
     order = create_order(client)
-    body = event_body('payment_intent.succeeded',
-                      paid_intent(client, localstripe, order['order_id']), 'evt_retried')
+    body = event_body(
+        'payment_intent.succeeded',
+        paid_intent(client, localstripe, order['order_id']),
+        'evt_retried',
+    )
     real = payment_service.counts.record_change
 
     def broken(**kwargs):
         raise peewee.OperationalError(2013, 'Lost connection to MySQL server during query')
+
     monkeypatch.setattr(payment_service.counts, 'record_change', broken)
 
     failed = deliver(client, body)
 
     assert failed.status_code == 503
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'pending'
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
     assert StripeEvent.select().count() == 0
     monkeypatch.setattr(payment_service.counts, 'record_change', real)
     assert deliver(client, body).status_code == 200
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['status'] == 'paid'
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'paid'

@@ -2,6 +2,7 @@
 to localstripe after the commit with the real stripe library (through a
 proxy that plays Stripe down, slow or broken), taken over by the refund
 relay; on SQLite and MariaDB."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,15 +11,31 @@ import pytest
 from chalicelib.payments import gateway
 from chalicelib.storage.models import Order, Outbox, Refund
 from tests.integration.conftest import staff_client
-from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
 from tests.integration.test_expiry import WINDOW, place, run_expiry
+from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
 from tests.stripe_support import event_body, pay_with_card
-from tests.support import (LambdaContext, create_order, error_of, field_errors, json_of, put,
-                           put_product, send)
+from tests.support import (
+    LambdaContext,
+    create_order,
+    error_of,
+    field_errors,
+    json_of,
+    put,
+    put_product,
+    send,
+)
 
-SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},
-             'detail-type': 'Scheduled Event', 'source': 'aws.events',
-             'time': '2026-12-05T10:00:00Z', 'id': 'scheduled', 'resources': []}
+SCHEDULED = {
+    'version': '0',
+    'account': '123456789012',
+    'region': 'us-east-1',
+    'detail': {},
+    'detail-type': 'Scheduled Event',
+    'source': 'aws.events',
+    'time': '2026-12-05T10:00:00Z',
+    'id': 'scheduled',
+    'resources': [],
+}
 
 
 def card_paid_order(client, localstripe, **kwargs):
@@ -26,7 +43,7 @@ def card_paid_order(client, localstripe, **kwargs):
     order = create_order(client, user_email='ada@example.com', **kwargs)
     intent = paid_intent(client, localstripe, order['order_id'])
     assert deliver(client, event_body('payment_intent.succeeded', intent)).status_code == 200
-    return json_of(send(client, 'GET', f"/orders/{order['order_id']}")), intent['id']
+    return json_of(send(client, 'GET', f'/orders/{order["order_id"]}')), intent['id']
 
 
 def refund(client, order_id, body=None, headers=None):
@@ -42,8 +59,10 @@ def refunds_of(client, order_id):
 
 
 def stripe_refunds(localstripe, intent_id):
-    return [r.amount for r in localstripe.client().v1.refunds.list(
-        params={'payment_intent': intent_id}).data]
+    return [
+        r.amount
+        for r in localstripe.client().v1.refunds.list(params={'payment_intent': intent_id}).data
+    ]
 
 
 def run_relay(app_module):
@@ -58,45 +77,73 @@ def quick_stripe(monkeypatch):
 
 # -- asking -------------------------------------------------------------------
 
-def test_a_partial_refund_goes_to_stripe_once_and_the_order_shows_it(client, stripe,
-                                                                     localstripe, tmp_path):
+
+def test_a_partial_refund_goes_to_stripe_once_and_the_order_shows_it(
+    client, stripe, localstripe, tmp_path
+):
     order, intent_id = card_paid_order(client, localstripe)
 
     response = refund(client, order['order_id'], {'amount': 10, 'reason': 'Scratched mug'})
 
     created = json_of(response)
     assert response.status_code == 201, response.body
-    assert response.headers['Location'] == \
-        f"/orders/{order['order_id']}/refunds/{created['refund_id']}"
+    assert (
+        response.headers['Location']
+        == f'/orders/{order["order_id"]}/refunds/{created["refund_id"]}'
+    )
     assert {**created, 'refund_id': 1, 'created_at': 'x'} == {
-        'refund_id': 1, 'order_id': order['order_id'], 'amount': 10.0, 'currency': 'USD',
-        'status': 'pending', 'reason': 'Scratched mug', 'items': None, 'created_at': 'x'}
+        'refund_id': 1,
+        'order_id': order['order_id'],
+        'amount': 10.0,
+        'currency': 'USD',
+        'status': 'pending',
+        'reason': 'Scratched mug',
+        'items': None,
+        'created_at': 'x',
+    }
     after = read(client, order['order_id'])
-    assert after['payment'] == {'status': 'partially_refunded', 'amount_paid': 109.97,
-                                'amount_refunded': 10.0, 'provider': 'stripe',
-                                'reference': intent_id}
+    assert after['payment'] == {
+        'status': 'partially_refunded',
+        'amount_paid': 109.97,
+        'amount_refunded': 10.0,
+        'provider': 'stripe',
+        'reference': intent_id,
+    }
     assert after['version'] == order['version'] + 1
     assert json_of(send(client, 'GET', response.headers['Location']))['status'] == 'succeeded'
     assert stripe_refunds(localstripe, intent_id) == [1000]
-    assert stripe.refund_creates() == [f"orders-refund-{created['refund_id']}"]
+    assert stripe.refund_creates() == [f'orders-refund-{created["refund_id"]}']
     [event] = events_of(order['order_id'], 'order_refunded')
-    assert (event['refund_id'], event['amount'], event['amount_refunded'], event['reason'],
-            event['currency']) == (created['refund_id'], 10.0, 10.0, 'Scratched mug', 'USD')
+    assert (
+        event['refund_id'],
+        event['amount'],
+        event['amount_refunded'],
+        event['reason'],
+        event['currency'],
+    ) == (created['refund_id'], 10.0, 10.0, 'Scratched mug', 'USD')
     [mail] = [mail for mail in mails(tmp_path) if 'Refund for order' in mail]
     assert 'We have refunded 10.00 USD' in mail and 'Scratched mug' in mail
 
 
 def test_a_refund_by_lines_refunds_quantity_times_price_and_never_more_than_ordered(
-        client, stripe, localstripe):
+    client, stripe, localstripe
+):
     order, intent_id = card_paid_order(client, localstripe)
     mug = order['items'][0]  # 2 x 29.99
 
-    first = refund(client, order['order_id'], {'items': [
-        {'order_item_id': mug['order_item_id'], 'quantity': 1}]})
-    too_many = refund(client, order['order_id'], {'items': [
-        {'order_item_id': mug['order_item_id'], 'quantity': 2}]})
-    unknown = refund(client, order['order_id'], {'items': [
-        {'order_item_id': 999999, 'quantity': 1}]})
+    first = refund(
+        client,
+        order['order_id'],
+        {'items': [{'order_item_id': mug['order_item_id'], 'quantity': 1}]},
+    )
+    too_many = refund(
+        client,
+        order['order_id'],
+        {'items': [{'order_item_id': mug['order_item_id'], 'quantity': 2}]},
+    )
+    unknown = refund(
+        client, order['order_id'], {'items': [{'order_item_id': 999999, 'quantity': 1}]}
+    )
 
     assert json_of(first)['amount'] == 29.99
     assert json_of(first)['items'] == [{'order_item_id': mug['order_item_id'], 'quantity': 1}]
@@ -117,41 +164,50 @@ def test_a_refund_of_nothing_in_particular_refunds_everything_left(client, strip
     assert sorted(stripe_refunds(localstripe, intent_id)) == [997, 10000]
 
 
-def test_a_refund_beyond_what_is_left_or_of_an_unpaid_order_is_a_409(client, stripe,
-                                                                     localstripe):
+def test_a_refund_beyond_what_is_left_or_of_an_unpaid_order_is_a_409(client, stripe, localstripe):
     order, _ = card_paid_order(client, localstripe)
     unpaid = create_order(client)
 
-    error_of(refund(client, order['order_id'], {'amount': Decimal('109.98')}), 409,
-             'ConflictError')
+    error_of(refund(client, order['order_id'], {'amount': Decimal('109.98')}), 409, 'ConflictError')
     error_of(refund(client, unpaid['order_id'], {'amount': 1}), 409, 'ConflictError')
     assert Refund.select().count() == 0
 
 
-@pytest.mark.parametrize('body', [
-    {'amount': 1, 'items': [{'order_item_id': 1, 'quantity': 1}]}, {'amount': Decimal('1.001')},
-    {'amount': 0}, {'amount': '1'}, {'reason': ''}, {'reason': 'a\x00b'}, {'items': []},
-    {'items': [{'order_item_id': 1, 'quantity': 0}]}, {'surprise': 1}])
+@pytest.mark.parametrize(
+    'body',
+    [
+        {'amount': 1, 'items': [{'order_item_id': 1, 'quantity': 1}]},
+        {'amount': Decimal('1.001')},
+        {'amount': 0},
+        {'amount': '1'},
+        {'reason': ''},
+        {'reason': 'a\x00b'},
+        {'items': []},
+        {'items': [{'order_item_id': 1, 'quantity': 0}]},
+        {'surprise': 1},
+    ],
+)
 def test_a_refund_body_outside_the_rules_is_a_400(client, stripe, localstripe, body):
     order, _ = card_paid_order(client, localstripe)
 
     field_errors(refund(client, order['order_id'], body))
 
 
-def test_only_staff_refund_and_the_order_read_rules_cover_refunds(app_module, client, stripe,
-                                                                  localstripe, issuer):
+def test_only_staff_refund_and_the_order_read_rules_cover_refunds(
+    app_module, client, stripe, localstripe, issuer
+):
     order, _ = card_paid_order(client, localstripe, user_id=7)
     refund(client, order['order_id'], {'amount': 1})
     with staff_client(app_module.app, issuer.mint(user_id=7)) as owner:
         error_of(refund(owner, order['order_id'], {'amount': 1}), 403, 'ForbiddenError')
         assert len(refunds_of(owner, order['order_id'])) == 1
     with staff_client(app_module.app, issuer.mint(user_id=8)) as stranger:
-        error_of(send(stranger, 'GET', f"/orders/{order['order_id']}/refunds"), 404,
-                 'NotFoundError')
+        error_of(
+            send(stranger, 'GET', f'/orders/{order["order_id"]}/refunds'), 404, 'NotFoundError'
+        )
     with staff_client(app_module.app, issuer.mint(role='service')) as service:
         error_of(refund(service, order['order_id'], {'amount': 1}), 403, 'ForbiddenError')
-    error_of(send(client, 'GET', f"/orders/{order['order_id']}/refunds/999"), 404,
-             'NotFoundError')
+    error_of(send(client, 'GET', f'/orders/{order["order_id"]}/refunds/999'), 404, 'NotFoundError')
 
 
 def test_a_repeated_refund_with_one_idempotency_key_refunds_once(client, stripe, localstripe):
@@ -177,8 +233,12 @@ def test_a_payment_taken_outside_is_refunded_at_once(client, stripe):
 
     assert created['status'] == 'succeeded'
     assert read(client, order['order_id'])['payment'] == {
-        'status': 'partially_refunded', 'amount_paid': 109.97, 'amount_refunded': 9.0,
-        'provider': None, 'reference': None}
+        'status': 'partially_refunded',
+        'amount_paid': 109.97,
+        'amount_refunded': 9.0,
+        'provider': None,
+        'reference': None,
+    }
     assert stripe.refund_creates() == []
     assert len(events_of(order['order_id'], 'order_refunded')) == 1
 
@@ -198,8 +258,10 @@ def test_a_jpy_order_is_charged_and_refunded_in_whole_yen(client, stripe, locals
 
 # -- cancellations --------------------------------------------------------------
 
-def test_cancelling_a_card_paid_order_refunds_it_in_one_change(client, stripe, localstripe,
-                                                              tmp_path):
+
+def test_cancelling_a_card_paid_order_refunds_it_in_one_change(
+    client, stripe, localstripe, tmp_path
+):
     order, intent_id = card_paid_order(client, localstripe)
 
     cancelled = json_of(put(client, order['order_id'], 'cancelled'))
@@ -212,7 +274,7 @@ def test_cancelling_a_card_paid_order_refunds_it_in_one_change(client, stripe, l
     assert stripe_refunds(localstripe, intent_id) == [10997]
     after = read(client, order['order_id'])
     assert (after['status'], after['payment']['status']) == ('cancelled', 'refunded')
-    history = json_of(send(client, 'GET', f"/orders/{order['order_id']}/history"))
+    history = json_of(send(client, 'GET', f'/orders/{order["order_id"]}/history'))
     assert [entry['status'] for entry in history][-2:] == ['cancelled', 'cancelled']
 
 
@@ -225,14 +287,18 @@ def test_cancelling_an_order_paid_outside_refunds_it_within_the_cancellation(cli
     assert cancelled['version'] == paid['version'] + 1
     assert cancelled['payment']['status'] == 'refunded'
     assert [row.event_type for row in Outbox.select().order_by(Outbox.id)][-2:] == [
-        'order_cancelled', 'order_refunded']
+        'order_cancelled',
+        'order_refunded',
+    ]
 
 
 # -- Stripe down, slow, broken ------------------------------------------------------
 
+
 @pytest.mark.parametrize('mode', ['down', '500', 'slow'])
 def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
-        app_module, client, stripe, localstripe, quick_stripe, mode):
+    app_module, client, stripe, localstripe, quick_stripe, mode
+):
     order, intent_id = card_paid_order(client, localstripe)
     stripe.mode = mode
 
@@ -247,12 +313,13 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     # A slow Stripe made the refund the request gave up waiting for: the relay
     # finds it instead of making another.
     assert stripe_refunds(localstripe, intent_id) == [700]
-    assert set(stripe.refund_creates()) == {f"orders-refund-{created['refund_id']}"}
+    assert set(stripe.refund_creates()) == {f'orders-refund-{created["refund_id"]}'}
     assert run_relay(app_module) == {'answered': 0}
 
 
-def test_the_relay_leaves_a_refund_whose_request_still_holds_it(app_module, client, stripe,
-                                                                localstripe, monkeypatch):
+def test_the_relay_leaves_a_refund_whose_request_still_holds_it(
+    app_module, client, stripe, localstripe, monkeypatch
+):
     order, intent_id = card_paid_order(client, localstripe)
     monkeypatch.setattr(app_module.runtime.refund_service(), 'send', lambda claims, *a: 0)
 
@@ -279,14 +346,23 @@ def test_a_refund_stripe_refuses_fails_and_is_counted(client, stripe, localstrip
 
 # -- Stripe's word on a refund ----------------------------------------------------
 
+
 def test_a_refund_event_settles_a_refund_stripe_held_as_pending(client, stripe, localstripe):
     order, intent_id = card_paid_order(client, localstripe)
     stripe.mode = 'down'
     created = json_of(refund(client, order['order_id'], {'amount': 4}))
     stripe.mode = 'ok'
-    made = localstripe.client().v1.refunds.create(params={
-        'payment_intent': intent_id, 'amount': 400,
-        'metadata': {'refund_id': str(created['refund_id'])}}).to_dict()
+    made = (
+        localstripe.client()
+        .v1.refunds.create(
+            params={
+                'payment_intent': intent_id,
+                'amount': 400,
+                'metadata': {'refund_id': str(created['refund_id'])},
+            }
+        )
+        .to_dict()
+    )
     body = event_body('refund.updated', made)
 
     assert deliver(client, body).status_code == 200
@@ -295,7 +371,7 @@ def test_a_refund_event_settles_a_refund_stripe_held_as_pending(client, stripe, 
     assert refunds_of(client, order['order_id'])[0]['status'] == 'succeeded'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 4.0
     assert len(events_of(order['order_id'], 'order_refunded')) == 1
-    history = json_of(send(client, 'GET', f"/orders/{order['order_id']}/history"))
+    history = json_of(send(client, 'GET', f'/orders/{order["order_id"]}/history'))
     assert history[-1]['by']['role'] == 'payment'
 
 
@@ -317,9 +393,16 @@ def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, loca
     order, intent_id = card_paid_order(client, localstripe)
     stripe.mode = 'down'
     created = json_of(refund(client, order['order_id'], {'amount': 4}))
-    failed = {'id': 're_failed', 'object': 'refund', 'amount': 400, 'currency': 'usd',
-              'status': 'failed', 'failure_reason': 'expired_or_canceled_card',
-              'payment_intent': intent_id, 'metadata': {'refund_id': str(created['refund_id'])}}
+    failed = {
+        'id': 're_failed',
+        'object': 'refund',
+        'amount': 400,
+        'currency': 'usd',
+        'status': 'failed',
+        'failure_reason': 'expired_or_canceled_card',
+        'payment_intent': intent_id,
+        'metadata': {'refund_id': str(created['refund_id'])},
+    }
 
     assert deliver(client, event_body('refund.failed', failed)).status_code == 200
 
@@ -329,7 +412,8 @@ def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, loca
 
 
 def test_a_payment_for_an_order_that_expired_unpaid_is_refunded_in_full(
-        client, stripe, localstripe, service_clock):
+    client, stripe, localstripe, service_clock
+):
     put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
     order_id = place(client, quantity=2)
     intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
@@ -341,6 +425,9 @@ def test_a_payment_for_an_order_that_expired_unpaid_is_refunded_in_full(
 
     after = read(client, order_id)
     assert (after['status'], after['payment']['status'], after['payment']['amount_paid']) == (
-        'cancelled', 'refunded', 10.0)
+        'cancelled',
+        'refunded',
+        10.0,
+    )
     assert stripe_refunds(localstripe, intent_id) == [1000]
     assert json_of(send(client, 'GET', '/products/101'))['stock']['reserved'] == 0

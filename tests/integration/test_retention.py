@@ -1,5 +1,6 @@
 """Housekeeping, on SQLite and MariaDB, with a fixed clock: exactly the rows
 past their time go, in bounded batches, and the orders are never touched."""
+
 import uuid
 from datetime import datetime, timedelta
 
@@ -10,8 +11,14 @@ from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, retention
-from chalicelib.storage.models import (IdempotencyKey, Order, OrderItem, Outbox, ProcessedEvent,
-                                       StripeEvent)
+from chalicelib.storage.models import (
+    IdempotencyKey,
+    Order,
+    OrderItem,
+    Outbox,
+    ProcessedEvent,
+    StripeEvent,
+)
 from tests.support import LambdaContext
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
@@ -22,8 +29,9 @@ OLD_EACH = 7
 
 def key_rows(ages, prefix):
     for n, age in enumerate(ages):
-        IdempotencyKey.create(key=f'{prefix}-{n}', request_hash='0' * 64,
-                              response_body='{}', created_at=NOW - age)
+        IdempotencyKey.create(
+            key=f'{prefix}-{n}', request_hash='0' * 64, response_body='{}', created_at=NOW - age
+        )
 
 
 def processed_rows(ages):
@@ -33,15 +41,22 @@ def processed_rows(ages):
 
 def stripe_event_rows(ages):
     for age in ages:
-        StripeEvent.create(event_id=f'evt_{uuid.uuid4().hex}', event_type='charge.refunded',
-                           processed_at=NOW - age)
+        StripeEvent.create(
+            event_id=f'evt_{uuid.uuid4().hex}', event_type='charge.refunded', processed_at=NOW - age
+        )
 
 
 def outbox_rows(ages, published=True):
     for age in ages:
-        Outbox.create(event_id=str(uuid.uuid4()), event_type='order_created', order_id=1,
-                      subject='Order Created', body='{}', created_at=NOW - age - timedelta(1),
-                      published_at=NOW - age if published else None)
+        Outbox.create(
+            event_id=str(uuid.uuid4()),
+            event_type='order_created',
+            order_id=1,
+            subject='Order Created',
+            body='{}',
+            created_at=NOW - age - timedelta(1),
+            published_at=NOW - age if published else None,
+        )
 
 
 @pytest.fixture
@@ -58,8 +73,10 @@ def aged_rows(database):
     outbox_rows([RETENTION + timedelta(minutes=1)] * OLD_EACH)
     outbox_rows([RETENTION, timedelta(days=6)])
     outbox_rows([timedelta(days=30)], published=False)
-    OrderService(clock=lambda: NOW - timedelta(days=400)).create_order(STAFF_MEMBER, {
-        'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]})
+    OrderService(clock=lambda: NOW - timedelta(days=400)).create_order(
+        STAFF_MEMBER,
+        {'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]},
+    )
     return database
 
 
@@ -75,6 +92,7 @@ class Statements:
             cursor = execute(sql, params, *args, **kwargs)
             self.sent.append((sql, cursor.rowcount))
             return cursor
+
         monkeypatch.setattr(db, 'execute_sql', recording)
 
     def deletes(self):
@@ -88,22 +106,32 @@ def clean_up(batch=retention.BATCH, time_left=lambda: 1.0):
 def test_housekeeping_deletes_exactly_the_rows_past_their_time(aged_rows):
     deleted = clean_up()
 
-    assert deleted == {'idempotency_keys': OLD_EACH, 'processed_events': OLD_EACH,
-                       'stripe_events': OLD_EACH, 'outbox': OLD_EACH}
+    assert deleted == {
+        'idempotency_keys': OLD_EACH,
+        'processed_events': OLD_EACH,
+        'stripe_events': OLD_EACH,
+        'outbox': OLD_EACH,
+    }
     assert sorted(key.key for key in IdempotencyKey.select()) == ['fresh-0', 'fresh-1']
     assert sorted(NOW - row.processed_at for row in ProcessedEvent.select()) == [
-        timedelta(days=13), timedelta(days=14)]
+        timedelta(days=13),
+        timedelta(days=14),
+    ]
     assert sorted(NOW - row.processed_at for row in StripeEvent.select()) == [
-        timedelta(days=13), timedelta(days=14)]
+        timedelta(days=13),
+        timedelta(days=14),
+    ]
     # The pending ones: the month-old event, and the order's own.
-    assert sorted((row.published_at is None, row.published_at and NOW - row.published_at)
-                  for row in Outbox.select()) == [
-        (False, timedelta(days=6)), (False, RETENTION), (True, None), (True, None)]
+    assert sorted(
+        (row.published_at is None, row.published_at and NOW - row.published_at)
+        for row in Outbox.select()
+    ) == [(False, timedelta(days=6)), (False, RETENTION), (True, None), (True, None)]
     assert Order.select().count() == 1 and OrderItem.select().count() == 1
 
 
 def test_housekeeping_deletes_in_bounded_batches_and_never_touches_the_orders(
-        aged_rows, monkeypatch):
+    aged_rows, monkeypatch
+):
     statements = Statements(monkeypatch)
 
     clean_up(batch=3)
@@ -121,47 +149,79 @@ def test_housekeeping_stops_when_its_time_is_up_and_the_next_run_goes_on(aged_ro
     second = clean_up(batch=3)
 
     # One batch from each table in turn: the time ran out before the third.
-    assert first == {'idempotency_keys': 3, 'processed_events': 3, 'stripe_events': 0,
-                     'outbox': 0}
-    assert second == {'idempotency_keys': 4, 'processed_events': 4, 'stripe_events': OLD_EACH,
-                      'outbox': OLD_EACH}
+    assert first == {'idempotency_keys': 3, 'processed_events': 3, 'stripe_events': 0, 'outbox': 0}
+    assert second == {
+        'idempotency_keys': 4,
+        'processed_events': 4,
+        'stripe_events': OLD_EACH,
+        'outbox': OLD_EACH,
+    }
 
 
 def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, app_module):
     now = utcnow()
-    IdempotencyKey.create(key='old', request_hash='0' * 64, response_body='{}',
-                          created_at=now - timedelta(days=30))
-    IdempotencyKey.create(key='fresh', request_hash='0' * 64, response_body='{}',
-                          created_at=now - timedelta(minutes=1))
-    event = {'version': '0', 'account': '123456789012', 'region': 'us-east-1',
-             'detail': {}, 'detail-type': 'Scheduled Event', 'source': 'aws.events',
-             'time': '2026-11-25T12:00:00Z', 'id': str(uuid.uuid4()), 'resources': []}
+    IdempotencyKey.create(
+        key='old', request_hash='0' * 64, response_body='{}', created_at=now - timedelta(days=30)
+    )
+    IdempotencyKey.create(
+        key='fresh',
+        request_hash='0' * 64,
+        response_body='{}',
+        created_at=now - timedelta(minutes=1),
+    )
+    event = {
+        'version': '0',
+        'account': '123456789012',
+        'region': 'us-east-1',
+        'detail': {},
+        'detail-type': 'Scheduled Event',
+        'source': 'aws.events',
+        'time': '2026-11-25T12:00:00Z',
+        'id': str(uuid.uuid4()),
+        'resources': [],
+    }
 
     # Less time left than the 10 s margin: the margin shrinks to half of it,
     # and the first batch goes anyway.
     answer = app_module.housekeeping(event, lambda_context(remaining_ms=1_000))
 
-    assert answer['deleted'] == {'idempotency_keys': 1, 'processed_events': 0,
-                                 'stripe_events': 0, 'outbox': 0}
+    assert answer['deleted'] == {
+        'idempotency_keys': 1,
+        'processed_events': 0,
+        'stripe_events': 0,
+        'outbox': 0,
+    }
     assert [key.key for key in IdempotencyKey.select()] == ['fresh']
 
 
 def test_housekeeping_does_a_first_batch_even_with_no_time_left(aged_rows):
     first = clean_up(batch=3, time_left=lambda: -1.0)
 
-    assert first == {'idempotency_keys': 3, 'processed_events': 0, 'stripe_events': 0,
-                     'outbox': 0}
+    assert first == {'idempotency_keys': 3, 'processed_events': 0, 'stripe_events': 0, 'outbox': 0}
 
 
-SCHEDULED = {'version': '0', 'account': '123456789012', 'region': 'us-east-1', 'detail': {},
-             'detail-type': 'Scheduled Event', 'source': 'aws.events',
-             'time': '2026-11-25T12:00:00Z', 'id': 'e0', 'resources': []}
+SCHEDULED = {
+    'version': '0',
+    'account': '123456789012',
+    'region': 'us-east-1',
+    'detail': {},
+    'detail-type': 'Scheduled Event',
+    'source': 'aws.events',
+    'time': '2026-11-25T12:00:00Z',
+    'id': 'e0',
+    'resources': [],
+}
 
 
 def test_housekeeping_through_the_chalice_test_client_deletes_what_is_old(database, app_module):
     from chalice.test import Client
-    IdempotencyKey.create(key='old', request_hash='0' * 64, response_body='{}',
-                          created_at=utcnow() - timedelta(days=30))
+
+    IdempotencyKey.create(
+        key='old',
+        request_hash='0' * 64,
+        response_body='{}',
+        created_at=utcnow() - timedelta(days=30),
+    )
 
     with Client(app_module.app, stage_name='local') as client:
         answer = client.lambda_.invoke('housekeeping', SCHEDULED).payload

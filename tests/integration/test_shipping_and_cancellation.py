@@ -1,5 +1,6 @@
 """PUT /orders/{id} with shipping details or a cancellation reason: what is
 stored, answered and published, on SQLite and MariaDB."""
+
 import json
 import re
 from decimal import Decimal
@@ -10,8 +11,11 @@ from chalicelib.storage.models import OrderHistory, Outbox
 from tests.support import bearer, create_order, json_of, put, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
-TRACKING = {'carrier': 'DHL Express', 'tracking_number': 'JD-0142',
-            'tracking_url': 'https://track.example.com/?id=JD-0142'}
+TRACKING = {
+    'carrier': 'DHL Express',
+    'tracking_number': 'JD-0142',
+    'tracking_url': 'https://track.example.com/?id=JD-0142',
+}
 
 
 def last_event(order_id, event_type=None):
@@ -26,6 +30,7 @@ def last_event(order_id, event_type=None):
 
 # -- shipping --------------------------------------------------------------------
 
+
 def test_shipping_with_tracking_answers_and_keeps_the_shipment(client):
     order = create_order(client)
 
@@ -37,7 +42,7 @@ def test_shipping_with_tracking_answers_and_keeps_the_shipment(client):
     assert {k: shipment[k] for k in TRACKING} == TRACKING
     assert shipment['shipped_at'] == shipped['updated_at']
     assert ISO_Z.fullmatch(shipment['shipped_at'])
-    fetched = json_of(send(client, 'GET', f"/orders/{order['order_id']}"))
+    fetched = json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))
     assert fetched['shipment'] == shipment
     [listed] = json_of(send(client, 'GET', '/orders'))['orders']
     assert listed['shipment'] == shipment
@@ -48,8 +53,12 @@ def test_shipping_without_details_still_records_when_it_shipped(client):
 
     shipped = json_of(put(client, order['order_id'], {'status': 'shipped'}))
 
-    assert shipped['shipment'] == {'carrier': None, 'tracking_number': None,
-                                   'tracking_url': None, 'shipped_at': shipped['updated_at']}
+    assert shipped['shipment'] == {
+        'carrier': None,
+        'tracking_number': None,
+        'tracking_url': None,
+        'shipped_at': shipped['updated_at'],
+    }
 
 
 def test_shipment_is_null_until_the_order_ships_and_stays_after_delivery(client):
@@ -79,22 +88,35 @@ def test_shipping_an_order_already_shipped_changes_nothing_not_even_its_tracking
     first = json_of(put(client, order['order_id'], {'status': 'shipped', **TRACKING}))
     events = Outbox.select().count()
 
-    again = put(client, order['order_id'], {'status': 'shipped', 'carrier': 'UPS',
-                                            'tracking_number': '1Z999'})
+    again = put(
+        client,
+        order['order_id'],
+        {'status': 'shipped', 'carrier': 'UPS', 'tracking_number': '1Z999'},
+    )
 
     assert again.status_code == 200
     assert json_of(again) == first
     assert Outbox.select().count() == events
 
 
-@pytest.mark.parametrize('body, field', [
-    ({'status': 'paid', 'carrier': 'DHL', 'tracking_number': 'JD-1'}, 'carrier'),
-    ({'status': 'shipped', 'reason': 'late'}, 'reason'),
-    ({'status': 'shipped', 'carrier': 'DHL'}, 'tracking_number'),
-    ({'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1',
-      'tracking_url': 'http://track.example.com/JD-1'}, 'tracking_url'),
-    ({'status': 'cancelled', 'reason': 'r' * 501}, 'reason'),
-])
+@pytest.mark.parametrize(
+    'body, field',
+    [
+        ({'status': 'paid', 'carrier': 'DHL', 'tracking_number': 'JD-1'}, 'carrier'),
+        ({'status': 'shipped', 'reason': 'late'}, 'reason'),
+        ({'status': 'shipped', 'carrier': 'DHL'}, 'tracking_number'),
+        (
+            {
+                'status': 'shipped',
+                'carrier': 'DHL',
+                'tracking_number': 'JD-1',
+                'tracking_url': 'http://track.example.com/JD-1',
+            },
+            'tracking_url',
+        ),
+        ({'status': 'cancelled', 'reason': 'r' * 501}, 'reason'),
+    ],
+)
 def test_details_that_break_their_rules_are_a_400_that_changes_nothing(client, body, field):
     order = create_order(client)
 
@@ -104,10 +126,11 @@ def test_details_that_break_their_rules_are_a_400_that_changes_nothing(client, b
     error = json_of(response)
     assert error['Code'] == 'BadRequestError' and error['Message'] == 'Invalid order update'
     assert field in error['errors']
-    assert json_of(send(client, 'GET', f"/orders/{order['order_id']}"))['version'] == 1
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['version'] == 1
 
 
 # -- cancellation ----------------------------------------------------------------
+
 
 def test_cancelling_a_paid_order_publishes_order_cancelled_with_its_total_due(client):
     order = create_order(client)
@@ -137,9 +160,13 @@ def test_cancelling_an_unpaid_order_publishes_a_refund_due_of_zero(client):
 
 
 def test_refund_due_is_exact_money(client):
-    order = create_order(client, items=[
-        {'product_id': 1, 'quantity': 3, 'price_at_order': Decimal('0.10')},
-        {'product_id': 2, 'quantity': 1, 'price_at_order': Decimal('0.20')}])
+    order = create_order(
+        client,
+        items=[
+            {'product_id': 1, 'quantity': 3, 'price_at_order': Decimal('0.10')},
+            {'product_id': 2, 'quantity': 1, 'price_at_order': Decimal('0.20')},
+        ],
+    )
     put(client, order['order_id'], {'status': 'paid'})
 
     put(client, order['order_id'], {'status': 'cancelled'})
@@ -153,8 +180,9 @@ def test_a_customer_may_cancel_their_own_order_with_a_reason(client, issuer):
     ada = bearer(issuer.mint(user_id=1, email='ada@example.com'))
     order = create_order(client, user_id=1)
 
-    response = put(client, order['order_id'], {'status': 'cancelled', 'reason': 'Ordered twice'},
-                   ada)
+    response = put(
+        client, order['order_id'], {'status': 'cancelled', 'reason': 'Ordered twice'}, ada
+    )
 
     assert response.status_code == 200
     _, body = last_event(order['order_id'])
@@ -174,16 +202,22 @@ def test_a_reason_keeps_its_characters(client):
 
 # -- TRACKING_URL_HOSTS: the carriers' hosts a tracking link may point at -----------
 
+
 @pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)
 def test_with_tracking_url_hosts_set_a_link_elsewhere_is_a_400_and_changes_nothing(
-        client, monkeypatch):
+    client, monkeypatch
+):
     from chalicelib.config import get_settings
+
     monkeypatch.setenv('TRACKING_URL_HOSTS', 'track.example.com,dhl.com')
     get_settings.cache_clear()
     order = create_order(client)
 
-    refused = put(client, order['order_id'], {
-        'status': 'shipped', **TRACKING, 'tracking_url': 'https://phish.example/track'})
+    refused = put(
+        client,
+        order['order_id'],
+        {'status': 'shipped', **TRACKING, 'tracking_url': 'https://phish.example/track'},
+    )
     accepted = put(client, order['order_id'], {'status': 'shipped', **TRACKING})
 
     assert refused.status_code == 400

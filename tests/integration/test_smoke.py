@@ -5,6 +5,7 @@ token issuer, on a free port of 8200-8299. The whole walk needs the catalog
 and after the order exists are each run against the real server here too.
 A stand-in server that breaks one promise shows the walk stops there, exits
 1 and cleans up what it created."""
+
 from __future__ import annotations
 
 import json
@@ -59,19 +60,43 @@ def local_service(tmp_path_factory, issuer) -> Iterator[str]:
     chalice local."""
     data = tmp_path_factory.mktemp('smoke-service')
     port = free_port()
-    env = {name: value for name, value in os.environ.items()
-           if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')
+    }
     auth = issuer.auth_settings()
-    env.update(DATABASE_URL=f'sqlite:///{data}/orders.sqlite3', MAIL_DIR=str(data / 'mail'),
-               AUTO_MIGRATE='true', AUTH_ISSUER=auth.issuer,
-               AUTH_AUDIENCE=','.join(auth.audiences), AUTH_JWKS_URL=auth.jwks_url)
-    subprocess.run([sys.executable, '-m', 'chalicelib.cli', 'demo-catalog'], cwd=ROOT,
-                   env={**env, 'ENVIRONMENT': 'local'}, check=True, capture_output=True)
+    env.update(
+        DATABASE_URL=f'sqlite:///{data}/orders.sqlite3',
+        MAIL_DIR=str(data / 'mail'),
+        AUTO_MIGRATE='true',
+        AUTH_ISSUER=auth.issuer,
+        AUTH_AUDIENCE=','.join(auth.audiences),
+        AUTH_JWKS_URL=auth.jwks_url,
+    )
+    subprocess.run(
+        [sys.executable, '-m', 'chalicelib.cli', 'demo-catalog'],
+        cwd=ROOT,
+        env={**env, 'ENVIRONMENT': 'local'},
+        check=True,
+        capture_output=True,
+    )
     with open(data / 'chalice.log', 'wb') as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / 'chalice'), 'local', '--stage', 'local',
-             '--port', str(port), '--no-autoreload'],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                str(Path(sys.executable).parent / 'chalice'),
+                'local',
+                '--stage',
+                'local',
+                '--port',
+                str(port),
+                '--no-autoreload',
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         base = f'http://127.0.0.1:{port}'
         try:
             deadline = time.monotonic() + TIMEOUT
@@ -97,18 +122,32 @@ def printed_steps(output: str) -> list[str]:
 def run_smoke(url: str, token: str, staff_token: str = '') -> subprocess.CompletedProcess:
     """As `make smoke` runs it: the tokens in the environment."""
     env = {**os.environ, 'TOKEN': token, 'STAFF_TOKEN': staff_token}
-    return subprocess.run([sys.executable, 'tools/smoke.py', url], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, 'tools/smoke.py', url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_smoke_walks_the_main_flow_against_make_run(local_service, customer_token,
-                                                     staff_token):
+def test_smoke_walks_the_main_flow_against_make_run(local_service, customer_token, staff_token):
     result = run_smoke(local_service, customer_token, staff_token)
 
     steps = printed_steps(result.stdout)
     assert result.returncode == 0, f'stopped after {steps}: {result.stderr}'
-    assert steps == ['health', 'catalog', 'create', 'read', 'list', 'cancel', 'history',
-                     'delete', 'gone']
+    assert steps == [
+        'health',
+        'catalog',
+        'create',
+        'read',
+        'list',
+        'cancel',
+        'history',
+        'delete',
+        'gone',
+    ]
     assert result.stdout.rstrip().endswith('OK: 9 steps')
 
 
@@ -124,20 +163,28 @@ def test_smoke_health_step_passes_against_make_run(local_service, customer_token
 def _staff_places_order_for_the_customer(base: str, staff_token: str) -> dict[str, Any]:
     """An order like the smoke's own, made without the catalog: staff prices it."""
     request = urllib.request.Request(
-        f'{base}/orders', method='POST',
-        data=json.dumps({'user_id': CUSTOMER_ID, 'items': [
-            {'product_id': 101, 'quantity': 1, 'price_at_order': 29.99}]}).encode(),
-        headers={'Authorization': f'Bearer {staff_token}', 'Content-Type': 'application/json'})
+        f'{base}/orders',
+        method='POST',
+        data=json.dumps(
+            {
+                'user_id': CUSTOMER_ID,
+                'items': [{'product_id': 101, 'quantity': 1, 'price_at_order': 29.99}],
+            }
+        ).encode(),
+        headers={'Authorization': f'Bearer {staff_token}', 'Content-Type': 'application/json'},
+    )
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         return json.loads(response.read())
 
 
 def test_smoke_steps_after_the_order_exists_pass_against_make_run(
-        local_service, customer_token, staff_token):
+    local_service, customer_token, staff_token
+):
     order = _staff_places_order_for_the_customer(local_service, staff_token)
     out = StringIO()
-    walk = smoke.Smoke(base_url=local_service, token=customer_token,
-                       staff_token=staff_token, out=out)
+    walk = smoke.Smoke(
+        base_url=local_service, token=customer_token, staff_token=staff_token, out=out
+    )
     walk.uncancelled.append(order['order_id'])
     walk.undeleted.append(order['order_id'])
 
@@ -154,18 +201,25 @@ def test_smoke_steps_after_the_order_exists_pass_against_make_run(
 
 # --- A stand-in that breaks one promise ---------------------------------------
 
-PRODUCT = {'product_id': 7, 'sku': 'MUG', 'name': 'Mug', 'unit_price': 29.99,
-           'currency': 'USD', 'active': True, 'stock': {'available': 3}}
+PRODUCT = {
+    'product_id': 7,
+    'sku': 'MUG',
+    'name': 'Mug',
+    'unit_price': 29.99,
+    'currency': 'USD',
+    'active': True,
+    'stock': {'available': 3},
+}
 
 
 class Shop(BaseHTTPRequestHandler):
     """Answers like the service, but prices the order wrong; records every request."""
+
     seen: list[tuple[str, str, Any]] = []
     idempotency_keys: list[str | None] = []
     no_catalog = False
 
-    def _answer(self, status: int, body: Any = None,
-                headers: dict[str, str] | None = None) -> None:
+    def _answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         raw = b'' if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
@@ -185,8 +239,13 @@ class Shop(BaseHTTPRequestHandler):
             self._answer(200, {'status': 'ok', 'database': 'ok'})
         elif self.path.startswith('/products') and self.no_catalog:
             # What API Gateway answers for a route it does not know.
-            self._answer(403, {'message': 'Authorization header requires \'Credential\' '
-                               f'parameter. Authorization={self.headers["Authorization"]}'})
+            self._answer(
+                403,
+                {
+                    'message': "Authorization header requires 'Credential' "
+                    f'parameter. Authorization={self.headers["Authorization"]}'
+                },
+            )
         elif self.path.startswith('/products'):
             self._answer(200, {'products': [PRODUCT], 'next_cursor': None})
         else:
@@ -195,9 +254,14 @@ class Shop(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.seen.append(('POST', self.path, self._body()))
         self.idempotency_keys.append(self.headers.get('Idempotency-Key'))
-        order = {'order_id': 5, 'status': 'pending', 'version': 1, 'currency': 'USD',
-                 'order_total': 19.99, 'items': [
-                     {'product_id': 7, 'quantity': 1, 'price_at_order': 19.99}]}
+        order = {
+            'order_id': 5,
+            'status': 'pending',
+            'version': 1,
+            'currency': 'USD',
+            'order_total': 19.99,
+            'items': [{'product_id': 7, 'quantity': 1, 'price_at_order': 19.99}],
+        }
         self._answer(201, order, {'Location': '/orders/5', 'ETag': '"1"'})
 
     def do_PUT(self) -> None:
@@ -231,8 +295,13 @@ def test_smoke_stops_at_the_first_broken_promise_and_cleans_up(mispricing_shop):
     assert result.returncode == 1
     assert 'priced 19.99, the catalog says 29.99' in result.stderr
     calls = [(method, path) for method, path, _ in Shop.seen]
-    assert calls == [('GET', '/health'), ('GET', '/products?page_size=100'),
-                     ('POST', '/orders'), ('PUT', '/orders/5'), ('DELETE', '/orders/5')]
+    assert calls == [
+        ('GET', '/health'),
+        ('GET', '/products?page_size=100'),
+        ('POST', '/orders'),
+        ('PUT', '/orders/5'),
+        ('DELETE', '/orders/5'),
+    ]
     create, cancel = Shop.seen[2][2], Shop.seen[3][2]
     assert create == {'items': [{'product_id': 7, 'quantity': 1}]}
     assert cancel == {'status': 'cancelled', 'reason': 'smoke test'}

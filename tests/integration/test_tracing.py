@@ -3,6 +3,7 @@ sampled trace header set, as Lambda sets them with `"xray": true`) serves a
 POST and a GET, and a fake X-Ray daemon on a UDP socket catches what the
 X-Ray SDK sends. Everywhere else in the tests tracing is off
 (POWERTOOLS_TRACE_DISABLED=true, tests/conftest.py)."""
+
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ from chalicelib import tracing
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = '1-5759e988-bd862e3fe1be46a994272793'
 
-CONTAINER = r'''
+CONTAINER = r"""
 import json, os
 from moto import mock_aws
 
@@ -37,7 +38,7 @@ with mock_aws():
         order_id = json.loads(created.body)['order_id']
         got = client.http.get(f'/orders/{order_id}', headers=headers)
         assert got.status_code == 200, got.body
-'''
+"""
 
 
 class FakeXrayDaemon:
@@ -71,22 +72,32 @@ def xray_daemon():
 
 
 def run_container(env):
-    return subprocess.run([sys.executable, '-c', CONTAINER], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, '-c', CONTAINER],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def lambda_env(xray_daemon, staff_token, **extra):
-    env = {name: value for name, value in os.environ.items()
-           if name != 'POWERTOOLS_TRACE_DISABLED'}
-    env.update(LAMBDA_TASK_ROOT=str(ROOT), AWS_LAMBDA_FUNCTION_NAME='orders-dev',
-               _X_AMZN_TRACE_ID=f'Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1',
-               AWS_XRAY_DAEMON_ADDRESS=xray_daemon.address, TEST_TOKEN=staff_token,
-               **extra)
+    env = {name: value for name, value in os.environ.items() if name != 'POWERTOOLS_TRACE_DISABLED'}
+    env.update(
+        LAMBDA_TASK_ROOT=str(ROOT),
+        AWS_LAMBDA_FUNCTION_NAME='orders-dev',
+        _X_AMZN_TRACE_ID=f'Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1',
+        AWS_XRAY_DAEMON_ADDRESS=xray_daemon.address,
+        TEST_TOKEN=staff_token,
+        **extra,
+    )
     return env
 
 
 def test_traced_invocations_have_handler_sql_and_sns_subsegments(
-        database, staff_token, xray_daemon):
+    database, staff_token, xray_daemon
+):
     container = run_container(lambda_env(xray_daemon, staff_token))
 
     assert container.returncode == 0, container.stderr[-3000:]
@@ -94,12 +105,16 @@ def test_traced_invocations_have_handler_sql_and_sns_subsegments(
     assert sent and {entity['trace_id'] for entity in sent} == {TRACE_ID}
     handlers = [entity for entity in sent if entity['name'] == '## handler']
     assert [h['annotations'] for h in handlers] == [
-        {'ColdStart': True, 'Service': 'orders'}, {'ColdStart': False, 'Service': 'orders'}]
+        {'ColdStart': True, 'Service': 'orders'},
+        {'ColdStart': False, 'Service': 'orders'},
+    ]
     handler_ids = {h['id'] for h in handlers}
     sql = [entity for entity in sent if 'sql' in entity]
     driver = 'sqlite3' if database.obj.__class__.__name__ == 'SqliteDatabase' else 'MySQL'
-    assert sql and all(entity['namespace'] == 'remote'
-                       and entity['sql']['database_type'] == driver for entity in sql)
+    assert sql and all(
+        entity['namespace'] == 'remote' and entity['sql']['database_type'] == driver
+        for entity in sql
+    )
     assert {entity['parent_id'] for entity in sql} <= handler_ids
     # Named by the client's endpoint prefix; X-Ray's map shows it as SNS.
     [sns] = [entity for entity in sent if entity['name'] == 'sns']
@@ -115,30 +130,43 @@ def test_log_lines_carry_the_trace_id_when_traced(database, staff_token, xray_da
     container = run_container(lambda_env(xray_daemon, staff_token))
 
     assert container.returncode == 0, container.stderr[-3000:]
-    lines = [json.loads(line) for line in container.stdout.splitlines()
-             if line.startswith('{"timestamp"')]
+    lines = [
+        json.loads(line)
+        for line in container.stdout.splitlines()
+        if line.startswith('{"timestamp"')
+    ]
     assert lines and {line['xray_trace_id'] for line in lines} == {TRACE_ID}
 
 
 def test_trace_disabled_sends_nothing_and_never_loads_the_xray_sdk(
-        database, staff_token, xray_daemon):
+    database, staff_token, xray_daemon
+):
     env = lambda_env(xray_daemon, staff_token, POWERTOOLS_TRACE_DISABLED='true')
     probe = CONTAINER + "\nimport sys\nassert 'aws_xray_sdk.core' not in sys.modules\n"
 
-    container = subprocess.run([sys.executable, '-c', probe], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=120)
+    container = subprocess.run(
+        [sys.executable, '-c', probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert container.returncode == 0, container.stderr[-3000:]
     assert xray_daemon.segments() == []
 
 
-@pytest.mark.parametrize('env, on', [
-    ({'LAMBDA_TASK_ROOT': '/var/task'}, True),
-    ({'LAMBDA_TASK_ROOT': '/var/task', 'POWERTOOLS_TRACE_DISABLED': 'true'}, False),
-    ({'LAMBDA_TASK_ROOT': '/var/task', 'POWERTOOLS_TRACE_DISABLED': '1'}, False),
-    ({'LAMBDA_TASK_ROOT': '/var/task', 'AWS_SAM_LOCAL': 'true'}, False),
-    ({'LAMBDA_TASK_ROOT': '/var/task', 'AWS_CHALICE_CLI_MODE': 'true'}, False),
-    ({}, False),
-])
+@pytest.mark.parametrize(
+    'env, on',
+    [
+        ({'LAMBDA_TASK_ROOT': '/var/task'}, True),
+        ({'LAMBDA_TASK_ROOT': '/var/task', 'POWERTOOLS_TRACE_DISABLED': 'true'}, False),
+        ({'LAMBDA_TASK_ROOT': '/var/task', 'POWERTOOLS_TRACE_DISABLED': '1'}, False),
+        ({'LAMBDA_TASK_ROOT': '/var/task', 'AWS_SAM_LOCAL': 'true'}, False),
+        ({'LAMBDA_TASK_ROOT': '/var/task', 'AWS_CHALICE_CLI_MODE': 'true'}, False),
+        ({}, False),
+    ],
+)
 def test_tracing_runs_only_in_lambda_and_not_when_disabled(env, on):
     assert tracing.active(env) is on

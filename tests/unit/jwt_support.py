@@ -1,6 +1,7 @@
 """Keys, key sets and tokens made in the tests: PyJWT mints the ordinary
 tokens (so the service is proven against a standard implementation), and
 `forge` builds the hostile ones PyJWT refuses to make."""
+
 import base64
 import functools
 import hashlib
@@ -44,22 +45,33 @@ def jwks_bytes(*entries):
 
 def public_pem(private_key):
     return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def claims(**overrides):
     """Claims of a valid customer ID token at NOW; None drops a claim."""
-    base = {'iss': ISSUER, 'aud': AUDIENCE, 'sub': 'user-sub-1', 'token_use': 'id',
-            'iat': NOW, 'exp': NOW + 3600, 'custom:user_id': '1'}
+    base = {
+        'iss': ISSUER,
+        'aud': AUDIENCE,
+        'sub': 'user-sub-1',
+        'token_use': 'id',
+        'iat': NOW,
+        'exp': NOW + 3600,
+        'custom:user_id': '1',
+    }
     base.update(overrides)
     return {name: value for name, value in base.items() if value is not None}
 
 
 def mint(payload=None, key=None, kid=KID, algorithm='RS256', headers=None):
     """A token signed by PyJWT (default: the JWKS key, RS256, valid claims)."""
-    return jwt.encode(claims() if payload is None else payload,
-                      rsa_key('main') if key is None else key,
-                      algorithm=algorithm, headers={'kid': kid, **(headers or {})})
+    return jwt.encode(
+        claims() if payload is None else payload,
+        rsa_key('main') if key is None else key,
+        algorithm=algorithm,
+        headers={'kid': kid, **(headers or {})},
+    )
 
 
 def b64(data):
@@ -77,7 +89,8 @@ def forge(header, payload, key=None, hmac_secret=None):
         signature = hmac.new(hmac_secret, signing_input, hashlib.sha256).digest()
     else:
         signature = (rsa_key('main') if key is None else key).sign(
-            signing_input, PKCS1v15(), SHA256())
+            signing_input, PKCS1v15(), SHA256()
+        )
     return f'{signing_input.decode()}.{b64(signature)}'
 
 
@@ -90,6 +103,7 @@ class FakeKeys:
 
     def key_for(self, kid):
         from chalicelib.errors import Unauthenticated
+
         self.asked.append(kid)
         if kid not in self.keys:
             raise Unauthenticated(f'no key {kid!r}')

@@ -1,11 +1,17 @@
 """Every cell of the role table, through the pure access rules."""
+
 import pytest
 
-from chalicelib.orders.access import (check_can_read, check_delete, check_status_change,
-                                     creation_owner, scope_for_list)
-from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity import Principal
+from chalicelib.orders.access import (
+    check_can_read,
+    check_delete,
+    check_status_change,
+    creation_owner,
+    scope_for_list,
+)
+from chalicelib.orders.lifecycle import STATUSES
 
 ADA = Principal('sub-ada', 'customer', user_id=1, email='ada@example.com')
 UNVERIFIED = Principal('sub-bob', 'customer', user_id=2, email=None)
@@ -16,6 +22,7 @@ OTHER_USER = 5
 
 
 # -- create -------------------------------------------------------------
+
 
 def test_customer_leaving_out_user_id_creates_for_themselves():
     assert creation_owner(ADA, None, None) == (1, 'ada@example.com')
@@ -78,6 +85,7 @@ def test_service_may_not_create():
 
 # -- read ---------------------------------------------------------------
 
+
 def test_customer_reads_their_own_order():
     assert check_can_read(ADA, 1) is None
 
@@ -95,6 +103,7 @@ def test_staff_and_service_read_any_order(principal):
 
 
 # -- list ---------------------------------------------------------------
+
 
 def test_customer_list_without_filter_is_scoped_to_themselves():
     assert scope_for_list(ADA, None) == 1
@@ -121,6 +130,7 @@ def test_staff_and_service_list_any_users_orders(principal):
 
 # -- status -------------------------------------------------------------
 
+
 def test_customer_may_cancel_their_own_order():
     assert check_status_change(ADA, 1, 'cancelled') is None
 
@@ -145,6 +155,7 @@ def test_staff_and_service_may_set_any_status(principal, status):
 
 # -- delete -------------------------------------------------------------
 
+
 def test_customer_deleting_their_own_order_is_forbidden():
     with pytest.raises(Forbidden):
         check_delete(ADA, 1)
@@ -162,4 +173,3 @@ def test_staff_may_delete_any_order():
 def test_service_may_not_delete():
     with pytest.raises(Forbidden):
         check_delete(SERVICE, OTHER_USER)
-

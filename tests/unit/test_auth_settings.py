@@ -29,13 +29,22 @@ def test_user_id_claim_and_staff_group_have_defaults():
 
 
 def test_every_auth_setting_can_be_overridden():
-    auth = settings_from({
-        'AUTH_ISSUER': ISSUER, 'AUTH_AUDIENCE': 'a',
-        'AUTH_JWKS_URL': 'file:///etc/orders/jwks.json',
-        'AUTH_USER_ID_CLAIM': 'custom:shop_id', 'AUTH_STAFF_GROUP': 'ops'}).auth
+    auth = settings_from(
+        {
+            'AUTH_ISSUER': ISSUER,
+            'AUTH_AUDIENCE': 'a',
+            'AUTH_JWKS_URL': 'file:///etc/orders/jwks.json',
+            'AUTH_USER_ID_CLAIM': 'custom:shop_id',
+            'AUTH_STAFF_GROUP': 'ops',
+        }
+    ).auth
 
     assert (auth.issuer, auth.jwks_url, auth.user_id_claim, auth.staff_group) == (
-        ISSUER, 'file:///etc/orders/jwks.json', 'custom:shop_id', 'ops')
+        ISSUER,
+        'file:///etc/orders/jwks.json',
+        'custom:shop_id',
+        'ops',
+    )
 
 
 def test_jwks_max_age_defaults_to_300_seconds_and_can_be_set():
@@ -48,8 +57,9 @@ def test_jwks_max_age_defaults_to_300_seconds_and_can_be_set():
 @pytest.mark.parametrize('value', ['0', '-5', '1.5', 'five'])
 def test_jwks_max_age_that_is_not_a_positive_whole_number_is_a_config_error(value):
     with pytest.raises(ConfigError, match='AUTH_JWKS_MAX_AGE_SECONDS'):
-        settings_from({'AUTH_ISSUER': ISSUER, 'AUTH_AUDIENCE': 'a',
-                       'AUTH_JWKS_MAX_AGE_SECONDS': value})
+        settings_from(
+            {'AUTH_ISSUER': ISSUER, 'AUTH_AUDIENCE': 'a', 'AUTH_JWKS_MAX_AGE_SECONDS': value}
+        )
 
 
 def test_unauthenticated_tells_the_client_nothing_of_the_reason():
@@ -66,4 +76,5 @@ def test_unauthenticated_without_a_token_says_one_is_required():
 
 def test_forbidden_carries_its_message():
     assert str(Forbidden('A customer may only cancel an order')) == (
-        'A customer may only cancel an order')
+        'A customer may only cancel an order'
+    )

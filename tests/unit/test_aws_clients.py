@@ -1,6 +1,7 @@
 """Requests give SNS one short attempt; the relay's client retries. Checked
 on the clients themselves, and by counting the connections a client opens to
 a server that hangs up on every request (no AWS, no waiting on timeouts)."""
+
 import socket
 import threading
 

@@ -1,5 +1,6 @@
 """The breaker in front of the request path's SNS calls, on a clock that
 moves only when the test says so."""
+
 from chalicelib.events.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 
 PROBE = 5.0

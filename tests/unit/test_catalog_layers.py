@@ -1,6 +1,7 @@
 """The catalog's place among the floors: orders may use the catalog, never
 the reverse; storage uses neither; the pure rules (pricing, stock rules, the
 status change) load nothing of storage, HTTP or AWS, even indirectly."""
+
 import ast
 import subprocess
 import sys
@@ -21,26 +22,63 @@ def imported_modules(path):
             yield from (f'{node.module}.{alias.name}' for alias in node.names)
 
 
-@pytest.mark.parametrize('package, forbidden', [
-    ('catalog', ('chalicelib.orders', 'chalicelib.payments', 'chalicelib.notify',
-                 'chalicelib.api', 'chalicelib.runtime', 'chalicelib.cli')),
-    ('storage', ('chalicelib.catalog',)),
-])
+@pytest.mark.parametrize(
+    'package, forbidden',
+    [
+        (
+            'catalog',
+            (
+                'chalicelib.orders',
+                'chalicelib.payments',
+                'chalicelib.notify',
+                'chalicelib.api',
+                'chalicelib.runtime',
+                'chalicelib.cli',
+            ),
+        ),
+        ('storage', ('chalicelib.catalog',)),
+    ],
+)
 def test_a_floor_never_imports_one_above_it(package, forbidden):
-    offending = {f'{path.name}: {module}' for path in (CHALICELIB / package).glob('*.py')
-                 for module in imported_modules(path) if module.startswith(forbidden)}
+    offending = {
+        f'{path.name}: {module}'
+        for path in (CHALICELIB / package).glob('*.py')
+        for module in imported_modules(path)
+        if module.startswith(forbidden)
+    }
 
     assert offending == set()
 
 
-@pytest.mark.parametrize('module', ['chalicelib.catalog.pricing',
-                                    'chalicelib.catalog.stock_rules',
-                                    'chalicelib.orders.changes', 'chalicelib.money'])
+@pytest.mark.parametrize(
+    'module',
+    [
+        'chalicelib.catalog.pricing',
+        'chalicelib.catalog.stock_rules',
+        'chalicelib.orders.changes',
+        'chalicelib.money',
+    ],
+)
 def test_pure_rules_load_no_storage_http_or_aws(module):
     loaded = subprocess.run(
         [sys.executable, '-c', f'import sys, {module}; print(" ".join(sys.modules))'],
-        capture_output=True, text=True, check=True).stdout.split()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
 
-    assert [name for name in loaded if name.startswith(
-        ('chalicelib.storage', 'peewee', 'pymysql', 'boto3', 'botocore.', 'chalice.',
-         'chalicelib.api'))] == []
+    assert [
+        name
+        for name in loaded
+        if name.startswith(
+            (
+                'chalicelib.storage',
+                'peewee',
+                'pymysql',
+                'boto3',
+                'botocore.',
+                'chalice.',
+                'chalicelib.api',
+            )
+        )
+    ] == []

@@ -2,6 +2,7 @@
 when it is missing (and only then), so the browser test runs on a fresh CI
 machine. apt-get, make and mariadb-admin are stand-ins that record their
 calls."""
+
 import os
 import subprocess
 from pathlib import Path
@@ -16,8 +17,11 @@ def stubs(tmp_path):
     calls = tmp_path / 'calls'
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
-    for name, line in {'apt-get': 'apt-get $*', 'make': 'make $* CI=$CI',
-                       'mariadb-admin': 'mariadb-admin $*'}.items():
+    for name, line in {
+        'apt-get': 'apt-get $*',
+        'make': 'make $* CI=$CI',
+        'mariadb-admin': 'mariadb-admin $*',
+    }.items():
         stub = bin_dir / name
         stub.write_text(f'#!/bin/sh\necho "{line}" >> {calls}\n')
         stub.chmod(0o755)
@@ -36,8 +40,10 @@ def test_ci_installs_chromium_when_it_is_missing_then_runs_the_tests(stubs, tmp_
     calls = run_ci(stubs, chromium=str(tmp_path / 'no-chromium-here'))
 
     installs = [call for call in calls if call.startswith('apt-get')]
-    assert installs == ['apt-get update -qq',
-                        'apt-get install -y -qq --no-install-recommends chromium']
+    assert installs == [
+        'apt-get update -qq',
+        'apt-get install -y -qq --no-install-recommends chromium',
+    ]
     assert calls[-1] == 'make test CI=true'
     assert calls.index(installs[-1]) < calls.index('make test CI=true')
 

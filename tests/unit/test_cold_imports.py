@@ -1,6 +1,7 @@
 """A cold start imports what a GET of one order needs and nothing more: what
 the rest needs is imported where it is used. Checked in a fresh interpreter
 by the modules it holds, never by a time."""
+
 import json
 import subprocess
 import sys
@@ -10,15 +11,29 @@ ROOT = Path(__file__).resolve().parents[2]
 # What each costs a cold start, on a quiet machine: marshmallow compiles an
 # email regex (about 27 ms), urllib.request brings http.client, email.parser
 # and ssl (about 23 ms); the others serve the notifier, AWS calls or migrations.
-NOT_AT_IMPORT = ['marshmallow', 'urllib.request', 'http.client', 'email.parser', 'jinja2',
-                 'boto3', 'playhouse.migrate', 'chalicelib.notify.notifier',
-                 'chalicelib.notify.mail']
+NOT_AT_IMPORT = [
+    'marshmallow',
+    'urllib.request',
+    'http.client',
+    'email.parser',
+    'jinja2',
+    'boto3',
+    'playhouse.migrate',
+    'chalicelib.notify.notifier',
+    'chalicelib.notify.mail',
+]
 
 
 def test_importing_the_app_loads_nothing_a_get_of_one_order_does_not_need():
-    loaded = json.loads(subprocess.run(
-        [sys.executable, '-c', 'import json, sys, app; print(json.dumps(sorted(sys.modules)))'],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, '-c', 'import json, sys, app; print(json.dumps(sorted(sys.modules)))'],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
 
     assert [name for name in NOT_AT_IMPORT if name in loaded] == []
     assert 'chalicelib.orders.service' in loaded  # the check looks at a real import

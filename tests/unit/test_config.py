@@ -14,13 +14,18 @@ def test_default_is_sqlite_under_data_with_auto_migrate():
     assert settings.sns_topic_arn is None
     assert (settings.log_level, settings.aws_region) == ('INFO', 'us-east-1')
     assert (settings.notify_queue, settings.notify_dlq) == (
-        'orders-notifications', 'orders-notifications-dlq')
+        'orders-notifications',
+        'orders-notifications-dlq',
+    )
 
 
-@pytest.mark.parametrize('url, path', [
-    ('sqlite:///relative/orders.db', 'relative/orders.db'),
-    ('sqlite:////absolute/orders.db', '/absolute/orders.db'),
-])
+@pytest.mark.parametrize(
+    'url, path',
+    [
+        ('sqlite:///relative/orders.db', 'relative/orders.db'),
+        ('sqlite:////absolute/orders.db', '/absolute/orders.db'),
+    ],
+)
 def test_sqlite_urls_keep_relative_and_absolute_paths(url, path):
     assert parse_database_url(url).path == path
 
@@ -29,7 +34,13 @@ def test_mysql_url_gives_every_part_with_escapes_decoded():
     db = parse_database_url('mysql://app:p%40ss@db.example.com:3307/shop')
 
     assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
-        'mysql', 'db.example.com', 3307, 'shop', 'app', 'p@ss')
+        'mysql',
+        'db.example.com',
+        3307,
+        'shop',
+        'app',
+        'p@ss',
+    )
 
 
 def test_database_url_wins_over_db_host():
@@ -65,8 +76,9 @@ def test_auto_migrate_can_be_switched_either_way():
 
 
 def test_tls_and_iam_auth_are_off_unless_asked_for_on_the_local_stage():
-    database = settings_from({'ENVIRONMENT': 'local', 'DB_HOST': 'db', 'DB_USER': 'u',
-                              'DB_PASSWORD': 'p'}).database
+    database = settings_from(
+        {'ENVIRONMENT': 'local', 'DB_HOST': 'db', 'DB_USER': 'u', 'DB_PASSWORD': 'p'}
+    ).database
 
     assert (database.ssl_ca, database.iam_auth, database.refusal) == ('', False, '')
 
@@ -80,61 +92,86 @@ def test_a_deployed_stage_reaching_db_host_without_db_ssl_ca_is_refused(stage):
 
 @pytest.mark.parametrize('value', ['off', 'OFF', ' off '])
 def test_db_ssl_ca_off_means_plaintext_on_purpose(value):
-    database = settings_from({'ENVIRONMENT': 'prod', 'DB_HOST': 'db',
-                              'DB_SSL_CA': value}).database
+    database = settings_from({'ENVIRONMENT': 'prod', 'DB_HOST': 'db', 'DB_SSL_CA': value}).database
 
     assert (database.ssl_ca, database.refusal) == ('', '')
 
 
 def test_a_database_url_is_never_refused_for_want_of_tls():
-    database = settings_from({'ENVIRONMENT': 'prod',
-                              'DATABASE_URL': 'mysql://u:p@db:3306/shop'}).database
+    database = settings_from(
+        {'ENVIRONMENT': 'prod', 'DATABASE_URL': 'mysql://u:p@db:3306/shop'}
+    ).database
 
     assert database.refusal == ''
 
 
 def test_a_relative_db_ssl_ca_is_a_file_of_the_package():
-    database = settings_from({'DB_HOST': 'db',
-                              'DB_SSL_CA': 'chalicelib/certs/global-bundle.pem'}).database
+    database = settings_from(
+        {'DB_HOST': 'db', 'DB_SSL_CA': 'chalicelib/certs/global-bundle.pem'}
+    ).database
 
     assert database.ssl_ca == str(PACKAGE_ROOT / 'chalicelib' / 'certs' / 'global-bundle.pem')
     assert database.refusal == ''
 
 
-@pytest.mark.parametrize('env', [
-    {'DB_HOST': 'db', 'DB_USER': 'u', 'DB_SECRET_ARN': 'arn:x'},
-    {'DATABASE_URL': 'mysql://u:p@db:3306/shop'},
-])
+@pytest.mark.parametrize(
+    'env',
+    [
+        {'DB_HOST': 'db', 'DB_USER': 'u', 'DB_SECRET_ARN': 'arn:x'},
+        {'DATABASE_URL': 'mysql://u:p@db:3306/shop'},
+    ],
+)
 def test_db_ssl_ca_applies_to_either_way_of_naming_the_server(env):
     database = settings_from({**env, 'DB_SSL_CA': ' /opt/rds-global-bundle.pem '}).database
 
     assert database.ssl_ca == '/opt/rds-global-bundle.pem'
 
 
-@pytest.mark.parametrize('value, expected', [
-    ('true', True), ('TRUE', True), ('1', True), ('yes', True),
-    ('false', False), ('0', False), ('', False)])
+@pytest.mark.parametrize(
+    'value, expected',
+    [
+        ('true', True),
+        ('TRUE', True),
+        ('1', True),
+        ('yes', True),
+        ('false', False),
+        ('0', False),
+        ('', False),
+    ],
+)
 def test_db_iam_auth_reads_the_usual_spellings_of_a_flag(value, expected):
-    settings = settings_from({'DB_HOST': 'db', 'DB_USER': 'orders_app',
-                              'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': value})
+    settings = settings_from(
+        {'DB_HOST': 'db', 'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': value}
+    )
 
     assert settings.database.iam_auth is expected
 
 
 def test_iam_auth_with_a_ca_and_a_user_is_accepted():
-    database = settings_from({'DB_HOST': 'proxy.example.com', 'DB_USER': 'orders_app',
-                              'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}).database
+    database = settings_from(
+        {
+            'DB_HOST': 'proxy.example.com',
+            'DB_USER': 'orders_app',
+            'DB_SSL_CA': '/ca.pem',
+            'DB_IAM_AUTH': 'true',
+        }
+    ).database
 
     assert (database.iam_auth, database.user, database.password) == (True, 'orders_app', '')
 
 
-@pytest.mark.parametrize('env, says', [
-    ({'DB_USER': 'orders_app'}, 'DB_SSL_CA'),
-    ({'DB_SSL_CA': '/ca.pem'}, 'DB_USER'),
-    ({'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_PASSWORD': 'p'}, 'DB_PASSWORD'),
-    ({'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_SECRET_ARN': 'arn:x'},
-     'DB_SECRET_ARN'),
-])
+@pytest.mark.parametrize(
+    'env, says',
+    [
+        ({'DB_USER': 'orders_app'}, 'DB_SSL_CA'),
+        ({'DB_SSL_CA': '/ca.pem'}, 'DB_USER'),
+        ({'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_PASSWORD': 'p'}, 'DB_PASSWORD'),
+        (
+            {'DB_USER': 'orders_app', 'DB_SSL_CA': '/ca.pem', 'DB_SECRET_ARN': 'arn:x'},
+            'DB_SECRET_ARN',
+        ),
+    ],
+)
 def test_iam_auth_refuses_a_configuration_it_cannot_sign_in_with_and_says_why(env, says):
     with pytest.raises(ConfigError, match=says):
         settings_from({'DB_HOST': 'db', 'DB_IAM_AUTH': 'true', **env})
@@ -158,7 +195,9 @@ def test_sqlite_ignores_the_server_only_settings():
 def test_tracking_url_hosts_are_off_by_default_and_read_as_a_list():
     assert settings_from({}).tracking_url_hosts == ()
     assert settings_from({'TRACKING_URL_HOSTS': ' DHL.com, ups.com. ,,'}).tracking_url_hosts == (
-        'dhl.com', 'ups.com')
+        'dhl.com',
+        'ups.com',
+    )
 
 
 def test_currency_and_payment_window_default_to_usd_and_one_hour():

@@ -1,14 +1,20 @@
 """Where the service's database user and password come from, with fakes for
 Secrets Manager and the RDS signer and a clock the test moves."""
+
 import json
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.config import settings_from
-from chalicelib.storage.credentials import (SECRET_TTL, CredentialsUnavailable,
-                                            FixedCredentials, IamAuthToken,
-                                            SecretCredentials, credentials_for)
+from chalicelib.storage.credentials import (
+    SECRET_TTL,
+    CredentialsUnavailable,
+    FixedCredentials,
+    IamAuthToken,
+    SecretCredentials,
+    credentials_for,
+)
 
 ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/prod/db-AbCdEf'
 
@@ -41,9 +47,15 @@ def secret_credentials(secrets, clock):
 
 
 def denied():
-    return ClientError({'Error': {'Code': 'AccessDeniedException',
-                                  'Message': 'not authorized to read the secret'}},
-                       'GetSecretValue')
+    return ClientError(
+        {
+            'Error': {
+                'Code': 'AccessDeniedException',
+                'Message': 'not authorized to read the secret',
+            }
+        },
+        'GetSecretValue',
+    )
 
 
 def test_the_secret_is_read_on_first_use_and_kept_until_its_ttl():
@@ -74,11 +86,16 @@ def test_renew_reads_the_secret_at_once_and_says_whether_it_changed():
     assert len(secrets.reads) == 3
 
 
-@pytest.mark.parametrize('failure, says', [
-    (denied(), 'ClientError AccessDeniedException'),
-    (EndpointConnectionError(endpoint_url='https://secretsmanager.eu-west-1.amazonaws.com'),
-     'EndpointConnectionError'),
-])
+@pytest.mark.parametrize(
+    'failure, says',
+    [
+        (denied(), 'ClientError AccessDeniedException'),
+        (
+            EndpointConnectionError(endpoint_url='https://secretsmanager.eu-west-1.amazonaws.com'),
+            'EndpointConnectionError',
+        ),
+    ],
+)
 def test_a_secrets_manager_failure_is_credentials_unavailable_naming_its_cause(failure, says):
     secrets = FakeSecretsManager()
     secrets.failure = failure
@@ -124,14 +141,25 @@ def test_an_iam_token_is_signed_for_every_connection_and_renew_adds_nothing():
 
     assert token.get() == ('orders_app', 'token-1')
     assert token.get() == ('orders_app', 'token-2')
-    assert signer.calls == [{'DBHostname': 'proxy.example.com', 'Port': 3306,
-                             'DBUsername': 'orders_app', 'Region': 'eu-west-1'}] * 2
+    assert (
+        signer.calls
+        == [
+            {
+                'DBHostname': 'proxy.example.com',
+                'Port': 3306,
+                'DBUsername': 'orders_app',
+                'Region': 'eu-west-1',
+            }
+        ]
+        * 2
+    )
     assert token.renew() is False
 
 
 def test_each_configuration_gets_its_source_of_credentials():
-    iam = settings_from({'DB_HOST': 'db', 'DB_USER': 'u', 'DB_SSL_CA': '/ca.pem',
-                         'DB_IAM_AUTH': 'true'})
+    iam = settings_from(
+        {'DB_HOST': 'db', 'DB_USER': 'u', 'DB_SSL_CA': '/ca.pem', 'DB_IAM_AUTH': 'true'}
+    )
     secret = settings_from({'DB_HOST': 'db', 'DB_SECRET_ARN': ARN})
     fixed = settings_from({'DB_HOST': 'db', 'DB_USER': 'u', 'DB_PASSWORD': 'p'})
 

@@ -2,6 +2,7 @@
 connection and is retried, a broken connection is dropped, no spare
 connection is a 503 of its own. No database: errors are built as peewee
 re-raises PyMySQL's, and the connection is a fake that records."""
+
 import json
 
 import peewee
@@ -32,16 +33,19 @@ def test_the_code_and_class_are_read_through_peewees_wrapping():
     error = mysql_error(2003, "Can't connect to MySQL server on 'db'")
 
     assert connection.error_code(error) == 2003
-    assert connection.describe(error) == \
-        "OperationalError 2003: Can't connect to MySQL server on 'db'"
+    assert (
+        connection.describe(error) == "OperationalError 2003: Can't connect to MySQL server on 'db'"
+    )
     assert connection.error_code(peewee.OperationalError('no code')) is None
 
 
 def test_a_credentials_failure_is_described_by_its_aws_cause():
     error = as_peewee(CredentialsUnavailable('ClientError ResourceNotFoundException: gone'))
 
-    assert connection.describe(error) == \
-        'CredentialsUnavailable ClientError ResourceNotFoundException: gone'
+    assert (
+        connection.describe(error)
+        == 'CredentialsUnavailable ClientError ResourceNotFoundException: gone'
+    )
 
 
 @pytest.mark.parametrize('code', [2003, 2006, 2013, 2055, 1045])
@@ -82,6 +86,7 @@ def failing(*errors):
         if len(calls) <= len(errors):
             raise errors[len(calls) - 1]
         return 'committed'
+
     return transaction, calls
 
 
@@ -90,8 +95,12 @@ def test_a_deadlock_runs_the_transaction_once_more(logged, discarded):
 
     assert transaction() == 'committed'
     assert len(calls) == 2 and discarded == []
-    assert logged.lines == [('WARNING', 'Database busy (OperationalError 1213: Deadlock found): '
-                                  'running the transaction again')]
+    assert logged.lines == [
+        (
+            'WARNING',
+            'Database busy (OperationalError 1213: Deadlock found): running the transaction again',
+        )
+    ]
 
 
 def test_busy_twice_answers_database_busy_keeping_the_connection(logged, discarded):
@@ -116,9 +125,9 @@ def test_a_retried_transaction_counts_as_a_transaction_retry(logged, discarded, 
 
     transaction()
 
-    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-              if '"_aws"' in line]
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert line['_aws']['CloudWatchMetrics'][0]['Metrics'] == [
-        {'Name': 'TransactionRetries', 'Unit': 'Count'}]
+        {'Name': 'TransactionRetries', 'Unit': 'Count'}
+    ]
     assert line['_aws']['CloudWatchMetrics'][0]['Namespace'] == 'OrdersService'
     assert line['TransactionRetries'] == [1.0]

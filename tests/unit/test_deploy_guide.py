@@ -1,6 +1,7 @@
 """What docs/deploy.md tells an operator to run to set up Cognito keeps the
 shop's user id out of users' hands: the commands are read from the guide's
 shell blocks and checked as Cognito would take them."""
+
 from __future__ import annotations
 
 import re
@@ -63,12 +64,16 @@ def test_the_user_id_is_set_when_the_user_is_created_never_updated():
 
 
 def test_a_user_facing_client_names_what_it_writes_and_not_the_user_id():
-    clients = [client for client in subcommand('create-user-pool-client')
-               if 'client_credentials' not in client.get('--allowed-o-auth-flows', [])]
+    clients = [
+        client
+        for client in subcommand('create-user-pool-client')
+        if 'client_credentials' not in client.get('--allowed-o-auth-flows', [])
+    ]
 
-    assert clients, 'the guide shows how to make the shop\'s app client'
+    assert clients, "the guide shows how to make the shop's app client"
     for client in clients:
         assert client.get('--write-attributes'), 'without a list a client writes every attribute'
         assert USER_ID not in client['--write-attributes']
-        assert not any(scope.startswith('orders/')
-                       for scope in client.get('--allowed-o-auth-scopes', []))
+        assert not any(
+            scope.startswith('orders/') for scope in client.get('--allowed-o-auth-scopes', [])
+        )

@@ -19,8 +19,7 @@ def issuer(tmp_path):
 
 
 def authenticate(issuer, token, now=NOW + 60):
-    return Authenticator(issuer.auth_settings(), clock=lambda: now).authenticate(
-        f'Bearer {token}')
+    return Authenticator(issuer.auth_settings(), clock=lambda: now).authenticate(f'Bearer {token}')
 
 
 def test_first_use_makes_a_private_key_only_its_owner_can_read(issuer):
@@ -79,8 +78,14 @@ def test_tokens_verify_with_pyjwt_against_the_published_jwks(issuer):
     token = issuer.mint(user_id=5, now=NOW)
     [key] = json.loads(issuer.jwks_path.read_text())['keys']
 
-    decoded = jwt.decode(token, jwt.PyJWK(key).key, algorithms=['RS256'], audience=AUDIENCE,
-                         issuer=ISSUER, options={'verify_exp': False, 'verify_iat': False})
+    decoded = jwt.decode(
+        token,
+        jwt.PyJWK(key).key,
+        algorithms=['RS256'],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={'verify_exp': False, 'verify_iat': False},
+    )
     assert decoded['custom:user_id'] == '5'
 
 
@@ -103,8 +108,9 @@ def test_main_takes_empty_values_as_not_given(tmp_path, capsys):
     assert claims['cognito:groups'] == ['staff'] and 'email' not in claims
 
 
-@pytest.mark.parametrize('argv', [[], ['--user-id', 'x'], ['--user-id', '0'],
-                                  ['--user-id', '1', '--role', 'admin']])
+@pytest.mark.parametrize(
+    'argv', [[], ['--user-id', 'x'], ['--user-id', '0'], ['--user-id', '1', '--role', 'admin']]
+)
 def test_main_refuses_what_makes_no_valid_token(tmp_path, argv):
     with pytest.raises(SystemExit) as exited:
         main([*argv, '--dir', str(tmp_path)])
@@ -114,8 +120,19 @@ def test_main_refuses_what_makes_no_valid_token(tmp_path, argv):
 
 def test_module_runs_as_a_command_and_prints_one_token(tmp_path):
     completed = subprocess.run(
-        [sys.executable, '-m', 'chalicelib.identity.dev_issuer', '--role', 'service',
-         '--dir', str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            '-m',
+            'chalicelib.identity.dev_issuer',
+            '--role',
+            'service',
+            '--dir',
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
     assert completed.stdout.count('.') == 2 and completed.stderr == ''

@@ -1,25 +1,30 @@
 """The order rules: exact totals (money.py), the lifecycle (orders/lifecycle.py)
 and which event a change publishes (events/messages.py). No database."""
+
 import json
 from decimal import Decimal
 from itertools import product
 
 import pytest
 
-from chalicelib.events import messages
 from chalicelib import money
-from chalicelib.orders import lifecycle, payment
 from chalicelib.errors import TransitionForbidden
+from chalicelib.events import messages
+from chalicelib.orders import lifecycle, payment
 
 # The contract's lifecycle diagram, arrow by arrow.
 ARROWS = {
-    ('pending', 'paid'), ('pending', 'shipped'), ('pending', 'cancelled'),
-    ('paid', 'shipped'), ('paid', 'cancelled'),
+    ('pending', 'paid'),
+    ('pending', 'shipped'),
+    ('pending', 'cancelled'),
+    ('paid', 'shipped'),
+    ('paid', 'cancelled'),
     ('shipped', 'delivered'),
 }
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
-FORBIDDEN = sorted((a, b) for a, b in product(STATUSES, STATUSES)
-                   if a != b and (a, b) not in ARROWS)
+FORBIDDEN = sorted(
+    (a, b) for a, b in product(STATUSES, STATUSES) if a != b and (a, b) not in ARROWS
+)
 
 
 def line(quantity, price):
@@ -27,6 +32,7 @@ def line(quantity, price):
 
 
 # -- order_total ----------------------------------------------------------------
+
 
 def test_order_total_is_exact_decimal_arithmetic():
     total = money.order_total([line(3, '0.10'), line(1, '0.20')])
@@ -69,6 +75,7 @@ def test_order_total_handles_many_lines_without_rounding():
 
 
 # -- lifecycle ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize('current,new', sorted(ARROWS))
 def test_every_lifecycle_arrow_is_allowed_and_changes_the_order(current, new):
@@ -125,6 +132,7 @@ def test_transition_forbidden_carries_no_field_errors():
 
 # -- events ---------------------------------------------------------------------
 
+
 def test_status_change_to_shipped_is_an_order_shipped_event():
     assert messages.type_for_status('shipped') == 'order_shipped'
 
@@ -138,19 +146,31 @@ def test_any_other_status_change_is_an_order_updated_event(status):
     assert messages.type_for_status(status) == 'order_updated'
 
 
-@pytest.mark.parametrize('paid, refunded, due', [
-    ('109.97', '0.00', '109.97'), ('0.00', '0.00', '0.00'), ('109.97', '10.00', '99.97'),
-    ('109.97', '109.97', '0.00')])
+@pytest.mark.parametrize(
+    'paid, refunded, due',
+    [
+        ('109.97', '0.00', '109.97'),
+        ('0.00', '0.00', '0.00'),
+        ('109.97', '10.00', '99.97'),
+        ('109.97', '109.97', '0.00'),
+    ],
+)
 def test_a_cancellation_owes_what_was_paid_and_not_yet_refunded(paid, refunded, due):
     owed = payment.refund_due(Decimal(paid), Decimal(refunded))
 
     assert owed == Decimal(due) and isinstance(owed, Decimal)
 
 
-@pytest.mark.parametrize('paid, refunded, status', [
-    ('0.00', '0.00', 'unpaid'), ('109.97', '0.00', 'paid'),
-    ('109.97', '10.00', 'partially_refunded'), ('109.97', '109.97', 'refunded'),
-    ('2400', '0', 'paid')])
+@pytest.mark.parametrize(
+    'paid, refunded, status',
+    [
+        ('0.00', '0.00', 'unpaid'),
+        ('109.97', '0.00', 'paid'),
+        ('109.97', '10.00', 'partially_refunded'),
+        ('109.97', '109.97', 'refunded'),
+        ('2400', '0', 'paid'),
+    ],
+)
 def test_payment_status_follows_from_the_amounts(paid, refunded, status):
     assert payment.payment_status(Decimal(paid), Decimal(refunded)) == status
 
@@ -159,8 +179,10 @@ def test_cancellation_details_send_the_refund_as_a_json_number_and_the_reason():
     details = messages.cancelled_details(Decimal('0.30'), 'changed my mind')
 
     assert json.dumps(details) == '{"refund_due": 0.3, "reason": "changed my mind"}'
-    assert json.dumps(messages.cancelled_details(Decimal('0.00'), None)) == \
-        '{"refund_due": 0.0, "reason": null}'
+    assert (
+        json.dumps(messages.cancelled_details(Decimal('0.00'), None))
+        == '{"refund_due": 0.0, "reason": null}'
+    )
 
 
 def test_every_event_type_has_the_contracts_sns_subject():

@@ -1,4 +1,5 @@
 """Path ids and If-Match, as every resource of the API reads them."""
+
 import pytest
 
 from chalicelib.api.http import expected_version, path_id
@@ -8,7 +9,7 @@ from chalicelib.ids import MAX_ID
 
 def test_the_largest_id_is_what_a_bigint_column_holds():
     # Every test takes the limit from the service; this pins it to the contract's 2^63 - 1.
-    assert MAX_ID == 2 ** 63 - 1
+    assert MAX_ID == 2**63 - 1
 
 
 @pytest.mark.parametrize('value', ['1', '42', str(MAX_ID)])
@@ -16,8 +17,9 @@ def test_path_id_accepts_positive_integers_up_to_2_63_minus_1(value):
     assert path_id(value) == int(value)
 
 
-@pytest.mark.parametrize('value', ['abc', '0', '-1', '1.5', str(MAX_ID + 1), '', ' 1',
-                                   '1e3', '+1', str(10 ** 30)])
+@pytest.mark.parametrize(
+    'value', ['abc', '0', '-1', '1.5', str(MAX_ID + 1), '', ' 1', '1e3', '+1', str(10**30)]
+)
 def test_path_id_refuses_anything_but_a_positive_integer(value):
     with pytest.raises(InvalidInput) as raised:
         path_id(value)
@@ -40,8 +42,11 @@ def test_path_id_errors_say_what_marshmallow_said():
         path_id(str(MAX_ID + 1))
 
     assert not_a_number.value.errors == {'order_id': ['Not a valid integer.']}
-    assert too_large.value.errors == {'order_id': [
-        'Must be greater than or equal to 1 and less than or equal to 9223372036854775807.']}
+    assert too_large.value.errors == {
+        'order_id': [
+            'Must be greater than or equal to 1 and less than or equal to 9223372036854775807.'
+        ]
+    }
 
 
 def test_if_match_names_the_resource_it_expects_a_tag_of():

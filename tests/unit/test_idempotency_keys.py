@@ -1,4 +1,5 @@
 """An Idempotency-Key is scoped to the principal that sent it."""
+
 from chalicelib.identity import Principal
 from chalicelib.orders.idempotency import scoped_key
 
@@ -23,5 +24,6 @@ def test_scoped_key_is_64_hex_characters_whatever_the_lengths():
 
 
 def test_sub_and_key_cannot_be_shifted_into_each_other():
-    assert (scoped_key(Principal('ab', 'service'), 'c')
-            != scoped_key(Principal('a', 'service'), 'bc'))
+    assert scoped_key(Principal('ab', 'service'), 'c') != scoped_key(
+        Principal('a', 'service'), 'bc'
+    )

@@ -7,11 +7,22 @@ from chalicelib.config import AuthSettings, settings_from
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity import Authenticator, Principal, Refuser, build_authenticator
 from chalicelib.identity.jwks import JwksCache
-from tests.unit.jwt_support import (AUDIENCE, ISSUER, KID, NOW, CountingFetch, FakeClock,
-                                    jwk, jwks_bytes, mint, rsa_key)
+from tests.unit.jwt_support import (
+    AUDIENCE,
+    ISSUER,
+    KID,
+    NOW,
+    CountingFetch,
+    FakeClock,
+    jwk,
+    jwks_bytes,
+    mint,
+    rsa_key,
+)
 
-AUTH = AuthSettings(issuer=ISSUER, audiences=(AUDIENCE,),
-                    jwks_url='https://issuer.example/jwks.json')
+AUTH = AuthSettings(
+    issuer=ISSUER, audiences=(AUDIENCE,), jwks_url='https://issuer.example/jwks.json'
+)
 
 
 @pytest.fixture
@@ -39,7 +50,8 @@ def refusal(authenticator, header):
 
 def test_valid_bearer_token_gives_the_principal(authenticator):
     assert authenticator.authenticate(f'Bearer {mint()}') == Principal(
-        'user-sub-1', 'customer', 1, None)
+        'user-sub-1', 'customer', 1, None
+    )
 
 
 def test_bearer_scheme_is_case_insensitive(authenticator):
@@ -51,8 +63,7 @@ def test_missing_header_is_unauthenticated_with_no_token_sent(authenticator, hea
     assert refusal(authenticator, header).token_sent is False
 
 
-def test_other_scheme_counts_as_no_token_and_its_credentials_stay_out_of_the_reason(
-        authenticator):
+def test_other_scheme_counts_as_no_token_and_its_credentials_stay_out_of_the_reason(authenticator):
     exc = refusal(authenticator, 'Basic dXNlcjpodW50ZXIy')
 
     assert exc.token_sent is False and 'dXNlcjpodW50ZXIy' not in exc.reason
@@ -85,8 +96,10 @@ def test_not_configured_outside_the_local_stage_refuses_everything_and_logs_why(
 
     assert isinstance(authenticator, Refuser) and 'AUTH_ISSUER' in exc.reason
     assert exc.token_sent is True
-    assert any(record.levelno == logging.ERROR and 'AUTH_ISSUER' in record.getMessage()
-               for record in log_records)
+    assert any(
+        record.levelno == logging.ERROR and 'AUTH_ISSUER' in record.getMessage()
+        for record in log_records
+    )
 
 
 def test_not_configured_refusal_still_tells_whether_a_token_was_sent():
@@ -97,10 +110,12 @@ def test_not_configured_refusal_still_tells_whether_a_token_was_sent():
 
 def test_local_stage_without_issuer_accepts_the_development_issuers_tokens(tmp_path):
     from chalicelib.identity.dev_issuer import DevIssuer
+
     token = DevIssuer(tmp_path).mint(user_id=4, role='staff', now=NOW)
 
-    authenticator = build_authenticator(settings_from({'ENVIRONMENT': 'local'}),
-                                        dev_issuer_dir=tmp_path)
+    authenticator = build_authenticator(
+        settings_from({'ENVIRONMENT': 'local'}), dev_issuer_dir=tmp_path
+    )
     authenticator.clock = lambda: NOW
 
     assert authenticator.authenticate(f'Bearer {token}').role == 'staff'
@@ -108,13 +123,21 @@ def test_local_stage_without_issuer_accepts_the_development_issuers_tokens(tmp_p
 
 def test_configured_issuer_wins_over_the_development_issuer_on_the_local_stage(tmp_path):
     from chalicelib.identity.dev_issuer import DevIssuer
-    token = DevIssuer(tmp_path).mint(user_id=4, now=NOW)
-    settings = settings_from({'ENVIRONMENT': 'local', 'AUTH_ISSUER': ISSUER,
-                              'AUTH_AUDIENCE': AUDIENCE,
-                              'AUTH_JWKS_URL': (tmp_path / 'jwks.json').as_uri()})
 
-    assert 'issuer' in refusal(build_authenticator(settings, dev_issuer_dir=tmp_path),
-                               f'Bearer {token}').reason
+    token = DevIssuer(tmp_path).mint(user_id=4, now=NOW)
+    settings = settings_from(
+        {
+            'ENVIRONMENT': 'local',
+            'AUTH_ISSUER': ISSUER,
+            'AUTH_AUDIENCE': AUDIENCE,
+            'AUTH_JWKS_URL': (tmp_path / 'jwks.json').as_uri(),
+        }
+    )
+
+    assert (
+        'issuer'
+        in refusal(build_authenticator(settings, dev_issuer_dir=tmp_path), f'Bearer {token}').reason
+    )
 
 
 def test_empty_audience_setting_refuses_every_token(log_records):
@@ -134,8 +157,9 @@ def test_plain_http_jwks_url_refuses_every_token():
 
 def test_module_authenticate_builds_once_from_the_settings(monkeypatch):
     built = []
-    monkeypatch.setattr(identity, 'build_authenticator',
-                        lambda settings: built.append(settings) or Refuser('test'))
+    monkeypatch.setattr(
+        identity, 'build_authenticator', lambda settings: built.append(settings) or Refuser('test')
+    )
     identity.reset()
     try:
         for _ in range(2):
@@ -161,8 +185,7 @@ def test_a_token_seen_before_is_not_verified_again_but_still_expires(monkeypatch
     keys = JwksCache(AUTH.jwks_url, fetch=fetch)
     verified = []
     verify = identity.verify_token
-    monkeypatch.setattr(identity, 'verify_token',
-                        lambda *args: verified.append(1) or verify(*args))
+    monkeypatch.setattr(identity, 'verify_token', lambda *args: verified.append(1) or verify(*args))
     authenticator = Authenticator(AUTH, keys=keys, clock=clock)
     header = f'Bearer {mint()}'  # valid from NOW for an hour
 
@@ -176,8 +199,9 @@ def test_a_token_seen_before_is_not_verified_again_but_still_expires(monkeypatch
 
 def test_a_token_seen_before_stops_working_once_its_key_is_withdrawn():
     monotonic = FakeClock()
-    fetch = CountingFetch(jwks_bytes(jwk(rsa_key('main'), KID)),
-                          jwks_bytes(jwk(rsa_key('rotated'), 'key-2')))
+    fetch = CountingFetch(
+        jwks_bytes(jwk(rsa_key('main'), KID)), jwks_bytes(jwk(rsa_key('rotated'), 'key-2'))
+    )
     keys = JwksCache(AUTH.jwks_url, fetch=fetch, clock=monotonic)
     authenticator = Authenticator(AUTH, keys=keys, clock=lambda: NOW)
     header = f'Bearer {mint()}'

@@ -1,5 +1,6 @@
 """The rules every request body shares (chalicelib/inputs.py) and the bound on
 an error answer (chalicelib/errors.py), without a database."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,13 +47,18 @@ def test_an_empty_list_is_refused_by_the_same_rule():
 
 
 def test_an_error_lists_at_most_100_problems_and_says_how_many_there_were():
-    problems = {'items': {index: {'quantity': ['bad'], 'product_id': ['bad']}
-                          for index in range(150)}}
+    problems = {
+        'items': {index: {'quantity': ['bad'], 'product_id': ['bad']} for index in range(150)}
+    }
 
     error = InvalidInput('Invalid order', problems)
 
-    kept = [message for entry in error.errors['items'].values()
-            for messages in entry.values() for message in messages]
+    kept = [
+        message
+        for entry in error.errors['items'].values()
+        for messages in entry.values()
+        for message in messages
+    ]
     assert len(kept) == MAX_PROBLEMS
     assert str(error) == 'Invalid order (300 problems; the first 100 are listed)'
 
@@ -112,9 +118,17 @@ def test_one_line_free_text_refuses_tabs_and_line_breaks(text):
         FreeText()(text)
 
 
-@pytest.mark.parametrize('text', [
-    'Déjà commandé 😅', 'می\u200cخواهم', '👨\u200d👩\u200d👧', 'שלום עליכם', '日本郵便',
-    'DHL <Express> & "Co"'])
+@pytest.mark.parametrize(
+    'text',
+    [
+        'Déjà commandé 😅',
+        'می\u200cخواهم',
+        '👨\u200d👩\u200d👧',
+        'שלום עליכם',
+        '日本郵便',
+        'DHL <Express> & "Co"',
+    ],
+)
 def test_free_text_allows_any_script_joiners_and_emoji(text):
     assert FreeText()(text) == text
     assert FreeText(multi_line=True)(text) == text

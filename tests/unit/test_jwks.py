@@ -5,8 +5,16 @@ import pytest
 
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache, JwksError, fetch_url, parse_jwks
-from tests.unit.jwt_support import (KID, ROTATED_KID, CountingFetch, FakeClock, ec_key,
-                                    jwk, jwks_bytes, rsa_key)
+from tests.unit.jwt_support import (
+    KID,
+    ROTATED_KID,
+    CountingFetch,
+    FakeClock,
+    ec_key,
+    jwk,
+    jwks_bytes,
+    rsa_key,
+)
 
 URL = 'https://issuer.example/.well-known/jwks.json'
 ONE_KEY = jwks_bytes(jwk(rsa_key('main'), KID))
@@ -194,23 +202,28 @@ def test_document_that_is_not_a_jwks_is_a_fetch_failure():
     assert 'JwksError' in raised.value.reason
 
 
-@pytest.mark.parametrize('entry', [
-    pytest.param({'use': 'enc'}, id='use-enc'),
-    pytest.param({'alg': 'RS512'}, id='alg-rs512'),
-    pytest.param({'kty': 'oct', 'k': 'c2VjcmV0'}, id='kty-oct'),
-    pytest.param({'n': 'not+base64/'}, id='modulus-not-base64url'),
-    pytest.param({'e': 5}, id='exponent-not-a-string'),
-    pytest.param({'kid': None}, id='no-kid'),
-])
+@pytest.mark.parametrize(
+    'entry',
+    [
+        pytest.param({'use': 'enc'}, id='use-enc'),
+        pytest.param({'alg': 'RS512'}, id='alg-rs512'),
+        pytest.param({'kty': 'oct', 'k': 'c2VjcmV0'}, id='kty-oct'),
+        pytest.param({'n': 'not+base64/'}, id='modulus-not-base64url'),
+        pytest.param({'e': 5}, id='exponent-not-a-string'),
+        pytest.param({'kid': None}, id='no-kid'),
+    ],
+)
 def test_keys_that_cannot_verify_rs256_are_skipped_and_the_others_kept(entry):
-    keys = parse_jwks(jwks_bytes(jwk(rsa_key('other'), **{'kid': 'odd', **entry}),
-                                 jwk(rsa_key('main'), KID)))
+    keys = parse_jwks(
+        jwks_bytes(jwk(rsa_key('other'), **{'kid': 'odd', **entry}), jwk(rsa_key('main'), KID))
+    )
 
     assert list(keys) == [KID]
 
 
 def test_ec_key_is_skipped():
     import jwt
+
     ec_entry = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key('ec').public_key()))
     ec_entry.update(kid='ec', use='sig')
 
@@ -219,6 +232,7 @@ def test_ec_key_is_skipped():
 
 def test_rsa_key_shorter_than_2048_bits_is_skipped():
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
     assert parse_jwks(jwks_bytes(jwk(weak, 'weak'))) == {}

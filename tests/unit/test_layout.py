@@ -13,6 +13,7 @@ and the pure rules import nothing from storage, HTTP or AWS, directly or
 through another module of the service. Every import counts, a lazy one inside
 a function too: it is a dependency all the same. Read from the source (AST),
 so no module is imported to check it."""
+
 import ast
 from pathlib import Path
 
@@ -22,27 +23,57 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Most specific prefix wins.
 FLOORS = {
-    'chalicelib.config': 1, 'chalicelib.clock': 1, 'chalicelib.errors': 1,
-    'chalicelib.logs': 1, 'chalicelib.metrics': 1, 'chalicelib.tracing': 1,
-    'chalicelib.aws': 1, 'chalicelib.ids': 1, 'chalicelib.lazy': 1, 'chalicelib.money': 1,
+    'chalicelib.config': 1,
+    'chalicelib.clock': 1,
+    'chalicelib.errors': 1,
+    'chalicelib.logs': 1,
+    'chalicelib.metrics': 1,
+    'chalicelib.tracing': 1,
+    'chalicelib.aws': 1,
+    'chalicelib.ids': 1,
+    'chalicelib.lazy': 1,
+    'chalicelib.money': 1,
     'chalicelib.inputs': 1,
     'chalicelib.identity': 2,
     'chalicelib.storage': 3,
     'chalicelib.events': 4,
-    'chalicelib.catalog': 5.0, 'chalicelib.orders': 5.1, 'chalicelib.payments': 5.2,
+    'chalicelib.catalog': 5.0,
+    'chalicelib.orders': 5.1,
+    'chalicelib.payments': 5.2,
     'chalicelib.notify': 6,
-    'chalicelib.runtime': 7, 'chalicelib.cli': 7,
+    'chalicelib.runtime': 7,
+    'chalicelib.cli': 7,
     'chalicelib.api': 8,
 }
 HTTP = 8
-PURE = ['chalicelib.clock', 'chalicelib.ids', 'chalicelib.orders.lifecycle',
-        'chalicelib.money', 'chalicelib.orders.access', 'chalicelib.orders.export',
-        'chalicelib.orders.paging', 'chalicelib.events.messages', 'chalicelib.events.breaker',
-        'chalicelib.identity.tokens', 'chalicelib.orders.changes', 'chalicelib.catalog.pricing',
-        'chalicelib.catalog.stock_rules', 'chalicelib.orders.payment',
-        'chalicelib.payments.rules']
-FORBIDDEN_IN_PURE = ('peewee', 'pymysql', 'boto3', 'botocore', 'chalice', 'chalicelib.storage',
-                     'chalicelib.aws', 'chalicelib.runtime', 'chalicelib.api')
+PURE = [
+    'chalicelib.clock',
+    'chalicelib.ids',
+    'chalicelib.orders.lifecycle',
+    'chalicelib.money',
+    'chalicelib.orders.access',
+    'chalicelib.orders.export',
+    'chalicelib.orders.paging',
+    'chalicelib.events.messages',
+    'chalicelib.events.breaker',
+    'chalicelib.identity.tokens',
+    'chalicelib.orders.changes',
+    'chalicelib.catalog.pricing',
+    'chalicelib.catalog.stock_rules',
+    'chalicelib.orders.payment',
+    'chalicelib.payments.rules',
+]
+FORBIDDEN_IN_PURE = (
+    'peewee',
+    'pymysql',
+    'boto3',
+    'botocore',
+    'chalice',
+    'chalicelib.storage',
+    'chalicelib.aws',
+    'chalicelib.runtime',
+    'chalicelib.api',
+)
 
 
 def path_of(module):
@@ -55,8 +86,10 @@ def is_ours(name):
 
 
 def modules():
-    return sorted('.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__')
-                  for path in (ROOT / 'chalicelib').rglob('*.py'))
+    return sorted(
+        '.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__')
+        for path in (ROOT / 'chalicelib').rglob('*.py')
+    )
 
 
 def imports_in(source):
@@ -65,9 +98,13 @@ def imports_in(source):
     lazy_import('a.b') is a.b."""
     names = set()
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == 'lazy_import' and node.args
-                and isinstance(node.args[0], ast.Constant)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == 'lazy_import'
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(node.args[0].value)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -113,33 +150,47 @@ def test_every_module_has_a_floor(module):
 @pytest.mark.parametrize('module', LAYERED)
 def test_a_module_imports_only_its_own_floor_or_below(module):
     floor = floor_of(module)
-    above = sorted(f'{name} (floor {floor_of(name)})' for name in imports_of(module)
-                   if is_ours(name) and floor_of(name) is not None and floor_of(name) > floor)
+    above = sorted(
+        f'{name} (floor {floor_of(name)})'
+        for name in imports_of(module)
+        if is_ours(name) and floor_of(name) is not None and floor_of(name) > floor
+    )
 
     assert above == [], f'{module} (floor {floor}) imports from above'
 
 
 def test_storage_never_imports_a_domain_package():
     domain = [prefix for prefix, floor in FLOORS.items() if 5 <= floor < 6]
-    bad = sorted(f'{module} -> {name}' for module in LAYERED if within(module, 'chalicelib.storage')
-                 for name in imports_of(module) if is_ours(name) and floor_of(name) != 1
-                 and any(within(name, prefix) for prefix in domain))
+    bad = sorted(
+        f'{module} -> {name}'
+        for module in LAYERED
+        if within(module, 'chalicelib.storage')
+        for name in imports_of(module)
+        if is_ours(name) and floor_of(name) != 1 and any(within(name, prefix) for prefix in domain)
+    )
 
     assert bad == []
 
 
 def test_events_never_import_orders():
-    bad = sorted(f'{module} -> {name}' for module in LAYERED if within(module, 'chalicelib.events')
-                 for name in imports_of(module) if is_ours(name) and floor_of(name) != 1
-                 and within(name, 'chalicelib.orders'))
+    bad = sorted(
+        f'{module} -> {name}'
+        for module in LAYERED
+        if within(module, 'chalicelib.events')
+        for name in imports_of(module)
+        if is_ours(name) and floor_of(name) != 1 and within(name, 'chalicelib.orders')
+    )
 
     assert bad == []
 
 
 @pytest.mark.parametrize('module', [m for m in LAYERED if floor_of(m) < HTTP])
 def test_nothing_below_the_http_floor_imports_chalice_or_the_api(module):
-    bad = sorted(name for name in imports_of(module)
-                 if within(name, 'chalice') or within(name, 'chalicelib.api'))
+    bad = sorted(
+        name
+        for name in imports_of(module)
+        if within(name, 'chalice') or within(name, 'chalicelib.api')
+    )
 
     assert bad == []
 
@@ -147,20 +198,31 @@ def test_nothing_below_the_http_floor_imports_chalice_or_the_api(module):
 @pytest.mark.parametrize('module', PURE)
 def test_pure_rules_import_no_storage_http_or_aws(module):
     assert path_of(module).exists(), f'{module} is gone: update PURE'
-    bad = sorted(name for name in reachable(module)
-                 if any(within(name, forbidden) for forbidden in FORBIDDEN_IN_PURE))
+    bad = sorted(
+        name
+        for name in reachable(module)
+        if any(within(name, forbidden) for forbidden in FORBIDDEN_IN_PURE)
+    )
 
     assert bad == []
 
 
 def test_a_lazy_import_from_above_is_seen():
     """The checks above can fail: an import inside a function counts."""
-    names = imports_in('def lazy():\n    from chalicelib.orders import service, lifecycle\n'
-                       '    from chalice import Response\n'
-                       "schemas = lazy_import('chalicelib.orders.schemas')\n")
+    names = imports_in(
+        'def lazy():\n    from chalicelib.orders import service, lifecycle\n'
+        '    from chalice import Response\n'
+        "schemas = lazy_import('chalicelib.orders.schemas')\n"
+    )
 
-    assert names == {'chalicelib.orders.service', 'chalicelib.orders.lifecycle', 'chalice',
-                     'chalicelib.orders.schemas'}
-    assert [name for name in sorted(names) if is_ours(name)
-            and floor_of(name) > floor_of('chalicelib.storage.fields')] == [
-        'chalicelib.orders.lifecycle', 'chalicelib.orders.schemas', 'chalicelib.orders.service']
+    assert names == {
+        'chalicelib.orders.service',
+        'chalicelib.orders.lifecycle',
+        'chalice',
+        'chalicelib.orders.schemas',
+    }
+    assert [
+        name
+        for name in sorted(names)
+        if is_ours(name) and floor_of(name) > floor_of('chalicelib.storage.fields')
+    ] == ['chalicelib.orders.lifecycle', 'chalicelib.orders.schemas', 'chalicelib.orders.service']

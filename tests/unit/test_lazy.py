@@ -1,4 +1,5 @@
 """lazy_import defers a module's import to the first name read from it."""
+
 import sys
 
 from chalicelib.lazy import lazy_import

@@ -1,5 +1,6 @@
 """metrics.emit: one EMF line on stdout per call, in the OrdersService
 namespace, with the stage (ENVIRONMENT) as its only dimension."""
+
 import json
 
 import pytest
@@ -13,6 +14,7 @@ def stage(monkeypatch):
     def use(name):
         monkeypatch.setenv('ENVIRONMENT', name)
         get_settings.cache_clear()
+
     yield use
     get_settings.cache_clear()
 
@@ -27,9 +29,13 @@ def test_a_metric_is_one_emf_line_with_the_stage_dimension(capsys, stage):
     metrics.emit('OrdersCreated', 1)
 
     [line] = emitted(capsys)
-    assert line['_aws']['CloudWatchMetrics'] == [{
-        'Namespace': 'OrdersService', 'Dimensions': [['stage']],
-        'Metrics': [{'Name': 'OrdersCreated', 'Unit': 'Count'}]}]
+    assert line['_aws']['CloudWatchMetrics'] == [
+        {
+            'Namespace': 'OrdersService',
+            'Dimensions': [['stage']],
+            'Metrics': [{'Name': 'OrdersCreated', 'Unit': 'Count'}],
+        }
+    ]
     assert isinstance(line['_aws']['Timestamp'], int)
     assert (line['stage'], line['OrdersCreated']) == ('prod', [1.0])
 
@@ -50,12 +56,14 @@ def test_a_unit_other_than_count_is_kept(capsys, stage):
 
     [line] = emitted(capsys)
     assert line['_aws']['CloudWatchMetrics'][0]['Metrics'] == [
-        {'Name': 'OutboxPendingAgeSeconds', 'Unit': 'Seconds'}]
+        {'Name': 'OutboxPendingAgeSeconds', 'Unit': 'Seconds'}
+    ]
     assert line['OutboxPendingAgeSeconds'] == [12.5]
 
 
 def test_a_unit_cloudwatch_does_not_know_is_refused(stage):
     from aws_lambda_powertools.metrics import MetricUnitError
+
     stage('dev')
 
     with pytest.raises(MetricUnitError):

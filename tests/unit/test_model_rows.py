@@ -1,6 +1,7 @@
 """storage/model_rows.py leans on three Peewee internals (`__no_default__`,
 `_dirty`, `__data__`) and on `_meta.sorted_fields`: these tests fail loudly
 the day a Peewee release changes any of them."""
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -38,16 +39,23 @@ def test_values_of_an_instance_are_its_fields_by_name_defaults_included():
 
     values = model_rows.values_of(order)
 
-    assert values == {'user_id': 7, 'order_total': Decimal('1.50'),
-                      'created_at': datetime(2026, 1, 1), 'status': 'pending', 'version': 1,
-                      'amount_paid': Decimal('0.00'), 'amount_refunded': Decimal('0.00')}
+    assert values == {
+        'user_id': 7,
+        'order_total': Decimal('1.50'),
+        'created_at': datetime(2026, 1, 1),
+        'status': 'pending',
+        'version': 1,
+        'amount_paid': Decimal('0.00'),
+        'amount_refunded': Decimal('0.00'),
+    }
     values['user_id'] = 8
     assert order.user_id == 7  # a copy
 
 
 def test_column_list_follows_the_declared_fields_with_an_optional_alias():
     assert model_rows.column_list(OrderItem) == (
-        'order_item_id, order_id, product_id, quantity, price_at_order, sku, name, holds_stock')
+        'order_item_id, order_id, product_id, quantity, price_at_order, sku, name, holds_stock'
+    )
     assert model_rows.column_list(OrderItem, 'i').startswith('i.order_item_id, i.order_id, ')
 
 

@@ -1,4 +1,5 @@
 """Currencies and minor units (chalicelib/money.py)."""
+
 from decimal import Decimal
 
 import pytest
@@ -6,9 +7,16 @@ import pytest
 from chalicelib import money
 
 
-@pytest.mark.parametrize('amount, currency, units', [
-    ('109.97', 'USD', 10997), ('0.01', 'EUR', 1), ('2400', 'JPY', 2400),
-    ('0', 'KRW', 0), ('99999999.99', 'USD', 9999999999)])
+@pytest.mark.parametrize(
+    'amount, currency, units',
+    [
+        ('109.97', 'USD', 10997),
+        ('0.01', 'EUR', 1),
+        ('2400', 'JPY', 2400),
+        ('0', 'KRW', 0),
+        ('99999999.99', 'USD', 9999999999),
+    ],
+)
 def test_amounts_convert_to_minor_units_and_back(amount, currency, units):
     assert money.to_minor_units(Decimal(amount), currency) == units
     assert money.from_minor_units(units, currency) == Decimal(amount)

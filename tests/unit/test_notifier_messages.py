@@ -1,22 +1,29 @@
 """Parsing queue messages and building emails: no database, no AWS."""
+
 import email
 import json
 from email import policy
 
 import pytest
 
-from chalicelib.notify import mail, senders
 from chalicelib.events.messages import UnknownMessage, parse_event
+from chalicelib.notify import mail, senders
 
-EVENT = {'event_id': 'e-1', 'event_type': 'order_created', 'order_id': 7, 'user_id': 1,
-         'user_email': 'ada@example.com', 'status': 'pending', 'order_total': 0.3,
-         'currency': 'USD',
-         'timestamp': '2026-11-25T10:00:00.000000Z'}
+EVENT = {
+    'event_id': 'e-1',
+    'event_type': 'order_created',
+    'order_id': 7,
+    'user_id': 1,
+    'user_email': 'ada@example.com',
+    'status': 'pending',
+    'order_total': 0.3,
+    'currency': 'USD',
+    'timestamp': '2026-11-25T10:00:00.000000Z',
+}
 
 
 def test_event_is_read_from_an_sns_envelope():
-    envelope = {'Type': 'Notification', 'Subject': 'Order Created',
-                'Message': json.dumps(EVENT)}
+    envelope = {'Type': 'Notification', 'Subject': 'Order Created', 'Message': json.dumps(EVENT)}
 
     assert parse_event(json.dumps(envelope)) == EVENT
 
@@ -25,13 +32,21 @@ def test_event_is_read_from_raw_delivery():
     assert parse_event(json.dumps(EVENT)) == EVENT
 
 
-@pytest.mark.parametrize('body', [
-    'not json', '[]', '{}', json.dumps({**EVENT, 'event_type': 'order_exploded'}),
-    json.dumps({**EVENT, 'order_id': '7'}), json.dumps({'Type': 'Notification'}),
-    json.dumps({'Type': 'Notification', 'Message': 'nope'}),
-    json.dumps({k: v for k, v in EVENT.items() if k != 'status'}),
-    json.dumps({**EVENT, 'order_total': '0.3'}), json.dumps({**EVENT, 'order_total': True}),
-])
+@pytest.mark.parametrize(
+    'body',
+    [
+        'not json',
+        '[]',
+        '{}',
+        json.dumps({**EVENT, 'event_type': 'order_exploded'}),
+        json.dumps({**EVENT, 'order_id': '7'}),
+        json.dumps({'Type': 'Notification'}),
+        json.dumps({'Type': 'Notification', 'Message': 'nope'}),
+        json.dumps({k: v for k, v in EVENT.items() if k != 'status'}),
+        json.dumps({**EVENT, 'order_total': '0.3'}),
+        json.dumps({**EVENT, 'order_total': True}),
+    ],
+)
 def test_anything_but_a_known_event_is_unknown(body):
     with pytest.raises(UnknownMessage):
         parse_event(body)
@@ -48,10 +63,13 @@ def test_confirmation_email_has_text_and_html_with_exact_total():
     assert '0.30' in parsed.get_body(('html',)).get_content()
 
 
-@pytest.mark.parametrize('event_type, status, subject', [
-    ('order_shipped', 'shipped', 'Order #7 has shipped'),
-    ('order_updated', 'cancelled', 'Order #7 is now cancelled'),
-])
+@pytest.mark.parametrize(
+    'event_type, status, subject',
+    [
+        ('order_shipped', 'shipped', 'Order #7 has shipped'),
+        ('order_updated', 'cancelled', 'Order #7 is now cancelled'),
+    ],
+)
 def test_each_event_type_has_its_subject(event_type, status, subject):
     message = mail.build_email({**EVENT, 'event_type': event_type, 'status': status}, 'a@b.c')
 
@@ -65,8 +83,9 @@ def test_deleted_orders_get_no_email():
 def test_markup_in_the_address_is_escaped_in_html_and_kept_in_text():
     hostile = {**EVENT, 'user_email': '"<b>x</b>"@example.com'}
 
-    parsed = email.message_from_bytes(mail.build_email(hostile, 'a@b.c').as_bytes(),
-                                      policy=policy.default)
+    parsed = email.message_from_bytes(
+        mail.build_email(hostile, 'a@b.c').as_bytes(), policy=policy.default
+    )
 
     html = parsed.get_body(('html',)).get_content()
     assert '<b>x</b>' not in html and '&lt;b&gt;x&lt;/b&gt;' in html
@@ -96,30 +115,42 @@ class RecordingSender:
 
 def sqs_event(*records):
     """An SQS event as Lambda hands it over: (message_id, body) per record."""
-    return {'Records': [{'messageId': message_id, 'receiptHandle': f'r-{message_id}',
-                         'body': body, 'attributes': {}, 'messageAttributes': {},
-                         'md5OfBody': '', 'eventSource': 'aws:sqs',
-                         'eventSourceARN':
-                             'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
-                         'awsRegion': 'us-east-1'}
-                        for message_id, body in records]}
+    return {
+        'Records': [
+            {
+                'messageId': message_id,
+                'receiptHandle': f'r-{message_id}',
+                'body': body,
+                'attributes': {},
+                'messageAttributes': {},
+                'md5OfBody': '',
+                'eventSource': 'aws:sqs',
+                'eventSourceARN': 'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
+                'awsRegion': 'us-east-1',
+            }
+            for message_id, body in records
+        ]
+    }
 
 
 def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
     from chalicelib.notify import notifier as notifier_module
+
     build_email = mail.build_email
 
     def exploding_build(event, sender):
         if event['event_id'] == 'e-2':
             raise RuntimeError('an error nobody planned for')
         return build_email(event, sender)
+
     monkeypatch.setattr(notifier_module.mail, 'build_email', exploding_build)
     monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
     sender = RecordingSender()
-    event = sqs_event(('m-1', json.dumps({**EVENT, 'event_id': 'e-1'})),
-                      ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})),
-                      ('m-3', json.dumps({**EVENT, 'event_id': 'e-3',
-                                          'user_email': 'bob@example.com'})))
+    event = sqs_event(
+        ('m-1', json.dumps({**EVENT, 'event_id': 'e-1'})),
+        ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})),
+        ('m-3', json.dumps({**EVENT, 'event_id': 'e-3', 'user_email': 'bob@example.com'})),
+    )
 
     result = notifier_module.Notifier(sender).handle_batch(event)
 
@@ -129,19 +160,37 @@ def test_an_unexpected_error_fails_only_its_own_record(monkeypatch):
 
 # -- shipping and cancellation emails ---------------------------------------------
 
-SHIPPED = {**EVENT, 'event_type': 'order_shipped', 'status': 'shipped', 'shipment': {
-    'carrier': 'DHL Express', 'tracking_number': 'JD-0142', 'shipped_at': EVENT['timestamp'],
-    'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en'}}
-CANCELLED = {**EVENT, 'event_type': 'order_cancelled', 'status': 'cancelled',
-             'order_total': 109.97, 'refund_due': 109.97, 'reason': 'Found it cheaper'}
+SHIPPED = {
+    **EVENT,
+    'event_type': 'order_shipped',
+    'status': 'shipped',
+    'shipment': {
+        'carrier': 'DHL Express',
+        'tracking_number': 'JD-0142',
+        'shipped_at': EVENT['timestamp'],
+        'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en',
+    },
+}
+CANCELLED = {
+    **EVENT,
+    'event_type': 'order_cancelled',
+    'status': 'cancelled',
+    'order_total': 109.97,
+    'refund_due': 109.97,
+    'reason': 'Found it cheaper',
+}
 HOSTILE = '"><script>alert(1)</script><a href="https://evil.example">'
 
 
 def bodies(event):
-    parsed = email.message_from_bytes(mail.build_email(event, 'a@b.c').as_bytes(),
-                                      policy=policy.default)
-    return (parsed['Subject'], parsed.get_body(('plain',)).get_content(),
-            parsed.get_body(('html',)).get_content())
+    parsed = email.message_from_bytes(
+        mail.build_email(event, 'a@b.c').as_bytes(), policy=policy.default
+    )
+    return (
+        parsed['Subject'],
+        parsed.get_body(('plain',)).get_content(),
+        parsed.get_body(('html',)).get_content(),
+    )
 
 
 def test_shipping_email_names_carrier_and_tracking_number_and_links_the_tracking_page():
@@ -174,8 +223,10 @@ def test_shipping_email_link_cannot_break_out_of_its_attribute():
     assert '<a href="https://track.example.com/&#34;&gt;&lt;script&gt;' in html
 
 
-@pytest.mark.parametrize('url', ['javascript:alert(1)', 'http://track.example.com/JD-0142',
-                                 'data:text/html,<b>x</b>', None])
+@pytest.mark.parametrize(
+    'url',
+    ['javascript:alert(1)', 'http://track.example.com/JD-0142', 'data:text/html,<b>x</b>', None],
+)
 def test_shipping_email_links_only_an_https_url(url):
     event = {**SHIPPED, 'shipment': {**SHIPPED['shipment'], 'tracking_url': url}}
 
@@ -248,22 +299,24 @@ def test_a_batch_that_failed_whole_is_reported_not_raised(monkeypatch):
 
     def exploding_build(event, sender):
         raise RuntimeError('an error nobody planned for')
+
     monkeypatch.setattr(notifier_module.mail, 'build_email', exploding_build)
     event = sqs_event(('m-1', json.dumps(EVENT)), ('m-2', json.dumps({**EVENT, 'event_id': 'e-2'})))
 
     result = notifier_module.Notifier(RecordingSender()).handle_batch(event)
 
-    assert result == {'batchItemFailures': [{'itemIdentifier': 'm-1'},
-                                            {'itemIdentifier': 'm-2'}]}
+    assert result == {'batchItemFailures': [{'itemIdentifier': 'm-1'}, {'itemIdentifier': 'm-2'}]}
 
 
 def test_a_record_the_notifier_wants_retried_is_a_failure_and_garbage_is_not(monkeypatch):
     from chalicelib.notify import notifier as notifier_module
+
     monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
 
     class ThrottledSender(RecordingSender):
         def send(self, message):
             raise RuntimeError('Throttling')
+
     monkeypatch.setattr(notifier_module, '_release', lambda event_id: None)
     event = sqs_event(('m-1', 'not json'), ('m-2', json.dumps(EVENT)))
 
@@ -274,9 +327,11 @@ def test_a_record_the_notifier_wants_retried_is_a_failure_and_garbage_is_not(mon
 
 # -- amounts with their currency ---------------------------------------------------
 
+
 def test_amounts_are_written_with_their_currencys_decimals_and_code():
-    _, text, html = bodies({**CANCELLED, 'currency': 'JPY', 'order_total': 2400,
-                            'refund_due': 2400})
+    _, text, html = bodies(
+        {**CANCELLED, 'currency': 'JPY', 'order_total': 2400, 'refund_due': 2400}
+    )
 
     assert 'Total:  2400 JPY' in text and 'Refund due: 2400 JPY' in text
     assert '2400 JPY' in html
@@ -284,6 +339,7 @@ def test_amounts_are_written_with_their_currencys_decimals_and_code():
 
 def test_an_event_from_before_currencies_is_in_the_default_currency(monkeypatch):
     from chalicelib.config import get_settings
+
     monkeypatch.setenv('DEFAULT_CURRENCY', 'EUR')
     get_settings.cache_clear()
     event = {name: value for name, value in CANCELLED.items() if name != 'currency'}

@@ -1,5 +1,6 @@
 """The OpenAPI document: current with the routes and schemas, valid OpenAPI 3,
 and saying what the contract says about each operation."""
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -10,41 +11,92 @@ from chalicelib.orders.schemas import MAX_ID
 from tools import openapi
 
 PROTECTED = {
-    ('/orders', 'post'), ('/orders', 'get'), ('/orders/{order_id}', 'get'),
-    ('/orders/{order_id}', 'put'), ('/orders/{order_id}', 'delete'),
-    ('/orders/{order_id}/history', 'get'), ('/users/{user_id}/orders', 'get'),
-    ('/users/{user_id}/orders/export', 'get'), ('/products/{product_id}', 'put'),
-    ('/products/{product_id}', 'get'), ('/products', 'get'), ('/orders/{order_id}/payment', 'post'),
-    ('/orders/{order_id}/refunds', 'post'), ('/orders/{order_id}/refunds', 'get'),
-    ('/orders/{order_id}/refunds/{refund_id}', 'get')}
+    ('/orders', 'post'),
+    ('/orders', 'get'),
+    ('/orders/{order_id}', 'get'),
+    ('/orders/{order_id}', 'put'),
+    ('/orders/{order_id}', 'delete'),
+    ('/orders/{order_id}/history', 'get'),
+    ('/users/{user_id}/orders', 'get'),
+    ('/users/{user_id}/orders/export', 'get'),
+    ('/products/{product_id}', 'put'),
+    ('/products/{product_id}', 'get'),
+    ('/products', 'get'),
+    ('/orders/{order_id}/payment', 'post'),
+    ('/orders/{order_id}/refunds', 'post'),
+    ('/orders/{order_id}/refunds', 'get'),
+    ('/orders/{order_id}/refunds/{refund_id}', 'get'),
+}
 # Stripe's webhook carries Stripe's signature instead of a bearer token.
-PUBLIC = {('/health', 'get'), ('/openapi.json', 'get'), ('/docs', 'get'),
-          ('/webhooks/stripe', 'post')}
+PUBLIC = {
+    ('/health', 'get'),
+    ('/openapi.json', 'get'),
+    ('/docs', 'get'),
+    ('/webhooks/stripe', 'post'),
+}
 # Every answer each operation gives (403 where a role may be refused: a
 # customer reading another user's order gets a 404, never a 403).
 STATUSES_BY_OPERATION = {
-    ('/products/{product_id}', 'put'): {'200', '201', '400', '401', '403', '409', '412', '413',
-                                        '415', '503'},
+    ('/products/{product_id}', 'put'): {
+        '200',
+        '201',
+        '400',
+        '401',
+        '403',
+        '409',
+        '412',
+        '413',
+        '415',
+        '503',
+    },
     ('/products/{product_id}', 'get'): {'200', '400', '401', '404', '415', '503'},
     ('/products', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/orders', 'post'): {'201', '400', '401', '403', '409', '413', '415', '422', '503'},
     ('/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/orders/{order_id}', 'get'): {'200', '400', '401', '404', '415', '503'},
-    ('/orders/{order_id}', 'put'): {'200', '400', '401', '403', '404', '409', '412', '413',
-                                    '415', '503'},
+    ('/orders/{order_id}', 'put'): {
+        '200',
+        '400',
+        '401',
+        '403',
+        '404',
+        '409',
+        '412',
+        '413',
+        '415',
+        '503',
+    },
     ('/orders/{order_id}', 'delete'): {'204', '400', '401', '403', '404', '415', '503'},
     ('/orders/{order_id}/history', 'get'): {'200', '400', '401', '404', '415', '503'},
     ('/users/{user_id}/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
-    ('/users/{user_id}/orders/export', 'get'): {'200', '400', '401', '403', '413', '415',
-                                                '503'},
-    ('/orders/{order_id}/payment', 'post'): {'200', '400', '401', '403', '404', '409', '415',
-                                             '501', '502', '503'},
+    ('/users/{user_id}/orders/export', 'get'): {'200', '400', '401', '403', '413', '415', '503'},
+    ('/orders/{order_id}/payment', 'post'): {
+        '200',
+        '400',
+        '401',
+        '403',
+        '404',
+        '409',
+        '415',
+        '501',
+        '502',
+        '503',
+    },
     ('/webhooks/stripe', 'post'): {'200', '400', '413', '415', '501', '503'},
-    ('/orders/{order_id}/refunds', 'post'): {'201', '400', '401', '403', '404', '409', '413',
-                                             '415', '422', '503'},
+    ('/orders/{order_id}/refunds', 'post'): {
+        '201',
+        '400',
+        '401',
+        '403',
+        '404',
+        '409',
+        '413',
+        '415',
+        '422',
+        '503',
+    },
     ('/orders/{order_id}/refunds', 'get'): {'200', '400', '401', '404', '415', '503'},
-    ('/orders/{order_id}/refunds/{refund_id}', 'get'): {'200', '400', '401', '404', '415',
-                                                        '503'},
+    ('/orders/{order_id}/refunds/{refund_id}', 'get'): {'200', '400', '401', '404', '415', '503'},
     ('/health', 'get'): {'200', '415', '503'},
     ('/openapi.json', 'get'): {'200', '415'},
     ('/docs', 'get'): {'200', '415'},
@@ -57,8 +109,11 @@ def document():
 
 
 def operations(document):
-    return {(path, method): operation for path, methods in document['paths'].items()
-            for method, operation in methods.items()}
+    return {
+        (path, method): operation
+        for path, methods in document['paths'].items()
+        for method, operation in methods.items()
+    }
 
 
 def resolve(document, value):
@@ -87,13 +142,14 @@ def test_document_is_valid_openapi_3(document):
 
 
 def test_every_route_and_method_is_described(document):
-    routes = {(path, method.lower()) for path, methods in service.app.routes.items()
-              for method in methods}
+    routes = {
+        (path, method.lower()) for path, methods in service.app.routes.items() for method in methods
+    }
 
     assert set(operations(document)) == routes == PROTECTED | PUBLIC
-    assert {operation['operationId'] for operation in operations(document).values()} == \
-        {entry.view_name for methods in service.app.routes.values()
-         for entry in methods.values()}
+    assert {operation['operationId'] for operation in operations(document).values()} == {
+        entry.view_name for methods in service.app.routes.values() for entry in methods.values()
+    }
 
 
 def test_every_operation_documents_each_answer_it_gives(document):
@@ -133,8 +189,11 @@ def test_errors_are_in_the_contract_shape(document):
 
 def test_single_order_answers_carry_their_etag_and_creation_its_location(document):
     ops = operations(document)
-    for key, status in [(('/orders', 'post'), '201'), (('/orders/{order_id}', 'get'), '200'),
-                        (('/orders/{order_id}', 'put'), '200')]:
+    for key, status in [
+        (('/orders', 'post'), '201'),
+        (('/orders/{order_id}', 'get'), '200'),
+        (('/orders/{order_id}', 'put'), '200'),
+    ]:
         headers = ops[key]['responses'][status]['headers']
         assert resolve(document, headers['ETag'])['required'] is True
     created = ops[('/orders', 'post')]['responses']['201']['headers']
@@ -156,8 +215,10 @@ def test_request_headers_are_described_with_their_rules(document):
 
 def test_path_and_query_parameters_carry_their_bounds(document):
     ops = operations(document)
-    for key, name in [(('/orders/{order_id}', 'get'), 'order_id'),
-                      (('/users/{user_id}/orders', 'get'), 'user_id')]:
+    for key, name in [
+        (('/orders/{order_id}', 'get'), 'order_id'),
+        (('/users/{user_id}/orders', 'get'), 'user_id'),
+    ]:
         schema = parameter(document, ops[key], name)['schema']
         assert schema == {'type': 'integer', 'minimum': 1, 'maximum': MAX_ID}
     listing = ops[('/orders', 'get')]
@@ -176,11 +237,15 @@ def test_request_bodies_are_the_schemas_that_validate_them(document):
 
     assert new_order['required'] == ['items']  # a customer's order is their own
     assert new_order['additionalProperties'] is False
-    assert (new_order['properties']['items']['minItems'],
-            new_order['properties']['items']['maxItems']) == (1, 100)
+    assert (
+        new_order['properties']['items']['minItems'],
+        new_order['properties']['items']['maxItems'],
+    ) == (1, 100)
     assert new_order['properties']['user_email']['maxLength'] == 254
-    assert (item['properties']['quantity']['minimum'],
-            item['properties']['quantity']['maximum']) == (1, 10000)
+    assert (
+        item['properties']['quantity']['minimum'],
+        item['properties']['quantity']['maximum'],
+    ) == (1, 10000)
     assert item['properties']['price_at_order']['maximum'] == 99999999.99
     assert schemas['StatusChange']['properties']['status']['enum'] == list(STATUSES)
 
@@ -194,8 +259,8 @@ def test_status_change_describes_the_details_each_status_may_carry(document):
     assert change['tracking_url']['maxLength'] == 500
     assert change['tracking_url']['pattern'].startswith('^[Hh][Tt][Tt][Pp][Ss]')
     assert (change['reason']['minLength'], change['reason']['maxLength']) == (1, 500)
-    assert "`shipped`" in change['carrier']['description']
-    assert "`cancelled`" in change['reason']['description']
+    assert '`shipped`' in change['carrier']['description']
+    assert '`cancelled`' in change['reason']['description']
 
 
 def test_orders_carry_their_shipment_and_history_entries_their_author(document):
@@ -203,7 +268,11 @@ def test_orders_carry_their_shipment_and_history_entries_their_author(document):
 
     assert 'shipment' in schemas['Order']['required']
     assert set(schemas['Shipment']['required']) == {
-        'carrier', 'tracking_number', 'tracking_url', 'shipped_at'}
+        'carrier',
+        'tracking_number',
+        'tracking_url',
+        'shipped_at',
+    }
     assert set(schemas['HistoryEntry']['required']) == {'version', 'status', 'at', 'by'}
     assert schemas['OrderHistory']['type'] == 'array'
 

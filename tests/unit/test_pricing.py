@@ -1,4 +1,5 @@
 """Pricing an order's lines and choosing its currency (catalog/pricing.py). No database."""
+
 from decimal import Decimal
 
 import pytest
@@ -14,13 +15,15 @@ CATALOG = {entry.product_id: entry for entry in (MUG, TEE, FAN, OLD)}
 
 
 def customer(*requests, body_currency=None, default='USD'):
-    return price_order(requests, CATALOG, staff=False, body_currency=body_currency,
-                       default_currency=default)
+    return price_order(
+        requests, CATALOG, staff=False, body_currency=body_currency, default_currency=default
+    )
 
 
 def staff(*requests, body_currency=None, default='USD'):
-    return price_order(requests, CATALOG, staff=True, body_currency=body_currency,
-                       default_currency=default)
+    return price_order(
+        requests, CATALOG, staff=True, body_currency=body_currency, default_currency=default
+    )
 
 
 def refusal(error, call, *requests, **kwargs):
@@ -34,9 +37,10 @@ def test_a_customers_lines_are_priced_from_the_catalog_with_sku_and_name():
 
     assert priced.currency == 'USD'
     assert priced.total == Decimal('109.97')
-    assert [(line.price_at_order, line.sku, line.name, line.reserves)
-            for line in priced.lines] == [(Decimal('29.99'), 'MUG-BLUE', 'Blue mug', True),
-                                          (Decimal('49.99'), None, 'Black T-shirt', False)]
+    assert [(line.price_at_order, line.sku, line.name, line.reserves) for line in priced.lines] == [
+        (Decimal('29.99'), 'MUG-BLUE', 'Blue mug', True),
+        (Decimal('49.99'), None, 'Black T-shirt', False),
+    ]
 
 
 def test_a_customer_may_send_the_current_price():
@@ -44,12 +48,20 @@ def test_a_customer_may_send_the_current_price():
 
 
 def test_a_customers_old_price_is_a_conflict_naming_the_current_one_per_item():
-    errors = refusal(PriceChanged, customer, Request(101, 1, Decimal('0.01')), Request(102, 1),
-                     Request(102, 1, Decimal('0')))
+    errors = refusal(
+        PriceChanged,
+        customer,
+        Request(101, 1, Decimal('0.01')),
+        Request(102, 1),
+        Request(102, 1, Decimal('0')),
+    )
 
-    assert errors == {'items': {
-        0: {'price_at_order': ['The current price is 29.99 USD.']},
-        2: {'price_at_order': ['The current price is 49.99 USD.']}}}
+    assert errors == {
+        'items': {
+            0: {'price_at_order': ['The current price is 29.99 USD.']},
+            2: {'price_at_order': ['The current price is 49.99 USD.']},
+        }
+    }
 
 
 @pytest.mark.parametrize('product_id', [999, 104])
@@ -65,12 +77,17 @@ def test_a_refusal_by_item_comes_before_a_price_conflict():
 
 
 def test_staff_prices_are_kept_as_sent_for_any_product():
-    priced = staff(Request(101, 1, Decimal('1.00')), Request(999, 2, Decimal('0.50')),
-                   Request(104, 1, Decimal('3.00')))
+    priced = staff(
+        Request(101, 1, Decimal('1.00')),
+        Request(999, 2, Decimal('0.50')),
+        Request(104, 1, Decimal('3.00')),
+    )
 
     assert [(line.price_at_order, line.sku, line.reserves) for line in priced.lines] == [
-        (Decimal('1.00'), 'MUG-BLUE', True), (Decimal('0.50'), None, False),
-        (Decimal('3.00'), 'OLD', False)]
+        (Decimal('1.00'), 'MUG-BLUE', True),
+        (Decimal('0.50'), None, False),
+        (Decimal('3.00'), 'OLD', False),
+    ]
     assert priced.total == Decimal('5.00')
 
 
@@ -100,11 +117,11 @@ def test_a_body_currency_other_than_the_products_is_refused():
 
 
 def test_a_price_with_more_decimals_than_its_currency_is_refused():
-    errors = refusal(InvalidInput, staff, Request(999, 1, Decimal('2400.50')),
-                     body_currency='JPY')
+    errors = refusal(InvalidInput, staff, Request(999, 1, Decimal('2400.50')), body_currency='JPY')
 
-    assert errors == {'items': {0: {'price_at_order': [
-        'Must have at most 0 decimal places in JPY.']}}}
+    assert errors == {
+        'items': {0: {'price_at_order': ['Must have at most 0 decimal places in JPY.']}}
+    }
 
 
 def test_a_jpy_order_has_a_whole_total():
@@ -113,9 +130,13 @@ def test_a_jpy_order_has_a_whole_total():
     assert (priced.total, priced.currency) == (Decimal('7200'), 'JPY')
 
 
-@pytest.mark.parametrize('requests', [
-    [Request(999, 1, Decimal('99999999.99')), Request(998, 1, Decimal('0.01'))],
-    [Request(999, 2, Decimal('50000000.00'))]])
+@pytest.mark.parametrize(
+    'requests',
+    [
+        [Request(999, 1, Decimal('99999999.99')), Request(998, 1, Decimal('0.01'))],
+        [Request(999, 2, Decimal('50000000.00'))],
+    ],
+)
 def test_an_order_total_over_the_maximum_is_refused_on_items(requests):
     errors = refusal(InvalidInput, staff, *requests)
 

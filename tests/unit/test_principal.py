@@ -5,7 +5,7 @@ import pytest
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.principal import Principal, principal_from_claims
 
-MAX_ID = 2 ** 63 - 1
+MAX_ID = 2**63 - 1
 
 
 def principal(**claims):
@@ -31,11 +31,33 @@ def test_largest_user_id_the_database_holds_is_accepted(value):
     assert principal(**{'custom:user_id': value}).user_id == MAX_ID
 
 
-@pytest.mark.parametrize('value', [
-    0, -1, '0', '-1', '+1', ' 1', '1 ', '1.5', 1.5, 1.0, '1e3', '', '0x1',
-    '\u0661',  # ARABIC-INDIC DIGIT ONE: a digit to str.isdigit, not to the shop
-    True, False, None, [1], {'id': 1}, MAX_ID + 1, str(MAX_ID + 1), '9' * 400,
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        0,
+        -1,
+        '0',
+        '-1',
+        '+1',
+        ' 1',
+        '1 ',
+        '1.5',
+        1.5,
+        1.0,
+        '1e3',
+        '',
+        '0x1',
+        '\u0661',  # ARABIC-INDIC DIGIT ONE: a digit to str.isdigit, not to the shop
+        True,
+        False,
+        None,
+        [1],
+        {'id': 1},
+        MAX_ID + 1,
+        str(MAX_ID + 1),
+        '9' * 400,
+    ],
+)
 def test_user_id_claim_that_is_not_a_positive_integer_is_unauthenticated(value):
     assert 'custom:user_id' in unauthenticated(**{'custom:user_id': value})
 
@@ -71,8 +93,12 @@ def test_admin_scope_of_a_machine_token_makes_staff():
 
 
 USER_ACCESS_TOKENS = {
-    'a user access token': {'sub': 'user-uuid', 'username': 'ada', 'client_id': 'app-client-1',
-                            'token_use': 'access'},
+    'a user access token': {
+        'sub': 'user-uuid',
+        'username': 'ada',
+        'client_id': 'app-client-1',
+        'token_use': 'access',
+    },
     'a username beside a client sub': {**MACHINE, 'username': 'app-client-1'},
     'an id token': {'sub': 'app-client-1', 'aud': 'app-client-1', 'token_use': 'id'},
     'no token_use': {'sub': 'app-client-1', 'client_id': 'app-client-1'},
@@ -91,8 +117,11 @@ def test_scopes_grant_no_role_to_a_token_that_is_not_a_machine_token(claims, sco
 
 
 def test_a_user_access_token_with_the_admin_scope_stays_a_customer():
-    claims = {**USER_ACCESS_TOKENS['a user access token'], 'scope': 'orders/admin',
-              'custom:user_id': '7'}
+    claims = {
+        **USER_ACCESS_TOKENS['a user access token'],
+        'scope': 'orders/admin',
+        'custom:user_id': '7',
+    }
 
     assert principal_from_claims(claims).role == 'customer'
 
@@ -101,8 +130,10 @@ def test_configured_staff_group_replaces_the_default():
     claims = {'sub': 's', 'cognito:groups': ['staff'], 'custom:user_id': '1'}
 
     assert principal_from_claims(claims, staff_group='ops').role == 'customer'
-    assert principal_from_claims({**claims, 'cognito:groups': ['ops']},
-                                 staff_group='ops').role == 'staff'
+    assert (
+        principal_from_claims({**claims, 'cognito:groups': ['ops']}, staff_group='ops').role
+        == 'staff'
+    )
 
 
 def test_groups_that_are_not_a_list_give_no_role():
@@ -130,7 +161,8 @@ def test_staff_keeps_a_valid_user_id():
 
 def test_staff_with_an_invalid_user_id_is_unauthenticated():
     assert 'custom:user_id' in unauthenticated(
-        **{'cognito:groups': ['staff'], 'custom:user_id': 'abc'})
+        **{'cognito:groups': ['staff'], 'custom:user_id': 'abc'}
+    )
 
 
 def test_configured_user_id_claim_is_read():
@@ -141,8 +173,12 @@ def test_configured_user_id_claim_is_read():
 
 @pytest.mark.parametrize('verified', [True, 'true'])
 def test_verified_email_is_kept(verified):
-    assert principal(**{'custom:user_id': 1, 'email': 'ada@example.com',
-                        'email_verified': verified}).email == 'ada@example.com'
+    assert (
+        principal(
+            **{'custom:user_id': 1, 'email': 'ada@example.com', 'email_verified': verified}
+        ).email
+        == 'ada@example.com'
+    )
 
 
 @pytest.mark.parametrize('verified', [False, 'false', 'True', 1, None])

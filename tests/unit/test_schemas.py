@@ -1,14 +1,15 @@
 """Request parsing and validation (chalicelib/schemas.py) and list cursors
 (chalicelib/paging.py), without a database."""
+
 import base64
 import json
 from decimal import Decimal
 
 import pytest
 
+from chalicelib import money
 from chalicelib.clock import utc_iso
 from chalicelib.errors import InvalidInput, PayloadTooLarge
-from chalicelib import money
 from chalicelib.orders import paging, schemas
 from chalicelib.orders.schemas import MAX_ID
 
@@ -31,8 +32,11 @@ def order_json(user_id='1', items=None, **extra):
 
 
 def item_json(product_id='101', quantity='2', price='29.99', **extra):
-    fields = [f'"product_id": {product_id}', f'"quantity": {quantity}',
-              f'"price_at_order": {price}']
+    fields = [
+        f'"product_id": {product_id}',
+        f'"quantity": {quantity}',
+        f'"price_at_order": {price}',
+    ]
     fields += [f'"{name}": {value}' for name, value in extra.items()]
     return '{' + ', '.join(fields) + '}'
 
@@ -50,6 +54,7 @@ def email(address):
 
 # -- parse_json_object ----------------------------------------------------------
 
+
 def test_parse_returns_the_object_with_fractions_as_exact_decimals():
     body = parse('{"user_id": 1, "price": 0.10, "big": 12345678901234567890}')
 
@@ -58,8 +63,9 @@ def test_parse_returns_the_object_with_fractions_as_exact_decimals():
     assert type(body['user_id']) is int
 
 
-@pytest.mark.parametrize('raw', [b'', b'{', b'{"a": 1,}', b"{'a': 1}", b'not json',
-                                 b'{"a": 1} trailing', b'\xff\xfe{}'])
+@pytest.mark.parametrize(
+    'raw', [b'', b'{', b'{"a": 1,}', b"{'a': 1}", b'not json', b'{"a": 1} trailing', b'\xff\xfe{}']
+)
 def test_parse_refuses_invalid_json(raw):
     with pytest.raises(InvalidInput) as raised:
         parse(raw)
@@ -72,8 +78,7 @@ def test_parse_refuses_a_missing_body():
         schemas.parse_json_object(None)
 
 
-@pytest.mark.parametrize('raw', ['[]', '[{"user_id": 1}]', '"text"', '1', '1.5',
-                                 'null', 'true'])
+@pytest.mark.parametrize('raw', ['[]', '[{"user_id": 1}]', '"text"', '1', '1.5', 'null', 'true'])
 def test_parse_refuses_json_that_is_not_an_object(raw):
     with pytest.raises(InvalidInput) as raised:
         parse(raw)
@@ -125,13 +130,26 @@ def test_parse_keeps_1e309_a_finite_decimal_never_infinity():
 
 # -- load_create_order: what is accepted -------------------------------------------
 
-def test_valid_order_loads_with_exact_prices():
-    data = load_order(order_json(user_email='"ada@example.com"', items=[
-        item_json(price='29.99'), item_json(product_id='102', quantity='1', price='49.99')]))
 
-    assert data == {'user_id': 1, 'user_email': 'ada@example.com', 'items': [
-        {'product_id': 101, 'quantity': 2, 'price_at_order': Decimal('29.99')},
-        {'product_id': 102, 'quantity': 1, 'price_at_order': Decimal('49.99')}]}
+def test_valid_order_loads_with_exact_prices():
+    data = load_order(
+        order_json(
+            user_email='"ada@example.com"',
+            items=[
+                item_json(price='29.99'),
+                item_json(product_id='102', quantity='1', price='49.99'),
+            ],
+        )
+    )
+
+    assert data == {
+        'user_id': 1,
+        'user_email': 'ada@example.com',
+        'items': [
+            {'product_id': 101, 'quantity': 2, 'price_at_order': Decimal('29.99')},
+            {'product_id': 102, 'quantity': 1, 'price_at_order': Decimal('49.99')},
+        ],
+    }
 
 
 def test_user_email_is_optional():
@@ -159,11 +177,20 @@ def test_quantity_accepts_1_to_10000(value):
     assert data['items'][0]['quantity'] == int(value)
 
 
-@pytest.mark.parametrize('raw,stored', [
-    ('0', '0.00'), ('0.00', '0.00'), ('0.01', '0.01'), ('29.99', '29.99'),
-    ('29.990', '29.99'), ('29.9', '29.90'), ('30', '30.00'), ('2.5e1', '25.00'),
-    ('99999999.99', '99999999.99'),
-])
+@pytest.mark.parametrize(
+    'raw,stored',
+    [
+        ('0', '0.00'),
+        ('0.00', '0.00'),
+        ('0.01', '0.01'),
+        ('29.99', '29.99'),
+        ('29.990', '29.99'),
+        ('29.9', '29.90'),
+        ('30', '30.00'),
+        ('2.5e1', '25.00'),
+        ('99999999.99', '99999999.99'),
+    ],
+)
 def test_price_accepts_up_to_two_significant_decimals_and_keeps_them_exact(raw, stored):
     data = load_order(order_json(items=[item_json(quantity='1', price=raw)]))
 
@@ -180,8 +207,14 @@ def test_items_accepts_1_to_100_entries(count):
 
 
 def test_order_total_of_exactly_the_maximum_is_accepted():
-    data = load_order(order_json(items=[item_json(quantity='1', price='99999999.98'),
-                                        item_json(quantity='1', price='0.01')]))
+    data = load_order(
+        order_json(
+            items=[
+                item_json(quantity='1', price='99999999.98'),
+                item_json(quantity='1', price='0.01'),
+            ]
+        )
+    )
 
     assert len(data['items']) == 2
 
@@ -195,16 +228,31 @@ def test_user_email_of_254_characters_is_accepted():
 
 # -- load_create_order: what is refused, keyed by field and list index --------------
 
-@pytest.mark.parametrize('value', ['"1"', '1.5', '1.0', 'true', 'false', 'null', '0', '-1',
-                                   str(MAX_ID + 1), '1e309', '[1]', '{}'])
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        '"1"',
+        '1.5',
+        '1.0',
+        'true',
+        'false',
+        'null',
+        '0',
+        '-1',
+        str(MAX_ID + 1),
+        '1e309',
+        '[1]',
+        '{}',
+    ],
+)
 def test_user_id_must_be_a_json_integer_of_at_least_1(value):
     errors = refused(order_json(user_id=value))
 
     assert set(errors) == {'user_id'}
 
 
-@pytest.mark.parametrize('value', ['"1"', '1.5', '1.0', 'true', 'null', '0', '-5',
-                                   str(MAX_ID + 1)])
+@pytest.mark.parametrize('value', ['"1"', '1.5', '1.0', 'true', 'null', '0', '-5', str(MAX_ID + 1)])
 def test_product_id_must_be_a_json_integer_of_at_least_1(value):
     errors = refused(order_json(items=[item_json(product_id=value)]))
 
@@ -221,13 +269,32 @@ def test_quantity_must_be_a_json_integer_from_1_to_10000(value):
 def test_quantity_out_of_range_message_names_the_range():
     errors = refused(order_json(items=[item_json(quantity='0')]))
 
-    assert errors == {'items': {0: {'quantity': [
-        'Must be greater than or equal to 1 and less than or equal to 10000.']}}}
+    assert errors == {
+        'items': {
+            0: {'quantity': ['Must be greater than or equal to 1 and less than or equal to 10000.']}
+        }
+    }
 
 
-@pytest.mark.parametrize('value', ['29.999', '0.001', '1.005', '-0.01', '-1',
-                                   '100000000', '100000000.00', '99999999.991', '1e309',
-                                   '"29.99"', 'true', 'null', '[]', '1e-3'])
+@pytest.mark.parametrize(
+    'value',
+    [
+        '29.999',
+        '0.001',
+        '1.005',
+        '-0.01',
+        '-1',
+        '100000000',
+        '100000000.00',
+        '99999999.991',
+        '1e309',
+        '"29.99"',
+        'true',
+        'null',
+        '[]',
+        '1e-3',
+    ],
+)
 def test_price_out_of_range_or_with_more_than_two_decimals_is_refused(value):
     errors = refused(order_json(items=[item_json(price=value)]))
 
@@ -237,20 +304,23 @@ def test_price_out_of_range_or_with_more_than_two_decimals_is_refused(value):
 def test_price_with_three_decimals_is_refused_never_rounded():
     errors = refused(order_json(items=[item_json(price='29.999')]))
 
-    assert errors == {'items': {0: {'price_at_order': [
-        'Must have at most two decimal places.']}}}
+    assert errors == {'items': {0: {'price_at_order': ['Must have at most two decimal places.']}}}
 
 
 def test_a_python_float_price_is_refused_as_inexact():
     # Only the parser's Decimals and ints carry exact money; a float never does.
     with pytest.raises(InvalidInput):
-        schemas.load_create_order({'user_id': 1, 'items': [
-            {'product_id': 1, 'quantity': 1, 'price_at_order': 0.1}]})
+        schemas.load_create_order(
+            {'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 0.1}]}
+        )
 
 
 def test_errors_are_keyed_by_the_index_of_the_failing_item():
-    errors = refused(order_json(items=[
-        item_json(), item_json(quantity='0'), item_json(), item_json(price='1.234')]))
+    errors = refused(
+        order_json(
+            items=[item_json(), item_json(quantity='0'), item_json(), item_json(price='1.234')]
+        )
+    )
 
     assert set(errors) == {'items'}
     assert set(errors['items']) == {1, 3}
@@ -259,8 +329,9 @@ def test_errors_are_keyed_by_the_index_of_the_failing_item():
 
 
 def test_errors_name_every_failing_field_at_once():
-    errors = refused(order_json(user_id='"1"', items=[item_json(product_id='0')],
-                                user_email='"nope"'))
+    errors = refused(
+        order_json(user_id='"1"', items=[item_json(product_id='0')], user_email='"nope"')
+    )
 
     assert set(errors) == {'user_id', 'user_email', 'items'}
 
@@ -311,13 +382,15 @@ def test_items_are_required():
 def test_user_id_may_be_left_out_for_the_access_rules_to_decide():
     # A customer's order is their own; staff without one get a 400 there.
     data = schemas.load_create_order(
-        {'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]})
+        {'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]}
+    )
 
     assert 'user_id' not in data
 
 
-@pytest.mark.parametrize('address', ['not-an-email', 'ada@', '@example.com',
-                                     'ada example@example.com', ''])
+@pytest.mark.parametrize(
+    'address', ['not-an-email', 'ada@', '@example.com', 'ada example@example.com', '']
+)
 def test_user_email_must_be_a_valid_address(address):
     errors = refused(email(address))
 
@@ -333,9 +406,16 @@ def test_user_email_of_255_characters_is_refused():
     assert set(errors) == {'user_email'}
 
 
-@pytest.mark.parametrize('address', ['ada@example.com\n', 'ada\x00@example.com',
-                                     'ada@exa\tmple.com', 'ada@example.com\x7f',
-                                     'ada@example.com\r\nBcc: eve@example.com'])
+@pytest.mark.parametrize(
+    'address',
+    [
+        'ada@example.com\n',
+        'ada\x00@example.com',
+        'ada@exa\tmple.com',
+        'ada@example.com\x7f',
+        'ada@example.com\r\nBcc: eve@example.com',
+    ],
+)
 def test_user_email_with_control_characters_is_refused(address):
     errors = refused(email(address))
 
@@ -363,13 +443,15 @@ def test_unknown_item_fields_are_refused_at_their_index():
 
 # -- load_update_order ------------------------------------------------------------
 
+
 @pytest.mark.parametrize('status', ['pending', 'paid', 'shipped', 'delivered', 'cancelled'])
 def test_update_accepts_each_status(status):
     assert schemas.load_update_order({'status': status}) == {'status': status}
 
 
-@pytest.mark.parametrize('body', [{}, {'status': 'lost'}, {'status': 'PAID'}, {'status': 1},
-                                  {'status': None}])
+@pytest.mark.parametrize(
+    'body', [{}, {'status': 'lost'}, {'status': 'PAID'}, {'status': 1}, {'status': None}]
+)
 def test_update_refuses_a_missing_or_unknown_status(body):
     with pytest.raises(InvalidInput) as raised:
         schemas.load_update_order(body)
@@ -386,8 +468,11 @@ def test_update_refuses_unknown_fields():
 
 # -- shipping details and cancellation reason --------------------------------------
 
-TRACKING = {'carrier': 'DHL Express', 'tracking_number': 'JD-0142-x',
-            'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en'}
+TRACKING = {
+    'carrier': 'DHL Express',
+    'tracking_number': 'JD-0142-x',
+    'tracking_url': 'https://track.example.com/?id=JD-0142&lang=en',
+}
 
 
 def update_errors(body):
@@ -411,8 +496,9 @@ def test_shipped_may_carry_carrier_and_tracking_number_without_a_url():
 
 def test_cancelled_may_carry_a_reason_of_1_to_500_characters_with_line_breaks():
     for reason in ('x', 'r' * 500, 'Ordered twice.\r\nSorry!', 'Déjà commandé 😅'):
-        assert schemas.load_update_order({'status': 'cancelled', 'reason': reason})['reason'] \
-            == reason
+        assert (
+            schemas.load_update_order({'status': 'cancelled', 'reason': reason})['reason'] == reason
+        )
 
 
 @pytest.mark.parametrize('status', ['pending', 'paid', 'delivered', 'cancelled'])
@@ -428,26 +514,43 @@ def test_shipping_fields_with_any_other_status_are_refused(status, name):
 @pytest.mark.parametrize('status', ['pending', 'paid', 'shipped', 'delivered'])
 def test_a_reason_with_any_other_status_is_refused(status):
     assert update_errors({'status': status, 'reason': 'because'}) == {
-        'reason': ["Only allowed with status 'cancelled'."]}
+        'reason': ["Only allowed with status 'cancelled'."]
+    }
 
 
 def test_a_carrier_without_a_tracking_number_is_refused():
     assert update_errors({'status': 'shipped', 'carrier': 'DHL'}) == {
-        'tracking_number': ['Required together with carrier.']}
+        'tracking_number': ['Required together with carrier.']
+    }
 
 
 def test_a_tracking_number_without_a_carrier_is_refused():
     assert update_errors({'status': 'shipped', 'tracking_number': 'JD-1'}) == {
-        'carrier': ['Required together with tracking_number.']}
+        'carrier': ['Required together with tracking_number.']
+    }
 
 
 def test_a_tracking_url_alone_is_refused():
     assert update_errors({'status': 'shipped', 'tracking_url': TRACKING['tracking_url']}) == {
-        'tracking_url': ['Only allowed with carrier and tracking_number.']}
+        'tracking_url': ['Only allowed with carrier and tracking_number.']
+    }
 
 
-@pytest.mark.parametrize('carrier', ['', ' ', 'x' * 51, 'DHL\nBcc: x', 'DHL\t', '\u202eLHD',
-                                     'Zero\u200bWidth', 'NB\u00a0SP', 7, None])
+@pytest.mark.parametrize(
+    'carrier',
+    [
+        '',
+        ' ',
+        'x' * 51,
+        'DHL\nBcc: x',
+        'DHL\t',
+        '\u202eLHD',
+        'Zero\u200bWidth',
+        'NB\u00a0SP',
+        7,
+        None,
+    ],
+)
 def test_carrier_must_be_1_to_50_printable_characters(carrier):
     errors = update_errors({'status': 'shipped', 'carrier': carrier, 'tracking_number': 'JD-1'})
 
@@ -473,14 +576,26 @@ def test_tracking_number_of_100_characters_is_accepted():
     assert schemas.load_update_order(body)['tracking_number'] == 'A-9' * 33 + 'z'
 
 
-@pytest.mark.parametrize('url', [
-    'http://track.example.com/JD-1', 'javascript:alert(1)', 'ftp://track.example.com/',
-    '//track.example.com/JD-1', 'track.example.com/JD-1', 'https://', 'https:///JD-1',
-    'https://track.example.com/a b', 'https://track.example.com/"><script>',
-    'https://track.example.com/\nx', 'https://tráck.example.com/',
-    'https://carrier.example@evil.example/JD-1', 'https://u:p@track.example.com/',
-    'https://track.example.com/' + 'x' * 475, '',
-])
+@pytest.mark.parametrize(
+    'url',
+    [
+        'http://track.example.com/JD-1',
+        'javascript:alert(1)',
+        'ftp://track.example.com/',
+        '//track.example.com/JD-1',
+        'track.example.com/JD-1',
+        'https://',
+        'https:///JD-1',
+        'https://track.example.com/a b',
+        'https://track.example.com/"><script>',
+        'https://track.example.com/\nx',
+        'https://tráck.example.com/',
+        'https://carrier.example@evil.example/JD-1',
+        'https://u:p@track.example.com/',
+        'https://track.example.com/' + 'x' * 475,
+        '',
+    ],
+)
 def test_tracking_url_must_be_an_https_url_of_at_most_500_characters(url):
     body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
 
@@ -509,10 +624,12 @@ def test_reason_must_be_1_to_500_characters_of_text(reason):
 
 def test_a_501_character_reason_is_refused_with_the_range():
     assert update_errors({'status': 'cancelled', 'reason': 'r' * 501}) == {
-        'reason': ['Length must be between 1 and 500.']}
+        'reason': ['Length must be between 1 and 500.']
+    }
 
 
 # -- load_export_query --------------------------------------------------------------
+
 
 def export_error(params):
     with pytest.raises(InvalidInput) as raised:
@@ -528,17 +645,32 @@ def test_export_dates_are_both_optional():
 
 def test_export_dates_are_read_as_calendar_dates():
     from datetime import date
+
     assert schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-28'}) == {
-        'from_date': date(2026, 2, 1), 'to_date': date(2026, 2, 28)}
+        'from_date': date(2026, 2, 1),
+        'to_date': date(2026, 2, 28),
+    }
 
 
 def test_export_from_and_to_may_be_the_same_day():
     assert len(schemas.load_export_query({'from': '2026-02-01', 'to': '2026-02-01'})) == 2
 
 
-@pytest.mark.parametrize('value', ['2026-02-30', '2026-13-01', '2026-1-05', '20260105',
-                                   '2026-01-05T00:00:00', '2026-01-05Z', ' 2026-01-05',
-                                   '0000-01-01', 'yesterday', '２０２６-01-05'])
+@pytest.mark.parametrize(
+    'value',
+    [
+        '2026-02-30',
+        '2026-13-01',
+        '2026-1-05',
+        '20260105',
+        '2026-01-05T00:00:00',
+        '2026-01-05Z',
+        ' 2026-01-05',
+        '0000-01-01',
+        'yesterday',
+        '２０２６-01-05',
+    ],
+)
 @pytest.mark.parametrize('name', ['from', 'to'])
 def test_export_dates_must_be_real_days_written_yyyy_mm_dd(name, value):
     assert export_error({name: value}) == {name: ['Not a valid date: use YYYY-MM-DD.']}
@@ -546,7 +678,8 @@ def test_export_dates_must_be_real_days_written_yyyy_mm_dd(name, value):
 
 def test_export_from_after_to_is_refused():
     assert export_error({'from': '2026-02-02', 'to': '2026-02-01'}) == {
-        'from': ['Must not be after to.']}
+        'from': ['Must not be after to.']
+    }
 
 
 def test_export_refuses_unknown_parameters():
@@ -554,6 +687,7 @@ def test_export_refuses_unknown_parameters():
 
 
 # -- load_list_query --------------------------------------------------------------
+
 
 def query_error(params, for_user=False):
     with pytest.raises(InvalidInput) as raised:
@@ -567,8 +701,9 @@ def test_list_query_defaults_to_page_size_10(params):
 
 
 def test_list_query_loads_every_parameter():
-    query = schemas.load_list_query({'page': '3', 'page_size': '25', 'status': 'paid',
-                                     'user_id': '7'})
+    query = schemas.load_list_query(
+        {'page': '3', 'page_size': '25', 'status': 'paid', 'user_id': '7'}
+    )
 
     assert query == {'page': 3, 'page_size': 25, 'status': 'paid', 'user_id': 7}
 
@@ -592,10 +727,10 @@ def test_list_query_refuses_page_with_cursor():
 
 
 def test_list_query_refuses_page_of_10_to_the_20():
-    assert set(query_error({'page': str(10 ** 20)})) == {'page'}
+    assert set(query_error({'page': str(10**20)})) == {'page'}
 
 
-@pytest.mark.parametrize('page,size', [(str(MAX_ID), '10'), (str(10 ** 17), '100')])
+@pytest.mark.parametrize('page,size', [(str(MAX_ID), '10'), (str(10**17), '100')])
 def test_list_query_refuses_a_page_whose_offset_overflows(page, size):
     assert set(query_error({'page': page, 'page_size': size})) == {'page'}
 
@@ -607,8 +742,9 @@ def test_list_query_accepts_the_largest_page_whose_offset_fits():
 
 
 @pytest.mark.parametrize('name', ['page', 'page_size', 'user_id'])
-@pytest.mark.parametrize('value', ['abc', '-1', '+1', '1.5', '1e2', ' 1', '1 ', '0x10',
-                                   '1_0', '\uff11'])
+@pytest.mark.parametrize(
+    'value', ['abc', '-1', '+1', '1.5', '1e2', ' 1', '1 ', '0x10', '1_0', '\uff11']
+)
 def test_list_query_refuses_numbers_that_are_not_plain_digits(name, value):
     assert set(query_error({name: value})) == {name}
 
@@ -623,8 +759,9 @@ def test_list_query_refuses_an_unknown_status():
 
 
 def test_list_query_treats_empty_values_as_absent():
-    query = schemas.load_list_query({'page': '', 'page_size': '', 'status': '',
-                                     'user_id': '', 'cursor': ''})
+    query = schemas.load_list_query(
+        {'page': '', 'page_size': '', 'status': '', 'user_id': '', 'cursor': ''}
+    )
 
     assert query == {'page_size': 10}
 
@@ -653,6 +790,7 @@ def test_user_list_query_accepts_paging():
 
 # -- response shapes --------------------------------------------------------------
 
+
 def test_money_json_prints_two_decimal_values_exactly():
     for amount in ('0.30', '0.50', '109.97', '99999999.99', '0.01'):
         text = json.dumps(money.to_json(Decimal(amount)))
@@ -662,11 +800,11 @@ def test_money_json_prints_two_decimal_values_exactly():
 def test_utc_iso_has_six_digit_microseconds_and_z():
     from datetime import datetime
 
-    assert utc_iso(datetime(2026, 11, 25, 10, 0, 0, 123)) == \
-        '2026-11-25T10:00:00.000123Z'
+    assert utc_iso(datetime(2026, 11, 25, 10, 0, 0, 123)) == '2026-11-25T10:00:00.000123Z'
 
 
 # -- paging cursors ----------------------------------------------------------------
+
 
 def raw_cursor(state):
     text = state if isinstance(state, (str, bytes)) else json.dumps(state)
@@ -674,10 +812,16 @@ def raw_cursor(state):
     return base64.urlsafe_b64encode(data).decode().rstrip('=')
 
 
-@pytest.mark.parametrize('filters', [
-    {}, {'status': 'paid'}, {'user_id': 7}, {'status': 'shipped', 'user_id': MAX_ID},
-    {'status': None, 'user_id': None},
-])
+@pytest.mark.parametrize(
+    'filters',
+    [
+        {},
+        {'status': 'paid'},
+        {'user_id': 7},
+        {'status': 'shipped', 'user_id': MAX_ID},
+        {'status': None, 'user_id': None},
+    ],
+)
 def test_cursor_round_trips_its_position_and_filters(filters):
     cursor = paging.encode_cursor(123, filters)
 
@@ -696,20 +840,22 @@ def test_cursor_is_url_safe_text_without_padding():
 def test_cursor_accepts_the_same_filters_repeated():
     cursor = paging.encode_cursor(50, {'status': 'paid', 'user_id': 3})
 
-    assert paging.decode_cursor(cursor, {'status': 'paid', 'user_id': 3}) == \
-        (50, {'status': 'paid', 'user_id': 3})
+    assert paging.decode_cursor(cursor, {'status': 'paid', 'user_id': 3}) == (
+        50,
+        {'status': 'paid', 'user_id': 3},
+    )
 
 
-@pytest.mark.parametrize('given', [{'status': 'pending'}, {'user_id': 4},
-                                   {'status': 'paid', 'user_id': 4}])
+@pytest.mark.parametrize(
+    'given', [{'status': 'pending'}, {'user_id': 4}, {'status': 'paid', 'user_id': 4}]
+)
 def test_cursor_refuses_a_different_filter(given):
     cursor = paging.encode_cursor(50, {'status': 'paid', 'user_id': 3})
 
     with pytest.raises(InvalidInput) as raised:
         paging.decode_cursor(cursor, given)
 
-    mismatched = {name for name in given if given[name] != {'status': 'paid',
-                                                             'user_id': 3}[name]}
+    mismatched = {name for name in given if given[name] != {'status': 'paid', 'user_id': 3}[name]}
     assert set(raised.value.errors) & mismatched
 
 
@@ -722,14 +868,30 @@ def test_cursor_made_without_a_filter_refuses_one_added_later():
     assert set(raised.value.errors) == {'status'}
 
 
-@pytest.mark.parametrize('cursor', [
-    'not a cursor!', '%%%', 'é', 'a', raw_cursor('not json'), raw_cursor(b'\xff\xfe\x00'),
-    raw_cursor([1, 2]), raw_cursor('5'), raw_cursor({}), raw_cursor({'after': 0}),
-    raw_cursor({'after': -1}), raw_cursor({'after': '5'}), raw_cursor({'after': 5.0}),
-    raw_cursor({'after': True}), raw_cursor({'after': MAX_ID + 1}),
-    raw_cursor({'after': 5, 'status': 'lost'}), raw_cursor({'after': 5, 'user_id': 0}),
-    raw_cursor({'after': 5, 'user_id': '3'}), raw_cursor({'after': 5, 'page': 2}),
-])
+@pytest.mark.parametrize(
+    'cursor',
+    [
+        'not a cursor!',
+        '%%%',
+        'é',
+        'a',
+        raw_cursor('not json'),
+        raw_cursor(b'\xff\xfe\x00'),
+        raw_cursor([1, 2]),
+        raw_cursor('5'),
+        raw_cursor({}),
+        raw_cursor({'after': 0}),
+        raw_cursor({'after': -1}),
+        raw_cursor({'after': '5'}),
+        raw_cursor({'after': 5.0}),
+        raw_cursor({'after': True}),
+        raw_cursor({'after': MAX_ID + 1}),
+        raw_cursor({'after': 5, 'status': 'lost'}),
+        raw_cursor({'after': 5, 'user_id': 0}),
+        raw_cursor({'after': 5, 'user_id': '3'}),
+        raw_cursor({'after': 5, 'page': 2}),
+    ],
+)
 def test_malformed_cursor_is_invalid_input_on_cursor(cursor):
     with pytest.raises(InvalidInput) as raised:
         paging.decode_cursor(cursor, {})
@@ -743,16 +905,24 @@ SHIPPED = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'}
 CARRIERS = ('dhl.com', 'ups.com')
 
 
-@pytest.mark.parametrize('url', ['https://dhl.com/track?id=JD-1',
-                                 'https://www.dhl.com/track', 'https://WWW.UPS.COM/t'])
+@pytest.mark.parametrize(
+    'url', ['https://dhl.com/track?id=JD-1', 'https://www.dhl.com/track', 'https://WWW.UPS.COM/t']
+)
 def test_a_tracking_url_on_an_allowed_host_or_its_subdomain_is_accepted(url):
     body = {**SHIPPED, 'tracking_url': url}
 
     assert schemas.load_update_order(body, CARRIERS)['tracking_url'] == url
 
 
-@pytest.mark.parametrize('url', ['https://evil.example/dhl.com', 'https://dhl.com.evil.example/',
-                                 'https://notdhl.com/', 'https://evil.example/?u=dhl.com'])
+@pytest.mark.parametrize(
+    'url',
+    [
+        'https://evil.example/dhl.com',
+        'https://dhl.com.evil.example/',
+        'https://notdhl.com/',
+        'https://evil.example/?u=dhl.com',
+    ],
+)
 def test_a_tracking_url_on_any_other_host_is_refused_when_hosts_are_listed(url):
     with pytest.raises(InvalidInput) as refused:
         schemas.load_update_order({**SHIPPED, 'tracking_url': url}, CARRIERS)

@@ -1,5 +1,6 @@
 """A status change decided without a database (orders/changes.py): the new
 fields, the event, the history entry and the stock each move makes."""
+
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -9,8 +10,7 @@ import pytest
 from chalicelib.catalog.stock_rules import available, held, shortages
 from chalicelib.errors import Forbidden, OrderNotFound, TransitionForbidden, VersionMismatch
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
-from chalicelib.orders.changes import (StatusRequest, plan_status_change,
-                                       stock_freed_by_delete)
+from chalicelib.orders.changes import StatusRequest, plan_status_change, stock_freed_by_delete
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 500)
 ADA = Principal(sub='ada', role=CUSTOMER, user_id=1)
@@ -18,15 +18,20 @@ STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 EXPIRY = Principal(sub='expire_unpaid', role=SYSTEM)
 
 
-def order(status='pending', version=1, total='109.97', user_id=1, paid=None,
-          refunded='0.00'):
+def order(status='pending', version=1, total='109.97', user_id=1, paid=None, refunded='0.00'):
     """An order as the service reads it; a paid (shipped, delivered) one was
     paid its total unless `paid` says otherwise."""
     if paid is None:
         paid = total if status in ('paid', 'shipped', 'delivered') else '0.00'
-    return SimpleNamespace(order_id=7, user_id=user_id, status=status, version=version,
-                           order_total=Decimal(total), amount_paid=Decimal(paid),
-                           amount_refunded=Decimal(refunded))
+    return SimpleNamespace(
+        order_id=7,
+        user_id=user_id,
+        status=status,
+        version=version,
+        order_total=Decimal(total),
+        amount_paid=Decimal(paid),
+        amount_refunded=Decimal(refunded),
+    )
 
 
 def line(product_id, quantity, holds_stock=True):
@@ -45,10 +50,15 @@ def test_a_cancellation_releases_what_the_lines_hold_and_owes_nothing_unpaid():
 
     assert change.fields == {'status': 'cancelled', 'version': 2, 'updated_at': NOW}
     assert (change.event_type, change.event_details) == (
-        'order_cancelled', {'refund_due': 0.0, 'reason': 'Changed my mind'})
+        'order_cancelled',
+        {'refund_due': 0.0, 'reason': 'Changed my mind'},
+    )
     assert change.release == {101: 3} and change.sell == {}
     assert (change.history.version, change.history.role, change.history.reason) == (
-        2, 'staff', 'Changed my mind')
+        2,
+        'staff',
+        'Changed my mind',
+    )
 
 
 def test_cancelling_a_paid_order_owes_its_total():
@@ -62,18 +72,30 @@ def test_cancelling_a_partly_refunded_order_owes_what_is_left():
 def test_a_put_to_paid_records_a_payment_of_the_total_taken_outside():
     change = plan(order(), status='paid')
 
-    assert change.fields == {'status': 'paid', 'version': 2, 'updated_at': NOW,
-                             'amount_paid': Decimal('109.97'), 'payment_provider': None,
-                             'payment_reference': None}
+    assert change.fields == {
+        'status': 'paid',
+        'version': 2,
+        'updated_at': NOW,
+        'amount_paid': Decimal('109.97'),
+        'payment_provider': None,
+        'payment_reference': None,
+    }
 
 
 def test_shipping_sells_what_the_lines_hold_and_records_the_shipment():
-    change = plan(order('paid', 2), status='shipped',
-                  details={'carrier': 'DHL', 'tracking_number': 'JD-1'})
+    change = plan(
+        order('paid', 2), status='shipped', details={'carrier': 'DHL', 'tracking_number': 'JD-1'}
+    )
 
-    assert change.fields == {'status': 'shipped', 'version': 3, 'updated_at': NOW,
-                             'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': None,
-                             'shipped_at': NOW}
+    assert change.fields == {
+        'status': 'shipped',
+        'version': 3,
+        'updated_at': NOW,
+        'carrier': 'DHL',
+        'tracking_number': 'JD-1',
+        'tracking_url': None,
+        'shipped_at': NOW,
+    }
     assert change.event_type == 'order_shipped'
     assert change.event_details['shipment']['shipped_at'] == '2030-01-01T12:00:00.000500Z'
     assert (change.sell, change.release) == ({101: 3}, {})
@@ -111,7 +133,10 @@ def test_expiry_cancels_as_the_system_with_its_reason():
     change = plan(order(), principal=EXPIRY, details={'reason': 'not paid in time'})
 
     assert (change.history.role, change.history.sub, change.history.reason) == (
-        'system', 'expire_unpaid', 'not paid in time')
+        'system',
+        'expire_unpaid',
+        'not paid in time',
+    )
 
 
 def test_deleting_frees_only_what_the_lines_still_hold():
@@ -124,15 +149,20 @@ def stocked(on_hand, reserved):
 
 
 def test_available_is_never_below_zero_and_none_when_untracked():
-    assert [available(stocked(10, 3)), available(stocked(2, 5)), available(stocked(None, 0))] \
-        == [7, 0, None]
+    assert [available(stocked(10, 3)), available(stocked(2, 5)), available(stocked(None, 0))] == [
+        7,
+        0,
+        None,
+    ]
 
 
 def test_a_product_on_two_lines_is_short_on_both_when_together_they_ask_too_much():
     products = {101: stocked(5, 2), 102: stocked(None, 0)}
 
     assert shortages([(0, 101, 2), (1, 102, 500), (2, 101, 2)], products) == {
-        0: {'quantity': ['Only 3 available.']}, 2: {'quantity': ['Only 3 available.']}}
+        0: {'quantity': ['Only 3 available.']},
+        2: {'quantity': ['Only 3 available.']},
+    }
     assert shortages([(0, 101, 3)], products) == {}
 
 

@@ -1,5 +1,6 @@
 """The Stripe gateway's keys and signature check, without a network: where
 the keys come from, what a bad secret answers, and that no key is logged."""
+
 import json
 import time
 
@@ -16,6 +17,7 @@ def gateway(secret_string=None, error=None, **settings):
         if error is not None:
             raise error
         return secret_string
+
     return StripeGateway(StripeSettings(**settings), read_secret=read_secret)
 
 
@@ -25,8 +27,9 @@ def test_no_stripe_settings_means_no_card_payments():
 
 
 def test_the_settings_never_show_a_key():
-    settings = stripe_settings({'STRIPE_API_KEY': 'sk_test_shown', 'STRIPE_WEBHOOK_SECRET':
-                                'whsec_shown'})
+    settings = stripe_settings(
+        {'STRIPE_API_KEY': 'sk_test_shown', 'STRIPE_WEBHOOK_SECRET': 'whsec_shown'}
+    )
 
     assert 'shown' not in repr(settings)
 
@@ -37,6 +40,7 @@ def test_keys_come_from_the_secret_once_per_container():
     def read_secret(arn):
         reads.append(arn)
         return json.dumps({'api_key': 'sk_test_1', 'webhook_secret': WEBHOOK_SECRET})
+
     made = StripeGateway(StripeSettings(secret_arn='arn:secret'), read_secret=read_secret)
     body = event_body('customer.created', {'id': 'cus_1'})
 
@@ -62,9 +66,17 @@ def test_an_unreadable_secret_is_unavailable():
         made.client()
 
 
-@pytest.mark.parametrize('header', [
-    None, '', 'nonsense', signature(b'{}'), signature(b'x', 'whsec_other'),
-    signature(b'x', WEBHOOK_SECRET, int(time.time()) - 301)])
+@pytest.mark.parametrize(
+    'header',
+    [
+        None,
+        '',
+        'nonsense',
+        signature(b'{}'),
+        signature(b'x', 'whsec_other'),
+        signature(b'x', WEBHOOK_SECRET, int(time.time()) - 301),
+    ],
+)
 def test_a_body_without_its_valid_fresh_signature_is_refused(header):
     made = gateway(api_key='sk_test_1', webhook_secret=WEBHOOK_SECRET)
 

@@ -1,6 +1,7 @@
 """How long a scheduled function keeps starting work (clock.time_left): its
 margin is what a unit of work may take, but never more than half the time
 the invocation was given."""
+
 from chalicelib.clock import time_left
 from tests.support import LambdaContext
 

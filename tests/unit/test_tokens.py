@@ -5,8 +5,20 @@ import pytest
 
 from chalicelib.errors import Unauthenticated
 from chalicelib.identity.tokens import MAX_TOKEN_CHARS, verify_token
-from tests.unit.jwt_support import (AUDIENCE, ISSUER, KID, NOW, FakeKeys, b64, claims,
-                                    ec_key, forge, mint, public_pem, rsa_key)
+from tests.unit.jwt_support import (
+    AUDIENCE,
+    ISSUER,
+    KID,
+    NOW,
+    FakeKeys,
+    b64,
+    claims,
+    ec_key,
+    forge,
+    mint,
+    public_pem,
+    rsa_key,
+)
 
 HEADER = {'alg': 'RS256', 'kid': KID, 'typ': 'JWT'}
 
@@ -53,8 +65,9 @@ def signed_payload_text(text):
     return forge(HEADER, text.encode())
 
 
-@pytest.mark.parametrize('name, value', [('exp', '1e400'), ('exp', '-1e400'),
-                                         ('nbf', '-1e400'), ('iat', '-1e400')])
+@pytest.mark.parametrize(
+    'name, value', [('exp', '1e400'), ('exp', '-1e400'), ('nbf', '-1e400'), ('iat', '-1e400')]
+)
 def test_a_time_claim_that_parses_as_an_infinity_is_refused(name, value):
     times = {'exp': NOW + 3600, 'nbf': NOW, 'iat': NOW, name: '@'}
     text = json.dumps(claims(**times)).replace('"@"', value)
@@ -176,8 +189,7 @@ def test_alg_none_signed_with_the_right_key_is_still_refused():
 def test_hs256_with_the_public_key_pem_as_secret_is_refused():
     # The algorithm-confusion attack: the public key is public, so anyone can
     # HMAC with it; a verifier that let the token pick HS256 would accept.
-    token = forge({'alg': 'HS256', 'kid': KID}, claims(),
-                  hmac_secret=public_pem(rsa_key('main')))
+    token = forge({'alg': 'HS256', 'kid': KID}, claims(), hmac_secret=public_pem(rsa_key('main')))
 
     assert 'algorithm' in refused(token)
 
@@ -207,8 +219,9 @@ def test_token_signed_by_a_key_outside_the_jwks_is_refused():
 def test_key_embedded_in_the_token_header_is_never_used():
     attacker = rsa_key('attacker')
     embedded = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
-    token = forge({**HEADER, 'jwk': embedded, 'jku': 'https://evil.example/jwks'},
-                  claims(), key=attacker)
+    token = forge(
+        {**HEADER, 'jwk': embedded, 'jku': 'https://evil.example/jwks'}, claims(), key=attacker
+    )
 
     assert 'bad signature' in refused(token)
 
@@ -237,8 +250,9 @@ def test_crit_header_is_refused():
 
 def test_duplicate_claim_names_are_refused():
     # Parsers differ on which copy wins; the token must not mean two things.
-    payload = ('{"iss":"%s","aud":"%s","exp":%d,"sub":"a","sub":"b"}'
-               % (ISSUER, AUDIENCE, NOW + 3600)).encode()
+    payload = (
+        '{"iss":"%s","aud":"%s","exp":%d,"sub":"a","sub":"b"}' % (ISSUER, AUDIENCE, NOW + 3600)
+    ).encode()
 
     assert 'not JSON' in refused(forge(HEADER, payload))
 
@@ -258,22 +272,25 @@ def _valid_parts():
     return mint().split('.')
 
 
-@pytest.mark.parametrize('make', [
-    pytest.param(lambda h, p, s: f'{h}.{p}', id='two-parts'),
-    pytest.param(lambda h, p, s: f'{h}.{p}.{s}.{s}', id='four-parts'),
-    pytest.param(lambda h, p, s: f'{h}.{p}.', id='empty-signature'),
-    pytest.param(lambda h, p, s: f'{h}=.{p}.{s}', id='padded-base64'),
-    pytest.param(lambda h, p, s: f'{h[:-1]}*.{p}.{s}', id='bad-base64-header'),
-    pytest.param(lambda h, p, s: f'{h}.{p[:-1]}+.{s}', id='bad-base64-payload'),
-    pytest.param(lambda h, p, s: f'{h}.{p}.{s[:-1]}/', id='standard-base64-signature'),
-    pytest.param(lambda h, p, s: f'{NOT_JSON}.{p}.{s}', id='non-json-header'),
-    pytest.param(lambda h, p, s: f'{NOT_AN_OBJECT}.{p}.{s}', id='header-not-an-object'),
-    pytest.param(lambda h, p, s: f'{TRUNCATED}.{p}.{s}', id='truncated-header'),
-    pytest.param(lambda h, p, s: f'{NOT_UTF8}.{p}.{s}', id='header-not-utf8'),
-    pytest.param(lambda h, p, s: f'{DEEPLY_NESTED}.{p}.{s}', id='deeply-nested-header'),
-    pytest.param(lambda h, p, s: f' {h}.{p}.{s}', id='leading-space'),
-    pytest.param(lambda h, p, s: '', id='empty'),
-])
+@pytest.mark.parametrize(
+    'make',
+    [
+        pytest.param(lambda h, p, s: f'{h}.{p}', id='two-parts'),
+        pytest.param(lambda h, p, s: f'{h}.{p}.{s}.{s}', id='four-parts'),
+        pytest.param(lambda h, p, s: f'{h}.{p}.', id='empty-signature'),
+        pytest.param(lambda h, p, s: f'{h}=.{p}.{s}', id='padded-base64'),
+        pytest.param(lambda h, p, s: f'{h[:-1]}*.{p}.{s}', id='bad-base64-header'),
+        pytest.param(lambda h, p, s: f'{h}.{p[:-1]}+.{s}', id='bad-base64-payload'),
+        pytest.param(lambda h, p, s: f'{h}.{p}.{s[:-1]}/', id='standard-base64-signature'),
+        pytest.param(lambda h, p, s: f'{NOT_JSON}.{p}.{s}', id='non-json-header'),
+        pytest.param(lambda h, p, s: f'{NOT_AN_OBJECT}.{p}.{s}', id='header-not-an-object'),
+        pytest.param(lambda h, p, s: f'{TRUNCATED}.{p}.{s}', id='truncated-header'),
+        pytest.param(lambda h, p, s: f'{NOT_UTF8}.{p}.{s}', id='header-not-utf8'),
+        pytest.param(lambda h, p, s: f'{DEEPLY_NESTED}.{p}.{s}', id='deeply-nested-header'),
+        pytest.param(lambda h, p, s: f' {h}.{p}.{s}', id='leading-space'),
+        pytest.param(lambda h, p, s: '', id='empty'),
+    ],
+)
 def test_malformed_tokens_are_refused_without_asking_the_jwks(make):
     keys = FakeKeys(**{KID: rsa_key('main')})
 

@@ -14,6 +14,7 @@ on purpose:
 - NaN or Infinity anywhere in the JSON (not JSON; PyJWT's parser takes them).
 Any other difference fails the test, and so does any token we accept and
 PyJWT refuses."""
+
 from __future__ import annotations
 
 import json
@@ -30,16 +31,34 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.identity.tokens import LEEWAY, verify_token
 from tests.unit.jwt_support import AUDIENCE, ISSUER, KID, NOW, FakeKeys, b64, rsa_key
 
-STRICTER_ON_PURPOSE = {'padded', 'time as string', 'time as boolean', 'duplicate member',
-                       'JSON constant'}
+STRICTER_ON_PURPOSE = {
+    'padded',
+    'time as string',
+    'time as boolean',
+    'duplicate member',
+    'JSON constant',
+}
 KEY = rsa_key('main')
 HEADER = {'alg': 'RS256', 'kid': KID, 'typ': 'JWT'}
 # Times on both sides of every boundary, and far from them.
-OFFSETS = [-10 ** 9, -3600, -LEEWAY - 1, -LEEWAY, -LEEWAY + 1, -1, 0, 1, LEEWAY - 1, LEEWAY,
-           LEEWAY + 1, 3600, 10 ** 9]
+OFFSETS = [
+    -(10**9),
+    -3600,
+    -LEEWAY - 1,
+    -LEEWAY,
+    -LEEWAY + 1,
+    -1,
+    0,
+    1,
+    LEEWAY - 1,
+    LEEWAY,
+    LEEWAY + 1,
+    3600,
+    10**9,
+]
 # exp mostly in the future, nbf and iat mostly in the past: most tokens are good.
 RARELY = st.sampled_from([False] * 14 + [True])
-LIKELY = {'exp': [3600, 10 ** 9], 'nbf': [-3600, 0], 'iat': [-3600, 0]}
+LIKELY = {'exp': [3600, 10**9], 'nbf': [-3600, 0], 'iat': [-3600, 0]}
 # Written into the JSON as they are: numbers Python would not write itself.
 ODD_NUMBERS = ['1e400', '-1e400', '1e308', '-0', '0.5', '1900000000.0', '1.9e9']
 CONSTANTS = ['NaN', 'Infinity', '-Infinity']
@@ -58,8 +77,11 @@ def time_values(draw: st.DrawFn, name: str) -> tuple[str, set[str]]:
     """(the claim's JSON text, what is odd about it)."""
     if draw(st.booleans()):
         return str(NOW + draw(st.sampled_from(LIKELY[name]))), set()
-    kind = draw(st.sampled_from(['integer'] * 12 + ['fraction', 'odd', 'constant', 'string',
-                                                   'boolean', 'null', 'huge']))
+    kind = draw(
+        st.sampled_from(
+            ['integer'] * 12 + ['fraction', 'odd', 'constant', 'string', 'boolean', 'null', 'huge']
+        )
+    )
     if kind == 'integer':
         return str(NOW + draw(st.sampled_from(OFFSETS))), set()
     if kind == 'fraction':
@@ -74,17 +96,28 @@ def time_values(draw: st.DrawFn, name: str) -> tuple[str, set[str]]:
     if kind == 'boolean':
         return draw(st.sampled_from(['true', 'false'])), {'time as boolean'}
     if kind == 'huge':
-        return draw(st.sampled_from([str(10 ** 400), str(-10 ** 400)])), set()
+        return draw(st.sampled_from([str(10**400), str(-(10**400))])), set()
     return 'null', set()
 
 
 @st.composite
 def payloads(draw: st.DrawFn) -> tuple[bytes, set[str]]:
     odd: set[str] = set()
-    members = [('iss', json.dumps(draw(st.sampled_from([ISSUER] * 8 + [ISSUER + '/', 'other'])))),
-               ('sub', json.dumps('user-sub-1')),
-               ('aud', json.dumps(draw(st.sampled_from([AUDIENCE] * 4 + [
-                   [AUDIENCE], ['other', AUDIENCE], 'other', [], [AUDIENCE, 1]]))))]
+    members = [
+        ('iss', json.dumps(draw(st.sampled_from([ISSUER] * 8 + [ISSUER + '/', 'other'])))),
+        ('sub', json.dumps('user-sub-1')),
+        (
+            'aud',
+            json.dumps(
+                draw(
+                    st.sampled_from(
+                        [AUDIENCE] * 4
+                        + [[AUDIENCE], ['other', AUDIENCE], 'other', [], [AUDIENCE, 1]]
+                    )
+                )
+            ),
+        ),
+    ]
     for name in ('exp', 'nbf', 'iat'):
         if name == 'exp' or draw(st.booleans()):
             text, why = draw(time_values(name))
@@ -102,6 +135,7 @@ def payloads(draw: st.DrawFn) -> tuple[bytes, set[str]]:
 def sign(header: bytes, payload: bytes) -> str:
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
     from cryptography.hazmat.primitives.hashes import SHA256
+
     signing_input = f'{b64(header)}.{b64(payload)}'
     return f'{signing_input}.{b64(KEY.sign(signing_input.encode(), PKCS1v15(), SHA256()))}'
 
@@ -123,7 +157,7 @@ def tokens(draw: st.DrawFn) -> tuple[str, set[str]]:
     if change == 'tamper':
         at = draw(st.integers(0, len(segment) - 1))
         replacement = draw(st.sampled_from(BASE64URL.replace(segment[at], '')))
-        segments[part] = segment[:at] + replacement + segment[at + 1:]
+        segments[part] = segment[:at] + replacement + segment[at + 1 :]
     elif change == 'spare bits' and len(segment) % 4:
         spare = {2: 0b1111, 3: 0b11}[len(segment) % 4]
         bits = draw(st.integers(1, spare))
@@ -145,8 +179,15 @@ def ours(token: str) -> bool:
 def pyjwt(token: str) -> bool:
     with mock.patch.object(jwt.api_jwt, 'datetime', FrozenDatetime):
         try:
-            jwt.decode(token, KEY.public_key(), algorithms=['RS256'], issuer=ISSUER,
-                       audience=AUDIENCE, leeway=LEEWAY, options={'require': ['exp']})
+            jwt.decode(
+                token,
+                KEY.public_key(),
+                algorithms=['RS256'],
+                issuer=ISSUER,
+                audience=AUDIENCE,
+                leeway=LEEWAY,
+                options={'require': ['exp']},
+            )
         except jwt.PyJWTError:
             return False
     return True
@@ -164,9 +205,13 @@ def test_our_verdict_is_pyjwts_or_stricter_on_purpose(built: tuple[str, set[str]
 
 
 def test_the_frozen_clock_reaches_pyjwt() -> None:
-    expired_at_now = sign(json.dumps(HEADER).encode(), json.dumps(
-        {'iss': ISSUER, 'aud': AUDIENCE, 'exp': NOW - LEEWAY}).encode())
-    valid_at_now = sign(json.dumps(HEADER).encode(), json.dumps(
-        {'iss': ISSUER, 'aud': AUDIENCE, 'exp': NOW - LEEWAY + 1}).encode())
+    expired_at_now = sign(
+        json.dumps(HEADER).encode(),
+        json.dumps({'iss': ISSUER, 'aud': AUDIENCE, 'exp': NOW - LEEWAY}).encode(),
+    )
+    valid_at_now = sign(
+        json.dumps(HEADER).encode(),
+        json.dumps({'iss': ISSUER, 'aud': AUDIENCE, 'exp': NOW - LEEWAY + 1}).encode(),
+    )
 
     assert (pyjwt(expired_at_now), pyjwt(valid_at_now)) == (False, True)
