@@ -1,6 +1,7 @@
 """Small helpers for driving the app through chalice.test.Client."""
 
 import json
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -209,3 +210,18 @@ def put_product(client, product_id, headers=None, **body):
 def stock_catalog(client, products=None):
     for product_id, body in (products or CATALOG).items():
         put_product(client, product_id, **body)
+
+
+def scheduled_event():
+    """What EventBridge hands a scheduled function (a Rate rule's event)."""
+    return {
+        'version': '0',
+        'account': '123456789012',
+        'region': 'us-east-1',
+        'detail': {},
+        'detail-type': 'Scheduled Event',
+        'source': 'aws.events',
+        'time': '2026-11-25T12:00:00Z',
+        'id': str(uuid.uuid4()),
+        'resources': [],
+    }

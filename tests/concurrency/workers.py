@@ -21,6 +21,8 @@ import traceback
 import uuid
 from types import SimpleNamespace
 
+from tests.support import scheduled_event
+
 # Variables a worker must not inherit from the test process's environment.
 _INHERITED = (
     'DATABASE_URL',
@@ -37,17 +39,6 @@ _INHERITED = (
     'STRIPE_API_BASE',
 )
 BARRIER_TIMEOUT = 60
-SCHEDULED_EVENT = {
-    'version': '0',
-    'account': '123456789012',
-    'region': 'us-east-1',
-    'detail': {},
-    'detail-type': 'Scheduled Event',
-    'source': 'aws.events',
-    'time': '2026-11-25T10:00:00Z',
-    'id': 'scheduled',
-    'resources': [],
-}
 
 # What this process's service did on the wire, counted by the probes that
 # boot() installs; Lambda.request reports the part each request did.
@@ -451,7 +442,7 @@ def relay_once(
     time.sleep(start_after)
     started = time.monotonic()
     published = app_module.outbox_relay(
-        SCHEDULED_EVENT, _context('orders-outbox_relay', timeout_seconds)
+        scheduled_event(), _context('orders-outbox_relay', timeout_seconds)
     )
     ended = time.monotonic()
     if stop is not None:
@@ -543,17 +534,7 @@ def expire_repeatedly(lam, index, barrier, runs):
     is ready, as overlapping Lambda invocations would: how many each expired."""
     import app as app_module
 
-    event = {
-        'version': '0',
-        'id': str(uuid.uuid4()),
-        'detail-type': 'Scheduled Event',
-        'source': 'aws.events',
-        'account': '123456789012',
-        'time': '2030-01-01T00:00:00Z',
-        'region': 'us-east-1',
-        'resources': [],
-        'detail': {},
-    }
+    event = scheduled_event()
     barrier.wait(BARRIER_TIMEOUT)
     return [
         app_module.expire_unpaid(event, _context('orders-expire_unpaid', 60))['expired']
@@ -608,7 +589,7 @@ def refund_relay_until(lam, index, stop, barrier=None):
     runs = []
     while True:
         stopping = stop.is_set()
-        answer = app_module.refund_relay(SCHEDULED_EVENT, _context('orders-refund_relay', 120))
+        answer = app_module.refund_relay(scheduled_event(), _context('orders-refund_relay', 120))
         runs.append(answer['answered'])
         if stopping and not answer['answered']:
             return runs

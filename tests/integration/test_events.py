@@ -14,7 +14,7 @@ from chalicelib.events.publishers import SnsPublisher
 from chalicelib.events.relay import relay
 from chalicelib.storage.models import Outbox
 from tests.conftest import FROZEN_AT
-from tests.support import Clock, create_order, iso, send
+from tests.support import Clock, create_order, iso, scheduled_event, send
 
 EVENT_KEYS = {
     'event_id',
@@ -249,19 +249,6 @@ def test_an_event_its_request_did_not_publish_goes_with_the_very_next_relay_run(
     assert [e['order_id'] for e in aws_world.events()] == [order['order_id']]
 
 
-SCHEDULED = {
-    'version': '0',
-    'account': '123456789012',
-    'region': 'us-east-1',
-    'detail': {},
-    'detail-type': 'Scheduled Event',
-    'source': 'aws.events',
-    'time': '2026-11-25T12:00:00Z',
-    'id': 'e0',
-    'resources': [],
-}
-
-
 def test_the_relay_run_through_the_chalice_test_client_publishes_what_is_pending(
     aws_world, client, monkeypatch
 ):
@@ -269,7 +256,7 @@ def test_the_relay_run_through_the_chalice_test_client_publishes_what_is_pending
     order = create_order(client)
 
     # The test client's Lambda context reports 3 s left, as chalice local's does.
-    answer = client.lambda_.invoke('outbox_relay', SCHEDULED).payload
+    answer = client.lambda_.invoke('outbox_relay', scheduled_event()).payload
 
     assert answer == {'published': 1}
     assert pending() == []

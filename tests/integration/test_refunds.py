@@ -22,20 +22,9 @@ from tests.support import (
     json_of,
     put,
     put_product,
+    scheduled_event,
     send,
 )
-
-SCHEDULED = {
-    'version': '0',
-    'account': '123456789012',
-    'region': 'us-east-1',
-    'detail': {},
-    'detail-type': 'Scheduled Event',
-    'source': 'aws.events',
-    'time': '2026-12-05T10:00:00Z',
-    'id': 'scheduled',
-    'resources': [],
-}
 
 
 def card_paid_order(client, localstripe, **kwargs):
@@ -66,7 +55,7 @@ def stripe_refunds(localstripe, intent_id):
 
 
 def run_relay(app_module):
-    return app_module.refund_relay(SCHEDULED, LambdaContext(remaining_ms=3000))
+    return app_module.refund_relay(scheduled_event(), LambdaContext(remaining_ms=3000))
 
 
 @pytest.fixture

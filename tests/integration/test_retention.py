@@ -19,7 +19,7 @@ from chalicelib.storage.models import (
     ProcessedEvent,
     StripeEvent,
 )
-from tests.support import LambdaContext
+from tests.support import LambdaContext, scheduled_event
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
@@ -169,17 +169,7 @@ def test_housekeeping_function_takes_its_time_from_the_lambda_context(database, 
         response_body='{}',
         created_at=now - timedelta(minutes=1),
     )
-    event = {
-        'version': '0',
-        'account': '123456789012',
-        'region': 'us-east-1',
-        'detail': {},
-        'detail-type': 'Scheduled Event',
-        'source': 'aws.events',
-        'time': '2026-11-25T12:00:00Z',
-        'id': str(uuid.uuid4()),
-        'resources': [],
-    }
+    event = scheduled_event()
 
     # Less time left than the 10 s margin: the margin shrinks to half of it,
     # and the first batch goes anyway.
@@ -200,19 +190,6 @@ def test_housekeeping_does_a_first_batch_even_with_no_time_left(aged_rows):
     assert first == {'idempotency_keys': 3, 'processed_events': 0, 'stripe_events': 0, 'outbox': 0}
 
 
-SCHEDULED = {
-    'version': '0',
-    'account': '123456789012',
-    'region': 'us-east-1',
-    'detail': {},
-    'detail-type': 'Scheduled Event',
-    'source': 'aws.events',
-    'time': '2026-11-25T12:00:00Z',
-    'id': 'e0',
-    'resources': [],
-}
-
-
 def test_housekeeping_through_the_chalice_test_client_deletes_what_is_old(database, app_module):
     from chalice.test import Client
 
@@ -224,7 +201,7 @@ def test_housekeeping_through_the_chalice_test_client_deletes_what_is_old(databa
     )
 
     with Client(app_module.app, stage_name='local') as client:
-        answer = client.lambda_.invoke('housekeeping', SCHEDULED).payload
+        answer = client.lambda_.invoke('housekeeping', scheduled_event()).payload
 
     assert answer['deleted']['idempotency_keys'] == 1
     assert IdempotencyKey.select().count() == 0
