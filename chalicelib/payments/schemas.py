@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from chalicelib.errors import InvalidInput
+from chalicelib.inputs import BoundedList
 from chalicelib.orders.schemas import MAX_ID, Money, StrictInteger, reason_rules
 
 
@@ -18,7 +19,8 @@ class RefundRequestSchema(Schema):
     """amount, or items, or neither (everything still refundable); not both."""
 
     amount = Money()
-    items = fields.List(fields.Nested(RefundItemSchema), validate=validate.Length(min=1, max=100))
+    # Counted before any entry is read: a refusal stays cheap however long the list.
+    items = BoundedList(fields.Nested(RefundItemSchema), min_length=1, max_length=100)
     reason = fields.String(validate=reason_rules())
 
     @validates_schema(skip_on_field_errors=True)

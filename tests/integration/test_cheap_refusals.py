@@ -61,6 +61,16 @@ def test_ten_thousand_items_within_64_kib_are_one_problem_not_ten_thousand(clien
 
 
 @sqlite_only
+def test_ten_thousand_refund_items_are_one_problem_not_ten_thousand(client):
+    raw = json.dumps({'items': [{}] * 10000}, separators=COMPACT)
+
+    response = send(client, 'POST', '/orders/1/refunds', raw=raw)
+
+    assert field_errors(response) == {'items': ['Length must be between 1 and 100.']}
+    assert len(response.body) < 200
+
+
+@sqlite_only
 def test_an_error_answer_lists_100_problems_and_says_how_many_there_were(client):
     line = {'product_id': 0, 'quantity': 0, 'price_at_order': -1}
 
