@@ -12,9 +12,7 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +22,7 @@ import websocket
 
 from app import app
 from tests.conftest import IN_CI
+from tests.local_service import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,12 +43,6 @@ if not os.access(CHROMIUM, os.X_OK):
     )
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
 def wait_until(check, what, timeout=TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -60,62 +53,12 @@ def wait_until(check, what, timeout=TIMEOUT):
     raise AssertionError(f'{what}: not within {timeout} s')
 
 
-def answers(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope='module')
 def service(tmp_path_factory, issuer):
     """`make run`: chalice local on the local stage, SQLite, mail to files,
     trusting the test run's token issuer."""
-    data = tmp_path_factory.mktemp('service')
-    port = free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')
-    }
-    auth = issuer.auth_settings()
-    env.update(
-        DATABASE_URL=f'sqlite:///{data}/orders.sqlite3',
-        MAIL_DIR=str(data / 'mail'),
-        AUTO_MIGRATE='true',
-        AUTH_ISSUER=auth.issuer,
-        AUTH_AUDIENCE=','.join(auth.audiences),
-        AUTH_JWKS_URL=auth.jwks_url,
-    )
-    log = open(data / 'chalice.log', 'wb')  # noqa: SIM115 - the server writes to it until it stops
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / 'chalice'),
-            'local',
-            '--stage',
-            'local',
-            '--port',
-            str(port),
-            '--no-autoreload',
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f'http://127.0.0.1:{port}'
-    try:
-        wait_until(
-            lambda: process.poll() is not None or answers(f'{base}/health'),
-            'chalice local answering /health',
-        )
-        assert process.poll() is None, (data / 'chalice.log').read_text()
+    with make_run(tmp_path_factory.mktemp('service'), issuer) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 class DevTools:

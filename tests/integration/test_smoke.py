@@ -1,6 +1,6 @@
 """`make smoke` (tools/smoke.py) against `make run`: chalice local on the
 local stage, a temporary SQLite and mail directory, trusting the test run's
-token issuer, on a free port of 8200-8299. The whole walk needs the catalog
+token issuer, on a free loopback port. The whole walk needs the catalog
 (GET /products, customer items priced by the server); the steps before it
 and after the order exists are each run against the real server here too.
 A stand-in server that breaks one promise shows the walk stops there, exits
@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,89 +23,20 @@ from typing import Any
 
 import pytest
 
+from tests.local_service import free_port, make_run
 from tools import smoke
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(8200, 8300)
 CUSTOMER_ID = 4242
 TIMEOUT = 30
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(('127.0.0.1', port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError(f'no free port in {PORTS}')
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope='module')
 def local_service(tmp_path_factory, issuer) -> Iterator[str]:
-    """What `make run` starts, on a port of its own: the demo catalog, then
-    chalice local."""
-    data = tmp_path_factory.mktemp('smoke-service')
-    port = free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ('SNS_TOPIC_ARN', 'SES_SENDER_EMAIL', 'DB_HOST', 'DB_SECRET_ARN')
-    }
-    auth = issuer.auth_settings()
-    env.update(
-        DATABASE_URL=f'sqlite:///{data}/orders.sqlite3',
-        MAIL_DIR=str(data / 'mail'),
-        AUTO_MIGRATE='true',
-        AUTH_ISSUER=auth.issuer,
-        AUTH_AUDIENCE=','.join(auth.audiences),
-        AUTH_JWKS_URL=auth.jwks_url,
-    )
-    subprocess.run(
-        [sys.executable, '-m', 'chalicelib.cli', 'demo-catalog'],
-        cwd=ROOT,
-        env={**env, 'ENVIRONMENT': 'local'},
-        check=True,
-        capture_output=True,
-    )
-    with open(data / 'chalice.log', 'wb') as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / 'chalice'),
-                'local',
-                '--stage',
-                'local',
-                '--port',
-                str(port),
-                '--no-autoreload',
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f'http://127.0.0.1:{port}'
-        try:
-            deadline = time.monotonic() + TIMEOUT
-            while process.poll() is None and not answers(f'{base}/health'):
-                assert time.monotonic() < deadline, 'chalice local did not answer /health'
-                time.sleep(0.1)
-            assert process.poll() is None, (data / 'chalice.log').read_text()
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with make_run(tmp_path_factory.mktemp('smoke-service'), issuer) as base:
+        yield base
 
 
 @pytest.fixture
