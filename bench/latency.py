@@ -38,7 +38,7 @@ from chalicelib.events.messages import SUBJECTS
 from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
-from chalicelib.orders.paging import encode_cursor
+from chalicelib.orders.paging import CURSORS
 from chalicelib.payments import queries as payments_queries
 from chalicelib.storage import connection, statements
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
@@ -251,8 +251,8 @@ class Floor:
             if value is not None
         }
         rows = statements.run(
-            orders_queries.order_page(
-                status=False, user_id=user_id is not None, after=after is not None, offset=False
+            orders_queries.ORDER_PAGES.statement(
+                ('user_id',) if user_id is not None else (), after=after is not None, offset=False
             ),
             **values,
         ).fetchall()[:10]
@@ -646,7 +646,7 @@ class Bench:
             fl.scalar('SELECT MIN(order_id) FROM orders')
             + fl.scalar('SELECT MAX(order_id) FROM orders')
         ) // 2
-        cursor = encode_cursor(after, {})
+        cursor = CURSORS.encode(after, {})
         return [
             *ops,
             measure(

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
 from chalicelib.catalog import queries
-from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
+from chalicelib.catalog.answers import CURSORS, dump_product
+from chalicelib.core import paging
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     Forbidden,
@@ -91,7 +92,8 @@ class CatalogService:
         active: bool | None = query.get('active')
         page, after = None, None
         if 'cursor' in query:
-            after, active = decode_cursor(query['cursor'], active)
+            after, remembered = CURSORS.decode(query['cursor'], {'active': active})
+            active = cast(bool | None, remembered['active'])
         else:
             page = query.get('page', 1)
         if principal.role == CUSTOMER:
@@ -99,13 +101,8 @@ class CatalogService:
                 raise Forbidden('A customer sees active products only')
             active = True
         page_size = query['page_size']
-        offset = (page - 1) * page_size if page is not None else 0
-        values: dict[str, Any] = {'limit': page_size + 1}
-        for name, value in (('active', active), ('after', after), ('offset', offset or None)):
-            if value is not None:
-                values[name] = value
-        rows = statements.fetch(
-            queries.product_page(active is not None, after is not None, offset > 0), **values
+        rows = queries.PRODUCT_PAGES.fetch(
+            page_size, after, paging.offset(page, page_size), {'active': active}
         )
         products = rows[:page_size]
         total = (
@@ -121,7 +118,9 @@ class CatalogService:
             'page': page,
             'page_size': page_size,
             'next_cursor': (
-                encode_cursor(products[-1].product_id, active) if len(rows) > page_size else None
+                CURSORS.encode(products[-1].product_id, {'active': active})
+                if len(rows) > page_size
+                else None
             ),
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chalicelib.storage.model_rows import column_list
 from chalicelib.storage.models import OrderItem, Product
-from chalicelib.storage.statements import Statement
+from chalicelib.storage.statements import KeysetPages, Statement
 
 PRODUCT_COLUMNS = column_list(Product)
 PRODUCTS_IN = Statement(
@@ -88,27 +88,8 @@ def stock_move(kind: str, count: int) -> Statement:
     return _stock_moves[key]
 
 
-_product_pages: dict[tuple[bool, bool, bool], Statement] = {}
-
-
-def product_page(active: bool, after: bool, offset: bool) -> Statement:
-    """Ascending product_id, one more row than the page holds (`:limit`)."""
-    key = (active, after, offset)
-    if key not in _product_pages:
-        conditions = [
-            condition
-            for given, condition in ((active, 'active = :active'), (after, 'product_id > :after'))
-            if given
-        ]
-        where = f' WHERE {" AND ".join(conditions)}' if conditions else ''
-        _product_pages[key] = Statement(
-            Product,
-            (
-                f'SELECT {PRODUCT_COLUMNS} FROM products{where} ORDER BY product_id LIMIT :limit'
-                + (' OFFSET :offset' if offset else '')
-            ),
-        )
-    return _product_pages[key]
+# The product list, ascending product_id.
+PRODUCT_PAGES = KeysetPages(Product, 'product_id', descending=False, filters=('active',))
 
 
 COUNT_PRODUCTS = Statement(Product, 'SELECT COUNT(*) FROM products')

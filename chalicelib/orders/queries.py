@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalicelib.storage.model_rows import column_list
 from chalicelib.storage.models import IdempotencyKey, Order, OrderCount, OrderHistory, OrderItem
-from chalicelib.storage.statements import Statement
+from chalicelib.storage.statements import KeysetPages, Statement
 
 ORDER_COLUMNS = column_list(Order)
 
@@ -72,33 +72,8 @@ COUNT_USER_ORDERS_WITH_STATUS = Statement(
     Order, ('SELECT COUNT(*) FROM orders WHERE user_id = :user_id AND status = :status')
 )
 
-_pages: dict[tuple[bool, bool, bool, bool], Statement] = {}
-
-
-def order_page(status: bool, user_id: bool, after: bool, offset: bool) -> Statement:
-    """Newest first, one more row than the page holds (`:limit`): keyset
-    after a cursor (`:after`), or offset for a page number (`:offset`).
-    Each filter is a condition only when given."""
-    key = (status, user_id, after, offset)
-    if key not in _pages:
-        conditions = [
-            condition
-            for given, condition in (
-                (status, 'status = :status'),
-                (user_id, 'user_id = :user_id'),
-                (after, 'order_id < :after'),
-            )
-            if given
-        ]
-        where = f' WHERE {" AND ".join(conditions)}' if conditions else ''
-        _pages[key] = Statement(
-            Order,
-            (
-                f'SELECT {ORDER_COLUMNS} FROM orders{where} ORDER BY order_id DESC LIMIT :limit'
-                + (' OFFSET :offset' if offset else '')
-            ),
-        )
-    return _pages[key]
+# The order lists, newest first.
+ORDER_PAGES = KeysetPages(Order, 'order_id', descending=True, filters=('status', 'user_id'))
 
 
 _exports: dict[tuple[bool, bool], tuple[Statement, Statement, Statement]] = {}

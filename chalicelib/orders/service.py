@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from chalicelib.catalog import products, stock, stock_rules
+from chalicelib.core import paging
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DatabaseBusy,
@@ -27,7 +28,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, counts, export, idempotency, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
-from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
+from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
 from chalicelib.platform.config import get_settings
 from chalicelib.platform.logs import log
@@ -231,15 +232,18 @@ class OrderService:
         page = None
         after = None
         if 'cursor' in query:
-            after, filters = decode_cursor(query['cursor'], filters)
+            after, remembered = CURSORS.decode(query['cursor'], filters)
+            filters = cast(Filters, remembered)
         else:
             page = query.get('page', 1)
         # After the cursor is read, so that what it remembers is scoped too: a
         # cursor never shows its holder more than their own request would.
         filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
-        rows = list(_page_of_orders(filters, after, page, page_size))
+        rows = queries.ORDER_PAGES.fetch(page_size, after, paging.offset(page, page_size), filters)
         orders = rows[:page_size]
-        next_cursor = encode_cursor(orders[-1].order_id, filters) if len(rows) > page_size else None
+        next_cursor = (
+            CURSORS.encode(orders[-1].order_id, filters) if len(rows) > page_size else None
+        )
         items = _items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
@@ -463,29 +467,6 @@ def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
         for item in statements.fetch(queries.ITEMS_OF, order_ids=order_ids):
             items[item.order_id].append(item)
     return items
-
-
-def _page_of_orders(
-    filters: Filters, after: int | None, page: int | None, page_size: int
-) -> list[Order]:
-    """One more row than the page holds, newest first."""
-    offset = (page - 1) * page_size if page is not None else 0
-    statement = queries.order_page(
-        status=filters.get('status') is not None,
-        user_id=filters.get('user_id') is not None,
-        after=after is not None,
-        offset=offset > 0,
-    )
-    values: dict[str, Any] = {'limit': page_size + 1}
-    for name, value in (
-        ('status', filters.get('status')),
-        ('user_id', filters.get('user_id')),
-        ('after', after),
-        ('offset', offset or None),
-    ):
-        if value is not None:
-            values[name] = value
-    return statements.fetch(statement, **values)
 
 
 def _total(filters: Filters) -> int:

@@ -18,12 +18,13 @@ Column lists come from the models (model_rows.column_list).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import peewee
 
 from chalicelib.storage import connection, dialect
-from chalicelib.storage.model_rows import from_row, values_of
+from chalicelib.storage.model_rows import column_list, from_row, values_of
 
 
 class Statement:
@@ -117,3 +118,51 @@ def insert(model: type[peewee.Model], rows: list[dict[str, Any]]) -> int:
 def insert_instance(instance: peewee.Model) -> int:
     """INSERT the values a model instance holds; its id."""
     return insert(type(instance), [values_of(instance)])
+
+
+class KeysetPages:
+    """The pages of one list: rows of `model` by its key `key` (newest first
+    when `descending`), one more row than the page holds (`:limit`), keyset
+    after a cursor (`:after`) or offset for a page number (`:offset`). Each
+    filter (a field of the model, by name) is a condition only when given.
+    One statement is built per shape of request, on first use."""
+
+    def __init__(
+        self, model: type[peewee.Model], key: str, descending: bool, filters: tuple[str, ...]
+    ) -> None:
+        self.model = model
+        self.key = key
+        self.descending = descending
+        self.filters = filters
+        self._statements: dict[tuple[tuple[str, ...], bool, bool], Statement] = {}
+
+    def statement(self, filters: tuple[str, ...], after: bool, offset: bool) -> Statement:
+        shape = (filters, after, offset)
+        if shape not in self._statements:
+            fields = self.model._meta.fields
+            conditions = [f'{fields[name].column_name} = :{name}' for name in filters]
+            if after:
+                conditions.append(f'{self.key} {"<" if self.descending else ">"} :after')
+            where = f' WHERE {" AND ".join(conditions)}' if conditions else ''
+            order = f'{self.key} DESC' if self.descending else self.key
+            self._statements[shape] = Statement(
+                self.model,
+                (
+                    f'SELECT {column_list(self.model)} FROM {self.model._meta.table_name}{where} '
+                    f'ORDER BY {order} LIMIT :limit' + (' OFFSET :offset' if offset else '')
+                ),
+            )
+        return self._statements[shape]
+
+    def fetch(
+        self, page_size: int, after: int | None, offset: int, filters: Mapping[str, Any]
+    ) -> list[Any]:
+        """The page's rows and one more, if there is one (a next page)."""
+        given = tuple(name for name in self.filters if filters.get(name) is not None)
+        values: dict[str, Any] = {name: filters[name] for name in given}
+        values['limit'] = page_size + 1
+        if after is not None:
+            values['after'] = after
+        if offset:
+            values['offset'] = offset
+        return fetch(self.statement(given, after is not None, offset > 0), **values)

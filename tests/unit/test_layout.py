@@ -43,6 +43,7 @@ PURE = [
     'chalicelib.core.ids',
     'chalicelib.core.inputs',
     'chalicelib.core.lazy',
+    'chalicelib.core.paging',
     'chalicelib.orders.lifecycle',
     'chalicelib.core.money',
     'chalicelib.orders.access',
@@ -244,19 +245,11 @@ def sql_in(module):
 
 def test_the_statement_machinery_spells_no_domain_sql():
     """Each domain keeps its SQL beside it (its queries module); storage binds
-    and runs it and names no table, column or status of theirs."""
+    and runs it and names no table or status of theirs."""
     from chalicelib.orders.lifecycle import STATUSES
+    from chalicelib.storage.models import MODELS
 
-    words = {
-        *STATUSES,
-        'orders',
-        'order_items',
-        'products',
-        'outbox',
-        'refunds',
-        'SELECT',
-        'UPDATE',
-    }
+    words = {*STATUSES, *(model._meta.table_name for model in MODELS)}
     spelled = sorted(
         word
         for text in sql_in('chalicelib.storage.statements')
