@@ -18,7 +18,6 @@ from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DatabaseBusy,
     ExportTooLarge,
-    OrderNotFound,
     OutOfStock,
     VersionMismatch,
 )
@@ -28,6 +27,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, counts, export, idempotency, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
+from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
 from chalicelib.platform.config import get_settings
@@ -203,7 +203,7 @@ class OrderService:
                 for line in priced.lines
             ],
         )
-        items = _items_of([order.order_id])[order.order_id]
+        items = items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
         event = record_event(messages.ORDER_CREATED, order, now)
         counts.record_change(new_status='pending')
@@ -218,8 +218,8 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal: Principal, order_id: int) -> dict[str, Any]:
-        order = _readable_order(principal, order_id)
-        return dump_order(order, _items_of([order_id])[order_id])
+        order = readable_order(principal, order_id)
+        return dump_order(order, items_of([order_id])[order_id])
 
     def list_orders(
         self, principal: Principal, query: dict[str, Any], user_id: int | None = None
@@ -244,7 +244,7 @@ class OrderService:
         next_cursor = (
             CURSORS.encode(orders[-1].order_id, filters) if len(rows) > page_size else None
         )
-        items = _items_of([order.order_id for order in orders])
+        items = items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
             'total': _total(filters),
@@ -255,7 +255,7 @@ class OrderService:
 
     def order_history(self, principal: Principal, order_id: int) -> list:
         """Every version of the order, oldest first (creation is version 1)."""
-        _readable_order(principal, order_id)
+        readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)
         return [
             dump_history_entry(entry, with_sub)
@@ -339,8 +339,8 @@ class OrderService:
         condition and the change are one step."""
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
-            items = _items_of([order_id])[order_id]
+            order = locked_order(order_id)
+            items = items_of([order_id])[order_id]
             if still_applies is not None and not still_applies(order):
                 return None
             change = changes.plan_status_change(order, items, principal, request, now)
@@ -384,9 +384,9 @@ class OrderService:
     def delete_order(self, principal: Principal, order_id: int) -> None:
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
+            order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            freed = changes.stock_freed_by_delete(_items_of([order_id])[order_id])
+            freed = changes.stock_freed_by_delete(items_of([order_id])[order_id])
             statements.run(queries.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
@@ -441,32 +441,6 @@ def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
             }
         ],
     )
-
-
-def _readable_order(principal: Principal, order_id: int) -> Order:
-    """The order, if it exists and this principal may read it (to a customer,
-    another user's order does not exist either)."""
-    rows = statements.fetch(queries.ORDER, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    access.check_can_read(principal, rows[0].user_id)
-    return rows[0]
-
-
-def _locked_order(order_id: int) -> Order:
-    """The current row, locked until the transaction ends."""
-    rows = statements.fetch(queries.ORDER_FOR_UPDATE, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    return rows[0]
-
-
-def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
-    items: defaultdict[int, list[OrderItem]] = defaultdict(list)
-    if order_ids:
-        for item in statements.fetch(queries.ITEMS_OF, order_ids=order_ids):
-            items[item.order_id].append(item)
-    return items
 
 
 def _total(filters: Filters) -> int:

@@ -25,7 +25,6 @@ from chalicelib.core import money
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     Forbidden,
-    OrderNotFound,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
@@ -34,8 +33,8 @@ from chalicelib.core.errors import (
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, idempotency
-from chalicelib.orders import queries as orders_queries
+from chalicelib.orders import idempotency
+from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.service import record_history
 from chalicelib.payments import queries, rules
 from chalicelib.payments.answers import dump_refund
@@ -69,21 +68,6 @@ Claim = tuple[int, str]  # (refund_id, claim token)
 def order_currency(order: Order) -> str:
     """The order's currency (the one place that reads it)."""
     return order.currency
-
-
-def locked_order(order_id: int) -> Order:
-    rows = statements.fetch(orders_queries.ORDER_FOR_UPDATE, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    return rows[0]
-
-
-def readable_order(principal: Principal, order_id: int) -> Order:
-    rows = statements.fetch(orders_queries.ORDER, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    access.check_can_read(principal, rows[0].user_id)
-    return rows[0]
 
 
 def locked_refund(refund_id: int) -> Refund:
@@ -559,7 +543,7 @@ def _pending_total(order_id: int) -> Decimal:
 def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
     return {
         item.order_item_id: (item.quantity, item.price_at_order)
-        for item in statements.fetch(orders_queries.ITEMS_OF, order_ids=[order_id])
+        for item in items_of([order_id])[order_id]
     }
 
 

@@ -19,6 +19,7 @@ from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.orders import counts
+from chalicelib.orders.loaders import locked_order, readable_order
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
 from chalicelib.payments import queries, rules
@@ -26,10 +27,8 @@ from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
     RefundService,
-    locked_order,
     locked_refund,
     order_currency,
-    readable_order,
     settle_locked,
 )
 from chalicelib.platform import metrics

@@ -259,3 +259,20 @@ def test_the_statement_machinery_spells_no_domain_sql():
 
     assert spelled == []
     assert 'pending' in ' '.join(sql_in('chalicelib.orders.queries'))  # the check reads the SQL
+
+
+def test_an_order_is_loaded_in_one_place():
+    """The order aggregate's loads (ORDER, ORDER_FOR_UPDATE, ITEMS_OF) are
+    run by orders/loaders.py alone: not-found and who may read are decided once."""
+    loads = {'ORDER', 'ORDER_FOR_UPDATE', 'ITEMS_OF'}
+    runners = sorted(
+        module
+        for module in LAYERED
+        if module != 'chalicelib.orders.queries'
+        and any(
+            isinstance(node, ast.Attribute) and node.attr in loads
+            for node in ast.walk(ast.parse(path_of(module).read_text()))
+        )
+    )
+
+    assert runners == ['chalicelib.orders.loaders']
