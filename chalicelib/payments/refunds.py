@@ -14,6 +14,7 @@ succeeds at once, in the transaction that asked for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -38,6 +39,7 @@ from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.service import record_history
 from chalicelib.payments import queries, rules
 from chalicelib.payments.answers import dump_refund
+from chalicelib.payments.commands import RefundRequest
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.platform import metrics
 from chalicelib.platform.logs import log
@@ -90,7 +92,7 @@ class RefundService:
         self,
         principal: Principal,
         order_id: int,
-        data: dict,
+        request: RefundRequest,
         key: str | None = None,
         request_hash: str | None = None,
     ) -> tuple[dict, bool]:
@@ -108,7 +110,7 @@ class RefundService:
             if stored is not None:
                 return stored, True
         try:
-            refund, events, claims = self._record_request(principal, order_id, data, key, now)
+            refund, events, claims = self._record_request(principal, order_id, request, key, now)
         except Exception:
             if key is not None:
                 idempotency.release_quietly(key)
@@ -119,7 +121,12 @@ class RefundService:
 
     @retry_when_busy
     def _record_request(
-        self, principal: Principal, order_id: int, data: dict, key: str | None, now: datetime
+        self,
+        principal: Principal,
+        order_id: int,
+        request: RefundRequest,
+        key: str | None,
+        now: datetime,
     ) -> tuple[dict, list[Outbox], list[Claim]]:
         with database.atomic():
             order = locked_order(order_id)
@@ -127,18 +134,23 @@ class RefundService:
             left = rules.refundable(
                 order.amount_paid, order.amount_refunded, _pending_total(order_id)
             )
-            items = data.get('items')
+            # The lines as the refund row keeps them (JSON) and the rules read them.
+            items = (
+                [dataclasses.asdict(item) for item in request.items]
+                if request.items is not None
+                else None
+            )
             if items is not None:
                 amount = rules.items_amount(items, _ordered(order_id), _refunded_lines(order_id))
             else:
-                amount = data.get('amount', left)
+                amount = request.amount if request.amount is not None else left
             rules.check_refund(order_id, amount, left, currency)
             refund, events, claims = self._record(
                 order,
                 amount,
                 principal,
                 now,
-                reason=data.get('reason'),
+                reason=request.reason,
                 items=items,
                 currency=currency,
             )
