@@ -12,18 +12,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
-from chalicelib.catalog import queries
+from chalicelib.catalog import access, queries
 from chalicelib.catalog.answers import CURSORS, dump_product
 from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
-    Forbidden,
     InvalidInput,
     ProductNotFound,
     SkuTaken,
     VersionMismatch,
 )
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
+from chalicelib.identity.principal import Principal
 from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
@@ -65,40 +64,27 @@ def entry(row: Any) -> CatalogEntry:
     )
 
 
-def _check_can_read(principal: Principal) -> None:
-    if principal.role not in (CUSTOMER, STAFF, SERVICE):
-        raise Forbidden('This caller may not read products')
-
-
-def _check_can_write(principal: Principal) -> None:
-    if principal.role != STAFF:
-        raise Forbidden('Only staff may change the catalog')
-
-
 class CatalogService:
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self.clock = clock
 
     def get_product(self, principal: Principal, product_id: int) -> dict[str, Any]:
-        _check_can_read(principal)
+        access.check_can_read(principal)
         rows = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])
-        if not rows or (principal.role == CUSTOMER and not rows[0].active):
+        if not rows or not access.may_see(principal, bool(rows[0].active)):
             raise ProductNotFound()
-        return dump_product(rows[0], staff_view=principal.role != CUSTOMER)
+        return dump_product(rows[0], staff_view=access.sees_whole_stock(principal))
 
     def list_products(self, principal: Principal, query: ProductListQuery) -> dict[str, Any]:
         """Ascending product_id, paged by number or by keyset cursor like the
         order lists; a customer's list holds active products only."""
-        _check_can_read(principal)
+        access.check_can_read(principal)
         active = query.active
         page, after = query.page, None
         if page.cursor is not None:
             after, remembered = CURSORS.decode(page.cursor, {'active': active})
             active = cast(bool | None, remembered['active'])
-        if principal.role == CUSTOMER:
-            if active is False:
-                raise Forbidden('A customer sees active products only')
-            active = True
+        active = access.scope_for_list(principal, active)
         rows = queries.PRODUCT_PAGES.fetch(page.page_size, after, page.offset, {'active': active})
         products = rows[: page.page_size]
         total = (
@@ -108,7 +94,7 @@ class CatalogService:
         )
         return {
             'products': [
-                dump_product(row, staff_view=principal.role != CUSTOMER) for row in products
+                dump_product(row, staff_view=access.sees_whole_stock(principal)) for row in products
             ],
             'total': int(total or 0),
             'page': page.number,
@@ -130,7 +116,7 @@ class CatalogService:
     ) -> Written:
         """Create (201) or replace (200) the product; expected_version (If-Match)
         makes the write conditional. `reserved` is never written here."""
-        _check_can_write(principal)
+        access.check_can_write(principal)
         now = self.clock()
         try:
             with database.atomic():

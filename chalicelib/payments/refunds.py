@@ -25,7 +25,6 @@ from typing import Any, cast
 from chalicelib.core import money
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
-    Forbidden,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
@@ -33,10 +32,11 @@ from chalicelib.core.errors import (
 )
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
-from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.identity.principal import Principal
 from chalicelib.orders import idempotency
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.service import record_history
+from chalicelib.payments import access as payment_access
 from chalicelib.payments import queries, rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.commands import RefundRequest
@@ -98,8 +98,7 @@ class RefundService:
     ) -> tuple[dict, bool]:
         """(the refund, whether it is a replay). Staff only."""
         readable_order(principal, order_id)
-        if principal.role != STAFF:
-            raise Forbidden('Only staff may refund')
+        payment_access.check_can_refund(principal)
         now = self.clock()
         if key is not None:
             # Keys are printable ASCII: the line break keeps this path's keys

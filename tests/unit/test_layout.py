@@ -52,6 +52,8 @@ PURE = [
     'chalicelib.payments.commands',
     'chalicelib.core.money',
     'chalicelib.orders.access',
+    'chalicelib.catalog.access',
+    'chalicelib.payments.access',
     'chalicelib.orders.export',
     'chalicelib.orders.paging',
     'chalicelib.events.messages',
