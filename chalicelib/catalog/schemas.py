@@ -6,15 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate, validates_schema
 
 from chalicelib import money
-from chalicelib.ids import MAX_ID
 from chalicelib.inputs import (
+    MAX_PAGE,
+    PAGE_OR_CURSOR,
+    Cursor,
+    FitsCurrency,
     FreeText,
     Money,
     QueryInteger,
     StrictInteger,
+    check_field_rules,
+    check_offset,
     load,
     not_blank,
     printable,
@@ -53,14 +58,11 @@ class ProductSchema(Schema):
     # null (or left out): stock is not tracked, no limit.
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
 
+    field_rules = (FitsCurrency('unit_price', 'currency'),)
+
     @validates_schema(skip_on_field_errors=True)
     def price_fits_its_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not money.fits_currency(data['unit_price'], data['currency']):
-            raise ValidationError(
-                f'Must have at most {money.places(data["currency"])} decimal places in '
-                f'{data["currency"]}.',
-                'unit_price',
-            )
+        check_field_rules(self.field_rules, data)
 
 
 class QueryBoolean(fields.Field):
@@ -76,16 +78,16 @@ class QueryBoolean(fields.Field):
 
 class ProductListQuerySchema(Schema):
     active = QueryBoolean()
-    page = QueryInteger(validate=validate.Range(min=1))
+    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
+    cursor = Cursor()
+
+    field_rules = (PAGE_OR_CURSOR,)
 
     @validates_schema(skip_on_field_errors=True)
     def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
+        check_field_rules(self.field_rules, data)
+        check_offset(data)
 
 
 _product = ProductSchema()

@@ -19,11 +19,19 @@ from chalicelib.ids import MAX_ID
 # Re-exported: the routes and tools read the body rules here.
 from chalicelib.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
+    MAX_PAGE,
+    PAGE_OR_CURSOR,
     BoundedList,
+    Cursor,
+    FieldRule,
     FreeText,
     Money,
+    OnlyWith,
     QueryInteger,
+    Requires,
     StrictInteger,
+    check_field_rules,
+    check_offset,
     load,
     not_blank,
     parse_json_object,  # noqa: F401
@@ -82,7 +90,11 @@ def _url_without_userinfo(value: str) -> None:
     # opens another host: no user part in a link the shop sends out.
     if not _URL_CHARACTERS.fullmatch(value):
         raise ValidationError('Must hold only URL characters (percent-encode the rest).')
-    if '@' in urlsplit(value).netloc:
+    try:
+        netloc = urlsplit(value).netloc
+    except ValueError:  # brackets that hold no IPv6 address: https://[::g]/
+        raise ValidationError('Must be an https:// URL.') from None
+    if '@' in netloc:
         raise ValidationError('Must not carry a user name or password.')
 
 
@@ -110,53 +122,71 @@ DETAIL_STATUS = {
 }
 
 
+# What the OpenAPI document says of tracking_url: https, a host as
+# validate.URL(require_tld=True) reads one (a domain with a dot, localhost, an
+# IPv4 or a bracketed IPv6 address), an optional port, then a path, query or
+# fragment of URL characters; no user part (the host has no @).
+_HOST = (
+    r'(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,}\.?'
+    r'|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]'
+    r'|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
+    r'|\[[A-Fa-f0-9]*:[A-Fa-f0-9:]+\])'
+)
+_TRACKING_URL_PATTERN = (
+    rf'^[Hh][Tt][Tt][Pp][Ss]://{_HOST}(?::[0-9]+)?'
+    rf"(?:/?|[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+)$"
+)
+
+
 class UpdateOrderSchema(Schema):
-    # metadata: what the OpenAPI document shows of the rules that are functions
-    # here; it may be looser than the check, never stricter.
+    # metadata: the OpenAPI document's pattern for a rule that is a function
+    # here, saying the same (the contract test finds any difference).
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
     tracking_number = fields.String(
         validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
     )
     tracking_url = fields.String(
-        validate=_TRACKING_URL_RULES, metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'}
+        validate=_TRACKING_URL_RULES, metadata={'pattern': _TRACKING_URL_PATTERN}
     )
     reason = fields.String(validate=_REASON_RULES)
 
-    @validates_schema(skip_on_field_errors=True)
-    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {
-            name: [f"Only allowed with status '{status}'."]
-            for name, status in DETAIL_STATUS.items()
-            if name in data and data['status'] != status
-        }
-        if errors:
-            raise ValidationError(errors)
+    field_rules: tuple[FieldRule, ...] = (
+        *(OnlyWith(name, 'status', status) for name, status in DETAIL_STATUS.items()),
         # A carrier without a number (or the other way round) tracks nothing;
         # a link alone names no parcel.
-        if 'carrier' in data and 'tracking_number' not in data:
-            errors['tracking_number'] = ['Required together with carrier.']
-        if 'tracking_number' in data and 'carrier' not in data:
-            errors['carrier'] = ['Required together with tracking_number.']
-        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
-            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
-        if errors:
-            raise ValidationError(errors)
+        Requires(
+            'carrier', ('tracking_number',), 'tracking_number', 'Required together with carrier.'
+        ),
+        Requires(
+            'tracking_number', ('carrier',), 'carrier', 'Required together with tracking_number.'
+        ),
+        Requires(
+            'tracking_url',
+            ('carrier', 'tracking_number'),
+            'tracking_url',
+            'Only allowed with carrier and tracking_number.',
+        ),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
 
 
 class ListQuerySchema(Schema):
-    page = QueryInteger(validate=validate.Range(min=1))
+    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
+    cursor = Cursor()
+
+    field_rules = (PAGE_OR_CURSOR,)
 
     @validates_schema(skip_on_field_errors=True)
     def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
+        check_field_rules(self.field_rules, data)
+        check_offset(data)
 
 
 class UserListQuerySchema(ListQuerySchema):
