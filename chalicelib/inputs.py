@@ -171,6 +171,16 @@ class Cursor(fields.String):
         )
 
 
+def query_values(params: Mapping[str, str] | None, schema: Schema) -> dict[str, str]:
+    """A query's parameters, less the empty values of those the schema knows: a
+    form sends `?status=` for "no filter". An unknown name stays, to be refused,
+    however empty."""
+    known = {field.data_key or name for name, field in schema.fields.items()}
+    return {
+        name: value for name, value in (params or {}).items() if value != '' or name not in known
+    }
+
+
 def check_offset(data: Mapping[str, Any]) -> None:
     if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
         raise ValidationError('Page is out of range.', 'page')

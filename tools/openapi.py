@@ -490,30 +490,6 @@ REQUESTS = {
     'RefundRequestItem': payment_schemas.RefundItemSchema,
     'RefundRequest': payment_schemas.RefundRequestSchema,
 }
-# The queries, each one object parameter (openapi_rules.query_object).
-QUERIES = {
-    schemas.ListQuerySchema: 'OrderListQuery',
-    schemas.UserListQuerySchema: 'UserOrderListQuery',
-    schemas.ExportQuerySchema: 'ExportQuery',
-    catalog_schemas.ProductListQuerySchema: 'ProductListQuery',
-}
-
-
-def _query(cls, example):
-    """A query's parameters: `?page_size=10&status=paid` is the object
-    `{"page_size": 10, "status": "paid"}`, each property a parameter."""
-    return {
-        'name': 'query',
-        'in': 'query',
-        'required': False,
-        'style': 'form',
-        'explode': True,
-        'description': 'The query parameters, each property one: `?name=value&...`.',
-        'schema': {'$ref': f'#/components/schemas/{QUERIES[cls]}'},
-        'example': example,
-    }
-
-
 # (path, method) -> the operation, less what every operation has in common.
 OPERATIONS = {
     ('/orders', 'POST'): {
@@ -572,7 +548,7 @@ OPERATIONS = {
         'tags': ['orders'],
         'summary': 'List orders',
         'description': LIST_DESCRIPTION + ' A customer sees only their own orders.',
-        'parameters': [_query(schemas.ListQuerySchema, {'page_size': 10})],
+        'parameters': [{'in': 'query', 'schema': schemas.ListQuerySchema}],
         'responses': {
             '200': _list('A page of orders.'),
             '400': 'BadRequest',
@@ -693,7 +669,7 @@ OPERATIONS = {
         'their own orders.',
         'parameters': [
             _path_param('user_id'),
-            _query(schemas.ExportQuerySchema, {'from': '2026-11-01', 'to': '2026-11-30'}),
+            {'in': 'query', 'schema': schemas.ExportQuerySchema},
         ],
         'responses': {
             '200': {
@@ -737,7 +713,7 @@ OPERATIONS = {
         'has an empty list, not a 404. ' + LIST_DESCRIPTION,
         'parameters': [
             _path_param('user_id'),
-            _query(schemas.UserListQuerySchema, {'page_size': 10}),
+            {'in': 'query', 'schema': schemas.UserListQuerySchema},
         ],
         'responses': {
             '200': _list("A page of the user's orders."),
@@ -821,7 +797,7 @@ OPERATIONS = {
         'description': 'By `product_id`, ascending; paged like the order lists (`page` or '
         '`cursor`, with `page_size`). A customer sees active products only '
         '(`active=false` is a 403 for them).',
-        'parameters': [_query(catalog_schemas.ProductListQuerySchema, {'page_size': 10})],
+        'parameters': [{'in': 'query', 'schema': catalog_schemas.ProductListQuerySchema}],
         'responses': {
             '200': {
                 'description': 'A page of products.',
@@ -908,7 +884,7 @@ OPERATIONS = {
                 'name': 'Stripe-Signature',
                 'in': 'header',
                 'required': True,
-                'schema': {'type': 'string'},
+                'schema': {'type': 'string', 'minLength': 1},
                 'example': 't=1733390000,v1=5257a8...',
             }
         ],
@@ -1110,8 +1086,7 @@ def _text_properties(self, field, **kwargs):
         if schemas._plain_address not in field.validators:
             raise SystemExit(f'{field.name}: EMAIL_PATTERN states Email with _plain_address only')
         return {'pattern': openapi_rules.EMAIL_PATTERN}
-    pattern = openapi_rules.text_pattern(field.validators)
-    return {'pattern': pattern} if pattern else {}
+    return openapi_rules.text_properties(field.validators)
 
 
 def _described(self, field, **kwargs):
@@ -1119,6 +1094,13 @@ def _described(self, field, **kwargs):
         description = FIELD_DESCRIPTIONS.get(schema, {}).get(field.name)
         if description:
             return {'description': description}
+    return {}
+
+
+def _empty_query_value(self, field, ret, **kwargs):
+    if ret.get('in') == 'query':
+        # schemas.load_list_query reads `?status=` as no filter, as a form sends it.
+        return {'allowEmptyValue': True}
     return {}
 
 
@@ -1148,6 +1130,7 @@ def build():
     plugin.converter.add_attribute_function(_money_properties)
     plugin.converter.add_attribute_function(_text_properties)
     plugin.converter.add_attribute_function(_described)
+    plugin.converter.add_parameter_attribute_function(_empty_query_value)
     plugin.map_to_openapi_type(catalog_schemas.QueryBoolean, 'boolean', None)
 
     spec.components.security_scheme(
@@ -1195,8 +1178,6 @@ def build():
         },
     )
     spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
-    for cls, name in QUERIES.items():
-        spec.components.schema(name, schema=cls)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 
@@ -1218,8 +1199,6 @@ def build():
     components = document['components']['schemas']
     for name, cls in REQUESTS.items():
         components[name].update(openapi_rules.rule_keywords(cls))
-    for cls, name in QUERIES.items():
-        openapi_rules.query_object(components[name]).update(openapi_rules.rule_keywords(cls))
     # The order a reader expects; apispec puts `openapi` after the paths.
     first = ['openapi', 'info', 'servers', 'tags', 'paths', 'components']
     return {key: document[key] for key in first + sorted(set(document) - set(first))}

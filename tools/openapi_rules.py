@@ -5,9 +5,13 @@ Derived from what validates the requests, never written twice by hand:
 - a string field's characters: a `pattern` from its validators (FreeText's
   refused characters, `printable`, `not_blank`, an email address's rule);
 - a schema's `field_rules` (chalicelib/inputs.py): the keyword that says the
-  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`);
-- a query: one exploded object parameter, so what ties its parameters
-  together (`page` or `cursor`) and what it refuses (any other name) can be said.
+  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`).
+
+Query parameters stay one parameter each: OpenAPI can tie them together only
+as one form-exploded object, which schemathesis (4.32) serialises lossily (an
+empty list or object vanishes from the query string, so a request it thinks
+invalid arrives valid). `page` or `cursor`, and no other name, are in the
+operations' descriptions instead.
 
 Patterns are written for both readings the document meets: ECMA-262 (a
 browser, most validators) and Python's re (schemathesis): `\\uXXXX` escapes in
@@ -70,21 +74,34 @@ def character_class(points):
     )
 
 
-def text_pattern(validators):
-    """The pattern of a free-text field, or None when its validators say
-    nothing about characters."""
+def _one_of(refused):
+    """A class for one character not in `refused`. Negated while `refused` is
+    within the Basic Multilingual Plane; else the characters allowed, listed:
+    Hypothesis (schemathesis) builds a negated class above it one character at
+    a time, some 900,000 for printable, which takes a minute per field."""
+    if max(refused) <= 0xFFFF:
+        return f'[^{character_class(refused)}]'
+    return f'[{character_class(_ALL - refused)}]'
+
+
+_ALL = frozenset(ord(c) for c in _EVERY_CHARACTER)
+
+
+def text_properties(validators):
+    """What a free-text field's validators say of its characters: a `pattern`
+    for those it refuses and, when it must not be blank, a second one (in
+    `allOf`) for a character that is not white space. Two patterns, not one
+    that repeats the long class three times: Hypothesis builds each class
+    occurrence anew."""
     refused = frozenset().union(
         *(_points(rule) for rule in validators if rule is printable or isinstance(rule, FreeText))
     )
-    visible = not_blank in validators
-    if not refused and not visible:
-        return None
-    if not refused:
-        return f'[^{character_class(_whitespace())}]'
-    allowed = f'[^{character_class(refused)}]*'
-    if not visible:
-        return f'^{allowed}$'
-    return f'^{allowed}[^{character_class(refused | _whitespace())}]{allowed}$'
+    properties = {}
+    if refused:
+        properties['pattern'] = f'^{_one_of(refused)}*$'
+    if not_blank in validators:
+        properties['allOf'] = [{'pattern': _one_of(_whitespace())}]
+    return properties
 
 
 # marshmallow's validate.Email within printable ASCII and without "=?"
@@ -153,16 +170,3 @@ def rule_keywords(schema):
     if dependent:
         keywords['dependentRequired'] = dependent
     return keywords
-
-
-def query_object(component):
-    """The parameters of a query as one object: `?page=2&page_size=10` is its
-    form-exploded spelling. An empty value (`?status=`) is as good as none,
-    as a form sends it."""
-    properties = component['properties']
-    for name, schema in list(properties.items()):
-        description = schema.pop('description', None)
-        properties[name] = {'anyOf': [schema, {'const': ''}]}
-        if description:
-            properties[name]['description'] = description
-    return component

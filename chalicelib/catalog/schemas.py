@@ -23,6 +23,7 @@ from chalicelib.inputs import (
     load,
     not_blank,
     printable,
+    query_values,
 )
 
 MAX_ON_HAND = 10**9
@@ -99,5 +100,4 @@ def load_product(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_list_query, params, 'Invalid query parameters')
+    return load(_list_query, query_values(params, _list_query), 'Invalid query parameters')

@@ -36,6 +36,7 @@ from chalicelib.inputs import (
     not_blank,
     parse_json_object,  # noqa: F401
     printable,
+    query_values,
 )
 from chalicelib.orders.lifecycle import STATUSES
 
@@ -122,15 +123,24 @@ DETAIL_STATUS = {
 }
 
 
+# An IPv6 address as urlsplit's check (ipaddress) reads one, within what
+# validate.URL takes in brackets (hex digits and colons, no embedded IPv4).
+_H = '[0-9A-Fa-f]{1,4}'
+_IPV6 = (
+    rf'(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:|(?:{_H}:){{1,6}}:{_H}'
+    rf'|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}'
+    rf'|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}'
+    rf'|{_H}:(?::{_H}){{1,6}}|:(?:(?::{_H}){{1,7}}|:))'
+)
 # What the OpenAPI document says of tracking_url: https, a host as
 # validate.URL(require_tld=True) reads one (a domain with a dot, localhost, an
-# IPv4 or a bracketed IPv6 address), an optional port, then a path, query or
+# IPv4 or an IPv6 address in brackets), an optional port, then a path, query or
 # fragment of URL characters; no user part (the host has no @).
 _HOST = (
     r'(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,}\.?'
     r'|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]'
     r'|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
-    r'|\[[A-Fa-f0-9]*:[A-Fa-f0-9:]+\])'
+    r'|\[' + _IPV6 + r'\])'
 )
 _TRACKING_URL_PATTERN = (
     rf'^[Hh][Tt][Tt][Pp][Ss]://{_HOST}(?::[0-9]+)?'
@@ -272,12 +282,9 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
 
 
 def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> dict[str, Any]:
-    # An empty value (?status=) means "no filter", as a form would send it.
-    params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
-    return load(schema, params, 'Invalid query parameters')
+    return load(schema, query_values(params, schema), 'Invalid query parameters')
 
 
 def load_export_query(params: Mapping[str, str] | None) -> dict[str, Any]:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_export_query, params, 'Invalid query parameters')
+    return load(_export_query, query_values(params, _export_query), 'Invalid query parameters')
