@@ -4,7 +4,7 @@ Derived from what validates the requests, never written twice by hand:
 
 - a string field's characters: a `pattern` from its validators (FreeText's
   refused characters, `printable`, `not_blank`, an email address's rule);
-- a schema's `field_rules` (chalicelib/inputs.py): the keyword that says the
+- a schema's `field_rules` (chalicelib/core/inputs.py): the keyword that says the
   same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`).
 
 Query parameters stay one parameter each: OpenAPI can tie them together only
@@ -25,8 +25,8 @@ import unicodedata
 
 from marshmallow import validate
 
-from chalicelib import money
-from chalicelib.inputs import (
+from chalicelib.core import money
+from chalicelib.core.inputs import (
     FitsCurrency,
     FreeText,
     NotTogether,

@@ -8,18 +8,14 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.inputs import (
-    MAX_PAGE,
-    PAGE_OR_CURSOR,
-    Cursor,
+from chalicelib.core import money
+from chalicelib.core.inputs import (
     FitsCurrency,
     FreeText,
     Money,
-    QueryInteger,
+    PageQuerySchema,
     StrictInteger,
     check_field_rules,
-    check_offset,
     load,
     not_blank,
     printable,
@@ -77,18 +73,8 @@ class QueryBoolean(fields.Field):
         return value == 'true'
 
 
-class ProductListQuerySchema(Schema):
+class ProductListQuerySchema(PageQuerySchema):
     active = QueryBoolean()
-    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
-    cursor = Cursor()
-
-    field_rules = (PAGE_OR_CURSOR,)
-
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        check_field_rules(self.field_rules, data)
-        check_offset(data)
 
 
 _product = ProductSchema()

@@ -12,26 +12,23 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput
-from chalicelib.ids import MAX_ID
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput
+from chalicelib.core.ids import MAX_ID
 
 # Re-exported: the routes and tools read the body rules here.
-from chalicelib.inputs import (
+from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
-    MAX_PAGE,
-    PAGE_OR_CURSOR,
     BoundedList,
-    Cursor,
     FieldRule,
     FreeText,
     Money,
     OnlyWith,
+    PageQuerySchema,
     QueryInteger,
     Requires,
     StrictInteger,
     check_field_rules,
-    check_offset,
     load,
     not_blank,
     parse_json_object,  # noqa: F401
@@ -184,19 +181,9 @@ class UpdateOrderSchema(Schema):
         check_field_rules(self.field_rules, data)
 
 
-class ListQuerySchema(Schema):
-    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+class ListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
-    cursor = Cursor()
-
-    field_rules = (PAGE_OR_CURSOR,)
-
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        check_field_rules(self.field_rules, data)
-        check_offset(data)
 
 
 class UserListQuerySchema(ListQuerySchema):

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 import app as service
 from chalicelib import __version__
 from chalicelib.catalog import schemas as catalog_schemas
-from chalicelib.errors import InvalidInput
+from chalicelib.core.errors import InvalidInput
 from chalicelib.orders import schemas
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.schemas import MAX_ID

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput, PayloadTooLarge
-from chalicelib.ids import MAX_ID
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput, PayloadTooLarge
+from chalicelib.core.ids import MAX_ID
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')
@@ -148,7 +148,7 @@ class QueryInteger(fields.Integer):
 
 
 # A list's paging. `page` alone may go up to 2^63 (its offset fits with a
-# page_size of 1); (page - 1) x page_size must fit too (check_offset).
+# page_size of 1); (page - 1) x page_size must fit too (PageQuerySchema).
 MAX_PAGE = MAX_ID + 1
 # What encode_cursor writes: base64url without padding (a length that is never
 # 1 more than a multiple of 4). What it encodes is the service's own business.
@@ -179,11 +179,6 @@ def query_values(params: Mapping[str, str] | None, schema: Schema) -> dict[str, 
     return {
         name: value for name, value in (params or {}).items() if value != '' or name not in known
     }
-
-
-def check_offset(data: Mapping[str, Any]) -> None:
-    if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-        raise ValidationError('Page is out of range.', 'page')
 
 
 def not_blank(value: str) -> None:
@@ -276,6 +271,23 @@ def check_field_rules(rules: Iterable[FieldRule], data: Mapping[str, Any]) -> No
             errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
+
+
+class PageQuerySchema(Schema):
+    """What every list's query string holds: a page by number or a cursor,
+    never both, and the page's size; a list adds its filters."""
+
+    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = Cursor()
+
+    field_rules = (PAGE_OR_CURSOR,)
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
+        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
+            raise ValidationError('Page is out of range.', 'page')
 
 
 def load(schema: Schema, data: Mapping[str, Any], message: str) -> dict[str, Any]:
