@@ -263,10 +263,11 @@ class Floor:
             # A PUT to paid records a payment of the total taken outside.
             if (
                 statements.run(
-                    statements.MARK_PAID,
+                    statements.CHANGE_PAYMENT,
                     status=new_status,
                     updated_at=now,
                     amount_paid=total,
+                    amount_refunded=Decimal('0.00'),
                     payment_provider=None,
                     payment_reference=None,
                     order_id=order_id,

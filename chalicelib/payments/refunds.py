@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
@@ -31,12 +31,12 @@ from chalicelib.errors import (
     PaymentsNotConfigured,
     RefundNotFound,
 )
-from chalicelib.events import messages
-from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
 from chalicelib.orders import access, idempotency
-from chalicelib.orders.service import record_history
+from chalicelib.orders.payment import STRIPE
+from chalicelib.orders.service import apply_change
 from chalicelib.payments import rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
@@ -48,6 +48,12 @@ from chalicelib.storage.connection import (
     retry_when_busy,
 )
 from chalicelib.storage.models import Order, Outbox, Refund
+
+if TYPE_CHECKING:
+    from chalicelib.orders import changes
+else:
+    # As in orders/service.py: a GET of one order need not load the planner.
+    changes = lazy_import('chalicelib.orders.changes')
 
 # How long the writer of a refund row alone may send it.
 CLAIM_LEASE = timedelta(seconds=60)
@@ -147,7 +153,7 @@ class RefundService:
             else:
                 amount = data.get('amount', left)
             rules.check_refund(order_id, amount, left, currency)
-            refund, events, claims = self._record(
+            refund, claims = self._record(
                 order,
                 amount,
                 principal,
@@ -156,6 +162,14 @@ class RefundService:
                 items=items,
                 currency=currency,
             )
+            events: list[Outbox] = []
+            if not claims:
+                # Paid outside the service: given back outside, done as soon as recorded.
+                events = apply_change(
+                    order,
+                    changes.plan_refund(order, _succeeded(refund, None, now), principal, now),
+                    now,
+                )
             answer = dump_refund(refund)
             if key is not None:
                 idempotency.complete(key, answer, order_id)
@@ -169,26 +183,33 @@ class RefundService:
         return answer, events, claims
 
     def record(
-        self, order: Order, actor: Any, now: datetime, reason: str | None
-    ) -> tuple[list[Outbox], list[Claim]]:
+        self,
+        order: Order,
+        change: changes.OrderChange,
+        actor: Any,
+        now: datetime,
+        reason: str | None,
+    ) -> tuple[changes.OrderChange, list[Claim]]:
         """A cancellation's refund of everything still refundable, with the
-        cancellation's reason; inside the cancellation's transaction, which
-        already counted the order's version."""
+        cancellation's reason; inside the cancellation's transaction, before
+        its change is written. A payment taken outside goes back at once:
+        the refund becomes part of that one change."""
         left = rules.refundable(
             order.amount_paid, order.amount_refunded, _pending_total(order.order_id)
         )
         if left <= 0:
-            return [], []
-        _, events, claims = self._record(
+            return change, []
+        refund, claims = self._record(
             order,
             left,
             actor,
             now,
-            in_change=True,
             currency=order_currency(order),
             reason=reason or 'Order cancelled',
         )
-        return events, claims
+        if claims:
+            return change, claims
+        return changes.with_refund(change, order, _succeeded(refund, None, now)), []
 
     def record_late_payment(
         self,
@@ -208,7 +229,7 @@ class RefundService:
             currency=currency,
             status=rules.PENDING,
             reason='Paid after the order could no longer take a payment',
-            provider=rules.STRIPE,
+            provider=STRIPE,
             payment_reference=payment_intent_id,
             late_payment=True,
             actor_role=actor.role,
@@ -238,8 +259,9 @@ class RefundService:
         currency: str,
         reason: str | None = None,
         items: list | None = None,
-        in_change: bool = False,
-    ) -> tuple[Refund, list[Outbox], list[Claim]]:
+    ) -> tuple[Refund, list[Claim]]:
+        """The refund row, pending and claimed by its writer; for a payment
+        taken outside (nothing to send: the money goes back outside), no claim."""
         outside = order.payment_provider is None
         refund = Refund(
             order=order.order_id,
@@ -261,11 +283,7 @@ class RefundService:
         if not outside:
             refund.claim_token, refund.claimed_until = token, now + CLAIM_LEASE
         refund.save(force_insert=True)
-        if not outside:
-            return refund, [], [(refund.refund_id, token)]
-        # The money goes back outside the service: done as soon as recorded.
-        event = _succeed(refund, order, actor, now, None, in_change=in_change)
-        return refund, [event], []
+        return refund, [] if outside else [(refund.refund_id, token)]
 
     # -- reading --------------------------------------------------------------
     def list_refunds(self, principal: Principal, order_id: int) -> list[dict]:
@@ -462,56 +480,19 @@ def settle_locked(
         )
         metrics.emit('RefundFailures', 1)
         return []
-    return [
-        _succeed(
-            refund,
-            order,
-            actor or Principal(sub=refund.actor_sub, role=refund.actor_role),
-            now,
-            provider_refund_id,
-        )
-    ]
+    actor = actor or Principal(sub=refund.actor_sub, role=refund.actor_role)
+    return apply_change(
+        order,
+        changes.plan_refund(order, _succeeded(refund, provider_refund_id, now), actor, now),
+        now,
+    )
 
 
-def _succeed(
-    refund: Refund,
-    order: Order,
-    actor: Any,
-    now: datetime,
-    provider_refund_id: str | None,
-    in_change: bool = False,
-) -> Outbox:
-    """The refund succeeded: the order's money changes (a version of its own,
-    unless it is part of the change that asked for it) and order_refunded
-    is written."""
-    order.amount_refunded += refund.amount
-    if refund.late_payment:
-        if order.amount_paid <= 0:
-            order.payment_provider, order.payment_reference = rules.STRIPE, refund.payment_reference
-        order.amount_paid += refund.amount
-    if in_change:
-        statements.run(
-            statements.SET_REFUNDED, amount_refunded=order.amount_refunded, order_id=order.order_id
-        )
-    else:
-        statements.run(
-            statements.CHANGE_PAYMENT,
-            status=order.status,
-            updated_at=now,
-            amount_paid=order.amount_paid,
-            amount_refunded=order.amount_refunded,
-            payment_provider=order.payment_provider,
-            payment_reference=order.payment_reference,
-            order_id=order.order_id,
-            version=order.version,
-        )
-        order.version, order.updated_at = order.version + 1, now
-        record_history(
-            order,
-            actor,
-            now,
-            f'Refund {refund.refund_id}: {money.display(refund.amount, refund.currency)}',
-        )
+def _succeeded(
+    refund: Refund, provider_refund_id: str | None, now: datetime
+) -> changes.SettledRefund:
+    """Mark the refund row succeeded (its order's change is written beside
+    it, by whoever called); what the order's planner needs of it."""
     (
         Refund.update(
             status=rules.SUCCEEDED,
@@ -527,18 +508,18 @@ def _succeed(
     log.info(
         'Refund %s succeeded: order_id=%s amount=%s',
         refund.refund_id,
-        order.order_id,
+        refund.order_id,
         refund.amount,
-        extra={'order_id': order.order_id},
+        extra={'order_id': refund.order_id},
     )
     metrics.emit('RefundsSucceeded', 1)
-    return record_event(
-        messages.ORDER_REFUNDED,
-        order,
-        now,
-        messages.refunded_details(
-            refund.refund_id, refund.amount, refund.reason, order.amount_refunded
-        ),
+    return changes.SettledRefund(
+        refund_id=refund.refund_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+        late_payment=refund.late_payment,
+        reference=refund.payment_reference,
     )
 
 

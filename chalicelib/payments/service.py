@@ -7,6 +7,7 @@ so a redelivery finds it and changes nothing, and a failure rolls back both
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,14 +16,12 @@ import peewee
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
 from chalicelib.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
-from chalicelib.events import messages
-from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.logs import log
-from chalicelib.orders import counts
+from chalicelib.orders import changes
 from chalicelib.orders.schemas import MAX_BODY_BYTES
-from chalicelib.orders.service import record_history
-from chalicelib.payments import rules
+from chalicelib.orders.service import apply_change
+from chalicelib.payments import events, rules
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
@@ -38,7 +37,6 @@ from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent
 
 PAYMENT = 'payment'  # the history's role for a change a Stripe event made
-REFUND_EVENTS = ('refund.created', 'refund.updated', 'refund.failed')
 
 
 class AlreadyHandled(Exception):
@@ -77,12 +75,8 @@ class PaymentService:
         if order.payment_intent_id:
             intent = gateway.payment_intent(order.payment_intent_id)
         else:
-            # The key makes a retried create (two clicks, a timeout) the same intent.
             intent = gateway.create_payment_intent(
-                money.to_minor_units(order.order_total, currency),
-                currency,
-                order_id,
-                rules.payment_key(order_id),
+                money.to_minor_units(order.order_total, currency), currency, order_id
             )
             statements.run(
                 statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
@@ -105,137 +99,153 @@ class PaymentService:
     def handle_webhook(self, raw_body: bytes | str, signature: str | None) -> dict:
         if raw_body and len(raw_body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f'Request body is larger than {MAX_BODY_BYTES} bytes')
-        event = self._stripe().verify_event(raw_body, signature)
-        event_id, event_type = event['id'], event['type']
-        subject = (event.get('data') or {}).get('object') or {}
-        with log.append_context_keys(stripe_event_id=event_id):
+        gateway = self._stripe()
+        event = gateway.verify_event(raw_body, signature)
+        ours = _Deployment(gateway.namespace, gateway.livemode())
+        with log.append_context_keys(stripe_event_id=event.event_id):
             try:
-                if event_type == 'payment_intent.succeeded':
-                    events, claims = self._payment_succeeded(event_id, subject)
-                elif event_type in REFUND_EVENTS:
-                    events, claims = self._refunds_updated(event_id, event_type, [subject])
-                elif event_type == 'charge.refunded':
-                    listed = (subject.get('refunds') or {}).get('data') or []
-                    events, claims = self._refunds_updated(event_id, event_type, listed)
+                if event.intent is not None:
+                    outbox, claims = self._payment_succeeded(event.event_id, event.intent, ours)
+                elif event.event_type in (events.CHARGE_REFUNDED, *events.REFUND_EVENTS):
+                    outbox, claims = self._refunds_updated(event, ours)
                 else:
                     log.info(
-                        'Stripe event %s (%s) acknowledged: nothing to do', event_id, event_type
+                        'Stripe event %s (%s) acknowledged: nothing to do',
+                        event.event_id,
+                        event.event_type,
                     )
                     return {'received': True}
             except AlreadyHandled:
-                log.info('Stripe event %s already handled', event_id)
+                log.info('Stripe event %s already handled', event.event_id)
                 return {'received': True}
-            self.publish(events)
+            self.publish(outbox)
             self.refunds.send(claims)
         return {'received': True}
 
     @retry_when_busy
-    def _payment_succeeded(self, event_id: str, intent: dict) -> tuple[list[Outbox], list[Claim]]:
-        order_id = _order_id_of(intent)
-        now = self.clock()
-        actor = Principal(sub=event_id, role=PAYMENT)
-        with database.atomic():
-            _record_event_id(event_id, 'payment_intent.succeeded', now)
-            if order_id is None:
-                log.info('PaymentIntent %s names no order of ours', intent.get('id'))
-                return [], []
-            try:
-                order = locked_order(order_id)
-            except OrderNotFound:
-                log.warning('PaymentIntent %s for unknown order %s', intent.get('id'), order_id)
-                return [], []
-            currency = order_currency(order)
-            received = intent.get('amount_received') or intent.get('amount')
-            if order.status != 'pending' or order.payment_reference not in (None, intent.get('id')):
-                if order.payment_reference == intent.get('id'):
-                    return [], []  # this very payment is already recorded
-                return [], self._late_payment(order, intent, received, actor, now)
-            if not rules.matches(order.order_total, currency, received, intent.get('currency')):
-                log.error(
-                    'Payment mismatch on order %s: PaymentIntent %s paid %s %s, the order is %s %s',
-                    order_id,
-                    intent.get('id'),
-                    received,
-                    intent.get('currency'),
-                    order.order_total,
-                    currency,
-                    extra={'order_id': order_id},
-                )
-                metrics.emit('PaymentMismatches', 1)
-                return [], []
-            statements.run(
-                statements.CHANGE_PAYMENT,
-                status='paid',
-                updated_at=now,
-                amount_paid=order.order_total,
-                amount_refunded=order.amount_refunded,
-                payment_provider=rules.STRIPE,
-                payment_reference=intent['id'],
-                order_id=order_id,
-                version=order.version,
-            )
-            order.status, order.version, order.updated_at = 'paid', order.version + 1, now
-            order.amount_paid, order.payment_provider, order.payment_reference = (
-                order.order_total,
-                rules.STRIPE,
-                intent['id'],
-            )
-            record_history(order, actor, now)
-            event = record_event(messages.ORDER_UPDATED, order, now)
-            counts.record_change(old_status='pending', new_status='paid')
-        log.info('Order paid by card: order_id=%s', order_id, extra={'order_id': order_id})
-        metrics.emit('PaymentsReceived', 1)
-        return [event], []
-
-    def _late_payment(
-        self, order: Any, intent: dict, received: object, actor: Principal, now: datetime
-    ) -> list[Claim]:
-        currency = str(intent.get('currency') or '').upper()
-        if type(received) is not int or not money.is_currency(currency):
-            log.error(
-                'PaymentIntent %s paid %s %s, which this service cannot refund: refund it by hand',
-                intent.get('id'),
-                received,
-                currency,
-                extra={'order_id': order.order_id},
-            )
-            metrics.emit('PaymentMismatches', 1)
-            return []
-        return self.refunds.record_late_payment(
-            order, intent['id'], money.from_minor_units(received, currency), currency, actor, now
-        )
-
-    @retry_when_busy
-    def _refunds_updated(
-        self, event_id: str, event_type: str, stripe_refunds: list
+    def _payment_succeeded(
+        self, event_id: str, intent: events.Intent, ours: _Deployment
     ) -> tuple[list[Outbox], list[Claim]]:
         now = self.clock()
         actor = Principal(sub=event_id, role=PAYMENT)
-        events: list[Outbox] = []
         with database.atomic():
-            _record_event_id(event_id, event_type, now)
-            for stripe_refund in stripe_refunds:
-                refund_id = _refund_id_of(stripe_refund)
+            _record_event_id(event_id, events.PAYMENT_SUCCEEDED, now)
+            order = _locked_or_none(intent.order_id)
+            why = rules.foreign(
+                intent.origin,
+                ours.namespace,
+                ours.livemode,
+                intent.intent_id,
+                None if order is None else order.payment_intent_id,
+            )
+            if order is None or why is not None:
+                _foreign(event_id, why or 'it names no order of this deployment', intent.order_id)
+                return [], []
+            outcome = changes.plan_card_payment(
+                order,
+                changes.CardPayment(intent.intent_id, intent.amount, intent.currency),
+                actor,
+                now,
+            )
+            if outcome is None:
+                return [], []  # this very payment is already recorded
+            if isinstance(outcome, changes.Mismatch):
+                log.error(
+                    'Payment mismatch on order %s: PaymentIntent %s %s',
+                    order.order_id,
+                    intent.intent_id,
+                    outcome.why,
+                    extra={'order_id': order.order_id},
+                )
+                metrics.emit('PaymentMismatches', 1)
+                return [], []
+            if isinstance(outcome, changes.LatePayment):
+                return [], self.refunds.record_late_payment(
+                    order, intent.intent_id, outcome.amount, outcome.currency, actor, now
+                )
+            outbox = apply_change(order, outcome, now)
+        log.info(
+            'Order paid by card: order_id=%s', order.order_id, extra={'order_id': order.order_id}
+        )
+        metrics.emit('PaymentsReceived', 1)
+        return outbox, []
+
+    @retry_when_busy
+    def _refunds_updated(
+        self, event: events.Event, ours: _Deployment
+    ) -> tuple[list[Outbox], list[Claim]]:
+        now = self.clock()
+        actor = Principal(sub=event.event_id, role=PAYMENT)
+        outbox: list[Outbox] = []
+        with database.atomic():
+            _record_event_id(event.event_id, event.event_type, now)
+            for stripe_refund in event.refunds:
+                refund_id = stripe_refund.our_refund_id
                 order_id = (
                     Refund.select(Refund.order).where(Refund.refund_id == refund_id).scalar()
-                    if refund_id
+                    if refund_id is not None
                     else None
                 )
                 if refund_id is None or order_id is None:
-                    log.info('Stripe refund %s is none of ours', stripe_refund.get('id'))
+                    _foreign(
+                        event.event_id,
+                        f'its refund {stripe_refund.refund_id} names no refund of ours',
+                    )
                     continue
+                # The order first, then the refund: the order every writer takes.
                 order = locked_order(order_id)
                 refund = locked_refund(refund_id)
-                events += settle_locked(
+                why = rules.foreign(
+                    stripe_refund.origin,
+                    ours.namespace,
+                    ours.livemode,
+                    stripe_refund.payment_intent,
+                    refund.payment_reference,
+                    (stripe_refund.amount, stripe_refund.currency),
+                    (money.to_minor_units(refund.amount, refund.currency), refund.currency),
+                )
+                if why is not None:
+                    _foreign(event.event_id, why, order_id)
+                    continue
+                outbox += settle_locked(
                     refund,
                     order,
-                    stripe_refund.get('id'),
-                    rules.refund_status_of(stripe_refund.get('status')),
-                    stripe_refund.get('failure_reason'),
+                    stripe_refund.refund_id,
+                    rules.refund_status_of(stripe_refund.status),
+                    stripe_refund.failure_reason,
                     actor,
                     now,
                 )
-        return events, []
+        return outbox, []
+
+
+@dataclass(frozen=True)
+class _Deployment:
+    """What makes a Stripe object this deployment's: its namespace and the mode of its key."""
+
+    namespace: str
+    livemode: bool
+
+
+def _foreign(event_id: str, why: str, order_id: int | None = None) -> None:
+    """An event that is not this deployment's changes nothing: said and counted
+    (an operator looks: docs/operations.md), and never refunded."""
+    log.error(
+        "Stripe event %s is not this deployment's: %s",
+        event_id,
+        why,
+        extra={} if order_id is None else {'order_id': order_id},
+    )
+    metrics.emit('ForeignPaymentEvents', 1)
+
+
+def _locked_or_none(order_id: int | None) -> Any:
+    if order_id is None:
+        return None
+    try:
+        return locked_order(order_id)
+    except OrderNotFound:
+        return None
 
 
 def _record_event_id(event_id: str, event_type: str, now: datetime) -> None:
@@ -249,28 +259,3 @@ def _record_event_id(event_id: str, event_type: str, now: datetime) -> None:
         )
     except peewee.IntegrityError:
         raise AlreadyHandled() from None
-
-
-def _metadata_id(stripe_object: dict, name: str) -> int | None:
-    value = (stripe_object.get('metadata') or {}).get(name)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None
-
-
-def _order_id_of(intent: dict) -> int | None:
-    return _metadata_id(intent, 'order_id')
-
-
-def _refund_id_of(stripe_refund: dict) -> int | None:
-    value = _metadata_id(stripe_refund, 'refund_id')
-    if value is not None:
-        return value
-    found = (
-        Refund.select(Refund.refund_id)
-        .where(Refund.provider_refund_id == stripe_refund.get('id'))
-        .scalar()
-        if stripe_refund.get('id')
-        else None
-    )
-    return found

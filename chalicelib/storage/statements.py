@@ -154,17 +154,9 @@ SHIP = Statement(
         'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'
     ),
 )
-# A PUT to paid: a payment taken outside the service, of the whole total.
-MARK_PAID = Statement(
-    Order,
-    (
-        'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
-        'amount_paid = :amount_paid, payment_provider = :payment_provider, '
-        'payment_reference = :payment_reference WHERE order_id = :order_id AND version = :version'
-    ),
-)
-# A change of the order's money (a card payment, a refund that succeeded),
-# with its status, in one atomic step like every change.
+# A change of the order's money (a PUT to paid, a card payment, a refund that
+# succeeded, a cancellation that refunded at once), with its status, in one
+# atomic step like every change.
 CHANGE_PAYMENT = Statement(
     Order,
     (
@@ -173,11 +165,6 @@ CHANGE_PAYMENT = Statement(
         'payment_provider = :payment_provider, payment_reference = :payment_reference '
         'WHERE order_id = :order_id AND version = :version'
     ),
-)
-# A refund that succeeds within the change that asked for it (a cancellation's
-# refund of a payment taken outside): that change already counts the version.
-SET_REFUNDED = Statement(
-    Order, ('UPDATE orders SET amount_refunded = :amount_refunded WHERE order_id = :order_id')
 )
 # The order's one PaymentIntent, kept by the first request that made it.
 KEEP_PAYMENT_INTENT = Statement(

@@ -15,7 +15,7 @@ from chalicelib import runtime
 from chalicelib.config import get_settings
 from chalicelib.storage.models import Outbox, StripeEvent
 from tests.integration.conftest import staff_client
-from tests.stripe_support import WEBHOOK_SECRET, event_body, pay_with_card, signature
+from tests.stripe_support import NAMESPACE, WEBHOOK_SECRET, event_body, pay_with_card, signature
 from tests.support import create_order, error_of, json_of, put, send
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +78,10 @@ def test_payment_creates_one_payment_intent_for_the_total_in_minor_units(
     intent = localstripe.client().v1.payment_intents.retrieve(answer['payment_intent_id'])
     assert (intent.amount, intent.currency) == (10997, 'usd')
     assert intent.metadata['order_id'] == str(order['order_id'])
+    assert intent.metadata['deployment'] == NAMESPACE
     assert intent.client_secret == answer['client_secret']
     assert [key for method, path, key in stripe.calls if path == '/v1/payment_intents'] == [
-        f'orders-payment-{order["order_id"]}'
+        f'{NAMESPACE}-payment-{order["order_id"]}'
     ]
 
 
@@ -349,7 +350,7 @@ def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
 ):
     import peewee
 
-    from chalicelib.payments import service as payment_service
+    from chalicelib.orders import counts
 
     order = create_order(client)
     body = event_body(
@@ -357,18 +358,18 @@ def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
         paid_intent(client, localstripe, order['order_id']),
         'evt_retried',
     )
-    real = payment_service.counts.record_change
+    real = counts.record_change
 
     def broken(**kwargs):
         raise peewee.OperationalError(2013, 'Lost connection to MySQL server during query')
 
-    monkeypatch.setattr(payment_service.counts, 'record_change', broken)
+    monkeypatch.setattr(counts, 'record_change', broken)
 
     failed = deliver(client, body)
 
     assert failed.status_code == 503
     assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
     assert StripeEvent.select().count() == 0
-    monkeypatch.setattr(payment_service.counts, 'record_change', real)
+    monkeypatch.setattr(counts, 'record_change', real)
     assert deliver(client, body).status_code == 200
     assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'paid'

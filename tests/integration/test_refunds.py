@@ -13,7 +13,7 @@ from chalicelib.storage.models import Order, Outbox, Refund
 from tests.integration.conftest import staff_client
 from tests.integration.test_expiry import WINDOW, place, run_expiry
 from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
-from tests.stripe_support import event_body, pay_with_card
+from tests.stripe_support import NAMESPACE, event_body, pay_with_card
 from tests.support import (
     LambdaContext,
     create_order,
@@ -101,7 +101,7 @@ def test_a_partial_refund_goes_to_stripe_once_and_the_order_shows_it(
     assert after['version'] == order['version'] + 1
     assert json_of(send(client, 'GET', response.headers['Location']))['status'] == 'succeeded'
     assert stripe_refunds(localstripe, intent_id) == [1000]
-    assert stripe.refund_creates() == [f'orders-refund-{created["refund_id"]}']
+    assert stripe.refund_creates() == [f'{NAMESPACE}-refund-{created["refund_id"]}']
     [event] = events_of(order['order_id'], 'order_refunded')
     assert (
         event['refund_id'],
@@ -302,7 +302,7 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     # A slow Stripe made the refund the request gave up waiting for: the relay
     # finds it instead of making another.
     assert stripe_refunds(localstripe, intent_id) == [700]
-    assert set(stripe.refund_creates()) == {f'orders-refund-{created["refund_id"]}'}
+    assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{created["refund_id"]}'}
     assert run_relay(app_module) == {'answered': 0}
 
 
@@ -347,7 +347,7 @@ def test_a_refund_event_settles_a_refund_stripe_held_as_pending(client, stripe, 
             params={
                 'payment_intent': intent_id,
                 'amount': 400,
-                'metadata': {'refund_id': str(created['refund_id'])},
+                'metadata': {'refund_id': str(created['refund_id']), 'deployment': NAMESPACE},
             }
         )
         .to_dict()
@@ -390,7 +390,7 @@ def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, loca
         'status': 'failed',
         'failure_reason': 'expired_or_canceled_card',
         'payment_intent': intent_id,
-        'metadata': {'refund_id': str(created['refund_id'])},
+        'metadata': {'refund_id': str(created['refund_id']), 'deployment': NAMESPACE},
     }
 
     assert deliver(client, event_body('refund.failed', failed)).status_code == 200
