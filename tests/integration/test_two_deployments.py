@@ -97,6 +97,7 @@ class Deployment:
 
     def refunds(self):
         self._use()
+        runtime.database()  # this stage's
         return list(Refund.select())
 
     def relay_refunds(self):
