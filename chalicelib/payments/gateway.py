@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.clock import monotonic
+from chalicelib import clock
 from chalicelib.config import StripeSettings
 from chalicelib.errors import (
     InvalidInput,
@@ -66,7 +66,10 @@ class StripeGateway:
     def _from_secret(self) -> tuple[str, str]:
         if self._read_secret is None:  # no way to read the secret it names
             raise PaymentsNotConfigured()
-        if self._failed_at is not None and monotonic() - self._failed_at < SECRET_RETRY_SECONDS:
+        if (
+            self._failed_at is not None
+            and clock.monotonic() - self._failed_at < SECRET_RETRY_SECONDS
+        ):
             # As the JWKS: a Secrets Manager outage is not read again by
             # every webhook Stripe retries meanwhile.
             raise PaymentProviderUnavailable()
@@ -76,11 +79,11 @@ class StripeGateway:
         except (KeyError, TypeError, ValueError):
             # Say nothing of what the secret holds.
             log.error('The Stripe secret is not JSON {"api_key": ..., "webhook_secret": ...}')
-            self._failed_at = monotonic()
+            self._failed_at = clock.monotonic()
             raise PaymentsNotConfigured() from None
         except Exception as exc:
             log.error('Could not read the Stripe secret: %s', type(exc).__name__)
-            self._failed_at = monotonic()
+            self._failed_at = clock.monotonic()
             raise PaymentProviderUnavailable() from None
 
     def client(self, purpose: str = REQUEST) -> Any:

@@ -60,8 +60,6 @@ CLAIM_LEASE = timedelta(seconds=60)
 # A refund Stripe holds as pending is asked about again this much later
 # (its webhook usually tells first).
 RECHECK_PENDING = timedelta(minutes=10)
-# After Stripe failed the relay, its next run tries again.
-RELAY_BACKOFF = timedelta(seconds=50)
 RELAY_CLAIM = 10
 # What one send may take at its slowest on the relay's client (3 attempts of a
 # 3 s connect and a 15 s read): no send starts with less time left.
@@ -306,7 +304,8 @@ class RefundService:
         What Stripe did not take stays pending, for the relay. How many
         Stripe answered."""
         answered = 0
-        for refund_id, token in claims:
+        claims = list(claims)
+        for index, (refund_id, token) in enumerate(claims):
             try:
                 answered += self._send_one(refund_id, token, purpose)
             except CONNECTION_ERRORS as exc:
@@ -315,8 +314,23 @@ class RefundService:
                 log.warning('Refund %s not settled: database unavailable', refund_id)
             except PaymentProviderUnavailable:
                 if purpose == BACKGROUND:
-                    break  # Stripe is down: the next run tries again
+                    # Stripe is down: the rest of the batch is not tried now,
+                    # and is free for the next run, not held for a lease.
+                    self._free(claims[index + 1 :])
+                    break
         return answered
+
+    def _free(self, claims: list[Claim]) -> None:
+        """Let the relay's next run take these claimed refunds at once."""
+        for refund_id, token in claims:
+            try:
+                Refund.update(claimed_until=self.clock()).where(
+                    (Refund.refund_id == refund_id)
+                    & (Refund.claim_token == token)
+                    & (Refund.status == rules.PENDING)
+                ).execute()
+            except CONNECTION_ERRORS as exc:
+                discard_if_broken(exc)  # the lease lapses by itself
 
     def _send_one(self, refund_id: int, token: str, purpose: str) -> int:
         refund = Refund.get_or_none(Refund.refund_id == refund_id)
@@ -337,12 +351,8 @@ class RefundService:
                 reference, units, refund_id, refund.order_id, purpose
             )
         except PaymentProviderUnavailable:
-            backoff = RELAY_BACKOFF if purpose == BACKGROUND else timedelta(0)
-            Refund.update(claimed_until=self.clock() + backoff).where(
-                (Refund.refund_id == refund_id)
-                & (Refund.claim_token == token)
-                & (Refund.status == rules.PENDING)
-            ).execute()
+            # Free at once: the relay's next run sends it, not a later one.
+            self._free([(refund_id, token)])
             log.warning(
                 'Refund %s handed to the relay: Stripe unavailable',
                 refund_id,

@@ -306,6 +306,23 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     assert run_relay(app_module) == {'answered': 0}
 
 
+def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
+    app_module, client, stripe, localstripe
+):
+    """Stripe down during a relay run: neither the refund it tried nor the
+    rest of its batch waits out a lease; the next run sends them all."""
+    order, intent_id = card_paid_order(client, localstripe)
+    stripe.mode = 'down'
+    for amount in (1, 2):
+        assert json_of(refund(client, order['order_id'], {'amount': amount}))['status'] == 'pending'
+
+    assert run_relay(app_module) == {'answered': 0}
+    stripe.mode = 'ok'
+
+    assert run_relay(app_module) == {'answered': 2}
+    assert sorted(stripe_refunds(localstripe, intent_id)) == [100, 200]
+
+
 def test_the_relay_leaves_a_refund_whose_request_still_holds_it(
     app_module, client, stripe, localstripe, monkeypatch
 ):
