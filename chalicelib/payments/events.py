@@ -103,6 +103,14 @@ def parse(raw_body: bytes | str) -> Event:
     return Event(event_id, event_type, refunds=(_refund(subject, livemode, account),))
 
 
+def intent_of(found: dict[str, Any]) -> Intent:
+    """A PaymentIntent as Stripe's API answers it (no event around it)."""
+    livemode = found.get('livemode')
+    if not isinstance(livemode, bool):
+        raise MalformedEvent('livemode')
+    return _intent(found, livemode, None)
+
+
 def _intent(value: dict[str, Any], livemode: bool, account: str | None) -> Intent:
     received = value.get('amount_received')
     if received is None or received == 0:

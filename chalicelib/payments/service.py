@@ -15,7 +15,14 @@ import peewee
 
 from chalicelib import metrics, money
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
+from chalicelib.errors import (
+    Forbidden,
+    OrderNotFound,
+    PayloadTooLarge,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    PaymentsNotConfigured,
+)
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.logs import log
 from chalicelib.orders import changes
@@ -37,6 +44,8 @@ from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent
 
 PAYMENT = 'payment'  # the history's role for a change a Stripe event made
+# What apply_if_paid found.
+PAID, UNPAID, UNKNOWN = 'paid', 'unpaid', 'unknown'
 
 
 class AlreadyHandled(Exception):
@@ -122,14 +131,48 @@ class PaymentService:
             self.refunds.send(claims)
         return {'received': True}
 
+    # -- a payment expiry found -----------------------------------------------
+    def apply_if_paid(self, order_id: int, payment_intent_id: str) -> str:
+        """Before expire_unpaid cancels an order: whether its PaymentIntent
+        succeeded at Stripe (its webhook late or lost), and then applied as
+        its payment now: PAID; UNPAID (expire it); UNKNOWN (Stripe did not
+        answer: leave the order for the next run)."""
+        gateway = self.gateway()
+        if gateway is None:
+            return UNPAID
+        try:
+            found = gateway.payment_intent(payment_intent_id)
+            intent = events.intent_of(found) if found.get('status') == 'succeeded' else None
+            ours = _Deployment(gateway.namespace, gateway.livemode())
+        except (PaymentProviderUnavailable, PaymentProviderRefused, PaymentsNotConfigured):
+            log.warning(
+                'Expiry could not ask Stripe about order %s: left for the next run', order_id
+            )
+            return UNKNOWN
+        except events.MalformedEvent:
+            log.error('Stripe answered PaymentIntent %s in a shape not expected', payment_intent_id)
+            return UNKNOWN
+        if intent is None:
+            return UNPAID
+        outbox, claims = self._payment_succeeded(intent.intent_id, intent, ours, handled=False)
+        log.info(
+            'Order %s was paid at Stripe before it expired', order_id, extra={'order_id': order_id}
+        )
+        self.publish(outbox)
+        self.refunds.send(claims)
+        return PAID
+
     @retry_when_busy
     def _payment_succeeded(
-        self, event_id: str, intent: events.Intent, ours: _Deployment
+        self, event_id: str, intent: events.Intent, ours: _Deployment, handled: bool = True
     ) -> tuple[list[Outbox], list[Claim]]:
+        """handled: record event_id as a Stripe event handled (a webhook's);
+        expiry's look at the PaymentIntent has no event, its history names the intent."""
         now = self.clock()
         actor = Principal(sub=event_id, role=PAYMENT)
         with database.atomic():
-            _record_event_id(event_id, events.PAYMENT_SUCCEEDED, now)
+            if handled:
+                _record_event_id(event_id, events.PAYMENT_SUCCEEDED, now)
             order = _locked_or_none(intent.order_id)
             why = rules.foreign(
                 intent.origin,

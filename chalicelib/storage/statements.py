@@ -175,11 +175,13 @@ KEEP_PAYMENT_INTENT = Statement(
     ),
 )
 # Pending orders created before :created_at, oldest id first, after a keyset
-# :after (0 to start): candidates for expiry, each checked again under its lock.
+# :after (0 to start): candidates for expiry, each checked again under its lock
+# (with the PaymentIntent expiry asks Stripe about first).
 PENDING_BEFORE = Statement(
     Order,
     (
-        "SELECT order_id FROM orders WHERE status = 'pending' AND created_at < :created_at "
+        "SELECT order_id, payment_intent_id FROM orders WHERE status = 'pending' "
+        'AND created_at < :created_at '
         'AND order_id > :after ORDER BY order_id LIMIT :limit'
     ),
 )

@@ -437,3 +437,44 @@ def test_a_payment_for_an_order_that_expired_unpaid_is_refunded_in_full(
     )
     assert stripe_refunds(localstripe, intent_id) == [1000]
     assert json_of(send(client, 'GET', '/products/101'))['stock']['reserved'] == 0
+
+
+def test_expiry_applies_a_payment_stripe_took_whose_webhook_is_late_instead_of_expiring(
+    client, stripe, localstripe, service_clock
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client, quantity=2)
+    intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
+    pay_with_card(localstripe.client(), intent_id)  # its webhook has not come yet
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+
+    assert run_expiry(client) == {'expired': 0}
+
+    after = read(client, order_id)
+    assert (after['status'], after['payment']['status'], after['payment']['reference']) == (
+        'paid',
+        'paid',
+        intent_id,
+    )
+    assert json_of(send(client, 'GET', f'/orders/{order_id}/history'))[-1]['by'] == {
+        'role': 'payment',
+        'sub': intent_id,
+    }
+    assert stripe_refunds(localstripe, intent_id) == []
+
+
+def test_expiry_leaves_an_order_with_an_intent_while_stripe_does_not_answer(
+    client, stripe, localstripe, service_clock
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client)
+    start_payment(client, order_id)
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+    stripe.mode = 'down'
+
+    assert run_expiry(client) == {'expired': 0}
+    assert read(client, order_id)['status'] == 'pending'
+
+    stripe.mode = 'ok'
+    assert run_expiry(client) == {'expired': 1}
+    assert read(client, order_id)['status'] == 'cancelled'
