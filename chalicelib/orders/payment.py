@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from chalicelib import money
+from chalicelib.core import money
 
 STRIPE = 'stripe'  # the provider of a card payment
 UNPAID, PAID, PARTIALLY_REFUNDED, REFUNDED = 'unpaid', 'paid', 'partially_refunded', 'refunded'

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import InvalidInput
+from chalicelib.core.errors import InvalidInput
 
 PAYMENT_SUCCEEDED = 'payment_intent.succeeded'
 REFUND_EVENTS = ('refund.created', 'refund.updated', 'refund.failed')

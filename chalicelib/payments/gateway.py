@@ -14,16 +14,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import clock
-from chalicelib.config import StripeSettings
-from chalicelib.errors import (
+from chalicelib.core import clock
+from chalicelib.core.errors import (
     InvalidInput,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
 )
-from chalicelib.logs import log
 from chalicelib.payments import events, rules
+from chalicelib.platform.config import StripeSettings
+from chalicelib.platform.logs import log
 
 REQUEST, BACKGROUND = 'request', 'background'
 # (connect, read) seconds and retries. A request waits at most about 5 s.

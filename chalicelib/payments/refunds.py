@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib import metrics, money
-from chalicelib.clock import utcnow
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     Forbidden,
     OrderNotFound,
     PaymentProviderRefused,
@@ -31,15 +31,16 @@ from chalicelib.errors import (
     PaymentsNotConfigured,
     RefundNotFound,
 )
+from chalicelib.core.lazy import lazy_import
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.lazy import lazy_import
-from chalicelib.logs import log
 from chalicelib.orders import access, idempotency
 from chalicelib.orders.payment import STRIPE
 from chalicelib.orders.service import apply_change
 from chalicelib.payments import rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage import dialect, statements
 from chalicelib.storage.connection import (
     CONNECTION_ERRORS,

@@ -13,9 +13,9 @@ from typing import Any
 
 import peewee
 
-from chalicelib import metrics, money
-from chalicelib.clock import utcnow
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     Forbidden,
     OrderNotFound,
     PayloadTooLarge,
@@ -24,7 +24,6 @@ from chalicelib.errors import (
     PaymentsNotConfigured,
 )
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders import changes
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import apply_change
@@ -39,6 +38,8 @@ from chalicelib.payments.refunds import (
     readable_order,
     settle_locked,
 )
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent

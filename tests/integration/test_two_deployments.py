@@ -9,10 +9,10 @@ import shutil
 import pymysql
 import pytest
 
-from chalicelib import runtime
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection
 from chalicelib.storage.models import Refund
+from chalicelib.wiring import runtime
 from tests.conftest import MARIADB, mariadb_url
 from tests.stripe_support import (
     API_KEY,
