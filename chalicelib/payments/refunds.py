@@ -34,6 +34,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.lazy import lazy_import
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, idempotency
+from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.payment import STRIPE
 from chalicelib.orders.service import apply_change
 from chalicelib.payments import rules
@@ -75,14 +76,14 @@ def order_currency(order: Order) -> str:
 
 
 def locked_order(order_id: int) -> Order:
-    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
+    rows = statements.fetch(orders_queries.ORDER_FOR_UPDATE, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     return rows[0]
 
 
 def readable_order(principal: Principal, order_id: int) -> Order:
-    rows = statements.fetch(statements.ORDER, order_id=order_id)
+    rows = statements.fetch(orders_queries.ORDER, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     access.check_can_read(principal, rows[0].user_id)
@@ -549,7 +550,7 @@ def _pending_total(order_id: int) -> Decimal:
 def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
     return {
         item.order_item_id: (item.quantity, item.price_at_order)
-        for item in statements.fetch(statements.ITEMS_OF, order_ids=[order_id])
+        for item in statements.fetch(orders_queries.ITEMS_OF, order_ids=[order_id])
     }
 
 

@@ -27,7 +27,7 @@ from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.orders import changes
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import apply_change
-from chalicelib.payments import events, rules
+from chalicelib.payments import events, queries, rules
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
@@ -89,7 +89,7 @@ class PaymentService:
                 money.to_minor_units(order.order_total, currency), currency, order_id
             )
             statements.run(
-                statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
+                queries.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
             )
         log.info(
             'Payment started: order_id=%s payment_intent=%s',
