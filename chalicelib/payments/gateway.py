@@ -141,6 +141,21 @@ class StripeGateway:
             )
         )
 
+    def refund_whole_intent(self, payment_intent_id: str, amount: int, order_id: int) -> dict:
+        """Give back a payment that no order row can hold a refund of (its
+        order was deleted): keyed by the PaymentIntent, so a redelivered
+        webhook never refunds it twice."""
+        return self._call(
+            lambda: self.client().v1.refunds.create(
+                params={
+                    'payment_intent': payment_intent_id,
+                    'amount': amount,
+                    'metadata': {'order_id': str(order_id), 'deployment': self.namespace},
+                },
+                options={'idempotency_key': rules.refund_key(self.namespace, payment_intent_id)},
+            )
+        )
+
     def find_refund(self, payment_intent_id: str, refund_id: int, purpose: str) -> dict | None:
         """The Stripe refund made for this refund row, if one was (found by its
         metadata, which outlives Stripe's 24 h idempotency keys)."""

@@ -25,7 +25,9 @@ def payment_key(namespace: str, order_id: int) -> str:
     return f'{namespace}-payment-{order_id}'
 
 
-def refund_key(namespace: str, refund_id: int) -> str:
+def refund_key(namespace: str, refund_id: int | str) -> str:
+    """A refund row's (its id), or a deleted order's payment's (its
+    PaymentIntent id, pi_...: never a refund id)."""
     return f'{namespace}-refund-{refund_id}'
 
 

@@ -53,6 +53,10 @@ class AlreadyHandled(Exception):
     """This Stripe event id was handled before."""
 
 
+class _OrderGone(Exception):
+    """A payment of this deployment's names an order that is no more."""
+
+
 class PaymentService:
     def __init__(
         self,
@@ -115,7 +119,11 @@ class PaymentService:
         with log.append_context_keys(stripe_event_id=event.event_id):
             try:
                 if event.intent is not None:
-                    outbox, claims = self._payment_succeeded(event.event_id, event.intent, ours)
+                    try:
+                        outbox, claims = self._payment_succeeded(event.event_id, event.intent, ours)
+                    except _OrderGone:
+                        self._refund_deleted_order(gateway, event.event_id, event.intent, ours)
+                        return {'received': True}
                 elif event.event_type in (events.CHARGE_REFUNDED, *events.REFUND_EVENTS):
                     outbox, claims = self._refunds_updated(event, ours)
                 else:
@@ -131,6 +139,57 @@ class PaymentService:
             self.publish(outbox)
             self.refunds.send(claims)
         return {'received': True}
+
+    def _refund_deleted_order(
+        self, gateway: StripeGateway, event_id: str, intent: events.Intent, ours: _Deployment
+    ) -> None:
+        """A payment of this deployment's for an order deleted since: no row
+        can hold its refund (a refund belongs to its order), so Stripe is
+        asked first whether the intent is real and ours, then refunds all of
+        it at once; only then is the event recorded as handled. Stripe
+        unreachable: a 503, and Stripe delivers the event again."""
+        assert intent.order_id is not None  # _OrderGone is raised only then
+        try:
+            found = events.intent_of(gateway.payment_intent(intent.intent_id))
+        except (PaymentProviderRefused, events.MalformedEvent):
+            found = None
+        if (
+            found is None
+            or found.order_id != intent.order_id
+            or rules.foreign(
+                found.origin, ours.namespace, ours.livemode, found.intent_id, intent.intent_id
+            )
+            or found.amount <= 0
+        ):
+            self._acknowledge(
+                event_id,
+                'it names a deleted order and Stripe does not know its PaymentIntent as ours',
+            )
+            return
+        gateway.refund_whole_intent(found.intent_id, found.amount, intent.order_id)
+        log.error(
+            'PaymentIntent %s paid %s %s (minor units) for order %s, which was deleted: '
+            'refunded in full',
+            found.intent_id,
+            found.amount,
+            found.currency,
+            intent.order_id,
+            extra={'order_id': intent.order_id},
+        )
+        metrics.emit('PaymentMismatches', 1)
+        self._acknowledge(event_id)
+
+    @retry_when_busy
+    def _acknowledge(self, event_id: str, foreign: str | None = None) -> None:
+        """Record the event as handled (a redelivery changes nothing), and say
+        why it was not this deployment's if it was not."""
+        try:
+            with database.atomic():
+                _record_event_id(event_id, events.PAYMENT_SUCCEEDED, self.clock())
+        except AlreadyHandled:
+            return
+        if foreign is not None:
+            _foreign(event_id, foreign)
 
     # -- a payment expiry found -----------------------------------------------
     def apply_if_paid(self, order_id: int, payment_intent_id: str) -> str:
@@ -180,8 +239,11 @@ class PaymentService:
                 ours.namespace,
                 ours.livemode,
                 intent.intent_id,
-                None if order is None else order.payment_intent_id,
+                # No order to hold an intent: only where the event comes from is checked here.
+                intent.intent_id if order is None else order.payment_intent_id,
             )
+            if why is None and order is None and intent.order_id is not None and handled:
+                raise _OrderGone()  # rolled back: Stripe is asked outside the transaction
             if order is None or why is not None:
                 _foreign(event_id, why or 'it names no order of this deployment', intent.order_id)
                 return [], []

@@ -478,3 +478,23 @@ def test_expiry_leaves_an_order_with_an_intent_while_stripe_does_not_answer(
     stripe.mode = 'ok'
     assert run_expiry(client) == {'expired': 1}
     assert read(client, order_id)['status'] == 'cancelled'
+
+
+def test_a_payment_for_a_deleted_order_is_refunded_in_full_once_and_counted(
+    client, stripe, localstripe, stdout
+):
+    order = create_order(client)
+    intent_id = json_of(start_payment(client, order['order_id']))['payment_intent_id']
+    intent = pay_with_card(localstripe.client(), intent_id)  # its webhook has not come yet
+    assert send(client, 'DELETE', f'/orders/{order["order_id"]}').status_code == 204
+    body = event_body('payment_intent.succeeded', intent, 'evt_for_a_deleted_order')
+    stripe.mode = 'down'
+
+    assert deliver(client, body).status_code == 503  # Stripe delivers it again
+    stripe.mode = 'ok'
+    assert deliver(client, body).status_code == 200
+    assert deliver(client, body).status_code == 200
+
+    assert stripe_refunds(localstripe, intent_id) == [10997]
+    assert len(stdout.metrics('PaymentMismatches')) == 1
+    assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{intent_id}'}
