@@ -210,16 +210,22 @@ class PaymentService:
             )
             return UNKNOWN
         except events.MalformedEvent:
+            # Not a passing trouble: the order expires (its stock back), and a
+            # payment, when its webhook comes, is given back.
             log.error('Stripe answered PaymentIntent %s in a shape not expected', payment_intent_id)
-            return UNKNOWN
+            return UNPAID
         if intent is None:
             return UNPAID
         outbox, claims = self._payment_succeeded(intent.intent_id, intent, ours, handled=False)
+        self.publish(outbox)
+        self.refunds.send(claims)
+        if not outbox:
+            # Not a payment of this order (another amount, not its intent): it
+            # expires, and the payment, when its webhook comes, is given back.
+            return UNPAID
         log.info(
             'Order %s was paid at Stripe before it expired', order_id, extra={'order_id': order_id}
         )
-        self.publish(outbox)
-        self.refunds.send(claims)
         return PAID
 
     @retry_when_busy

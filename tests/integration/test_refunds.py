@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.payments import gateway
 from chalicelib.storage.models import Order, Outbox, Refund
+from chalicelib.wiring import runtime
 from tests.integration.conftest import staff_client
 from tests.integration.test_expiry import WINDOW, place, run_expiry
 from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
@@ -498,3 +499,23 @@ def test_a_payment_for_a_deleted_order_is_refunded_in_full_once_and_counted(
     assert stripe_refunds(localstripe, intent_id) == [10997]
     assert len(stdout.metrics('PaymentMismatches')) == 1
     assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{intent_id}'}
+
+
+def test_expiry_expires_an_order_whose_intent_paid_another_amount(
+    client, stripe, localstripe, service_clock, stdout, monkeypatch
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client, quantity=2)
+    intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
+    pay_with_card(localstripe.client(), intent_id)
+    built = runtime.stripe_gateway()
+    answer = built.payment_intent
+    monkeypatch.setattr(
+        built, 'payment_intent', lambda pid: {**answer(pid), 'amount_received': 100}
+    )
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+
+    assert run_expiry(client) == {'expired': 1}
+
+    assert read(client, order_id)['status'] == 'cancelled'
+    assert len(stdout.metrics('PaymentMismatches')) == 1
