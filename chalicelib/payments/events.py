@@ -92,6 +92,10 @@ def parse(raw_body: bytes | str) -> Event:
     if event_type == PAYMENT_SUCCEEDED:
         return Event(event_id, event_type, intent=_intent(subject, livemode, account))
     if event_type == CHARGE_REFUNDED:
+        if subject.get('refunds') is None:
+            # Stripe's API versions since 2022-11-15 leave a charge's refunds
+            # out of the event: each refund's own refund.* event settles it.
+            return Event(event_id, event_type)
         listed = _object(subject.get('refunds'), 'refunds').get('data')
         if not isinstance(listed, list):
             raise MalformedEvent('refunds.data')

@@ -113,6 +113,13 @@ def test_any_other_shape_of_an_event_it_reads_is_malformed(raw):
         events.parse(raw)
 
 
+def test_a_charge_refunded_event_without_its_refunds_lists_none():
+    """Stripe's newer API versions leave them out: refund.* events carry each."""
+    event = events.parse(body('charge.refunded', {'object': {'id': 'ch_1', 'refunded': True}}))
+
+    assert event == events.Event('evt_1', 'charge.refunded')
+
+
 def test_an_event_type_it_does_not_read_needs_only_its_id_and_type():
     assert events.parse(body('customer.created', data=[])) == events.Event(
         'evt_1', 'customer.created'
