@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import clock
 from chalicelib.core.errors import (
@@ -21,9 +21,12 @@ from chalicelib.core.errors import (
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
 )
-from chalicelib.payments import events, rules
+from chalicelib.payments import rules
 from chalicelib.platform.config import StripeSettings
 from chalicelib.platform.logs import log
+
+if TYPE_CHECKING:
+    from chalicelib.payments import events
 
 REQUEST, BACKGROUND = 'request', 'background'
 # (connect, read) seconds and retries. A request waits at most about 5 s.
@@ -177,6 +180,8 @@ class StripeGateway:
         """The event in a webhook body whose Stripe-Signature holds, read by
         events.parse; InvalidInput otherwise (the body is never logged)."""
         import stripe
+
+        from chalicelib.payments import events
 
         secret = self._secrets()[1]
         if not secret:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PaymentConflict
-from chalicelib.payments.events import Origin
+
+if TYPE_CHECKING:
+    # Its dataclasses cost a cold start milliseconds: loaded by the webhook's path.
+    from chalicelib.payments.events import Origin
 
 PENDING, SUCCEEDED, FAILED = 'pending', 'succeeded', 'failed'
 # Stripe's refund statuses, as ours: the rest (requires_action) are still pending.
