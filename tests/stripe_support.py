@@ -25,6 +25,8 @@ from tests.support import json_of, send
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = 'sk_test_orders'
 WEBHOOK_SECRET = 'whsec_orders_test_secret'
+# The tests' deployment name in Stripe (STRIPE_NAMESPACE).
+NAMESPACE = 'orders-test'
 
 
 def free_port() -> int:
