@@ -29,6 +29,7 @@ from decimal import Decimal
 from time import perf_counter_ns
 
 from bench import preload
+from bench.breakdown import Breakdown
 from bench.invoke import REGION, BenchFailure, SnsStub, invocation
 from chalicelib.clock import utcnow
 from chalicelib.events.messages import SUBJECTS
@@ -366,9 +367,10 @@ def move(source, target):
 
 
 class Bench:
-    def __init__(self, handler, floor, requests, warmup, preloaded, profile):
+    def __init__(self, handler, floor, requests, warmup, preloaded, profile, breakdown):
         self.handler, self.floor = handler, floor
         self.requests, self.warmup, self.profile = requests, warmup, profile
+        self.breakdown = breakdown  # requests per operation with the breakdown's timers
         self.preloaded = preloaded  # (first, last) order id, or None
         self.rng, self.frng = random.Random(1), random.Random(2)
         self.next_user = 0
@@ -419,6 +421,15 @@ class Bench:
             stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
             stats.sort_stats('cumulative').print_stats(40)
             stats.sort_stats('tottime').print_stats(25)
+        # The breakdown's own pass, its timers in place, each request followed
+        # by a call of the floor (timed apart from the figures above).
+        service_figures, floor_figures = service.summary(), floor.summary()
+        floor.ns.clear()
+        with Breakdown().installed() as breakdown:
+            for _ in range(self.breakdown):
+                args = service.make_args()
+                service.check(args, breakdown.request(lambda args=args: service.run(args)))
+                floor.block(1)
         pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
         if pending:
             raise BenchFailure(
@@ -429,8 +440,9 @@ class Bench:
             'name': name,
             'label': label,
             'statements': len(service_sql),
-            'service': service.summary(),
-            'floor': floor.summary(),
+            'service': service_figures,
+            'floor': floor_figures,
+            'breakdown': breakdown.summary(floor.ns) if self.breakdown else None,
         }
         sys.stderr.write(
             f'  {name:<10} service p50 {result["service"]["p50"]:.3f} ms, floor '
@@ -713,7 +725,7 @@ def stock_the_catalog(floor):
         floor.cur.execute('COMMIT')
 
 
-def main(requests, warmup, orders, sns, profile):
+def main(requests, warmup, orders, sns, profile, breakdown):
     if sns == 'moto':
         import boto3
         from moto import mock_aws
@@ -740,16 +752,17 @@ def main(requests, warmup, orders, sns, profile):
         floor.scalar('SELECT MAX(order_id) FROM orders'),
     )
     result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
-    bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
+    bench = Bench(app.app, floor, requests, warmup, preloaded, profile, breakdown)
     result['ops'] = bench.run_all()
     # Each writing operation (the creates, the webhook that pays, update,
-    # delete) publishes one event per call, its warm-up and first call too.
+    # delete) publishes one event per call, its warm-up, first call and
+    # breakdown pass too.
     writes = sum(
         1
         for op in result['ops']
         if op['name'] in ('create', 'create_1', 'create_10', 'webhook', 'update', 'delete')
     )
-    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1):
+    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1 + breakdown):
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
     # The cold start reads one order: every order made above is deleted again.
     result['existing_id'] = (

@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import coldstart, contention
+from bench.breakdown import CATEGORIES
 from chalicelib.config import parse_database_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +56,13 @@ def parse_args(argv):
         '--profile',
         metavar='OPERATION',
         help="cProfile the service's side of one operation, on stderr",
+    )
+    parser.add_argument(
+        '--breakdown',
+        type=int,
+        default=200,
+        metavar='N',
+        help="per operation, N more requests with the breakdown's timers (0: none)",
     )
     parser.add_argument('--cold-runs', type=int, default=5)
     parser.add_argument('--rss-requests', type=int, default=10_000)
@@ -248,6 +256,33 @@ def latency_table(ops):
     )
 
 
+BREAKDOWN_TEXT = (
+    "Where the service's time goes (bench/breakdown.py): %d more requests per operation "
+    'with a timer around each kind of work, each followed by a call of the floor; ms per '
+    'request, the mean of the middle half of them (by total: the categories add up), the '
+    "floor's the same way; the timers add a few µs. "
+    'routing: Chalice, the middleware, the views; domain: the services; binding: values '
+    'bound to SQL and rows turned into models; SQL: statements (and BEGIN) on the driver; '
+    'mark: marking the event published after SNS took it.'
+)
+
+
+def breakdown_table(ops):
+    return table(
+        ['operation', *CATEGORIES, 'total', 'floor', 'total / floor'],
+        [
+            [
+                op['name'],
+                *(ms(op['breakdown'][category]) for category in CATEGORIES),
+                f'**{ms(op["breakdown"]["total"])}**',
+                ms(op['breakdown']['floor']),
+                f'{op["breakdown"]["total"] / op["breakdown"]["floor"]:.2f}×',
+            ]
+            for op in ops
+        ],
+    )
+
+
 def header(args, argv, mariadb):
     commit = subprocess.run(
         ['git', 'describe', '--always', '--dirty'], cwd=REPO, capture_output=True, text=True
@@ -335,6 +370,7 @@ def main(argv=None):
                     orders=args.orders,
                     sns=args.sns,
                     profile=args.profile,
+                    breakdown=args.breakdown,
                 )
             report += [
                 '',
@@ -350,6 +386,8 @@ def main(argv=None):
                     '',
                 ]
             report.append(latency_table(result['ops']))
+            if args.breakdown:
+                report += ['', BREAKDOWN_TEXT % args.breakdown, '', breakdown_table(result['ops'])]
             if backend == 'mariadb' and not args.no_contention:
                 sys.stderr.write('== mariadb: copies creating at once\n')
                 env = service_env(url, scratch, AWS_ENDPOINT_URL_SNS='http://127.0.0.1:9')
