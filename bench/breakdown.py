@@ -18,7 +18,8 @@ Categories, in the report's order:
     SQL         the driver executing statements (and BEGIN), rows fetched
     commit      COMMIT (and ROLLBACK)
     publish     SNS Publish through boto3 (or the notifier in process), after the commit
-    mark        marking the event published (its statement and its commit)
+    mark        marking the event published: sending its statement, and reading
+                its answer at the start of the next request
     answer      the answer's dicts, its JSON, the ETag
     logging     Powertools Logger (keys, lines) and EMF metric lines
 """
@@ -147,6 +148,7 @@ class Breakdown:
         import chalicelib.orders.schemas as schemas
         import chalicelib.orders.service as orders
         import chalicelib.payments.service as payments
+        import chalicelib.storage.connection as connection
         import chalicelib.storage.statements as statements
         from chalicelib.logs import log
 
@@ -174,8 +176,9 @@ class Breakdown:
         self.wrap_methods(botocore.client.BaseClient, ['_make_api_call'], 'publish')
         self.wrap_methods(publishers.LocalPublisher, ['publish_batch'], 'publish')
         for name in ('mark_published_quietly', 'hand_to_relay_quietly'):
-            if hasattr(outbox, name):
-                self.wrap_function(outbox, name, 'mark')
+            self.wrap_function(outbox, name, 'mark')
+        # The mark is sent without waiting; the next request reads its answer.
+        self.wrap_function(connection, '_read_unread_answer', 'mark')
         for name in ('dump_order', 'dump_item', 'dump_history_entry'):
             self.wrap_function(answers, name, 'answer')
         self.wrap_function(http, 'versioned_response', 'answer')

@@ -78,6 +78,12 @@ class Floor:
         self.cur.execute(text, params)
         return self.cur
 
+    def send_sql(self, text, params):
+        """statements.send on MariaDB: sent, its answer read by the next statement."""
+        if self.recorded is not None:
+            self.recorded.append(text)
+        connection.send_without_waiting(self.proxy.connection(), text, params)
+
     def last_insert_id(self, cursor):
         return cursor.lastrowid
 
@@ -96,12 +102,13 @@ class Floor:
         return self.cur.fetchone()[0]
 
     def _write(self, work):
-        """work() in a transaction, then its outbox row marked published."""
+        """work() in a transaction, then its outbox row marked published as
+        the service marks it (sent, not waited for, on MariaDB)."""
         now = utcnow()
         self.cur.execute('BEGIN IMMEDIATE' if self.sqlite else 'BEGIN')
         result, outbox_id = work(now)
         self.cur.execute('COMMIT')
-        statements.run(
+        statements.send(
             statements.MARK_PUBLISHED,
             published_at=now,
             id=outbox_id,

@@ -72,6 +72,16 @@ def run(statement: Statement, **values: Any) -> Any:
     return connection.database.execute_sql(*statement.bind(values))
 
 
+def send(statement: Statement, **values: Any) -> None:
+    """Execute a statement whose answer nobody waits for: on MariaDB it is
+    sent and its answer read before the connection's next command
+    (connection.send_without_waiting); SQLite, in process, runs it at once."""
+    if connection.is_sqlite():
+        run(statement, **values)
+    else:
+        connection.database.send_sql(*statement.bind(values))
+
+
 def fetch(statement: Statement, **values: Any) -> list[Any]:
     """The rows of a SELECT as model instances."""
     cursor = run(statement, **values)
