@@ -86,13 +86,16 @@ def fetch(statement: Statement, **values: Any) -> list[Any]:
     """The rows of a SELECT as model instances."""
     cursor = run(statement, **values)
     model = statement.model
-    columns = [model._meta.columns[column[0]] for column in cursor.description]
+    fields = model._meta.columns
+    readers = [
+        (fields[column[0]].name, fields[column[0]].python_value) for column in cursor.description
+    ]
     return [
         from_row(
             model,
             {
-                field.name: None if value is None else field.python_value(value)
-                for field, value in zip(columns, row, strict=True)
+                name: None if value is None else read(value)
+                for (name, read), value in zip(readers, row, strict=True)
             },
         )
         for row in cursor.fetchall()
