@@ -139,18 +139,18 @@ class Breakdown:
 
         import chalicelib.api.http as http
         import chalicelib.catalog.products as products
+        import chalicelib.core.inputs as inputs
         import chalicelib.events.outbox as outbox
         import chalicelib.events.publishers as publishers
         import chalicelib.identity as identity
-        import chalicelib.inputs as inputs
-        import chalicelib.metrics as metrics
         import chalicelib.orders.answers as answers
         import chalicelib.orders.schemas as schemas
         import chalicelib.orders.service as orders
         import chalicelib.payments.service as payments
+        import chalicelib.platform.metrics as metrics
         import chalicelib.storage.connection as connection
         import chalicelib.storage.statements as statements
-        from chalicelib.logs import log
+        from chalicelib.platform.logs import log
 
         self.wrap_function(identity, 'authenticate', 'auth')
         for module in (schemas, inputs):

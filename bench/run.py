@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench import coldstart, contention
 from bench.breakdown import CATEGORIES
-from chalicelib.config import parse_database_url
+from chalicelib.platform.config import parse_database_url
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = {'sqlite': 'SQLite', 'mariadb': 'MariaDB'}

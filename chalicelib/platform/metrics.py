@@ -14,7 +14,7 @@ write paid twice, and its metrics package a share of the cold start."""
 import json
 import time
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 
 NAMESPACE = 'OrdersService'
 # The units CloudWatch knows (MetricDatum.Unit); any other is refused.
