@@ -359,6 +359,11 @@ class Side:
         self.make_args, self.run, self.check = make_args, run, check
         self.ns = []
 
+    # Seconds, untimed, after each call (--pause): a Lambda copy's requests
+    # come apart, and what a request left to the server (the mark sent
+    # without waiting) is done by the next one.
+    pause = 0.0
+
     def block(self, count):
         for _ in range(count):
             args = self.make_args()
@@ -366,6 +371,8 @@ class Side:
             result = self.run(args)
             self.ns.append(perf_counter_ns() - started)
             self.check(args, result)
+            if self.pause:
+                time.sleep(self.pause)
 
     def summary(self):
         """p50, p99 (nearest rank, ms); ops/s of one process serving one request at a time."""
@@ -443,6 +450,7 @@ class Bench:
             for _ in range(self.breakdown):
                 args = service.make_args()
                 service.check(args, breakdown.request(lambda args=args: service.run(args)))
+                time.sleep(Side.pause)
                 floor.block(1)
         pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
         if pending:
@@ -739,7 +747,8 @@ def stock_the_catalog(floor):
         floor.cur.execute('COMMIT')
 
 
-def main(requests, warmup, orders, sns, profile, breakdown):
+def main(requests, warmup, orders, sns, profile, breakdown, pause_ms=0):
+    Side.pause = pause_ms / 1000
     if sns == 'moto':
         import boto3
         from moto import mock_aws

@@ -64,6 +64,13 @@ def parse_args(argv):
         metavar='N',
         help="per operation, N more requests with the breakdown's timers (0: none)",
     )
+    parser.add_argument(
+        '--pause',
+        type=float,
+        default=0,
+        metavar='MS',
+        help='an untimed pause after each call, as between the invocations of a Lambda copy',
+    )
     parser.add_argument('--cold-runs', type=int, default=5)
     parser.add_argument('--rss-requests', type=int, default=10_000)
     parser.add_argument('--no-cold-start', action='store_true')
@@ -392,6 +399,7 @@ def main(argv=None):
                     sns=args.sns,
                     profile=args.profile,
                     breakdown=args.breakdown,
+                    pause_ms=args.pause,
                 )
             report += [
                 '',
