@@ -37,12 +37,14 @@ from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
 
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
-    from chalicelib.orders import changes
+    from chalicelib.orders import changes, totals
 else:
-    # Loaded by the first create (pricing) and the first change (changes), not
-    # by a GET of one order: a cold start's import is a Lambda's first answer.
+    # Loaded by the first create (pricing, totals) and the first change
+    # (changes), not by a GET of one order: a cold start's import is a
+    # Lambda's first answer.
     pricing = lazy_import('chalicelib.catalog.pricing')
     changes = lazy_import('chalicelib.orders.changes')
+    totals = lazy_import('chalicelib.orders.totals')
 
 
 class CancellationRefunds(Protocol):
@@ -175,12 +177,20 @@ class OrderService:
         short = stock_rules.shortages(wanted, rows)
         if short:
             raise OutOfStock(errors={'items': short})
-        log.info('Order total calculated: %s %s', priced.total, priced.currency)
+        computed = totals.compute(
+            [totals.Line(line.quantity, line.price_at_order) for line in priced.lines],
+            priced.currency,
+        )
+        log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
         order = Order(
             user_id=data['user_id'],
             user_email=data.get('user_email'),
             status='pending',
-            order_total=priced.total,
+            order_total=computed.order_total,
+            subtotal=computed.subtotal,
+            discount_total=computed.discount_total,
+            shipping_total=computed.shipping_total,
+            tax_total=computed.tax_total,
             created_at=now,
             updated_at=now,
             version=1,
@@ -198,8 +208,11 @@ class OrderService:
                     'sku': line.sku,
                     'name': line.name,
                     'holds_stock': line.reserves,
+                    'discount': line_totals.discount,
+                    'tax': line_totals.tax,
+                    'tax_rate': line_totals.tax_rate,
                 }
-                for line in priced.lines
+                for line, line_totals in zip(priced.lines, computed.lines, strict=True)
             ],
         )
         items = _items_of([order.order_id])[order.order_id]
