@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib import money
 from chalicelib.errors import InvalidInput
@@ -29,6 +29,7 @@ from chalicelib.inputs import (
     parse_json_object,  # noqa: F401
     printable,
 )
+from chalicelib.orders import addresses
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
@@ -62,6 +63,43 @@ _Rule = Callable[[Any], Any]
 _EMAIL_RULES: list[_Rule] = [validate.Length(max=254), _plain_address, validate.Email()]
 
 
+def _text(low: int, high: int, **kwargs: Any) -> fields.String:
+    rules: list[_Rule] = [validate.Length(min=low, max=high), FreeText()]
+    if low:
+        rules.append(not_blank)
+    return fields.String(validate=rules, **kwargs)
+
+
+class AddressSchema(Schema):
+    """An address's fields; its country's rules (postal code, region) are
+    addresses.checked's, run once the fields are well formed."""
+
+    name = _text(1, 100, required=True)
+    company = _text(0, 100, allow_none=True)
+    line1 = _text(1, 200, required=True)
+    line2 = _text(0, 200, allow_none=True)
+    city = _text(1, 100, required=True)
+    region = fields.String(
+        allow_none=True, validate=validate.Regexp('^[A-Z0-9]{1,3}$', error='Not a region code.')
+    )
+    postal_code = _text(0, 20, allow_none=True)
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp('^[A-Z]{2}$', error='Must be an ISO 3166-1 alpha-2 code: US.'),
+    )
+    phone = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r'^\+[1-9][0-9]{1,14}$', error='Must be E.164: +12175550100.'),
+    )
+
+    @post_load
+    def by_country_rules(self, data: dict[str, Any], **kwargs: Any) -> addresses.Address:
+        try:
+            return addresses.checked(data)
+        except addresses.AddressRefused as refused:
+            raise ValidationError(refused.errors) from None
+
+
 class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
@@ -69,6 +107,9 @@ class CreateOrderSchema(Schema):
     items = BoundedList(fields.Nested(OrderItemSchema), required=True, min_length=1, max_length=100)
     # Left out, the order's products (or DEFAULT_CURRENCY) decide.
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)
+    # null or left out: the same as the shipping address.
+    billing_address = fields.Nested(AddressSchema, allow_none=True)
 
 
 def _tracking_characters(value: str) -> None:

@@ -37,7 +37,7 @@ from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
 
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
-    from chalicelib.orders import changes, totals
+    from chalicelib.orders import addresses, changes, totals
 else:
     # Loaded by the first create (pricing, totals) and the first change
     # (changes), not by a GET of one order: a cold start's import is a
@@ -191,6 +191,8 @@ class OrderService:
             discount_total=computed.discount_total,
             shipping_total=computed.shipping_total,
             tax_total=computed.tax_total,
+            shipping_address=_address_text(data.get('shipping_address')),
+            billing_address=_address_text(data.get('billing_address')),
             created_at=now,
             updated_at=now,
             version=1,
@@ -407,6 +409,10 @@ class OrderService:
             statements.move_stock('release', freed)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
+
+
+def _address_text(address: addresses.Address | None) -> str | None:
+    return None if address is None else address.to_json()
 
 
 def _change_statement(fields: dict[str, Any]) -> statements.Statement:
