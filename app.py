@@ -20,7 +20,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
-from chalicelib.orders import counts, idempotency
+from chalicelib.orders import counts, idempotency, tax_rates
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import Migrated, migrate
@@ -199,6 +199,33 @@ def get_product(principal: Principal, product_id: str) -> Response:
 def list_products(principal: Principal) -> dict[str, Any]:
     query = catalog_schemas.load_list_query(current_request(app).query_params)
     return runtime.catalog_service().list_products(principal, query)
+
+
+@app.route('/tax-rates/{zone}', methods=['PUT'])
+@api
+def put_tax_rate(principal: Principal, zone: str) -> Response:
+    command = schemas.load_tax_rate(schemas.parse_json_object(current_request(app).raw_body))
+    written = runtime.tax_rate_service().put(principal, tax_rates.path_zone(zone), command)
+    return Response(body=written.body, status_code=201 if written.created else 200)
+
+
+@app.route('/tax-rates/{zone}', methods=['GET'])
+@api
+def get_tax_rate(principal: Principal, zone: str) -> dict[str, Any]:
+    return runtime.tax_rate_service().get(principal, tax_rates.path_zone(zone))
+
+
+@app.route('/tax-rates/{zone}', methods=['DELETE'])
+@api
+def delete_tax_rate(principal: Principal, zone: str) -> Response:
+    runtime.tax_rate_service().delete(principal, tax_rates.path_zone(zone))
+    return Response(body='', status_code=204)
+
+
+@app.route('/tax-rates', methods=['GET'])
+@api
+def list_tax_rates(principal: Principal) -> dict[str, Any]:
+    return runtime.tax_rate_service().list(principal)
 
 
 @app.route('/health', methods=['GET'])

@@ -78,6 +78,10 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class TaxRateNotFound(OrderServiceError):
+    message = 'No tax rates for this zone'
+
+
 class TransitionForbidden(OrderServiceError):
     pass
 

@@ -18,6 +18,7 @@ from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
+from chalicelib.orders.tax_rates import TaxRateService
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import RefundService
 from chalicelib.storage import connection, migrations
@@ -147,6 +148,11 @@ def payment_service() -> PaymentService:
 def catalog_service() -> CatalogService:
     database()
     return _once('catalog', CatalogService)
+
+
+def tax_rate_service() -> TaxRateService:
+    database()
+    return _once('tax_rates', TaxRateService)
 
 
 def sqs() -> Any:

@@ -29,7 +29,7 @@ from chalicelib import __version__, money
 from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
-from tools import response_schemas
+from tools import openapi_totals, response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [
@@ -1040,6 +1040,7 @@ OPERATIONS = {
         },
     },
 }
+OPERATIONS.update(openapi_totals.OPERATIONS)
 
 
 def _money_properties(self, field, **kwargs):
@@ -1154,6 +1155,7 @@ def build():
         },
     )
     spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
+    openapi_totals.register(spec)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 

@@ -377,6 +377,11 @@ class ProductSchema(Schema):
         allow_none=True,
         metadata={'description': 'null: not tracked, no limit. A customer sees `available` only.'},
     )
+    tax_class = fields.String(
+        required=True,
+        validate=validate.Regexp('^[a-z0-9_-]{1,32}$'),
+        metadata={'description': "Which of a zone's rates taxes it; default `standard`."},
+    )
     version = fields.Integer(
         required=True,
         validate=validate.Range(min=1),
@@ -386,6 +391,26 @@ class ProductSchema(Schema):
         },
     )
     updated_at = _time('When the catalog last wrote it')
+
+
+class TaxRateSchema(Schema):
+    zone = fields.String(required=True, validate=validate.Regexp('^[A-Z]{2}(-[A-Z0-9]{1,3})?$'))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    rates = fields.Dict(
+        keys=fields.String(validate=validate.Regexp('^[a-z0-9_-]{1,32}$')),
+        values=fields.Float(validate=validate.Range(min=0, max=1, max_inclusive=False)),
+        required=True,
+        metadata={'description': 'Tax class -> rate (0.0625 is 6.25 %).'},
+    )
+    shipping = fields.Boolean(
+        required=True, metadata={'description': 'Whether the standard rate taxes shipping.'}
+    )
+    updated_at = _time('When staff last wrote it')
+
+
+class TaxRateListSchema(Schema):
+    tax_rates = fields.List(fields.Nested(TaxRateSchema), required=True)
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
 class ProductListSchema(Schema):

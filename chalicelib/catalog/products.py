@@ -55,6 +55,7 @@ def entry(row: Any) -> CatalogEntry:
         active=bool(row.active),
         tracked=row.on_hand is not None,
         version=row.version,
+        tax_class=row.tax_class,
     )
 
 
@@ -187,6 +188,7 @@ def _write(
         'currency': data['currency'],
         'active': data['active'],
         'on_hand': stock['on_hand'] if stock is not None else None,
+        'tax_class': data.get('tax_class', 'standard'),
         'updated_at': now,
     }
     if current:

@@ -21,6 +21,9 @@ from chalicelib.inputs import (
 )
 
 MAX_ON_HAND = 10**9
+TAX_CLASS_RULES = validate.Regexp(
+    '^[a-z0-9_-]{1,32}$', error='Must be 1..32 of a-z 0-9 _ -: standard, reduced.'
+)
 _TEXT = [printable, not_blank]
 
 
@@ -52,6 +55,7 @@ class ProductSchema(Schema):
     active = StrictBoolean(load_default=True)
     # null (or left out): stock is not tracked, no limit.
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
+    tax_class = fields.String(load_default='standard', validate=TAX_CLASS_RULES)
 
     @validates_schema(skip_on_field_errors=True)
     def price_fits_its_currency(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib import money
+from chalicelib.catalog.schemas import TAX_CLASS_RULES, StrictBoolean
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import MAX_ID
 
@@ -29,7 +31,7 @@ from chalicelib.inputs import (
     parse_json_object,  # noqa: F401
     printable,
 )
-from chalicelib.orders import addresses
+from chalicelib.orders import addresses, tax_rates
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
@@ -98,6 +100,40 @@ class AddressSchema(Schema):
             return addresses.checked(data)
         except addresses.AddressRefused as refused:
             raise ValidationError(refused.errors) from None
+
+
+class Rate(fields.Field):
+    """A tax rate: a JSON number 0 <= r < 1 with at most four decimals."""
+
+    default_error_messages = {'invalid': 'Must be a number 0 <= r < 1 with at most 4 decimals.'}
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise self.make_error('invalid')
+        rate = Decimal(value)
+        if not (rate.is_finite() and 0 <= rate < 1 and rate == rate.quantize(_RATE_PLACES)):
+            raise self.make_error('invalid')
+        return rate.quantize(_RATE_PLACES).normalize() if rate else Decimal(0)
+
+
+_RATE_PLACES = Decimal('0.0001')
+
+
+class TaxRateSchema(Schema):
+    name = _text(1, 100, required=True)
+    rates = fields.Dict(
+        keys=fields.String(validate=TAX_CLASS_RULES),
+        values=Rate(),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+    )
+    shipping = StrictBoolean(required=True)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> tax_rates.PutTaxRate:
+        return tax_rates.PutTaxRate(**data)
 
 
 class CreateOrderSchema(Schema):
@@ -237,6 +273,7 @@ class ExportQuerySchema(Schema):
 
 
 _create_order = CreateOrderSchema()
+_tax_rate = TaxRateSchema()
 _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
@@ -245,6 +282,11 @@ _export_query = ExportQuerySchema()
 
 def load_create_order(body: dict[str, Any]) -> dict[str, Any]:
     return load(_create_order, body, 'Invalid order')
+
+
+def load_tax_rate(body: dict[str, Any]) -> tax_rates.PutTaxRate:
+    loaded: Any = load(_tax_rate, body, 'Invalid tax rates')
+    return cast(tax_rates.PutTaxRate, loaded)
 
 
 def verified_email(address: str) -> str | None:

@@ -12,13 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib import metrics
+from chalicelib import metrics, money
 from chalicelib.catalog import products, stock, stock_rules
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
 from chalicelib.errors import (
     DatabaseBusy,
     ExportTooLarge,
+    InvalidInput,
     OrderNotFound,
     OutOfStock,
     VersionMismatch,
@@ -28,7 +29,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, export, idempotency
+from chalicelib.orders import access, counts, export, idempotency, tax_rates
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
@@ -177,10 +178,22 @@ class OrderService:
         short = stock_rules.shortages(wanted, rows)
         if short:
             raise OutOfStock(errors={'items': short})
+        destination = data.get('shipping_address') or data.get('billing_address')
+        prices_include_tax = get_settings().prices_include_tax
         computed = totals.compute(
-            [totals.Line(line.quantity, line.price_at_order) for line in priced.lines],
+            [
+                totals.Line(line.quantity, line.price_at_order, line.tax_class)
+                for line in priced.lines
+            ],
             priced.currency,
+            zone=None if destination is None else tax_rates.zone_for(destination.zones),
+            prices_include_tax=prices_include_tax,
         )
+        if computed.order_total > money.MAX_MONEY:
+            raise InvalidInput(
+                'Invalid order',
+                {'items': ['The order total must be less than or equal to 99999999.99.']},
+            )
         log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
         order = Order(
             user_id=data['user_id'],
@@ -191,6 +204,7 @@ class OrderService:
             discount_total=computed.discount_total,
             shipping_total=computed.shipping_total,
             tax_total=computed.tax_total,
+            prices_include_tax=prices_include_tax,
             shipping_address=_address_text(data.get('shipping_address')),
             billing_address=_address_text(data.get('billing_address')),
             created_at=now,
@@ -213,6 +227,7 @@ class OrderService:
                     'discount': line_totals.discount,
                     'tax': line_totals.tax,
                     'tax_rate': line_totals.tax_rate,
+                    'tax_class': line.tax_class,
                 }
                 for line, line_totals in zip(priced.lines, computed.lines, strict=True)
             ],

@@ -1,0 +1,137 @@
+"""The OpenAPI description of the operations of addresses, shipping, taxes
+and discounts (tools/openapi.py adds them to its own and registers the
+components here)."""
+
+from marshmallow import Schema, fields, validate
+
+from chalicelib.orders import schemas
+from tools import response_schemas
+
+TAX_RATE_EXAMPLE = {
+    'zone': 'US-IL',
+    'name': 'Illinois sales tax',
+    'rates': {'standard': 0.0625, 'reduced': 0.01},
+    'shipping': True,
+    'updated_at': '2026-12-07T10:00:00.000000Z',
+}
+_ZONE_PATTERN = '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'
+
+
+class _Zone(Schema):
+    zone = fields.String(
+        required=True,
+        validate=validate.Regexp(_ZONE_PATTERN),
+        metadata={
+            'description': 'A country (ISO 3166-1 alpha-2: DE) or a country and its region '
+            '(ISO 3166-2: US-CA).'
+        },
+    )
+
+
+def _error(code, message):
+    return {'application/json': {'schema': 'Error', 'example': {'Code': code, 'Message': message}}}
+
+
+_NOT_STAFF = {
+    'description': 'Not staff.',
+    'content': _error('ForbiddenError', 'Only staff may read or change tax rates'),
+}
+_NO_ZONE = {
+    'description': 'No tax rates for this zone.',
+    'content': _error('NotFoundError', 'No tax rates for this zone'),
+}
+
+
+def _tax_rate(description):
+    return {
+        'description': description,
+        'content': {'application/json': {'schema': 'TaxRate', 'example': TAX_RATE_EXAMPLE}},
+    }
+
+
+_COMMON = {'401': 'Unauthorized', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}
+OPERATIONS = {
+    ('/tax-rates/{zone}', 'PUT'): {
+        'tags': ['taxes'],
+        'summary': "Create or replace a zone's tax rates",
+        'description': 'Staff only. Flat rates by tax class (a product names its class; a '
+        'line that names no catalog product is `standard`; a class the zone does not list '
+        'is taxed at 0). `shipping`: whether the `standard` rate also taxes shipping. An '
+        "order is taxed at the rates of its destination's most precise zone that has any "
+        '(`US-CA`, else `US`).',
+        'parameters': [{'in': 'path', 'schema': _Zone}],
+        'requestBody': {
+            'required': True,
+            'description': 'The rates.',
+            'content': {
+                'application/json': {
+                    'schema': 'NewTaxRate',
+                    'example': {
+                        'name': 'Illinois sales tax',
+                        'rates': {'standard': 0.0625},
+                        'shipping': True,
+                    },
+                }
+            },
+        },
+        'responses': {
+            '200': _tax_rate('Replaced.'),
+            '201': _tax_rate('Created.'),
+            '400': 'BadRequest',
+            '403': _NOT_STAFF,
+            '413': 'PayloadTooLarge',
+            **_COMMON,
+        },
+    },
+    ('/tax-rates/{zone}', 'GET'): {
+        'tags': ['taxes'],
+        'summary': "A zone's tax rates",
+        'description': 'Staff only.',
+        'parameters': [{'in': 'path', 'schema': _Zone}],
+        'responses': {
+            '200': _tax_rate('The rates.'),
+            '400': 'BadRequest',
+            '403': _NOT_STAFF,
+            '404': _NO_ZONE,
+            **_COMMON,
+        },
+    },
+    ('/tax-rates/{zone}', 'DELETE'): {
+        'tags': ['taxes'],
+        'summary': 'Stop taxing a zone',
+        'description': 'Staff only. Orders already placed keep their tax.',
+        'parameters': [{'in': 'path', 'schema': _Zone}],
+        'responses': {
+            '204': {'description': 'Deleted; no body.'},
+            '400': 'BadRequest',
+            '403': _NOT_STAFF,
+            '404': _NO_ZONE,
+            **_COMMON,
+        },
+    },
+    ('/tax-rates', 'GET'): {
+        'tags': ['taxes'],
+        'summary': 'Every zone taxed',
+        'description': 'Staff only. By zone.',
+        'responses': {
+            '200': {
+                'description': 'Every zone.',
+                'content': {
+                    'application/json': {
+                        'schema': 'TaxRateList',
+                        'example': {'tax_rates': [TAX_RATE_EXAMPLE], 'total': 1},
+                    }
+                },
+            },
+            '403': _NOT_STAFF,
+            **_COMMON,
+        },
+    },
+}
+
+
+def register(spec):
+    spec.components.schema('NewAddress', schema=schemas.AddressSchema)
+    spec.components.schema('NewTaxRate', schema=schemas.TaxRateSchema)
+    spec.components.schema('TaxRate', schema=response_schemas.TaxRateSchema)
+    spec.components.schema('TaxRateList', schema=response_schemas.TaxRateListSchema)
