@@ -58,6 +58,13 @@ def create_order(principal: Principal) -> Response:
     return versioned_response(created.body, 201, headers)
 
 
+@app.route('/orders/quote', methods=['POST'])
+@api
+def quote_order(principal: Principal) -> dict[str, Any]:
+    data = schemas.load_create_order(schemas.parse_json_object(current_request(app).raw_body))
+    return runtime.order_service().quote_order(principal, data)
+
+
 @app.route('/orders', methods=['GET'])
 @api
 def list_orders(principal: Principal) -> dict[str, Any]:

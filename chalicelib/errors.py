@@ -78,6 +78,11 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class TotalChanged(OrderServiceError):
+    """The expected_total a client sent is not the total the server computes;
+    `errors` names the computed one."""
+
+
 class TaxRateNotFound(OrderServiceError):
     message = 'No tax rates for this zone'
 

@@ -51,6 +51,39 @@ def _tax_rate(description):
 
 _COMMON = {'401': 'Unauthorized', '415': 'UnsupportedMediaType', '503': 'ServiceUnavailable'}
 OPERATIONS = {
+    ('/orders/quote', 'POST'): {
+        'tags': ['orders'],
+        'summary': 'Quote an order',
+        'description': 'The body of `POST /orders`, under the same rules and roles: the '
+        'order as it would be placed now, with every total, line, tax and discount '
+        '(`order_id`, `version` and the times null), or the 400/403/409 placing it would '
+        'get. Nothing is stored, reserved or counted, and no event is published. Send its '
+        '`order_total` as `expected_total` when placing the order: a total that has '
+        'changed meanwhile is then a 409 instead of a surprise.',
+        'requestBody': {
+            'required': True,
+            'description': 'The order to quote.',
+            'content': {'application/json': {'schema': 'NewOrder'}},
+        },
+        'responses': {
+            '200': {
+                'description': 'The order as it would be placed.',
+                'content': {'application/json': {'schema': 'QuotedOrder'}},
+            },
+            '400': 'BadRequest',
+            '403': {
+                'description': "Another user's id or email for a customer; a service token.",
+                'content': _error('ForbiddenError', 'Not allowed for this role'),
+            },
+            '409': {
+                'description': 'A price that changed, short stock, or an `expected_total` '
+                'that is not the total computed (`errors.expected_total` names it).',
+                'content': _error('ConflictError', 'The total is 116.84 USD, not 109.97 USD'),
+            },
+            '413': 'PayloadTooLarge',
+            **_COMMON,
+        },
+    },
     ('/tax-rates/{zone}', 'PUT'): {
         'tags': ['taxes'],
         'summary': "Create or replace a zone's tax rates",
@@ -131,6 +164,7 @@ OPERATIONS = {
 
 
 def register(spec):
+    spec.components.schema('QuotedOrder', schema=response_schemas.QuotedOrderSchema)
     spec.components.schema('NewAddress', schema=schemas.AddressSchema)
     spec.components.schema('NewTaxRate', schema=schemas.TaxRateSchema)
     spec.components.schema('TaxRate', schema=response_schemas.TaxRateSchema)

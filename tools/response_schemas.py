@@ -264,6 +264,26 @@ class OrderSchema(Schema):
     )
 
 
+class QuotedItemSchema(OrderItemSchema):
+    order_item_id = fields.Integer(
+        required=True, allow_none=True, metadata={'description': 'null: not placed.'}
+    )
+
+
+class QuotedOrderSchema(OrderSchema):
+    """An order as it would be placed (POST /orders/quote): nothing stored."""
+
+    order_id = fields.Integer(required=True, allow_none=True, metadata={'description': 'null.'})
+    version = fields.Integer(required=True, allow_none=True, metadata={'description': 'null.'})
+    created_at = fields.String(required=True, allow_none=True, metadata={'description': 'null.'})
+    updated_at = fields.String(required=True, allow_none=True, metadata={'description': 'null.'})
+    items = fields.List(
+        fields.Nested(QuotedItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=100),
+    )
+
+
 class ActorSchema(Schema):
     role = fields.String(
         required=True,

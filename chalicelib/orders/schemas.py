@@ -146,6 +146,8 @@ class CreateOrderSchema(Schema):
     shipping_address = fields.Nested(AddressSchema, allow_none=True)
     # null or left out: the same as the shipping address.
     billing_address = fields.Nested(AddressSchema, allow_none=True)
+    # What the page showed: a total the server computes otherwise is a 409.
+    expected_total = Money()
 
 
 def _tracking_characters(value: str) -> None:

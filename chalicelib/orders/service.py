@@ -22,6 +22,7 @@ from chalicelib.errors import (
     InvalidInput,
     OrderNotFound,
     OutOfStock,
+    TotalChanged,
     VersionMismatch,
 )
 from chalicelib.events import messages
@@ -103,13 +104,8 @@ class OrderService:
         idempotency_key: str | None = None,
         request_hash: str | None = None,
     ) -> Created:
-        user_id, email = access.creation_owner(
-            principal, data.get('user_id'), data.get('user_email')
-        )
-        if email is not None:
-            email = schemas.verified_email(email)  # a token's address too meets the body's rules
-        data = {**data, 'user_id': user_id, 'user_email': email}
-        log.info('Creating order for user_id=%s', user_id)
+        data = _owned(principal, data)
+        log.info('Creating order for user_id=%s', data['user_id'])
         now = self.clock()
         if idempotency_key is not None:
             assert request_hash is not None  # a key always comes with its request's hash
@@ -132,6 +128,18 @@ class OrderService:
         self.publish([event])
         return Created(dump_order(order, items))
 
+    def quote_order(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        """The order as it would be placed now, under the rules and roles of
+        create_order, with the same refusals; nothing is stored, reserved,
+        counted or published. Its reads take no lock and no transaction: a
+        quote costs less than a create and never holds up one."""
+        data = _owned(principal, data)
+        plan = _plan_order(principal, data, self.clock())
+        answer = dump_order(
+            plan.order, [OrderItem(order_item_id=None, **line) for line in _line_rows(None, plan)]
+        )
+        return {**answer, 'order_id': None, 'version': None, 'created_at': None, 'updated_at': None}
+
     @retry_when_busy
     def _insert_order(
         self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
@@ -153,96 +161,23 @@ class OrderService:
     def _write_order(
         self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
-        requests = [
-            pricing.Request(
-                item['product_id'],
-                item['quantity'],
-                None if item.get('price_at_order') is None else Decimal(item['price_at_order']),
-            )
-            for item in data['items']
-        ]
-        rows = products.rows(request.product_id for request in requests)
-        priced = pricing.price_order(
-            requests,
-            {product_id: products.entry(row) for product_id, row in rows.items()},
-            staff=principal.role == STAFF,
-            body_currency=data.get('currency'),
-            default_currency=get_settings().default_currency,
-        )
-        wanted = [
-            (index, line.product_id, line.quantity)
-            for index, line in enumerate(priced.lines)
-            if line.reserves
-        ]
-        # Sold out already in the snapshot: refused before anything is written.
-        short = stock_rules.shortages(wanted, rows)
-        if short:
-            raise OutOfStock(errors={'items': short})
-        destination = data.get('shipping_address') or data.get('billing_address')
-        prices_include_tax = get_settings().prices_include_tax
-        computed = totals.compute(
-            [
-                totals.Line(line.quantity, line.price_at_order, line.tax_class)
-                for line in priced.lines
-            ],
-            priced.currency,
-            zone=None if destination is None else tax_rates.zone_for(destination.zones),
-            prices_include_tax=prices_include_tax,
-        )
-        if computed.order_total > money.MAX_MONEY:
-            raise InvalidInput(
-                'Invalid order',
-                {'items': ['The order total must be less than or equal to 99999999.99.']},
-            )
-        log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
-        order = Order(
-            user_id=data['user_id'],
-            user_email=data.get('user_email'),
-            status='pending',
-            order_total=computed.order_total,
-            subtotal=computed.subtotal,
-            discount_total=computed.discount_total,
-            shipping_total=computed.shipping_total,
-            tax_total=computed.tax_total,
-            prices_include_tax=prices_include_tax,
-            shipping_address=_address_text(data.get('shipping_address')),
-            billing_address=_address_text(data.get('billing_address')),
-            created_at=now,
-            updated_at=now,
-            version=1,
-            currency=priced.currency,
-        )
+        plan = _plan_order(principal, data, now)
+        order = plan.order
         order.order_id = statements.insert_instance(order)
-        statements.insert(
-            OrderItem,
-            [
-                {
-                    'order': order.order_id,
-                    'product_id': line.product_id,
-                    'quantity': line.quantity,
-                    'price_at_order': line.price_at_order,
-                    'sku': line.sku,
-                    'name': line.name,
-                    'holds_stock': line.reserves,
-                    'discount': line_totals.discount,
-                    'tax': line_totals.tax,
-                    'tax_rate': line_totals.tax_rate,
-                    'tax_class': line.tax_class,
-                }
-                for line, line_totals in zip(priced.lines, computed.lines, strict=True)
-            ],
-        )
+        statements.insert(OrderItem, _line_rows(order.order_id, plan))
         items = _items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
         event = record_event(messages.ORDER_CREATED, order, now)
         counts.record_change(new_status='pending')
         if idempotency_key is not None:
             idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)
-        if wanted:
-            locked = stock.lock(product_id for _, product_id, _ in wanted)
-            if any(locked[product_id].version != rows[product_id].version for product_id in locked):
+        if plan.wanted:
+            locked = stock.lock(product_id for _, product_id, _ in plan.wanted)
+            if any(
+                locked[product_id].version != plan.rows[product_id].version for product_id in locked
+            ):
                 raise _CatalogMoved()
-            stock.reserve(wanted, locked)
+            stock.reserve(plan.wanted, locked)
         return order, items, event
 
     # -- read -----------------------------------------------------------
@@ -424,6 +359,119 @@ class OrderService:
             statements.move_stock('release', freed)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
+
+
+def _owned(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """The body with whose order it is (the access rules decide) and its email."""
+    user_id, email = access.creation_owner(principal, data.get('user_id'), data.get('user_email'))
+    if email is not None:
+        email = schemas.verified_email(email)  # a token's address too meets the body's rules
+    return {**data, 'user_id': user_id, 'user_email': email}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An order as it would be placed: priced, every total computed, not written."""
+
+    order: Order
+    priced: pricing.PricedOrder
+    computed: totals.Totals
+    rows: dict[int, Any]
+    wanted: list[tuple[int, int, int]]  # (item index, product_id, quantity) to reserve
+
+
+def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _Plan:
+    """Price the lines from the catalog as the transaction sees it, refuse
+    what placing the order would refuse (400, 409), and compute every total.
+    Reads only: a quote is this and nothing more."""
+    requests = [
+        pricing.Request(
+            item['product_id'],
+            item['quantity'],
+            None if item.get('price_at_order') is None else Decimal(item['price_at_order']),
+        )
+        for item in data['items']
+    ]
+    rows = products.rows(request.product_id for request in requests)
+    priced = pricing.price_order(
+        requests,
+        {product_id: products.entry(row) for product_id, row in rows.items()},
+        staff=principal.role == STAFF,
+        body_currency=data.get('currency'),
+        default_currency=get_settings().default_currency,
+    )
+    wanted = [
+        (index, line.product_id, line.quantity)
+        for index, line in enumerate(priced.lines)
+        if line.reserves
+    ]
+    # Sold out already in the snapshot: refused before anything is written.
+    short = stock_rules.shortages(wanted, rows)
+    if short:
+        raise OutOfStock(errors={'items': short})
+    destination = data.get('shipping_address') or data.get('billing_address')
+    prices_include_tax = get_settings().prices_include_tax
+    computed = totals.compute(
+        [totals.Line(line.quantity, line.price_at_order, line.tax_class) for line in priced.lines],
+        priced.currency,
+        zone=None if destination is None else tax_rates.zone_for(destination.zones),
+        prices_include_tax=prices_include_tax,
+    )
+    if computed.order_total > money.MAX_MONEY:
+        raise InvalidInput(
+            'Invalid order',
+            {'items': ['The order total must be less than or equal to 99999999.99.']},
+        )
+    expected = data.get('expected_total')
+    if expected is not None and expected != computed.order_total:
+        raise TotalChanged(
+            f'The total is {money.display(computed.order_total, priced.currency)}, '
+            f'not {money.display(expected, priced.currency)}',
+            {
+                'expected_total': [
+                    f'The total is {money.display(computed.order_total, priced.currency)}.'
+                ]
+            },
+        )
+    log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
+    order = Order(
+        user_id=data['user_id'],
+        user_email=data.get('user_email'),
+        status='pending',
+        order_total=computed.order_total,
+        subtotal=computed.subtotal,
+        discount_total=computed.discount_total,
+        shipping_total=computed.shipping_total,
+        tax_total=computed.tax_total,
+        prices_include_tax=prices_include_tax,
+        shipping_address=_address_text(data.get('shipping_address')),
+        billing_address=_address_text(data.get('billing_address')),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        currency=priced.currency,
+    )
+    return _Plan(order, priced, computed, rows, wanted)
+
+
+def _line_rows(order_id: int | None, plan: _Plan) -> list[dict[str, Any]]:
+    """The order's lines as they are written (or, for a quote, answered)."""
+    return [
+        {
+            'order': order_id,
+            'product_id': line.product_id,
+            'quantity': line.quantity,
+            'price_at_order': line.price_at_order,
+            'sku': line.sku,
+            'name': line.name,
+            'holds_stock': line.reserves,
+            'discount': line_totals.discount,
+            'tax': line_totals.tax,
+            'tax_rate': line_totals.tax_rate,
+            'tax_class': line.tax_class,
+        }
+        for line, line_totals in zip(plan.priced.lines, plan.computed.lines, strict=True)
+    ]
 
 
 def _address_text(address: addresses.Address | None) -> str | None:
