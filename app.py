@@ -20,7 +20,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
-from chalicelib.orders import counts, idempotency, tax_rates
+from chalicelib.orders import counts, idempotency, shipping_methods, tax_rates
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import Migrated, migrate
@@ -206,6 +206,35 @@ def get_product(principal: Principal, product_id: str) -> Response:
 def list_products(principal: Principal) -> dict[str, Any]:
     query = catalog_schemas.load_list_query(current_request(app).query_params)
     return runtime.catalog_service().list_products(principal, query)
+
+
+@app.route('/shipping-methods/{code}', methods=['PUT'])
+@api
+def put_shipping_method(principal: Principal, code: str) -> Response:
+    request = current_request(app)
+    command = schemas.load_shipping_method(schemas.parse_json_object(request.raw_body))
+    written = runtime.shipping_method_service().put(
+        principal,
+        shipping_methods.path_code(code),
+        command,
+        expected_version(request.headers, 'shipping method'),
+    )
+    return versioned_response(written.body, 201 if written.created else 200)
+
+
+@app.route('/shipping-methods/{code}', methods=['GET'])
+@api
+def get_shipping_method(principal: Principal, code: str) -> Response:
+    return versioned_response(
+        runtime.shipping_method_service().get(principal, shipping_methods.path_code(code))
+    )
+
+
+@app.route('/shipping-methods', methods=['GET'])
+@api
+def list_shipping_methods(principal: Principal) -> dict[str, Any]:
+    query = schemas.load_shipping_method_query(current_request(app).query_params)
+    return runtime.shipping_method_service().list(principal, query)
 
 
 @app.route('/tax-rates/{zone}', methods=['PUT'])

@@ -78,6 +78,14 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class ShippingMethodNotFound(OrderServiceError):
+    message = 'Shipping method not found'
+
+
+class ShippingMethodRefused(OrderServiceError):
+    """The order's shipping method cannot ship it; `errors` says why."""
+
+
 class TotalChanged(OrderServiceError):
     """The expected_total a client sent is not the total the server computes;
     `errors` names the computed one."""

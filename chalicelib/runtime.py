@@ -18,6 +18,7 @@ from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
+from chalicelib.orders.shipping_methods import ShippingMethodService
 from chalicelib.orders.tax_rates import TaxRateService
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import RefundService
@@ -148,6 +149,11 @@ def payment_service() -> PaymentService:
 def catalog_service() -> CatalogService:
     database()
     return _once('catalog', CatalogService)
+
+
+def shipping_method_service() -> ShippingMethodService:
+    database()
+    return _once('shipping_methods', ShippingMethodService)
 
 
 def tax_rate_service() -> TaxRateService:

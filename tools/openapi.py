@@ -1040,7 +1040,7 @@ OPERATIONS = {
         },
     },
 }
-OPERATIONS.update(openapi_totals.OPERATIONS)
+OPERATIONS.update(openapi_totals.operations(IF_MATCH))
 
 
 def _money_properties(self, field, **kwargs):

@@ -413,6 +413,40 @@ class ProductSchema(Schema):
     updated_at = _time('When the catalog last wrote it')
 
 
+class ShippingMethodSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp('^[a-z0-9-]{1,32}$'))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    price = _money('What it costs, in `currency`.')
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
+    countries = fields.List(
+        fields.String(validate=validate.Regexp('^[A-Z]{2}$')),
+        required=True,
+        validate=validate.Length(1, 250),
+        metadata={'description': 'ISO 3166-1 codes it ships to, sorted.'},
+    )
+    free_over = fields.Float(
+        required=True,
+        allow_none=True,
+        validate=_MONEY,
+        metadata={'description': 'From this subtotal (after discounts) it costs 0; null: never.'},
+    )
+    active = fields.Boolean(required=True)
+    version = fields.Integer(
+        required=True, validate=validate.Range(min=1), metadata={'description': 'Also the ETag.'}
+    )
+    updated_at = _time('When staff last wrote it')
+
+
+class ShippingMethodListSchema(Schema):
+    shipping_methods = fields.List(
+        fields.Nested(ShippingMethodSchema), required=True, validate=validate.Length(max=100)
+    )
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1))
+    page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
 class TaxRateSchema(Schema):
     zone = fields.String(required=True, validate=validate.Regexp('^[A-Z]{2}(-[A-Z0-9]{1,3})?$'))
     name = fields.String(required=True, validate=validate.Length(1, 100))

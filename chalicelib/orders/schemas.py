@@ -31,7 +31,7 @@ from chalicelib.inputs import (
     parse_json_object,  # noqa: F401
     printable,
 )
-from chalicelib.orders import addresses, tax_rates
+from chalicelib.orders import addresses, shipping_methods, tax_rates
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
@@ -136,6 +136,47 @@ class TaxRateSchema(Schema):
         return tax_rates.PutTaxRate(**data)
 
 
+_COUNTRY = validate.Regexp('^[A-Z]{2}$', error='Must be an ISO 3166-1 alpha-2 code: US.')
+
+
+class ShippingMethodSchema(Schema):
+    name = _text(1, 200, required=True)
+    price = Money(required=True)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(money.CURRENCIES)))
+    countries = BoundedList(
+        fields.String(validate=_COUNTRY), required=True, min_length=1, max_length=250
+    )
+    free_over = Money(allow_none=True, load_default=None)
+    active = StrictBoolean(load_default=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def amounts_fit_the_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
+        for name in ('price', 'free_over'):
+            if data.get(name) is not None and not money.fits_currency(data[name], data['currency']):
+                raise ValidationError(
+                    f'Must have at most {money.places(data["currency"])} decimal places in '
+                    f'{data["currency"]}.',
+                    name,
+                )
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> shipping_methods.PutShippingMethod:
+        return shipping_methods.PutShippingMethod(**{**data, 'countries': tuple(data['countries'])})
+
+
+class ShippingMethodQuerySchema(Schema):
+    country = fields.String(validate=_COUNTRY)
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    page = QueryInteger(validate=validate.Range(min=1, max=10**6))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(min=1, max=512))
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_or_cursor(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if 'page' in data and 'cursor' in data:
+            raise ValidationError('Use either page or cursor, not both.', 'page')
+
+
 class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
@@ -148,6 +189,14 @@ class CreateOrderSchema(Schema):
     billing_address = fields.Nested(AddressSchema, allow_none=True)
     # What the page showed: a total the server computes otherwise is a 409.
     expected_total = Money()
+    shipping_method = fields.String(
+        validate=validate.Regexp('^[a-z0-9-]{1,32}$', error='Must be 1..32 of a-z 0-9 -.')
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def a_method_ships_to_an_address(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if 'shipping_method' in data and data.get('shipping_address') is None:
+            raise ValidationError('Required with shipping_method.', 'shipping_address')
 
 
 def _tracking_characters(value: str) -> None:
@@ -276,6 +325,8 @@ class ExportQuerySchema(Schema):
 
 _create_order = CreateOrderSchema()
 _tax_rate = TaxRateSchema()
+_shipping_method = ShippingMethodSchema()
+_shipping_method_query = ShippingMethodQuerySchema()
 _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
@@ -289,6 +340,16 @@ def load_create_order(body: dict[str, Any]) -> dict[str, Any]:
 def load_tax_rate(body: dict[str, Any]) -> tax_rates.PutTaxRate:
     loaded: Any = load(_tax_rate, body, 'Invalid tax rates')
     return cast(tax_rates.PutTaxRate, loaded)
+
+
+def load_shipping_method(body: dict[str, Any]) -> shipping_methods.PutShippingMethod:
+    loaded: Any = load(_shipping_method, body, 'Invalid shipping method')
+    return cast(shipping_methods.PutShippingMethod, loaded)
+
+
+def load_shipping_method_query(params: Mapping[str, str] | None) -> dict[str, Any]:
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    return load(_shipping_method_query, params, 'Invalid query parameters')
 
 
 def verified_email(address: str) -> str | None:

@@ -30,7 +30,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, export, idempotency, tax_rates
+from chalicelib.orders import access, counts, export, idempotency, shipping_methods, tax_rates
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
@@ -409,11 +409,13 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
     short = stock_rules.shortages(wanted, rows)
     if short:
         raise OutOfStock(errors={'items': short})
+    method = _shipping_method(principal, data, priced.currency)
     destination = data.get('shipping_address') or data.get('billing_address')
     prices_include_tax = get_settings().prices_include_tax
     computed = totals.compute(
         [totals.Line(line.quantity, line.price_at_order, line.tax_class) for line in priced.lines],
         priced.currency,
+        shipping=None if method is None else method.shipping,
         zone=None if destination is None else tax_rates.zone_for(destination.zones),
         prices_include_tax=prices_include_tax,
     )
@@ -446,12 +448,39 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
         prices_include_tax=prices_include_tax,
         shipping_address=_address_text(data.get('shipping_address')),
         billing_address=_address_text(data.get('billing_address')),
+        shipping_method=None if method is None else method.code,
+        shipping_name=None if method is None else method.name,
+        shipping_amount=computed.shipping.amount,
+        shipping_tax=computed.shipping.tax,
+        shipping_waived=computed.shipping.waived,
         created_at=now,
         updated_at=now,
         version=1,
         currency=priced.currency,
     )
     return _Plan(order, priced, computed, rows, wanted)
+
+
+def _shipping_method(
+    principal: Principal, data: dict[str, Any], currency: str
+) -> shipping_methods.Chosen | None:
+    """The method the order names, if it may ship it. A customer must name
+    one once the shop has an active method; staff may leave it out."""
+    code = data.get('shipping_method')
+    if code is None:
+        if principal.role != STAFF and shipping_methods.shop_ships():
+            raise InvalidInput(
+                'Invalid order',
+                {
+                    'shipping_method': [
+                        "Required: choose one of the shop's shipping methods "
+                        '(GET /shipping-methods).'
+                    ]
+                },
+            )
+        return None
+    address: addresses.Address = data['shipping_address']
+    return shipping_methods.choose(code, address.country, currency)
 
 
 def _line_rows(order_id: int | None, plan: _Plan) -> list[dict[str, Any]]:
