@@ -167,7 +167,14 @@ class OrderService:
         statements.insert(OrderItem, _line_rows(order.order_id, plan))
         items = _items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
-        event = record_event(messages.ORDER_CREATED, order, now)
+        event = record_event(
+            messages.ORDER_CREATED,
+            order,
+            now,
+            messages.created_details(
+                order.subtotal, order.discount_total, order.shipping_total, order.tax_total
+            ),
+        )
         counts.record_change(new_status='pending')
         if idempotency_key is not None:
             idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)

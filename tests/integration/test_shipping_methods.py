@@ -207,3 +207,21 @@ def test_a_method_that_cannot_ship_the_order_is_a_409_and_nothing_is_created(
 
     assert error_of(response, 409, 'ConflictError')['errors'] == {'shipping_method': [why]}
     assert json_of(send(client, 'GET', '/orders'))['total'] == 0
+
+
+def test_the_export_carries_each_lines_discount_and_tax_and_the_orders_shipping_and_tax(
+    client, shop, ada
+):
+    send(
+        client,
+        'POST',
+        '/orders',
+        mugs(2, shipping_address=ILLINOIS, shipping_method='standard'),
+        ada,
+    )
+
+    response = client.http.request('GET', '/users/1/orders/export', headers={})
+    header, row = response.body.decode().strip().split('\r\n')
+
+    assert header.endswith('price_at_order,line_discount,line_tax,shipping_total,tax_total')
+    assert row.endswith(',29.99,0.00,3.75,4.99,4.06')
