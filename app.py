@@ -20,7 +20,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
 from chalicelib.lazy import lazy_import
-from chalicelib.orders import counts, idempotency, shipping_methods, tax_rates
+from chalicelib.orders import counts, discounts, idempotency, shipping_methods, tax_rates
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import Migrated, migrate
@@ -235,6 +235,32 @@ def get_shipping_method(principal: Principal, code: str) -> Response:
 def list_shipping_methods(principal: Principal) -> dict[str, Any]:
     query = schemas.load_shipping_method_query(current_request(app).query_params)
     return runtime.shipping_method_service().list(principal, query)
+
+
+@app.route('/discounts/{code}', methods=['PUT'])
+@api
+def put_discount(principal: Principal, code: str) -> Response:
+    request = current_request(app)
+    command = schemas.load_discount(schemas.parse_json_object(request.raw_body))
+    written = runtime.discount_service().put(
+        principal,
+        discounts.path_code(code),
+        command,
+        expected_version(request.headers, 'discount code'),
+    )
+    return versioned_response(written.body, 201 if written.created else 200)
+
+
+@app.route('/discounts/{code}', methods=['GET'])
+@api
+def get_discount(principal: Principal, code: str) -> Response:
+    return versioned_response(runtime.discount_service().get(principal, discounts.path_code(code)))
+
+
+@app.route('/discounts', methods=['GET'])
+@api
+def list_discounts(principal: Principal) -> dict[str, Any]:
+    return runtime.discount_service().list(principal)
 
 
 @app.route('/tax-rates/{zone}', methods=['PUT'])

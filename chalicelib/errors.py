@@ -78,6 +78,14 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class DiscountNotFound(OrderServiceError):
+    message = 'Discount code not found'
+
+
+class DiscountRefused(OrderServiceError):
+    """The order's discount code does not apply; `errors` says why."""
+
+
 class ShippingMethodNotFound(OrderServiceError):
     message = 'Shipping method not found'
 

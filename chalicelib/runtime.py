@@ -17,6 +17,7 @@ from chalicelib.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.logs import log
 from chalicelib.orders import counts
+from chalicelib.orders.discounts import DiscountService
 from chalicelib.orders.service import OrderService
 from chalicelib.orders.shipping_methods import ShippingMethodService
 from chalicelib.orders.tax_rates import TaxRateService
@@ -154,6 +155,11 @@ def catalog_service() -> CatalogService:
 def shipping_method_service() -> ShippingMethodService:
     database()
     return _once('shipping_methods', ShippingMethodService)
+
+
+def discount_service() -> DiscountService:
+    database()
+    return _once('discounts', DiscountService)
 
 
 def tax_rate_service() -> TaxRateService:

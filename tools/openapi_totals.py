@@ -25,6 +25,22 @@ SHIPPING_METHOD_EXAMPLE = {
     'version': 1,
     'updated_at': '2026-12-07T10:00:00.000000Z',
 }
+DISCOUNT_EXAMPLE = {
+    'code': 'SUMMER10',
+    'type': 'percent',
+    'value': 10,
+    'currency': None,
+    'min_subtotal': None,
+    'starts_at': '2026-06-01T00:00:00Z',
+    'ends_at': '2026-09-01T00:00:00Z',
+    'usage_limit': 1000,
+    'per_customer_limit': 1,
+    'product_ids': None,
+    'active': True,
+    'times_used': 12,
+    'version': 1,
+    'updated_at': '2026-12-07T10:00:00.000000Z',
+}
 _ZONE_PATTERN = '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'
 
 
@@ -45,6 +61,36 @@ class _Code(Schema):
         validate=validate.Regexp('^[a-z0-9-]{1,32}$'),
         metadata={'description': "The method's code: 1..32 of a-z 0-9 -."},
     )
+
+
+class _DiscountCode(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp('^[A-Za-z0-9_-]{3,32}$'),
+        metadata={'description': 'The code: 3..32 of A-Z a-z 0-9 - _, compared upper-case.'},
+    )
+
+
+def _discount(description):
+    return {
+        'description': description,
+        'headers': {'ETag': 'ETag'},
+        'content': {'application/json': {'schema': 'Discount', 'example': DISCOUNT_EXAMPLE}},
+    }
+
+
+_NOT_STAFF_CODES = {
+    'description': 'Not staff.',
+    'content': {
+        'application/json': {
+            'schema': 'Error',
+            'example': {
+                'Code': 'ForbiddenError',
+                'Message': 'Only staff may read or change discount codes',
+            },
+        }
+    },
+}
 
 
 def _method(description):
@@ -202,6 +248,76 @@ def operations(if_match):
                 **_COMMON,
             },
         },
+        ('/discounts/{code}', 'PUT'): {
+            'tags': ['discounts'],
+            'summary': 'Create or replace a discount code',
+            'description': 'Staff only; `version`, `ETag` and `If-Match` as for products. '
+            '`percent` takes `value` 0 < v <= 100; `fixed` takes `value` as money with its '
+            '`currency`, shared across the eligible lines by largest remainder; '
+            '`free_shipping` waives the shipping fee. `product_ids` limits it to those catalog '
+            "products (default: every catalog line). Uses are counted in the order's own "
+            'transaction, under `usage_limit` and `per_customer_limit`; a cancelled order and a '
+            'deleted order that never shipped give theirs back.',
+            'parameters': [{'in': 'path', 'schema': _DiscountCode}, if_match],
+            'requestBody': {
+                'required': True,
+                'description': 'The code.',
+                'content': {
+                    'application/json': {
+                        'schema': 'NewDiscount',
+                        'example': {'type': 'percent', 'value': 10, 'usage_limit': 1000},
+                    }
+                },
+            },
+            'responses': {
+                '200': _discount('Replaced.'),
+                '201': _discount('Created.'),
+                '400': 'BadRequest',
+                '403': _NOT_STAFF_CODES,
+                '412': {
+                    'description': '`If-Match` is not the current version.',
+                    'content': _error(
+                        'PreconditionFailed', 'Discount SUMMER10 is at version 2, not 1'
+                    ),
+                },
+                '413': 'PayloadTooLarge',
+                **_COMMON,
+            },
+        },
+        ('/discounts/{code}', 'GET'): {
+            'tags': ['discounts'],
+            'summary': 'Read a discount code',
+            'description': 'Staff only (a customer never lists codes).',
+            'parameters': [{'in': 'path', 'schema': _DiscountCode}],
+            'responses': {
+                '200': _discount('The code, with `times_used`.'),
+                '400': 'BadRequest',
+                '403': _NOT_STAFF_CODES,
+                '404': {
+                    'description': 'No such code.',
+                    'content': _error('NotFoundError', 'Discount code not found'),
+                },
+                **_COMMON,
+            },
+        },
+        ('/discounts', 'GET'): {
+            'tags': ['discounts'],
+            'summary': 'Every discount code',
+            'description': 'Staff only. By code.',
+            'responses': {
+                '200': {
+                    'description': 'Every code.',
+                    'content': {
+                        'application/json': {
+                            'schema': 'DiscountList',
+                            'example': {'discounts': [DISCOUNT_EXAMPLE], 'total': 1},
+                        }
+                    },
+                },
+                '403': _NOT_STAFF_CODES,
+                **_COMMON,
+            },
+        },
         ('/tax-rates/{zone}', 'PUT'): {
             'tags': ['taxes'],
             'summary': "Create or replace a zone's tax rates",
@@ -282,6 +398,9 @@ def operations(if_match):
 
 
 def register(spec):
+    spec.components.schema('NewDiscount', schema=schemas.DiscountSchema)
+    spec.components.schema('Discount', schema=response_schemas.DiscountSchema)
+    spec.components.schema('DiscountList', schema=response_schemas.DiscountListSchema)
     spec.components.schema('NewShippingMethod', schema=schemas.ShippingMethodSchema)
     spec.components.schema('ShippingMethod', schema=response_schemas.ShippingMethodSchema)
     spec.components.schema('ShippingMethodList', schema=response_schemas.ShippingMethodListSchema)

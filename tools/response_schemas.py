@@ -447,6 +447,36 @@ class ShippingMethodListSchema(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class DiscountSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp('^[A-Z0-9_-]{3,32}$'))
+    type = fields.String(
+        required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
+    )
+    value = fields.Float(required=True, allow_none=True)
+    currency = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(sorted(CURRENCIES))
+    )
+    min_subtotal = fields.Float(required=True, allow_none=True, validate=_MONEY)
+    starts_at = fields.String(required=True, allow_none=True, metadata={'format': 'date-time'})
+    ends_at = fields.String(required=True, allow_none=True, metadata={'format': 'date-time'})
+    usage_limit = fields.Integer(required=True, allow_none=True)
+    per_customer_limit = fields.Integer(required=True, allow_none=True)
+    product_ids = fields.List(fields.Integer(), required=True, allow_none=True)
+    active = fields.Boolean(required=True)
+    times_used = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={'description': 'How many orders hold a use of it now.'},
+    )
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    updated_at = _time('When staff last wrote it')
+
+
+class DiscountListSchema(Schema):
+    discounts = fields.List(fields.Nested(DiscountSchema), required=True)
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
 class TaxRateSchema(Schema):
     zone = fields.String(required=True, validate=validate.Regexp('^[A-Z]{2}(-[A-Z0-9]{1,3})?$'))
     name = fields.String(required=True, validate=validate.Length(1, 100))

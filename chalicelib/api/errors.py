@@ -10,6 +10,8 @@ from chalice import Response
 from chalicelib import identity
 from chalicelib.errors import (
     DatabaseUnavailable,
+    DiscountNotFound,
+    DiscountRefused,
     ExportTooLarge,
     Forbidden,
     IdempotencyKeyInFlight,
@@ -43,6 +45,8 @@ ERROR_STATUS: list[tuple[type[OrderServiceError], int, str]] = [
     (OrderNotFound, 404, 'NotFoundError'),
     (ProductNotFound, 404, 'NotFoundError'),
     (TaxRateNotFound, 404, 'NotFoundError'),
+    (DiscountNotFound, 404, 'NotFoundError'),
+    (DiscountRefused, 409, 'ConflictError'),
     (ShippingMethodNotFound, 404, 'NotFoundError'),
     (ShippingMethodRefused, 409, 'ConflictError'),
     (TransitionForbidden, 409, 'ConflictError'),

@@ -57,6 +57,7 @@ class Line:
     name: str | None
     reserves: bool  # its product's stock is tracked: the line reserves its quantity
     tax_class: str = 'standard'  # a line that names no catalog product is standard
+    in_catalog: bool = False  # it names a catalog product (a discount code may reach it)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def price_order(
                 name=entry.name if entry else None,
                 reserves=entry is not None and entry.tracked,
                 tax_class=entry.tax_class if entry else 'standard',
+                in_catalog=entry is not None,
             )
         )
     if changed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -31,7 +31,7 @@ from chalicelib.inputs import (
     parse_json_object,  # noqa: F401
     printable,
 )
-from chalicelib.orders import addresses, shipping_methods, tax_rates
+from chalicelib.orders import addresses, discounts, shipping_methods, tax_rates
 from chalicelib.orders.lifecycle import STATUSES
 
 _PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]*')
@@ -177,6 +177,71 @@ class ShippingMethodQuerySchema(Schema):
             raise ValidationError('Use either page or cursor, not both.', 'page')
 
 
+class UtcTime(fields.Field):
+    """A UTC time written as the answers write it: 2026-12-24T00:00:00Z, with
+    optional fractions of a second; naive UTC in Python, like the columns."""
+
+    default_error_messages = {'invalid': 'Must be a UTC time: 2026-12-24T00:00:00Z.'}
+    _PATTERN = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z')
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> datetime:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error('invalid')
+        try:
+            return datetime.fromisoformat(value[:-1])
+        except ValueError:
+            raise self.make_error('invalid') from None
+
+
+class DiscountSchema(Schema):
+    type = fields.String(
+        required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
+    )
+    value = Money()
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    min_subtotal = Money()
+    starts_at = UtcTime()
+    ends_at = UtcTime()
+    usage_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
+    per_customer_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
+    product_ids = BoundedList(_id_field(), min_length=1, max_length=1000)
+    active = StrictBoolean(load_default=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def fits_its_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind, value, currency = data['type'], data.get('value'), data.get('currency')
+        if kind == 'free_shipping' and value is not None:
+            raise ValidationError('Not taken by a free_shipping code.', 'value')
+        if kind != 'free_shipping' and value is None:
+            raise ValidationError(f'Required for a {kind} code.', 'value')
+        if kind == 'percent' and value is not None and not 0 < value <= 100:
+            raise ValidationError('Must be more than 0 and at most 100.', 'value')
+        if kind == 'fixed' and (currency is None or (value is not None and value <= 0)):
+            raise ValidationError(
+                'A fixed code takes an amount above 0 and its currency.',
+                'value' if currency else 'currency',
+            )
+        if data.get('min_subtotal') is not None and currency is None:
+            raise ValidationError('Required with min_subtotal.', 'currency')
+        for name in ('min_subtotal', 'value') if kind == 'fixed' else ('min_subtotal',):
+            if (
+                data.get(name) is not None
+                and currency
+                and not money.fits_currency(data[name], currency)
+            ):
+                raise ValidationError(
+                    f'Must have at most {money.places(currency)} decimal places in {currency}.',
+                    name,
+                )
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> discounts.PutDiscount:
+        ids = data.get('product_ids')
+        return discounts.PutDiscount(**{**data, 'product_ids': None if ids is None else tuple(ids)})
+
+
 class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
@@ -191,6 +256,10 @@ class CreateOrderSchema(Schema):
     expected_total = Money()
     shipping_method = fields.String(
         validate=validate.Regexp('^[a-z0-9-]{1,32}$', error='Must be 1..32 of a-z 0-9 -.')
+    )
+    # Compared upper-case, like the codes are kept.
+    discount_code = fields.String(
+        validate=validate.Regexp('^[A-Za-z0-9_-]{3,32}$', error='Must be 3..32 of A-Z a-z 0-9 - _.')
     )
 
     @validates_schema(skip_on_field_errors=True)
@@ -325,6 +394,7 @@ class ExportQuerySchema(Schema):
 
 _create_order = CreateOrderSchema()
 _tax_rate = TaxRateSchema()
+_discount = DiscountSchema()
 _shipping_method = ShippingMethodSchema()
 _shipping_method_query = ShippingMethodQuerySchema()
 _update_order = UpdateOrderSchema()
@@ -350,6 +420,11 @@ def load_shipping_method(body: dict[str, Any]) -> shipping_methods.PutShippingMe
 def load_shipping_method_query(params: Mapping[str, str] | None) -> dict[str, Any]:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_shipping_method_query, params, 'Invalid query parameters')
+
+
+def load_discount(body: dict[str, Any]) -> discounts.PutDiscount:
+    loaded: Any = load(_discount, body, 'Invalid discount code')
+    return cast(discounts.PutDiscount, loaded)
 
 
 def verified_email(address: str) -> str | None:

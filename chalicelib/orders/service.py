@@ -30,7 +30,15 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, export, idempotency, shipping_methods, tax_rates
+from chalicelib.orders import (
+    access,
+    counts,
+    discounts,
+    export,
+    idempotency,
+    shipping_methods,
+    tax_rates,
+)
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
@@ -185,6 +193,11 @@ class OrderService:
             ):
                 raise _CatalogMoved()
             stock.reserve(plan.wanted, locked)
+        # After the product rows: every transaction locks a code after them.
+        if plan.discount is not None and not discounts.take(
+            plan.discount, order.order_id, order.user_id
+        ):
+            raise _CatalogMoved()
         return order, items, event
 
     # -- read -----------------------------------------------------------
@@ -336,6 +349,8 @@ class OrderService:
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
+            if order.status == 'cancelled':
+                discounts.give_back(order_id, order.discount_code)
         log.info(
             'Order status updated: order_id=%s status=%s',
             order_id,
@@ -364,6 +379,9 @@ class OrderService:
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
             statements.move_stock('release', freed)
+            # A shipped order keeps its use: the code served a sale.
+            if order.shipped_at is None:
+                discounts.give_back(order_id, order.discount_code)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
 
@@ -385,6 +403,7 @@ class _Plan:
     computed: totals.Totals
     rows: dict[int, Any]
     wanted: list[tuple[int, int, int]]  # (item index, product_id, quantity) to reserve
+    discount: discounts.Applied | None
 
 
 def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _Plan:
@@ -417,11 +436,34 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
     if short:
         raise OutOfStock(errors={'items': short})
     method = _shipping_method(principal, data, priced.currency)
+    applied = (
+        None
+        if data.get('discount_code') is None
+        else discounts.check(
+            data['discount_code'].upper(),
+            data['user_id'],
+            priced.currency,
+            [
+                (line.product_id, line.quantity * line.price_at_order, line.in_catalog)
+                for line in priced.lines
+            ],
+            now,
+        )
+    )
     destination = data.get('shipping_address') or data.get('billing_address')
     prices_include_tax = get_settings().prices_include_tax
     computed = totals.compute(
-        [totals.Line(line.quantity, line.price_at_order, line.tax_class) for line in priced.lines],
+        [
+            totals.Line(
+                line.quantity,
+                line.price_at_order,
+                line.tax_class,
+                discountable=applied is not None and applied.eligible[index],
+            )
+            for index, line in enumerate(priced.lines)
+        ],
         priced.currency,
+        discount=None if applied is None else applied.allocation,
         shipping=None if method is None else method.shipping,
         zone=None if destination is None else tax_rates.zone_for(destination.zones),
         prices_include_tax=prices_include_tax,
@@ -460,12 +502,15 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
         shipping_amount=computed.shipping.amount,
         shipping_tax=computed.shipping.tax,
         shipping_waived=computed.shipping.waived,
+        discount_code=None if applied is None else applied.code,
+        discount_type=None if applied is None else applied.type,
+        discount_value=None if applied is None else applied.value,
         created_at=now,
         updated_at=now,
         version=1,
         currency=priced.currency,
     )
-    return _Plan(order, priced, computed, rows, wanted)
+    return _Plan(order, priced, computed, rows, wanted, applied)
 
 
 def _shipping_method(
