@@ -4,18 +4,26 @@ and, of their stock, only what is available."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
-from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
-from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, InvalidInput, ProductNotFound, SkuTaken, VersionMismatch
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
-from chalicelib.logs import log
+from chalicelib.catalog import access, queries
+from chalicelib.catalog.answers import CURSORS, dump_product
+from chalicelib.catalog.commands import ProductListQuery, ProductWrite
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
+    InvalidInput,
+    ProductNotFound,
+    SkuTaken,
+    VersionMismatch,
+)
+from chalicelib.identity.principal import Principal
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Product
@@ -36,9 +44,7 @@ def rows(product_ids: Iterable[int]) -> dict[int, Any]:
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    return {
-        row.product_id: row for row in statements.fetch(statements.PRODUCTS_IN, product_ids=ids)
-    }
+    return {row.product_id: row for row in statements.fetch(queries.PRODUCTS_IN, product_ids=ids)}
 
 
 def entry(row: Any) -> CatalogEntry:
@@ -59,65 +65,45 @@ def entry(row: Any) -> CatalogEntry:
     )
 
 
-def _check_can_read(principal: Principal) -> None:
-    if principal.role not in (CUSTOMER, STAFF, SERVICE):
-        raise Forbidden('This caller may not read products')
-
-
-def _check_can_write(principal: Principal) -> None:
-    if principal.role != STAFF:
-        raise Forbidden('Only staff may change the catalog')
-
-
 class CatalogService:
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self.clock = clock
 
     def get_product(self, principal: Principal, product_id: int) -> dict[str, Any]:
-        _check_can_read(principal)
-        rows = statements.fetch(statements.PRODUCTS_IN, product_ids=[product_id])
-        if not rows or (principal.role == CUSTOMER and not rows[0].active):
+        access.check_can_read(principal)
+        rows = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])
+        if not rows or not access.may_see(principal, bool(rows[0].active)):
             raise ProductNotFound()
-        return dump_product(rows[0], staff_view=principal.role != CUSTOMER)
+        return dump_product(rows[0], staff_view=access.sees_whole_stock(principal))
 
-    def list_products(self, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    def list_products(self, principal: Principal, query: ProductListQuery) -> dict[str, Any]:
         """Ascending product_id, paged by number or by keyset cursor like the
         order lists; a customer's list holds active products only."""
-        _check_can_read(principal)
-        active: bool | None = query.get('active')
-        page, after = None, None
-        if 'cursor' in query:
-            after, active = decode_cursor(query['cursor'], active)
-        else:
-            page = query.get('page', 1)
-        if principal.role == CUSTOMER:
-            if active is False:
-                raise Forbidden('A customer sees active products only')
-            active = True
-        page_size = query['page_size']
-        offset = (page - 1) * page_size if page is not None else 0
-        values: dict[str, Any] = {'limit': page_size + 1}
-        for name, value in (('active', active), ('after', after), ('offset', offset or None)):
-            if value is not None:
-                values[name] = value
-        rows = statements.fetch(
-            statements.product_page(active is not None, after is not None, offset > 0), **values
-        )
-        products = rows[:page_size]
+        access.check_can_read(principal)
+        active = query.active
+        page, after = query.page, None
+        if page.cursor is not None:
+            after, remembered = CURSORS.decode(page.cursor, {'active': active})
+            active = cast(bool | None, remembered['active'])
+        active = access.scope_for_list(principal, active)
+        rows = queries.PRODUCT_PAGES.fetch(page.page_size, after, page.offset, {'active': active})
+        products = rows[: page.page_size]
         total = (
-            statements.scalar(statements.COUNT_PRODUCTS)
+            statements.scalar(queries.COUNT_PRODUCTS)
             if active is None
-            else statements.scalar(statements.COUNT_PRODUCTS_ACTIVE, active=active)
+            else statements.scalar(queries.COUNT_PRODUCTS_ACTIVE, active=active)
         )
         return {
             'products': [
-                dump_product(row, staff_view=principal.role != CUSTOMER) for row in products
+                dump_product(row, staff_view=access.sees_whole_stock(principal)) for row in products
             ],
             'total': int(total or 0),
-            'page': page,
-            'page_size': page_size,
+            'page': page.number,
+            'page_size': page.page_size,
             'next_cursor': (
-                encode_cursor(products[-1].product_id, active) if len(rows) > page_size else None
+                CURSORS.encode(products[-1].product_id, {'active': active})
+                if len(rows) > page.page_size
+                else None
             ),
         }
 
@@ -126,24 +112,24 @@ class CatalogService:
         self,
         principal: Principal,
         product_id: int,
-        data: dict[str, Any],
+        data: ProductWrite,
         expected_version: int | None = None,
     ) -> Written:
         """Create (201) or replace (200) the product; expected_version (If-Match)
         makes the write conditional. `reserved` is never written here."""
-        _check_can_write(principal)
+        access.check_can_write(principal)
         now = self.clock()
         try:
             with database.atomic():
                 created = _write(product_id, data, expected_version, now)
-                row = statements.fetch(statements.PRODUCTS_IN, product_ids=[product_id])[0]
+                row = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])[0]
         except peewee.IntegrityError:
             # Another product took the SKU meanwhile (the unique index says so).
-            raise _sku_taken(data['sku']) from None
+            raise _sku_taken(data.sku) from None
         log.info('Product %s: product_id=%s', 'created' if created else 'replaced', product_id)
         return Written(dump_product(row, staff_view=True), created)
 
-    def import_products(self, rows: Sequence[tuple[int, int, dict[str, Any]]]) -> int:
+    def import_products(self, rows: Sequence[tuple[int, int, ProductWrite]]) -> int:
         """Write every (line, product_id, data) in one transaction: all or
         none. A SKU another product holds refuses the whole import, with
         every such line (InvalidInput keyed by line)."""
@@ -164,41 +150,29 @@ class CatalogService:
 
 
 def _write(
-    product_id: int, data: dict[str, Any], expected_version: int | None, now: datetime
+    product_id: int, data: ProductWrite, expected_version: int | None, now: datetime
 ) -> bool:
     """Insert or replace one product inside the caller's transaction; True if new."""
-    current = statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
+    current = statements.fetch(queries.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
     if expected_version is not None and (not current or current[0].version != expected_version):
         raise VersionMismatch(
             f'Product {product_id} is at version {current[0].version}, not {expected_version}'
             if current
             else f'Product {product_id} does not exist yet'
         )
-    if data['sku'] is not None:
-        owners = statements.fetch(
-            statements.PRODUCT_WITH_SKU, sku=data['sku'], product_id=product_id
-        )
+    if data.sku is not None:
+        owners = statements.fetch(queries.PRODUCT_WITH_SKU, sku=data.sku, product_id=product_id)
         if owners:
-            raise _sku_taken(data['sku'], owners[0].product_id)
-    stock = data['stock']
-    fields = {
-        'sku': data['sku'],
-        'name': data['name'],
-        'unit_price': data['unit_price'],
-        'currency': data['currency'],
-        'active': data['active'],
-        'on_hand': stock['on_hand'] if stock is not None else None,
-        'tax_class': data.get('tax_class', 'standard'),
-        'updated_at': now,
-    }
+            raise _sku_taken(data.sku, owners[0].product_id)
+    fields = {**dataclasses.asdict(data), 'updated_at': now}
     if current:
-        statements.run(statements.REPLACE_PRODUCT, product_id=product_id, **fields)
+        statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False
     statements.insert(Product, [{'product_id': product_id, 'reserved': 0, 'version': 1, **fields}])
     return True
 
 
-def _sku_taken(sku: str, owner: int | None = None) -> SkuTaken:
+def _sku_taken(sku: str | None, owner: int | None = None) -> SkuTaken:
     return SkuTaken(
         f'SKU {sku!r} belongs to another product',
         {

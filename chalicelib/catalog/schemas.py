@@ -6,17 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.ids import MAX_ID
-from chalicelib.inputs import (
+from chalicelib.catalog.commands import ProductListQuery, ProductWrite
+from chalicelib.core import money
+from chalicelib.core.inputs import (
     FreeText,
     Money,
-    QueryInteger,
+    PageQuerySchema,
     StrictInteger,
     load,
     not_blank,
+    page_request,
     printable,
 )
 
@@ -66,6 +67,11 @@ class ProductSchema(Schema):
                 'unit_price',
             )
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductWrite:
+        stock = data.pop('stock')
+        return ProductWrite(**data, on_hand=stock['on_hand'] if stock is not None else None)
+
 
 class QueryBoolean(fields.Field):
     default_error_messages = {'invalid': 'Must be true or false.'}
@@ -78,28 +84,22 @@ class QueryBoolean(fields.Field):
         return value == 'true'
 
 
-class ProductListQuerySchema(Schema):
+class ProductListQuerySchema(PageQuerySchema):
     active = QueryBoolean()
-    page = QueryInteger(validate=validate.Range(min=1))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
 
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductListQuery:
+        return ProductListQuery(page_request(data), data.get('active'))
 
 
 _product = ProductSchema()
 _list_query = ProductListQuerySchema()
 
 
-def load_product(body: dict[str, Any]) -> dict[str, Any]:
+def load_product(body: dict[str, Any]) -> ProductWrite:
     return load(_product, body, 'Invalid product')
 
 
-def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
+def load_list_query(params: dict[str, str] | None) -> ProductListQuery:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_list_query, params, 'Invalid query parameters')

@@ -20,9 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import money
-from chalicelib.clock import utc_iso, utcnow
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso, utcnow
+from chalicelib.core.errors import (
     DiscountNotFound,
     DiscountRefused,
     Forbidden,
@@ -30,8 +30,8 @@ from chalicelib.errors import (
     VersionMismatch,
 )
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders.totals import Discount as Allocation
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.model_rows import column_list

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.clock import monotonic
+from chalicelib.core.clock import monotonic
 from chalicelib.identity.principal import SYSTEM, Principal
-from chalicelib.logs import log
+from chalicelib.orders import queries
 from chalicelib.orders.changes import StatusRequest
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 
 EXPIRE_UNPAID = Principal(sub='expire_unpaid', role=SYSTEM)
@@ -38,7 +39,7 @@ def expire_unpaid(
     while True:
         started = monotonic()
         candidates = statements.fetch(
-            statements.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
+            queries.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
         )
         for order in candidates:
             if (

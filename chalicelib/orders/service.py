@@ -5,42 +5,45 @@ a lock runs once more (retry_when_busy) before the request answers 503."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from chalicelib import metrics, money
 from chalicelib.catalog import products, stock, stock_rules
-from chalicelib.clock import utcnow
-from chalicelib.config import get_settings
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     DatabaseBusy,
     ExportTooLarge,
     InvalidInput,
-    OrderNotFound,
     OutOfStock,
     TotalChanged,
     VersionMismatch,
 )
+from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.lazy import lazy_import
-from chalicelib.logs import log
 from chalicelib.orders import (
     access,
     counts,
     discounts,
     export,
     idempotency,
+    queries,
     shipping_methods,
     tax_rates,
 )
 from chalicelib.orders.answers import dump_history_entry, dump_order
-from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
+from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
+from chalicelib.orders.loaders import items_of, locked_order, readable_order
+from chalicelib.orders.paging import CURSORS, Filters
+from chalicelib.platform import metrics
+from chalicelib.platform.config import get_settings
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
@@ -108,12 +111,12 @@ class OrderService:
     def create_order(
         self,
         principal: Principal,
-        data: dict[str, Any],
+        new: NewOrder,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
     ) -> Created:
-        data = _owned(principal, data)
-        log.info('Creating order for user_id=%s', data['user_id'])
+        new = _owned(principal, new)
+        log.info('Creating order for user_id=%s', new.user_id)
         now = self.clock()
         if idempotency_key is not None:
             assert request_hash is not None  # a key always comes with its request's hash
@@ -122,7 +125,7 @@ class OrderService:
             if stored is not None:
                 return Created(stored, replayed=True)
         try:
-            order, items, event = self._insert_order(principal, data, now, idempotency_key)
+            order, items, event = self._insert_order(principal, new, now, idempotency_key)
         except Exception:
             if idempotency_key is not None:
                 idempotency.release_quietly(idempotency_key)
@@ -136,13 +139,12 @@ class OrderService:
         self.publish([event])
         return Created(dump_order(order, items))
 
-    def quote_order(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    def quote_order(self, principal: Principal, new: NewOrder) -> dict[str, Any]:
         """The order as it would be placed now, under the rules and roles of
         create_order, with the same refusals; nothing is stored, reserved,
         counted or published. Its reads take no lock and no transaction: a
         quote costs less than a create and never holds up one."""
-        data = _owned(principal, data)
-        plan = _plan_order(principal, data, self.clock())
+        plan = _plan_order(principal, _owned(principal, new), self.clock())
         answer = dump_order(
             plan.order, [OrderItem(order_item_id=None, **line) for line in _line_rows(None, plan)]
         )
@@ -150,7 +152,7 @@ class OrderService:
 
     @retry_when_busy
     def _insert_order(
-        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+        self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
         """Price, write and reserve in one transaction. Product rows are
         locked last (stock.py says why), and only those whose stock is
@@ -159,7 +161,7 @@ class OrderService:
         for _ in range(_CATALOG_RETRIES):
             try:
                 with database.atomic():
-                    return self._write_order(principal, data, now, idempotency_key)
+                    return self._write_order(principal, new, now, idempotency_key)
             except _CatalogMoved:
                 log.info('A product changed while its order was placed: pricing it again')
         raise DatabaseBusy(
@@ -167,13 +169,13 @@ class OrderService:
         )
 
     def _write_order(
-        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+        self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
-        plan = _plan_order(principal, data, now)
+        plan = _plan_order(principal, new, now)
         order = plan.order
         order.order_id = statements.insert_instance(order)
         statements.insert(OrderItem, _line_rows(order.order_id, plan))
-        items = _items_of([order.order_id])[order.order_id]
+        items = items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
         event = record_event(
             messages.ORDER_CREATED,
@@ -202,55 +204,52 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal: Principal, order_id: int) -> dict[str, Any]:
-        order = _readable_order(principal, order_id)
-        return dump_order(order, _items_of([order_id])[order_id])
+        order = readable_order(principal, order_id)
+        return dump_order(order, items_of([order_id])[order_id])
 
     def list_orders(
-        self, principal: Principal, query: dict[str, Any], user_id: int | None = None
+        self, principal: Principal, query: OrderListQuery, user_id: int | None = None
     ) -> dict[str, Any]:
         filters: Filters = {
-            'status': query.get('status'),
-            'user_id': user_id if user_id is not None else query.get('user_id'),
+            'status': query.status,
+            'user_id': user_id if user_id is not None else query.user_id,
         }
-        page_size = query['page_size']
-        page = None
+        page = query.page
         after = None
-        if 'cursor' in query:
-            after, filters = decode_cursor(query['cursor'], filters)
-        else:
-            page = query.get('page', 1)
+        if page.cursor is not None:
+            after, remembered = CURSORS.decode(page.cursor, filters)
+            filters = cast(Filters, remembered)
         # After the cursor is read, so that what it remembers is scoped too: a
         # cursor never shows its holder more than their own request would.
         filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
-        rows = list(_page_of_orders(filters, after, page, page_size))
-        orders = rows[:page_size]
-        next_cursor = encode_cursor(orders[-1].order_id, filters) if len(rows) > page_size else None
-        items = _items_of([order.order_id for order in orders])
+        rows = queries.ORDER_PAGES.fetch(page.page_size, after, page.offset, filters)
+        orders = rows[: page.page_size]
+        more = len(rows) > page.page_size
+        next_cursor = CURSORS.encode(orders[-1].order_id, filters) if more else None
+        items = items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
             'total': _total(filters),
-            'page': page,
-            'page_size': page_size,
+            'page': page.number,
+            'page_size': page.page_size,
             'next_cursor': next_cursor,
         }
 
     def order_history(self, principal: Principal, order_id: int) -> list:
         """Every version of the order, oldest first (creation is version 1)."""
-        _readable_order(principal, order_id)
+        readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)
         return [
             dump_history_entry(entry, with_sub)
-            for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)
+            for entry in statements.fetch(queries.HISTORY_OF, order_id=order_id)
         ]
 
-    def export_orders(
-        self, principal: Principal, user_id: int | None, query: dict[str, Any]
-    ) -> str:
+    def export_orders(self, principal: Principal, user_id: int | None, dates: ExportRange) -> str:
         """One user's orders as CSV text (export.py), newest first, read in
         keyset chunks so that memory holds the text and one chunk at most."""
         user_id = access.scope_for_list(principal, user_id)
-        start, end = export.bounds(query.get('from_date'), query.get('to_date'))
-        count, page, items_of = statements.export_statements(start is not None, end is not None)
+        start, end = export.bounds(dates.from_date, dates.to_date)
+        count, page, items_of = queries.export_statements(start is not None, end is not None)
         bounds = {
             name: value for name, value in (('start', start), ('end', end)) if value is not None
         }
@@ -294,14 +293,15 @@ class OrderService:
         self,
         principal: Principal,
         order_id: int,
-        new_status: str,
+        update: OrderUpdate,
         expected_version: int | None = None,
-        details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """details: what may come with the status (carrier, tracking_number,
-        tracking_url with shipped; reason with cancelled), already checked."""
+        """The status a request asks for, with what may come with it (carrier,
+        tracking_number, tracking_url with shipped; reason with cancelled)."""
         changed = self.change_status(
-            principal, order_id, changes.StatusRequest(new_status, expected_version, details or {})
+            principal,
+            order_id,
+            changes.StatusRequest(update.status, expected_version, update.details()),
         )
         assert changed is not None  # None only answers a still_applies condition
         return changed
@@ -320,8 +320,8 @@ class OrderService:
         condition and the change are one step."""
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
-            items = _items_of([order_id])[order_id]
+            order = locked_order(order_id)
+            items = items_of([order_id])[order_id]
             if still_applies is not None and not still_applies(order):
                 return None
             change = changes.plan_status_change(order, items, principal, request, now)
@@ -367,10 +367,10 @@ class OrderService:
     def delete_order(self, principal: Principal, order_id: int) -> None:
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
+            order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            freed = changes.stock_freed_by_delete(_items_of([order_id])[order_id])
-            statements.run(statements.DELETE_ORDER, order_id=order_id)
+            freed = changes.stock_freed_by_delete(items_of([order_id])[order_id])
+            statements.run(queries.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
             # Its stored answer must never replay a deleted order. Last, as in
@@ -378,7 +378,7 @@ class OrderService:
             # waits for the other in a circle.
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
-            statements.move_stock('release', freed)
+            stock.move_stock('release', freed)
             # A shipped order keeps its use: the code served a sale.
             if order.shipped_at is None:
                 discounts.give_back(order_id, order.discount_code)
@@ -386,12 +386,17 @@ class OrderService:
         self.publish([event])
 
 
-def _owned(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """The body with whose order it is (the access rules decide) and its email."""
-    user_id, email = access.creation_owner(principal, data.get('user_id'), data.get('user_email'))
+def _owner(new: NewOrder) -> int:
+    assert new.user_id is not None  # _owned set it
+    return new.user_id
+
+
+def _owned(principal: Principal, new: NewOrder) -> NewOrder:
+    """The order with whose it is (the access rules decide) and its email."""
+    user_id, email = access.creation_owner(principal, new.user_id, new.user_email)
     if email is not None:
         email = schemas.verified_email(email)  # a token's address too meets the body's rules
-    return {**data, 'user_id': user_id, 'user_email': email}
+    return dataclasses.replace(new, user_id=user_id, user_email=email)
 
 
 @dataclass(frozen=True)
@@ -406,24 +411,19 @@ class _Plan:
     discount: discounts.Applied | None
 
 
-def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _Plan:
+def _plan_order(principal: Principal, new: NewOrder, now: datetime) -> _Plan:
     """Price the lines from the catalog as the transaction sees it, refuse
     what placing the order would refuse (400, 409), and compute every total.
     Reads only: a quote is this and nothing more."""
     requests = [
-        pricing.Request(
-            item['product_id'],
-            item['quantity'],
-            None if item.get('price_at_order') is None else Decimal(item['price_at_order']),
-        )
-        for item in data['items']
+        pricing.Request(item.product_id, item.quantity, item.price_at_order) for item in new.items
     ]
     rows = products.rows(request.product_id for request in requests)
     priced = pricing.price_order(
         requests,
         {product_id: products.entry(row) for product_id, row in rows.items()},
         staff=principal.role == STAFF,
-        body_currency=data.get('currency'),
+        body_currency=new.currency,
         default_currency=get_settings().default_currency,
     )
     wanted = [
@@ -435,13 +435,13 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
     short = stock_rules.shortages(wanted, rows)
     if short:
         raise OutOfStock(errors={'items': short})
-    method = _shipping_method(principal, data, priced.currency)
+    method = _shipping_method(principal, new, priced.currency)
     applied = (
         None
-        if data.get('discount_code') is None
+        if new.discount_code is None
         else discounts.check(
-            data['discount_code'].upper(),
-            data['user_id'],
+            new.discount_code.upper(),
+            _owner(new),
             priced.currency,
             [
                 (line.product_id, line.quantity * line.price_at_order, line.in_catalog)
@@ -450,7 +450,7 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
             now,
         )
     )
-    destination = data.get('shipping_address') or data.get('billing_address')
+    destination = new.shipping_address or new.billing_address
     prices_include_tax = get_settings().prices_include_tax
     computed = totals.compute(
         [
@@ -473,7 +473,7 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
             'Invalid order',
             {'items': ['The order total must be less than or equal to 99999999.99.']},
         )
-    expected = data.get('expected_total')
+    expected = new.expected_total
     if expected is not None and expected != computed.order_total:
         raise TotalChanged(
             f'The total is {money.display(computed.order_total, priced.currency)}, '
@@ -486,8 +486,8 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
         )
     log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
     order = Order(
-        user_id=data['user_id'],
-        user_email=data.get('user_email'),
+        user_id=new.user_id,
+        user_email=new.user_email,
         status='pending',
         order_total=computed.order_total,
         subtotal=computed.subtotal,
@@ -495,8 +495,8 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
         shipping_total=computed.shipping_total,
         tax_total=computed.tax_total,
         prices_include_tax=prices_include_tax,
-        shipping_address=_address_text(data.get('shipping_address')),
-        billing_address=_address_text(data.get('billing_address')),
+        shipping_address=_address_text(new.shipping_address),
+        billing_address=_address_text(new.billing_address),
         shipping_method=None if method is None else method.code,
         shipping_name=None if method is None else method.name,
         shipping_amount=computed.shipping.amount,
@@ -514,11 +514,11 @@ def _plan_order(principal: Principal, data: dict[str, Any], now: datetime) -> _P
 
 
 def _shipping_method(
-    principal: Principal, data: dict[str, Any], currency: str
+    principal: Principal, new: NewOrder, currency: str
 ) -> shipping_methods.Chosen | None:
     """The method the order names, if it may ship it. A customer must name
     one once the shop has an active method; staff may leave it out."""
-    code = data.get('shipping_method')
+    code = new.shipping_method
     if code is None:
         if principal.role != STAFF and shipping_methods.shop_ships():
             raise InvalidInput(
@@ -531,8 +531,11 @@ def _shipping_method(
                 },
             )
         return None
-    address: addresses.Address = data['shipping_address']
-    return shipping_methods.choose(code, address.country, currency)
+    if new.shipping_address is None:  # the schema requires one with a method
+        raise InvalidInput(
+            'Invalid order', {'shipping_address': ['Required with shipping_method.']}
+        )
+    return shipping_methods.choose(code, new.shipping_address.country, currency)
 
 
 def _line_rows(order_id: int | None, plan: _Plan) -> list[dict[str, Any]]:
@@ -561,10 +564,10 @@ def _address_text(address: addresses.Address | None) -> str | None:
 
 def _change_statement(fields: dict[str, Any]) -> statements.Statement:
     if 'shipped_at' in fields:
-        return statements.SHIP
+        return queries.SHIP
     if 'amount_paid' in fields:
-        return statements.MARK_PAID
-    return statements.CHANGE_STATUS
+        return queries.MARK_PAID
+    return queries.CHANGE_STATUS
 
 
 def record_history(
@@ -602,63 +605,14 @@ def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
     )
 
 
-def _readable_order(principal: Principal, order_id: int) -> Order:
-    """The order, if it exists and this principal may read it (to a customer,
-    another user's order does not exist either)."""
-    rows = statements.fetch(statements.ORDER, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    access.check_can_read(principal, rows[0].user_id)
-    return rows[0]
-
-
-def _locked_order(order_id: int) -> Order:
-    """The current row, locked until the transaction ends."""
-    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    return rows[0]
-
-
-def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
-    items: defaultdict[int, list[OrderItem]] = defaultdict(list)
-    if order_ids:
-        for item in statements.fetch(statements.ITEMS_OF, order_ids=order_ids):
-            items[item.order_id].append(item)
-    return items
-
-
-def _page_of_orders(
-    filters: Filters, after: int | None, page: int | None, page_size: int
-) -> list[Order]:
-    """One more row than the page holds, newest first."""
-    offset = (page - 1) * page_size if page is not None else 0
-    statement = statements.order_page(
-        status=filters.get('status') is not None,
-        user_id=filters.get('user_id') is not None,
-        after=after is not None,
-        offset=offset > 0,
-    )
-    values: dict[str, Any] = {'limit': page_size + 1}
-    for name, value in (
-        ('status', filters.get('status')),
-        ('user_id', filters.get('user_id')),
-        ('after', after),
-        ('offset', offset or None),
-    ):
-        if value is not None:
-            values[name] = value
-    return statements.fetch(statement, **values)
-
-
 def _total(filters: Filters) -> int:
     if filters.get('user_id') is None:
         return counts.total(filters.get('status'))
     # One user's orders are few and sit together in the user_id index.
     if filters.get('status') is None:
-        return statements.scalar(statements.COUNT_USER_ORDERS, user_id=filters['user_id'])
+        return statements.scalar(queries.COUNT_USER_ORDERS, user_id=filters['user_id'])
     return statements.scalar(
-        statements.COUNT_USER_ORDERS_WITH_STATUS,
+        queries.COUNT_USER_ORDERS_WITH_STATUS,
         user_id=filters['user_id'],
         status=filters['status'],
     )

@@ -16,9 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import money
-from chalicelib.clock import utc_iso, utcnow
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso, utcnow
+from chalicelib.core.errors import (
     Forbidden,
     InvalidInput,
     ShippingMethodNotFound,
@@ -26,8 +26,8 @@ from chalicelib.errors import (
     VersionMismatch,
 )
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders.totals import Shipping
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.model_rows import column_list

@@ -13,11 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.clock import utc_iso, utcnow
-from chalicelib.errors import Forbidden, InvalidInput, TaxRateNotFound
+from chalicelib.core.clock import utc_iso, utcnow
+from chalicelib.core.errors import Forbidden, InvalidInput, TaxRateNotFound
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders.totals import TaxZone
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.model_rows import column_list

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from chalicelib import money
+from chalicelib.core import money
 
 STANDARD = 'standard'
 DiscountType = Literal['percent', 'fixed', 'free_shipping']

@@ -12,27 +12,27 @@ from typing import Any
 
 import peewee
 
-from chalicelib import metrics, money
-from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
-from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
-from chalicelib.logs import log
+from chalicelib.identity.principal import Principal
 from chalicelib.orders import counts
+from chalicelib.orders.loaders import locked_order, readable_order
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
-from chalicelib.payments import rules
+from chalicelib.payments import access, queries, rules
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
     RefundService,
-    locked_order,
     locked_refund,
     order_currency,
-    readable_order,
     settle_locked,
 )
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent
@@ -69,8 +69,7 @@ class PaymentService:
         """The order's one PaymentIntent (made on the first call), to confirm
         with a card."""
         order = readable_order(principal, order_id)
-        if principal.role not in (CUSTOMER, STAFF):
-            raise Forbidden('Only the customer or staff may pay an order')
+        access.check_can_pay(principal)
         rules.check_payable(order_id, order.status, order.order_total)
         gateway = self._stripe()
         currency = order_currency(order)
@@ -85,7 +84,7 @@ class PaymentService:
                 rules.payment_key(order_id),
             )
             statements.run(
-                statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
+                queries.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
             )
         log.info(
             'Payment started: order_id=%s payment_intent=%s',
@@ -164,7 +163,7 @@ class PaymentService:
                 metrics.emit('PaymentMismatches', 1)
                 return [], []
             statements.run(
-                statements.CHANGE_PAYMENT,
+                queries.CHANGE_PAYMENT,
                 status='paid',
                 updated_at=now,
                 amount_paid=order.order_total,

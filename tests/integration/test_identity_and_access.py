@@ -8,8 +8,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
+from chalicelib.wiring import runtime
 from tests.support import bearer, json_of, order_body, send
 from tests.unit.jwt_support import forge, rsa_key
 
@@ -193,11 +193,10 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
     jwks = tmp_path / 'jwks.json'
     jwks.write_text(issuer.jwks_path.read_text())
     monkeypatch.setenv('AUTH_JWKS_URL', jwks.as_uri())
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
-    get_settings.cache_clear()
+    runtime.reset()
     get_settings()
-    identity.reset()
     assert client.http.get(f'/orders/{orders[ADA]}').status_code == 200  # keys loaded
     rotated = DevIssuer(tmp_path / 'rotated')
     rotated.ensure_keys()
@@ -212,13 +211,12 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
 
 
 def test_not_configured_outside_the_local_stage_refuses_every_request(client, monkeypatch):
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
     monkeypatch.delenv('AUTH_ISSUER')
     monkeypatch.setenv('ENVIRONMENT', 'prod')
-    get_settings.cache_clear()
+    runtime.reset()
     get_settings()
-    identity.reset()
 
     unauthorized(client.http.get('/orders'))
 

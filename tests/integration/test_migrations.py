@@ -10,10 +10,11 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from chalicelib.config import settings_from
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
+from chalicelib.orders.commands import NewOrder, NewOrderItem
 from chalicelib.orders.service import OrderService
+from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.models import MODELS, IdempotencyKey
 from tests.conftest import MARIADB, mariadb_url
@@ -414,10 +415,10 @@ def test_ids_of_orders_deleted_before_the_upgrade_are_never_handed_out_again(bla
         OrderService()
         .create_order(
             STAFF_MEMBER,
-            {
-                'user_id': 9,
-                'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': Decimal('0.01')}],
-            },
+            NewOrder(
+                user_id=9,
+                items=(NewOrderItem(product_id=1, quantity=1, price_at_order=Decimal('0.01')),),
+            ),
         )
         .body
     )

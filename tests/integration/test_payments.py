@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib import runtime
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Outbox, StripeEvent
+from chalicelib.wiring import runtime
 from tests.integration.conftest import staff_client
 from tests.stripe_support import WEBHOOK_SECRET, event_body, pay_with_card, signature
 from tests.support import create_order, error_of, json_of, put, send
@@ -329,7 +329,6 @@ def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(
         )
         monkeypatch.setenv('STRIPE_SECRET_ARN', secret['ARN'])
         monkeypatch.setenv('STRIPE_API_BASE', localstripe.url)
-        get_settings.cache_clear()
         runtime.reset()
         order = create_order(client)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from tests.support import error_of, field_errors, json_of, order_body, put_product, send
 
 ILLINOIS = {

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import money
+from chalicelib.core import money
 from chalicelib.orders import totals
 from chalicelib.orders.totals import Discount, Line, Shipping, TaxZone
 

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
 
-from chalicelib import aws
+from chalicelib import identity
 from chalicelib.catalog.products import CatalogService
-from chalicelib.config import get_settings
-from chalicelib.errors import DatabaseUnavailable
+from chalicelib.core.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
-from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.discounts import DiscountService
 from chalicelib.orders.service import OrderService
@@ -23,6 +21,9 @@ from chalicelib.orders.shipping_methods import ShippingMethodService
 from chalicelib.orders.tax_rates import TaxRateService
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import RefundService
+from chalicelib.platform import aws
+from chalicelib.platform.config import get_settings
+from chalicelib.platform.logs import log
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.availability import unavailable_on_driver_error
 
@@ -44,7 +45,13 @@ def _once(name: str, build: Callable[[], _T]) -> _T:
 
 
 def reset() -> None:
-    """Forget everything built (tests change the environment between cases)."""
+    """Forget all a container caches: the settings, the AWS clients, the
+    authenticator with its keys, and what this module built. A Lambda
+    container never needs it (its environment never changes); tests change
+    the environment between cases, and this is their one reset."""
+    get_settings.cache_clear()
+    aws.forget_clients()
+    identity.reset()
     _built.clear()
 
 
