@@ -19,7 +19,7 @@ from chalicelib.core.errors import DatabaseUnavailable
 from chalicelib.core.lazy import lazy_import
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
-from chalicelib.orders import counts, discounts, idempotency, shipping_methods, tax_rates
+from chalicelib.orders import counts, idempotency
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.platform import logs
 from chalicelib.platform.config import get_settings
@@ -29,6 +29,10 @@ from chalicelib.wiring import runtime
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
+# Loaded by the first request for a code or a zone, not by a GET of one order.
+discounts = lazy_import('chalicelib.orders.discounts')
+shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
+tax_rates = lazy_import('chalicelib.orders.tax_rates')
 catalog_schemas = lazy_import('chalicelib.catalog.schemas')
 payment_schemas = lazy_import('chalicelib.payments.schemas')
 # Only expire_unpaid's Lambda needs it.

@@ -27,16 +27,7 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import (
-    access,
-    counts,
-    discounts,
-    export,
-    idempotency,
-    queries,
-    shipping_methods,
-    tax_rates,
-)
+from chalicelib.orders import access, counts, export, idempotency, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
@@ -50,7 +41,14 @@ from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
 
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
-    from chalicelib.orders import addresses, changes, totals
+    from chalicelib.orders import (
+        addresses,
+        changes,
+        discounts,
+        shipping_methods,
+        tax_rates,
+        totals,
+    )
 else:
     # Loaded by the first create (pricing, totals) and the first change
     # (changes), not by a GET of one order: a cold start's import is a
@@ -58,6 +56,11 @@ else:
     pricing = lazy_import('chalicelib.catalog.pricing')
     changes = lazy_import('chalicelib.orders.changes')
     totals = lazy_import('chalicelib.orders.totals')
+    # Loaded by the first create or quote, and the first cancel or delete (a
+    # code's use goes back).
+    discounts = lazy_import('chalicelib.orders.discounts')
+    shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
+    tax_rates = lazy_import('chalicelib.orders.tax_rates')
 
 
 class CancellationRefunds(Protocol):

