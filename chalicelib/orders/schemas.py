@@ -22,16 +22,22 @@ from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
+    FieldRule,
+    FitsCurrency,
     FreeText,
     Money,
+    OnlyWith,
     PageQuerySchema,
     QueryInteger,
+    Requires,
     StrictInteger,
+    check_field_rules,
     load,
     not_blank,
     page_request,
     parse_json_object,  # noqa: F401
     printable,
+    query_values,
 )
 from chalicelib.orders import addresses, discounts, shipping_methods, tax_rates
 from chalicelib.orders.commands import (
@@ -139,9 +145,18 @@ class TaxRateSchema(Schema):
     name = _text(1, 100, required=True)
     rates = fields.Dict(
         keys=fields.String(validate=TAX_CLASS_RULES),
-        values=Rate(),
+        values=Rate(
+            metadata={
+                'type': 'number',
+                'minimum': 0,
+                'exclusiveMaximum': 1,
+                'multipleOf': 0.0001,
+                'description': 'A rate: 0.0725 is 7.25 %.',
+            }
+        ),
         required=True,
         validate=validate.Length(min=1, max=50),
+        metadata={'minProperties': 1, 'maxProperties': 50},
     )
     shipping = StrictBoolean(required=True)
 
@@ -160,18 +175,15 @@ class ShippingMethodSchema(Schema):
     countries = BoundedList(
         fields.String(validate=_COUNTRY), required=True, min_length=1, max_length=250
     )
-    free_over = Money(allow_none=True, load_default=None)
+    # Left out: never free.
+    free_over = Money()
     active = StrictBoolean(load_default=True)
+
+    field_rules = (FitsCurrency('price', 'currency'), FitsCurrency('free_over', 'currency'))
 
     @validates_schema(skip_on_field_errors=True)
     def amounts_fit_the_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        for name in ('price', 'free_over'):
-            if data.get(name) is not None and not money.fits_currency(data[name], data['currency']):
-                raise ValidationError(
-                    f'Must have at most {money.places(data["currency"])} decimal places in '
-                    f'{data["currency"]}.',
-                    name,
-                )
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> shipping_methods.PutShippingMethod:
@@ -209,6 +221,13 @@ class UtcTime(fields.Field):
             raise self.make_error('invalid') from None
 
 
+_UTC_TIME = {
+    'type': 'string',
+    'format': 'date-time',
+    'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z$',
+}
+
+
 class DiscountSchema(Schema):
     type = fields.String(
         required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
@@ -216,8 +235,8 @@ class DiscountSchema(Schema):
     value = Money()
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
     min_subtotal = Money()
-    starts_at = UtcTime()
-    ends_at = UtcTime()
+    starts_at = UtcTime(metadata=_UTC_TIME)
+    ends_at = UtcTime(metadata=_UTC_TIME)
     usage_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
     per_customer_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
     product_ids = BoundedList(_id_field(), min_length=1, max_length=1000)
@@ -297,7 +316,11 @@ def _url_without_userinfo(value: str) -> None:
     # opens another host: no user part in a link the shop sends out.
     if not _URL_CHARACTERS.fullmatch(value):
         raise ValidationError('Must hold only URL characters (percent-encode the rest).')
-    if '@' in urlsplit(value).netloc:
+    try:
+        netloc = urlsplit(value).netloc
+    except ValueError:  # brackets that hold no IPv6 address: https://[::g]/
+        raise ValidationError('Must be an https:// URL.') from None
+    if '@' in netloc:
         raise ValidationError('Must not carry a user name or password.')
 
 
@@ -316,38 +339,65 @@ def reason_rules() -> list[_Rule]:
     return list(_REASON_RULES)
 
 
+# An IPv6 address as urlsplit's check (ipaddress) reads one, within what
+# validate.URL takes in brackets (hex digits and colons, no embedded IPv4).
+_H = '[0-9A-Fa-f]{1,4}'
+_IPV6 = (
+    rf'(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:|(?:{_H}:){{1,6}}:{_H}'
+    rf'|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}'
+    rf'|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}'
+    rf'|{_H}:(?::{_H}){{1,6}}|:(?:(?::{_H}){{1,7}}|:))'
+)
+# What the OpenAPI document says of tracking_url: https, a host as
+# validate.URL(require_tld=True) reads one (a domain with a dot, localhost, an
+# IPv4 or an IPv6 address in brackets), an optional port, then a path, query or
+# fragment of URL characters; no user part (the host has no @).
+_HOST = (
+    r'(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,}\.?'
+    r'|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]'
+    r'|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
+    r'|\[' + _IPV6 + r'\])'
+)
+_TRACKING_URL_PATTERN = (
+    rf'^[Hh][Tt][Tt][Pp][Ss]://{_HOST}(?::[0-9]+)?'
+    rf"(?:/?|[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+)$"
+)
+
+
 class UpdateOrderSchema(Schema):
-    # metadata: what the OpenAPI document shows of the rules that are functions
-    # here; it may be looser than the check, never stricter.
+    # metadata: the OpenAPI document's pattern for a rule that is a function
+    # here, saying the same (the contract test finds any difference).
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
     tracking_number = fields.String(
         validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
     )
     tracking_url = fields.String(
-        validate=_TRACKING_URL_RULES, metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'}
+        validate=_TRACKING_URL_RULES, metadata={'pattern': _TRACKING_URL_PATTERN}
     )
     reason = fields.String(validate=_REASON_RULES)
 
-    @validates_schema(skip_on_field_errors=True)
-    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {
-            name: [f"Only allowed with status '{status}'."]
-            for name, status in DETAIL_STATUS.items()
-            if name in data and data['status'] != status
-        }
-        if errors:
-            raise ValidationError(errors)
+    field_rules: tuple[FieldRule, ...] = (
+        *(OnlyWith(name, 'status', status) for name, status in DETAIL_STATUS.items()),
         # A carrier without a number (or the other way round) tracks nothing;
         # a link alone names no parcel.
-        if 'carrier' in data and 'tracking_number' not in data:
-            errors['tracking_number'] = ['Required together with carrier.']
-        if 'tracking_number' in data and 'carrier' not in data:
-            errors['carrier'] = ['Required together with tracking_number.']
-        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
-            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
-        if errors:
-            raise ValidationError(errors)
+        Requires(
+            'carrier', ('tracking_number',), 'tracking_number', 'Required together with carrier.'
+        ),
+        Requires(
+            'tracking_number', ('carrier',), 'carrier', 'Required together with tracking_number.'
+        ),
+        Requires(
+            'tracking_url',
+            ('carrier', 'tracking_number'),
+            'tracking_url',
+            'Only allowed with carrier and tracking_number.',
+        ),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> OrderUpdate:
@@ -476,12 +526,9 @@ def load_update_order(
 
 
 def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> OrderListQuery:
-    # An empty value (?status=) means "no filter", as a form would send it.
-    params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
-    return load(schema, params, 'Invalid query parameters')
+    return load(schema, query_values(params, schema), 'Invalid query parameters')
 
 
 def load_export_query(params: Mapping[str, str] | None) -> ExportRange:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_export_query, params, 'Invalid query parameters')
+    return load(_export_query, query_values(params, _export_query), 'Invalid query parameters')
