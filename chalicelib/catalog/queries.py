@@ -29,7 +29,7 @@ REPLACE_PRODUCT = Statement(
     (
         'UPDATE products SET sku = :sku, name = :name, unit_price = :unit_price, '
         'currency = :currency, active = :active, on_hand = :on_hand, version = version + 1, '
-        'updated_at = :updated_at WHERE product_id = :product_id'
+        'tax_class = :tax_class, updated_at = :updated_at WHERE product_id = :product_id'
     ),
 )
 RELEASE_LINES = Statement(

@@ -78,6 +78,31 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class DiscountNotFound(OrderServiceError):
+    message = 'Discount code not found'
+
+
+class DiscountRefused(OrderServiceError):
+    """The order's discount code does not apply; `errors` says why."""
+
+
+class ShippingMethodNotFound(OrderServiceError):
+    message = 'Shipping method not found'
+
+
+class ShippingMethodRefused(OrderServiceError):
+    """The order's shipping method cannot ship it; `errors` says why."""
+
+
+class TotalChanged(OrderServiceError):
+    """The expected_total a client sent is not the total the server computes;
+    `errors` names the computed one."""
+
+
+class TaxRateNotFound(OrderServiceError):
+    message = 'No tax rates for this zone'
+
+
 class TransitionForbidden(OrderServiceError):
     pass
 

@@ -26,6 +26,10 @@ HEADER = (
     'sku',
     'quantity',
     'price_at_order',
+    'line_discount',
+    'line_tax',
+    'shipping_total',
+    'tax_total',
 )
 MAX_ORDERS = 10_000
 CHUNK_ORDERS = 500  # orders read per query; their items come with them
@@ -41,6 +45,8 @@ class ExportOrder(Protocol):
     status: str
     order_total: Decimal
     currency: str
+    shipping_total: Decimal
+    tax_total: Decimal
 
 
 class ExportItem(Protocol):
@@ -48,6 +54,8 @@ class ExportItem(Protocol):
     sku: str | None
     quantity: int
     price_at_order: Decimal
+    discount: Decimal
+    tax: Decimal
 
 
 def bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | None, datetime | None]:
@@ -81,6 +89,8 @@ class CsvTable:
         currency = order.currency
         created_at = utc_iso(order.created_at)
         total = money.to_text(order.order_total, currency)
+        shipping = money.to_text(order.shipping_total, currency)
+        tax = money.to_text(order.tax_total, currency)
         for item in items:
             self.write_row(
                 (
@@ -93,6 +103,10 @@ class CsvTable:
                     '' if item.sku is None else item.sku,
                     item.quantity,
                     money.to_text(item.price_at_order, currency),
+                    money.to_text(item.discount, currency),
+                    money.to_text(item.tax, currency),
+                    shipping,
+                    tax,
                 )
             )
 

@@ -111,6 +111,8 @@ class Settings:
     payment_window: timedelta | None = timedelta(hours=1)
     # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
     stripe: StripeSettings | None = None
+    # Whether catalog, staff and shipping prices include tax (PRICES_INCLUDE_TAX).
+    prices_include_tax: bool = False
 
 
 class ConfigError(ValueError):
@@ -304,6 +306,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         default_currency=default_currency(env),
         payment_window=payment_window(env),
         stripe=stripe_settings(env),
+        prices_include_tax=_flag(env.get('PRICES_INCLUDE_TAX') or ''),
     )
 
 

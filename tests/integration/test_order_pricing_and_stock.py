@@ -159,7 +159,7 @@ def test_a_jpy_order_is_in_yen_everywhere(client, shop, ada):
 
     assert (order['currency'], order['order_total']) == ('JPY', 7200)
     export = client.http.request('GET', f'/users/{ADA}/orders/export').body.decode()
-    assert ',7200,JPY,103,FAN,3,2400\r\n' in export
+    assert ',7200,JPY,103,FAN,3,2400,0,0,0,0\r\n' in export
 
 
 def test_products_in_two_currencies_are_a_400(client, shop, ada):
