@@ -125,7 +125,7 @@ def compute(
                 discount=_cents(line_discount),
                 tax=tax,
                 tax_rate=rate,
-                paid=_cents(net if prices_include_tax else net + tax),
+                paid=line_paid(_cents(subtotal), _cents(line_discount), tax, prices_include_tax),
             )
         )
     goods = sum(subtotals, money.ZERO) - sum(discounts, money.ZERO)
@@ -146,6 +146,14 @@ def compute(
         tax_total=_cents(tax_total),
         order_total=_cents(order_total),
     )
+
+
+def line_paid(
+    subtotal: Decimal, discount: Decimal, tax: Decimal, prices_include_tax: bool
+) -> Decimal:
+    """What the customer pays for a line: its subtotal less its discount, and
+    its tax on top when prices exclude it (included, it is already there)."""
+    return _cents(subtotal - discount if prices_include_tax else subtotal - discount + tax)
 
 
 def refund_share(paid: Decimal, quantity: int, refunded: int, units: int, currency: str) -> Decimal:

@@ -53,10 +53,12 @@ from chalicelib.storage.connection import (
 from chalicelib.storage.models import Order, Outbox, Refund
 
 if TYPE_CHECKING:
-    from chalicelib.orders import changes
+    from chalicelib.orders import changes, totals
 else:
-    # As in orders/service.py: a GET of one order need not load the planner.
+    # As in orders/service.py: a GET of one order need not load the planner
+    # nor the calculator.
     changes = lazy_import('chalicelib.orders.changes')
+    totals = lazy_import('chalicelib.orders.totals')
 
 # How long the writer of a refund row alone may send it.
 CLAIM_LEASE = timedelta(seconds=60)
@@ -144,7 +146,9 @@ class RefundService:
                 else None
             )
             if items is not None:
-                amount = rules.items_amount(items, _ordered(order_id), _refunded_lines(order_id))
+                amount = rules.items_amount(
+                    items, _ordered(order), _refunded_lines(order_id), currency
+                )
             else:
                 amount = request.amount if request.amount is not None else left
             rules.check_refund(order_id, amount, left, currency)
@@ -542,10 +546,19 @@ def _pending_total(order_id: int) -> Decimal:
     )
 
 
-def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
+def _ordered(order: Order) -> dict[int, tuple[int, Decimal]]:
+    """Each line's quantity and what was paid for it, as the order was placed."""
     return {
-        item.order_item_id: (item.quantity, item.price_at_order)
-        for item in items_of([order_id])[order_id]
+        item.order_item_id: (
+            item.quantity,
+            totals.line_paid(
+                item.price_at_order * item.quantity,
+                item.discount,
+                item.tax,
+                order.prices_include_tax,
+            ),
+        )
+        for item in items_of([order.order_id])[order.order_id]
     }
 
 

@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PaymentConflict
+from chalicelib.core.lazy import lazy_import
 
 if TYPE_CHECKING:
     # Its dataclasses cost a cold start milliseconds: loaded by the webhook's path.
+    from chalicelib.orders import totals
     from chalicelib.payments.events import Origin
+else:
+    # The one calculator loads with a refund's first request, not with import app.
+    totals = lazy_import('chalicelib.orders.totals')
 
 PENDING, SUCCEEDED, FAILED = 'pending', 'succeeded', 'failed'
 # Stripe's refund statuses, as ours: the rest (requires_action) are still pending.
@@ -94,11 +99,14 @@ def items_amount(
     requested: Iterable[Mapping[str, int]],
     ordered: Mapping[int, tuple[int, Decimal]],
     refunded: Mapping[int, int],
+    currency: str,
 ) -> Decimal:
-    """quantity x price_at_order over the lines asked for. `ordered`: order_item_id ->
-    (quantity, price_at_order); `refunded`: order_item_id -> quantity refunded or
-    being refunded. A line not of this order is a 400; more of a line than is
-    left of it, a 409."""
+    """What was paid for the units asked for. `ordered`: order_item_id ->
+    (quantity, what was paid for the whole line); `refunded`: order_item_id ->
+    quantity refunded or being refunded. Each line's share is rounded
+    cumulatively (orders/totals.refund_share), so a line refunded in any steps
+    returns exactly what was paid for it. A line not of this order is a 400;
+    more of a line than is left of it, a 409."""
     unknown, too_many = {}, {}
     asked: dict[int, int] = {}
     for index, line in enumerate(requested):
@@ -110,11 +118,15 @@ def items_amount(
     if unknown:
         raise InvalidInput('Invalid refund', {'items': unknown})
     total = money.ZERO
-    for item_id, quantity in asked.items():
-        left = ordered[item_id][0] - refunded.get(item_id, 0)
-        if quantity > left:
-            too_many[str(item_id)] = [f'Only {left} of this line may still be refunded.']
-        total += ordered[item_id][1] * quantity
+    for item_id, units in asked.items():
+        quantity, paid = ordered[item_id]
+        before = refunded.get(item_id, 0)
+        if units > quantity - before:
+            too_many[str(item_id)] = [
+                f'Only {quantity - before} of this line may still be refunded.'
+            ]
+            continue
+        total += totals.refund_share(paid, quantity, before, units, currency)
     if too_many:
         raise PaymentConflict('More of a line than is left to refund', {'items': too_many})
     return total

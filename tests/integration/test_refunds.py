@@ -152,6 +152,49 @@ def test_a_refund_by_lines_refunds_quantity_times_price_and_never_more_than_orde
     assert stripe_refunds(localstripe, intent_id) == [2999]
 
 
+ILLINOIS = {
+    'name': 'Ada Lovelace',
+    'line1': '12 Main St',
+    'city': 'Springfield',
+    'region': 'IL',
+    'postal_code': '62704',
+    'country': 'US',
+}
+
+
+def test_a_discounted_taxed_line_refunded_in_three_steps_returns_exactly_what_was_paid_for_it(
+    client, stripe
+):
+    send(
+        client,
+        'PUT',
+        '/tax-rates/US-IL',
+        {'name': 'Illinois', 'rates': {'standard': Decimal('0.0625')}, 'shipping': True},
+    )
+    send(client, 'PUT', '/discounts/TEN', {'type': 'percent', 'value': 10})
+    put_product(client, 101, name='Blue mug', unit_price=Decimal('29.99'), currency='USD')
+    order = create_order(
+        client,
+        items=[{'product_id': 101, 'quantity': 3}],
+        user_email='ada@example.com',
+        shipping_address=ILLINOIS,
+        discount_code='TEN',
+    )
+    put(client, order['order_id'], 'paid')
+    mug = order['items'][0]  # 3 x 29.99 = 89.97, less 9.00, plus 6.25 % of 80.97 (5.06)
+    one = {'items': [{'order_item_id': mug['order_item_id'], 'quantity': 1}]}
+
+    steps = [json_of(refund(client, order['order_id'], one))['amount'] for _ in range(3)]
+    fourth = refund(client, order['order_id'], one)
+
+    assert (mug['discount'], mug['tax']) == (9.0, 5.06)
+    # 86.03 / 3 is 28.6766...: rounded cumulatively, never 3 x 28.68 nor 3 x 28.67.
+    assert steps == [28.68, 28.67, 28.68]
+    assert sum(map(Decimal, map(str, steps))) == Decimal('86.03')
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 86.03
+    error_of(fourth, 409, 'ConflictError')
+
+
 def test_a_refund_of_nothing_in_particular_refunds_everything_left(client, stripe, localstripe):
     order, intent_id = card_paid_order(client, localstripe)
     refund(client, order['order_id'], {'amount': Decimal('9.97')})

@@ -54,20 +54,35 @@ def test_a_refund_has_no_more_decimals_than_its_currency():
 
 
 def test_refunding_lines_counts_earlier_refunds_of_each_line():
-    ordered = {1: (2, Decimal('29.99')), 2: (1, Decimal('49.99'))}
+    ordered = {1: (2, Decimal('59.98')), 2: (1, Decimal('49.99'))}
 
     assert rules.items_amount(
-        [{'order_item_id': 1, 'quantity': 1}, {'order_item_id': 2, 'quantity': 1}], ordered, {1: 1}
+        [{'order_item_id': 1, 'quantity': 1}, {'order_item_id': 2, 'quantity': 1}],
+        ordered,
+        {1: 1},
+        'USD',
     ) == Decimal('79.98')
     with pytest.raises(PaymentConflict) as refused:
         rules.items_amount(
             [{'order_item_id': 1, 'quantity': 1}, {'order_item_id': 1, 'quantity': 1}],
             ordered,
             {1: 1},
+            'USD',
         )
     assert refused.value.errors == {'items': {'1': ['Only 1 of this line may still be refunded.']}}
     with pytest.raises(InvalidInput):
-        rules.items_amount([{'order_item_id': 3, 'quantity': 1}], ordered, {})
+        rules.items_amount([{'order_item_id': 3, 'quantity': 1}], ordered, {}, 'USD')
+
+
+def test_refunding_a_line_in_steps_returns_what_was_paid_for_it():
+    # 3 units for 10.00, paid: 3.33, 3.34, 3.33 (cumulative rounding), never 3 x 3.33.
+    ordered = {7: (3, Decimal('10.00'))}
+    steps = [
+        rules.items_amount([{'order_item_id': 7, 'quantity': 1}], ordered, {7: before}, 'USD')
+        for before in range(3)
+    ]
+    assert steps == [Decimal('3.33'), Decimal('3.34'), Decimal('3.33')]
+    assert sum(steps) == Decimal('10.00')
 
 
 @pytest.mark.parametrize(
