@@ -170,15 +170,14 @@ def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
         return database
     ssl_ca = (env.get('DB_SSL_CA') or '').strip()
     refusal = ''
-    if (
-        not ssl_ca
-        and not env.get('DATABASE_URL')
-        and (env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE)
-    ):
+    if not ssl_ca and env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE:
         # The password (or the IAM token) would travel in clear to whatever
-        # answers at DB_HOST.
+        # answers at that host, however the server was named.
+        named_by = (
+            'DATABASE_URL names a MySQL server' if env.get('DATABASE_URL') else 'DB_HOST is set'
+        )
         refusal = (
-            'DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
+            f'{named_by} on a deployed stage without DB_SSL_CA: connecting without '
             'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
             'to connect in plaintext on purpose)'
         )
