@@ -104,6 +104,8 @@ class Settings:
     payment_window: timedelta | None = timedelta(hours=1)
     # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
     stripe: StripeSettings | None = None
+    # How many pending orders one customer may hold at once; 0: no limit.
+    max_pending_orders: int = 5
 
 
 class ConfigError(ValueError):
@@ -126,6 +128,15 @@ def payment_window(env: Mapping[str, str]) -> timedelta | None:
         raise ConfigError('PAYMENT_WINDOW_SECONDS: a whole number of seconds, 0 for never')
     seconds = int(text)
     return timedelta(seconds=seconds) if seconds else None
+
+
+def max_pending_orders(env: Mapping[str, str]) -> int:
+    text = (env.get('MAX_PENDING_ORDERS_PER_CUSTOMER') or '5').strip()
+    if not re.fullmatch(r'[0-9]{1,9}', text):
+        raise ConfigError(
+            'MAX_PENDING_ORDERS_PER_CUSTOMER: a whole number of orders, 0 for no limit'
+        )
+    return int(text)
 
 
 def parse_database_url(url: str) -> DatabaseSettings:
@@ -283,6 +294,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         default_currency=default_currency(env),
         payment_window=payment_window(env),
         stripe=stripe_settings(env),
+        max_pending_orders=max_pending_orders(env),
     )
 
 

@@ -28,7 +28,7 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.lazy import lazy_import
 from chalicelib.logs import log
-from chalicelib.orders import access, counts, export, idempotency
+from chalicelib.orders import access, counts, export, idempotency, pending_limit
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
 from chalicelib.storage import statements
@@ -150,6 +150,7 @@ class OrderService:
     def _write_order(
         self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
+        pending_limit.check_before_create(principal, data['user_id'])
         requests = [
             pricing.Request(
                 item['product_id'],

@@ -234,3 +234,16 @@ def test_a_payment_window_of_0_means_never():
 def test_a_payment_window_that_is_not_whole_seconds_is_refused(value):
     with pytest.raises(ConfigError, match='PAYMENT_WINDOW_SECONDS'):
         settings_from({'PAYMENT_WINDOW_SECONDS': value})
+
+
+@pytest.mark.parametrize(('value', 'limit'), [(None, 5), ('', 5), (' 2 ', 2), ('0', 0)])
+def test_max_pending_orders_defaults_to_5_and_0_means_no_limit(value, limit):
+    env = {} if value is None else {'MAX_PENDING_ORDERS_PER_CUSTOMER': value}
+
+    assert settings_from(env).max_pending_orders == limit
+
+
+@pytest.mark.parametrize('value', ['-1', '2.5', 'many', '\u00b2'])
+def test_a_max_pending_orders_that_is_not_a_whole_number_is_refused(value):
+    with pytest.raises(ConfigError, match='MAX_PENDING_ORDERS_PER_CUSTOMER'):
+        settings_from({'MAX_PENDING_ORDERS_PER_CUSTOMER': value})

@@ -1,0 +1,47 @@
+"""MAX_PENDING_ORDERS_PER_CUSTOMER: a customer holds at most that many
+`pending` orders, so that nobody can hold a shop's stock by placing order
+after order. Staff are not limited (a back office places what it must).
+
+However many copies create for one customer at once, the limit holds: the
+create transaction first locks the customer's row of `customer_locks`
+(written by their first order), then counts their pending orders in the
+(user_id, status) index. Creates for one customer take turns from that lock
+to their commit, so each counts the orders of those before it; creates for
+different customers never wait for each other, and nothing else takes these
+locks. It must be the transaction's first statement: MariaDB's REPEATABLE
+READ reads from a snapshot taken at a transaction's first read, and a count
+from a snapshot older than the lock would miss an order committed while
+this one waited.
+
+A count rather than a counter: paying, cancelling, expiring and deleting an
+order touch nothing here, and only a customer's create pays for the rule
+(one keyed upsert and one count over a few index entries)."""
+
+from __future__ import annotations
+
+from chalicelib.config import get_settings
+from chalicelib.errors import TooManyPendingOrders
+from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.storage import connection, dialect, statements
+from chalicelib.storage.models import CustomerLock
+
+_LOCK_CUSTOMER = {
+    sqlite: statements.Statement(
+        CustomerLock, dialect.insert_or_lock('customer_locks', 'user_id', sqlite)
+    )
+    for sqlite in (True, False)
+}
+
+
+def check_before_create(principal: Principal, user_id: int) -> None:
+    """Raise TooManyPendingOrders when this order would be one pending order
+    too many for its customer; call first in the create's transaction."""
+    limit = get_settings().max_pending_orders
+    if principal.role == STAFF or not limit:
+        return
+    statements.run(_LOCK_CUSTOMER[connection.is_sqlite()], user_id=user_id)
+    pending = statements.scalar(
+        statements.COUNT_USER_ORDERS_WITH_STATUS, user_id=user_id, status='pending'
+    )
+    if pending >= limit:
+        raise TooManyPendingOrders()
