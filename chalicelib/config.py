@@ -106,6 +106,10 @@ class Settings:
     stripe: StripeSettings | None = None
     # How many pending orders one customer may hold at once; 0: no limit.
     max_pending_orders: int = 5
+    # The stage metrics are counted under: ENVIRONMENT, or with it unset,
+    # `local` outside Lambda (make relay, make migrate on a developer's
+    # machine) and `dev` inside, so that local runs never add to dev's.
+    metrics_stage: str = 'dev'
 
 
 class ConfigError(ValueError):
@@ -295,6 +299,10 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         payment_window=payment_window(env),
         stripe=stripe_settings(env),
         max_pending_orders=max_pending_orders(env),
+        metrics_stage=(
+            env.get('ENVIRONMENT')
+            or ('dev' if env.get('AWS_LAMBDA_FUNCTION_NAME') else LOCAL_STAGE)
+        ),
     )
 
 

@@ -4,7 +4,8 @@ Every line has `timestamp` (UTC, ISO 8601 with a Z), `level` and `message`;
 the API's middleware (api/middleware.py) adds, per invocation, the Lambda context (`cold_start`,
 `function_name`, `function_request_id`, ...) and `request_id` on HTTP, the
 notifier `message_id` per SQS record, and call sites pass `order_id` and
-`event_id` with `extra=`. The Powertools package costs about 10 ms of a
+`event_id` with `extra=`; the stripe library's own lines come through the
+same handler. The Powertools package costs about 10 ms of a
 cold start with .pyc (README, "Logs, metrics and traces")."""
 
 import logging
@@ -26,6 +27,19 @@ log = Logger(
 # Lambda's runtime puts a handler on the root logger: don't print twice.
 logging.getLogger(SERVICE).propagate = False
 
+# Libraries whose own log lines go out through our handler, as JSON lines
+# with our keys (request_id, ...), not as plain text beside ours. Their
+# loggers are set up here, before the libraries load: `import stripe` only
+# fetches its logger by name, and stays a payment path's cost.
+LIBRARIES = ('stripe',)
+for _name in LIBRARIES:
+    _library = logging.getLogger(_name)
+    _library.handlers = [log.registered_handler]
+    _library.propagate = False
+    _library.setLevel(log.log_level)
+
 
 def configure(level: str = 'INFO') -> None:
     log.setLevel(level)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(level)

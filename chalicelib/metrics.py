@@ -1,7 +1,8 @@
 """CloudWatch metrics as Embedded Metric Format lines on stdout (CloudWatch
 Logs turns them into metrics, no API call), written by Powertools Metrics:
-namespace OrdersService, one dimension, `stage` (ENVIRONMENT), so the dev
-and prod stages of one account never add up.
+namespace OrdersService, one dimension, `stage` (ENVIRONMENT; unset, `local`
+outside Lambda), so the dev and prod stages of one account, and a developer's
+local runs, never add up.
 
 Each metric is written when the thing it counts happens (single_metric),
 not gathered until the invocation ends: a relay that times out, or an
@@ -23,6 +24,6 @@ def emit(name: str, value: float, unit: str = 'Count') -> None:
         unit=cast(MetricUnit, unit),
         value=value,
         namespace=NAMESPACE,
-        default_dimensions={'stage': get_settings().environment},
+        default_dimensions={'stage': get_settings().metrics_stage},
     ):
         pass

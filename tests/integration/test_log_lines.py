@@ -129,3 +129,19 @@ def test_each_record_logs_its_own_message_id_and_none_is_left_behind(
     assert all('RuntimeError: an error nobody planned for' in line['exception'] for line in errors)
     [creating] = lines_with(stdout, 'Creating order')
     assert 'message_id' not in creating
+
+
+def test_the_stripe_librarys_own_lines_are_json_lines_of_the_request(client, stripe, stdout):
+    order = create_order(client, user_email='ada@example.com')
+    stdout.clear()
+
+    answer = send(client, 'POST', f'/orders/{order["order_id"]}/payment')
+
+    assert answer.status_code == 200, answer.body
+    lines = stdout.logs()
+    library = [line for line in lines if 'Request to Stripe api' in line['message']]
+    assert library, [line['message'] for line in lines]
+    for line in library:
+        assert ISO_Z.fullmatch(line['timestamp']) and line['level'] == 'INFO'
+        assert line['request_id'] == lines[0]['request_id']
+        assert 'sk_test' not in json.dumps(line)
