@@ -45,7 +45,7 @@ check-locks: venv
 # webhook registered, so card payments and refunds work with no Stripe account
 # (tools/run_local.py).
 run: venv
-	ENVIRONMENT=local $(BIN)/python -m chalicelib.cli demo-catalog
+	ENVIRONMENT=local $(BIN)/python -m chalicelib.wiring.cli demo-catalog
 	$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
 
 # The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
@@ -75,17 +75,17 @@ typecheck: venv
 token: venv
 	@$(BIN)/python -m chalicelib.identity.dev_issuer --user-id "$(USER_ID)" --role "$(ROLE)" --email "$(EMAIL)"
 
-# Operator commands on the configured database and AWS (chalicelib/cli.py).
+# Operator commands on the configured database and AWS (chalicelib/wiring/cli.py).
 # recount rebuilds the order counts behind list totals: after loading orders
 # behind the service's back, while nothing else writes orders.
 migrate relay redrive recount: venv
-	$(BIN)/python -m chalicelib.cli $@
+	$(BIN)/python -m chalicelib.wiring.cli $@
 
 # Load or update the catalog from a CSV (header product_id,sku,name,unit_price,
 # currency,active,on_hand; on_hand empty: not tracked): all rows or none, every
 # bad row reported by line.  make import-products FILE=products.csv
 import-products: venv
-	$(BIN)/python -m chalicelib.cli import-products "$(FILE)"
+	$(BIN)/python -m chalicelib.wiring.cli import-products "$(FILE)"
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .data .pytest_cache

@@ -19,9 +19,9 @@ order touch nothing here, and only a customer's create pays for the rule
 
 from __future__ import annotations
 
-from chalicelib.config import get_settings
-from chalicelib.errors import TooManyPendingOrders
+from chalicelib.core.errors import TooManyPendingOrders
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection, dialect, statements
 from chalicelib.storage.models import CustomerLock
 

@@ -1,5 +1,5 @@
 """The operator commands (make migrate, relay, recount, redrive,
-import-products; chalicelib/cli.py) fail in words: exit status 1, one line
+import-products; chalicelib/wiring/cli.py) fail in words: exit status 1, one line
 on stderr saying what is wrong, never a traceback, and nothing but JSON log
 lines on stdout. Each runs as make runs it, in a process of its own."""
 
@@ -23,7 +23,7 @@ def run_cli(*argv, **env):
         if not name.startswith(('DATABASE_URL', 'DB_', 'AWS_', 'SNS_', 'STRIPE_', 'ENVIRONMENT'))
     }
     return subprocess.run(
-        [sys.executable, '-m', 'chalicelib.cli', *argv],
+        [sys.executable, '-m', 'chalicelib.wiring.cli', *argv],
         cwd=ROOT,
         env={**kept, **env},
         capture_output=True,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from tests.support import json_of, put_product, send
 
 ADA = 1
