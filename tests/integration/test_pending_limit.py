@@ -82,3 +82,18 @@ def test_a_limit_of_0_means_no_limit(client, shop, ada, monkeypatch):
     get_settings.cache_clear()
 
     assert [place(client, ada).status_code for _ in range(LIMIT + 2)] == [201] * (LIMIT + 2)
+
+
+def test_the_customers_lock_is_the_first_statement_of_the_create(client, shop, ada, executed_sql):
+    """Taken before any read, so that the count's snapshot (MariaDB's
+    REPEATABLE READ) is no older than the lock: it sees every order a copy
+    committed while this one waited."""
+    executed_sql.clear()
+
+    assert place(client, ada).status_code == 201
+
+    statements = [sql for sql in executed_sql if not sql.startswith(('SELECT 1', 'SET '))]
+    [lock] = [i for i, sql in enumerate(statements) if 'customer_locks' in sql]
+    assert statements[lock - 1].upper().startswith('BEGIN')
+    assert statements[lock].startswith(f'INSERT INTO customer_locks (user_id) VALUES ({ADA})')
+    assert statements[lock + 1].startswith(f'SELECT COUNT(*) FROM orders WHERE user_id = {ADA} AND')
