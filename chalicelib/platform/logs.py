@@ -28,18 +28,30 @@ log = Logger(
 logging.getLogger(SERVICE).propagate = False
 
 # Libraries whose own log lines go out through our handler, as JSON lines
-# with our keys (request_id, ...), not as plain text beside ours. Their
-# loggers are set up here, before the libraries load: `import stripe` only
-# fetches its logger by name, and stays a payment path's cost.
-LIBRARIES = ('stripe',)
+# with our keys (request_id, ...), not as plain text beside ours (Lambda's
+# runtime and `chalice local` give the root logger a plain-text handler).
+# Their loggers are set up here, before the libraries load: `import stripe`
+# only fetches its logger by name, and stays a payment path's cost. stripe
+# logs at our level (a line per Stripe call, no key in it); the AWS SDK and
+# urllib3 only their warnings: at DEBUG botocore logs signed requests, with
+# the session token, and the bodies sent (customers' emails).
+LIBRARIES = {'stripe': None, 'botocore': 'WARNING', 'boto3': 'WARNING', 'urllib3': 'WARNING'}
+
+
+def _library_level(name: str, level: str | int) -> int:
+    floor = LIBRARIES[name]
+    ours = logging.getLevelName(level) if isinstance(level, str) else level
+    return ours if floor is None else max(ours, logging.getLevelName(floor))
+
+
 for _name in LIBRARIES:
     _library = logging.getLogger(_name)
     _library.handlers = [log.registered_handler]
     _library.propagate = False
-    _library.setLevel(log.log_level)
+    _library.setLevel(_library_level(_name, log.log_level))
 
 
 def configure(level: str = 'INFO') -> None:
     log.setLevel(level)
     for name in LIBRARIES:
-        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).setLevel(_library_level(name, level))

@@ -4,6 +4,7 @@ HTTP, message_id on SQS, order_id where there is one, the invocation's
 cold_start flag, and never a token."""
 
 import json
+import logging
 import re
 
 import pytest
@@ -145,3 +146,12 @@ def test_the_stripe_librarys_own_lines_are_json_lines_of_the_request(client, str
         assert ISO_Z.fullmatch(line['timestamp']) and line['level'] == 'INFO'
         assert line['request_id'] == lines[0]['request_id']
         assert 'sk_test' not in json.dumps(line)
+
+
+def test_the_aws_sdks_warnings_are_json_lines_and_its_chatter_stays_out(stdout):
+    logging.getLogger('botocore.credentials').info('Found credentials in environment variables.')
+    logging.getLogger('urllib3.connectionpool').warning('Connection pool is full, discarding')
+
+    [line] = stdout.logs()
+    assert (line['level'], line['message']) == ('WARNING', 'Connection pool is full, discarding')
+    assert ISO_Z.fullmatch(line['timestamp'])
