@@ -21,16 +21,9 @@ from __future__ import annotations
 
 from chalicelib.core.errors import TooManyPendingOrders
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.orders import queries
 from chalicelib.platform.config import get_settings
-from chalicelib.storage import connection, dialect, statements
-from chalicelib.storage.models import CustomerLock
-
-_LOCK_CUSTOMER = {
-    sqlite: statements.Statement(
-        CustomerLock, dialect.insert_or_lock('customer_locks', 'user_id', sqlite)
-    )
-    for sqlite in (True, False)
-}
+from chalicelib.storage import connection, statements
 
 
 def check_before_create(principal: Principal, user_id: int) -> None:
@@ -39,9 +32,9 @@ def check_before_create(principal: Principal, user_id: int) -> None:
     limit = get_settings().max_pending_orders
     if principal.role == STAFF or not limit:
         return
-    statements.run(_LOCK_CUSTOMER[connection.is_sqlite()], user_id=user_id)
+    statements.run(queries.LOCK_CUSTOMER[connection.is_sqlite()], user_id=user_id)
     pending = statements.scalar(
-        statements.COUNT_USER_ORDERS_WITH_STATUS, user_id=user_id, status='pending'
+        queries.COUNT_USER_ORDERS_WITH_STATUS, user_id=user_id, status='pending'
     )
     if pending >= limit:
         raise TooManyPendingOrders()
