@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core import money
 from chalicelib.core.inputs import (
     FreeText,
@@ -16,6 +17,7 @@ from chalicelib.core.inputs import (
     StrictInteger,
     load,
     not_blank,
+    page_request,
     printable,
 )
 
@@ -61,6 +63,11 @@ class ProductSchema(Schema):
                 'unit_price',
             )
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductWrite:
+        stock = data.pop('stock')
+        return ProductWrite(**data, on_hand=stock['on_hand'] if stock is not None else None)
+
 
 class QueryBoolean(fields.Field):
     default_error_messages = {'invalid': 'Must be true or false.'}
@@ -76,15 +83,19 @@ class QueryBoolean(fields.Field):
 class ProductListQuerySchema(PageQuerySchema):
     active = QueryBoolean()
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductListQuery:
+        return ProductListQuery(page_request(data), data.get('active'))
+
 
 _product = ProductSchema()
 _list_query = ProductListQuerySchema()
 
 
-def load_product(body: dict[str, Any]) -> dict[str, Any]:
+def load_product(body: dict[str, Any]) -> ProductWrite:
     return load(_product, body, 'Invalid product')
 
 
-def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
+def load_list_query(params: dict[str, str] | None) -> ProductListQuery:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_list_query, params, 'Invalid query parameters')

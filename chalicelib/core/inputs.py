@@ -20,6 +20,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PayloadTooLarge
 from chalicelib.core.ids import MAX_ID
+from chalicelib.core.paging import PageRequest
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')
@@ -162,6 +163,11 @@ class PageQuerySchema(Schema):
             raise ValidationError('Page is out of range.', 'page')
 
 
+def page_request(data: Mapping[str, Any]) -> PageRequest:
+    """The page a PageQuerySchema loaded (a list's schema adds its filters)."""
+    return PageRequest(data['page_size'], data.get('page'), data.get('cursor'))
+
+
 def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError('Must not be blank.')
@@ -175,7 +181,9 @@ def printable(value: str) -> None:
         raise ValidationError('Must be printable characters.')
 
 
-def load(schema: Schema, data: Mapping[str, Any], message: str) -> dict[str, Any]:
+def load(schema: Schema, data: Mapping[str, Any], message: str) -> Any:
+    """What the schema loads (a command of the domain, where it has one), or
+    InvalidInput with every problem by field."""
     try:
         return schema.load(data)
     except ValidationError as exc:

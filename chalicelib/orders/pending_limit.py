@@ -20,21 +20,22 @@ order touch nothing here, and only a customer's create pays for the rule
 from __future__ import annotations
 
 from chalicelib.core.errors import TooManyPendingOrders
-from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.identity.principal import CUSTOMER, Principal
 from chalicelib.orders import queries
 from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection, statements
 
 
-def check_before_create(principal: Principal, user_id: int) -> None:
-    """Raise TooManyPendingOrders when this order would be one pending order
-    too many for its customer; call first in the create's transaction."""
+def check_before_create(principal: Principal) -> None:
+    """Raise TooManyPendingOrders when a customer's order would be one
+    pending order too many for them (a customer orders for themselves only:
+    orders/access.py); call first in the create's transaction."""
     limit = get_settings().max_pending_orders
-    if principal.role == STAFF or not limit:
+    if principal.role != CUSTOMER or not limit:
         return
-    statements.run(queries.LOCK_CUSTOMER[connection.is_sqlite()], user_id=user_id)
+    statements.run(queries.LOCK_CUSTOMER[connection.is_sqlite()], user_id=principal.user_id)
     pending = statements.scalar(
-        queries.COUNT_USER_ORDERS_WITH_STATUS, user_id=user_id, status='pending'
+        queries.COUNT_USER_ORDERS_WITH_STATUS, user_id=principal.user_id, status='pending'
     )
     if pending >= limit:
         raise TooManyPendingOrders()

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput
@@ -27,8 +27,17 @@ from chalicelib.core.inputs import (
     StrictInteger,
     load,
     not_blank,
+    page_request,
     parse_json_object,  # noqa: F401
     printable,
+)
+from chalicelib.orders.commands import (
+    DETAIL_STATUS,
+    ExportRange,
+    NewOrder,
+    NewOrderItem,
+    OrderListQuery,
+    OrderUpdate,
 )
 from chalicelib.orders.lifecycle import STATUSES
 
@@ -57,6 +66,10 @@ class OrderItemSchema(Schema):
     # what one sent must be).
     price_at_order = Money()
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrderItem:
+        return NewOrderItem(**data)
+
 
 # A marshmallow validator: raises ValidationError or returns anything.
 _Rule = Callable[[Any], Any]
@@ -70,6 +83,10 @@ class CreateOrderSchema(Schema):
     items = BoundedList(fields.Nested(OrderItemSchema), required=True, min_length=1, max_length=100)
     # Left out, the order's products (or DEFAULT_CURRENCY) decide.
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrder:
+        return NewOrder(**{**data, 'items': tuple(data['items'])})
 
 
 def _tracking_characters(value: str) -> None:
@@ -100,15 +117,6 @@ _REASON_RULES: list[_Rule] = [validate.Length(min=1, max=500), not_blank, FreeTe
 def reason_rules() -> list[_Rule]:
     """What a free-text reason must be (a cancellation's, a refund's)."""
     return list(_REASON_RULES)
-
-
-# Fields a status change may carry, each only with its status.
-DETAIL_STATUS = {
-    'carrier': 'shipped',
-    'tracking_number': 'shipped',
-    'tracking_url': 'shipped',
-    'reason': 'cancelled',
-}
 
 
 class UpdateOrderSchema(Schema):
@@ -144,10 +152,18 @@ class UpdateOrderSchema(Schema):
         if errors:
             raise ValidationError(errors)
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> OrderUpdate:
+        return OrderUpdate(**data)
+
 
 class ListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> OrderListQuery:
+        return OrderListQuery(page_request(data), data.get('status'), data.get('user_id'))
 
 
 class UserListQuerySchema(ListQuerySchema):
@@ -185,6 +201,10 @@ class ExportQuerySchema(Schema):
         if 'from_date' in data and 'to_date' in data and data['from_date'] > data['to_date']:
             raise ValidationError('Must not be after to.', 'from')
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ExportRange:
+        return ExportRange(**data)
+
 
 _create_order = CreateOrderSchema()
 _update_order = UpdateOrderSchema()
@@ -193,7 +213,7 @@ _user_list_query = UserListQuerySchema()
 _export_query = ExportQuerySchema()
 
 
-def load_create_order(body: dict[str, Any]) -> dict[str, Any]:
+def load_create_order(body: dict[str, Any]) -> NewOrder:
     return load(_create_order, body, 'Invalid order')
 
 
@@ -209,13 +229,15 @@ def verified_email(address: str) -> str | None:
     return address
 
 
-def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
+def load_update_order(
+    body: dict[str, Any], tracking_url_hosts: tuple[str, ...] = ()
+) -> OrderUpdate:
     """The status change a body asks for. With `tracking_url_hosts`, a
     tracking_url must point at one of them or a subdomain of one: the link
     goes out in a shop-branded email, and a leaked service credential must
     not be able to send customers anywhere it likes."""
-    data = load(_update_order, body, 'Invalid order update')
-    url = data.get('tracking_url')
+    update: OrderUpdate = load(_update_order, body, 'Invalid order update')
+    url = update.tracking_url
     if url is not None and tracking_url_hosts:
         host = (urlsplit(url).hostname or '').rstrip('.')
         if not any(
@@ -229,16 +251,16 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
                     ]
                 },
             )
-    return data
+    return update
 
 
-def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> dict[str, Any]:
+def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> OrderListQuery:
     # An empty value (?status=) means "no filter", as a form would send it.
     params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
     return load(schema, params, 'Invalid query parameters')
 
 
-def load_export_query(params: Mapping[str, str] | None) -> dict[str, Any]:
+def load_export_query(params: Mapping[str, str] | None) -> ExportRange:
     params = {name: value for name, value in (params or {}).items() if value != ''}
     return load(_export_query, params, 'Invalid query parameters')
