@@ -6,19 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, fields, post_load, validate, validates_schema
 
 from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core import money
 from chalicelib.core.inputs import (
+    FitsCurrency,
     FreeText,
     Money,
     PageQuerySchema,
     StrictInteger,
+    check_field_rules,
     load,
     not_blank,
     page_request,
     printable,
+    query_values,
 )
 
 MAX_ON_HAND = 10**9
@@ -54,14 +57,11 @@ class ProductSchema(Schema):
     # null (or left out): stock is not tracked, no limit.
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
 
+    field_rules = (FitsCurrency('unit_price', 'currency'),)
+
     @validates_schema(skip_on_field_errors=True)
     def price_fits_its_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not money.fits_currency(data['unit_price'], data['currency']):
-            raise ValidationError(
-                f'Must have at most {money.places(data["currency"])} decimal places in '
-                f'{data["currency"]}.',
-                'unit_price',
-            )
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> ProductWrite:
@@ -97,5 +97,4 @@ def load_product(body: dict[str, Any]) -> ProductWrite:
 
 
 def load_list_query(params: dict[str, str] | None) -> ProductListQuery:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_list_query, params, 'Invalid query parameters')
+    return load(_list_query, query_values(params, _list_query), 'Invalid query parameters')

@@ -20,16 +20,21 @@ from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
+    FieldRule,
     FreeText,
     Money,
+    OnlyWith,
     PageQuerySchema,
     QueryInteger,
+    Requires,
     StrictInteger,
+    check_field_rules,
     load,
     not_blank,
     page_request,
     parse_json_object,  # noqa: F401
     printable,
+    query_values,
 )
 from chalicelib.orders.commands import (
     DETAIL_STATUS,
@@ -100,7 +105,11 @@ def _url_without_userinfo(value: str) -> None:
     # opens another host: no user part in a link the shop sends out.
     if not _URL_CHARACTERS.fullmatch(value):
         raise ValidationError('Must hold only URL characters (percent-encode the rest).')
-    if '@' in urlsplit(value).netloc:
+    try:
+        netloc = urlsplit(value).netloc
+    except ValueError:  # brackets that hold no IPv6 address: https://[::g]/
+        raise ValidationError('Must be an https:// URL.') from None
+    if '@' in netloc:
         raise ValidationError('Must not carry a user name or password.')
 
 
@@ -119,38 +128,65 @@ def reason_rules() -> list[_Rule]:
     return list(_REASON_RULES)
 
 
+# An IPv6 address as urlsplit's check (ipaddress) reads one, within what
+# validate.URL takes in brackets (hex digits and colons, no embedded IPv4).
+_H = '[0-9A-Fa-f]{1,4}'
+_IPV6 = (
+    rf'(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:|(?:{_H}:){{1,6}}:{_H}'
+    rf'|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}'
+    rf'|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}'
+    rf'|{_H}:(?::{_H}){{1,6}}|:(?:(?::{_H}){{1,7}}|:))'
+)
+# What the OpenAPI document says of tracking_url: https, a host as
+# validate.URL(require_tld=True) reads one (a domain with a dot, localhost, an
+# IPv4 or an IPv6 address in brackets), an optional port, then a path, query or
+# fragment of URL characters; no user part (the host has no @).
+_HOST = (
+    r'(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,}\.?'
+    r'|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]'
+    r'|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
+    r'|\[' + _IPV6 + r'\])'
+)
+_TRACKING_URL_PATTERN = (
+    rf'^[Hh][Tt][Tt][Pp][Ss]://{_HOST}(?::[0-9]+)?'
+    rf"(?:/?|[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+)$"
+)
+
+
 class UpdateOrderSchema(Schema):
-    # metadata: what the OpenAPI document shows of the rules that are functions
-    # here; it may be looser than the check, never stricter.
+    # metadata: the OpenAPI document's pattern for a rule that is a function
+    # here, saying the same (the contract test finds any difference).
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
     tracking_number = fields.String(
         validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
     )
     tracking_url = fields.String(
-        validate=_TRACKING_URL_RULES, metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'}
+        validate=_TRACKING_URL_RULES, metadata={'pattern': _TRACKING_URL_PATTERN}
     )
     reason = fields.String(validate=_REASON_RULES)
 
-    @validates_schema(skip_on_field_errors=True)
-    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {
-            name: [f"Only allowed with status '{status}'."]
-            for name, status in DETAIL_STATUS.items()
-            if name in data and data['status'] != status
-        }
-        if errors:
-            raise ValidationError(errors)
+    field_rules: tuple[FieldRule, ...] = (
+        *(OnlyWith(name, 'status', status) for name, status in DETAIL_STATUS.items()),
         # A carrier without a number (or the other way round) tracks nothing;
         # a link alone names no parcel.
-        if 'carrier' in data and 'tracking_number' not in data:
-            errors['tracking_number'] = ['Required together with carrier.']
-        if 'tracking_number' in data and 'carrier' not in data:
-            errors['carrier'] = ['Required together with tracking_number.']
-        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
-            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
-        if errors:
-            raise ValidationError(errors)
+        Requires(
+            'carrier', ('tracking_number',), 'tracking_number', 'Required together with carrier.'
+        ),
+        Requires(
+            'tracking_number', ('carrier',), 'carrier', 'Required together with tracking_number.'
+        ),
+        Requires(
+            'tracking_url',
+            ('carrier', 'tracking_number'),
+            'tracking_url',
+            'Only allowed with carrier and tracking_number.',
+        ),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> OrderUpdate:
@@ -255,12 +291,9 @@ def load_update_order(
 
 
 def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> OrderListQuery:
-    # An empty value (?status=) means "no filter", as a form would send it.
-    params = {name: value for name, value in (params or {}).items() if value != ''}
     schema = _user_list_query if for_user else _list_query
-    return load(schema, params, 'Invalid query parameters')
+    return load(schema, query_values(params, schema), 'Invalid query parameters')
 
 
 def load_export_query(params: Mapping[str, str] | None) -> ExportRange:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_export_query, params, 'Invalid query parameters')
+    return load(_export_query, query_values(params, _export_query), 'Invalid query parameters')

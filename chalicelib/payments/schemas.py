@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib.core.errors import InvalidInput
-from chalicelib.core.inputs import BoundedList
+from chalicelib.core.inputs import BoundedList, NotTogether, check_field_rules
 from chalicelib.orders.schemas import MAX_ID, Money, StrictInteger, reason_rules
 from chalicelib.payments.commands import RefundItem, RefundRequest
 
@@ -30,10 +30,11 @@ class RefundRequestSchema(Schema):
     items = BoundedList(fields.Nested(RefundItemSchema), min_length=1, max_length=100)
     reason = fields.String(validate=reason_rules())
 
+    field_rules = (NotTogether(('amount', 'items'), 'Give amount or items, not both.'),)
+
     @validates_schema(skip_on_field_errors=True)
     def amount_or_items(self, data: dict, **kwargs: object) -> None:
-        if 'amount' in data and 'items' in data:
-            raise ValidationError('Give amount or items, not both.', 'amount')
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> RefundRequest:

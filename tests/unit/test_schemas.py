@@ -946,3 +946,10 @@ def test_any_https_host_is_accepted_when_no_hosts_are_listed():
     body = {**SHIPPED, 'tracking_url': 'https://parcels.example/track'}
 
     assert schemas.load_update_order(body).tracking_url == 'https://parcels.example/track'
+
+
+@pytest.mark.parametrize('url', ['https://[::g]/', 'https://[v1.x]/', 'https://a]b.example/'])
+def test_a_tracking_url_with_brackets_that_hold_no_address_is_refused_not_a_crash(url):
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
+
+    assert set(update_errors(body)) == {'tracking_url'}
