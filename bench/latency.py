@@ -29,6 +29,7 @@ from decimal import Decimal
 from time import perf_counter_ns
 
 from bench import preload
+from bench.breakdown import Breakdown
 from bench.invoke import REGION, BenchFailure, SnsStub, invocation
 from chalicelib.catalog import queries as catalog_queries
 from chalicelib.catalog import stock
@@ -81,6 +82,12 @@ class Floor:
         self.cur.execute(text, params)
         return self.cur
 
+    def send_sql(self, text, params):
+        """statements.send on MariaDB: sent, its answer read by the next statement."""
+        if self.recorded is not None:
+            self.recorded.append(text)
+        connection.send_without_waiting(self.proxy.connection(), text, params)
+
     def last_insert_id(self, cursor):
         return cursor.lastrowid
 
@@ -99,12 +106,13 @@ class Floor:
         return self.cur.fetchone()[0]
 
     def _write(self, work):
-        """work() in a transaction, then its outbox row marked published."""
+        """work() in a transaction, then its outbox row marked published as
+        the service marks it (sent, not waited for, on MariaDB)."""
         now = utcnow()
         self.cur.execute('BEGIN IMMEDIATE' if self.sqlite else 'BEGIN')
         result, outbox_id = work(now)
         self.cur.execute('COMMIT')
-        statements.run(
+        statements.send(
             events_queries.MARK_PUBLISHED,
             published_at=now,
             id=outbox_id,
@@ -351,6 +359,11 @@ class Side:
         self.make_args, self.run, self.check = make_args, run, check
         self.ns = []
 
+    # Seconds, untimed, after each call (--pause): a Lambda copy's requests
+    # come apart, and what a request left to the server (the mark sent
+    # without waiting) is done by the next one.
+    pause = 0.0
+
     def block(self, count):
         for _ in range(count):
             args = self.make_args()
@@ -358,6 +371,8 @@ class Side:
             result = self.run(args)
             self.ns.append(perf_counter_ns() - started)
             self.check(args, result)
+            if self.pause:
+                time.sleep(self.pause)
 
     def summary(self):
         """p50, p99 (nearest rank, ms); ops/s of one process serving one request at a time."""
@@ -373,9 +388,10 @@ def move(source, target):
 
 
 class Bench:
-    def __init__(self, handler, floor, requests, warmup, preloaded, profile):
+    def __init__(self, handler, floor, requests, warmup, preloaded, profile, breakdown):
         self.handler, self.floor = handler, floor
         self.requests, self.warmup, self.profile = requests, warmup, profile
+        self.breakdown = breakdown  # requests per operation with the breakdown's timers
         self.preloaded = preloaded  # (first, last) order id, or None
         self.rng, self.frng = random.Random(1), random.Random(2)
         self.next_user = 0
@@ -426,6 +442,16 @@ class Bench:
             stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
             stats.sort_stats('cumulative').print_stats(40)
             stats.sort_stats('tottime').print_stats(25)
+        # The breakdown's own pass, its timers in place, each request followed
+        # by a call of the floor (timed apart from the figures above).
+        service_figures, floor_figures = service.summary(), floor.summary()
+        floor.ns.clear()
+        with Breakdown().installed() as breakdown:
+            for _ in range(self.breakdown):
+                args = service.make_args()
+                service.check(args, breakdown.request(lambda args=args: service.run(args)))
+                time.sleep(Side.pause)
+                floor.block(1)
         pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
         if pending:
             raise BenchFailure(
@@ -436,8 +462,9 @@ class Bench:
             'name': name,
             'label': label,
             'statements': len(service_sql),
-            'service': service.summary(),
-            'floor': floor.summary(),
+            'service': service_figures,
+            'floor': floor_figures,
+            'breakdown': breakdown.summary(floor.ns) if self.breakdown else None,
         }
         sys.stderr.write(
             f'  {name:<10} service p50 {result["service"]["p50"]:.3f} ms, floor '
@@ -720,7 +747,8 @@ def stock_the_catalog(floor):
         floor.cur.execute('COMMIT')
 
 
-def main(requests, warmup, orders, sns, profile):
+def main(requests, warmup, orders, sns, profile, breakdown, pause_ms=0):
+    Side.pause = pause_ms / 1000
     if sns == 'moto':
         import boto3
         from moto import mock_aws
@@ -747,16 +775,17 @@ def main(requests, warmup, orders, sns, profile):
         floor.scalar('SELECT MAX(order_id) FROM orders'),
     )
     result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
-    bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
+    bench = Bench(app.app, floor, requests, warmup, preloaded, profile, breakdown)
     result['ops'] = bench.run_all()
     # Each writing operation (the creates, the webhook that pays, update,
-    # delete) publishes one event per call, its warm-up and first call too.
+    # delete) publishes one event per call, its warm-up, first call and
+    # breakdown pass too.
     writes = sum(
         1
         for op in result['ops']
         if op['name'] in ('create', 'create_1', 'create_10', 'webhook', 'update', 'delete')
     )
-    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1):
+    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1 + breakdown):
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
     # The cold start reads one order: every order made above is deleted again.
     result['existing_id'] = (

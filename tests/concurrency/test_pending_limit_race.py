@@ -7,8 +7,7 @@ import collections
 
 import pytest
 
-from tests.concurrency.conftest import _issuer, worker_env
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize
+from tests.concurrency.harness import CONTEXT, _issuer, query, run_workers, summarize, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
