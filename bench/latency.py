@@ -40,6 +40,7 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import CURSORS
+from chalicelib.platform.config import stripe_namespace
 from chalicelib.storage import connection, statements
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
 
@@ -288,12 +289,12 @@ class Floor:
                 != 1
             ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
-            outbox_id = self._outbox(
-                'order_updated', now, order_id, user_id, email, new_status, total
-            )
             self._history(order_id, version + 1, new_status, now)
             statements.run(
                 orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status=new_status
+            )
+            outbox_id = self._outbox(
+                'order_updated', now, order_id, user_id, email, new_status, total
             )
             return None, outbox_id
 
@@ -331,10 +332,10 @@ class Floor:
             ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             self._history(order_id, version + 1, 'paid', now)
-            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
             statements.run(
                 orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status='paid'
             )
+            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
             return None, outbox_id
 
         return self._write(work)
@@ -542,6 +543,7 @@ class Bench:
         delivers it."""
         order_id = pool.popleft()
         self.next_event += 1
+        intent_id = f'pi_bench_{order_id}'
         body = json.dumps(
             {
                 'id': f'evt_bench_{self.next_event}',
@@ -551,13 +553,16 @@ class Bench:
                 'livemode': False,
                 'data': {
                     'object': {
-                        'id': f'pi_bench_{order_id}',
+                        'id': intent_id,
                         'object': 'payment_intent',
                         'amount': int(CATALOG_PRICE * 100),
                         'amount_received': int(CATALOG_PRICE * 100),
                         'currency': 'usd',
                         'status': 'succeeded',
-                        'metadata': {'order_id': str(order_id)},
+                        'metadata': {
+                            'order_id': str(order_id),
+                            'deployment': stripe_namespace(os.environ),
+                        },
                     }
                 },
             }
@@ -579,6 +584,15 @@ class Bench:
             body=body, headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()}
         )
         return event, context
+
+    def hold_intents(self, pool):
+        """Each order of the pool holds the PaymentIntent its event names, as
+        POST /orders/{id}/payment stores it, so the event is this
+        deployment's. Untimed, before the webhook is measured."""
+        for order_id in pool:
+            Order.update(payment_intent_id=f'pi_bench_{order_id}').where(
+                Order.order_id == order_id
+            ).execute()
 
     def webhook_floor_args(self, pool):
         order_id = pool.popleft()
@@ -626,6 +640,9 @@ class Bench:
                 fl.create,
                 keep=(priced, f_priced),
             ),
+        ]
+        self.hold_intents(priced)
+        ops += [
             # Pays the orders create_1 made, one signed Stripe event each.
             measure(
                 'webhook',
