@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STRIPE_PORT ?= 8420
 
-.PHONY: help venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount import-products clean
+.PHONY: help venv run test test-fast docs-check docs-readme lint typecheck lock check-locks token migrate relay redrive recount import-products clean
 
 # Every target with its `## ` line, as the file orders them.
 help: ## list the targets, one line each
@@ -61,8 +61,19 @@ run: ## the whole service on this machine: API on PORT, localstripe on STRIPE_PO
 # workers: each has its own MariaDB database and its own SQLite template.
 TEST_WORKERS ?= 2
 
-test: venv ## the whole suite: SQLite, MariaDB, several processes
+test: venv ## the whole suite: SQLite, MariaDB, several processes, the README
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The README's walk-through (tools/readme_walk.py): every `$ ` command run in
+# order against a fresh `make run` (a scratch copy: empty database and mail),
+# each answer compared with what the README prints, timestamps, ids, tokens and
+# secrets aside. tests/integration/test_readme.py runs the check in make test.
+# After a change of the API, docs-readme pastes a real run's answers in.
+docs-check: venv ## fail when an answer of the README's walk-through changed
+	$(BIN)/python -m tools.readme_walk check
+
+docs-readme: venv ## paste a real make run's answers into the README's walk-through
+	$(BIN)/python -m tools.readme_walk write
 
 # The edit loop: unit and SQLite tests, on every core; no MariaDB, nothing slow.
 test-fast: venv ## the edit loop: unit and SQLite tests, nothing slow
