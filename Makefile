@@ -95,7 +95,7 @@ typecheck: venv ## mypy
 token: venv ## a dev issuer token: USER_ID=1 [EMAIL=...] or ROLE=staff|service
 	@$(BIN)/python -m chalicelib.identity.dev_issuer --user-id "$(USER_ID)" --role "$(ROLE)" --email "$(EMAIL)"
 
-# Operator commands on the configured database and AWS (chalicelib/cli.py).
+# Operator commands on the configured database and AWS (chalicelib/wiring/cli.py).
 # recount rebuilds the order counts behind list totals: after loading orders
 # behind the service's back, while nothing else writes orders.
 migrate: ## apply the schema's steps to the configured database
@@ -103,13 +103,13 @@ relay: ## publish the outbox events requests left behind
 redrive: ## move the dead-letter queue's messages back to the queue
 recount: ## rebuild the order counts behind list totals
 migrate relay redrive recount: venv
-	$(BIN)/python -m chalicelib.cli $@
+	$(BIN)/python -m chalicelib.wiring.cli $@
 
 # Load or update the catalog from a CSV (header product_id,sku,name,unit_price,
 # currency,active,on_hand; on_hand empty: not tracked): all rows or none, every
 # bad row reported by line.  make import-products FILE=products.csv
 import-products: venv ## load or update the catalog from FILE=products.csv
-	$(BIN)/python -m chalicelib.cli import-products "$(FILE)"
+	$(BIN)/python -m chalicelib.wiring.cli import-products "$(FILE)"
 
 clean: ## remove the venvs and .data (the local database, mail, dev keys)
 	rm -rf $(VENV) $(TOOLS_VENV) .data .pytest_cache

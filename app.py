@@ -8,22 +8,24 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import __version__, logs, runtime
+from chalicelib import __version__
 from chalicelib.api import middleware, reference
 from chalicelib.api.decorators import Views
 from chalicelib.api.errors import retry_after
 from chalicelib.api.http import expected_version, path_id, versioned_response
 from chalicelib.api.invocation import current_request, lambda_context
-from chalicelib.clock import time_left
-from chalicelib.config import get_settings
-from chalicelib.errors import DatabaseUnavailable
+from chalicelib.core.clock import time_left
+from chalicelib.core.errors import DatabaseUnavailable
+from chalicelib.core.lazy import lazy_import
 from chalicelib.events.relay import RELAY_MARGIN_SECONDS, relay
 from chalicelib.identity.principal import Principal
-from chalicelib.lazy import lazy_import
 from chalicelib.orders import counts, idempotency
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
+from chalicelib.platform import logs
+from chalicelib.platform.config import get_settings
 from chalicelib.storage import availability, retention
 from chalicelib.storage.migrations import Migrated, migrate
+from chalicelib.wiring import runtime
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')

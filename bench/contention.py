@@ -70,7 +70,7 @@ def stock(url):
     """The hot product and the spread ones, tracked, with stock that lasts."""
     import pymysql
 
-    from chalicelib.config import parse_database_url
+    from chalicelib.platform.config import parse_database_url
 
     db = parse_database_url(url)
     conn = pymysql.connect(

@@ -112,7 +112,7 @@ def child(backend, url, orders, items_each, runs):
         os.environ.pop(name, None)
     import app as app_module
     from bench.events import LambdaContext, rest_event
-    from chalicelib import runtime
+    from chalicelib.wiring import runtime
 
     runtime.database()
     load_seconds = load(orders, items_each)

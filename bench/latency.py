@@ -30,7 +30,7 @@ from time import perf_counter_ns
 
 from bench import preload
 from bench.invoke import REGION, BenchFailure, SnsStub, invocation
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.events.messages import SUBJECTS
 from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders.counts import SHARDS

@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import timedelta
 
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.orders import counts
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.storage.models import Order, OrderItem

@@ -47,10 +47,11 @@ def main():
 
     with mock_aws():
         os.environ['SNS_TOPIC_ARN'] = boto3.client('sns').create_topic(Name='bench')['TopicArn']
-        from chalicelib import metrics, runtime
         from chalicelib.events.relay import relay
+        from chalicelib.platform import metrics
         from chalicelib.storage.connection import database
         from chalicelib.storage.models import Outbox
+        from chalicelib.wiring import runtime
 
         metrics.emit = lambda *a, **k: None  # keep the output to the figure
         runtime.database()

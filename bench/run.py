@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import coldstart, contention
-from chalicelib.config import parse_database_url
+from chalicelib.platform.config import parse_database_url
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = {'sqlite': 'SQLite', 'mariadb': 'MariaDB'}

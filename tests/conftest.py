@@ -19,13 +19,15 @@ import pytest
 # turns it on in a Lambda-like process of its own.
 os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'
 
-from chalicelib import aws, identity, logs, runtime
-from chalicelib.config import get_settings, settings_from
+from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
+from chalicelib.platform import aws, logs
+from chalicelib.platform.config import get_settings, settings_from
 from chalicelib.storage import connection
 from chalicelib.storage.migrations import migrate, upgrade
 from chalicelib.storage.models import MODELS
+from chalicelib.wiring import runtime
 from tests.support import Clock
 
 MARIADB = dict(

@@ -47,7 +47,7 @@ def make_run(data: Path, issuer: Any) -> Iterator[str]:
         AUTH_JWKS_URL=auth.jwks_url,
     )
     subprocess.run(
-        [sys.executable, '-m', 'chalicelib.cli', 'demo-catalog'],
+        [sys.executable, '-m', 'chalicelib.wiring.cli', 'demo-catalog'],
         cwd=ROOT,
         env={**env, 'ENVIRONMENT': 'local'},
         check=True,

@@ -167,8 +167,8 @@ def load(run: Run, staff: str, seconds: float, queue_url: str) -> None:
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib import runtime
     from chalicelib.events.relay import relay
+    from chalicelib.wiring import runtime
 
     headers = {'Authorization': f'Bearer {staff}', 'Content-Type': 'application/json'}
     sender = runtime.notifier().sender

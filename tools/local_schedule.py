@@ -62,7 +62,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Forever: each function at start, then every period."""
-    from chalicelib.logs import log
+    from chalicelib.platform.logs import log
 
     start = clock()
     due = [(start, name, period) for name, period in schedules(app_module.app)]

@@ -25,8 +25,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, validate
 
 import app as service
-from chalicelib import __version__, money
+from chalicelib import __version__
 from chalicelib.catalog import schemas as catalog_schemas
+from chalicelib.core import money
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
 from tools import response_schemas

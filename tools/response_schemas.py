@@ -15,7 +15,7 @@ contract test reports."""
 
 from marshmallow import Schema, fields, validate
 
-from chalicelib.money import CURRENCIES, MAX_MONEY
+from chalicelib.core.money import CURRENCIES, MAX_MONEY
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.payment import PAYMENT_STATUSES
 from chalicelib.orders.schemas import MAX_ID

@@ -149,7 +149,7 @@ def serve(port: int, stripe_port: int) -> int:
     try:
         say('loading the demo catalog (only into an empty catalog)')
         subprocess.run(
-            [sys.executable, '-m', 'chalicelib.cli', 'demo-catalog'],
+            [sys.executable, '-m', 'chalicelib.wiring.cli', 'demo-catalog'],
             env={**os.environ, **stage_environment()},
             check=True,
         )

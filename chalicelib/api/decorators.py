@@ -13,9 +13,10 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib import identity, logs
+from chalicelib import identity
 from chalicelib.api.errors import error_response
-from chalicelib.errors import OrderServiceError, Unauthenticated
+from chalicelib.core.errors import OrderServiceError, Unauthenticated
+from chalicelib.platform import logs
 from chalicelib.storage.availability import unavailable_on_driver_error
 
 View = Callable[..., Any]

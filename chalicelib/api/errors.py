@@ -8,7 +8,7 @@ import random
 from chalice import Response
 
 from chalicelib import identity
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     DatabaseUnavailable,
     ExportTooLarge,
     Forbidden,

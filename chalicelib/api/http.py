@@ -8,8 +8,8 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.errors import InvalidInput, VersionMismatch
-from chalicelib.ids import MAX_ID
+from chalicelib.core.errors import InvalidInput, VersionMismatch
+from chalicelib.core.ids import MAX_ID
 
 _ETAG = re.compile(r'"([0-9]{1,9})"|([0-9]{1,9})')
 _DIGITS = re.compile(r'[0-9]{1,19}')

@@ -7,7 +7,7 @@ from typing import cast
 from chalice import Chalice
 from chalice.app import BaseLambdaEvent, Request
 
-from chalicelib.clock import LambdaContext
+from chalicelib.core.clock import LambdaContext
 
 
 def current_request(app: Chalice) -> Request:

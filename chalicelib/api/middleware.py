@@ -9,7 +9,7 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware
 from chalice.app import Request, Response
 
-from chalicelib import logs, tracing
+from chalicelib.platform import logs, tracing
 from chalicelib.storage import connection
 
 _PATH_ID = re.compile(r'[1-9][0-9]{0,18}')

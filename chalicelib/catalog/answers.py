@@ -8,10 +8,10 @@ import binascii
 import json
 from typing import Any
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
-from chalicelib.errors import InvalidInput
-from chalicelib.ids import MAX_ID
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
+from chalicelib.core.errors import InvalidInput
+from chalicelib.core.ids import MAX_ID
 
 
 def encode_cursor(after: int, active: bool | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from chalicelib.catalog.schemas import ProductSchema
-from chalicelib.ids import MAX_ID
+from chalicelib.core.ids import MAX_ID
 
 HEADER = ['product_id', 'sku', 'name', 'unit_price', 'currency', 'active', 'on_hand']
 _DIGITS = re.compile(r'[0-9]{1,19}')

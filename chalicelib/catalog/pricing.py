@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput, PriceChanged
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput, PriceChanged
 
 Errors = dict[int, dict[str, list[str]]]
 

@@ -12,10 +12,16 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
-from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, InvalidInput, ProductNotFound, SkuTaken, VersionMismatch
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
+    Forbidden,
+    InvalidInput,
+    ProductNotFound,
+    SkuTaken,
+    VersionMismatch,
+)
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
-from chalicelib.logs import log
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Product

@@ -8,9 +8,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.ids import MAX_ID
-from chalicelib.inputs import (
+from chalicelib.core import money
+from chalicelib.core.ids import MAX_ID
+from chalicelib.core.inputs import (
     FreeText,
     Money,
     QueryInteger,

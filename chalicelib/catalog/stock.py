@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.catalog.stock_rules import Stocked, shortages
-from chalicelib.errors import OutOfStock
+from chalicelib.core.errors import OutOfStock
 from chalicelib.storage import statements
 
 

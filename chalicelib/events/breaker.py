@@ -10,7 +10,7 @@ lock."""
 import time
 from collections.abc import Callable
 
-from chalicelib.logs import log
+from chalicelib.platform.logs import log
 
 FAILURES = 3
 PROBE_SECONDS = 5.0

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NotRequired, Protocol, TypedDict, cast
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
 
 ORDER_CREATED = 'order_created'
 ORDER_UPDATED = 'order_updated'

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import peewee
 
 from chalicelib.events import messages
-from chalicelib.logs import log
+from chalicelib.platform.logs import log
 from chalicelib.storage import dialect, statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
 from chalicelib.storage.models import Order, Outbox

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib import metrics
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.events.breaker import Breaker
 from chalicelib.events.outbox import hand_to_relay_quietly, mark_published_quietly
-from chalicelib.logs import log
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage.models import Outbox
 
 # (row, SNS message id): the rows a publisher got out; None without SNS.

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib import metrics
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.events import outbox
+from chalicelib.platform import metrics
 from chalicelib.storage.connection import database
 
 SNS_BATCH = 10  # PublishBatch takes at most 10 entries

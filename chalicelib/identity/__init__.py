@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from chalicelib.config import AuthSettings, Settings, get_settings
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache
 from chalicelib.identity.principal import (
     CUSTOMER,
@@ -28,7 +27,8 @@ from chalicelib.identity.principal import (
     principal_from_claims,
 )
 from chalicelib.identity.tokens import Claims, check_times, verify_token
-from chalicelib.logs import log
+from chalicelib.platform.config import AuthSettings, Settings, get_settings
+from chalicelib.platform.logs import log
 
 __all__ = [
     'CUSTOMER',

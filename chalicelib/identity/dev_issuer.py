@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from chalicelib.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM, AuthSettings
 from chalicelib.identity.principal import (
     CUSTOMER,
     FULFILMENT_SCOPE,
@@ -35,6 +34,7 @@ from chalicelib.identity.principal import (
     STAFF,
     parse_user_id,
 )
+from chalicelib.platform.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM, AuthSettings
 
 DEFAULT_DIR = '.data/dev-issuer'
 ISSUER = 'http://localhost/dev-issuer'

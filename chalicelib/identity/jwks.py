@@ -31,8 +31,8 @@ from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
-from chalicelib.errors import Unauthenticated
-from chalicelib.logs import log
+from chalicelib.core.errors import Unauthenticated
+from chalicelib.platform.logs import log
 
 REFETCH_INTERVAL = 60.0  # seconds between re-fetches caused by unknown kids
 DEFAULT_MAX_AGE = 300.0  # seconds fetched keys are trusted

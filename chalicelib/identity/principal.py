@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
+from chalicelib.platform.config import DEFAULT_STAFF_GROUP, DEFAULT_USER_ID_CLAIM
 
 CUSTOMER, STAFF, SERVICE = 'customer', 'staff', 'service'
 ROLES = (CUSTOMER, STAFF, SERVICE)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 
 LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
 # API Gateway refuses headers past 10 KiB; a Cognito ID token with many

@@ -10,8 +10,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, TypedDict
 
-from chalicelib import money
-from chalicelib.config import get_settings
+from chalicelib.core import money
 from chalicelib.events.messages import (
     ORDER_CANCELLED,
     ORDER_CREATED,
@@ -21,6 +20,7 @@ from chalicelib.events.messages import (
     EventBody,
     Shipment,
 )
+from chalicelib.platform.config import get_settings
 
 if TYPE_CHECKING:
     import jinja2

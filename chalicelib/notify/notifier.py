@@ -8,13 +8,13 @@ from typing import Any, Protocol
 
 import peewee
 
-from chalicelib import metrics
-from chalicelib.clock import utcnow
-from chalicelib.errors import DatabaseUnavailable
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import DatabaseUnavailable
 from chalicelib.events.messages import UnknownMessage, parse_event
-from chalicelib.logs import log
 from chalicelib.notify import mail
 from chalicelib.notify.senders import Sender
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
 from chalicelib.storage.models import ProcessedEvent
 

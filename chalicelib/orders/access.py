@@ -13,7 +13,7 @@ customer may not ask for at all (another user's list, a status other than
 cancelled, a delete) is Forbidden. These checks come before the lifecycle's:
 a customer's cancel of a shipped order passes here and is refused there."""
 
-from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
+from chalicelib.core.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
 
 CANCELLED = 'cancelled'

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
 from chalicelib.orders.payment import dump_payment
 
 if TYPE_CHECKING:

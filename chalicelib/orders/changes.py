@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.catalog import stock_rules as stock
-from chalicelib.clock import utc_iso
-from chalicelib.errors import VersionMismatch
+from chalicelib.core.clock import utc_iso
+from chalicelib.core.errors import VersionMismatch
 from chalicelib.events import messages
 from chalicelib.identity.principal import Principal
 from chalicelib.orders import access, lifecycle, payment

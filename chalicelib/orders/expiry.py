@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.clock import monotonic
+from chalicelib.core.clock import monotonic
 from chalicelib.identity.principal import SYSTEM, Principal
-from chalicelib.logs import log
 from chalicelib.orders.changes import StatusRequest
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 
 EXPIRE_UNPAID = Principal(sub='expire_unpaid', role=SYSTEM)

@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
 
 HEADER = (
     'order_id',

@@ -17,7 +17,7 @@ from typing import Any
 
 import peewee
 
-from chalicelib.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput
+from chalicelib.core.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput
 from chalicelib.identity.principal import Principal
 from chalicelib.storage import statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, database, discard_if_broken

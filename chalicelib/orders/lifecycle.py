@@ -1,6 +1,6 @@
 """The order lifecycle: which status may follow which. Pure: no database, no AWS."""
 
-from chalicelib.errors import TransitionForbidden
+from chalicelib.core.errors import TransitionForbidden
 
 STATUSES = ('pending', 'paid', 'shipped', 'delivered', 'cancelled')
 TRANSITIONS: dict[str, set[str]] = {

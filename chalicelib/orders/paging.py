@@ -6,8 +6,8 @@ import binascii
 import json
 from typing import Literal, TypedDict, cast
 
-from chalicelib.errors import InvalidInput
-from chalicelib.ids import MAX_ID
+from chalicelib.core.errors import InvalidInput
+from chalicelib.core.ids import MAX_ID
 from chalicelib.orders.lifecycle import STATUSES
 
 FILTERS: tuple[Literal['status', 'user_id'], ...] = ('status', 'user_id')

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from chalicelib import money
+from chalicelib.core import money
 
 UNPAID, PAID, PARTIALLY_REFUNDED, REFUNDED = 'unpaid', 'paid', 'partially_refunded', 'refunded'
 PAYMENT_STATUSES = (UNPAID, PAID, PARTIALLY_REFUNDED, REFUNDED)

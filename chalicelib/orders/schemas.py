@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput
-from chalicelib.ids import MAX_ID
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput
+from chalicelib.core.ids import MAX_ID
 
 # Re-exported: the routes and tools read the body rules here.
-from chalicelib.inputs import (
+from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
     FreeText,

@@ -12,25 +12,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib import metrics
 from chalicelib.catalog import products, stock, stock_rules
-from chalicelib.clock import utcnow
-from chalicelib.config import get_settings
-from chalicelib.errors import (
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     DatabaseBusy,
     ExportTooLarge,
     OrderNotFound,
     OutOfStock,
     VersionMismatch,
 )
+from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.lazy import lazy_import
-from chalicelib.logs import log
 from chalicelib.orders import access, counts, export, idempotency
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
+from chalicelib.platform import metrics
+from chalicelib.platform.config import get_settings
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
 from chalicelib.storage.models import Refund
 
 

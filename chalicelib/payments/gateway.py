@@ -14,14 +14,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.config import StripeSettings
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     InvalidInput,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
 )
-from chalicelib.logs import log
+from chalicelib.platform.config import StripeSettings
+from chalicelib.platform.logs import log
 
 REQUEST, BACKGROUND = 'request', 'background'
 # (connect, read) seconds and retries. A request waits at most about 5 s.

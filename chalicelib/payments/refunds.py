@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from chalicelib import metrics, money
-from chalicelib.clock import utcnow
-from chalicelib.errors import (
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     Forbidden,
     OrderNotFound,
     PaymentProviderRefused,
@@ -34,12 +34,13 @@ from chalicelib.errors import (
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders import access, idempotency
 from chalicelib.orders.service import record_history
 from chalicelib.payments import rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage import dialect, statements
 from chalicelib.storage.connection import (
     CONNECTION_ERRORS,

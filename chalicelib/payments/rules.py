@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput, PaymentConflict
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput, PaymentConflict
 
 STRIPE = 'stripe'
 PENDING, SUCCEEDED, FAILED = 'pending', 'succeeded', 'failed'

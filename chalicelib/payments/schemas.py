@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from chalicelib.errors import InvalidInput
-from chalicelib.inputs import BoundedList
+from chalicelib.core.errors import InvalidInput
+from chalicelib.core.inputs import BoundedList
 from chalicelib.orders.schemas import MAX_ID, Money, StrictInteger, reason_rules
 
 

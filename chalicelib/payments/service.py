@@ -12,13 +12,12 @@ from typing import Any
 
 import peewee
 
-from chalicelib import metrics, money
-from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
+from chalicelib.core import money
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
-from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
@@ -33,6 +32,8 @@ from chalicelib.payments.refunds import (
     readable_order,
     settle_locked,
 )
+from chalicelib.platform import metrics
+from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Outbox, Refund, StripeEvent

@@ -34,10 +34,11 @@ from typing import Any, ParamSpec, TypeVar
 import peewee
 import pymysql
 
-from chalicelib import clock, metrics
-from chalicelib.config import ConfigError, DatabaseSettings, Settings
-from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
-from chalicelib.logs import log
+from chalicelib.core import clock
+from chalicelib.core.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
+from chalicelib.platform import metrics
+from chalicelib.platform.config import ConfigError, DatabaseSettings, Settings
+from chalicelib.platform.logs import log
 from chalicelib.storage.credentials import Credentials, credentials_for
 from chalicelib.storage.fields import MYSQL_FIELD_TYPES, SQLITE_FIELD_TYPES
 

@@ -21,9 +21,10 @@ from typing import Any, Protocol, TypeVar
 
 import peewee
 
-from chalicelib import aws, clock
-from chalicelib.config import Settings
-from chalicelib.logs import log
+from chalicelib.core import clock
+from chalicelib.platform import aws
+from chalicelib.platform.config import Settings
+from chalicelib.platform.logs import log
 
 SECRET_TTL = 300.0  # seconds
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import peewee
 
-from chalicelib import money
-from chalicelib.config import get_settings
+from chalicelib.core import money
+from chalicelib.platform.config import get_settings
 
 # SQLite has no DECIMAL (a NUMERIC column hands back floats), so money is TEXT
 # there; MariaDB keeps microseconds only when DATETIME is declared with them.

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, TypedDict
 
 import peewee
 
-from chalicelib.clock import utcnow
-from chalicelib.config import Settings
-from chalicelib.logs import log
+from chalicelib.core.clock import utcnow
+from chalicelib.platform.config import Settings
+from chalicelib.platform.logs import log
 from chalicelib.storage import connection
 from chalicelib.storage.connection import database, is_sqlite
 from chalicelib.storage.fields import PreciseDateTimeField, column_default_currency

@@ -2,7 +2,7 @@
 
 import peewee
 
-from chalicelib.money import ZERO
+from chalicelib.core.money import ZERO
 from chalicelib.storage.connection import database
 from chalicelib.storage.fields import (
     ExactKeyField,

@@ -18,7 +18,7 @@ from typing import cast
 
 import peewee
 
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.storage.models import IdempotencyKey, Outbox, ProcessedEvent, StripeEvent
 
 BATCH = 500

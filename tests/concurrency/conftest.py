@@ -36,8 +36,8 @@ def empty_database(mariadb_database):
 @pytest.fixture
 def fresh_database(empty_database):
     """A new, migrated database for one scenario; dropped afterwards."""
-    from chalicelib.config import settings_from
     from chalicelib.orders import counts
+    from chalicelib.platform.config import settings_from
     from chalicelib.storage import connection
     from chalicelib.storage.migrations import migrate
 

@@ -145,8 +145,8 @@ def _probed():
 def _breaker_open():
     """Whether this copy's breaker would keep a request from SNS right now
     (None: it publishes in process, with no breaker)."""
-    from chalicelib import runtime
     from chalicelib.events.breaker import CLOSED
+    from chalicelib.wiring import runtime
 
     publisher = runtime.publisher()
     if not hasattr(publisher, 'topic_arn'):
@@ -163,8 +163,9 @@ def boot(env, log_path=None):
     if log_path:
         # The service logs JSON lines to stdout: keep them, as evidence.
         sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)  # noqa: SIM115 - for the process's life
-    from chalicelib import aws, runtime
-    from chalicelib.config import get_settings
+    from chalicelib.platform import aws
+    from chalicelib.platform.config import get_settings
+    from chalicelib.wiring import runtime
 
     get_settings.cache_clear()
     runtime.reset()
@@ -431,7 +432,7 @@ def relay_once(
     `stop` (`linger` seconds later). With `claimed` or `proceed`, the relay
     is held at its first SNS call (_hold_first_publish)."""
     import app as app_module
-    from chalicelib import runtime
+    from chalicelib.wiring import runtime
 
     runtime.database()
     publisher = runtime.publisher()
@@ -472,7 +473,7 @@ def stream_creates(
     At the end, wait at `done` if given. `sns_read_timeout` replaces the
     requests' own (before their SNS client is made)."""
     if sns_read_timeout is not None:
-        from chalicelib import aws
+        from chalicelib.platform import aws
 
         aws._CONFIGS[aws.REQUEST]['read_timeout'] = sns_read_timeout
     answers = []
@@ -581,7 +582,7 @@ def refund_relay_until(lam, index, stop, barrier=None):
     """The refund_relay Lambda, run again and again until `stop` is set and a
     run found nothing: what each run answered."""
     import app as app_module
-    from chalicelib import runtime
+    from chalicelib.wiring import runtime
 
     runtime.database()
     if barrier is not None:

@@ -10,9 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws, clock, identity, runtime
-from chalicelib.config import get_settings
+from chalicelib import identity
+from chalicelib.core import clock
+from chalicelib.platform import aws
+from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection
+from chalicelib.wiring import runtime
 from tests.conftest import IN_CI, staff_client, trust
 from tests.integration.private_mariadb import PrivateMariaDB, missing_binaries
 

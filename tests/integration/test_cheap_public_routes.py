@@ -20,7 +20,7 @@ def connections_opened(client, monkeypatch):
 
 def test_health_once_warm_opens_no_new_connection(client, connections_opened, monkeypatch):
     # Each call after an idle second, as an uptime check would: a ping, not a sign-in.
-    from chalicelib import clock
+    from chalicelib.core import clock
 
     now = [clock.monotonic()]
     monkeypatch.setattr(clock, 'monotonic', lambda: now[0])

@@ -16,8 +16,8 @@ import shutil
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws
-from chalicelib.config import settings_from
+from chalicelib.platform import aws
+from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection
 from chalicelib.storage.credentials import credentials_for
 from tests.conftest import IN_CI

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws
+from chalicelib.platform import aws
 from tests.integration.conftest import REGION, idle_long_enough
 from tests.support import HEALTHY, UNHEALTHY, create_order, json_of, order_body, send
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from tests.conftest import IN_CI
 from tests.integration.clear_password_server import ClearPasswordServer
 from tests.integration.private_mariadb import make_ca, make_server_certificate

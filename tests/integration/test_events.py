@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import runtime
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.events.breaker import FAILURES, PROBE_SECONDS, Breaker
 from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.events.publishers import SnsPublisher
 from chalicelib.events.relay import relay
 from chalicelib.storage.models import Outbox
+from chalicelib.wiring import runtime
 from tests.conftest import FROZEN_AT
 from tests.support import Clock, create_order, iso, scheduled_event, send
 

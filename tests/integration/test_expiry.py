@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import runtime
-from chalicelib.config import get_settings
 from chalicelib.orders import expiry
+from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Outbox
+from chalicelib.wiring import runtime
 from tests.support import json_of, put_product, send
 
 WINDOW = timedelta(hours=1)

@@ -193,7 +193,7 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
     jwks = tmp_path / 'jwks.json'
     jwks.write_text(issuer.jwks_path.read_text())
     monkeypatch.setenv('AUTH_JWKS_URL', jwks.as_uri())
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
     get_settings.cache_clear()
     get_settings()
@@ -212,7 +212,7 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
 
 
 def test_not_configured_outside_the_local_stage_refuses_every_request(client, monkeypatch):
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
     monkeypatch.delenv('AUTH_ISSUER')
     monkeypatch.setenv('ENVIRONMENT', 'prod')

@@ -1,10 +1,10 @@
 """make import-products FILE=... and make run's demo catalog
-(chalicelib/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
+(chalicelib/wiring/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
 none, every bad row reported with its line number."""
 
-from chalicelib import cli, runtime
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Product
+from chalicelib.wiring import cli, runtime
 
 HEADER = 'product_id,sku,name,unit_price,currency,active,on_hand\n'
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import runtime
-from chalicelib.config import get_settings
 from chalicelib.events.breaker import Breaker
 from chalicelib.events.relay import relay
+from chalicelib.platform.config import get_settings
+from chalicelib.wiring import runtime
 from tests.support import Clock, create_order, order_body, send
 
 IDEMPOTENT = {'Idempotency-Key': 'metrics-1'}

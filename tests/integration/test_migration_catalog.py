@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from playhouse.migrate import SchemaMigrator
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from chalicelib.storage import migrations
 from chalicelib.storage.connection import is_sqlite
 from tests.support import json_of, send

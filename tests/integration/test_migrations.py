@@ -10,10 +10,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from chalicelib.config import settings_from
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
+from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.models import MODELS, IdempotencyKey
 from tests.conftest import MARIADB, mariadb_url

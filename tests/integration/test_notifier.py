@@ -8,8 +8,8 @@ from email import policy
 
 from botocore.exceptions import ClientError
 
-from chalicelib import runtime
 from chalicelib.storage.models import ProcessedEvent
+from chalicelib.wiring import runtime
 from tests.integration.conftest import SENDER, sent_emails
 from tests.support import create_order, send
 
@@ -262,7 +262,7 @@ def test_hostile_email_address_is_escaped_in_the_html(aws_world, client):
 def test_database_down_fails_the_whole_batch_for_retry(aws_world, client, monkeypatch):
     create_order(client, user_email='ada@example.com')
     messages = aws_world.receive()
-    from chalicelib.errors import DatabaseUnavailable
+    from chalicelib.core.errors import DatabaseUnavailable
 
     def down():
         raise DatabaseUnavailable()

@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib import runtime
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Outbox, StripeEvent
+from chalicelib.wiring import runtime
 from tests.integration.conftest import staff_client
 from tests.stripe_support import WEBHOOK_SECRET, event_body, pay_with_card, signature
 from tests.support import create_order, error_of, json_of, put, send

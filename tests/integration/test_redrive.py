@@ -1,7 +1,7 @@
 import boto3
 from moto import mock_aws
 
-from chalicelib.cli import redrive
+from chalicelib.wiring.cli import redrive
 
 
 @mock_aws

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from chalicelib.clock import utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.orders.service import OrderService

@@ -207,7 +207,7 @@ def test_a_reason_keeps_its_characters(client):
 def test_with_tracking_url_hosts_set_a_link_elsewhere_is_a_400_and_changes_nothing(
     client, monkeypatch
 ):
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
     monkeypatch.setenv('TRACKING_URL_HOSTS', 'track.example.com,dhl.com')
     get_settings.cache_clear()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import tracing
+from chalicelib.platform import tracing
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = '1-5759e988-bd862e3fe1be46a994272793'

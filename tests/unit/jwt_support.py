@@ -102,7 +102,7 @@ class FakeKeys:
         self.asked = []
 
     def key_for(self, kid):
-        from chalicelib.errors import Unauthenticated
+        from chalicelib.core.errors import Unauthenticated
 
         self.asked.append(kid)
         if kid not in self.keys:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chalicelib.errors import Forbidden, InvalidInput, OrderNotFound
+from chalicelib.core.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity import Principal
 from chalicelib.orders.access import (
     check_can_read,

@@ -1,7 +1,7 @@
 import pytest
 
-from chalicelib.config import ConfigError, settings_from
-from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.core.errors import Forbidden, Unauthenticated
+from chalicelib.platform.config import ConfigError, settings_from
 
 ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc'
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from botocore.exceptions import BotoCoreError
 
-from chalicelib import aws
+from chalicelib.platform import aws
 
 
 @pytest.fixture(autouse=True)

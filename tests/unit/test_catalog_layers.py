@@ -32,8 +32,8 @@ def imported_modules(path):
                 'chalicelib.payments',
                 'chalicelib.notify',
                 'chalicelib.api',
-                'chalicelib.runtime',
-                'chalicelib.cli',
+                'chalicelib.wiring.runtime',
+                'chalicelib.wiring.cli',
             ),
         ),
         ('storage', ('chalicelib.catalog',)),
@@ -56,7 +56,7 @@ def test_a_floor_never_imports_one_above_it(package, forbidden):
         'chalicelib.catalog.pricing',
         'chalicelib.catalog.stock_rules',
         'chalicelib.orders.changes',
-        'chalicelib.money',
+        'chalicelib.core.money',
     ],
 )
 def test_pure_rules_load_no_storage_http_or_aws(module):

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.config import PACKAGE_ROOT, ConfigError, parse_database_url, settings_from
+from chalicelib.platform.config import PACKAGE_ROOT, ConfigError, parse_database_url, settings_from
 
 
 def test_default_is_sqlite_under_data_with_auto_migrate():

@@ -6,7 +6,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib.config import settings_from
+from chalicelib.platform.config import settings_from
 from chalicelib.storage.credentials import (
     SECRET_TTL,
     CredentialsUnavailable,

@@ -9,7 +9,7 @@ import peewee
 import pymysql
 import pytest
 
-from chalicelib.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
+from chalicelib.core.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
 from chalicelib.storage import connection
 from chalicelib.storage.credentials import CredentialsUnavailable
 

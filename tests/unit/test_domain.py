@@ -7,8 +7,8 @@ from itertools import product
 
 import pytest
 
-from chalicelib import money
-from chalicelib.errors import TransitionForbidden
+from chalicelib.core import money
+from chalicelib.core.errors import TransitionForbidden
 from chalicelib.events import messages
 from chalicelib.orders import lifecycle, payment
 

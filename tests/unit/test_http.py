@@ -3,8 +3,8 @@
 import pytest
 
 from chalicelib.api.http import expected_version, path_id
-from chalicelib.errors import InvalidInput, VersionMismatch
-from chalicelib.ids import MAX_ID
+from chalicelib.core.errors import InvalidInput, VersionMismatch
+from chalicelib.core.ids import MAX_ID
 
 
 def test_the_largest_id_is_what_a_bigint_column_holds():

@@ -2,11 +2,12 @@ import logging
 
 import pytest
 
-from chalicelib import identity, logs
-from chalicelib.config import AuthSettings, settings_from
-from chalicelib.errors import Unauthenticated
+from chalicelib import identity
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity import Authenticator, Principal, Refuser, build_authenticator
 from chalicelib.identity.jwks import JwksCache
+from chalicelib.platform import logs
+from chalicelib.platform.config import AuthSettings, settings_from
 from tests.unit.jwt_support import (
     AUDIENCE,
     ISSUER,

@@ -1,13 +1,13 @@
-"""The rules every request body shares (chalicelib/inputs.py) and the bound on
-an error answer (chalicelib/errors.py), without a database."""
+"""The rules every request body shares (chalicelib/core/inputs.py) and the bound on
+an error answer (chalicelib/core/errors.py), without a database."""
 
 from __future__ import annotations
 
 import pytest
 from marshmallow import Schema, ValidationError, fields
 
-from chalicelib.errors import MAX_PROBLEMS, InvalidInput
-from chalicelib.inputs import BoundedList, FreeText
+from chalicelib.core.errors import MAX_PROBLEMS, InvalidInput
+from chalicelib.core.inputs import BoundedList, FreeText
 
 
 class CountingEntry(fields.Field):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity.jwks import JwksCache, JwksError, fetch_url, parse_jwks
 from tests.unit.jwt_support import (
     KID,

@@ -2,7 +2,7 @@
 
 import sys
 
-from chalicelib.lazy import lazy_import
+from chalicelib.core.lazy import lazy_import
 
 
 def test_a_lazy_module_is_imported_when_a_name_of_it_is_first_read(monkeypatch):

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from chalicelib import metrics
-from chalicelib.config import get_settings
+from chalicelib.platform import metrics
+from chalicelib.platform.config import get_settings
 
 
 @pytest.fixture

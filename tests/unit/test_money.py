@@ -1,10 +1,10 @@
-"""Currencies and minor units (chalicelib/money.py)."""
+"""Currencies and minor units (chalicelib/core/money.py)."""
 
 from decimal import Decimal
 
 import pytest
 
-from chalicelib import money
+from chalicelib.core import money
 
 
 @pytest.mark.parametrize(

@@ -338,7 +338,7 @@ def test_amounts_are_written_with_their_currencys_decimals_and_code():
 
 
 def test_an_event_from_before_currencies_is_in_the_default_currency(monkeypatch):
-    from chalicelib.config import get_settings
+    from chalicelib.platform.config import get_settings
 
     monkeypatch.setenv('DEFAULT_CURRENCY', 'EUR')
     get_settings.cache_clear()

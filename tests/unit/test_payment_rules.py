@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.errors import InvalidInput, PaymentConflict
+from chalicelib.core.errors import InvalidInput, PaymentConflict
 from chalicelib.payments import rules
 
 

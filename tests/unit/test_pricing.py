@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.catalog.pricing import CatalogEntry, Request, price_order
-from chalicelib.errors import InvalidInput, PriceChanged
+from chalicelib.core.errors import InvalidInput, PriceChanged
 
 MUG = CatalogEntry(101, 'MUG-BLUE', 'Blue mug', Decimal('29.99'), 'USD', True, True, 3)
 TEE = CatalogEntry(102, None, 'Black T-shirt', Decimal('49.99'), 'USD', True, False, 1)

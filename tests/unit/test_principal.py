@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity.principal import Principal, principal_from_claims
 
 MAX_ID = 2**63 - 1

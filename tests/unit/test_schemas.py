@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib import money
-from chalicelib.clock import utc_iso
-from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.core import money
+from chalicelib.core.clock import utc_iso
+from chalicelib.core.errors import InvalidInput, PayloadTooLarge
 from chalicelib.orders import paging, schemas
 from chalicelib.orders.schemas import MAX_ID
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from chalicelib.catalog.stock_rules import available, held, shortages
-from chalicelib.errors import Forbidden, OrderNotFound, TransitionForbidden, VersionMismatch
+from chalicelib.core.errors import Forbidden, OrderNotFound, TransitionForbidden, VersionMismatch
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
 from chalicelib.orders.changes import StatusRequest, plan_status_change, stock_freed_by_delete
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from chalicelib.config import StripeSettings, stripe_settings
-from chalicelib.errors import InvalidInput, PaymentProviderUnavailable, PaymentsNotConfigured
+from chalicelib.core.errors import InvalidInput, PaymentProviderUnavailable, PaymentsNotConfigured
 from chalicelib.payments.gateway import StripeGateway
+from chalicelib.platform.config import StripeSettings, stripe_settings
 from tests.stripe_support import WEBHOOK_SECRET, event_body, signature
 
 

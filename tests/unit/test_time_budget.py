@@ -2,7 +2,7 @@
 margin is what a unit of work may take, but never more than half the time
 the invocation was given."""
 
-from chalicelib.clock import time_left
+from chalicelib.core.clock import time_left
 from tests.support import LambdaContext
 
 

@@ -3,7 +3,7 @@ import json
 import jwt
 import pytest
 
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity.tokens import MAX_TOKEN_CHARS, verify_token
 from tests.unit.jwt_support import (
     AUDIENCE,

@@ -27,7 +27,7 @@ import jwt.api_jwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import Unauthenticated
+from chalicelib.core.errors import Unauthenticated
 from chalicelib.identity.tokens import LEEWAY, verify_token
 from tests.unit.jwt_support import AUDIENCE, ISSUER, KID, NOW, FakeKeys, b64, rsa_key
 

@@ -4,7 +4,7 @@ that needs no AWS never pays for them (nor for tracing botocore's calls)."""
 
 from typing import Any
 
-from chalicelib import tracing
+from chalicelib.platform import tracing
 
 # A request calls AWS only to publish the event it just committed, and an
 # order must never wait on a slow SNS: one attempt, sub-second timeouts, and

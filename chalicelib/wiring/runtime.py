@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
 
-from chalicelib import aws
 from chalicelib.catalog.products import CatalogService
-from chalicelib.config import get_settings
-from chalicelib.errors import DatabaseUnavailable
+from chalicelib.core.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
-from chalicelib.logs import log
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import RefundService
+from chalicelib.platform import aws
+from chalicelib.platform.config import get_settings
+from chalicelib.platform.logs import log
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.availability import unavailable_on_driver_error
 

@@ -10,14 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from chalicelib import money
+from chalicelib.core import money
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
 LOCAL_STAGE = 'local'
 # A relative DB_SSL_CA is a file of the deployment package (as the shipped
 # stages name the RDS bundle): found from the package's root, wherever the
 # process was started.
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # DB_SSL_CA=off: plaintext to a MySQL host on a deployed stage, on purpose.
 SSL_CA_OFF = 'off'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'

@@ -12,7 +12,7 @@ clients (150 ms).
 Where it is on, the Tracer is built on the first invocation: 19 ms for
 the SDK (in Lambda, with its local sampler). It patches the database
 drivers, already imported, at no measurable cost; botocore is patched only
-once boto3 is imported for a client (chalicelib/aws.py), because patching it
+once boto3 is imported for a client (chalicelib/platform/aws.py), because patching it
 earlier would import it into every cold start, and a GET needs no AWS client.
 Tracer's own auto_patch is off for the same reason: its patch_all imports
 boto3, botocore and requests (60 ms more on every cold start).
@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.logs import SERVICE
+from chalicelib.platform.logs import SERVICE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer

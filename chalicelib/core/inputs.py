@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from chalicelib import money
-from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.core import money
+from chalicelib.core.errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')

@@ -1,11 +1,11 @@
 """Operator commands, run on the configured database and AWS account:
 
-    python -m chalicelib.cli migrate    create or upgrade the schema
-    python -m chalicelib.cli relay      publish what the outbox still holds
-    python -m chalicelib.cli redrive    move the notifier's dead letters back
-    python -m chalicelib.cli recount    rebuild the order counts behind list totals
-    python -m chalicelib.cli import-products FILE   load or update the catalog from CSV
-    python -m chalicelib.cli demo-catalog   the demo catalog, into an empty local catalog
+    python -m chalicelib.wiring.cli migrate    create or upgrade the schema
+    python -m chalicelib.wiring.cli relay      publish what the outbox still holds
+    python -m chalicelib.wiring.cli redrive    move the notifier's dead letters back
+    python -m chalicelib.wiring.cli recount    rebuild the order counts behind list totals
+    python -m chalicelib.wiring.cli import-products FILE   load or update the catalog from CSV
+    python -m chalicelib.wiring.cli demo-catalog   the demo catalog, into an empty local catalog
 
 The Makefile's targets of the same names call these."""
 
@@ -16,15 +16,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chalicelib import runtime
 from chalicelib.catalog import imports
 from chalicelib.catalog.products import CatalogService
-from chalicelib.config import get_settings
-from chalicelib.errors import InvalidInput, SkuTaken
+from chalicelib.core.errors import InvalidInput, SkuTaken
 from chalicelib.events.relay import relay
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
+from chalicelib.platform.config import get_settings
 from chalicelib.storage.migrations import migrate
+from chalicelib.wiring import runtime
 
 # Who the catalog commands act as: an operator at the shop's own database.
 _STAFF = Principal(sub='cli', role=STAFF)
@@ -123,7 +123,9 @@ def _refused(path: str, problems: Sequence[str]) -> int:
 
 
 DEMO_CATALOG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'demo_products.csv'
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    'tools',
+    'demo_products.csv',
 )
 
 
@@ -155,7 +157,7 @@ CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m chalicelib.cli')
+    parser = argparse.ArgumentParser(prog='python -m chalicelib.wiring.cli')
     parser.add_argument('command', choices=sorted({*COMMANDS, *CATALOG_COMMANDS}))
     parser.add_argument('file', nargs='?', help='the CSV file of import-products')
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ from typing import cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from chalicelib.config import get_settings
+from chalicelib.platform.config import get_settings
 
 NAMESPACE = 'OrdersService'
 
