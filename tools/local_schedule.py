@@ -67,6 +67,11 @@ def run(
     start = clock()
     due = [(start, name, period) for name, period in schedules(app_module.app)]
     heapq.heapify(due)
+    print(
+        'make run: scheduled functions:',
+        ', '.join(f'{name} every {period:g} s' for _, name, period in sorted(due)),
+        flush=True,
+    )
     while due:
         at, name, period = heapq.heappop(due)
         sleep(max(0.0, at - clock()))

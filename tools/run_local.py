@@ -81,14 +81,15 @@ def wait_until(ready, process: subprocess.Popen, what: str) -> None:
     """Until ready() holds while `process` (ours) still runs: a port that
     answers is not enough, it may be another server's."""
     deadline = time.monotonic() + STARTUP_SECONDS
-    while not ready():
+    while True:
+        is_ready = ready()
         if process.poll() is not None:
             raise SystemExit(f'make run: {what} stopped while starting (exit {process.returncode})')
+        if is_ready:
+            return
         if time.monotonic() > deadline:
             raise SystemExit(f'make run: {what} did not start in {STARTUP_SECONDS} s')
         time.sleep(0.1)
-    if process.poll() is not None:
-        raise SystemExit(f'make run: {what} stopped while starting (exit {process.returncode})')
 
 
 def listening(port: int) -> bool:
@@ -125,8 +126,6 @@ def banner(port: int, stripe_port: int) -> str:
     API               {url}   (GET /health needs no token)
     API reference     {url}/docs
     Stripe stand-in   http://localhost:{stripe_port}   (its webhook: {url}/webhooks/stripe)
-    Scheduled         outbox_relay, refund_relay, expire_unpaid every minute, housekeeping hourly
-    Database, mail    .data/orders.sqlite3, .data/mail/*.eml
   Tokens, in another terminal:
     make -s token USER_ID=1 EMAIL=ada@example.com   a customer
     make -s token ROLE=staff                        a member of staff
