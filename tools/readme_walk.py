@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,8 @@ def script(walk: Sequence[Step], answers_dir: Path, port: int, stripe_port: int)
 
 def run(walk: Sequence[Step]) -> list[str]:
     """Each command's answer, from a fresh `make run`."""
+    if shutil.which('curl') is None:
+        raise SystemExit('The README walk-through runs curl: install it (.ci/run does)')
     with tempfile.TemporaryDirectory(prefix='readme-walk-') as scratch:
         with fresh_run.make_run(fresh_run.copy_project(Path(scratch))) as server:
             answers_dir = Path(scratch) / 'answers'
