@@ -2,10 +2,10 @@
 
 The service: API Gateway REST (v1 proxy) events into `app.app(event, context)`,
 SNS in moto (or the stub) with SNS_TOPIC_ARN set, so writes publish. The
-floor: the statements of chalicelib/storage/statements.py the service runs
-for the operation, bound by them, executed on the service's own driver
-connection (sqlite3 or PyMySQL) with no peewee, Chalice or marshmallow in
-between. One call of each side first records its SQL, and the run stops
+floor: the statements of the domains' queries modules the service runs for
+the operation, bound by chalicelib/storage/statements.py, executed on the
+service's own driver connection (sqlite3 or PyMySQL) with no peewee, Chalice
+or marshmallow in between. One call of each side first records its SQL, and the run stops
 unless both ran the same texts; so it does on any unexpected answer or an
 event left unpublished. The sides alternate in blocks of 50 requests, so a
 drift of the machine weighs on both alike. bench/run.py runs this in a python
@@ -30,11 +30,16 @@ from time import perf_counter_ns
 
 from bench import preload
 from bench.invoke import REGION, BenchFailure, SnsStub, invocation
+from chalicelib.catalog import queries as catalog_queries
+from chalicelib.catalog import stock
 from chalicelib.core.clock import utcnow
+from chalicelib.events import queries as events_queries
 from chalicelib.events.messages import SUBJECTS
 from chalicelib.events.outbox import PUBLISH_LEASE
+from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
-from chalicelib.orders.paging import encode_cursor
+from chalicelib.orders.paging import CURSORS
+from chalicelib.payments import queries as payments_queries
 from chalicelib.storage import connection, statements
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
 
@@ -67,8 +72,8 @@ class Floor:
         self.obj = self.proxy.obj  # connection.is_sqlite() looks here
         self.sqlite = connection.is_sqlite()
         self.cur = self.proxy.connection().cursor()
-        self.lock = statements.ORDER_FOR_UPDATE
-        self.product_lock = statements.PRODUCTS_FOR_UPDATE
+        self.lock = orders_queries.ORDER_FOR_UPDATE
+        self.product_lock = catalog_queries.PRODUCTS_FOR_UPDATE
         self.recorded = None
 
     def execute_sql(self, text, params=()):
@@ -101,7 +106,7 @@ class Floor:
         result, outbox_id = work(now)
         self.cur.execute('COMMIT')
         statements.run(
-            statements.MARK_PUBLISHED,
+            events_queries.MARK_PUBLISHED,
             published_at=now,
             id=outbox_id,
             sns_message_id='00000000-0000-4000-8000-000000000000',
@@ -156,7 +161,7 @@ class Floor:
         )
 
     def _items(self, order_ids):
-        return statements.run(statements.ITEMS_OF, order_ids=order_ids).fetchall()
+        return statements.run(orders_queries.ITEMS_OF, order_ids=order_ids).fetchall()
 
     def health(self):
         return self.execute_sql('SELECT 1').fetchall()
@@ -169,7 +174,7 @@ class Floor:
             catalog = {
                 row[0]: row
                 for row in statements.run(
-                    statements.PRODUCTS_IN, product_ids=sorted({p for p, _, _ in items})
+                    catalog_queries.PRODUCTS_IN, product_ids=sorted({p for p, _, _ in items})
                 ).fetchall()
             }
             lines = [
@@ -218,23 +223,23 @@ class Floor:
             outbox_id = self._outbox(
                 'order_created', now, order_id, user_id, email, 'pending', total
             )
-            statements.run(statements.COUNT_ENTER, shard=shard, status='pending')
+            statements.run(orders_queries.COUNT_ENTER, shard=shard, status='pending')
             reserved = {}
             for product, quantity, _, reserves in lines:
                 if reserves:
                     reserved[product] = reserved.get(product, 0) + quantity
             if reserved:
                 statements.run(self.product_lock, product_ids=sorted(reserved)).fetchall()
-                statements.move_stock('reserve', reserved)
+                stock.move_stock('reserve', reserved)
             return order_id, outbox_id
 
         return self._write(work)
 
     def product(self, product_id):
-        return statements.run(statements.PRODUCTS_IN, product_ids=[product_id]).fetchall()
+        return statements.run(catalog_queries.PRODUCTS_IN, product_ids=[product_id]).fetchall()
 
     def get(self, order_id):
-        row = statements.run(statements.ORDER, order_id=order_id).fetchone()
+        row = statements.run(orders_queries.ORDER, order_id=order_id).fetchone()
         if row is None:
             raise BenchFailure(f'floor: no order {order_id}')
         return row, self._items([order_id])
@@ -246,15 +251,15 @@ class Floor:
             if value is not None
         }
         rows = statements.run(
-            statements.order_page(
-                status=False, user_id=user_id is not None, after=after is not None, offset=False
+            orders_queries.ORDER_PAGES.statement(
+                ('user_id',) if user_id is not None else (), after=after is not None, offset=False
             ),
             **values,
         ).fetchall()[:10]
         items = self._items([row[0] for row in rows]) if rows else []
         if user_id is None:
-            return rows, items, statements.scalar(statements.COUNT_TOTAL)
-        return rows, items, statements.scalar(statements.COUNT_USER_ORDERS, user_id=user_id)
+            return rows, items, statements.scalar(orders_queries.COUNT_TOTAL)
+        return rows, items, statements.scalar(orders_queries.COUNT_USER_ORDERS, user_id=user_id)
 
     def update(self, order_id, new_status, shard):
         def work(now):
@@ -263,7 +268,7 @@ class Floor:
             # A PUT to paid records a payment of the total taken outside.
             if (
                 statements.run(
-                    statements.MARK_PAID,
+                    orders_queries.MARK_PAID,
                     status=new_status,
                     updated_at=now,
                     amount_paid=total,
@@ -280,7 +285,7 @@ class Floor:
             )
             self._history(order_id, version + 1, new_status, now)
             statements.run(
-                statements.COUNT_MOVE, shard=shard, old_status=status, new_status=new_status
+                orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status=new_status
             )
             return None, outbox_id
 
@@ -304,7 +309,7 @@ class Floor:
             user_id, email, status, total, version = self._locked(order_id)
             if (
                 statements.run(
-                    statements.CHANGE_PAYMENT,
+                    payments_queries.CHANGE_PAYMENT,
                     status='paid',
                     updated_at=now,
                     amount_paid=total,
@@ -319,7 +324,9 @@ class Floor:
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             self._history(order_id, version + 1, 'paid', now)
             outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
-            statements.run(statements.COUNT_MOVE, shard=shard, old_status=status, new_status='paid')
+            statements.run(
+                orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status='paid'
+            )
             return None, outbox_id
 
         return self._write(work)
@@ -328,10 +335,10 @@ class Floor:
         def work(now):
             user_id, email, status, total, _ = self._locked(order_id)
             self._items([order_id])
-            statements.run(statements.DELETE_ORDER, order_id=order_id)
+            statements.run(orders_queries.DELETE_ORDER, order_id=order_id)
             outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status, total)
-            statements.run(statements.COUNT_LEAVE, shard=shard, status=status)
-            statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+            statements.run(orders_queries.COUNT_LEAVE, shard=shard, status=status)
+            statements.run(orders_queries.FORGET_KEYS_OF_ORDER, order_id=order_id)
             return None, outbox_id
 
         return self._write(work)
@@ -639,7 +646,7 @@ class Bench:
             fl.scalar('SELECT MIN(order_id) FROM orders')
             + fl.scalar('SELECT MAX(order_id) FROM orders')
         ) // 2
-        cursor = encode_cursor(after, {})
+        cursor = CURSORS.encode(after, {})
         return [
             *ops,
             measure(

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
-from chalicelib.catalog.answers import decode_cursor, dump_product, encode_cursor
+from chalicelib.catalog import queries
+from chalicelib.catalog.answers import CURSORS, dump_product
+from chalicelib.core import paging
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     Forbidden,
@@ -42,9 +44,7 @@ def rows(product_ids: Iterable[int]) -> dict[int, Any]:
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    return {
-        row.product_id: row for row in statements.fetch(statements.PRODUCTS_IN, product_ids=ids)
-    }
+    return {row.product_id: row for row in statements.fetch(queries.PRODUCTS_IN, product_ids=ids)}
 
 
 def entry(row: Any) -> CatalogEntry:
@@ -80,7 +80,7 @@ class CatalogService:
 
     def get_product(self, principal: Principal, product_id: int) -> dict[str, Any]:
         _check_can_read(principal)
-        rows = statements.fetch(statements.PRODUCTS_IN, product_ids=[product_id])
+        rows = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])
         if not rows or (principal.role == CUSTOMER and not rows[0].active):
             raise ProductNotFound()
         return dump_product(rows[0], staff_view=principal.role != CUSTOMER)
@@ -92,7 +92,8 @@ class CatalogService:
         active: bool | None = query.get('active')
         page, after = None, None
         if 'cursor' in query:
-            after, active = decode_cursor(query['cursor'], active)
+            after, remembered = CURSORS.decode(query['cursor'], {'active': active})
+            active = cast(bool | None, remembered['active'])
         else:
             page = query.get('page', 1)
         if principal.role == CUSTOMER:
@@ -100,19 +101,14 @@ class CatalogService:
                 raise Forbidden('A customer sees active products only')
             active = True
         page_size = query['page_size']
-        offset = (page - 1) * page_size if page is not None else 0
-        values: dict[str, Any] = {'limit': page_size + 1}
-        for name, value in (('active', active), ('after', after), ('offset', offset or None)):
-            if value is not None:
-                values[name] = value
-        rows = statements.fetch(
-            statements.product_page(active is not None, after is not None, offset > 0), **values
+        rows = queries.PRODUCT_PAGES.fetch(
+            page_size, after, paging.offset(page, page_size), {'active': active}
         )
         products = rows[:page_size]
         total = (
-            statements.scalar(statements.COUNT_PRODUCTS)
+            statements.scalar(queries.COUNT_PRODUCTS)
             if active is None
-            else statements.scalar(statements.COUNT_PRODUCTS_ACTIVE, active=active)
+            else statements.scalar(queries.COUNT_PRODUCTS_ACTIVE, active=active)
         )
         return {
             'products': [
@@ -122,7 +118,9 @@ class CatalogService:
             'page': page,
             'page_size': page_size,
             'next_cursor': (
-                encode_cursor(products[-1].product_id, active) if len(rows) > page_size else None
+                CURSORS.encode(products[-1].product_id, {'active': active})
+                if len(rows) > page_size
+                else None
             ),
         }
 
@@ -141,7 +139,7 @@ class CatalogService:
         try:
             with database.atomic():
                 created = _write(product_id, data, expected_version, now)
-                row = statements.fetch(statements.PRODUCTS_IN, product_ids=[product_id])[0]
+                row = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])[0]
         except peewee.IntegrityError:
             # Another product took the SKU meanwhile (the unique index says so).
             raise _sku_taken(data['sku']) from None
@@ -172,7 +170,7 @@ def _write(
     product_id: int, data: dict[str, Any], expected_version: int | None, now: datetime
 ) -> bool:
     """Insert or replace one product inside the caller's transaction; True if new."""
-    current = statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
+    current = statements.fetch(queries.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
     if expected_version is not None and (not current or current[0].version != expected_version):
         raise VersionMismatch(
             f'Product {product_id} is at version {current[0].version}, not {expected_version}'
@@ -180,9 +178,7 @@ def _write(
             else f'Product {product_id} does not exist yet'
         )
     if data['sku'] is not None:
-        owners = statements.fetch(
-            statements.PRODUCT_WITH_SKU, sku=data['sku'], product_id=product_id
-        )
+        owners = statements.fetch(queries.PRODUCT_WITH_SKU, sku=data['sku'], product_id=product_id)
         if owners:
             raise _sku_taken(data['sku'], owners[0].product_id)
     stock = data['stock']
@@ -196,7 +192,7 @@ def _write(
         'updated_at': now,
     }
     if current:
-        statements.run(statements.REPLACE_PRODUCT, product_id=product_id, **fields)
+        statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False
     statements.insert(Product, [{'product_id': product_id, 'reserved': 0, 'version': 1, **fields}])
     return True

@@ -9,11 +9,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from chalicelib.core import money
-from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     FreeText,
     Money,
-    QueryInteger,
+    PageQuerySchema,
     StrictInteger,
     load,
     not_blank,
@@ -74,18 +73,8 @@ class QueryBoolean(fields.Field):
         return value == 'true'
 
 
-class ProductListQuerySchema(Schema):
+class ProductListQuerySchema(PageQuerySchema):
     active = QueryBoolean()
-    page = QueryInteger(validate=validate.Range(min=1))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
-
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
 
 
 _product = ProductSchema()

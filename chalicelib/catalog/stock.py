@@ -7,7 +7,7 @@ created (tracked products only) and stops when the order is cancelled,
 deleted or shipped, in the same transaction that moves `reserved`.
 
 Locks: product rows are the last rows any transaction locks, in ascending
-product_id (PRODUCTS_FOR_UPDATE, and the UPDATEs of statements.move_stock
+product_id (PRODUCTS_FOR_UPDATE, and the UPDATEs of move_stock
 that take their rows in primary-key order). A transaction holding a product
 row therefore never waits for anything but another product row of higher id,
 so no circle of waits can form, and a row stays locked only from that
@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from chalicelib.catalog import queries
 from chalicelib.catalog.stock_rules import Stocked, shortages
 from chalicelib.core.errors import OutOfStock
 from chalicelib.storage import statements
@@ -32,7 +33,7 @@ def lock(product_ids: Iterable[int]) -> dict[int, Any]:
         return {}
     return {
         row.product_id: row
-        for row in statements.fetch(statements.PRODUCTS_FOR_UPDATE, product_ids=ids)
+        for row in statements.fetch(queries.PRODUCTS_FOR_UPDATE, product_ids=ids)
     }
 
 
@@ -45,24 +46,35 @@ def reserve(wanted: Sequence[tuple[int, int, int]], locked: Mapping[int, Stocked
     quantities: dict[int, int] = defaultdict(int)
     for _, product_id, quantity in wanted:
         quantities[product_id] += quantity
-    statements.move_stock('reserve', quantities)
+    move_stock('reserve', quantities)
 
 
 def release(order_id: int, quantities: Mapping[int, int]) -> None:
     """The order's lines stop holding stock, and their products' `reserved` drops."""
     if quantities:
-        statements.run(statements.RELEASE_LINES, order_id=order_id, holds_stock=False)
-        statements.move_stock('release', quantities)
+        statements.run(queries.RELEASE_LINES, order_id=order_id, holds_stock=False)
+        move_stock('release', quantities)
 
 
 def sell(order_id: int, quantities: Mapping[int, int]) -> None:
     """Shipped: the reservation becomes a sale (on_hand and reserved both drop)."""
     if quantities:
-        statements.run(statements.RELEASE_LINES, order_id=order_id, holds_stock=False)
-        statements.move_stock('sell', quantities)
+        statements.run(queries.RELEASE_LINES, order_id=order_id, holds_stock=False)
+        move_stock('sell', quantities)
 
 
 def recount_reserved() -> None:
     """Every product's `reserved` made the sum of the lines holding it (after
     a repair; while nothing else writes orders)."""
-    statements.run(statements.RECOUNT_RESERVED, holds_stock=True)
+    statements.run(queries.RECOUNT_RESERVED, holds_stock=True)
+
+
+def move_stock(kind: str, quantities: Mapping[int, int]) -> None:
+    """quantities: {product_id: quantity}; nothing to do for none."""
+    if not quantities:
+        return
+    values: dict[str, int] = {}
+    for i, (product_id, quantity) in enumerate(sorted(quantities.items())):
+        values[f'product_id_{i}'] = product_id
+        values[f'quantity_{i}'] = quantity
+    statements.run(queries.stock_move(kind, len(quantities)), **values)

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PayloadTooLarge
+from chalicelib.core.ids import MAX_ID
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')
@@ -143,6 +144,22 @@ class QueryInteger(fields.Integer):
         if not isinstance(value, str) or not _DIGITS.fullmatch(value):
             raise self.make_error('invalid')
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class PageQuerySchema(Schema):
+    """What every list's query string holds: a page by number or a cursor,
+    never both, and the page's size; a list adds its filters."""
+
+    page = QueryInteger(validate=validate.Range(min=1))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(min=1, max=512))
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if 'page' in data and 'cursor' in data:
+            raise ValidationError('Use either page or cursor, not both.', 'page')
+        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
+            raise ValidationError('Page is out of range.', 'page')
 
 
 def not_blank(value: str) -> None:

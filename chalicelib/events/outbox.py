@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from chalicelib.events import messages
+from chalicelib.events import messages, queries
 from chalicelib.platform.logs import log
 from chalicelib.storage import dialect, statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, discard_if_broken
@@ -50,7 +50,7 @@ def mark_published(published: Sequence[tuple[Outbox, str | None]], now: datetime
     """published: [(row, sns_message_id or None)]."""
     for row, message_id in published:
         statements.run(
-            statements.MARK_PUBLISHED, published_at=now, sns_message_id=message_id, id=row.id
+            queries.MARK_PUBLISHED, published_at=now, sns_message_id=message_id, id=row.id
         )
 
 
@@ -63,7 +63,7 @@ def hand_to_relay_quietly(rows: Sequence[Outbox]) -> None:
     """The request will not publish these rows: the relay may take them now."""
     # Not handed over, still leased: the relay takes them once PUBLISH_LEASE is over.
     _quietly(
-        lambda: statements.run(statements.HAND_TO_RELAY, id=[row.id for row in rows]),
+        lambda: statements.run(queries.HAND_TO_RELAY, id=[row.id for row in rows]),
         'hand events to the relay',
     )
 

@@ -10,6 +10,7 @@ import random
 import peewee
 
 from chalicelib.catalog import stock
+from chalicelib.orders import queries
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database
@@ -27,20 +28,20 @@ def record_change(old_status: str | None = None, new_status: str | None = None) 
         return
     shard = random.randrange(SHARDS)
     if old_status is None:
-        statements.run(statements.COUNT_ENTER, shard=shard, status=new_status)
+        statements.run(queries.COUNT_ENTER, shard=shard, status=new_status)
     elif new_status is None:
-        statements.run(statements.COUNT_LEAVE, shard=shard, status=old_status)
+        statements.run(queries.COUNT_LEAVE, shard=shard, status=old_status)
     else:
         statements.run(
-            statements.COUNT_MOVE, shard=shard, old_status=old_status, new_status=new_status
+            queries.COUNT_MOVE, shard=shard, old_status=old_status, new_status=new_status
         )
 
 
 def total(status: str | None = None) -> int:
     if status is None:
-        n = statements.scalar(statements.COUNT_TOTAL)
+        n = statements.scalar(queries.COUNT_TOTAL)
     else:
-        n = statements.scalar(statements.COUNT_TOTAL_WITH_STATUS, status=status)
+        n = statements.scalar(queries.COUNT_TOTAL_WITH_STATUS, status=status)
     return int(n or 0)
 
 
@@ -52,7 +53,7 @@ def recount() -> dict[str, int]:
     Run it while nothing else writes orders."""
     with database.atomic():
         statements.run(
-            statements.RELEASE_CLOSED_LINES, holds_stock=False, closed=sorted(set(STATUSES) - OPEN)
+            queries.RELEASE_CLOSED_LINES, holds_stock=False, closed=sorted(set(STATUSES) - OPEN)
         )
         stock.recount_reserved()
         # .tuples() yields (status, count); peewee's stubs say it yields models.

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.core.clock import monotonic
 from chalicelib.identity.principal import SYSTEM, Principal
+from chalicelib.orders import queries
 from chalicelib.orders.changes import StatusRequest
 from chalicelib.platform.logs import log
 from chalicelib.storage import statements
@@ -38,7 +39,7 @@ def expire_unpaid(
     while True:
         started = monotonic()
         candidates = statements.fetch(
-            statements.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
+            queries.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
         )
         for order in candidates:
             if (

@@ -19,6 +19,7 @@ import peewee
 
 from chalicelib.core.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidInput
 from chalicelib.identity.principal import Principal
+from chalicelib.orders import queries
 from chalicelib.storage import statements
 from chalicelib.storage.connection import CONNECTION_ERRORS, database, discard_if_broken
 from chalicelib.storage.models import IdempotencyKey
@@ -138,4 +139,4 @@ def release_quietly(key: str) -> None:
 def forget_order(order_id: int) -> None:
     """A deleted order's stored answers must never replay it; call inside the
     transaction that deletes it."""
-    statements.run(statements.FORGET_KEYS_OF_ORDER, order_id=order_id)
+    statements.run(queries.FORGET_KEYS_OF_ORDER, order_id=order_id)

@@ -22,6 +22,7 @@ from chalicelib.core.inputs import (
     BoundedList,
     FreeText,
     Money,
+    PageQuerySchema,
     QueryInteger,
     StrictInteger,
     load,
@@ -144,19 +145,9 @@ class UpdateOrderSchema(Schema):
             raise ValidationError(errors)
 
 
-class ListQuerySchema(Schema):
-    page = QueryInteger(validate=validate.Range(min=1))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+class ListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
-
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
 
 
 class UserListQuerySchema(ListQuerySchema):

@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from chalicelib.catalog import products, stock, stock_rules
+from chalicelib.core import paging
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DatabaseBusy,
@@ -25,9 +26,9 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, counts, export, idempotency
+from chalicelib.orders import access, counts, export, idempotency, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
-from chalicelib.orders.paging import Filters, decode_cursor, encode_cursor
+from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
 from chalicelib.platform.config import get_settings
 from chalicelib.platform.logs import log
@@ -231,15 +232,18 @@ class OrderService:
         page = None
         after = None
         if 'cursor' in query:
-            after, filters = decode_cursor(query['cursor'], filters)
+            after, remembered = CURSORS.decode(query['cursor'], filters)
+            filters = cast(Filters, remembered)
         else:
             page = query.get('page', 1)
         # After the cursor is read, so that what it remembers is scoped too: a
         # cursor never shows its holder more than their own request would.
         filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
-        rows = list(_page_of_orders(filters, after, page, page_size))
+        rows = queries.ORDER_PAGES.fetch(page_size, after, paging.offset(page, page_size), filters)
         orders = rows[:page_size]
-        next_cursor = encode_cursor(orders[-1].order_id, filters) if len(rows) > page_size else None
+        next_cursor = (
+            CURSORS.encode(orders[-1].order_id, filters) if len(rows) > page_size else None
+        )
         items = _items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
@@ -255,7 +259,7 @@ class OrderService:
         with_sub = access.sees_authors(principal)
         return [
             dump_history_entry(entry, with_sub)
-            for entry in statements.fetch(statements.HISTORY_OF, order_id=order_id)
+            for entry in statements.fetch(queries.HISTORY_OF, order_id=order_id)
         ]
 
     def export_orders(
@@ -265,7 +269,7 @@ class OrderService:
         keyset chunks so that memory holds the text and one chunk at most."""
         user_id = access.scope_for_list(principal, user_id)
         start, end = export.bounds(query.get('from_date'), query.get('to_date'))
-        count, page, items_of = statements.export_statements(start is not None, end is not None)
+        count, page, items_of = queries.export_statements(start is not None, end is not None)
         bounds = {
             name: value for name, value in (('start', start), ('end', end)) if value is not None
         }
@@ -383,7 +387,7 @@ class OrderService:
             order = _locked_order(order_id)
             access.check_delete(principal, order.user_id)
             freed = changes.stock_freed_by_delete(_items_of([order_id])[order_id])
-            statements.run(statements.DELETE_ORDER, order_id=order_id)
+            statements.run(queries.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
             # Its stored answer must never replay a deleted order. Last, as in
@@ -391,17 +395,17 @@ class OrderService:
             # waits for the other in a circle.
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
-            statements.move_stock('release', freed)
+            stock.move_stock('release', freed)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
 
 
 def _change_statement(fields: dict[str, Any]) -> statements.Statement:
     if 'shipped_at' in fields:
-        return statements.SHIP
+        return queries.SHIP
     if 'amount_paid' in fields:
-        return statements.MARK_PAID
-    return statements.CHANGE_STATUS
+        return queries.MARK_PAID
+    return queries.CHANGE_STATUS
 
 
 def record_history(
@@ -442,7 +446,7 @@ def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
 def _readable_order(principal: Principal, order_id: int) -> Order:
     """The order, if it exists and this principal may read it (to a customer,
     another user's order does not exist either)."""
-    rows = statements.fetch(statements.ORDER, order_id=order_id)
+    rows = statements.fetch(queries.ORDER, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     access.check_can_read(principal, rows[0].user_id)
@@ -451,7 +455,7 @@ def _readable_order(principal: Principal, order_id: int) -> Order:
 
 def _locked_order(order_id: int) -> Order:
     """The current row, locked until the transaction ends."""
-    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
+    rows = statements.fetch(queries.ORDER_FOR_UPDATE, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     return rows[0]
@@ -460,32 +464,9 @@ def _locked_order(order_id: int) -> Order:
 def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
     items: defaultdict[int, list[OrderItem]] = defaultdict(list)
     if order_ids:
-        for item in statements.fetch(statements.ITEMS_OF, order_ids=order_ids):
+        for item in statements.fetch(queries.ITEMS_OF, order_ids=order_ids):
             items[item.order_id].append(item)
     return items
-
-
-def _page_of_orders(
-    filters: Filters, after: int | None, page: int | None, page_size: int
-) -> list[Order]:
-    """One more row than the page holds, newest first."""
-    offset = (page - 1) * page_size if page is not None else 0
-    statement = statements.order_page(
-        status=filters.get('status') is not None,
-        user_id=filters.get('user_id') is not None,
-        after=after is not None,
-        offset=offset > 0,
-    )
-    values: dict[str, Any] = {'limit': page_size + 1}
-    for name, value in (
-        ('status', filters.get('status')),
-        ('user_id', filters.get('user_id')),
-        ('after', after),
-        ('offset', offset or None),
-    ):
-        if value is not None:
-            values[name] = value
-    return statements.fetch(statement, **values)
 
 
 def _total(filters: Filters) -> int:
@@ -493,9 +474,9 @@ def _total(filters: Filters) -> int:
         return counts.total(filters.get('status'))
     # One user's orders are few and sit together in the user_id index.
     if filters.get('status') is None:
-        return statements.scalar(statements.COUNT_USER_ORDERS, user_id=filters['user_id'])
+        return statements.scalar(queries.COUNT_USER_ORDERS, user_id=filters['user_id'])
     return statements.scalar(
-        statements.COUNT_USER_ORDERS_WITH_STATUS,
+        queries.COUNT_USER_ORDERS_WITH_STATUS,
         user_id=filters['user_id'],
         status=filters['status'],
     )

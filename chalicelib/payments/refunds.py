@@ -35,8 +35,9 @@ from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, idempotency
+from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.service import record_history
-from chalicelib.payments import rules
+from chalicelib.payments import queries, rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.platform import metrics
@@ -71,14 +72,14 @@ def order_currency(order: Order) -> str:
 
 
 def locked_order(order_id: int) -> Order:
-    rows = statements.fetch(statements.ORDER_FOR_UPDATE, order_id=order_id)
+    rows = statements.fetch(orders_queries.ORDER_FOR_UPDATE, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     return rows[0]
 
 
 def readable_order(principal: Principal, order_id: int) -> Order:
-    rows = statements.fetch(statements.ORDER, order_id=order_id)
+    rows = statements.fetch(orders_queries.ORDER, order_id=order_id)
     if not rows:
         raise OrderNotFound()
     access.check_can_read(principal, rows[0].user_id)
@@ -492,11 +493,11 @@ def _succeed(
         order.amount_paid += refund.amount
     if in_change:
         statements.run(
-            statements.SET_REFUNDED, amount_refunded=order.amount_refunded, order_id=order.order_id
+            queries.SET_REFUNDED, amount_refunded=order.amount_refunded, order_id=order.order_id
         )
     else:
         statements.run(
-            statements.CHANGE_PAYMENT,
+            queries.CHANGE_PAYMENT,
             status=order.status,
             updated_at=now,
             amount_paid=order.amount_paid,
@@ -558,7 +559,7 @@ def _pending_total(order_id: int) -> Decimal:
 def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
     return {
         item.order_item_id: (item.quantity, item.price_at_order)
-        for item in statements.fetch(statements.ITEMS_OF, order_ids=[order_id])
+        for item in statements.fetch(orders_queries.ITEMS_OF, order_ids=[order_id])
     }
 
 

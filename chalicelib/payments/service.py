@@ -21,7 +21,7 @@ from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
 from chalicelib.orders import counts
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
-from chalicelib.payments import rules
+from chalicelib.payments import queries, rules
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
@@ -86,7 +86,7 @@ class PaymentService:
                 rules.payment_key(order_id),
             )
             statements.run(
-                statements.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
+                queries.KEEP_PAYMENT_INTENT, payment_intent_id=intent['id'], order_id=order_id
             )
         log.info(
             'Payment started: order_id=%s payment_intent=%s',
@@ -165,7 +165,7 @@ class PaymentService:
                 metrics.emit('PaymentMismatches', 1)
                 return [], []
             statements.run(
-                statements.CHANGE_PAYMENT,
+                queries.CHANGE_PAYMENT,
                 status='paid',
                 updated_at=now,
                 amount_paid=order.order_total,

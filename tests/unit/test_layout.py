@@ -43,6 +43,7 @@ PURE = [
     'chalicelib.core.ids',
     'chalicelib.core.inputs',
     'chalicelib.core.lazy',
+    'chalicelib.core.paging',
     'chalicelib.orders.lifecycle',
     'chalicelib.core.money',
     'chalicelib.orders.access',
@@ -220,3 +221,41 @@ def test_a_lazy_import_from_above_is_seen():
         for name in sorted(names)
         if is_ours(name) and floor_of(name) > floor_of('chalicelib.storage.fields')
     ] == ['chalicelib.orders.lifecycle', 'chalicelib.orders.schemas', 'chalicelib.orders.service']
+
+
+def sql_in(module):
+    """The string constants of a module, its docstrings left out."""
+    tree = ast.parse(path_of(module).read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_the_statement_machinery_spells_no_domain_sql():
+    """Each domain keeps its SQL beside it (its queries module); storage binds
+    and runs it and names no table or status of theirs."""
+    from chalicelib.orders.lifecycle import STATUSES
+    from chalicelib.storage.models import MODELS
+
+    words = {*STATUSES, *(model._meta.table_name for model in MODELS)}
+    spelled = sorted(
+        word
+        for text in sql_in('chalicelib.storage.statements')
+        for word in words
+        if word in text.replace("'", ' ').split()
+    )
+
+    assert spelled == []
+    assert 'pending' in ' '.join(sql_in('chalicelib.orders.queries'))  # the check reads the SQL

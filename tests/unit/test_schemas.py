@@ -1,5 +1,6 @@
-"""Request parsing and validation (chalicelib/schemas.py) and list cursors
-(chalicelib/paging.py), without a database."""
+"""Request parsing and validation (chalicelib/orders/schemas.py) and the order
+lists' cursors (core/paging.py's codec with orders/paging.py's filters),
+without a database."""
 
 import base64
 import json
@@ -823,24 +824,24 @@ def raw_cursor(state):
     ],
 )
 def test_cursor_round_trips_its_position_and_filters(filters):
-    cursor = paging.encode_cursor(123, filters)
+    cursor = paging.CURSORS.encode(123, filters)
 
-    after, remembered = paging.decode_cursor(cursor, {})
+    after, remembered = paging.CURSORS.decode(cursor, {})
 
     assert after == 123
     assert remembered == {'status': filters.get('status'), 'user_id': filters.get('user_id')}
 
 
 def test_cursor_is_url_safe_text_without_padding():
-    cursor = paging.encode_cursor(MAX_ID, {'status': 'cancelled', 'user_id': MAX_ID})
+    cursor = paging.CURSORS.encode(MAX_ID, {'status': 'cancelled', 'user_id': MAX_ID})
 
     assert set(cursor) <= set('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_')
 
 
 def test_cursor_accepts_the_same_filters_repeated():
-    cursor = paging.encode_cursor(50, {'status': 'paid', 'user_id': 3})
+    cursor = paging.CURSORS.encode(50, {'status': 'paid', 'user_id': 3})
 
-    assert paging.decode_cursor(cursor, {'status': 'paid', 'user_id': 3}) == (
+    assert paging.CURSORS.decode(cursor, {'status': 'paid', 'user_id': 3}) == (
         50,
         {'status': 'paid', 'user_id': 3},
     )
@@ -850,20 +851,20 @@ def test_cursor_accepts_the_same_filters_repeated():
     'given', [{'status': 'pending'}, {'user_id': 4}, {'status': 'paid', 'user_id': 4}]
 )
 def test_cursor_refuses_a_different_filter(given):
-    cursor = paging.encode_cursor(50, {'status': 'paid', 'user_id': 3})
+    cursor = paging.CURSORS.encode(50, {'status': 'paid', 'user_id': 3})
 
     with pytest.raises(InvalidInput) as raised:
-        paging.decode_cursor(cursor, given)
+        paging.CURSORS.decode(cursor, given)
 
     mismatched = {name for name in given if given[name] != {'status': 'paid', 'user_id': 3}[name]}
     assert set(raised.value.errors) & mismatched
 
 
 def test_cursor_made_without_a_filter_refuses_one_added_later():
-    cursor = paging.encode_cursor(50, {})
+    cursor = paging.CURSORS.encode(50, {})
 
     with pytest.raises(InvalidInput) as raised:
-        paging.decode_cursor(cursor, {'status': 'paid'})
+        paging.CURSORS.decode(cursor, {'status': 'paid'})
 
     assert set(raised.value.errors) == {'status'}
 
@@ -894,7 +895,7 @@ def test_cursor_made_without_a_filter_refuses_one_added_later():
 )
 def test_malformed_cursor_is_invalid_input_on_cursor(cursor):
     with pytest.raises(InvalidInput) as raised:
-        paging.decode_cursor(cursor, {})
+        paging.CURSORS.decode(cursor, {})
 
     assert raised.value.errors == {'cursor': ['Not a valid cursor.']}
 
