@@ -78,13 +78,12 @@ def get_order(principal: Principal, order_id: str) -> Response:
 def update_order(principal: Principal, order_id: str) -> Response:
     request = current_request(app)
     order = path_id(order_id)
-    data = schemas.load_update_order(
+    update = schemas.load_update_order(
         schemas.parse_json_object(request.raw_body), get_settings().tracking_url_hosts
     )
     version = expected_version(request.headers)
-    status = data.pop('status')
     return versioned_response(
-        runtime.order_service().update_status(principal, order, status, version, details=data)
+        runtime.order_service().update_status(principal, order, update, version)
     )
 
 

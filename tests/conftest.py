@@ -19,10 +19,9 @@ import pytest
 # turns it on in a Lambda-like process of its own.
 os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'
 
-from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
 from chalicelib.orders import counts
-from chalicelib.platform import aws, logs
+from chalicelib.platform import logs
 from chalicelib.platform.config import get_settings, settings_from
 from chalicelib.storage import connection
 from chalicelib.storage.migrations import migrate, upgrade
@@ -147,13 +146,9 @@ def environment(database_url, tmp_path, monkeypatch, issuer):
     monkeypatch.setenv('AWS_DEFAULT_REGION', 'us-east-1')
     monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'testing')
     monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'testing')
-    get_settings.cache_clear()
-    aws.forget_clients()
-    identity.reset()
+    runtime.reset()
     yield get_settings()
-    get_settings.cache_clear()
-    aws.forget_clients()
-    identity.reset()
+    runtime.reset()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.core import money
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
-from tools import response_schemas
+from tools import openapi_rules, response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [
@@ -46,7 +46,7 @@ PUBLIC = {
 }
 BEARER = [{'bearerAuth': []}]
 
-DESCRIPTION = """\
+DESCRIPTION_TEMPLATE = """\
 Orders with items and exact money, a status lifecycle, optimistic concurrency
 (`ETag` / `If-Match`) and idempotent creation (`Idempotency-Key`).
 
@@ -66,6 +66,15 @@ Orders with items and exact money, a status lifecycle, optimistic concurrency
   `Authorization: Bearer <JWT>`: without a valid token it is a 401, and a role
   that may not do what it asks is a 403.
 - Answers carry exactly the fields described here.
+- A request valid by this document is refused only for what JSON Schema cannot say,
+  and each operation's description names those rules: a role (a customer's own
+  orders, staff's `user_id`), the state of other resources (a product on sale, an
+  order's status, its version, what is left to refund), a cursor's content, a page's
+  offset (`(page - 1) x page_size` at most 2^63-1), dates in order, a signature.
+- Free text refuses what its `pattern` excludes (control and bidirectional-control
+  characters and, where it says printable, any character Python's `str.isprintable`
+  refuses by Unicode {unicode}) and lone surrogates (`\\ud800` escapes), which no
+  pattern can name.
 - Paths the API does not have are answered by API Gateway itself (403
   `{"message": "Missing Authentication Token"}`), not in the error shape.
 """
@@ -472,6 +481,16 @@ FIELD_DESCRIPTIONS = {
     },
 }
 
+# The request bodies, by their names in the document (a nested one first).
+REQUESTS = {
+    'NewOrderItem': schemas.OrderItemSchema,
+    'NewOrder': schemas.CreateOrderSchema,
+    'StatusChange': schemas.UpdateOrderSchema,
+    'NewStock': catalog_schemas.StockSchema,
+    'NewProduct': catalog_schemas.ProductSchema,
+    'RefundRequestItem': payment_schemas.RefundItemSchema,
+    'RefundRequest': payment_schemas.RefundRequestSchema,
+}
 # (path, method) -> the operation, less what every operation has in common.
 OPERATIONS = {
     ('/orders', 'POST'): {
@@ -486,8 +505,11 @@ OPERATIONS = {
         'else the default. Tracked stock is reserved in the same transaction: '
         'short stock is a 409 and nothing is created. The server computes '
         '`order_total` (at most 99999999.99) and sets `status` to `pending`, '
-        '`version` to 1. A customer creates orders for themselves only; a '
-        'service token may not create (403).',
+        '`version` to 1. A customer creates orders for themselves only (`user_id` '
+        'left out or their own); staff must name the user (`user_id`, else a 400); '
+        'a service token may not create (403). Not in the schema, because the role or '
+        "the catalog decides: staff's `user_id`, a product on sale (400), "
+        "the lines' shared currency and its decimals (400).",
         'parameters': [IDEMPOTENCY_KEY],
         'requestBody': _json_body('NewOrder', 'The order to create.', NEW_ORDER_EXAMPLE),
         'responses': {
@@ -556,13 +578,15 @@ OPERATIONS = {
     ('/orders/{order_id}', 'PUT'): {
         'tags': ['orders'],
         'summary': "Change an order's status",
-        'description': 'Setting the status the order already has is a 200 that changes '
+        'description': 'Which details go with which status is in the schema. Setting the '
+        'status the order already has is a 200 that changes '
         'nothing (tracking given then is not kept: it comes with the move to '
         '`shipped`). A detail sent with another status than its own is a '
         "400. Moving to `shipped` sets the order's `shipment`; to `cancelled` "
         'publishes `order_cancelled` with `refund_due`. Checked in this order: '
         '415; 400 (id); 413 or 400 (body); 400 or 412 (`If-Match`); 404; 412 '
-        '(version); 409 (lifecycle).',
+        '(version); 409 (lifecycle). Not in the schema: a `tracking_url` host outside '
+        '`TRACKING_URL_HOSTS` when it is set (400), the lifecycle and the version.',
         'parameters': [_path_param('order_id'), IF_MATCH],
         'requestBody': _json_body(
             'StatusChange',
@@ -861,7 +885,7 @@ OPERATIONS = {
                 'name': 'Stripe-Signature',
                 'in': 'header',
                 'required': True,
-                'schema': {'type': 'string'},
+                'schema': {'type': 'string', 'minLength': 1},
                 'example': 't=1733390000,v1=5257a8...',
             }
         ],
@@ -1057,11 +1081,13 @@ def _money_properties(self, field, **kwargs):
     return {}
 
 
-def _email_properties(self, field, **kwargs):
-    if any(isinstance(rule, validate.Email) for rule in field.validators):
-        # The printable-ASCII half of schemas._plain_address.
-        return {'format': 'email', 'pattern': '^[ -~]*$'}
-    return {}
+def _text_properties(self, field, **kwargs):
+    """A string field's characters, as its validators refuse them."""
+    if openapi_rules.is_email(field.validators):
+        if schemas._plain_address not in field.validators:
+            raise SystemExit(f'{field.name}: EMAIL_PATTERN states Email with _plain_address only')
+        return {'pattern': openapi_rules.EMAIL_PATTERN}
+    return openapi_rules.text_properties(field.validators)
 
 
 def _described(self, field, **kwargs):
@@ -1086,9 +1112,11 @@ def build():
     spec = APISpec(
         title='Orders service',
         version=__version__,
-        openapi_version='3.0.3',
+        openapi_version='3.1.0',
         plugins=[plugin],
-        info={'description': DESCRIPTION},
+        info={
+            'description': DESCRIPTION_TEMPLATE.replace('{unicode}', openapi_rules.UNICODE_VERSION)
+        },
         servers=[
             {'url': '.', 'description': 'The API that serves this document'},
             {'url': 'http://localhost:8000', 'description': '`make run`'},
@@ -1101,9 +1129,10 @@ def build():
         ],
     )
     plugin.converter.add_attribute_function(_money_properties)
-    plugin.converter.add_attribute_function(_email_properties)
+    plugin.converter.add_attribute_function(_text_properties)
     plugin.converter.add_attribute_function(_described)
     plugin.converter.add_parameter_attribute_function(_empty_query_value)
+    plugin.map_to_openapi_type(catalog_schemas.QueryBoolean, 'boolean', None)
 
     spec.components.security_scheme(
         'bearerAuth',
@@ -1117,9 +1146,8 @@ def build():
     )
     for name, header in HEADERS.items():
         spec.components.header(name, header)
-    spec.components.schema('NewOrderItem', schema=schemas.OrderItemSchema)
-    spec.components.schema('NewOrder', schema=schemas.CreateOrderSchema)
-    spec.components.schema('StatusChange', schema=schemas.UpdateOrderSchema)
+    for name, cls in REQUESTS.items():
+        spec.components.schema(name, schema=cls)
     spec.components.schema('OrderItem', schema=response_schemas.OrderItemSchema)
     spec.components.schema('Shipment', schema=response_schemas.ShipmentSchema)
     spec.components.schema('Order', schema=response_schemas.OrderSchema)
@@ -1135,16 +1163,12 @@ def build():
         },
     )
     spec.components.schema('OrderList', schema=response_schemas.OrderListSchema)
-    spec.components.schema('NewStock', schema=catalog_schemas.StockSchema)
-    spec.components.schema('NewProduct', schema=catalog_schemas.ProductSchema)
     spec.components.schema('Stock', schema=response_schemas.StockSchema)
     spec.components.schema('Product', schema=response_schemas.ProductSchema)
     spec.components.schema('ProductList', schema=response_schemas.ProductListSchema)
     spec.components.schema('Error', schema=response_schemas.ErrorSchema)
     spec.components.schema('Health', schema=response_schemas.HealthSchema)
     spec.components.schema('PaymentIntent', schema=response_schemas.PaymentIntentSchema)
-    spec.components.schema('RefundRequestItem', schema=payment_schemas.RefundItemSchema)
-    spec.components.schema('RefundRequest', schema=payment_schemas.RefundRequestSchema)
     spec.components.schema('Refund', schema=response_schemas.RefundSchema)
     spec.components.schema(
         'RefundList',
@@ -1173,6 +1197,9 @@ def build():
             operations[method.lower()] = operation
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
+    components = document['components']['schemas']
+    for name, cls in REQUESTS.items():
+        components[name].update(openapi_rules.rule_keywords(cls))
     # The order a reader expects; apispec puts `openapi` after the paths.
     first = ['openapi', 'info', 'servers', 'tags', 'paths', 'components']
     return {key: document[key] for key in first + sorted(set(document) - set(first))}

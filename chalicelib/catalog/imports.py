@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from chalicelib.catalog.commands import ProductWrite
 from chalicelib.catalog.schemas import ProductSchema
 from chalicelib.core.ids import MAX_ID
 
@@ -29,7 +30,7 @@ class BadRows(ValueError):
         self.problems = problems
 
 
-def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
+def read_rows(lines: Iterable[str]) -> list[tuple[int, int, ProductWrite]]:
     """[(line number, product_id, data as PUT /products loads it)], or
     BadRows naming every bad line."""
     reader = csv.reader(lines)
@@ -37,7 +38,7 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
     header = next(reader, None)
     if header != HEADER:
         raise BadRows([f'line 1: the header must be {",".join(HEADER)}'])
-    rows: list[tuple[int, int, dict[str, Any]]] = []
+    rows: list[tuple[int, int, ProductWrite]] = []
     seen_ids: dict[int, int] = {}
     seen_skus: dict[str, int] = {}
     for cells in reader:
@@ -53,22 +54,22 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, dict[str, Any]]]:
         elif product_id in seen_ids:
             why.append(f'product_id: {product_id} is also on line {seen_ids[product_id]}')
         try:
-            data = _schema.load(_body(cell))
+            data: ProductWrite | None = _schema.load(_body(cell))
         except ValidationError as exc:
             why += [
                 f'{field}: {" ".join(_flat(messages))}'
                 for field, messages in sorted(exc.normalized_messages().items())
             ]
             data = None
-        if data is not None and data['sku'] is not None and data['sku'] in seen_skus:
-            why.append(f'sku: {data["sku"]!r} is also on line {seen_skus[data["sku"]]}')
+        if data is not None and data.sku is not None and data.sku in seen_skus:
+            why.append(f'sku: {data.sku!r} is also on line {seen_skus[data.sku]}')
         if why:
             problems += [f'line {line}: {reason}' for reason in why]
             continue
         assert data is not None
         seen_ids[product_id] = line
-        if data['sku'] is not None:
-            seen_skus[data['sku']] = line
+        if data.sku is not None:
+            seen_skus[data.sku] = line
         rows.append((line, product_id, data))
     if problems:
         raise BadRows(problems)

@@ -4,6 +4,7 @@ and, of their stock, only what is available."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,18 +12,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
-from chalicelib.catalog import queries
+from chalicelib.catalog import access, queries
 from chalicelib.catalog.answers import CURSORS, dump_product
-from chalicelib.core import paging
+from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
-    Forbidden,
     InvalidInput,
     ProductNotFound,
     SkuTaken,
     VersionMismatch,
 )
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, Principal
+from chalicelib.identity.principal import Principal
 from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
@@ -64,47 +64,29 @@ def entry(row: Any) -> CatalogEntry:
     )
 
 
-def _check_can_read(principal: Principal) -> None:
-    if principal.role not in (CUSTOMER, STAFF, SERVICE):
-        raise Forbidden('This caller may not read products')
-
-
-def _check_can_write(principal: Principal) -> None:
-    if principal.role != STAFF:
-        raise Forbidden('Only staff may change the catalog')
-
-
 class CatalogService:
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self.clock = clock
 
     def get_product(self, principal: Principal, product_id: int) -> dict[str, Any]:
-        _check_can_read(principal)
+        access.check_can_read(principal)
         rows = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])
-        if not rows or (principal.role == CUSTOMER and not rows[0].active):
+        if not rows or not access.may_see(principal, bool(rows[0].active)):
             raise ProductNotFound()
-        return dump_product(rows[0], staff_view=principal.role != CUSTOMER)
+        return dump_product(rows[0], staff_view=access.sees_whole_stock(principal))
 
-    def list_products(self, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    def list_products(self, principal: Principal, query: ProductListQuery) -> dict[str, Any]:
         """Ascending product_id, paged by number or by keyset cursor like the
         order lists; a customer's list holds active products only."""
-        _check_can_read(principal)
-        active: bool | None = query.get('active')
-        page, after = None, None
-        if 'cursor' in query:
-            after, remembered = CURSORS.decode(query['cursor'], {'active': active})
+        access.check_can_read(principal)
+        active = query.active
+        page, after = query.page, None
+        if page.cursor is not None:
+            after, remembered = CURSORS.decode(page.cursor, {'active': active})
             active = cast(bool | None, remembered['active'])
-        else:
-            page = query.get('page', 1)
-        if principal.role == CUSTOMER:
-            if active is False:
-                raise Forbidden('A customer sees active products only')
-            active = True
-        page_size = query['page_size']
-        rows = queries.PRODUCT_PAGES.fetch(
-            page_size, after, paging.offset(page, page_size), {'active': active}
-        )
-        products = rows[:page_size]
+        active = access.scope_for_list(principal, active)
+        rows = queries.PRODUCT_PAGES.fetch(page.page_size, after, page.offset, {'active': active})
+        products = rows[: page.page_size]
         total = (
             statements.scalar(queries.COUNT_PRODUCTS)
             if active is None
@@ -112,14 +94,14 @@ class CatalogService:
         )
         return {
             'products': [
-                dump_product(row, staff_view=principal.role != CUSTOMER) for row in products
+                dump_product(row, staff_view=access.sees_whole_stock(principal)) for row in products
             ],
             'total': int(total or 0),
-            'page': page,
-            'page_size': page_size,
+            'page': page.number,
+            'page_size': page.page_size,
             'next_cursor': (
                 CURSORS.encode(products[-1].product_id, {'active': active})
-                if len(rows) > page_size
+                if len(rows) > page.page_size
                 else None
             ),
         }
@@ -129,12 +111,12 @@ class CatalogService:
         self,
         principal: Principal,
         product_id: int,
-        data: dict[str, Any],
+        data: ProductWrite,
         expected_version: int | None = None,
     ) -> Written:
         """Create (201) or replace (200) the product; expected_version (If-Match)
         makes the write conditional. `reserved` is never written here."""
-        _check_can_write(principal)
+        access.check_can_write(principal)
         now = self.clock()
         try:
             with database.atomic():
@@ -142,11 +124,11 @@ class CatalogService:
                 row = statements.fetch(queries.PRODUCTS_IN, product_ids=[product_id])[0]
         except peewee.IntegrityError:
             # Another product took the SKU meanwhile (the unique index says so).
-            raise _sku_taken(data['sku']) from None
+            raise _sku_taken(data.sku) from None
         log.info('Product %s: product_id=%s', 'created' if created else 'replaced', product_id)
         return Written(dump_product(row, staff_view=True), created)
 
-    def import_products(self, rows: Sequence[tuple[int, int, dict[str, Any]]]) -> int:
+    def import_products(self, rows: Sequence[tuple[int, int, ProductWrite]]) -> int:
         """Write every (line, product_id, data) in one transaction: all or
         none. A SKU another product holds refuses the whole import, with
         every such line (InvalidInput keyed by line)."""
@@ -167,7 +149,7 @@ class CatalogService:
 
 
 def _write(
-    product_id: int, data: dict[str, Any], expected_version: int | None, now: datetime
+    product_id: int, data: ProductWrite, expected_version: int | None, now: datetime
 ) -> bool:
     """Insert or replace one product inside the caller's transaction; True if new."""
     current = statements.fetch(queries.PRODUCTS_FOR_UPDATE, product_ids=[product_id])
@@ -177,20 +159,11 @@ def _write(
             if current
             else f'Product {product_id} does not exist yet'
         )
-    if data['sku'] is not None:
-        owners = statements.fetch(queries.PRODUCT_WITH_SKU, sku=data['sku'], product_id=product_id)
+    if data.sku is not None:
+        owners = statements.fetch(queries.PRODUCT_WITH_SKU, sku=data.sku, product_id=product_id)
         if owners:
-            raise _sku_taken(data['sku'], owners[0].product_id)
-    stock = data['stock']
-    fields = {
-        'sku': data['sku'],
-        'name': data['name'],
-        'unit_price': data['unit_price'],
-        'currency': data['currency'],
-        'active': data['active'],
-        'on_hand': stock['on_hand'] if stock is not None else None,
-        'updated_at': now,
-    }
+            raise _sku_taken(data.sku, owners[0].product_id)
+    fields = {**dataclasses.asdict(data), 'updated_at': now}
     if current:
         statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False
@@ -198,7 +171,7 @@ def _write(
     return True
 
 
-def _sku_taken(sku: str, owner: int | None = None) -> SkuTaken:
+def _sku_taken(sku: str | None, owner: int | None = None) -> SkuTaken:
     return SkuTaken(
         f'SKU {sku!r} belongs to another product',
         {

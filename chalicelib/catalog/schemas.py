@@ -6,17 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, post_load, validate, validates_schema
 
+from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core import money
 from chalicelib.core.inputs import (
+    FitsCurrency,
     FreeText,
     Money,
     PageQuerySchema,
     StrictInteger,
+    check_field_rules,
     load,
     not_blank,
+    page_request,
     printable,
+    query_values,
 )
 
 MAX_ON_HAND = 10**9
@@ -52,14 +57,16 @@ class ProductSchema(Schema):
     # null (or left out): stock is not tracked, no limit.
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
 
+    field_rules = (FitsCurrency('unit_price', 'currency'),)
+
     @validates_schema(skip_on_field_errors=True)
     def price_fits_its_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not money.fits_currency(data['unit_price'], data['currency']):
-            raise ValidationError(
-                f'Must have at most {money.places(data["currency"])} decimal places in '
-                f'{data["currency"]}.',
-                'unit_price',
-            )
+        check_field_rules(self.field_rules, data)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductWrite:
+        stock = data.pop('stock')
+        return ProductWrite(**data, on_hand=stock['on_hand'] if stock is not None else None)
 
 
 class QueryBoolean(fields.Field):
@@ -76,15 +83,18 @@ class QueryBoolean(fields.Field):
 class ProductListQuerySchema(PageQuerySchema):
     active = QueryBoolean()
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ProductListQuery:
+        return ProductListQuery(page_request(data), data.get('active'))
+
 
 _product = ProductSchema()
 _list_query = ProductListQuerySchema()
 
 
-def load_product(body: dict[str, Any]) -> dict[str, Any]:
+def load_product(body: dict[str, Any]) -> ProductWrite:
     return load(_product, body, 'Invalid product')
 
 
-def load_list_query(params: dict[str, str] | None) -> dict[str, Any]:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_list_query, params, 'Invalid query parameters')
+def load_list_query(params: dict[str, str] | None) -> ProductListQuery:
+    return load(_list_query, query_values(params, _list_query), 'Invalid query parameters')

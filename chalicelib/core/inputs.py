@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -20,6 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PayloadTooLarge
 from chalicelib.core.ids import MAX_ID
+from chalicelib.core.paging import PageRequest
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')
@@ -146,20 +148,43 @@ class QueryInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class PageQuerySchema(Schema):
-    """What every list's query string holds: a page by number or a cursor,
-    never both, and the page's size; a list adds its filters."""
+# A list's paging. `page` alone may go up to 2^63 (its offset fits with a
+# page_size of 1); (page - 1) x page_size must fit too (PageQuerySchema).
+MAX_PAGE = MAX_ID + 1
+# What encode_cursor writes: base64url without padding (a length that is never
+# 1 more than a multiple of 4). What it encodes is the service's own business.
+_CURSOR = re.compile(r'(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?')
 
-    page = QueryInteger(validate=validate.Range(min=1))
-    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(min=1, max=512))
 
-    @validates_schema(skip_on_field_errors=True)
-    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'page' in data and 'cursor' in data:
-            raise ValidationError('Use either page or cursor, not both.', 'page')
-        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
-            raise ValidationError('Page is out of range.', 'page')
+def _cursor_characters(value: str) -> None:
+    if not _CURSOR.fullmatch(value):
+        raise ValidationError('Not a valid cursor.')
+
+
+class Cursor(fields.String):
+    """The `next_cursor` of an earlier page."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=[validate.Length(min=1, max=512), _cursor_characters],
+            metadata={'pattern': f'^{_CURSOR.pattern}$'},
+            **kwargs,
+        )
+
+
+def query_values(params: Mapping[str, str] | None, schema: Schema) -> dict[str, str]:
+    """A query's parameters, less the empty values of those the schema knows: a
+    form sends `?status=` for "no filter". An unknown name stays, to be refused,
+    however empty."""
+    known = {field.data_key or name for name, field in schema.fields.items()}
+    return {
+        name: value for name, value in (params or {}).items() if value != '' or name not in known
+    }
+
+
+def page_request(data: Mapping[str, Any]) -> PageRequest:
+    """The page a PageQuerySchema loaded (a list's schema adds its filters)."""
+    return PageRequest(data['page_size'], data.get('page'), data.get('cursor'))
 
 
 def not_blank(value: str) -> None:
@@ -175,7 +200,105 @@ def printable(value: str) -> None:
         raise ValidationError('Must be printable characters.')
 
 
-def load(schema: Schema, data: Mapping[str, Any], message: str) -> dict[str, Any]:
+# Rules between the fields of one body or query, declared once as data: the
+# schema's validator enforces them (check_field_rules) and the OpenAPI
+# generator (tools/openapi.py) writes each as the JSON Schema keyword that
+# says the same, so a client can know them before it sends anything.
+
+
+@dataclass(frozen=True)
+class OnlyWith:
+    """`field` is allowed only when `other` is `value`."""
+
+    field: str
+    other: str
+    value: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if self.field in data and data.get(self.other) != self.value:
+            return {self.field: [f"Only allowed with {self.other} '{self.value}'."]}
+        return {}
+
+
+@dataclass(frozen=True)
+class Requires:
+    """`field` comes only with every one of `others`; the error is at `at`."""
+
+    field: str
+    others: tuple[str, ...]
+    at: str
+    message: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if self.field in data and not all(other in data for other in self.others):
+            return {self.at: [self.message]}
+        return {}
+
+
+@dataclass(frozen=True)
+class NotTogether:
+    """At most one of `fields`; the error is at the first."""
+
+    fields: tuple[str, ...]
+    message: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if sum(name in data for name in self.fields) > 1:
+            return {self.fields[0]: [self.message]}
+        return {}
+
+
+@dataclass(frozen=True)
+class FitsCurrency:
+    """`amount` has no more decimals than `currency` allows (none for JPY)."""
+
+    amount: str
+    currency: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        amount, currency = data.get(self.amount), data.get(self.currency)
+        if amount is None or currency is None or money.fits_currency(amount, currency):
+            return {}
+        return {
+            self.amount: [
+                f'Must have at most {money.places(currency)} decimal places in {currency}.'
+            ]
+        }
+
+
+FieldRule = OnlyWith | Requires | NotTogether | FitsCurrency
+PAGE_OR_CURSOR = NotTogether(('page', 'cursor'), 'Use either page or cursor, not both.')
+
+
+def check_field_rules(rules: Iterable[FieldRule], data: Mapping[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for rule in rules:
+        for name, messages in rule.problems(data).items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+class PageQuerySchema(Schema):
+    """What every list's query string holds: a page by number or a cursor,
+    never both, and the page's size; a list adds its filters."""
+
+    page = QueryInteger(validate=validate.Range(min=1, max=MAX_PAGE))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = Cursor()
+
+    field_rules = (PAGE_OR_CURSOR,)
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
+        if (data.get('page', 1) - 1) * data['page_size'] > MAX_ID:
+            raise ValidationError('Page is out of range.', 'page')
+
+
+def load(schema: Schema, data: Mapping[str, Any], message: str) -> Any:
+    """What the schema loads (a command of the domain, where it has one), or
+    InvalidInput with every problem by field."""
     try:
         return schema.load(data)
     except ValidationError as exc:

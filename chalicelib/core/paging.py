@@ -12,14 +12,10 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from chalicelib.core.errors import InvalidInput
 from chalicelib.core.ids import is_id
-
-
-def offset(page: int | None, page_size: int) -> int:
-    """The rows before a page asked for by number; 0 for a cursor's page."""
-    return (page - 1) * page_size if page is not None else 0
 
 
 def _malformed() -> InvalidInput:
@@ -64,3 +60,24 @@ class Cursors:
                     {name: ['Does not match the filter the cursor was made with.']},
                 )
         return after, {name: state.get(name) for name in self.filters}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page of a list: by number (`page`, 1 when neither is given) or
+    after a cursor, never both (core/inputs.py's PageQuerySchema checks it)."""
+
+    page_size: int = 10
+    page: int | None = None
+    cursor: str | None = None
+
+    @property
+    def number(self) -> int | None:
+        """The page number answered: None for a cursor's page."""
+        return None if self.cursor is not None else (self.page or 1)
+
+    @property
+    def offset(self) -> int:
+        """The rows before the page: 0 for a cursor's page."""
+        number = self.number
+        return (number - 1) * self.page_size if number is not None else 0

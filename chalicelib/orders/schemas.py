@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput
@@ -20,15 +20,29 @@ from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
+    FieldRule,
     FreeText,
     Money,
+    OnlyWith,
     PageQuerySchema,
     QueryInteger,
+    Requires,
     StrictInteger,
+    check_field_rules,
     load,
     not_blank,
+    page_request,
     parse_json_object,  # noqa: F401
     printable,
+    query_values,
+)
+from chalicelib.orders.commands import (
+    DETAIL_STATUS,
+    ExportRange,
+    NewOrder,
+    NewOrderItem,
+    OrderListQuery,
+    OrderUpdate,
 )
 from chalicelib.orders.lifecycle import STATUSES
 
@@ -57,6 +71,10 @@ class OrderItemSchema(Schema):
     # what one sent must be).
     price_at_order = Money()
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrderItem:
+        return NewOrderItem(**data)
+
 
 # A marshmallow validator: raises ValidationError or returns anything.
 _Rule = Callable[[Any], Any]
@@ -71,6 +89,10 @@ class CreateOrderSchema(Schema):
     # Left out, the order's products (or DEFAULT_CURRENCY) decide.
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrder:
+        return NewOrder(**{**data, 'items': tuple(data['items'])})
+
 
 def _tracking_characters(value: str) -> None:
     # fullmatch: a pattern's $ would let a trailing newline through.
@@ -83,7 +105,11 @@ def _url_without_userinfo(value: str) -> None:
     # opens another host: no user part in a link the shop sends out.
     if not _URL_CHARACTERS.fullmatch(value):
         raise ValidationError('Must hold only URL characters (percent-encode the rest).')
-    if '@' in urlsplit(value).netloc:
+    try:
+        netloc = urlsplit(value).netloc
+    except ValueError:  # brackets that hold no IPv6 address: https://[::g]/
+        raise ValidationError('Must be an https:// URL.') from None
+    if '@' in netloc:
         raise ValidationError('Must not carry a user name or password.')
 
 
@@ -102,52 +128,78 @@ def reason_rules() -> list[_Rule]:
     return list(_REASON_RULES)
 
 
-# Fields a status change may carry, each only with its status.
-DETAIL_STATUS = {
-    'carrier': 'shipped',
-    'tracking_number': 'shipped',
-    'tracking_url': 'shipped',
-    'reason': 'cancelled',
-}
+# An IPv6 address as urlsplit's check (ipaddress) reads one, within what
+# validate.URL takes in brackets (hex digits and colons, no embedded IPv4).
+_H = '[0-9A-Fa-f]{1,4}'
+_IPV6 = (
+    rf'(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:|(?:{_H}:){{1,6}}:{_H}'
+    rf'|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}'
+    rf'|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}'
+    rf'|{_H}:(?::{_H}){{1,6}}|:(?:(?::{_H}){{1,7}}|:))'
+)
+# What the OpenAPI document says of tracking_url: https, a host as
+# validate.URL(require_tld=True) reads one (a domain with a dot, localhost, an
+# IPv4 or an IPv6 address in brackets), an optional port, then a path, query or
+# fragment of URL characters; no user part (the host has no @).
+_HOST = (
+    r'(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,}\.?'
+    r'|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]'
+    r'|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
+    r'|\[' + _IPV6 + r'\])'
+)
+_TRACKING_URL_PATTERN = (
+    rf'^[Hh][Tt][Tt][Pp][Ss]://{_HOST}(?::[0-9]+)?'
+    rf"(?:/?|[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+)$"
+)
 
 
 class UpdateOrderSchema(Schema):
-    # metadata: what the OpenAPI document shows of the rules that are functions
-    # here; it may be looser than the check, never stricter.
+    # metadata: the OpenAPI document's pattern for a rule that is a function
+    # here, saying the same (the contract test finds any difference).
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     carrier = fields.String(validate=_CARRIER_RULES)
     tracking_number = fields.String(
         validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
     )
     tracking_url = fields.String(
-        validate=_TRACKING_URL_RULES, metadata={'pattern': '^[Hh][Tt][Tt][Pp][Ss]://'}
+        validate=_TRACKING_URL_RULES, metadata={'pattern': _TRACKING_URL_PATTERN}
     )
     reason = fields.String(validate=_REASON_RULES)
 
-    @validates_schema(skip_on_field_errors=True)
-    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {
-            name: [f"Only allowed with status '{status}'."]
-            for name, status in DETAIL_STATUS.items()
-            if name in data and data['status'] != status
-        }
-        if errors:
-            raise ValidationError(errors)
+    field_rules: tuple[FieldRule, ...] = (
+        *(OnlyWith(name, 'status', status) for name, status in DETAIL_STATUS.items()),
         # A carrier without a number (or the other way round) tracks nothing;
         # a link alone names no parcel.
-        if 'carrier' in data and 'tracking_number' not in data:
-            errors['tracking_number'] = ['Required together with carrier.']
-        if 'tracking_number' in data and 'carrier' not in data:
-            errors['carrier'] = ['Required together with tracking_number.']
-        if 'tracking_url' in data and not ('carrier' in data and 'tracking_number' in data):
-            errors['tracking_url'] = ['Only allowed with carrier and tracking_number.']
-        if errors:
-            raise ValidationError(errors)
+        Requires(
+            'carrier', ('tracking_number',), 'tracking_number', 'Required together with carrier.'
+        ),
+        Requires(
+            'tracking_number', ('carrier',), 'carrier', 'Required together with tracking_number.'
+        ),
+        Requires(
+            'tracking_url',
+            ('carrier', 'tracking_number'),
+            'tracking_url',
+            'Only allowed with carrier and tracking_number.',
+        ),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> OrderUpdate:
+        return OrderUpdate(**data)
 
 
 class ListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     user_id = QueryInteger(validate=validate.Range(min=1, max=MAX_ID))
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> OrderListQuery:
+        return OrderListQuery(page_request(data), data.get('status'), data.get('user_id'))
 
 
 class UserListQuerySchema(ListQuerySchema):
@@ -185,6 +237,10 @@ class ExportQuerySchema(Schema):
         if 'from_date' in data and 'to_date' in data and data['from_date'] > data['to_date']:
             raise ValidationError('Must not be after to.', 'from')
 
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> ExportRange:
+        return ExportRange(**data)
+
 
 _create_order = CreateOrderSchema()
 _update_order = UpdateOrderSchema()
@@ -193,7 +249,7 @@ _user_list_query = UserListQuerySchema()
 _export_query = ExportQuerySchema()
 
 
-def load_create_order(body: dict[str, Any]) -> dict[str, Any]:
+def load_create_order(body: dict[str, Any]) -> NewOrder:
     return load(_create_order, body, 'Invalid order')
 
 
@@ -209,13 +265,15 @@ def verified_email(address: str) -> str | None:
     return address
 
 
-def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
+def load_update_order(
+    body: dict[str, Any], tracking_url_hosts: tuple[str, ...] = ()
+) -> OrderUpdate:
     """The status change a body asks for. With `tracking_url_hosts`, a
     tracking_url must point at one of them or a subdomain of one: the link
     goes out in a shop-branded email, and a leaked service credential must
     not be able to send customers anywhere it likes."""
-    data = load(_update_order, body, 'Invalid order update')
-    url = data.get('tracking_url')
+    update: OrderUpdate = load(_update_order, body, 'Invalid order update')
+    url = update.tracking_url
     if url is not None and tracking_url_hosts:
         host = (urlsplit(url).hostname or '').rstrip('.')
         if not any(
@@ -229,16 +287,13 @@ def load_update_order(body: dict, tracking_url_hosts: tuple = ()) -> dict:
                     ]
                 },
             )
-    return data
+    return update
 
 
-def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> dict[str, Any]:
-    # An empty value (?status=) means "no filter", as a form would send it.
-    params = {name: value for name, value in (params or {}).items() if value != ''}
+def load_list_query(params: Mapping[str, str] | None, for_user: bool = False) -> OrderListQuery:
     schema = _user_list_query if for_user else _list_query
-    return load(schema, params, 'Invalid query parameters')
+    return load(schema, query_values(params, schema), 'Invalid query parameters')
 
 
-def load_export_query(params: Mapping[str, str] | None) -> dict[str, Any]:
-    params = {name: value for name, value in (params or {}).items() if value != ''}
-    return load(_export_query, params, 'Invalid query parameters')
+def load_export_query(params: Mapping[str, str] | None) -> ExportRange:
+    return load(_export_query, query_values(params, _export_query), 'Invalid query parameters')

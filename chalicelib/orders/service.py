@@ -5,20 +5,18 @@ a lock runs once more (retry_when_busy) before the request answers 503."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from chalicelib.catalog import products, stock, stock_rules
-from chalicelib.core import paging
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DatabaseBusy,
     ExportTooLarge,
-    OrderNotFound,
     OutOfStock,
     VersionMismatch,
 )
@@ -28,6 +26,8 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, counts, export, idempotency, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
+from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
+from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
 from chalicelib.platform.config import get_settings
@@ -97,16 +97,14 @@ class OrderService:
     def create_order(
         self,
         principal: Principal,
-        data: dict[str, Any],
+        new: NewOrder,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
     ) -> Created:
-        user_id, email = access.creation_owner(
-            principal, data.get('user_id'), data.get('user_email')
-        )
+        user_id, email = access.creation_owner(principal, new.user_id, new.user_email)
         if email is not None:
             email = schemas.verified_email(email)  # a token's address too meets the body's rules
-        data = {**data, 'user_id': user_id, 'user_email': email}
+        new = dataclasses.replace(new, user_id=user_id, user_email=email)
         log.info('Creating order for user_id=%s', user_id)
         now = self.clock()
         if idempotency_key is not None:
@@ -116,7 +114,7 @@ class OrderService:
             if stored is not None:
                 return Created(stored, replayed=True)
         try:
-            order, items, event = self._insert_order(principal, data, now, idempotency_key)
+            order, items, event = self._insert_order(principal, new, now, idempotency_key)
         except Exception:
             if idempotency_key is not None:
                 idempotency.release_quietly(idempotency_key)
@@ -132,7 +130,7 @@ class OrderService:
 
     @retry_when_busy
     def _insert_order(
-        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+        self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
         """Price, write and reserve in one transaction. Product rows are
         locked last (stock.py says why), and only those whose stock is
@@ -141,7 +139,7 @@ class OrderService:
         for _ in range(_CATALOG_RETRIES):
             try:
                 with database.atomic():
-                    return self._write_order(principal, data, now, idempotency_key)
+                    return self._write_order(principal, new, now, idempotency_key)
             except _CatalogMoved:
                 log.info('A product changed while its order was placed: pricing it again')
         raise DatabaseBusy(
@@ -149,22 +147,18 @@ class OrderService:
         )
 
     def _write_order(
-        self, principal: Principal, data: dict[str, Any], now: datetime, idempotency_key: str | None
+        self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
         requests = [
-            pricing.Request(
-                item['product_id'],
-                item['quantity'],
-                None if item.get('price_at_order') is None else Decimal(item['price_at_order']),
-            )
-            for item in data['items']
+            pricing.Request(item.product_id, item.quantity, item.price_at_order)
+            for item in new.items
         ]
         rows = products.rows(request.product_id for request in requests)
         priced = pricing.price_order(
             requests,
             {product_id: products.entry(row) for product_id, row in rows.items()},
             staff=principal.role == STAFF,
-            body_currency=data.get('currency'),
+            body_currency=new.currency,
             default_currency=get_settings().default_currency,
         )
         wanted = [
@@ -178,8 +172,8 @@ class OrderService:
             raise OutOfStock(errors={'items': short})
         log.info('Order total calculated: %s %s', priced.total, priced.currency)
         order = Order(
-            user_id=data['user_id'],
-            user_email=data.get('user_email'),
+            user_id=new.user_id,
+            user_email=new.user_email,
             status='pending',
             order_total=priced.total,
             created_at=now,
@@ -203,7 +197,7 @@ class OrderService:
                 for line in priced.lines
             ],
         )
-        items = _items_of([order.order_id])[order.order_id]
+        items = items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
         event = record_event(messages.ORDER_CREATED, order, now)
         counts.record_change(new_status='pending')
@@ -218,57 +212,51 @@ class OrderService:
 
     # -- read -----------------------------------------------------------
     def get_order(self, principal: Principal, order_id: int) -> dict[str, Any]:
-        order = _readable_order(principal, order_id)
-        return dump_order(order, _items_of([order_id])[order_id])
+        order = readable_order(principal, order_id)
+        return dump_order(order, items_of([order_id])[order_id])
 
     def list_orders(
-        self, principal: Principal, query: dict[str, Any], user_id: int | None = None
+        self, principal: Principal, query: OrderListQuery, user_id: int | None = None
     ) -> dict[str, Any]:
         filters: Filters = {
-            'status': query.get('status'),
-            'user_id': user_id if user_id is not None else query.get('user_id'),
+            'status': query.status,
+            'user_id': user_id if user_id is not None else query.user_id,
         }
-        page_size = query['page_size']
-        page = None
+        page = query.page
         after = None
-        if 'cursor' in query:
-            after, remembered = CURSORS.decode(query['cursor'], filters)
+        if page.cursor is not None:
+            after, remembered = CURSORS.decode(page.cursor, filters)
             filters = cast(Filters, remembered)
-        else:
-            page = query.get('page', 1)
         # After the cursor is read, so that what it remembers is scoped too: a
         # cursor never shows its holder more than their own request would.
         filters['user_id'] = access.scope_for_list(principal, filters['user_id'])
-        rows = queries.ORDER_PAGES.fetch(page_size, after, paging.offset(page, page_size), filters)
-        orders = rows[:page_size]
-        next_cursor = (
-            CURSORS.encode(orders[-1].order_id, filters) if len(rows) > page_size else None
-        )
-        items = _items_of([order.order_id for order in orders])
+        rows = queries.ORDER_PAGES.fetch(page.page_size, after, page.offset, filters)
+        orders = rows[: page.page_size]
+        more = len(rows) > page.page_size
+        next_cursor = CURSORS.encode(orders[-1].order_id, filters) if more else None
+        items = items_of([order.order_id for order in orders])
         return {
             'orders': [dump_order(order, items[order.order_id]) for order in orders],
             'total': _total(filters),
-            'page': page,
-            'page_size': page_size,
+            'page': page.number,
+            'page_size': page.page_size,
             'next_cursor': next_cursor,
         }
 
     def order_history(self, principal: Principal, order_id: int) -> list:
         """Every version of the order, oldest first (creation is version 1)."""
-        _readable_order(principal, order_id)
+        readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)
         return [
             dump_history_entry(entry, with_sub)
             for entry in statements.fetch(queries.HISTORY_OF, order_id=order_id)
         ]
 
-    def export_orders(
-        self, principal: Principal, user_id: int | None, query: dict[str, Any]
-    ) -> str:
+    def export_orders(self, principal: Principal, user_id: int | None, dates: ExportRange) -> str:
         """One user's orders as CSV text (export.py), newest first, read in
         keyset chunks so that memory holds the text and one chunk at most."""
         user_id = access.scope_for_list(principal, user_id)
-        start, end = export.bounds(query.get('from_date'), query.get('to_date'))
+        start, end = export.bounds(dates.from_date, dates.to_date)
         count, page, items_of = queries.export_statements(start is not None, end is not None)
         bounds = {
             name: value for name, value in (('start', start), ('end', end)) if value is not None
@@ -313,14 +301,15 @@ class OrderService:
         self,
         principal: Principal,
         order_id: int,
-        new_status: str,
+        update: OrderUpdate,
         expected_version: int | None = None,
-        details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """details: what may come with the status (carrier, tracking_number,
-        tracking_url with shipped; reason with cancelled), already checked."""
+        """The status a request asks for, with what may come with it (carrier,
+        tracking_number, tracking_url with shipped; reason with cancelled)."""
         changed = self.change_status(
-            principal, order_id, changes.StatusRequest(new_status, expected_version, details or {})
+            principal,
+            order_id,
+            changes.StatusRequest(update.status, expected_version, update.details()),
         )
         assert changed is not None  # None only answers a still_applies condition
         return changed
@@ -339,8 +328,8 @@ class OrderService:
         condition and the change are one step."""
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
-            items = _items_of([order_id])[order_id]
+            order = locked_order(order_id)
+            items = items_of([order_id])[order_id]
             if still_applies is not None and not still_applies(order):
                 return None
             change = changes.plan_status_change(order, items, principal, request, now)
@@ -384,9 +373,9 @@ class OrderService:
     def delete_order(self, principal: Principal, order_id: int) -> None:
         now = self.clock()
         with database.atomic():
-            order = _locked_order(order_id)
+            order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            freed = changes.stock_freed_by_delete(_items_of([order_id])[order_id])
+            freed = changes.stock_freed_by_delete(items_of([order_id])[order_id])
             statements.run(queries.DELETE_ORDER, order_id=order_id)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
@@ -441,32 +430,6 @@ def _write_history(order_id: int, entry: changes.HistoryEntry) -> None:
             }
         ],
     )
-
-
-def _readable_order(principal: Principal, order_id: int) -> Order:
-    """The order, if it exists and this principal may read it (to a customer,
-    another user's order does not exist either)."""
-    rows = statements.fetch(queries.ORDER, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    access.check_can_read(principal, rows[0].user_id)
-    return rows[0]
-
-
-def _locked_order(order_id: int) -> Order:
-    """The current row, locked until the transaction ends."""
-    rows = statements.fetch(queries.ORDER_FOR_UPDATE, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    return rows[0]
-
-
-def _items_of(order_ids: Sequence[int]) -> defaultdict[int, list[OrderItem]]:
-    items: defaultdict[int, list[OrderItem]] = defaultdict(list)
-    if order_ids:
-        for item in statements.fetch(queries.ITEMS_OF, order_ids=order_ids):
-            items[item.order_id].append(item)
-    return items
 
 
 def _total(filters: Filters) -> int:

@@ -14,6 +14,7 @@ succeeds at once, in the transaction that asked for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,8 +25,6 @@ from typing import Any, cast
 from chalicelib.core import money
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
-    Forbidden,
-    OrderNotFound,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
@@ -33,12 +32,14 @@ from chalicelib.core.errors import (
 )
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
-from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, idempotency
-from chalicelib.orders import queries as orders_queries
+from chalicelib.identity.principal import Principal
+from chalicelib.orders import idempotency
+from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.service import record_history
+from chalicelib.payments import access as payment_access
 from chalicelib.payments import queries, rules
 from chalicelib.payments.answers import dump_refund
+from chalicelib.payments.commands import RefundRequest
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.platform import metrics
 from chalicelib.platform.logs import log
@@ -71,21 +72,6 @@ def order_currency(order: Order) -> str:
     return order.currency
 
 
-def locked_order(order_id: int) -> Order:
-    rows = statements.fetch(orders_queries.ORDER_FOR_UPDATE, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    return rows[0]
-
-
-def readable_order(principal: Principal, order_id: int) -> Order:
-    rows = statements.fetch(orders_queries.ORDER, order_id=order_id)
-    if not rows:
-        raise OrderNotFound()
-    access.check_can_read(principal, rows[0].user_id)
-    return rows[0]
-
-
 def locked_refund(refund_id: int) -> Refund:
     return dialect.locked(Refund.select().where(Refund.refund_id == refund_id)).get()
 
@@ -106,14 +92,13 @@ class RefundService:
         self,
         principal: Principal,
         order_id: int,
-        data: dict,
+        request: RefundRequest,
         key: str | None = None,
         request_hash: str | None = None,
     ) -> tuple[dict, bool]:
         """(the refund, whether it is a replay). Staff only."""
         readable_order(principal, order_id)
-        if principal.role != STAFF:
-            raise Forbidden('Only staff may refund')
+        payment_access.check_can_refund(principal)
         now = self.clock()
         if key is not None:
             # Keys are printable ASCII: the line break keeps this path's keys
@@ -124,7 +109,7 @@ class RefundService:
             if stored is not None:
                 return stored, True
         try:
-            refund, events, claims = self._record_request(principal, order_id, data, key, now)
+            refund, events, claims = self._record_request(principal, order_id, request, key, now)
         except Exception:
             if key is not None:
                 idempotency.release_quietly(key)
@@ -135,7 +120,12 @@ class RefundService:
 
     @retry_when_busy
     def _record_request(
-        self, principal: Principal, order_id: int, data: dict, key: str | None, now: datetime
+        self,
+        principal: Principal,
+        order_id: int,
+        request: RefundRequest,
+        key: str | None,
+        now: datetime,
     ) -> tuple[dict, list[Outbox], list[Claim]]:
         with database.atomic():
             order = locked_order(order_id)
@@ -143,18 +133,23 @@ class RefundService:
             left = rules.refundable(
                 order.amount_paid, order.amount_refunded, _pending_total(order_id)
             )
-            items = data.get('items')
+            # The lines as the refund row keeps them (JSON) and the rules read them.
+            items = (
+                [dataclasses.asdict(item) for item in request.items]
+                if request.items is not None
+                else None
+            )
             if items is not None:
                 amount = rules.items_amount(items, _ordered(order_id), _refunded_lines(order_id))
             else:
-                amount = data.get('amount', left)
+                amount = request.amount if request.amount is not None else left
             rules.check_refund(order_id, amount, left, currency)
             refund, events, claims = self._record(
                 order,
                 amount,
                 principal,
                 now,
-                reason=data.get('reason'),
+                reason=request.reason,
                 items=items,
                 currency=currency,
             )
@@ -559,7 +554,7 @@ def _pending_total(order_id: int) -> Decimal:
 def _ordered(order_id: int) -> dict[int, tuple[int, Decimal]]:
     return {
         item.order_item_id: (item.quantity, item.price_at_order)
-        for item in statements.fetch(orders_queries.ITEMS_OF, order_ids=[order_id])
+        for item in items_of([order_id])[order_id]
     }
 
 

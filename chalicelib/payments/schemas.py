@@ -3,16 +3,23 @@ GET of a refund never loads marshmallow."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from chalicelib.core.errors import InvalidInput
-from chalicelib.core.inputs import BoundedList
+from chalicelib.core.inputs import BoundedList, NotTogether, check_field_rules
 from chalicelib.orders.schemas import MAX_ID, Money, StrictInteger, reason_rules
+from chalicelib.payments.commands import RefundItem, RefundRequest
 
 
 class RefundItemSchema(Schema):
     order_item_id = StrictInteger(required=True, validate=validate.Range(min=1, max=MAX_ID))
     quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=10000))
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> RefundItem:
+        return RefundItem(**data)
 
 
 class RefundRequestSchema(Schema):
@@ -23,16 +30,24 @@ class RefundRequestSchema(Schema):
     items = BoundedList(fields.Nested(RefundItemSchema), min_length=1, max_length=100)
     reason = fields.String(validate=reason_rules())
 
+    field_rules = (NotTogether(('amount', 'items'), 'Give amount or items, not both.'),)
+
     @validates_schema(skip_on_field_errors=True)
     def amount_or_items(self, data: dict, **kwargs: object) -> None:
-        if 'amount' in data and 'items' in data:
-            raise ValidationError('Give amount or items, not both.', 'amount')
+        check_field_rules(self.field_rules, data)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> RefundRequest:
+        items = data.get('items')
+        return RefundRequest(
+            data.get('amount'), tuple(items) if items is not None else None, data.get('reason')
+        )
 
 
 _refund_request = RefundRequestSchema()
 
 
-def load_refund_request(body: dict) -> dict:
+def load_refund_request(body: dict[str, Any]) -> RefundRequest:
     try:
         return _refund_request.load(body)
     except ValidationError as exc:

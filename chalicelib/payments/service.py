@@ -14,22 +14,21 @@ import peewee
 
 from chalicelib.core import money
 from chalicelib.core.clock import utcnow
-from chalicelib.core.errors import Forbidden, OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
+from chalicelib.core.errors import OrderNotFound, PayloadTooLarge, PaymentsNotConfigured
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
-from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
+from chalicelib.identity.principal import Principal
 from chalicelib.orders import counts
+from chalicelib.orders.loaders import locked_order, readable_order
 from chalicelib.orders.schemas import MAX_BODY_BYTES
 from chalicelib.orders.service import record_history
-from chalicelib.payments import queries, rules
+from chalicelib.payments import access, queries, rules
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.refunds import (
     Claim,
     RefundService,
-    locked_order,
     locked_refund,
     order_currency,
-    readable_order,
     settle_locked,
 )
 from chalicelib.platform import metrics
@@ -70,8 +69,7 @@ class PaymentService:
         """The order's one PaymentIntent (made on the first call), to confirm
         with a card."""
         order = readable_order(principal, order_id)
-        if principal.role not in (CUSTOMER, STAFF):
-            raise Forbidden('Only the customer or staff may pay an order')
+        access.check_can_pay(principal)
         rules.check_payable(order_id, order.status, order.order_total)
         gateway = self._stripe()
         currency = order_currency(order)

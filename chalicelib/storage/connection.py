@@ -66,8 +66,9 @@ class _Connection:
     last_used = 0.0
 
 
-# Held by every HTTP request for its duration (app.py): uncontended in Lambda,
-# it keeps `chalice local`'s request threads off the shared connection at once.
+# Held by every HTTP request for its duration (api/middleware.py takes it):
+# uncontended in Lambda, it keeps `chalice local`'s request threads off the
+# shared connection at once.
 one_request_at_a_time = threading.Lock()
 
 

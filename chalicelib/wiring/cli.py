@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.catalog import imports
+from chalicelib.catalog.commands import ProductListQuery
 from chalicelib.catalog.products import CatalogService
 from chalicelib.core.errors import InvalidInput, SkuTaken
+from chalicelib.core.paging import PageRequest
 from chalicelib.events.relay import relay
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
@@ -137,7 +139,7 @@ def _demo_catalog(_path: str | None) -> int:
         print('demo-catalog loads only with ENVIRONMENT=local', file=sys.stderr)
         return 2
     runtime.database()
-    listing = CatalogService().list_products(_STAFF, {'page_size': 1})
+    listing = CatalogService().list_products(_STAFF, ProductListQuery(PageRequest(page_size=1)))
     if listing['total']:
         print(f'catalog kept ({listing["total"]} products)')
         return 0

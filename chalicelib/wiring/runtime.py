@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
 
+from chalicelib import identity
 from chalicelib.catalog.products import CatalogService
 from chalicelib.core.errors import DatabaseUnavailable
 from chalicelib.events.publishers import LocalPublisher, SnsPublisher
@@ -41,7 +42,13 @@ def _once(name: str, build: Callable[[], _T]) -> _T:
 
 
 def reset() -> None:
-    """Forget everything built (tests change the environment between cases)."""
+    """Forget all a container caches: the settings, the AWS clients, the
+    authenticator with its keys, and what this module built. A Lambda
+    container never needs it (its environment never changes); tests change
+    the environment between cases, and this is their one reset."""
+    get_settings.cache_clear()
+    aws.forget_clients()
+    identity.reset()
     _built.clear()
 
 

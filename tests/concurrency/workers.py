@@ -163,13 +163,9 @@ def boot(env, log_path=None):
     if log_path:
         # The service logs JSON lines to stdout: keep them, as evidence.
         sys.stdout = sys.stderr = open(log_path, 'a', buffering=1)  # noqa: SIM115 - for the process's life
-    from chalicelib.platform import aws
-    from chalicelib.platform.config import get_settings
     from chalicelib.wiring import runtime
 
-    get_settings.cache_clear()
     runtime.reset()
-    aws.forget_clients()
     _install_db_probe()
     _install_sns_probe()
     import app as app_module

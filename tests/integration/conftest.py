@@ -10,10 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import identity
 from chalicelib.core import clock
-from chalicelib.platform import aws
-from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection
 from chalicelib.wiring import runtime
 from tests.conftest import IN_CI, staff_client, trust
@@ -84,8 +81,6 @@ class AwsWorld:
 def _use_environment(monkeypatch, **values):
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    aws.forget_clients()
     runtime.reset()
 
 
@@ -105,7 +100,6 @@ def aws_world(environment, monkeypatch):
         _use_environment(monkeypatch, SNS_TOPIC_ARN=topic_arn, SES_SENDER_EMAIL=SENDER)
         yield world
         runtime.reset()
-        aws.forget_clients()
 
 
 def sent_emails():
@@ -191,20 +185,13 @@ def serve(monkeypatch, tmp_path, issuer, staff_token):
         for name, value in {**defaults, **env}.items():
             monkeypatch.setenv(name, value)
         trust(issuer, monkeypatch)
-        _forget_the_container()
+        runtime.reset()
         return staff_client(app_module.app, staff_token)
 
     yield start
     if connection.database.obj is not None:
         connection.discard_connection()
-    _forget_the_container()
-
-
-def _forget_the_container():
-    get_settings.cache_clear()
-    aws.forget_clients()
     runtime.reset()
-    identity.reset()
 
 
 @pytest.fixture
@@ -217,7 +204,6 @@ def stripe(client, localstripe, monkeypatch):
     monkeypatch.setenv('STRIPE_API_KEY', API_KEY)
     monkeypatch.setenv('STRIPE_WEBHOOK_SECRET', WEBHOOK_SECRET)
     monkeypatch.setenv('STRIPE_API_BASE', proxy.url)
-    get_settings.cache_clear()
     runtime.reset()
     yield proxy
     proxy.stop()

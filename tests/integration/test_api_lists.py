@@ -139,6 +139,12 @@ def test_list_unknown_parameter_returns_400(client):
     assert bad_query(client, sort='asc') == {'sort': ['Unknown field.']}
 
 
+@sqlite_only
+def test_list_unknown_parameter_with_an_empty_value_returns_400(client):
+    # Empty values stand for "no filter" only for the filters a list has.
+    assert bad_query(client, sort='') == {'sort': ['Unknown field.']}
+
+
 def test_list_empty_parameter_values_are_ignored(client):
     created = orders_for(client, [1, 2])
 

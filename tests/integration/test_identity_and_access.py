@@ -8,8 +8,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib import identity
 from chalicelib.identity.dev_issuer import DevIssuer
+from chalicelib.wiring import runtime
 from tests.support import bearer, json_of, order_body, send
 from tests.unit.jwt_support import forge, rsa_key
 
@@ -195,9 +195,8 @@ def test_a_rotated_key_is_picked_up_from_the_jwks(client, issuer, orders, tmp_pa
     monkeypatch.setenv('AUTH_JWKS_URL', jwks.as_uri())
     from chalicelib.platform.config import get_settings
 
-    get_settings.cache_clear()
+    runtime.reset()
     get_settings()
-    identity.reset()
     assert client.http.get(f'/orders/{orders[ADA]}').status_code == 200  # keys loaded
     rotated = DevIssuer(tmp_path / 'rotated')
     rotated.ensure_keys()
@@ -216,9 +215,8 @@ def test_not_configured_outside_the_local_stage_refuses_every_request(client, mo
 
     monkeypatch.delenv('AUTH_ISSUER')
     monkeypatch.setenv('ENVIRONMENT', 'prod')
-    get_settings.cache_clear()
+    runtime.reset()
     get_settings()
-    identity.reset()
 
     unauthorized(client.http.get('/orders'))
 

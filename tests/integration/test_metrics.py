@@ -84,8 +84,7 @@ def test_a_failed_publish_counts_and_the_relay_counts_what_it_publishes_later(
     create_order(client)  # the breaker is open: left to the relay, not a failure
 
     assert emitted(stdout, 'EventPublishFailures') == [('Count', 1)]
-    monkeypatch.undo()
-    runtime.reset()
+    runtime.reset()  # SNS is back; the relay of another container runs
     stdout.clear()
 
     assert relay(runtime.publisher(), time_left=lambda: 1.0) == 2

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
+from chalicelib.orders.commands import NewOrder, NewOrderItem
 from chalicelib.orders.service import OrderService
 from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection, migrations
@@ -394,10 +395,10 @@ def test_ids_of_orders_deleted_before_the_upgrade_are_never_handed_out_again(bla
         OrderService()
         .create_order(
             STAFF_MEMBER,
-            {
-                'user_id': 9,
-                'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': Decimal('0.01')}],
-            },
+            NewOrder(
+                user_id=9,
+                items=(NewOrderItem(product_id=1, quantity=1, price_at_order=Decimal('0.01')),),
+            ),
         )
         .body
     )

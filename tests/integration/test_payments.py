@@ -329,7 +329,6 @@ def test_stripe_keys_come_from_the_secret_and_never_reach_a_log(
         )
         monkeypatch.setenv('STRIPE_SECRET_ARN', secret['ARN'])
         monkeypatch.setenv('STRIPE_API_BASE', localstripe.url)
-        get_settings.cache_clear()
         runtime.reset()
         order = create_order(client)
 

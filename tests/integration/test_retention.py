@@ -3,11 +3,13 @@ past their time go, in bounded batches, and the orders are never touched."""
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from chalicelib.core.clock import utcnow
 from chalicelib.identity.principal import STAFF, Principal
+from chalicelib.orders.commands import NewOrder, NewOrderItem
 from chalicelib.orders.idempotency import KEY_TTL
 from chalicelib.orders.service import OrderService
 from chalicelib.storage import connection, retention
@@ -75,7 +77,10 @@ def aged_rows(database):
     outbox_rows([timedelta(days=30)], published=False)
     OrderService(clock=lambda: NOW - timedelta(days=400)).create_order(
         STAFF_MEMBER,
-        {'user_id': 1, 'items': [{'product_id': 1, 'quantity': 1, 'price_at_order': 1}]},
+        NewOrder(
+            user_id=1,
+            items=(NewOrderItem(product_id=1, quantity=1, price_at_order=Decimal(1)),),
+        ),
     )
     return database
 

@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
+from chalicelib.orders.commands import NewOrder, NewOrderItem, OrderUpdate
 from chalicelib.orders.service import OrderService
 from chalicelib.storage.migrations import upgrade
 from chalicelib.storage.models import MODELS, SchemaVersion
@@ -41,18 +42,18 @@ def test_values_reach_their_own_columns_whatever_the_field_order(reversed_models
     staff = Principal(sub='staff-1', role=STAFF)
     created = service.create_order(
         staff,
-        {
-            'user_id': 7,
-            'user_email': 'ada@example.com',
-            'items': [
-                {'product_id': 11, 'quantity': 3, 'price_at_order': Decimal('2.50')},
-                {'product_id': 12, 'quantity': 1, 'price_at_order': Decimal('0.10')},
-            ],
-        },
+        NewOrder(
+            user_id=7,
+            user_email='ada@example.com',
+            items=(
+                NewOrderItem(product_id=11, quantity=3, price_at_order=Decimal('2.50')),
+                NewOrderItem(product_id=12, quantity=1, price_at_order=Decimal('0.10')),
+            ),
+        ),
     ).body
     order_id = created['order_id']
 
-    changed = service.update_status(staff, order_id, 'paid', expected_version=1)
+    changed = service.update_status(staff, order_id, OrderUpdate('paid'), expected_version=1)
 
     user_id, email, status, total, version = database.execute_sql(
         'SELECT user_id, user_email, status, order_total, version FROM orders'
@@ -101,21 +102,21 @@ def test_shipment_and_history_reach_their_own_columns(reversed_models):
     staff = Principal(sub='staff-1', role=STAFF)
     order_id = service.create_order(
         staff,
-        {
-            'user_id': 7,
-            'items': [{'product_id': 11, 'quantity': 1, 'price_at_order': Decimal('2.50')}],
-        },
+        NewOrder(
+            user_id=7,
+            items=(NewOrderItem(product_id=11, quantity=1, price_at_order=Decimal('2.50')),),
+        ),
     ).body['order_id']
 
     shipped = service.update_status(
         staff,
         order_id,
-        'shipped',
-        details={
-            'carrier': 'DHL',
-            'tracking_number': 'AB-1',
-            'tracking_url': 'https://track.example.com/AB-1',
-        },
+        OrderUpdate(
+            'shipped',
+            carrier='DHL',
+            tracking_number='AB-1',
+            tracking_url='https://track.example.com/AB-1',
+        ),
     )
 
     row = database.execute_sql(

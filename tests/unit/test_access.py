@@ -1,7 +1,9 @@
-"""Every cell of the role table, through the pure access rules."""
+"""Every cell of the role table, through the pure access rules of the orders,
+the catalog and the payments."""
 
 import pytest
 
+from chalicelib.catalog import access as catalog_access
 from chalicelib.core.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity import Principal
 from chalicelib.orders.access import (
@@ -12,6 +14,7 @@ from chalicelib.orders.access import (
     scope_for_list,
 )
 from chalicelib.orders.lifecycle import STATUSES
+from chalicelib.payments import access as payment_access
 
 ADA = Principal('sub-ada', 'customer', user_id=1, email='ada@example.com')
 UNVERIFIED = Principal('sub-bob', 'customer', user_id=2, email=None)
@@ -173,3 +176,76 @@ def test_staff_may_delete_any_order():
 def test_service_may_not_delete():
     with pytest.raises(Forbidden):
         check_delete(SERVICE, OTHER_USER)
+
+
+# -- the catalog ---------------------------------------------------------
+
+
+SYSTEM = Principal('orders-service', 'system')
+
+
+@pytest.mark.parametrize('principal', [ADA, STAFF, SERVICE])
+def test_customers_staff_and_services_read_the_catalog(principal):
+    catalog_access.check_can_read(principal)
+
+
+def test_the_system_principal_reads_no_catalog():
+    with pytest.raises(Forbidden):
+        catalog_access.check_can_read(SYSTEM)
+
+
+def test_only_staff_write_the_catalog():
+    catalog_access.check_can_write(STAFF)
+    for principal in (ADA, SERVICE, SYSTEM):
+        with pytest.raises(Forbidden):
+            catalog_access.check_can_write(principal)
+
+
+def test_a_retired_product_does_not_exist_for_a_customer_only():
+    assert catalog_access.may_see(ADA, active=True)
+    assert not catalog_access.may_see(ADA, active=False)
+    assert catalog_access.may_see(STAFF, active=False)
+    assert catalog_access.may_see(SERVICE, active=False)
+
+
+def test_only_a_customer_sees_stock_as_available_alone():
+    assert not catalog_access.sees_whole_stock(ADA)
+    assert catalog_access.sees_whole_stock(STAFF)
+    assert catalog_access.sees_whole_stock(SERVICE)
+
+
+@pytest.mark.parametrize('asked', [None, True])
+def test_a_customer_list_holds_active_products_only(asked):
+    assert catalog_access.scope_for_list(ADA, asked) is True
+
+
+def test_a_customer_asking_for_retired_products_is_forbidden():
+    with pytest.raises(Forbidden):
+        catalog_access.scope_for_list(ADA, False)
+
+
+@pytest.mark.parametrize('asked', [None, True, False])
+def test_staff_and_services_list_what_they_ask_for(asked):
+    assert catalog_access.scope_for_list(STAFF, asked) is asked
+    assert catalog_access.scope_for_list(SERVICE, asked) is asked
+
+
+# -- payments and refunds --------------------------------------------------
+
+
+@pytest.mark.parametrize('principal', [ADA, STAFF])
+def test_the_customer_and_staff_start_a_payment(principal):
+    payment_access.check_can_pay(principal)
+
+
+@pytest.mark.parametrize('principal', [SERVICE, SYSTEM])
+def test_services_and_the_system_start_no_payment(principal):
+    with pytest.raises(Forbidden):
+        payment_access.check_can_pay(principal)
+
+
+def test_only_staff_ask_for_refunds():
+    payment_access.check_can_refund(STAFF)
+    for principal in (ADA, SERVICE, SYSTEM):
+        with pytest.raises(Forbidden):
+            payment_access.check_can_refund(principal)

@@ -16,6 +16,7 @@ a function too: it is a dependency all the same. Read from the source (AST),
 so no module is imported to check it."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ FLOORS = {
     'chalicelib.notify': 6,
     'chalicelib.wiring': 7,
     'chalicelib.api': 8,
+    'app': 8,
 }
 HTTP = 8
 PURE = [
@@ -45,8 +47,13 @@ PURE = [
     'chalicelib.core.lazy',
     'chalicelib.core.paging',
     'chalicelib.orders.lifecycle',
+    'chalicelib.orders.commands',
+    'chalicelib.catalog.commands',
+    'chalicelib.payments.commands',
     'chalicelib.core.money',
     'chalicelib.orders.access',
+    'chalicelib.catalog.access',
+    'chalicelib.payments.access',
     'chalicelib.orders.export',
     'chalicelib.orders.paging',
     'chalicelib.events.messages',
@@ -134,7 +141,8 @@ def reachable(module):
     return seen
 
 
-LAYERED = [module for module in modules() if module != 'chalicelib']
+# app.py is read too: it stands on the HTTP floor with api/.
+LAYERED = [*(module for module in modules() if module != 'chalicelib'), 'app']
 
 
 @pytest.mark.parametrize('module', LAYERED)
@@ -259,3 +267,72 @@ def test_the_statement_machinery_spells_no_domain_sql():
 
     assert spelled == []
     assert 'pending' in ' '.join(sql_in('chalicelib.orders.queries'))  # the check reads the SQL
+
+
+def test_an_order_is_loaded_in_one_place():
+    """The order aggregate's loads (ORDER, ORDER_FOR_UPDATE, ITEMS_OF) are
+    run by orders/loaders.py alone: not-found and who may read are decided once."""
+    loads = {'ORDER', 'ORDER_FOR_UPDATE', 'ITEMS_OF'}
+    runners = sorted(
+        module
+        for module in LAYERED
+        if module != 'chalicelib.orders.queries'
+        and any(
+            isinstance(node, ast.Attribute) and node.attr in loads
+            for node in ast.walk(ast.parse(path_of(module).read_text()))
+        )
+    )
+
+    assert runners == ['chalicelib.orders.loaders']
+
+
+def test_app_runs_no_query_and_calls_no_aws_itself():
+    """app.py translates HTTP and events into domain calls: no SQL, no driver,
+    no AWS client of its own."""
+    assert 'app' in LAYERED
+    bad = sorted(
+        name
+        for name in imports_of('app')
+        if any(
+            within(name, forbidden)
+            for forbidden in (
+                'peewee',
+                'pymysql',
+                'boto3',
+                'botocore',
+                'chalicelib.storage.statements',
+            )
+        )
+        or name.endswith('.queries')
+    )
+
+    assert bad == []
+
+
+def readme_file_map():
+    """The modules README.md's file map (under 'How it is built') names."""
+    text = (ROOT / 'README.md').read_text()
+    start = text.index('\napp.py ')
+    named, package = set(), None
+    for line in text[start : text.index('```', start)].splitlines():
+        if match := re.match(r'(chalicelib/[\w/]+/)\s', line):
+            package = match[1]
+        elif match := re.match(r'(chalicelib/[\w/]+\.py)\s', line):
+            named.add(match[1])
+        elif (match := re.match(r' {4}(\w+\.py)\s', line)) and package:
+            named.add(package + match[1])
+        elif re.match(r'\S', line):
+            package = None
+    return named
+
+
+def test_the_readme_file_map_names_every_module():
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / 'chalicelib').rglob('*.py')
+        if path.name != '__init__.py'
+    }
+    named = readme_file_map()
+
+    assert sorted(modules - named) == []
+    assert sorted(named - modules - {'chalicelib/identity/__init__.py'}) == []

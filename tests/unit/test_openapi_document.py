@@ -1,11 +1,18 @@
 """The OpenAPI document: current with the routes and schemas, valid OpenAPI 3,
 and saying what the contract says about each operation."""
 
+import re
+
 import pytest
+from marshmallow import ValidationError
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 import app as service
 from chalicelib import __version__
+from chalicelib.catalog import schemas as catalog_schemas
+from chalicelib.core.errors import InvalidInput
+from chalicelib.orders import schemas
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.schemas import MAX_ID
 from tools import openapi
@@ -226,7 +233,9 @@ def test_path_and_query_parameters_carry_their_bounds(document):
     assert (page_size['minimum'], page_size['maximum'], page_size['default']) == (1, 100, 10)
     assert parameter(document, listing, 'page')['schema']['minimum'] == 1
     assert parameter(document, listing, 'status')['schema']['enum'] == list(STATUSES)
-    assert parameter(document, listing, 'cursor')['schema']['maxLength'] == 512
+    cursor = parameter(document, listing, 'cursor')['schema']
+    assert cursor['maxLength'] == 512
+    assert cursor['pattern'] == '^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$'
     user_listing = {p['name'] for p in ops[('/users/{user_id}/orders', 'get')]['parameters']}
     assert user_listing == {'user_id', 'page', 'page_size', 'cursor'}
 
@@ -291,3 +300,137 @@ def test_export_answers_csv_as_an_attachment_between_two_dates(document):
 
 def test_document_reports_the_version_the_service_reports(document):
     assert document['info']['version'] == __version__
+
+
+def valid(document, name, value):
+    schema = {'$ref': f'#/components/schemas/{name}', 'components': document['components']}
+    return OAS31Validator(schema, format_checker=None).is_valid(value)
+
+
+def test_status_details_go_only_with_their_status_and_carrier_with_number(document):
+    shipped = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1'}
+
+    assert valid(document, 'StatusChange', shipped)
+    assert valid(document, 'StatusChange', {'status': 'cancelled', 'reason': 'Late'})
+    assert not valid(document, 'StatusChange', {**shipped, 'status': 'paid'})
+    assert not valid(document, 'StatusChange', {'status': 'shipped', 'reason': 'Late'})
+    assert not valid(document, 'StatusChange', {'status': 'shipped', 'carrier': 'DHL'})
+    assert not valid(document, 'StatusChange', {'status': 'shipped', 'tracking_number': 'J'})
+    url = {'status': 'shipped', 'tracking_url': 'https://track.example.com/JD-1'}
+    assert not valid(document, 'StatusChange', url)
+    assert valid(document, 'StatusChange', {**shipped, **url})
+
+
+def test_a_refund_is_an_amount_or_items_not_both(document):
+    items = [{'order_item_id': 1, 'quantity': 1}]
+
+    assert valid(document, 'RefundRequest', {})
+    assert valid(document, 'RefundRequest', {'amount': 10})
+    assert valid(document, 'RefundRequest', {'items': items})
+    assert not valid(document, 'RefundRequest', {'amount': 10, 'items': items})
+
+
+def test_a_product_is_priced_in_its_currencys_decimals_and_stock_is_null_or_on_hand(document):
+    product = {'name': 'Mug', 'unit_price': 12, 'currency': 'JPY'}
+
+    assert valid(document, 'NewProduct', product)
+    assert not valid(document, 'NewProduct', {**product, 'unit_price': 12.5})
+    assert valid(document, 'NewProduct', {**product, 'currency': 'USD', 'unit_price': 12.5})
+    assert valid(document, 'NewProduct', {**product, 'stock': None})
+    assert valid(document, 'NewProduct', {**product, 'stock': {'on_hand': 0}})
+    for stock in ({}, {'on_hand': '0'}, {'on_hand': 1.5}, {'on_hand': 10**9 + 1}, []):
+        assert not valid(document, 'NewProduct', {**product, 'stock': stock}), stock
+
+
+def test_product_lists_filter_on_a_boolean(document):
+    listing = operations(document)[('/products', 'get')]
+
+    assert parameter(document, listing, 'active')['schema'] == {'type': 'boolean'}
+
+
+@pytest.mark.parametrize(
+    ('address', 'accepted'),
+    [
+        ('ada@example.com', True),
+        ('"ada@home"@example.com', True),
+        ('"ada lovelace"@example.com', False),
+        ('ada@[127.0.0.1]', True),
+        ('ada@localhost', True),
+        ('0@0.a', False),
+        ('ada@example', False),
+        ('=?utf-8?q?ada@example.com', False),
+        ('adà@example.com', False),
+        ('ada@@example.com', False),
+    ],
+)
+def test_user_email_is_described_by_the_services_own_rule(document, address, accepted):
+    pattern = document['components']['schemas']['NewOrder']['properties']['user_email']['pattern']
+
+    assert bool(re.search(re.sub(r'\$$', r'\\Z', pattern), address)) is accepted
+    assert (schemas.verified_email(address) == address) is accepted
+
+
+# Each free-text field: (schema in the document, field, the marshmallow schema's field).
+FREE_TEXT = [
+    ('StatusChange', 'carrier', schemas.UpdateOrderSchema, 'carrier'),
+    ('StatusChange', 'reason', schemas.UpdateOrderSchema, 'reason'),
+    ('NewProduct', 'name', catalog_schemas.ProductSchema, 'name'),
+    ('NewProduct', 'sku', catalog_schemas.ProductSchema, 'sku'),
+]
+
+
+@pytest.mark.parametrize(('component', 'name', 'schema', 'field'), FREE_TEXT)
+def test_free_text_patterns_refuse_exactly_what_the_validators_refuse(
+    document, component, name, schema, field
+):
+    documented = document['components']['schemas'][component]['properties'][name]
+    # ECMA-262's $ is the end of the text; Python's would also match before a last newline.
+    patterns = [
+        re.compile(re.sub(r'\$$', r'\\Z', found['pattern']))
+        for found in (documented, *documented.get('allOf', ()))
+    ]
+    rules = schema._declared_fields[field].validators
+    # Every character up to U+3000 (controls, spaces, bidi controls), then a sample.
+    points = [*range(0x3000), *range(0x3000, 0x110000, 61)]
+    for point in points:
+        if 0xD800 <= point < 0xE000:
+            continue  # lone surrogates are not text a pattern can name
+        for text in ('a' + chr(point), chr(point), ' ' + chr(point) + ' '):
+            try:
+                for rule in rules:
+                    rule(text)
+                accepted = True
+            except ValidationError:
+                accepted = False
+            matched = all(pattern.search(text) for pattern in patterns)
+            assert matched is accepted, (component, name, hex(point), text)
+
+
+@pytest.mark.parametrize(
+    'url',
+    [
+        'https://track.example.com/JD-1?x=1#top',
+        'HTTPS://localhost:8443/',
+        'https://192.0.2.1/parcel',
+        'https://[2001:db8::1]/parcel',
+        'https://[::]',
+        'https://[05:2797]/',  # brackets with no IPv6 address in them
+        'https://[::g]/',
+        'https://example/',  # no dot
+        'http://track.example.com/',
+        'https://user@track.example.com/',
+        'https://track.example.com/a b',
+        'https://track.example.com/é',
+    ],
+)
+def test_tracking_url_pattern_accepts_what_the_service_accepts(document, url):
+    documented = document['components']['schemas']['StatusChange']['properties']['tracking_url']
+    pattern = re.compile(documented['pattern'][:-1] + r'\Z')
+    body = {'status': 'shipped', 'carrier': 'DHL', 'tracking_number': 'JD-1', 'tracking_url': url}
+    try:
+        schemas.load_update_order(body)
+        accepted = True
+    except InvalidInput:
+        accepted = False
+
+    assert bool(pattern.search(url)) is accepted

@@ -1,0 +1,28 @@
+"""What a request asks of the catalog, as the schemas load it
+(catalog/schemas.py): frozen and typed, already checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from chalicelib.core.paging import PageRequest
+
+
+@dataclass(frozen=True)
+class ProductWrite:
+    """A product as PUT /products/{id} (or a CSV row) writes it whole."""
+
+    name: str
+    unit_price: Decimal
+    currency: str
+    sku: str | None = None
+    active: bool = True
+    # None: stock is not tracked, no limit.
+    on_hand: int | None = None
+
+
+@dataclass(frozen=True)
+class ProductListQuery:
+    page: PageRequest = field(default_factory=PageRequest)
+    active: bool | None = None

@@ -1,0 +1,67 @@
+"""What a request asks of the orders, as the schemas load it (orders/schemas.py):
+frozen and typed, already checked, so a service reads fields, not keys, and
+the type checker sees every one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from chalicelib.core.paging import PageRequest
+
+
+@dataclass(frozen=True)
+class NewOrderItem:
+    product_id: int
+    quantity: int
+    # None: the line is priced from the catalog (catalog/pricing.py says what
+    # a price sent must be).
+    price_at_order: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    items: tuple[NewOrderItem, ...]
+    # None: the order is the caller's own (the access rules decide).
+    user_id: int | None = None
+    user_email: str | None = None
+    # None: the order's products (or DEFAULT_CURRENCY) decide.
+    currency: str | None = None
+
+
+# What a status change may carry, each only with its status.
+DETAIL_STATUS = {
+    'carrier': 'shipped',
+    'tracking_number': 'shipped',
+    'tracking_url': 'shipped',
+    'reason': 'cancelled',
+}
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    status: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    reason: str | None = None
+
+    def details(self) -> dict[str, str]:
+        """What comes with the status, by name: only what was given."""
+        return {name: value for name in DETAIL_STATUS if (value := getattr(self, name)) is not None}
+
+
+@dataclass(frozen=True)
+class OrderListQuery:
+    page: PageRequest = field(default_factory=PageRequest)
+    status: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportRange:
+    """Both dates inclusive, in UTC; None: no bound."""
+
+    from_date: date | None = None
+    to_date: date | None = None
