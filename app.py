@@ -276,8 +276,13 @@ def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
         return {'expired': 0}
     runtime.database()
     service = runtime.order_service()
+    payments = runtime.payment_service() if runtime.stripe_gateway() is not None else None
     expired = expiry.expire_unpaid(
-        service, window, service.clock(), time_left(lambda_context(event), 0)
+        service,
+        window,
+        service.clock(),
+        time_left(lambda_context(event), 0),
+        paid_meanwhile=payments.apply_if_paid if payments is not None else None,
     )
     logs.log.info('Expired %s unpaid orders', expired)
     return {'expired': expired}

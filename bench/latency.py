@@ -39,7 +39,6 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import CURSORS
-from chalicelib.payments import queries as payments_queries
 from chalicelib.storage import connection, statements
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
 
@@ -268,10 +267,11 @@ class Floor:
             # A PUT to paid records a payment of the total taken outside.
             if (
                 statements.run(
-                    orders_queries.MARK_PAID,
+                    orders_queries.CHANGE_PAYMENT,
                     status=new_status,
                     updated_at=now,
                     amount_paid=total,
+                    amount_refunded=Decimal('0.00'),
                     payment_provider=None,
                     payment_reference=None,
                     order_id=order_id,
@@ -309,7 +309,7 @@ class Floor:
             user_id, email, status, total, version = self._locked(order_id)
             if (
                 statements.run(
-                    payments_queries.CHANGE_PAYMENT,
+                    orders_queries.CHANGE_PAYMENT,
                     status='paid',
                     updated_at=now,
                     amount_paid=total,

@@ -22,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = 'sk_test_orders'
 WEBHOOK_SECRET = 'whsec_orders_test_secret'
+# The tests' deployment name in Stripe (STRIPE_NAMESPACE).
+NAMESPACE = 'orders-test'
 
 
 def free_port() -> int:

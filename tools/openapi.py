@@ -603,7 +603,8 @@ OPERATIONS = {
             '400': 'BadRequest',
             '401': 'Unauthorized',
             '403': {
-                'description': 'A customer setting any status but `cancelled`.',
+                'description': 'A customer setting any status but `cancelled`; a service '
+                "token setting `paid` or cancelling a `paid` order (money moves are staff's).",
                 'content': _error('ForbiddenError', 'Not allowed for this role'),
             },
             '404': 'NotFound',

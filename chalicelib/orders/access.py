@@ -4,7 +4,9 @@ domain exception out; no HTTP, no database, no AWS.
     customer  creates for themselves; reads, lists and cancels their own orders
     staff     everything, for anyone
     service   reads and lists any order, makes any status change the lifecycle
-              allows; never creates, never deletes
+              allows except the ones that move money (setting paid, cancelling
+              a paid order: money in or out is staff's); never creates, never
+              deletes
     system    the service's own scheduled functions: status changes, like service
 
 A customer never learns that another user's order exists: touching one is
@@ -16,7 +18,7 @@ a customer's cancel of a shipped order passes here and is refused there."""
 from chalicelib.core.errors import Forbidden, InvalidInput, OrderNotFound
 from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
 
-CANCELLED = 'cancelled'
+CANCELLED, PAID = 'cancelled', 'paid'
 
 
 def sees_authors(principal: Principal) -> bool:
@@ -83,12 +85,25 @@ def check_can_read(principal: Principal, order_user_id: int) -> None:
         raise Forbidden('This caller may not read orders')
 
 
-def check_status_change(principal: Principal, order_user_id: int, new_status: str) -> None:
-    """Setting new_status on an order owned by order_user_id; the lifecycle
-    decides afterwards whether the move itself is allowed."""
+def check_status_change(
+    principal: Principal, order_user_id: int, current_status: str, new_status: str
+) -> None:
+    """Setting new_status on an order owned by order_user_id, now at
+    current_status; the lifecycle decides afterwards whether the move itself
+    is allowed."""
     check_can_read(principal, order_user_id)
     if principal.role == CUSTOMER and new_status != CANCELLED:
         raise Forbidden('A customer may only cancel an order')
+    if principal.role == SERVICE and moves_money(current_status, new_status):
+        # A fulfilment token would otherwise mark an order paid with no money,
+        # or cancel a paid one and so refund it in full.
+        raise Forbidden('Only staff may mark an order paid or cancel a paid order')
+
+
+def moves_money(current_status: str, new_status: str) -> bool:
+    """Whether the move takes money in (paid) or gives it back (cancelling a
+    paid order refunds it)."""
+    return new_status == PAID or (new_status == CANCELLED and current_status == PAID)
 
 
 def check_delete(principal: Principal, order_user_id: int) -> None:

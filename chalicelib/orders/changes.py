@@ -1,18 +1,26 @@
-"""A status change, decided: from the order as it is (and its lines), who
-asks, what they ask for and when, to everything the change writes — the
-order's new fields, its event, its history entry and the stock it moves.
-Pure: no database, no AWS; the order service loads and locks the order,
-calls `plan_status_change`, and writes what it says."""
+"""Every change of an order's status or money, decided: from the order as it
+is (and its lines), who asks, what they ask for and when, to everything the
+change writes — the order's new fields, its events, its history entry and
+the stock it moves. Pure: no database, no AWS. Whatever asks (a request, a
+card payment, a refund that settles, expiry), the order service loads and
+locks the order, calls a planner here, and writes what it says in one place
+(orders/service.apply_change).
+
+    plan_status_change   a PUT, a cancellation, expiry
+    plan_card_payment    a card payment (already bound to this order: payments/rules.py)
+    plan_refund          a refund that succeeded
+    with_refund          a cancellation that gives back at once what was paid outside"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.catalog import stock_rules as stock
+from chalicelib.core import money
 from chalicelib.core.clock import utc_iso
 from chalicelib.core.errors import VersionMismatch
 from chalicelib.events import messages
@@ -31,6 +39,8 @@ class OrderState(Protocol):
     order_total: Decimal
     amount_paid: Decimal
     amount_refunded: Decimal
+    currency: str
+    payment_reference: str | None
 
 
 @dataclass(frozen=True)
@@ -53,14 +63,59 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
-class StatusChange:
+class OrderChange:
     old_status: str
     fields: dict[str, Any]  # the order's new column values (status, version, updated_at, ...)
     event_type: str
     event_details: messages.Details | None
     history: HistoryEntry
-    release: dict[int, int]  # {product_id: quantity} whose reservation ends
-    sell: dict[int, int]  # {product_id: quantity} reserved and now sold
+    release: dict[int, int] = field(default_factory=dict)  # reservations that end
+    sell: dict[int, int] = field(default_factory=dict)  # reserved and now sold
+    # Events written after the first, in order (a cancellation's refund).
+    also: tuple[tuple[str, messages.Details], ...] = ()
+
+    @property
+    def events(self) -> list[tuple[str, messages.Details | None]]:
+        return [(self.event_type, self.event_details), *self.also]
+
+
+@dataclass(frozen=True)
+class CardPayment:
+    """A card payment Stripe took for an order, already bound to it (its
+    PaymentIntent is the order's, its deployment this one)."""
+
+    reference: str  # the PaymentIntent id
+    units: int  # minor units received
+    currency: str
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A payment that is not the order's total: nothing changes."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class LatePayment:
+    """A payment the order can no longer take (cancelled, or paid otherwise):
+    all of it goes back."""
+
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class SettledRefund:
+    """A refund of the order that succeeded."""
+
+    refund_id: int
+    amount: Decimal
+    currency: str
+    reason: str | None
+    # A late payment's refund: the payment is recorded on the order as it goes back.
+    late_payment: bool = False
+    reference: str | None = None  # what it gives back (the PaymentIntent id)
 
 
 def plan_status_change(
@@ -69,10 +124,10 @@ def plan_status_change(
     principal: Principal,
     request: StatusRequest,
     now: datetime,
-) -> StatusChange | None:
+) -> OrderChange | None:
     """The change, or None when the order already has the status (a no-op).
     Raises what the access rules, If-Match and the lifecycle refuse."""
-    access.check_status_change(principal, order.user_id, request.status)
+    access.check_status_change(principal, order.user_id, order.status, request.status)
     if request.expected_version is not None and order.version != request.expected_version:
         raise VersionMismatch(
             f'Order {order.order_id} is at version {order.version}, not {request.expected_version}'
@@ -102,7 +157,7 @@ def plan_status_change(
             payment.refund_due(order.amount_paid, order.amount_refunded),
             request.details.get('reason'),
         )
-    return StatusChange(
+    return OrderChange(
         old_status=order.status,
         fields=fields,
         event_type=messages.type_for_status(new),
@@ -117,6 +172,94 @@ def plan_status_change(
         ),
         release=held if new == 'cancelled' else {},
         sell=held if new == 'shipped' else {},
+    )
+
+
+def plan_card_payment(
+    order: OrderState, card: CardPayment, actor: Principal, now: datetime
+) -> OrderChange | Mismatch | LatePayment | None:
+    """A pending order paid its total becomes paid; None when this very
+    payment is already recorded; another amount or currency changes nothing;
+    an order that can no longer take it gives it all back."""
+    if order.payment_reference == card.reference and order.amount_paid > 0:
+        return None
+    if order.status != 'pending':
+        if not money.is_currency(card.currency):
+            return Mismatch(f'{card.units} {card.currency}, a currency the service cannot refund')
+        return LatePayment(money.from_minor_units(card.units, card.currency), card.currency)
+    if card.currency != order.currency or card.units != money.to_minor_units(
+        order.order_total, order.currency
+    ):
+        return Mismatch(
+            f'paid {card.units} {card.currency} (minor units), '
+            f'the order is {order.order_total} {order.currency}'
+        )
+    return OrderChange(
+        old_status=order.status,
+        fields={
+            'status': 'paid',
+            'version': order.version + 1,
+            'updated_at': now,
+            'amount_paid': order.order_total,
+            'payment_provider': payment.STRIPE,
+            'payment_reference': card.reference,
+        },
+        event_type=messages.ORDER_UPDATED,
+        event_details=None,
+        history=HistoryEntry(order.version + 1, 'paid', now, actor.role, actor.sub, None),
+    )
+
+
+def plan_refund(
+    order: OrderState, refund: SettledRefund, actor: Principal, now: datetime
+) -> OrderChange:
+    """A refund that succeeded: the order's money changes, in a version of its own."""
+    fields = _refunded_fields(order, refund)
+    fields.update(version=order.version + 1, updated_at=now)
+    return OrderChange(
+        old_status=order.status,
+        fields=fields,
+        event_type=messages.ORDER_REFUNDED,
+        event_details=_refunded_details(refund, fields['amount_refunded']),
+        history=HistoryEntry(
+            order.version + 1,
+            order.status,
+            now,
+            actor.role,
+            actor.sub,
+            f'Refund {refund.refund_id}: {money.display(refund.amount, refund.currency)}',
+        ),
+    )
+
+
+def with_refund(change: OrderChange, order: OrderState, refund: SettledRefund) -> OrderChange:
+    """A cancellation that also gives back, at once, what was paid outside the
+    service: still one change of the order (one version, one history entry),
+    with order_refunded after order_cancelled."""
+    fields = {**change.fields, **_refunded_fields(order, refund)}
+    return replace(
+        change,
+        fields=fields,
+        also=(
+            *change.also,
+            (messages.ORDER_REFUNDED, _refunded_details(refund, fields['amount_refunded'])),
+        ),
+    )
+
+
+def _refunded_fields(order: OrderState, refund: SettledRefund) -> dict[str, Any]:
+    fields: dict[str, Any] = {'amount_refunded': order.amount_refunded + refund.amount}
+    if refund.late_payment:
+        # The payment the order could not take, recorded as it goes back.
+        fields['amount_paid'] = order.amount_paid + refund.amount
+        if order.amount_paid <= 0:
+            fields.update(payment_provider=payment.STRIPE, payment_reference=refund.reference)
+    return fields
+
+
+def _refunded_details(refund: SettledRefund, amount_refunded: Decimal) -> messages.Details:
+    return messages.refunded_details(
+        refund.refund_id, refund.amount, refund.reason, amount_refunded
     )
 
 

@@ -5,7 +5,10 @@ published with its email, like any cancellation.
 
 Each order is one transaction of OrderService.change_status: the order row
 is locked, then checked (still pending, still old enough) and changed in the
-same step, so an order paid meanwhile is never expired. Batches are bounded;
+same step, so an order paid meanwhile is never expired. An order with a
+PaymentIntent is first looked up at Stripe (`paid_meanwhile`, from payments/):
+one that succeeded there, its webhook late, is applied as its payment instead;
+one Stripe did not answer for waits for the next run. Batches are bounded;
 the first one always runs (a local or test Lambda context reports 3 s left),
 and another starts only while the time left is twice what the last one took."""
 
@@ -23,12 +26,19 @@ from chalicelib.storage import statements
 EXPIRE_UNPAID = Principal(sub='expire_unpaid', role=SYSTEM)
 REASON = 'not paid in time'
 BATCH_ORDERS = 100
+UNPAID = 'unpaid'  # what paid_meanwhile answers for an intent nobody paid
 
 
 def expire_unpaid(
-    service: Any, window: timedelta, now: datetime, time_left: Callable[[], float]
+    service: Any,
+    window: timedelta,
+    now: datetime,
+    time_left: Callable[[], float],
+    paid_meanwhile: Callable[[int, str], str] | None = None,
 ) -> int:
-    """Cancel the pending orders created before now - window; how many."""
+    """Cancel the pending orders created before now - window; how many.
+    paid_meanwhile(order_id, payment_intent_id): 'paid' (applied as its
+    payment), 'unpaid' or 'unknown'; None: card payments are not configured."""
     cutoff = now - window
     request = StatusRequest('cancelled', details={'reason': REASON})
 
@@ -42,6 +52,12 @@ def expire_unpaid(
             queries.PENDING_BEFORE, created_at=cutoff, after=after, limit=BATCH_ORDERS
         )
         for order in candidates:
+            if (
+                order.payment_intent_id
+                and paid_meanwhile is not None
+                and paid_meanwhile(order.order_id, order.payment_intent_id) != UNPAID
+            ):
+                continue
             if (
                 service.change_status(
                     EXPIRE_UNPAID, order.order_id, request, still_applies=still_unpaid

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from chalicelib.core import money
 
+STRIPE = 'stripe'  # the provider of a card payment
 UNPAID, PAID, PARTIALLY_REFUNDED, REFUNDED = 'unpaid', 'paid', 'partially_refunded', 'refunded'
 PAYMENT_STATUSES = (UNPAID, PAID, PARTIALLY_REFUNDED, REFUNDED)
 

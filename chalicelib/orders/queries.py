@@ -36,22 +36,26 @@ SHIP = Statement(
         'shipped_at = :shipped_at WHERE order_id = :order_id AND version = :version'
     ),
 )
-# A PUT to paid: a payment taken outside the service, of the whole total.
-MARK_PAID = Statement(
+# A change of the order's money (a PUT to paid, a card payment, a refund that
+# succeeded, a cancellation that refunded at once), with its status, in one
+# atomic step like every change (orders/service.apply_change writes them all).
+CHANGE_PAYMENT = Statement(
     Order,
     (
         'UPDATE orders SET status = :status, version = :version + 1, updated_at = :updated_at, '
-        'amount_paid = :amount_paid, payment_provider = :payment_provider, '
-        'payment_reference = :payment_reference WHERE order_id = :order_id AND version = :version'
+        'amount_paid = :amount_paid, amount_refunded = :amount_refunded, '
+        'payment_provider = :payment_provider, payment_reference = :payment_reference '
+        'WHERE order_id = :order_id AND version = :version'
     ),
 )
 # Pending orders created before :created_at, oldest id first, after a keyset
-# :after (0 to start): candidates for expiry, each checked again under its lock.
+# :after (0 to start): candidates for expiry, each checked again under its lock
+# (with the PaymentIntent expiry asks Stripe about first).
 PENDING_BEFORE = Statement(
     Order,
     (
-        "SELECT order_id FROM orders WHERE status = 'pending' AND created_at < :created_at "
-        'AND order_id > :after ORDER BY order_id LIMIT :limit'
+        "SELECT order_id, payment_intent_id FROM orders WHERE status = 'pending' "
+        'AND created_at < :created_at AND order_id > :after ORDER BY order_id LIMIT :limit'
     ),
 )
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')

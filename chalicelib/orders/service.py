@@ -49,12 +49,18 @@ else:
 class CancellationRefunds(Protocol):
     """What gives back the money of a cancelled order (payments/ fills it in:
     the orders never import payments). `record` runs inside the
-    cancellation's transaction and returns the events it wrote (a refund that
+    cancellation's transaction, before the change is written: it records the
+    refund and returns the change to write (with the refund in it when it
     succeeded at once) and the refunds `send` moves after the commit."""
 
     def record(
-        self, order: Order, actor: Any, now: datetime, reason: str | None
-    ) -> tuple[list[Outbox], list[Any]]: ...
+        self,
+        order: Order,
+        change: changes.OrderChange,
+        actor: Any,
+        now: datetime,
+        reason: str | None,
+    ) -> tuple[changes.OrderChange, list[Any]]: ...
 
     def send(self, refunds: list[Any]) -> Any: ...
 
@@ -335,25 +341,12 @@ class OrderService:
             change = changes.plan_status_change(order, items, principal, request, now)
             if change is None:
                 return dump_order(order, items)
-            updated = statements.run(
-                _change_statement(change.fields),
-                order_id=order_id,
-                version=order.version,
-                **{name: value for name, value in change.fields.items() if name != 'version'},
-            ).rowcount
-            if updated != 1:
-                raise VersionMismatch(f'Order {order_id} changed meanwhile')
-            for name, value in change.fields.items():
-                setattr(order, name, value)
-            events = [record_event(change.event_type, order, now, change.event_details)]
-            _write_history(order_id, change.history)
             refunds: list[Any] = []
-            if order.status == 'cancelled' and self.cancellation_refunds is not None:
-                refund_events, refunds = self.cancellation_refunds.record(
-                    order, principal, now, request.details.get('reason')
+            if change.fields['status'] == 'cancelled' and self.cancellation_refunds is not None:
+                change, refunds = self.cancellation_refunds.record(
+                    order, change, principal, now, request.details.get('reason')
                 )
-                events += refund_events
-            counts.record_change(old_status=change.old_status, new_status=order.status)
+            events = apply_change(order, change, now)
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
@@ -389,19 +382,43 @@ class OrderService:
         self.publish([event])
 
 
-def _change_statement(fields: dict[str, Any]) -> statements.Statement:
-    if 'shipped_at' in fields:
-        return queries.SHIP
-    if 'amount_paid' in fields:
-        return queries.MARK_PAID
-    return queries.CHANGE_STATUS
+# The columns of an order's money: a change of any of them writes them all.
+_MONEY = ('amount_paid', 'amount_refunded', 'payment_provider', 'payment_reference')
 
 
-def record_history(
-    order: Order, principal: Principal, now: datetime, reason: str | None = None
-) -> None:
-    """The entry of the order's current version (its creation, or a change of
-    its money); inside the change's transaction."""
+def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> list[Outbox]:
+    """Write a planned change of a locked order, whoever asked for it (a
+    request, a card payment, a refund, expiry): its fields (the version in
+    the WHERE: a check and a write in one step), its history entry, the
+    status counts and its outbox rows; the events written. Inside the
+    change's transaction. The one place an order's status or money is written."""
+    values = {name: value for name, value in change.fields.items() if name != 'version'}
+    if 'shipped_at' in values:
+        statement = queries.SHIP
+    elif any(name in values for name in _MONEY):
+        statement = queries.CHANGE_PAYMENT
+        values = {
+            'status': order.status,
+            **{name: getattr(order, name) for name in _MONEY},
+            **values,
+        }
+    else:
+        statement = queries.CHANGE_STATUS
+    if (
+        statements.run(statement, order_id=order.order_id, version=order.version, **values).rowcount
+        != 1
+    ):
+        raise VersionMismatch(f'Order {order.order_id} changed meanwhile')
+    for name, value in change.fields.items():
+        setattr(order, name, value)
+    _write_history(order.order_id, change.history)
+    counts.record_change(old_status=change.old_status, new_status=order.status)
+    return [record_event(kind, order, now, details) for kind, details in change.events]
+
+
+def record_history(order: Order, principal: Principal, now: datetime) -> None:
+    """The entry of an order's creation (every later version's is written by
+    apply_change); inside the creation's transaction."""
     _write_history(
         order.order_id,
         changes.HistoryEntry(
@@ -410,7 +427,7 @@ def record_history(
             at=now,
             role=principal.role,
             sub=principal.sub,
-            reason=reason,
+            reason=None,
         ),
     )
 

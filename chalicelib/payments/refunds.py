@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.core import money
 from chalicelib.core.clock import utcnow
@@ -30,20 +30,20 @@ from chalicelib.core.errors import (
     PaymentsNotConfigured,
     RefundNotFound,
 )
-from chalicelib.events import messages
-from chalicelib.events.outbox import record_event
+from chalicelib.core.lazy import lazy_import
 from chalicelib.identity.principal import Principal
 from chalicelib.orders import idempotency
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
-from chalicelib.orders.service import record_history
+from chalicelib.orders.payment import STRIPE
+from chalicelib.orders.service import apply_change
 from chalicelib.payments import access as payment_access
-from chalicelib.payments import queries, rules
+from chalicelib.payments import rules
 from chalicelib.payments.answers import dump_refund
 from chalicelib.payments.commands import RefundRequest
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.platform import metrics
 from chalicelib.platform.logs import log
-from chalicelib.storage import dialect, statements
+from chalicelib.storage import dialect
 from chalicelib.storage.connection import (
     CONNECTION_ERRORS,
     database,
@@ -52,13 +52,17 @@ from chalicelib.storage.connection import (
 )
 from chalicelib.storage.models import Order, Outbox, Refund
 
+if TYPE_CHECKING:
+    from chalicelib.orders import changes
+else:
+    # As in orders/service.py: a GET of one order need not load the planner.
+    changes = lazy_import('chalicelib.orders.changes')
+
 # How long the writer of a refund row alone may send it.
 CLAIM_LEASE = timedelta(seconds=60)
 # A refund Stripe holds as pending is asked about again this much later
 # (its webhook usually tells first).
 RECHECK_PENDING = timedelta(minutes=10)
-# After Stripe failed the relay, its next run tries again.
-RELAY_BACKOFF = timedelta(seconds=50)
 RELAY_CLAIM = 10
 # What one send may take at its slowest on the relay's client (3 attempts of a
 # 3 s connect and a 15 s read): no send starts with less time left.
@@ -144,7 +148,7 @@ class RefundService:
             else:
                 amount = request.amount if request.amount is not None else left
             rules.check_refund(order_id, amount, left, currency)
-            refund, events, claims = self._record(
+            refund, claims = self._record(
                 order,
                 amount,
                 principal,
@@ -153,6 +157,14 @@ class RefundService:
                 items=items,
                 currency=currency,
             )
+            events: list[Outbox] = []
+            if not claims:
+                # Paid outside the service: given back outside, done as soon as recorded.
+                events = apply_change(
+                    order,
+                    changes.plan_refund(order, _succeeded(refund, None, now), principal, now),
+                    now,
+                )
             answer = dump_refund(refund)
             if key is not None:
                 idempotency.complete(key, answer, order_id)
@@ -166,26 +178,33 @@ class RefundService:
         return answer, events, claims
 
     def record(
-        self, order: Order, actor: Any, now: datetime, reason: str | None
-    ) -> tuple[list[Outbox], list[Claim]]:
+        self,
+        order: Order,
+        change: changes.OrderChange,
+        actor: Any,
+        now: datetime,
+        reason: str | None,
+    ) -> tuple[changes.OrderChange, list[Claim]]:
         """A cancellation's refund of everything still refundable, with the
-        cancellation's reason; inside the cancellation's transaction, which
-        already counted the order's version."""
+        cancellation's reason; inside the cancellation's transaction, before
+        its change is written. A payment taken outside goes back at once:
+        the refund becomes part of that one change."""
         left = rules.refundable(
             order.amount_paid, order.amount_refunded, _pending_total(order.order_id)
         )
         if left <= 0:
-            return [], []
-        _, events, claims = self._record(
+            return change, []
+        refund, claims = self._record(
             order,
             left,
             actor,
             now,
-            in_change=True,
             currency=order_currency(order),
             reason=reason or 'Order cancelled',
         )
-        return events, claims
+        if claims:
+            return change, claims
+        return changes.with_refund(change, order, _succeeded(refund, None, now)), []
 
     def record_late_payment(
         self,
@@ -205,7 +224,7 @@ class RefundService:
             currency=currency,
             status=rules.PENDING,
             reason='Paid after the order could no longer take a payment',
-            provider=rules.STRIPE,
+            provider=STRIPE,
             payment_reference=payment_intent_id,
             late_payment=True,
             actor_role=actor.role,
@@ -235,8 +254,9 @@ class RefundService:
         currency: str,
         reason: str | None = None,
         items: list | None = None,
-        in_change: bool = False,
-    ) -> tuple[Refund, list[Outbox], list[Claim]]:
+    ) -> tuple[Refund, list[Claim]]:
+        """The refund row, pending and claimed by its writer; for a payment
+        taken outside (nothing to send: the money goes back outside), no claim."""
         outside = order.payment_provider is None
         refund = Refund(
             order=order.order_id,
@@ -258,11 +278,7 @@ class RefundService:
         if not outside:
             refund.claim_token, refund.claimed_until = token, now + CLAIM_LEASE
         refund.save(force_insert=True)
-        if not outside:
-            return refund, [], [(refund.refund_id, token)]
-        # The money goes back outside the service: done as soon as recorded.
-        event = _succeed(refund, order, actor, now, None, in_change=in_change)
-        return refund, [event], []
+        return refund, [] if outside else [(refund.refund_id, token)]
 
     # -- reading --------------------------------------------------------------
     def list_refunds(self, principal: Principal, order_id: int) -> list[dict]:
@@ -285,7 +301,8 @@ class RefundService:
         What Stripe did not take stays pending, for the relay. How many
         Stripe answered."""
         answered = 0
-        for refund_id, token in claims:
+        claims = list(claims)
+        for index, (refund_id, token) in enumerate(claims):
             try:
                 answered += self._send_one(refund_id, token, purpose)
             except CONNECTION_ERRORS as exc:
@@ -294,8 +311,23 @@ class RefundService:
                 log.warning('Refund %s not settled: database unavailable', refund_id)
             except PaymentProviderUnavailable:
                 if purpose == BACKGROUND:
-                    break  # Stripe is down: the next run tries again
+                    # Stripe is down: the rest of the batch is not tried now,
+                    # and is free for the next run, not held for a lease.
+                    self._free(claims[index + 1 :])
+                    break
         return answered
+
+    def _free(self, claims: list[Claim]) -> None:
+        """Let the relay's next run take these claimed refunds at once."""
+        for refund_id, token in claims:
+            try:
+                Refund.update(claimed_until=self.clock()).where(
+                    (Refund.refund_id == refund_id)
+                    & (Refund.claim_token == token)
+                    & (Refund.status == rules.PENDING)
+                ).execute()
+            except CONNECTION_ERRORS as exc:
+                discard_if_broken(exc)  # the lease lapses by itself
 
     def _send_one(self, refund_id: int, token: str, purpose: str) -> int:
         refund = Refund.get_or_none(Refund.refund_id == refund_id)
@@ -316,12 +348,8 @@ class RefundService:
                 reference, units, refund_id, refund.order_id, purpose
             )
         except PaymentProviderUnavailable:
-            backoff = RELAY_BACKOFF if purpose == BACKGROUND else timedelta(0)
-            Refund.update(claimed_until=self.clock() + backoff).where(
-                (Refund.refund_id == refund_id)
-                & (Refund.claim_token == token)
-                & (Refund.status == rules.PENDING)
-            ).execute()
+            # Free at once: the relay's next run sends it, not a later one.
+            self._free([(refund_id, token)])
             log.warning(
                 'Refund %s handed to the relay: Stripe unavailable',
                 refund_id,
@@ -459,56 +487,19 @@ def settle_locked(
         )
         metrics.emit('RefundFailures', 1)
         return []
-    return [
-        _succeed(
-            refund,
-            order,
-            actor or Principal(sub=refund.actor_sub, role=refund.actor_role),
-            now,
-            provider_refund_id,
-        )
-    ]
+    actor = actor or Principal(sub=refund.actor_sub, role=refund.actor_role)
+    return apply_change(
+        order,
+        changes.plan_refund(order, _succeeded(refund, provider_refund_id, now), actor, now),
+        now,
+    )
 
 
-def _succeed(
-    refund: Refund,
-    order: Order,
-    actor: Any,
-    now: datetime,
-    provider_refund_id: str | None,
-    in_change: bool = False,
-) -> Outbox:
-    """The refund succeeded: the order's money changes (a version of its own,
-    unless it is part of the change that asked for it) and order_refunded
-    is written."""
-    order.amount_refunded += refund.amount
-    if refund.late_payment:
-        if order.amount_paid <= 0:
-            order.payment_provider, order.payment_reference = rules.STRIPE, refund.payment_reference
-        order.amount_paid += refund.amount
-    if in_change:
-        statements.run(
-            queries.SET_REFUNDED, amount_refunded=order.amount_refunded, order_id=order.order_id
-        )
-    else:
-        statements.run(
-            queries.CHANGE_PAYMENT,
-            status=order.status,
-            updated_at=now,
-            amount_paid=order.amount_paid,
-            amount_refunded=order.amount_refunded,
-            payment_provider=order.payment_provider,
-            payment_reference=order.payment_reference,
-            order_id=order.order_id,
-            version=order.version,
-        )
-        order.version, order.updated_at = order.version + 1, now
-        record_history(
-            order,
-            actor,
-            now,
-            f'Refund {refund.refund_id}: {money.display(refund.amount, refund.currency)}',
-        )
+def _succeeded(
+    refund: Refund, provider_refund_id: str | None, now: datetime
+) -> changes.SettledRefund:
+    """Mark the refund row succeeded (its order's change is written beside
+    it, by whoever called); what the order's planner needs of it."""
     (
         Refund.update(
             status=rules.SUCCEEDED,
@@ -524,18 +515,18 @@ def _succeed(
     log.info(
         'Refund %s succeeded: order_id=%s amount=%s',
         refund.refund_id,
-        order.order_id,
+        refund.order_id,
         refund.amount,
-        extra={'order_id': order.order_id},
+        extra={'order_id': refund.order_id},
     )
     metrics.emit('RefundsSucceeded', 1)
-    return record_event(
-        messages.ORDER_REFUNDED,
-        order,
-        now,
-        messages.refunded_details(
-            refund.refund_id, refund.amount, refund.reason, order.amount_refunded
-        ),
+    return changes.SettledRefund(
+        refund_id=refund.refund_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+        late_payment=refund.late_payment,
+        reference=refund.payment_reference,
     )
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PaymentConflict
 
-STRIPE = 'stripe'
+if TYPE_CHECKING:
+    # Its dataclasses cost a cold start milliseconds: loaded by the webhook's path.
+    from chalicelib.payments.events import Origin
+
 PENDING, SUCCEEDED, FAILED = 'pending', 'succeeded', 'failed'
 # Stripe's refund statuses, as ours: the rest (requires_action) are still pending.
 _STRIPE_REFUND_STATUS = {'succeeded': SUCCEEDED, 'failed': FAILED, 'canceled': FAILED}
@@ -18,9 +22,48 @@ def refund_status_of(stripe_status: str | None) -> str:
     return _STRIPE_REFUND_STATUS.get(stripe_status or '', PENDING)
 
 
-def payment_key(order_id: int) -> str:
-    """The Stripe idempotency key of an order's one PaymentIntent."""
-    return f'orders-payment-{order_id}'
+def payment_key(namespace: str, order_id: int) -> str:
+    """The Stripe idempotency key of an order's one PaymentIntent: with the
+    deployment's namespace, so that two stages sharing a Stripe account never
+    answer each other's order of the same id with the same intent."""
+    return f'{namespace}-payment-{order_id}'
+
+
+def refund_key(namespace: str, refund_id: int | str) -> str:
+    """A refund row's (its id), or a deleted order's payment's (its
+    PaymentIntent id, pi_...: never a refund id)."""
+    return f'{namespace}-refund-{refund_id}'
+
+
+def foreign(
+    origin: Origin,
+    namespace: str,
+    livemode: bool,
+    reference: str | None,
+    stored_reference: str | None,
+    money_sent: tuple[int, str] | None = None,
+    money_stored: tuple[int, str] | None = None,
+) -> str | None:
+    """Why a Stripe object is not this deployment's, or None when it is: an
+    event binds to its order only when it carries no connected account, its
+    mode is the key's, its metadata names this deployment, its PaymentIntent
+    (`reference`) is the one stored with the order or refund it names and,
+    for a refund, its amount and currency (minor units) are the row's.
+    Stripe sends every event of an account to every endpoint: another stage's,
+    another integration's and a forged intent's events all arrive here."""
+    if origin.account is not None:
+        return f'it comes from the connected account {origin.account}'
+    if origin.livemode != livemode:
+        return (
+            f'livemode is {origin.livemode} and the key is a {"live" if livemode else "test"} key'
+        )
+    if origin.deployment != namespace:
+        return f'its metadata.deployment is {origin.deployment!r}, not {namespace!r}'
+    if stored_reference is None or reference != stored_reference:
+        return f'its PaymentIntent {reference} is not the one stored ({stored_reference})'
+    if money_sent != money_stored:
+        return f'it gives back {money_sent}, the refund is {money_stored}'
+    return None
 
 
 def check_payable(order_id: int, status: str, total: Decimal) -> None:

@@ -71,10 +71,17 @@ class StripeSettings:
     webhook_secret: str = ''
     secret_arn: str = ''
     api_base: str = ''  # a local stand-in; empty: Stripe's own
+    # This deployment's name in Stripe (STRIPE_NAMESPACE): in each object's
+    # metadata.deployment and in each idempotency key, so that two stages
+    # sharing one Stripe account never take each other's payments or keys.
+    namespace: str = 'orders-dev'
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: never show a secret.
-        return f'StripeSettings(secret_arn={self.secret_arn!r}, api_base={self.api_base!r})'
+        return (
+            f'StripeSettings(secret_arn={self.secret_arn!r}, api_base={self.api_base!r}, '
+            f'namespace={self.namespace!r})'
+        )
 
 
 @dataclass(frozen=True)
@@ -254,7 +261,20 @@ def stripe_settings(env: Mapping[str, str]) -> StripeSettings | None:
         webhook_secret=(env.get('STRIPE_WEBHOOK_SECRET') or '').strip(),
         secret_arn=secret_arn,
         api_base=(env.get('STRIPE_API_BASE') or '').strip(),
+        namespace=stripe_namespace(env),
     )
+
+
+def stripe_namespace(env: Mapping[str, str]) -> str:
+    """STRIPE_NAMESPACE, or orders-<stage>. Printable ASCII without spaces, at
+    most 100 characters: it is sent as metadata and inside idempotency keys
+    (Stripe takes 255)."""
+    name = (env.get('STRIPE_NAMESPACE') or '').strip() or f'orders-{env.get("ENVIRONMENT", "dev")}'
+    if not re.fullmatch(r'[!-~]{1,100}', name):
+        raise ConfigError(
+            f'STRIPE_NAMESPACE: {name!r} must be 1..100 printable ASCII characters, no spaces'
+        )
+    return name
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:

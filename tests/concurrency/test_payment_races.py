@@ -14,6 +14,7 @@ from tests.concurrency.harness import CONTEXT, Workers, query, run_workers, summ
 from tests.concurrency.workers import order_body
 from tests.stripe_support import (
     API_KEY,
+    NAMESPACE,
     WEBHOOK_SECRET,
     FaultyStripe,
     event_body,
@@ -40,6 +41,7 @@ def stripe_env(database, tmp_path, proxy):
         STRIPE_API_KEY=API_KEY,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STRIPE_API_BASE=proxy.url,
+        STRIPE_NAMESPACE=NAMESPACE,
     )
 
 
@@ -212,7 +214,7 @@ def test_the_relay_never_sends_a_refund_a_request_or_another_relay_sends(
 
     creates = collections.Counter(stripe.refund_creates()[refused:])
     refund_ids = [row[0] for row in query(fresh_database, 'SELECT refund_id FROM refunds')]
-    assert sorted(creates) == sorted(f'orders-refund-{refund_id}' for refund_id in refund_ids)
+    assert sorted(creates) == sorted(f'{NAMESPACE}-refund-{refund_id}' for refund_id in refund_ids)
     assert set(creates.values()) == {1}, creates
     assert query(fresh_database, "SELECT COUNT(*) FROM refunds WHERE status = 'succeeded'") == (
         (8,),

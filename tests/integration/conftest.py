@@ -198,9 +198,10 @@ def serve(monkeypatch, tmp_path, issuer, staff_token):
 def stripe(client, localstripe, monkeypatch):
     """The service configured for Stripe, reaching localstripe through a
     FaultyStripe proxy of the test's own (the fixture's value)."""
-    from tests.stripe_support import API_KEY, WEBHOOK_SECRET, FaultyStripe
+    from tests.stripe_support import API_KEY, NAMESPACE, WEBHOOK_SECRET, FaultyStripe
 
     proxy = FaultyStripe(localstripe)
+    monkeypatch.setenv('STRIPE_NAMESPACE', NAMESPACE)
     monkeypatch.setenv('STRIPE_API_KEY', API_KEY)
     monkeypatch.setenv('STRIPE_WEBHOOK_SECRET', WEBHOOK_SECRET)
     monkeypatch.setenv('STRIPE_API_BASE', proxy.url)

@@ -430,7 +430,7 @@ def test_a_service_reads_and_lists_any_order(client, tokens, orders):
 
 
 def test_a_service_moves_orders_along_the_lifecycle(client, tokens, orders):
-    for status in ('paid', 'shipped', 'delivered'):
+    for status in ('shipped', 'delivered'):
         response = send(client, 'PUT', f'/orders/{orders[BOB]}', {'status': status}, tokens.service)
         assert response.status_code == 200, response.body
     refused(
@@ -438,6 +438,26 @@ def test_a_service_moves_orders_along_the_lifecycle(client, tokens, orders):
         409,
         'ConflictError',
     )
+
+
+def test_a_service_may_not_move_money(client, tokens, orders):
+    """Setting paid (money in, with none taken) and cancelling a paid order
+    (money out: a full refund follows) are staff's; the order stays as it was."""
+    pending, paid = orders[BOB], orders[ADA]
+    assert send(client, 'PUT', f'/orders/{paid}', {'status': 'paid'}).status_code == 200
+
+    for order_id, status in ((pending, 'paid'), (paid, 'paid'), (paid, 'cancelled')):
+        refused(
+            send(client, 'PUT', f'/orders/{order_id}', {'status': status}, tokens.service),
+            403,
+            'ForbiddenError',
+        )
+
+    assert json_of(client.http.get(f'/orders/{pending}'))['status'] == 'pending'
+    after = json_of(client.http.get(f'/orders/{paid}'))
+    assert (after['status'], after['payment']['amount_refunded']) == ('paid', 0)
+    cancelled = send(client, 'PUT', f'/orders/{pending}', {'status': 'cancelled'}, tokens.service)
+    assert cancelled.status_code == 200, cancelled.body
 
 
 @pytest.mark.parametrize('method, path', [('POST', '/orders'), ('DELETE', 'order')])

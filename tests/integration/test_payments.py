@@ -15,7 +15,7 @@ from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Outbox, StripeEvent
 from chalicelib.wiring import runtime
 from tests.integration.conftest import staff_client
-from tests.stripe_support import WEBHOOK_SECRET, event_body, pay_with_card, signature
+from tests.stripe_support import NAMESPACE, WEBHOOK_SECRET, event_body, pay_with_card, signature
 from tests.support import create_order, error_of, json_of, put, send
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +78,10 @@ def test_payment_creates_one_payment_intent_for_the_total_in_minor_units(
     intent = localstripe.client().v1.payment_intents.retrieve(answer['payment_intent_id'])
     assert (intent.amount, intent.currency) == (10997, 'usd')
     assert intent.metadata['order_id'] == str(order['order_id'])
+    assert intent.metadata['deployment'] == NAMESPACE
     assert intent.client_secret == answer['client_secret']
     assert [key for method, path, key in stripe.calls if path == '/v1/payment_intents'] == [
-        f'orders-payment-{order["order_id"]}'
+        f'{NAMESPACE}-payment-{order["order_id"]}'
     ]
 
 
@@ -348,7 +349,7 @@ def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
 ):
     import peewee
 
-    from chalicelib.payments import service as payment_service
+    from chalicelib.orders import counts
 
     order = create_order(client)
     body = event_body(
@@ -356,18 +357,73 @@ def test_a_webhook_that_fails_midway_changes_nothing_and_its_redelivery_pays(
         paid_intent(client, localstripe, order['order_id']),
         'evt_retried',
     )
-    real = payment_service.counts.record_change
+    real = counts.record_change
 
     def broken(**kwargs):
         raise peewee.OperationalError(2013, 'Lost connection to MySQL server during query')
 
-    monkeypatch.setattr(payment_service.counts, 'record_change', broken)
+    monkeypatch.setattr(counts, 'record_change', broken)
 
     failed = deliver(client, body)
 
     assert failed.status_code == 503
     assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
     assert StripeEvent.select().count() == 0
-    monkeypatch.setattr(payment_service.counts, 'record_change', real)
+    monkeypatch.setattr(counts, 'record_change', real)
     assert deliver(client, body).status_code == 200
     assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'paid'
+
+
+def test_a_non_ascii_byte_in_the_signature_is_a_400(client, stripe, localstripe):
+    order = create_order(client)
+    body = event_body(
+        'payment_intent.succeeded', paid_intent(client, localstripe, order['order_id'])
+    )
+
+    response = deliver(client, body, 't=1,v1=\xe9')
+
+    error_of(response, 400, 'BadRequestError')
+    assert json_of(send(client, 'GET', f'/orders/{order["order_id"]}'))['status'] == 'pending'
+
+
+def _signed_event(event_type, data):
+    return json.dumps(
+        {'id': 'evt_odd', 'object': 'event', 'livemode': False, 'type': event_type, 'data': data}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    'body',
+    [
+        b'{"id": "evt_odd", "type": "payment_intent.succeeded", "data": ',
+        b'[' * 30_000 + b']' * 30_000,
+        _signed_event('payment_intent.succeeded', []),
+        _signed_event('payment_intent.succeeded', 'x'),
+        _signed_event('payment_intent.succeeded', {'object': []}),
+        _signed_event('payment_intent.succeeded', {'object': {'id': 'pi_1', 'metadata': []}}),
+        _signed_event('charge.refunded', {'object': {'id': 'ch_1', 'refunds': 'x'}}),
+        _signed_event('refund.updated', {'object': {'id': 're_1', 'metadata': ['refund_id']}}),
+    ],
+    ids=[
+        'not JSON',
+        'nested 30000 deep',
+        'data a list',
+        'data a string',
+        'data.object a list',
+        'metadata a list',
+        'refunds a string',
+        'refund metadata a list',
+    ],
+)
+def test_a_signed_body_that_is_no_well_formed_event_is_a_400_and_changes_nothing(
+    client, stripe, body
+):
+    error_of(deliver(client, body), 400, 'BadRequestError')
+
+    assert StripeEvent.select().count() == 0
+
+
+def test_a_signed_event_of_a_type_it_does_not_read_is_a_200_whatever_its_data(client, stripe):
+    assert deliver(client, _signed_event('customer.created', [])).status_code == 200
+
+    assert StripeEvent.select().count() == 0

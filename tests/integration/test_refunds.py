@@ -10,10 +10,11 @@ import pytest
 
 from chalicelib.payments import gateway
 from chalicelib.storage.models import Order, Outbox, Refund
+from chalicelib.wiring import runtime
 from tests.integration.conftest import staff_client
 from tests.integration.test_expiry import WINDOW, place, run_expiry
 from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
-from tests.stripe_support import event_body, pay_with_card
+from tests.stripe_support import NAMESPACE, event_body, pay_with_card
 from tests.support import (
     LambdaContext,
     create_order,
@@ -101,7 +102,7 @@ def test_a_partial_refund_goes_to_stripe_once_and_the_order_shows_it(
     assert after['version'] == order['version'] + 1
     assert json_of(send(client, 'GET', response.headers['Location']))['status'] == 'succeeded'
     assert stripe_refunds(localstripe, intent_id) == [1000]
-    assert stripe.refund_creates() == [f'orders-refund-{created["refund_id"]}']
+    assert stripe.refund_creates() == [f'{NAMESPACE}-refund-{created["refund_id"]}']
     [event] = events_of(order['order_id'], 'order_refunded')
     assert (
         event['refund_id'],
@@ -302,8 +303,25 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     # A slow Stripe made the refund the request gave up waiting for: the relay
     # finds it instead of making another.
     assert stripe_refunds(localstripe, intent_id) == [700]
-    assert set(stripe.refund_creates()) == {f'orders-refund-{created["refund_id"]}'}
+    assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{created["refund_id"]}'}
     assert run_relay(app_module) == {'answered': 0}
+
+
+def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
+    app_module, client, stripe, localstripe
+):
+    """Stripe down during a relay run: neither the refund it tried nor the
+    rest of its batch waits out a lease; the next run sends them all."""
+    order, intent_id = card_paid_order(client, localstripe)
+    stripe.mode = 'down'
+    for amount in (1, 2):
+        assert json_of(refund(client, order['order_id'], {'amount': amount}))['status'] == 'pending'
+
+    assert run_relay(app_module) == {'answered': 0}
+    stripe.mode = 'ok'
+
+    assert run_relay(app_module) == {'answered': 2}
+    assert sorted(stripe_refunds(localstripe, intent_id)) == [100, 200]
 
 
 def test_the_relay_leaves_a_refund_whose_request_still_holds_it(
@@ -347,7 +365,7 @@ def test_a_refund_event_settles_a_refund_stripe_held_as_pending(client, stripe, 
             params={
                 'payment_intent': intent_id,
                 'amount': 400,
-                'metadata': {'refund_id': str(created['refund_id'])},
+                'metadata': {'refund_id': str(created['refund_id']), 'deployment': NAMESPACE},
             }
         )
         .to_dict()
@@ -390,7 +408,7 @@ def test_a_refund_stripe_fails_later_is_failed_by_its_event(client, stripe, loca
         'status': 'failed',
         'failure_reason': 'expired_or_canceled_card',
         'payment_intent': intent_id,
-        'metadata': {'refund_id': str(created['refund_id'])},
+        'metadata': {'refund_id': str(created['refund_id']), 'deployment': NAMESPACE},
     }
 
     assert deliver(client, event_body('refund.failed', failed)).status_code == 200
@@ -420,3 +438,84 @@ def test_a_payment_for_an_order_that_expired_unpaid_is_refunded_in_full(
     )
     assert stripe_refunds(localstripe, intent_id) == [1000]
     assert json_of(send(client, 'GET', '/products/101'))['stock']['reserved'] == 0
+
+
+def test_expiry_applies_a_payment_stripe_took_whose_webhook_is_late_instead_of_expiring(
+    client, stripe, localstripe, service_clock
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client, quantity=2)
+    intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
+    pay_with_card(localstripe.client(), intent_id)  # its webhook has not come yet
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+
+    assert run_expiry(client) == {'expired': 0}
+
+    after = read(client, order_id)
+    assert (after['status'], after['payment']['status'], after['payment']['reference']) == (
+        'paid',
+        'paid',
+        intent_id,
+    )
+    assert json_of(send(client, 'GET', f'/orders/{order_id}/history'))[-1]['by'] == {
+        'role': 'payment',
+        'sub': intent_id,
+    }
+    assert stripe_refunds(localstripe, intent_id) == []
+
+
+def test_expiry_leaves_an_order_with_an_intent_while_stripe_does_not_answer(
+    client, stripe, localstripe, service_clock
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client)
+    start_payment(client, order_id)
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+    stripe.mode = 'down'
+
+    assert run_expiry(client) == {'expired': 0}
+    assert read(client, order_id)['status'] == 'pending'
+
+    stripe.mode = 'ok'
+    assert run_expiry(client) == {'expired': 1}
+    assert read(client, order_id)['status'] == 'cancelled'
+
+
+def test_a_payment_for_a_deleted_order_is_refunded_in_full_once_and_counted(
+    client, stripe, localstripe, stdout
+):
+    order = create_order(client)
+    intent_id = json_of(start_payment(client, order['order_id']))['payment_intent_id']
+    intent = pay_with_card(localstripe.client(), intent_id)  # its webhook has not come yet
+    assert send(client, 'DELETE', f'/orders/{order["order_id"]}').status_code == 204
+    body = event_body('payment_intent.succeeded', intent, 'evt_for_a_deleted_order')
+    stripe.mode = 'down'
+
+    assert deliver(client, body).status_code == 503  # Stripe delivers it again
+    stripe.mode = 'ok'
+    assert deliver(client, body).status_code == 200
+    assert deliver(client, body).status_code == 200
+
+    assert stripe_refunds(localstripe, intent_id) == [10997]
+    assert len(stdout.metrics('PaymentMismatches')) == 1
+    assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{intent_id}'}
+
+
+def test_expiry_expires_an_order_whose_intent_paid_another_amount(
+    client, stripe, localstripe, service_clock, stdout, monkeypatch
+):
+    put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
+    order_id = place(client, quantity=2)
+    intent_id = json_of(start_payment(client, order_id))['payment_intent_id']
+    pay_with_card(localstripe.client(), intent_id)
+    built = runtime.stripe_gateway()
+    answer = built.payment_intent
+    monkeypatch.setattr(
+        built, 'payment_intent', lambda pid: {**answer(pid), 'amount_received': 100}
+    )
+    service_clock.advance(WINDOW + timedelta(seconds=1))
+
+    assert run_expiry(client) == {'expired': 1}
+
+    assert read(client, order_id)['status'] == 'cancelled'
+    assert len(stdout.metrics('PaymentMismatches')) == 1

@@ -224,3 +224,18 @@ def test_a_payment_window_of_0_means_never():
 def test_a_payment_window_that_is_not_whole_seconds_is_refused(value):
     with pytest.raises(ConfigError, match='PAYMENT_WINDOW_SECONDS'):
         settings_from({'PAYMENT_WINDOW_SECONDS': value})
+
+
+def test_the_stripe_namespace_defaults_to_the_stage_and_may_be_named():
+    key = {'STRIPE_API_KEY': 'sk_test_1'}
+
+    assert settings_from({**key, 'ENVIRONMENT': 'prod'}).stripe.namespace == 'orders-prod'
+    assert settings_from(key).stripe.namespace == 'orders-dev'
+    named = settings_from({**key, 'ENVIRONMENT': 'prod', 'STRIPE_NAMESPACE': 'shop-eu-prod'})
+    assert named.stripe.namespace == 'shop-eu-prod'
+
+
+@pytest.mark.parametrize('name', ['two words', 'x' * 101, 'café'])
+def test_a_stripe_namespace_that_cannot_travel_in_a_key_is_refused(name):
+    with pytest.raises(ConfigError, match='STRIPE_NAMESPACE'):
+        settings_from({'STRIPE_API_KEY': 'sk_test_1', 'STRIPE_NAMESPACE': name})

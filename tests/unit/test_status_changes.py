@@ -9,8 +9,19 @@ import pytest
 
 from chalicelib.catalog.stock_rules import available, held, shortages
 from chalicelib.core.errors import Forbidden, OrderNotFound, TransitionForbidden, VersionMismatch
-from chalicelib.identity.principal import CUSTOMER, SERVICE, STAFF, SYSTEM, Principal
-from chalicelib.orders.changes import StatusRequest, plan_status_change, stock_freed_by_delete
+from chalicelib.identity.principal import CUSTOMER, STAFF, SYSTEM, Principal
+from chalicelib.orders.changes import (
+    CardPayment,
+    LatePayment,
+    Mismatch,
+    SettledRefund,
+    StatusRequest,
+    plan_card_payment,
+    plan_refund,
+    plan_status_change,
+    stock_freed_by_delete,
+    with_refund,
+)
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 500)
 ADA = Principal(sub='ada', role=CUSTOMER, user_id=1)
@@ -18,7 +29,15 @@ STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 EXPIRY = Principal(sub='expire_unpaid', role=SYSTEM)
 
 
-def order(status='pending', version=1, total='109.97', user_id=1, paid=None, refunded='0.00'):
+def order(
+    status='pending',
+    version=1,
+    total='109.97',
+    user_id=1,
+    paid=None,
+    refunded='0.00',
+    reference=None,
+):
     """An order as the service reads it; a paid (shipped, delivered) one was
     paid its total unless `paid` says otherwise."""
     if paid is None:
@@ -31,6 +50,8 @@ def order(status='pending', version=1, total='109.97', user_id=1, paid=None, ref
         order_total=Decimal(total),
         amount_paid=Decimal(paid),
         amount_refunded=Decimal(refunded),
+        currency='USD',
+        payment_reference=reference,
     )
 
 
@@ -102,7 +123,7 @@ def test_shipping_sells_what_the_lines_hold_and_records_the_shipment():
 
 
 def test_paying_moves_no_stock():
-    change = plan(order(), principal=Principal(sub='svc', role=SERVICE), status='paid')
+    change = plan(order(), status='paid')
 
     assert (change.event_type, change.release, change.sell) == ('order_updated', {}, {})
 
@@ -168,3 +189,97 @@ def test_a_product_on_two_lines_is_short_on_both_when_together_they_ask_too_much
 
 def test_held_sums_the_holding_lines_by_product():
     assert held(LINES) == {101: 3}
+
+
+# -- money: a card payment, a refund ----------------------------------------------
+
+STRIPE_EVENT = Principal(sub='evt_1', role='payment')
+
+
+def test_a_card_payment_of_the_total_pays_a_pending_order():
+    change = plan_card_payment(order(), CardPayment('pi_1', 10997, 'USD'), STRIPE_EVENT, NOW)
+
+    assert change.fields == {
+        'status': 'paid',
+        'version': 2,
+        'updated_at': NOW,
+        'amount_paid': Decimal('109.97'),
+        'payment_provider': 'stripe',
+        'payment_reference': 'pi_1',
+    }
+    assert change.events == [('order_updated', None)]
+    assert (change.old_status, change.history.role, change.history.sub) == (
+        'pending',
+        'payment',
+        'evt_1',
+    )
+    assert change.release == {} and change.sell == {}
+
+
+@pytest.mark.parametrize(
+    'paid', [CardPayment('pi_1', 10996, 'USD'), CardPayment('pi_1', 10997, 'JPY')]
+)
+def test_a_card_payment_of_another_amount_or_currency_changes_nothing(paid):
+    assert isinstance(plan_card_payment(order(), paid, STRIPE_EVENT, NOW), Mismatch)
+
+
+@pytest.mark.parametrize('status', ['cancelled', 'paid', 'shipped'])
+def test_a_card_payment_an_order_can_no_longer_take_goes_back_in_full(status):
+    late = plan_card_payment(
+        order(status, reference=None), CardPayment('pi_1', 5000, 'JPY'), STRIPE_EVENT, NOW
+    )
+
+    assert late == LatePayment(Decimal('5000'), 'JPY')
+
+
+def test_the_card_payment_an_order_already_records_is_no_change():
+    recorded = order('paid', 2, reference='pi_1')
+
+    assert plan_card_payment(recorded, CardPayment('pi_1', 10997, 'USD'), STRIPE_EVENT, NOW) is None
+
+
+def test_a_refund_that_succeeded_is_a_version_of_its_own():
+    paid = order('paid', 2, reference='pi_1', refunded='10.00')
+    change = plan_refund(
+        paid, SettledRefund(3, Decimal('4.00'), 'USD', 'Broken mug'), STAFF_MEMBER, NOW
+    )
+
+    assert change.fields == {'amount_refunded': Decimal('14.00'), 'version': 3, 'updated_at': NOW}
+    assert change.events == [
+        (
+            'order_refunded',
+            {'refund_id': 3, 'amount': 4.0, 'reason': 'Broken mug', 'amount_refunded': 14.0},
+        )
+    ]
+    assert (change.history.status, change.history.reason) == ('paid', 'Refund 3: 4.00 USD')
+
+
+def test_a_late_payments_refund_records_the_payment_as_it_goes_back():
+    cancelled = order('cancelled', 2)
+    change = plan_refund(
+        cancelled,
+        SettledRefund(3, Decimal('109.97'), 'USD', None, late_payment=True, reference='pi_1'),
+        STRIPE_EVENT,
+        NOW,
+    )
+
+    assert {name: change.fields[name] for name in ('amount_paid', 'amount_refunded')} == {
+        'amount_paid': Decimal('109.97'),
+        'amount_refunded': Decimal('109.97'),
+    }
+    assert (change.fields['payment_provider'], change.fields['payment_reference']) == (
+        'stripe',
+        'pi_1',
+    )
+
+
+def test_a_cancellation_that_refunds_at_once_stays_one_change():
+    paid = order('paid', 2)
+    cancel = plan(paid)
+    change = with_refund(
+        cancel, paid, SettledRefund(3, Decimal('109.97'), 'USD', 'Order cancelled')
+    )
+
+    assert change.fields == {**cancel.fields, 'amount_refunded': Decimal('109.97')}
+    assert [kind for kind, _ in change.events] == ['order_cancelled', 'order_refunded']
+    assert change.history == cancel.history

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from chalicelib.core import clock
 from chalicelib.core.errors import InvalidInput, PaymentProviderUnavailable, PaymentsNotConfigured
 from chalicelib.payments.gateway import StripeGateway
 from chalicelib.platform.config import StripeSettings, stripe_settings
@@ -64,6 +65,38 @@ def test_an_unreadable_secret_is_unavailable():
 
     with pytest.raises(PaymentProviderUnavailable):
         made.client()
+
+
+def test_an_unreadable_secret_is_read_again_at_most_once_every_30_seconds(monkeypatch):
+    """As the JWKS: 50 webhooks during a Secrets Manager outage are not 50 reads."""
+    now = [1000.0]
+    monkeypatch.setattr(clock, 'monotonic', lambda: now[0])
+    reads = []
+
+    def read_secret(arn):
+        reads.append(arn)
+        raise ConnectionError('endpoint down')
+
+    made = StripeGateway(StripeSettings(secret_arn='arn:secret'), read_secret=read_secret)
+    for _ in range(50):
+        with pytest.raises(PaymentProviderUnavailable):
+            made.client()
+    now[0] += 29.9
+    with pytest.raises(PaymentProviderUnavailable):
+        made.client()
+    assert len(reads) == 1
+
+    now[0] += 0.2
+    with pytest.raises(PaymentProviderUnavailable):
+        made.client()
+    assert len(reads) == 2
+
+
+@pytest.mark.parametrize(
+    'key, live', [('sk_live_1', True), ('rk_live_1', True), ('sk_test_1', False)]
+)
+def test_the_key_says_which_events_are_live(key, live):
+    assert gateway(api_key=key).livemode() is live
 
 
 # Built inside the test, never at collection: a header made from the clock
