@@ -57,7 +57,9 @@ def make_run(data: Path, issuer: Any) -> Iterator[str]:
     with open(data / 'chalice.log', 'wb') as log:
         process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / 'chalice'),
+                sys.executable,
+                '-m',
+                'tools.local_api',
                 'local',
                 '--stage',
                 'local',

@@ -172,7 +172,9 @@ def serve(port: int, stripe_port: int) -> int:
         say(f'starting chalice local on port {port}')
         chalice = start(
             'chalice local',
-            str(Path(sys.executable).parent / 'chalice'),
+            sys.executable,
+            '-m',
+            'tools.local_api',
             'local',
             '--stage',
             LOCAL_STAGE,

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,3 +144,12 @@ def test_an_order_older_than_the_payment_window_is_expired_by_make_run(second_ru
     assert order['status'] == 'cancelled'
     history = call(run, 'GET', f'/orders/{order_id}/history', staff)
     assert history[-1]['reason'] == 'not paid in time'
+
+
+def test_a_trace_request_is_the_apps_405_not_the_development_servers_501(second_run):
+    run, _ = second_run
+    request = urllib.request.Request(run.url + '/health', method='TRACE')
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=TIMEOUT)
+    assert refused.value.code == 405
+    assert json.loads(refused.value.read())['Code'] == 'MethodNotAllowedError'
