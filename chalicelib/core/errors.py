@@ -120,6 +120,12 @@ class OutOfStock(OrderServiceError):
     message = 'Not enough stock: see how many are available of each item named'
 
 
+class TooManyPendingOrders(OrderServiceError):
+    """The customer holds MAX_PENDING_ORDERS_PER_CUSTOMER pending orders already."""
+
+    message = 'Pay for or cancel an open order first.'
+
+
 class SkuTaken(OrderServiceError):
     pass
 

@@ -27,7 +27,7 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, counts, export, idempotency, queries
+from chalicelib.orders import access, counts, export, idempotency, pending_limit, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
@@ -180,6 +180,7 @@ class OrderService:
     def _write_order(
         self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
+        pending_limit.check_before_create(principal)
         plan = _plan_order(principal, new, now)
         order = plan.order
         order.order_id = statements.insert_instance(order)

@@ -1,7 +1,7 @@
 """CloudWatch metrics as Embedded Metric Format lines on stdout (CloudWatch
 Logs turns them into metrics, no API call): namespace OrdersService, one
-dimension, `stage` (ENVIRONMENT), so the dev and prod stages of one account
-never add up.
+dimension, `stage` (ENVIRONMENT; unset, `local` outside Lambda), so the dev
+and prod stages of one account, and a developer's local runs, never add up.
 
 Each metric is written when the thing it counts happens, not gathered until
 the invocation ends: a relay that times out, or an operator command run
@@ -54,7 +54,7 @@ UNITS = frozenset(
 def emit(name: str, value: float, unit: str = 'Count') -> None:
     if unit not in UNITS:
         raise ValueError(f'{unit!r} is not a CloudWatch unit')
-    stage = get_settings().environment
+    stage = get_settings().metrics_stage
     line = {
         '_aws': {
             'Timestamp': int(time.time() * 1000),

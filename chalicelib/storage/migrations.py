@@ -433,6 +433,21 @@ def _addresses_shipping_taxes_discounts(migrator: SchemaMigrator) -> None:
     _add_index(migrator, 'discount_uses', ('code', 'user_id'))
 
 
+_CUSTOMER_LOCKS = {
+    'sqlite': (
+        'CREATE TABLE IF NOT EXISTS "customer_locks" ("user_id" INTEGER NOT NULL PRIMARY KEY)'
+    ),
+    'mysql': 'CREATE TABLE IF NOT EXISTS `customer_locks` (`user_id` BIGINT NOT NULL PRIMARY KEY)',
+}
+
+
+def _customer_locks(migrator: SchemaMigrator) -> None:
+    """A row per customer that their order creates lock, so that
+    MAX_PENDING_ORDERS_PER_CUSTOMER holds however many copies create for one
+    customer at once. Filled as customers order: nothing to backfill."""
+    database.execute_sql(_CUSTOMER_LOCKS['sqlite' if is_sqlite() else 'mysql'])
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -446,6 +461,7 @@ STEPS = [
     (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
     (7, 'payments and refunds', _payments_and_refunds),
     (8, 'addresses, shipping, taxes and discounts', _addresses_shipping_taxes_discounts),
+    (9, 'customer locks for the pending orders limit', _customer_locks),
 ]
 LATEST = STEPS[-1][0]
 

@@ -284,6 +284,16 @@ class OrderCount(BaseModel):
         primary_key = peewee.CompositeKey('status', 'shard')
 
 
+class CustomerLock(BaseModel):
+    """One row per customer who placed an order: the row their creates lock,
+    so that they take turns (orders/pending_limit.py)."""
+
+    user_id = peewee.BigIntegerField(primary_key=True)
+
+    class Meta:
+        table_name = 'customer_locks'
+
+
 class IdempotencyKey(BaseModel):
     key = ExactKeyField(primary_key=True)
     request_hash = peewee.CharField(max_length=64)
@@ -352,4 +362,5 @@ MODELS = [
     TaxRate,
     Discount,
     DiscountUse,
+    CustomerLock,
 ]

@@ -43,7 +43,7 @@ class Blank:
             _server(f'CREATE DATABASE `{name}`')
             self.made.append(name)
             url = mariadb_url(name)
-        connection.open_database(settings_from({'DATABASE_URL': url}))
+        connection.open_database(settings_from({'DATABASE_URL': url, 'DB_SSL_CA': 'off'}))
         connection.connect()
         self.opened.append(connection.database.obj)
         return connection.database.obj

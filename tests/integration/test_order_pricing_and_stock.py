@@ -248,6 +248,32 @@ def test_an_untracked_product_is_never_out_of_stock(client, shop, ada):
     assert stock_of(client, 102) is None
 
 
+@pytest.mark.parametrize('status', ['shipped', 'cancelled'])
+def test_a_product_made_untracked_stays_untracked_when_an_older_order_closes(
+    client, shop, ada, database, status
+):
+    order = json_of(place(client, ada, (101, 2)))
+    put_product(
+        client, 101, name='Blue mug', sku='MUG-BLUE', unit_price=Decimal('29.99'), currency='USD'
+    )
+
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': status})
+
+    assert stock_of(client, 101) is None
+    assert held(database) == {}
+    # Tracked again: the closed order holds nothing, so all of a new count is available.
+    put_product(
+        client,
+        101,
+        name='Blue mug',
+        sku='MUG-BLUE',
+        unit_price=Decimal('29.99'),
+        currency='USD',
+        stock={'on_hand': 7},
+    )
+    assert stock_of(client, 101) == {'on_hand': 7, 'reserved': 0, 'available': 7}
+
+
 def test_recount_gives_back_what_orders_closed_behind_the_service_still_held(
     client, shop, ada, database
 ):

@@ -101,7 +101,23 @@ def test_a_cell_a_spreadsheet_would_run_gets_a_leading_apostrophe(cell):
     assert export.safe_cell(cell) == "'" + cell
 
 
-@pytest.mark.parametrize('cell', ['plain', ' =1', "'=1", 'a=b', '1-2', 7, '2026-11-25T10:00Z'])
+@pytest.mark.parametrize(
+    ('cell', 'written'),
+    [
+        ('X;=1+2', "X;'=1+2"),
+        ('a,@SUM(A1)', "a,'@SUM(A1)"),
+        ('=1;+2,-3', "'=1;'+2,'-3"),
+        ('a;\t=1', "a;'\t=1"),
+        ('a,\r=1', "a,'\r=1"),
+    ],
+)
+def test_a_formula_after_a_separator_gets_an_apostrophe_too(cell, written):
+    assert export.safe_cell(cell) == written
+
+
+@pytest.mark.parametrize(
+    'cell', ['plain', ' =1', "'=1", 'a=b', '1-2', 7, '2026-11-25T10:00Z', 'a; =1', 'a;b=1']
+)
 def test_any_other_cell_is_left_as_it_is(cell):
     assert export.safe_cell(cell) == str(cell)
 
