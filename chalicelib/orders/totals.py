@@ -240,7 +240,7 @@ def _shipping(
         amount=_cents(amount),
         waived=_cents(waived),
         tax=tax,
-        paid=_cents(charged if included else charged + tax),
+        paid=line_paid(charged, money.ZERO, tax, included),
     )
 
 

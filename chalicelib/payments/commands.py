@@ -15,8 +15,10 @@ class RefundItem:
 
 @dataclass(frozen=True)
 class RefundRequest:
-    """amount, or items, or neither (everything still refundable); never both."""
+    """amount alone, or items and/or shipping, or none of them (everything
+    still refundable)."""
 
     amount: Decimal | None = None
     items: tuple[RefundItem, ...] | None = None
     reason: str | None = None
+    shipping: bool = False

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from chalicelib.core import money
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
+    PaymentConflict,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     PaymentsNotConfigured,
@@ -145,10 +146,14 @@ class RefundService:
                 if request.items is not None
                 else None
             )
-            if items is not None:
-                amount = rules.items_amount(
-                    items, _ordered(order), _refunded_lines(order_id), currency
-                )
+            if items is not None or request.shipping:
+                amount = money.ZERO
+                if items is not None:
+                    amount += rules.items_amount(
+                        items, _ordered(order), _refunded_lines(order_id), currency
+                    )
+                if request.shipping:
+                    amount += _shipping_paid(order)
             else:
                 amount = request.amount if request.amount is not None else left
             rules.check_refund(order_id, amount, left, currency)
@@ -159,6 +164,7 @@ class RefundService:
                 now,
                 reason=request.reason,
                 items=items,
+                shipping=request.shipping,
                 currency=currency,
             )
             events: list[Outbox] = []
@@ -258,6 +264,7 @@ class RefundService:
         currency: str,
         reason: str | None = None,
         items: list | None = None,
+        shipping: bool = False,
     ) -> tuple[Refund, list[Claim]]:
         """The refund row, pending and claimed by its writer; for a payment
         taken outside (nothing to send: the money goes back outside), no claim."""
@@ -269,6 +276,7 @@ class RefundService:
             status=rules.PENDING,
             reason=reason,
             items=json.dumps(items, separators=(',', ':')) if items else None,
+            shipping=shipping,
             provider=order.payment_provider,
             payment_reference=order.payment_reference,
             late_payment=False,
@@ -560,6 +568,25 @@ def _ordered(order: Order) -> dict[int, tuple[int, Decimal]]:
         )
         for item in items_of([order.order_id])[order.order_id]
     }
+
+
+def _shipping_paid(order: Order) -> Decimal:
+    """The shipping charged, with its tax: once per order (a refund that
+    failed gave nothing back). The order row is locked, so no other refund
+    of it is being written meanwhile."""
+    given_back = (
+        Refund.select(Refund.refund_id)
+        .where((Refund.order == order.order_id) & Refund.shipping & (Refund.status != rules.FAILED))
+        .exists()
+    )
+    if given_back:
+        raise PaymentConflict(f"Order {order.order_id}'s shipping is already refunded")
+    return totals.line_paid(
+        order.shipping_amount - order.shipping_waived,
+        money.ZERO,
+        order.shipping_tax,
+        order.prices_include_tax,
+    )
 
 
 def _refunded_lines(order_id: int) -> dict[int, int]:

@@ -448,6 +448,16 @@ def _customer_locks(migrator: SchemaMigrator) -> None:
     database.execute_sql(_CUSTOMER_LOCKS['sqlite' if is_sqlite() else 'mysql'])
 
 
+def _refunds_of_shipping(migrator: SchemaMigrator) -> None:
+    """Whether a refund gave back the order's shipping, so that it goes back
+    once per order. Older refunds gave back none: the default."""
+    if 'shipping' not in {column.name for column in database.get_columns('refunds')}:
+        database.execute_sql(
+            'ALTER TABLE refunds ADD COLUMN shipping '
+            + ('INTEGER NOT NULL DEFAULT 0' if is_sqlite() else 'BOOL NOT NULL DEFAULT 0')
+        )
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -462,6 +472,7 @@ STEPS = [
     (7, 'payments and refunds', _payments_and_refunds),
     (8, 'addresses, shipping, taxes and discounts', _addresses_shipping_taxes_discounts),
     (9, 'customer locks for the pending orders limit', _customer_locks),
+    (10, 'refunds say whether they gave back the shipping', _refunds_of_shipping),
 ]
 LATEST = STEPS[-1][0]
 

@@ -162,6 +162,9 @@ class Refund(BaseModel):
     claimed_until = PreciseDateTimeField(null=True)
     attempts = peewee.IntegerField(default=0)
     failure = peewee.TextField(null=True)
+    # Whether it gave back the order's shipping (with its tax): once per
+    # order. Last, where schema step 10 adds it.
+    shipping = peewee.BooleanField(default=False, constraints=[FALSE])
 
     class Meta:
         table_name = 'refunds'

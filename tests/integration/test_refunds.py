@@ -195,6 +195,46 @@ def test_a_discounted_taxed_line_refunded_in_three_steps_returns_exactly_what_wa
     error_of(fourth, 409, 'ConflictError')
 
 
+def test_the_shipping_with_its_tax_is_refunded_once_beside_lines_or_alone(client, stripe):
+    send(
+        client,
+        'PUT',
+        '/tax-rates/US-IL',
+        {'name': 'Illinois', 'rates': {'standard': Decimal('0.0625')}, 'shipping': True},
+    )
+    send(
+        client,
+        'PUT',
+        '/shipping-methods/standard',
+        {'name': 'Standard', 'price': Decimal('4.99'), 'currency': 'USD', 'countries': ['US']},
+    )
+    put_product(client, 101, name='Blue mug', unit_price=Decimal('29.99'), currency='USD')
+    order = create_order(
+        client,
+        items=[{'product_id': 101, 'quantity': 2}],
+        user_email='ada@example.com',
+        shipping_address=ILLINOIS,
+        shipping_method='standard',
+    )
+    put(client, order['order_id'], 'paid')
+    mug = order['items'][0]  # 2 x 29.99 plus 3.75 of tax; shipping 4.99 plus 0.31 of tax
+
+    first = refund(
+        client,
+        order['order_id'],
+        {'items': [{'order_item_id': mug['order_item_id'], 'quantity': 1}], 'shipping': True},
+    )
+    again = refund(client, order['order_id'], {'shipping': True})
+    rest = refund(client, order['order_id'])
+
+    assert order['order_total'] == 69.03
+    # 63.73 for the line: half of it, 31.865, rounds up; the rest is 31.86.
+    assert json_of(first)['amount'] == 37.17
+    error_of(again, 409, 'ConflictError')
+    assert json_of(rest)['amount'] == 31.86
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 69.03
+
+
 def test_a_refund_of_nothing_in_particular_refunds_everything_left(client, stripe, localstripe):
     order, intent_id = card_paid_order(client, localstripe)
     refund(client, order['order_id'], {'amount': Decimal('9.97')})
@@ -220,6 +260,8 @@ def test_a_refund_beyond_what_is_left_or_of_an_unpaid_order_is_a_409(client, str
     'body',
     [
         {'amount': 1, 'items': [{'order_item_id': 1, 'quantity': 1}]},
+        {'amount': 1, 'shipping': True},
+        {'shipping': 'true'},
         {'amount': Decimal('1.001')},
         {'amount': 0},
         {'amount': '1'},
