@@ -231,6 +231,22 @@ _CATALOG_COLUMNS = {  # (table, column, its definition on SQLite, on MariaDB)
     ('order_items', 'holds_stock'): ('INTEGER NOT NULL DEFAULT 0', 'BOOL NOT NULL DEFAULT 0'),
 }
 
+# The intents to cancel at Stripe, as the step makes them.
+_INTENT_CANCELLATIONS_TABLE = {
+    'sqlite': (
+        'CREATE TABLE IF NOT EXISTS "intent_cancellations" ('
+        '"cancellation_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"payment_intent_id" VARCHAR(255) NOT NULL, "order_id" INTEGER NOT NULL, '
+        '"created_at" DATETIME NOT NULL, "claimed_until" DATETIME NOT NULL)'
+    ),
+    'mysql': (
+        'CREATE TABLE IF NOT EXISTS `intent_cancellations` ('
+        '`cancellation_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, '
+        '`payment_intent_id` VARCHAR(255) NOT NULL, `order_id` BIGINT NOT NULL, '
+        '`created_at` DATETIME(6) NOT NULL, `claimed_until` DATETIME(6) NOT NULL)'
+    ),
+}
+
 
 def _initial_schema(migrator: SchemaMigrator) -> None:
     for statement in _INITIAL_TABLES['sqlite' if is_sqlite() else 'mysql']:
@@ -329,6 +345,15 @@ def _payments_and_refunds(migrator: SchemaMigrator) -> None:
         low += BATCH_ORDERS
 
 
+def _intent_cancellations(migrator: SchemaMigrator) -> None:
+    """The PaymentIntents a cancelled, expired or deleted order leaves to
+    cancel at Stripe. A new table: nothing to fill in (orders cancelled
+    before it keep their intents open; a payment on one is refunded as a
+    late payment)."""
+    database.execute_sql(_INTENT_CANCELLATIONS_TABLE['sqlite' if is_sqlite() else 'mysql'])
+    _add_index(migrator, 'intent_cancellations', ('claimed_until',))
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -341,6 +366,7 @@ STEPS = [
     (5, 'shipping details, cancellation reasons and order history', _shipping_cancellation_history),
     (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
     (7, 'payments and refunds', _payments_and_refunds),
+    (8, 'payment intents to cancel', _intent_cancellations),
 ]
 LATEST = STEPS[-1][0]
 

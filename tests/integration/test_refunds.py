@@ -297,14 +297,14 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     assert created['status'] == 'pending'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 0
     stripe.mode = 'ok'
-    assert run_relay(app_module) == {'answered': 1}
+    assert run_relay(app_module) == {'answered': 1, 'intents_cancelled': 0}
     assert refunds_of(client, order['order_id'])[0]['status'] == 'succeeded'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 7.0
     # A slow Stripe made the refund the request gave up waiting for: the relay
     # finds it instead of making another.
     assert stripe_refunds(localstripe, intent_id) == [700]
     assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{created["refund_id"]}'}
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
 
 
 def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
@@ -317,10 +317,10 @@ def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
     for amount in (1, 2):
         assert json_of(refund(client, order['order_id'], {'amount': amount}))['status'] == 'pending'
 
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
     stripe.mode = 'ok'
 
-    assert run_relay(app_module) == {'answered': 2}
+    assert run_relay(app_module) == {'answered': 2, 'intents_cancelled': 0}
     assert sorted(stripe_refunds(localstripe, intent_id)) == [100, 200]
 
 
@@ -333,7 +333,7 @@ def test_the_relay_leaves_a_refund_whose_request_still_holds_it(
     refund(client, order['order_id'], {'amount': 3})
     monkeypatch.undo()
 
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
     assert stripe_refunds(localstripe, intent_id) == []
 
 
