@@ -8,12 +8,13 @@ import shutil
 import sqlite3
 import sys
 import uuid
-from datetime import datetime
 
 import peewee
 import pymysql
 import pymysql.connections
 import pytest
+
+from tests.support import FROZEN_AT, IN_CI, MARIADB, mariadb_url, staff_client, trust
 
 # No X-Ray in tests, whatever the shell says: tests/integration/test_tracing.py
 # turns it on in a Lambda-like process of its own.
@@ -28,14 +29,6 @@ from chalicelib.storage.migrations import migrate, upgrade
 from chalicelib.storage.models import MODELS
 from chalicelib.wiring import runtime
 from tests.support import Clock
-
-MARIADB = dict(
-    host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
-    port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
-    user=os.environ.get('TEST_MARIADB_USER', 'root'),
-    password=os.environ.get('TEST_MARIADB_PASSWORD', ''),
-)
-IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 
 
 def _mariadb_reachable():
@@ -62,11 +55,6 @@ def mariadb_database():
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS `{name}`')
     conn.close()
-
-
-def mariadb_url(name):
-    auth = MARIADB['user'] + (f':{MARIADB["password"]}' if MARIADB['password'] else '')
-    return f'mysql://{auth}@{MARIADB["host"]}:{MARIADB["port"]}/{name}'
 
 
 @pytest.fixture(scope='session')
@@ -116,14 +104,6 @@ def issuer(tmp_path_factory):
 @pytest.fixture(scope='session')
 def staff_token(issuer):
     return issuer.mint(role='staff')
-
-
-def trust(issuer, monkeypatch):
-    """Configure the service to accept the test issuer's tokens."""
-    auth = issuer.auth_settings()
-    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
-    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
-    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
 
 
 @pytest.fixture
@@ -186,26 +166,6 @@ def catalog(client):
     from tests.support import stock_catalog
 
     stock_catalog(client)
-
-
-def staff_client(app, staff_token):
-    from chalice.test import Client
-
-    test_client = Client(app, stage_name='local')
-    test_client.http.request = _with_authorization(
-        test_client.http.request, f'Bearer {staff_token}'
-    )
-    return test_client
-
-
-def _with_authorization(request, default):
-    def send(method, path, headers=None, body=b''):
-        headers = {'Authorization': default, **(headers or {})}
-        if headers['Authorization'] is None:
-            del headers['Authorization']
-        return request(method, path, headers=headers, body=body)
-
-    return send
 
 
 class LogRecorder(logging.Handler):
@@ -280,10 +240,6 @@ def stdout(capsys):
     previous = handler.setStream(_CurrentStdout())
     yield StdoutLines(capsys)
     handler.setStream(previous)
-
-
-# A moment of the tests' own, full of zeros: no test reads today's date.
-FROZEN_AT = datetime(2030, 1, 1, 0, 0, 5)
 
 
 @pytest.fixture

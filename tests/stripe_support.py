@@ -19,6 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from chalicelib.storage.models import Outbox
+from tests.support import json_of, send
+
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = 'sk_test_orders'
 WEBHOOK_SECRET = 'whsec_orders_test_secret'
@@ -189,3 +192,39 @@ def pay_with_card(stripe_client: Any, payment_intent_id: str) -> dict:
     stripe_client.v1.payment_intents.update(payment_intent_id, params={'payment_method': method.id})
     stripe_client.v1.payment_intents.confirm(payment_intent_id)
     return stripe_client.v1.payment_intents.retrieve(payment_intent_id).to_dict()
+
+
+def start_payment(client, order_id, headers=None):
+    return send(client, 'POST', f'/orders/{order_id}/payment', headers=headers)
+
+
+def deliver(client, body, sig=None):
+    """POST a webhook body as Stripe does: no bearer token, signed."""
+    return client.http.request(
+        'POST',
+        '/webhooks/stripe',
+        headers={
+            'Authorization': None,
+            'Content-Type': 'application/json; charset=utf-8',
+            'Stripe-Signature': signature(body) if sig is None else sig,
+        },
+        body=body,
+    )
+
+
+def paid_intent(client, localstripe, order_id):
+    """The order's PaymentIntent, paid by card at localstripe."""
+    intent = json_of(start_payment(client, order_id))
+    return pay_with_card(localstripe.client(), intent['payment_intent_id'])
+
+
+def events_of(order_id, event_type=None):
+    query = Outbox.select().where(Outbox.order_id == order_id).order_by(Outbox.id)
+    return [
+        json.loads(row.body) for row in query if event_type is None or row.event_type == event_type
+    ]
+
+
+def mails(tmp_path):
+    folder = tmp_path / 'mail'
+    return sorted(path.read_text() for path in folder.glob('*.eml')) if folder.exists() else []

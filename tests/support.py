@@ -1,13 +1,15 @@
 """Small helpers for driving the app through chalice.test.Client."""
 
 import json
+import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from chalicelib import __version__
+from chalicelib.storage import connection
 
 JSON = {'Content-Type': 'application/json'}
 # What GET /health answers while the database does.
@@ -225,3 +227,108 @@ def scheduled_event():
         'id': str(uuid.uuid4()),
         'resources': [],
     }
+
+
+MARIADB = dict(
+    host=os.environ.get('TEST_MARIADB_HOST', '127.0.0.1'),
+    port=int(os.environ.get('TEST_MARIADB_PORT', '3306')),
+    user=os.environ.get('TEST_MARIADB_USER', 'root'),
+    password=os.environ.get('TEST_MARIADB_PASSWORD', ''),
+)
+
+
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def mariadb_url(name):
+    auth = MARIADB['user'] + (f':{MARIADB["password"]}' if MARIADB['password'] else '')
+    return f'mysql://{auth}@{MARIADB["host"]}:{MARIADB["port"]}/{name}'
+
+
+def trust(issuer, monkeypatch):
+    """Configure the service to accept the test issuer's tokens."""
+    auth = issuer.auth_settings()
+    monkeypatch.setenv('AUTH_ISSUER', auth.issuer)
+    monkeypatch.setenv('AUTH_AUDIENCE', ','.join(auth.audiences))
+    monkeypatch.setenv('AUTH_JWKS_URL', auth.jwks_url)
+
+
+def _with_authorization(request, default):
+    def send(method, path, headers=None, body=b''):
+        headers = {'Authorization': default, **(headers or {})}
+        if headers['Authorization'] is None:
+            del headers['Authorization']
+        return request(method, path, headers=headers, body=body)
+
+    return send
+
+
+def staff_client(app, staff_token):
+    from chalice.test import Client
+
+    test_client = Client(app, stage_name='local')
+    test_client.http.request = _with_authorization(
+        test_client.http.request, f'Bearer {staff_token}'
+    )
+    return test_client
+
+
+# A moment of the tests' own, full of zeros: no test reads today's date.
+FROZEN_AT = datetime(2030, 1, 1, 0, 0, 5)
+
+
+REGION = 'us-east-1'
+
+
+SENDER = 'orders@shop.example.com'
+
+
+def sent_emails():
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+def idle_long_enough(frozen_clock):
+    """Age the warm connection so its next use pings it first, as after a
+    container sat idle between invocations."""
+    frozen_clock.advance(connection.IDLE_PING_SECONDS + 1)
+
+
+EVENT_KEYS = {
+    'event_id',
+    'event_type',
+    'order_id',
+    'user_id',
+    'user_email',
+    'status',
+    'order_total',
+    'currency',
+    'timestamp',
+}
+
+
+WINDOW = timedelta(hours=1)
+
+
+def place(client, quantity=1):
+    response = send(
+        client,
+        'POST',
+        '/orders',
+        {
+            'user_id': 1,
+            'user_email': 'ada@example.com',
+            'items': [{'product_id': 101, 'quantity': quantity}],
+        },
+    )
+    assert response.status_code == 201, response.body
+    return json_of(response)['order_id']
+
+
+def run_expiry(client):
+    event = client.events.generate_cw_event(
+        source='aws.events', detail_type='Scheduled Event', detail={}, resources=[]
+    )
+    return client.lambda_.invoke('expire_unpaid', event).payload

@@ -21,8 +21,8 @@ import pytest
 import websocket
 
 from app import app
-from tests.conftest import IN_CI
 from tests.local_service import make_run
+from tests.support import IN_CI
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

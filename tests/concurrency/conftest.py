@@ -2,11 +2,9 @@
 (empty, or schema made and nothing else), the workers' environment, and a
 moto server the workers share over HTTP."""
 
-import functools
 import itertools
 import json
 import os
-import tempfile
 import time
 
 import boto3
@@ -14,9 +12,8 @@ import pymysql
 import pytest
 
 from tests.concurrency.harness import MotoServer
-from tests.conftest import MARIADB, mariadb_url
+from tests.support import MARIADB, REGION, mariadb_url
 
-REGION = 'us-east-1'
 _numbers = itertools.count(1)
 
 
@@ -44,40 +41,6 @@ def fresh_database(empty_database):
     migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}), counts.recount)
     connection.discard_connection()
     return empty_database
-
-
-@functools.lru_cache(maxsize=1)
-def _issuer():
-    """The token issuer every worker of the run trusts; workers send a staff
-    token of it (TEST_BEARER_TOKEN)."""
-    from chalicelib.identity.dev_issuer import DevIssuer
-
-    issuer = DevIssuer(tempfile.mkdtemp(prefix='orders-issuer-'))
-    issuer.ensure_keys()
-    return issuer
-
-
-def worker_env(database_name, tmp_path, port=None, **extra):
-    """The environment of a Lambda copy; `port` points it at a proxy."""
-    url = mariadb_url(database_name)
-    if port is not None:
-        url = url.replace(f':{MARIADB["port"]}/', f':{port}/')
-    auth = _issuer().auth_settings()
-    env = {
-        'DATABASE_URL': url,
-        'AUTO_MIGRATE': 'false',
-        'LOG_LEVEL': 'WARNING',
-        'MAIL_DIR': str(tmp_path / 'mail'),
-        'AWS_DEFAULT_REGION': REGION,
-        'AWS_ACCESS_KEY_ID': 'testing',
-        'AWS_SECRET_ACCESS_KEY': 'testing',
-        'AUTH_ISSUER': auth.issuer,
-        'AUTH_AUDIENCE': ','.join(auth.audiences),
-        'AUTH_JWKS_URL': auth.jwks_url,
-        'TEST_BEARER_TOKEN': _issuer().mint(role='staff'),
-    }
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope='session')

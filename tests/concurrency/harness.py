@@ -3,18 +3,21 @@ collecting what they saw, a TCP proxy to cut the network, and plain SQL to
 check what the database holds (independent of the app's own code)."""
 
 import collections
+import functools
 import json
 import multiprocessing
 import os
 import queue as queue_module
 import select
 import socket
+import tempfile
 import threading
 import time
+import uuid
 
 import pymysql
 
-from tests.conftest import MARIADB
+from tests.support import MARIADB, REGION, mariadb_url
 
 # 'spawn': every worker is a fresh interpreter that imports the app itself,
 # like a Lambda copy; nothing is inherited from the test process's state.
@@ -322,3 +325,78 @@ def summarize(title, answers, **facts):
     }
     print('\nSCENARIO ' + json.dumps(line))
     return line
+
+
+@functools.lru_cache(maxsize=1)
+def _issuer():
+    """The token issuer every worker of the run trusts; workers send a staff
+    token of it (TEST_BEARER_TOKEN)."""
+    from chalicelib.identity.dev_issuer import DevIssuer
+
+    issuer = DevIssuer(tempfile.mkdtemp(prefix='orders-issuer-'))
+    issuer.ensure_keys()
+    return issuer
+
+
+def worker_env(database_name, tmp_path, port=None, **extra):
+    """The environment of a Lambda copy; `port` points it at a proxy."""
+    url = mariadb_url(database_name)
+    if port is not None:
+        url = url.replace(f':{MARIADB["port"]}/', f':{port}/')
+    auth = _issuer().auth_settings()
+    env = {
+        'DATABASE_URL': url,
+        'AUTO_MIGRATE': 'false',
+        'LOG_LEVEL': 'WARNING',
+        'MAIL_DIR': str(tmp_path / 'mail'),
+        'AWS_DEFAULT_REGION': REGION,
+        'AWS_ACCESS_KEY_ID': 'testing',
+        'AWS_SECRET_ACCESS_KEY': 'testing',
+        'AUTH_ISSUER': auth.issuer,
+        'AUTH_AUDIENCE': ','.join(auth.audiences),
+        'AUTH_JWKS_URL': auth.jwks_url,
+        'TEST_BEARER_TOKEN': _issuer().mint(role='staff'),
+    }
+    env.update(extra)
+    return env
+
+
+def insert_pending_events(database, count, created_at, first_order_id=1):
+    """Outbox rows as a change's transaction writes them, not yet published
+    (what a long SNS outage leaves behind)."""
+    rows = []
+    for n in range(count):
+        event_id = str(uuid.uuid4())
+        order_id = first_order_id + n
+        body = {
+            'event_id': event_id,
+            'event_type': 'order_created',
+            'order_id': order_id,
+            'user_id': 1,
+            'user_email': None,
+            'status': 'pending',
+            'order_total': 109.97,
+            'timestamp': created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
+        }
+        rows.append(
+            (
+                event_id,
+                'order_created',
+                order_id,
+                'Order Created',
+                json.dumps(body, separators=(',', ':')),
+                created_at,
+            )
+        )
+    conn = pymysql.connect(database=database, autocommit=False, **MARIADB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                'INSERT INTO outbox (event_id, event_type, order_id, subject, body, '
+                'created_at) VALUES (%s, %s, %s, %s, %s, %s)',
+                rows,
+            )
+        conn.commit()
+    finally:
+        conn.close()
+    return [row[0] for row in rows]

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from tests.concurrency.conftest import worker_env
 from tests.concurrency.harness import (
     CONTEXT,
     TcpProxy,
@@ -16,8 +15,9 @@ from tests.concurrency.harness import (
     query,
     summarize,
     wait_until,
+    worker_env,
 )
-from tests.conftest import MARIADB
+from tests.support import MARIADB
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

@@ -8,8 +8,7 @@ import collections
 
 import pytest
 
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize
+from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

@@ -6,8 +6,7 @@ import collections
 
 import pytest
 
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize
+from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
 from tests.concurrency.workers import order_body
 from tests.support import stored_key
 

@@ -9,8 +9,14 @@ import json
 import pytest
 
 from chalicelib.orders.lifecycle import TRANSITIONS
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, counts_match_orders, query, run_workers, summarize
+from tests.concurrency.harness import (
+    CONTEXT,
+    counts_match_orders,
+    query,
+    run_workers,
+    summarize,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

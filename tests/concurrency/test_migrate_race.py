@@ -6,8 +6,7 @@ import json
 import pytest
 
 from chalicelib.storage.migrations import LATEST, STEPS
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, query, run_workers
+from tests.concurrency.harness import CONTEXT, query, run_workers, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

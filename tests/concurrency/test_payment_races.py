@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, Workers, query, run_workers, summarize
+from tests.concurrency.harness import CONTEXT, Workers, query, run_workers, summarize, worker_env
 from tests.concurrency.workers import order_body
 from tests.stripe_support import (
     API_KEY,

@@ -3,61 +3,16 @@ scheduled outbox_relay) publish each pending event exactly once."""
 
 import collections
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import pymysql
 import pytest
 
-from tests.concurrency.conftest import worker_env
-from tests.concurrency.harness import CONTEXT, query, run_workers
-from tests.conftest import MARIADB
+from tests.concurrency.harness import CONTEXT, insert_pending_events, query, run_workers, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
 EVENTS = 3000
 RELAYS = 3
-
-
-def insert_pending_events(database, count, created_at, first_order_id=1):
-    """Outbox rows as a change's transaction writes them, not yet published
-    (what a long SNS outage leaves behind)."""
-    rows = []
-    for n in range(count):
-        event_id = str(uuid.uuid4())
-        order_id = first_order_id + n
-        body = {
-            'event_id': event_id,
-            'event_type': 'order_created',
-            'order_id': order_id,
-            'user_id': 1,
-            'user_email': None,
-            'status': 'pending',
-            'order_total': 109.97,
-            'timestamp': created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
-        }
-        rows.append(
-            (
-                event_id,
-                'order_created',
-                order_id,
-                'Order Created',
-                json.dumps(body, separators=(',', ':')),
-                created_at,
-            )
-        )
-    conn = pymysql.connect(database=database, autocommit=False, **MARIADB)
-    try:
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                'INSERT INTO outbox (event_id, event_type, order_id, subject, body, '
-                'created_at) VALUES (%s, %s, %s, %s, %s, %s)',
-                rows,
-            )
-        conn.commit()
-    finally:
-        conn.close()
-    return [row[0] for row in rows]
 
 
 def test_three_relays_at_once_publish_each_event_exactly_once(

@@ -11,17 +11,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.events.breaker import FAILURES
-from tests.concurrency.conftest import worker_env
 from tests.concurrency.harness import (
     CONTEXT,
     TcpProxy,
     Workers,
+    insert_pending_events,
     query,
     summarize,
     unlocked,
     wait_until,
+    worker_env,
 )
-from tests.concurrency.test_relay_race import insert_pending_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

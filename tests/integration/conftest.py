@@ -1,9 +1,11 @@
 """AWS under moto for the integration tests: an SNS topic with an SQS queue
 subscribed (raw delivery off, as in production), and SES. And the
 production connection path: a private MariaDB with TLS, the service
-pointed at it through the DB_* variables, a clock the test moves."""
+pointed at it through the DB_* variables, a clock the test moves. And the
+packaged template of each stage (test_package.py, test_operations.py)."""
 
 import json
+import subprocess
 from dataclasses import dataclass
 
 import boto3
@@ -13,11 +15,9 @@ from moto import mock_aws
 from chalicelib.core import clock
 from chalicelib.storage import connection
 from chalicelib.wiring import runtime
-from tests.conftest import IN_CI, staff_client, trust
 from tests.integration.private_mariadb import PrivateMariaDB, missing_binaries
-
-REGION = 'us-east-1'
-SENDER = 'orders@shop.example.com'
+from tests.support import IN_CI, REGION, SENDER, staff_client, trust
+from tests.support_package import BIN, STAGES, Packaged, copy_project, offline_aws_env
 
 
 @dataclass
@@ -102,13 +102,6 @@ def aws_world(environment, monkeypatch):
         runtime.reset()
 
 
-def sent_emails():
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
-
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
-
-
 @pytest.fixture(scope='session')
 def private_mariadb(tmp_path_factory):
     """A MariaDB of the tests' own with TLS (see private_mariadb.py)."""
@@ -144,12 +137,6 @@ def frozen_clock(monkeypatch):
     fake = FrozenClock()
     monkeypatch.setattr(clock, 'monotonic', fake)
     return fake
-
-
-def idle_long_enough(frozen_clock):
-    """Age the warm connection so its next use pings it first, as after a
-    container sat idle between invocations."""
-    frozen_clock.advance(connection.IDLE_PING_SECONDS + 1)
 
 
 @pytest.fixture
@@ -209,3 +196,29 @@ def stripe(client, localstripe, monkeypatch):
     yield proxy
     proxy.stop()
     runtime.reset()
+
+
+@pytest.fixture(scope='module', params=STAGES)
+def packaged(request, tmp_path_factory):
+    stage = request.param
+    project = tmp_path_factory.mktemp(f'project-{stage}')
+    copy_project(project)
+    out_dir = project / 'build' / stage
+    result = subprocess.run(
+        [
+            str(BIN / 'chalice'),
+            'package',
+            '--stage',
+            stage,
+            '--merge-template',
+            'infra/resources.yaml',
+            str(out_dir),
+        ],
+        cwd=project,
+        env=offline_aws_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Packaged(stage, out_dir)

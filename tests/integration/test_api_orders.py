@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Order, OrderItem
-from tests.conftest import FROZEN_AT
 from tests.support import (
+    FROZEN_AT,
     HEALTHY,
     create_order,
     error_of,

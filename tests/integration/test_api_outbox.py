@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Outbox
-from tests.integration.test_events import EVENT_KEYS
-from tests.support import PATH_TO, create_order, json_of, order_in, put, send
+from tests.support import EVENT_KEYS, PATH_TO, create_order, json_of, order_in, put, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 SUBJECTS = {

@@ -20,11 +20,9 @@ from chalicelib.platform import aws
 from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection
 from chalicelib.storage.credentials import credentials_for
-from tests.conftest import IN_CI
 from tests.integration.clear_password_server import ClearPasswordServer
-from tests.integration.conftest import REGION, idle_long_enough
 from tests.integration.private_mariadb import make_ca, make_server_certificate
-from tests.support import create_order, json_of, send
+from tests.support import IN_CI, REGION, create_order, idle_long_enough, json_of, send
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

@@ -11,8 +11,16 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.platform import aws
-from tests.integration.conftest import REGION, idle_long_enough
-from tests.support import HEALTHY, UNHEALTHY, create_order, json_of, order_body, send
+from tests.support import (
+    HEALTHY,
+    REGION,
+    UNHEALTHY,
+    create_order,
+    idle_long_enough,
+    json_of,
+    order_body,
+    send,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 

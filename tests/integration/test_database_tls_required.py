@@ -8,10 +8,9 @@ import shutil
 import pytest
 
 from chalicelib.platform.config import get_settings
-from tests.conftest import IN_CI
 from tests.integration.clear_password_server import ClearPasswordServer
 from tests.integration.private_mariadb import make_ca, make_server_certificate
-from tests.support import json_of, order_body, send
+from tests.support import IN_CI, json_of, order_body, send
 
 pytestmark = [pytest.mark.slow]
 

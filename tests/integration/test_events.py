@@ -13,20 +13,7 @@ from chalicelib.events.publishers import SnsPublisher
 from chalicelib.events.relay import relay
 from chalicelib.storage.models import Outbox
 from chalicelib.wiring import runtime
-from tests.conftest import FROZEN_AT
-from tests.support import Clock, create_order, iso, scheduled_event, send
-
-EVENT_KEYS = {
-    'event_id',
-    'event_type',
-    'order_id',
-    'user_id',
-    'user_email',
-    'status',
-    'order_total',
-    'currency',
-    'timestamp',
-}
+from tests.support import EVENT_KEYS, FROZEN_AT, Clock, create_order, iso, scheduled_event, send
 
 
 def put_status(client, order_id, status):

@@ -11,36 +11,12 @@ from chalicelib.orders import expiry
 from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Outbox
 from chalicelib.wiring import runtime
-from tests.support import json_of, put_product, send
-
-WINDOW = timedelta(hours=1)
+from tests.support import WINDOW, json_of, place, put_product, run_expiry, send
 
 
 @pytest.fixture
 def shop(client):
     put_product(client, 101, name='Blue mug', unit_price=5, currency='USD', stock={'on_hand': 10})
-
-
-def place(client, quantity=1):
-    response = send(
-        client,
-        'POST',
-        '/orders',
-        {
-            'user_id': 1,
-            'user_email': 'ada@example.com',
-            'items': [{'product_id': 101, 'quantity': quantity}],
-        },
-    )
-    assert response.status_code == 201, response.body
-    return json_of(response)['order_id']
-
-
-def run_expiry(client):
-    event = client.events.generate_cw_event(
-        source='aws.events', detail_type='Scheduled Event', detail={}, resources=[]
-    )
-    return client.lambda_.invoke('expire_unpaid', event).payload
 
 
 def status_of(client, order_id):

@@ -17,7 +17,7 @@ from chalicelib.orders.service import OrderService
 from chalicelib.platform.config import settings_from
 from chalicelib.storage import connection, migrations
 from chalicelib.storage.models import MODELS, IdempotencyKey
-from tests.conftest import MARIADB, mariadb_url
+from tests.support import MARIADB, mariadb_url
 
 STAFF_MEMBER = Principal(sub='staff-1', role=STAFF)
 FIXTURES = Path(__file__).parent / 'fixtures'

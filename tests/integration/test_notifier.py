@@ -10,8 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.storage.models import ProcessedEvent
 from chalicelib.wiring import runtime
-from tests.integration.conftest import SENDER, sent_emails
-from tests.support import create_order, send
+from tests.support import SENDER, create_order, send, sent_emails
 
 
 def invoke_notifier(client, event):

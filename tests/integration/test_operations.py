@@ -20,13 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration import test_package
-from tests.integration.test_package import ROOT
-
-# The packaged template, shared with test_package: pytest finds a fixture by
-# its name in the module, and bound here (not imported) the tests' parameters
-# of the same name do not read as shadowing an unused import.
-packaged = test_package.packaged
+from tests.support_package import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -12,49 +12,23 @@ import boto3
 import pytest
 
 from chalicelib.platform.config import get_settings
-from chalicelib.storage.models import Outbox, StripeEvent
+from chalicelib.storage.models import StripeEvent
 from chalicelib.wiring import runtime
-from tests.integration.conftest import staff_client
-from tests.stripe_support import NAMESPACE, WEBHOOK_SECRET, event_body, pay_with_card, signature
-from tests.support import create_order, error_of, json_of, put, send
+from tests.stripe_support import (
+    NAMESPACE,
+    WEBHOOK_SECRET,
+    deliver,
+    event_body,
+    events_of,
+    mails,
+    paid_intent,
+    pay_with_card,
+    signature,
+    start_payment,
+)
+from tests.support import create_order, error_of, json_of, put, send, staff_client
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_payment(client, order_id, headers=None):
-    return send(client, 'POST', f'/orders/{order_id}/payment', headers=headers)
-
-
-def deliver(client, body, sig=None):
-    """POST a webhook body as Stripe does: no bearer token, signed."""
-    return client.http.request(
-        'POST',
-        '/webhooks/stripe',
-        headers={
-            'Authorization': None,
-            'Content-Type': 'application/json; charset=utf-8',
-            'Stripe-Signature': signature(body) if sig is None else sig,
-        },
-        body=body,
-    )
-
-
-def paid_intent(client, localstripe, order_id):
-    """The order's PaymentIntent, paid by card at localstripe."""
-    intent = json_of(start_payment(client, order_id))
-    return pay_with_card(localstripe.client(), intent['payment_intent_id'])
-
-
-def events_of(order_id, event_type=None):
-    query = Outbox.select().where(Outbox.order_id == order_id).order_by(Outbox.id)
-    return [
-        json.loads(row.body) for row in query if event_type is None or row.event_type == event_type
-    ]
-
-
-def mails(tmp_path):
-    folder = tmp_path / 'mail'
-    return sorted(path.read_text() for path in folder.glob('*.eml')) if folder.exists() else []
 
 
 # -- paying ---------------------------------------------------------------------

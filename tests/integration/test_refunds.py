@@ -11,20 +11,30 @@ import pytest
 from chalicelib.payments import gateway
 from chalicelib.storage.models import Order, Outbox, Refund
 from chalicelib.wiring import runtime
-from tests.integration.conftest import staff_client
-from tests.integration.test_expiry import WINDOW, place, run_expiry
-from tests.integration.test_payments import deliver, events_of, mails, paid_intent, start_payment
-from tests.stripe_support import NAMESPACE, event_body, pay_with_card
+from tests.stripe_support import (
+    NAMESPACE,
+    deliver,
+    event_body,
+    events_of,
+    mails,
+    paid_intent,
+    pay_with_card,
+    start_payment,
+)
 from tests.support import (
+    WINDOW,
     LambdaContext,
     create_order,
     error_of,
     field_errors,
     json_of,
+    place,
     put,
     put_product,
+    run_expiry,
     scheduled_event,
     send,
+    staff_client,
 )
 
 

@@ -9,11 +9,9 @@ import shutil
 import pymysql
 import pytest
 
-from chalicelib.platform.config import get_settings
 from chalicelib.storage import connection
 from chalicelib.storage.models import Refund
 from chalicelib.wiring import runtime
-from tests.conftest import MARIADB, mariadb_url
 from tests.stripe_support import (
     API_KEY,
     FaultyStripe,
@@ -23,9 +21,11 @@ from tests.stripe_support import (
 )
 from tests.support import (
     JSON,
+    MARIADB,
     LambdaContext,
     create_order,
     json_of,
+    mariadb_url,
     put,
     scheduled_event,
     send,
@@ -58,7 +58,6 @@ class Deployment:
             connection.discard_connection()
         for name, value in self.env.items():
             self._monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
         runtime.reset()
 
     def send(self, method, path, body=None):

@@ -336,3 +336,33 @@ def test_the_readme_file_map_names_every_module():
 
     assert sorted(modules - named) == []
     assert sorted(named - modules - {'chalicelib/identity/__init__.py'}) == []
+
+
+def imported_from_tests(source):
+    """The modules of tests/ a source imports, `from tests.x import test_y` as tests.x.test_y."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f'{node.module}.{alias.name}' for alias in node.names)
+    return {name for name in names if name.startswith('tests.')}
+
+
+def test_no_test_module_imports_another():
+    """Helpers two test modules share live in tests/support*.py (or a
+    package's support module), never in a test module or a conftest: a
+    test module is collected, not imported."""
+    assert imported_from_tests('from tests.integration import test_package') == {
+        'tests.integration',
+        'tests.integration.test_package',
+    }
+    bad = sorted(
+        f'{path.relative_to(ROOT)} -> {name}'
+        for path in (ROOT / 'tests').rglob('*.py')
+        for name in imported_from_tests(path.read_text())
+        if any(part.startswith('test_') or part == 'conftest' for part in name.split('.')[1:])
+    )
+
+    assert bad == []
