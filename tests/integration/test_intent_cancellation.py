@@ -9,11 +9,14 @@ from chalicelib.core.clock import utcnow
 from chalicelib.orders.service import INTENT_CLAIM
 from chalicelib.storage.models import IntentCancellation, Order
 from chalicelib.wiring import runtime
-from tests.integration.test_expiry import run_expiry
-from tests.integration.test_payments import start_payment
-from tests.integration.test_refunds import card_paid_order, run_relay, stripe_refunds
-from tests.stripe_support import pay_with_card
-from tests.support import create_order, json_of, put, send
+from tests.stripe_support import (
+    card_paid_order,
+    pay_with_card,
+    run_relay,
+    start_payment,
+    stripe_refunds,
+)
+from tests.support import create_order, json_of, put, run_expiry, send
 
 
 def order_with_intent(client):

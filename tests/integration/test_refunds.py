@@ -13,17 +13,19 @@ from chalicelib.storage.models import Order, Outbox, Refund
 from chalicelib.wiring import runtime
 from tests.stripe_support import (
     NAMESPACE,
+    card_paid_order,
     deliver,
     event_body,
     events_of,
     mails,
     paid_intent,
     pay_with_card,
+    run_relay,
     start_payment,
+    stripe_refunds,
 )
 from tests.support import (
     WINDOW,
-    LambdaContext,
     create_order,
     error_of,
     field_errors,
@@ -32,18 +34,9 @@ from tests.support import (
     put,
     put_product,
     run_expiry,
-    scheduled_event,
     send,
     staff_client,
 )
-
-
-def card_paid_order(client, localstripe, **kwargs):
-    """An order paid by card (through the webhook); (order, PaymentIntent id)."""
-    order = create_order(client, user_email='ada@example.com', **kwargs)
-    intent = paid_intent(client, localstripe, order['order_id'])
-    assert deliver(client, event_body('payment_intent.succeeded', intent)).status_code == 200
-    return json_of(send(client, 'GET', f'/orders/{order["order_id"]}')), intent['id']
 
 
 def refund(client, order_id, body=None, headers=None):
@@ -56,17 +49,6 @@ def read(client, order_id):
 
 def refunds_of(client, order_id):
     return json_of(send(client, 'GET', f'/orders/{order_id}/refunds'))
-
-
-def stripe_refunds(localstripe, intent_id):
-    return [
-        r.amount
-        for r in localstripe.client().v1.refunds.list(params={'payment_intent': intent_id}).data
-    ]
-
-
-def run_relay(app_module):
-    return app_module.refund_relay(scheduled_event(), LambdaContext(remaining_ms=3000))
 
 
 @pytest.fixture
