@@ -23,7 +23,6 @@ from chalicelib.core.errors import (
 )
 from chalicelib.orders.service import INTENT_CLAIM
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
-from chalicelib.platform import metrics
 from chalicelib.platform.logs import log
 from chalicelib.storage import dialect
 from chalicelib.storage.connection import CONNECTION_ERRORS, database, discard_if_broken
@@ -95,8 +94,6 @@ class IntentCancellations:
             cancelled += done
             if len(claimed) < RELAY_CLAIM or done < len(claimed) or time_left() <= 0:
                 break
-        if cancelled:
-            metrics.emit('PaymentIntentsCancelled', cancelled)
         return cancelled
 
     def _claim_lapsed(self, now: datetime) -> list[str]:
