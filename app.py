@@ -29,6 +29,10 @@ from chalicelib.wiring import runtime
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
+# Loaded by the first request for a code or a zone, not by a GET of one order.
+discounts = lazy_import('chalicelib.orders.discounts')
+shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
+tax_rates = lazy_import('chalicelib.orders.tax_rates')
 catalog_schemas = lazy_import('chalicelib.catalog.schemas')
 payment_schemas = lazy_import('chalicelib.payments.schemas')
 # Only expire_unpaid's Lambda needs it.
@@ -58,6 +62,13 @@ def create_order(principal: Principal) -> Response:
     if created.replayed:
         headers['Idempotent-Replayed'] = 'true'
     return versioned_response(created.body, 201, headers)
+
+
+@app.route('/orders/quote', methods=['POST'])
+@api
+def quote_order(principal: Principal) -> dict[str, Any]:
+    data = schemas.load_create_order(schemas.parse_json_object(current_request(app).raw_body))
+    return runtime.order_service().quote_order(principal, data)
 
 
 @app.route('/orders', methods=['GET'])
@@ -200,6 +211,88 @@ def get_product(principal: Principal, product_id: str) -> Response:
 def list_products(principal: Principal) -> dict[str, Any]:
     query = catalog_schemas.load_list_query(current_request(app).query_params)
     return runtime.catalog_service().list_products(principal, query)
+
+
+@app.route('/shipping-methods/{code}', methods=['PUT'])
+@api
+def put_shipping_method(principal: Principal, code: str) -> Response:
+    request = current_request(app)
+    command = schemas.load_shipping_method(schemas.parse_json_object(request.raw_body))
+    written = runtime.shipping_method_service().put(
+        principal,
+        shipping_methods.path_code(code),
+        command,
+        expected_version(request.headers, 'shipping method'),
+    )
+    return versioned_response(written.body, 201 if written.created else 200)
+
+
+@app.route('/shipping-methods/{code}', methods=['GET'])
+@api
+def get_shipping_method(principal: Principal, code: str) -> Response:
+    return versioned_response(
+        runtime.shipping_method_service().get(principal, shipping_methods.path_code(code))
+    )
+
+
+@app.route('/shipping-methods', methods=['GET'])
+@api
+def list_shipping_methods(principal: Principal) -> dict[str, Any]:
+    query = schemas.load_shipping_method_query(current_request(app).query_params)
+    return runtime.shipping_method_service().list(principal, query)
+
+
+@app.route('/discounts/{code}', methods=['PUT'])
+@api
+def put_discount(principal: Principal, code: str) -> Response:
+    request = current_request(app)
+    command = schemas.load_discount(schemas.parse_json_object(request.raw_body))
+    written = runtime.discount_service().put(
+        principal,
+        discounts.path_code(code),
+        command,
+        expected_version(request.headers, 'discount code'),
+    )
+    return versioned_response(written.body, 201 if written.created else 200)
+
+
+@app.route('/discounts/{code}', methods=['GET'])
+@api
+def get_discount(principal: Principal, code: str) -> Response:
+    return versioned_response(runtime.discount_service().get(principal, discounts.path_code(code)))
+
+
+@app.route('/discounts', methods=['GET'])
+@api
+def list_discounts(principal: Principal) -> dict[str, Any]:
+    return runtime.discount_service().list(principal)
+
+
+@app.route('/tax-rates/{zone}', methods=['PUT'])
+@api
+def put_tax_rate(principal: Principal, zone: str) -> Response:
+    command = schemas.load_tax_rate(schemas.parse_json_object(current_request(app).raw_body))
+    written = runtime.tax_rate_service().put(principal, tax_rates.path_zone(zone), command)
+    return Response(body=written.body, status_code=201 if written.created else 200)
+
+
+@app.route('/tax-rates/{zone}', methods=['GET'])
+@api
+def get_tax_rate(principal: Principal, zone: str) -> dict[str, Any]:
+    return runtime.tax_rate_service().get(principal, tax_rates.path_zone(zone))
+
+
+@app.route('/tax-rates/{zone}', methods=['DELETE'])
+@api
+def delete_tax_rate(principal: Principal, zone: str) -> Response:
+    runtime.tax_rate_service().delete(principal, tax_rates.path_zone(zone))
+    return Response(body='', status_code=204)
+
+
+@app.route('/tax-rates', methods=['GET'])
+@api
+def list_tax_rates(principal: Principal) -> dict[str, Any]:
+    return runtime.tax_rate_service().list(principal)
 
 
 @app.route('/health', methods=['GET'])

@@ -29,6 +29,7 @@ from decimal import Decimal
 from time import perf_counter_ns
 
 from bench import preload
+from bench.breakdown import Breakdown
 from bench.invoke import REGION, BenchFailure, SnsStub, invocation
 from chalicelib.catalog import queries as catalog_queries
 from chalicelib.catalog import stock
@@ -39,6 +40,7 @@ from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import CURSORS
+from chalicelib.platform.config import stripe_namespace
 from chalicelib.storage import connection, statements
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
 
@@ -81,6 +83,12 @@ class Floor:
         self.cur.execute(text, params)
         return self.cur
 
+    def send_sql(self, text, params):
+        """statements.send on MariaDB: sent, its answer read by the next statement."""
+        if self.recorded is not None:
+            self.recorded.append(text)
+        connection.send_without_waiting(self.proxy.connection(), text, params)
+
     def last_insert_id(self, cursor):
         return cursor.lastrowid
 
@@ -99,12 +107,13 @@ class Floor:
         return self.cur.fetchone()[0]
 
     def _write(self, work):
-        """work() in a transaction, then its outbox row marked published."""
+        """work() in a transaction, then its outbox row marked published as
+        the service marks it (sent, not waited for, on MariaDB)."""
         now = utcnow()
         self.cur.execute('BEGIN IMMEDIATE' if self.sqlite else 'BEGIN')
         result, outbox_id = work(now)
         self.cur.execute('COMMIT')
-        statements.run(
+        statements.send(
             events_queries.MARK_PUBLISHED,
             published_at=now,
             id=outbox_id,
@@ -280,12 +289,12 @@ class Floor:
                 != 1
             ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
-            outbox_id = self._outbox(
-                'order_updated', now, order_id, user_id, email, new_status, total
-            )
             self._history(order_id, version + 1, new_status, now)
             statements.run(
                 orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status=new_status
+            )
+            outbox_id = self._outbox(
+                'order_updated', now, order_id, user_id, email, new_status, total
             )
             return None, outbox_id
 
@@ -323,10 +332,10 @@ class Floor:
             ):
                 raise BenchFailure(f'floor: order {order_id} changed meanwhile')
             self._history(order_id, version + 1, 'paid', now)
-            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
             statements.run(
                 orders_queries.COUNT_MOVE, shard=shard, old_status=status, new_status='paid'
             )
+            outbox_id = self._outbox('order_updated', now, order_id, user_id, email, 'paid', total)
             return None, outbox_id
 
         return self._write(work)
@@ -351,6 +360,11 @@ class Side:
         self.make_args, self.run, self.check = make_args, run, check
         self.ns = []
 
+    # Seconds, untimed, after each call (--pause): a Lambda copy's requests
+    # come apart, and what a request left to the server (the mark sent
+    # without waiting) is done by the next one.
+    pause = 0.0
+
     def block(self, count):
         for _ in range(count):
             args = self.make_args()
@@ -358,6 +372,8 @@ class Side:
             result = self.run(args)
             self.ns.append(perf_counter_ns() - started)
             self.check(args, result)
+            if self.pause:
+                time.sleep(self.pause)
 
     def summary(self):
         """p50, p99 (nearest rank, ms); ops/s of one process serving one request at a time."""
@@ -373,9 +389,10 @@ def move(source, target):
 
 
 class Bench:
-    def __init__(self, handler, floor, requests, warmup, preloaded, profile):
+    def __init__(self, handler, floor, requests, warmup, preloaded, profile, breakdown):
         self.handler, self.floor = handler, floor
         self.requests, self.warmup, self.profile = requests, warmup, profile
+        self.breakdown = breakdown  # requests per operation with the breakdown's timers
         self.preloaded = preloaded  # (first, last) order id, or None
         self.rng, self.frng = random.Random(1), random.Random(2)
         self.next_user = 0
@@ -426,6 +443,16 @@ class Bench:
             stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
             stats.sort_stats('cumulative').print_stats(40)
             stats.sort_stats('tottime').print_stats(25)
+        # The breakdown's own pass, its timers in place, each request followed
+        # by a call of the floor (timed apart from the figures above).
+        service_figures, floor_figures = service.summary(), floor.summary()
+        floor.ns.clear()
+        with Breakdown().installed() as breakdown:
+            for _ in range(self.breakdown):
+                args = service.make_args()
+                service.check(args, breakdown.request(lambda args=args: service.run(args)))
+                time.sleep(Side.pause)
+                floor.block(1)
         pending = self.floor.scalar('SELECT COUNT(*) FROM outbox WHERE published_at IS NULL')
         if pending:
             raise BenchFailure(
@@ -436,8 +463,9 @@ class Bench:
             'name': name,
             'label': label,
             'statements': len(service_sql),
-            'service': service.summary(),
-            'floor': floor.summary(),
+            'service': service_figures,
+            'floor': floor_figures,
+            'breakdown': breakdown.summary(floor.ns) if self.breakdown else None,
         }
         sys.stderr.write(
             f'  {name:<10} service p50 {result["service"]["p50"]:.3f} ms, floor '
@@ -515,6 +543,7 @@ class Bench:
         delivers it."""
         order_id = pool.popleft()
         self.next_event += 1
+        intent_id = f'pi_bench_{order_id}'
         body = json.dumps(
             {
                 'id': f'evt_bench_{self.next_event}',
@@ -524,13 +553,16 @@ class Bench:
                 'livemode': False,
                 'data': {
                     'object': {
-                        'id': f'pi_bench_{order_id}',
+                        'id': intent_id,
                         'object': 'payment_intent',
                         'amount': int(CATALOG_PRICE * 100),
                         'amount_received': int(CATALOG_PRICE * 100),
                         'currency': 'usd',
                         'status': 'succeeded',
-                        'metadata': {'order_id': str(order_id)},
+                        'metadata': {
+                            'order_id': str(order_id),
+                            'deployment': stripe_namespace(os.environ),
+                        },
                     }
                 },
             }
@@ -552,6 +584,15 @@ class Bench:
             body=body, headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()}
         )
         return event, context
+
+    def hold_intents(self, pool):
+        """Each order of the pool holds the PaymentIntent its event names, as
+        POST /orders/{id}/payment stores it, so the event is this
+        deployment's. Untimed, before the webhook is measured."""
+        for order_id in pool:
+            Order.update(payment_intent_id=f'pi_bench_{order_id}').where(
+                Order.order_id == order_id
+            ).execute()
 
     def webhook_floor_args(self, pool):
         order_id = pool.popleft()
@@ -599,6 +640,9 @@ class Bench:
                 fl.create,
                 keep=(priced, f_priced),
             ),
+        ]
+        self.hold_intents(priced)
+        ops += [
             # Pays the orders create_1 made, one signed Stripe event each.
             measure(
                 'webhook',
@@ -720,7 +764,8 @@ def stock_the_catalog(floor):
         floor.cur.execute('COMMIT')
 
 
-def main(requests, warmup, orders, sns, profile):
+def main(requests, warmup, orders, sns, profile, breakdown, pause_ms=0):
+    Side.pause = pause_ms / 1000
     if sns == 'moto':
         import boto3
         from moto import mock_aws
@@ -747,16 +792,17 @@ def main(requests, warmup, orders, sns, profile):
         floor.scalar('SELECT MAX(order_id) FROM orders'),
     )
     result['orders'] = floor.scalar('SELECT COUNT(*) FROM orders')
-    bench = Bench(app.app, floor, requests, warmup, preloaded, profile)
+    bench = Bench(app.app, floor, requests, warmup, preloaded, profile, breakdown)
     result['ops'] = bench.run_all()
     # Each writing operation (the creates, the webhook that pays, update,
-    # delete) publishes one event per call, its warm-up and first call too.
+    # delete) publishes one event per call, its warm-up, first call and
+    # breakdown pass too.
     writes = sum(
         1
         for op in result['ops']
         if op['name'] in ('create', 'create_1', 'create_10', 'webhook', 'update', 'delete')
     )
-    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1):
+    if sns == 'stub' and stub.calls != writes * (requests + warmup + 1 + breakdown):
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')
     # The cold start reads one order: every order made above is deleted again.
     result['existing_id'] = (

@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import coldstart, contention
+from bench.breakdown import CATEGORIES
 from chalicelib.platform.config import parse_database_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +56,20 @@ def parse_args(argv):
         '--profile',
         metavar='OPERATION',
         help="cProfile the service's side of one operation, on stderr",
+    )
+    parser.add_argument(
+        '--breakdown',
+        type=int,
+        default=200,
+        metavar='N',
+        help="per operation, N more requests with the breakdown's timers (0: none)",
+    )
+    parser.add_argument(
+        '--pause',
+        type=float,
+        default=0,
+        metavar='MS',
+        help='an untimed pause after each call, as between the invocations of a Lambda copy',
     )
     parser.add_argument('--cold-runs', type=int, default=5)
     parser.add_argument('--rss-requests', type=int, default=10_000)
@@ -141,6 +156,7 @@ def service_env(url, scratch, **extra):
     return dict(
         env,
         DATABASE_URL=url,
+        DB_SSL_CA='off',  # the bench's MariaDB speaks no TLS
         MAIL_DIR=f'{scratch}/mail',
         SNS_TOPIC_ARN='arn:aws:sns:us-east-1:123456789012:orders-bench-events',
         AWS_DEFAULT_REGION='us-east-1',
@@ -148,6 +164,27 @@ def service_env(url, scratch, **extra):
         AWS_ACCESS_KEY_ID='testing',
         AWS_SECRET_ACCESS_KEY='testing',
         **extra,
+    )
+
+
+def deployed_env(env):
+    """The service's environment as the dev stage's Lambda has it
+    (.chalice/config.json, and what Lambda sets): a MySQL URL (the bench's
+    MariaDB, where AWS reads a secret), an SNS topic, AUTO_MIGRATE off, and
+    Powertools configured: its service name, and tracing on (LAMBDA_TASK_ROOT
+    and a trace header: the Tracer and the X-Ray SDK are built, segments go to
+    a daemon nobody runs, over UDP)."""
+    return dict(
+        env,
+        ENVIRONMENT='dev',
+        LOG_LEVEL='INFO',
+        AUTO_MIGRATE='false',
+        POWERTOOLS_SERVICE_NAME='orders',
+        LAMBDA_TASK_ROOT=str(REPO),
+        AWS_LAMBDA_FUNCTION_NAME='orders-dev',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE='512',
+        AWS_EXECUTION_ENV='AWS_Lambda_python3.11',
+        _X_AMZN_TRACE_ID='Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1',
     )
 
 
@@ -248,6 +285,33 @@ def latency_table(ops):
     )
 
 
+BREAKDOWN_TEXT = (
+    "Where the service's time goes (bench/breakdown.py): %d more requests per operation "
+    'with a timer around each kind of work, each followed by a call of the floor; ms per '
+    'request, the mean of the middle half of them (by total: the categories add up), the '
+    "floor's the same way; the timers add a few µs. "
+    'routing: Chalice, the middleware, the views; domain: the services; binding: values '
+    'bound to SQL and rows turned into models; SQL: statements (and BEGIN) on the driver; '
+    'mark: marking the event published after SNS took it.'
+)
+
+
+def breakdown_table(ops):
+    return table(
+        ['operation', *CATEGORIES, 'total', 'floor', 'total / floor'],
+        [
+            [
+                op['name'],
+                *(ms(op['breakdown'][category]) for category in CATEGORIES),
+                f'**{ms(op["breakdown"]["total"])}**',
+                ms(op['breakdown']['floor']),
+                f'{op["breakdown"]["total"] / op["breakdown"]["floor"]:.2f}×',
+            ]
+            for op in ops
+        ],
+    )
+
+
 def header(args, argv, mariadb):
     commit = subprocess.run(
         ['git', 'describe', '--always', '--dirty'], cwd=REPO, capture_output=True, text=True
@@ -294,6 +358,7 @@ def cold_rows(name, modes):
             name,
             mode,
             f'**{c["first_response"]:.3f} s**',
+            f'{c["cpu"]:.3f} s',
             f'{c["import"]:.3f} s',
             f'{c["first_request"]:.3f} s',
             c['pyc'],
@@ -335,6 +400,8 @@ def main(argv=None):
                     orders=args.orders,
                     sns=args.sns,
                     profile=args.profile,
+                    breakdown=args.breakdown,
+                    pause_ms=args.pause,
                 )
             report += [
                 '',
@@ -350,6 +417,8 @@ def main(argv=None):
                     '',
                 ]
             report.append(latency_table(result['ops']))
+            if args.breakdown:
+                report += ['', BREAKDOWN_TEXT % args.breakdown, '', breakdown_table(result['ops'])]
             if backend == 'mariadb' and not args.no_contention:
                 sys.stderr.write('== mariadb: copies creating at once\n')
                 env = service_env(url, scratch, AWS_ENDPOINT_URL_SNS='http://127.0.0.1:9')
@@ -401,6 +470,14 @@ def main(argv=None):
                     cold += cold_rows(
                         name, coldstart.measure(env, result['existing_id'], args.cold_runs)
                     )
+                    if backend == 'mariadb':
+                        sys.stderr.write('== mariadb: cold start, deployed settings\n')
+                        cold += cold_rows(
+                            f'{name}, deployed settings',
+                            coldstart.measure(
+                                deployed_env(env), result['existing_id'], args.cold_runs
+                            ),
+                        )
                 if not args.no_memory:
                     sys.stderr.write(f'== {backend}: memory\n')
                     memory.append(
@@ -419,7 +496,10 @@ def main(argv=None):
             '',
             'A fresh `python` imports `app` and serves one GET /orders/{id}: median of '
             f'{args.cold_runs}, from the parent starting it to the answer. MariaDB with '
-            'AUTO_MIGRATE off, as deployed; SQLite with its default (on). Without .pyc: '
+            'AUTO_MIGRATE off, as deployed; SQLite with its default (on). MariaDB, deployed '
+            "settings: the dev stage's Lambda environment besides (ENVIRONMENT=dev, Powertools' "
+            'service name, tracing on: the Tracer and the X-Ray SDK built; bench/run.py '
+            'deployed_env). Without .pyc: '
             "`python -B`, a PYTHONPYCACHEPREFIX holding the standard library's only.",
             '',
             table(
@@ -427,6 +507,7 @@ def main(argv=None):
                     'backend',
                     'bytecode',
                     'start → first response',
+                    'CPU (user + sys)',
                     'import app',
                     'first request',
                     'app + site-packages modules with a .pyc',

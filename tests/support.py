@@ -307,6 +307,8 @@ EVENT_KEYS = {
     'currency',
     'timestamp',
 }
+# What order_created adds: the breakdown of its total.
+BREAKDOWN = {'subtotal', 'discount_total', 'shipping_total', 'tax_total'}
 
 
 WINDOW = timedelta(hours=1)

@@ -30,7 +30,7 @@ from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.core import money
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
-from tools import openapi_rules, response_schemas
+from tools import openapi_rules, openapi_totals, response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [
@@ -1066,6 +1066,7 @@ OPERATIONS = {
         },
     },
 }
+OPERATIONS.update(openapi_totals.operations(IF_MATCH))
 
 
 def _money_properties(self, field, **kwargs):
@@ -1180,6 +1181,7 @@ def build():
         },
     )
     spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
+    openapi_totals.register(spec)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 

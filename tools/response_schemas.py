@@ -74,6 +74,59 @@ class OrderItemSchema(Schema):
         "The unit price at the time of the order, in the order's "
         "currency: an exact amount with that currency's decimals."
     )
+    discount = _money("The line's share of the order's discount.")
+    tax = _money(
+        "The line's tax, on its amount after its discount, rounded half up to the "
+        "currency's minor unit."
+    )
+    tax_rate = fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=1, max_inclusive=False),
+        metadata={'description': 'The rate the line was taxed at (0.0725 is 7.25 %).'},
+    )
+
+
+class AddressSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    company = fields.String(required=True, allow_none=True, validate=validate.Length(1, 100))
+    line1 = fields.String(required=True, validate=validate.Length(1, 200))
+    line2 = fields.String(required=True, allow_none=True, validate=validate.Length(1, 200))
+    city = fields.String(required=True, validate=validate.Length(1, 100))
+    region = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={'description': 'ISO 3166-2 subdivision code without the country prefix.'},
+    )
+    postal_code = fields.String(
+        required=True, allow_none=True, metadata={'description': 'Normalised: SW1A 1AA.'}
+    )
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp('^[A-Z]{2}$'),
+        metadata={'description': 'ISO 3166-1 alpha-2.'},
+    )
+    phone = fields.String(required=True, allow_none=True, metadata={'description': 'E.164.'})
+
+
+class ShippingSchema(Schema):
+    method = fields.String(required=True, metadata={'description': "The method's code."})
+    name = fields.String(required=True, metadata={'description': "The method's name, as placed."})
+    amount = _money('What the method charged (0 once the order reached its free_over).')
+    tax = _money("The shipping's tax.")
+    waived = _money('What a free_shipping code took off the amount.')
+
+
+class DiscountSchema(Schema):
+    code = fields.String(required=True, metadata={'description': 'The code, upper-case.'})
+    type = fields.String(
+        required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
+    )
+    value = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={'description': 'percent: 0 < v <= 100; fixed: money; free_shipping: null.'},
+    )
+    amount = _money("What it took off: the lines' discounts and the shipping it waived.")
 
 
 class ShipmentSchema(Schema):
@@ -145,7 +198,40 @@ class OrderSchema(Schema):
         },
     )
     order_total = _money(
-        'The sum of quantity x price_at_order over the items, computed by the server.'
+        'subtotal - discount_total + shipping_total (+ tax_total when prices do not include '
+        'tax): what the customer pays, computed by the server.'
+    )
+    subtotal = _money('The sum of quantity x price_at_order over the items.')
+    discount_total = _money("The lines' discounts.")
+    shipping_total = _money('What shipping costs, less what a code waived.')
+    tax_total = _money("The lines' tax and the shipping's.")
+    prices_include_tax = fields.Boolean(
+        required=True,
+        metadata={'description': 'Whether the prices (and shipping) include tax.'},
+    )
+    shipping_address = fields.Nested(
+        AddressSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'Where the order goes, a copy kept with it; null: none.'},
+    )
+    billing_address = fields.Nested(
+        AddressSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'null: the same as the shipping address.'},
+    )
+    shipping = fields.Nested(
+        ShippingSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'The shipping method as placed; null: none.'},
+    )
+    discount = fields.Nested(
+        DiscountSchema,
+        required=True,
+        allow_none=True,
+        metadata={'description': 'The discount code as it applied; null: none.'},
     )
     created_at = _time('When the order was created')
     updated_at = _time('When its status last changed; equal to created_at until then')
@@ -175,6 +261,26 @@ class OrderSchema(Schema):
         required=True,
         validate=validate.Length(min=1, max=100),
         metadata={'description': 'The lines, in the order they were sent.'},
+    )
+
+
+class QuotedItemSchema(OrderItemSchema):
+    order_item_id = fields.Integer(
+        required=True, allow_none=True, metadata={'description': 'null: not placed.'}
+    )
+
+
+class QuotedOrderSchema(OrderSchema):
+    """An order as it would be placed (POST /orders/quote): nothing stored."""
+
+    order_id = fields.Integer(required=True, allow_none=True, metadata={'description': 'null.'})
+    version = fields.Integer(required=True, allow_none=True, metadata={'description': 'null.'})
+    created_at = fields.String(required=True, allow_none=True, metadata={'description': 'null.'})
+    updated_at = fields.String(required=True, allow_none=True, metadata={'description': 'null.'})
+    items = fields.List(
+        fields.Nested(QuotedItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=100),
     )
 
 
@@ -291,6 +397,11 @@ class ProductSchema(Schema):
         allow_none=True,
         metadata={'description': 'null: not tracked, no limit. A customer sees `available` only.'},
     )
+    tax_class = fields.String(
+        required=True,
+        validate=validate.Regexp('^[a-z0-9_-]{1,32}$'),
+        metadata={'description': "Which of a zone's rates taxes it; default `standard`."},
+    )
     version = fields.Integer(
         required=True,
         validate=validate.Range(min=1),
@@ -300,6 +411,90 @@ class ProductSchema(Schema):
         },
     )
     updated_at = _time('When the catalog last wrote it')
+
+
+class ShippingMethodSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp('^[a-z0-9-]{1,32}$'))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    price = _money('What it costs, in `currency`.')
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
+    countries = fields.List(
+        fields.String(validate=validate.Regexp('^[A-Z]{2}$')),
+        required=True,
+        validate=validate.Length(1, 250),
+        metadata={'description': 'ISO 3166-1 codes it ships to, sorted.'},
+    )
+    free_over = fields.Float(
+        required=True,
+        allow_none=True,
+        validate=_MONEY,
+        metadata={'description': 'From this subtotal (after discounts) it costs 0; null: never.'},
+    )
+    active = fields.Boolean(required=True)
+    version = fields.Integer(
+        required=True, validate=validate.Range(min=1), metadata={'description': 'Also the ETag.'}
+    )
+    updated_at = _time('When staff last wrote it')
+
+
+class ShippingMethodListSchema(Schema):
+    shipping_methods = fields.List(
+        fields.Nested(ShippingMethodSchema), required=True, validate=validate.Length(max=100)
+    )
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    page = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=1))
+    page_size = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class DiscountSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp('^[A-Z0-9_-]{3,32}$'))
+    type = fields.String(
+        required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
+    )
+    value = fields.Float(required=True, allow_none=True)
+    currency = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(sorted(CURRENCIES))
+    )
+    min_subtotal = fields.Float(required=True, allow_none=True, validate=_MONEY)
+    starts_at = fields.String(required=True, allow_none=True, metadata={'format': 'date-time'})
+    ends_at = fields.String(required=True, allow_none=True, metadata={'format': 'date-time'})
+    usage_limit = fields.Integer(required=True, allow_none=True)
+    per_customer_limit = fields.Integer(required=True, allow_none=True)
+    product_ids = fields.List(fields.Integer(), required=True, allow_none=True)
+    active = fields.Boolean(required=True)
+    times_used = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={'description': 'How many orders hold a use of it now.'},
+    )
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    updated_at = _time('When staff last wrote it')
+
+
+class DiscountListSchema(Schema):
+    discounts = fields.List(fields.Nested(DiscountSchema), required=True)
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class TaxRateSchema(Schema):
+    zone = fields.String(required=True, validate=validate.Regexp('^[A-Z]{2}(-[A-Z0-9]{1,3})?$'))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    rates = fields.Dict(
+        keys=fields.String(validate=validate.Regexp('^[a-z0-9_-]{1,32}$')),
+        values=fields.Float(validate=validate.Range(min=0, max=1, max_inclusive=False)),
+        required=True,
+        metadata={'description': 'Tax class -> rate (0.0625 is 6.25 %).'},
+    )
+    shipping = fields.Boolean(
+        required=True, metadata={'description': 'Whether the standard rate taxes shipping.'}
+    )
+    updated_at = _time('When staff last wrote it')
+
+
+class TaxRateListSchema(Schema):
+    tax_rates = fields.List(fields.Nested(TaxRateSchema), required=True)
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
 class ProductListSchema(Schema):

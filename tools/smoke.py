@@ -23,6 +23,7 @@ Standard library only: it runs from any checkout, without the venv."""
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -95,7 +96,9 @@ class Smoke:
                 answer = _answer(response.status, response.headers, response.read())
         except urllib.error.HTTPError as error:
             answer = _answer(error.code, error.headers, error.read())
-        except OSError as error:
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            # No answer, or no HTTP one: a closed port, a server that speaks
+            # something else, a URL urllib cannot use.
             elapsed = (time.monotonic() - started) * 1000
             self._print(step, method, path, 'ERR', elapsed)
             raise BrokenPromise(f'{method} {path}: no answer ({error})') from error
@@ -301,6 +304,32 @@ def check(condition: bool, broken: str) -> None:
         raise BrokenPromise(broken)
 
 
+# Hosts `make run` answers on, in plain HTTP.
+LOCAL_HOSTS = ('localhost', '127.0.0.1', '::1')
+
+
+def stage_url(text: str) -> str:
+    """The stage's base URL from what was given. Without a scheme, a local
+    address (`localhost:8000`, what `make run` serves) is taken as http://,
+    any other as https://; anything but an http(s) URL with a host (and a
+    whole-number port, if any) is a ValueError saying what is wrong."""
+    url = text.strip().rstrip('/')
+    if '://' not in url:
+        host = urllib.parse.urlsplit('//' + url).hostname or ''
+        url = f'{"http" if host in LOCAL_HOSTS else "https"}://{url}'
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ('http', 'https') or not parts.hostname or not port_ok:
+        raise ValueError(
+            f'URL={text!r} is not a stage URL: give https://<api-id>.execute-api.<region>'
+            '.amazonaws.com/api, or localhost:8000 for make run'
+        )
+    return url
+
+
 def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> int:
     environ = dict(os.environ if environ is None else environ)
     parser = argparse.ArgumentParser(
@@ -316,12 +345,18 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     token = environ.get('TOKEN', '').strip()
     if not args.url.strip() or not token:
         parser.error('give the stage URL and a customer token: make smoke URL=... TOKEN=...')
+    try:
+        base_url = stage_url(args.url)
+    except ValueError as error:
+        parser.error(str(error))
     smoke = Smoke(
-        base_url=args.url.strip().rstrip('/'),
+        base_url=base_url,
         token=token,
         staff_token=environ.get('STAFF_TOKEN', '').strip() or None,
         timeout=args.timeout,
     )
+    if base_url != args.url.strip().rstrip('/'):
+        print(f'URL taken as {base_url}', file=smoke.out)
     try:
         smoke.run()
     except BrokenPromise as error:

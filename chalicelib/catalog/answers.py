@@ -31,6 +31,7 @@ def dump_product(product: Any, staff_view: bool) -> dict[str, Any]:
         'currency': product.currency,
         'active': bool(product.active),
         'stock': stock,
+        'tax_class': product.tax_class,
         'version': product.version,
         'updated_at': utc_iso(product.updated_at),
     }

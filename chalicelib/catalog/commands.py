@@ -20,6 +20,7 @@ class ProductWrite:
     active: bool = True
     # None: stock is not tracked, no limit.
     on_hand: int | None = None
+    tax_class: str = 'standard'
 
 
 @dataclass(frozen=True)

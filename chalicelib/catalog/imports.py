@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,13 +35,13 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, ProductWrite]]:
     BadRows naming every bad line."""
     reader = csv.reader(lines)
     problems: list[str] = []
-    header = next(reader, None)
+    header = next(_records(reader), None)
     if header != HEADER:
         raise BadRows([f'line 1: the header must be {",".join(HEADER)}'])
     rows: list[tuple[int, int, ProductWrite]] = []
     seen_ids: dict[int, int] = {}
     seen_skus: dict[str, int] = {}
-    for cells in reader:
+    for cells in _records(reader):
         line = reader.line_num
         if len(cells) != len(HEADER):
             problems.append(f'line {line}: {len(cells)} cells, not {len(HEADER)}')
@@ -74,6 +74,26 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, ProductWrite]]:
     if problems:
         raise BadRows(problems)
     return rows
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's records; a line the csv module cannot read (a cell
+    longer than its field_size_limit, a NUL byte) ends the file as BadRows
+    naming the line, not as a traceback."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BadRows([f'line {reader.line_num}: {_csv_problem(exc)}']) from exc
+        yield cells
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if 'field larger than field limit' in str(exc):
+        return f'a cell longer than {csv.field_size_limit():,} characters'
+    return f'not readable as CSV ({exc})'
 
 
 def _body(cell: dict[str, str]) -> dict[str, Any]:

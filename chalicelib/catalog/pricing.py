@@ -36,6 +36,7 @@ class CatalogEntry:
     active: bool
     tracked: bool
     version: int
+    tax_class: str = 'standard'
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Line:
     sku: str | None
     name: str | None
     reserves: bool  # its product's stock is tracked: the line reserves its quantity
+    tax_class: str = 'standard'  # a line that names no catalog product is standard
+    in_catalog: bool = False  # it names a catalog product (a discount code may reach it)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ def price_order(
                 sku=entry.sku if entry else None,
                 name=entry.name if entry else None,
                 reserves=entry is not None and entry.tracked,
+                tax_class=entry.tax_class if entry else 'standard',
+                in_catalog=entry is not None,
             )
         )
     if changed:

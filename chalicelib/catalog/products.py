@@ -61,6 +61,7 @@ def entry(row: Any) -> CatalogEntry:
         active=bool(row.active),
         tracked=row.on_hand is not None,
         version=row.version,
+        tax_class=row.tax_class,
     )
 
 

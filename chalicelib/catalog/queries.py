@@ -29,7 +29,7 @@ REPLACE_PRODUCT = Statement(
     (
         'UPDATE products SET sku = :sku, name = :name, unit_price = :unit_price, '
         'currency = :currency, active = :active, on_hand = :on_hand, version = version + 1, '
-        'updated_at = :updated_at WHERE product_id = :product_id'
+        'tax_class = :tax_class, updated_at = :updated_at WHERE product_id = :product_id'
     ),
 )
 RELEASE_LINES = Statement(
@@ -59,7 +59,8 @@ def stock_move(kind: str, count: int) -> Statement:
     key order the IN list is read in):
     reserve:  reserved + quantity
     release:  reserved - quantity
-    sell:     on_hand and reserved - quantity (on_hand never below 0)"""
+    sell:     on_hand and reserved - quantity (on_hand never below 0; a
+              product no longer tracked, on_hand NULL, stays untracked)"""
     key = (kind, count)
     if key not in _stock_moves:
 
@@ -74,8 +75,9 @@ def stock_move(kind: str, count: int) -> Statement:
                 by_product('reserved', '-')
                 + ', on_hand = CASE '
                 + ' '.join(
-                    f'WHEN product_id = :product_id_{i} THEN CASE WHEN on_hand > :quantity_{i} '
-                    f'THEN on_hand - :quantity_{i} ELSE 0 END'
+                    f'WHEN product_id = :product_id_{i} THEN CASE WHEN on_hand IS NULL '
+                    f'THEN NULL WHEN on_hand > :quantity_{i} THEN on_hand - :quantity_{i} '
+                    'ELSE 0 END'
                     for i in range(count)
                 )
                 + ' ELSE on_hand END'

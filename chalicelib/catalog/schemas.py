@@ -25,6 +25,9 @@ from chalicelib.core.inputs import (
 )
 
 MAX_ON_HAND = 10**9
+TAX_CLASS_RULES = validate.Regexp(
+    '^[a-z0-9_-]{1,32}$', error='Must be 1..32 of a-z 0-9 _ -: standard, reduced.'
+)
 _TEXT = [printable, not_blank]
 
 
@@ -56,6 +59,7 @@ class ProductSchema(Schema):
     active = StrictBoolean(load_default=True)
     # null (or left out): stock is not tracked, no limit.
     stock = fields.Nested(StockSchema, allow_none=True, load_default=None)
+    tax_class = fields.String(load_default='standard', validate=TAX_CLASS_RULES)
 
     field_rules = (FitsCurrency('unit_price', 'currency'),)
 

@@ -38,7 +38,9 @@ def time_left(context: LambdaContext, unit_seconds: float) -> Callable[[], float
 
 
 def utc_iso(moment: datetime) -> str:
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    # What strftime('%Y-%m-%dT%H:%M:%S.%fZ') gives a naive UTC moment, at a
+    # fraction of its cost: every order answer carries two of them.
+    return moment.isoformat(timespec='microseconds') + 'Z'
 
 
 def monotonic() -> float:

@@ -78,6 +78,31 @@ class ProductNotFound(OrderServiceError):
     message = 'Product not found'
 
 
+class DiscountNotFound(OrderServiceError):
+    message = 'Discount code not found'
+
+
+class DiscountRefused(OrderServiceError):
+    """The order's discount code does not apply; `errors` says why."""
+
+
+class ShippingMethodNotFound(OrderServiceError):
+    message = 'Shipping method not found'
+
+
+class ShippingMethodRefused(OrderServiceError):
+    """The order's shipping method cannot ship it; `errors` says why."""
+
+
+class TotalChanged(OrderServiceError):
+    """The expected_total a client sent is not the total the server computes;
+    `errors` names the computed one."""
+
+
+class TaxRateNotFound(OrderServiceError):
+    message = 'No tax rates for this zone'
+
+
 class TransitionForbidden(OrderServiceError):
     pass
 
@@ -93,6 +118,12 @@ class OutOfStock(OrderServiceError):
     """`errors` says, for each item asking for more than there is, how many are available."""
 
     message = 'Not enough stock: see how many are available of each item named'
+
+
+class TooManyPendingOrders(OrderServiceError):
+    """The customer holds MAX_PENDING_ORDERS_PER_CUSTOMER pending orders already."""
+
+    message = 'Pay for or cancel an open order first.'
 
 
 class SkuTaken(OrderServiceError):

@@ -51,7 +51,16 @@ class RefundedDetails(TypedDict):
     amount_refunded: float
 
 
-Details = ShippedDetails | CancelledDetails | RefundedDetails
+class CreatedDetails(TypedDict):
+    """What order_created adds: the breakdown of its total."""
+
+    subtotal: float
+    discount_total: float
+    shipping_total: float
+    tax_total: float
+
+
+Details = ShippedDetails | CancelledDetails | RefundedDetails | CreatedDetails
 
 
 class EventBody(TypedDict):
@@ -74,6 +83,10 @@ class EventBody(TypedDict):
     amount: NotRequired[float]
     amount_refunded: NotRequired[float]
     reason: NotRequired[str | None]
+    subtotal: NotRequired[float]
+    discount_total: NotRequired[float]
+    shipping_total: NotRequired[float]
+    tax_total: NotRequired[float]
 
 
 class EventOrder(Protocol):
@@ -93,6 +106,17 @@ class UnknownMessage(ValueError):
 
 def type_for_status(new_status: str) -> str:
     return _TYPE_FOR_STATUS.get(new_status, ORDER_UPDATED)
+
+
+def created_details(
+    subtotal: Decimal, discount_total: Decimal, shipping_total: Decimal, tax_total: Decimal
+) -> CreatedDetails:
+    return {
+        'subtotal': money.to_json(subtotal),
+        'discount_total': money.to_json(discount_total),
+        'shipping_total': money.to_json(shipping_total),
+        'tax_total': money.to_json(tax_total),
+    }
 
 
 def shipped_details(shipment: Shipment | None) -> ShippedDetails:

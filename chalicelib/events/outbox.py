@@ -46,17 +46,26 @@ def record_event(
     return row
 
 
-def mark_published(published: Sequence[tuple[Outbox, str | None]], now: datetime) -> None:
+def mark_published(
+    published: Sequence[tuple[Outbox, str | None]],
+    now: datetime,
+    execute: Callable[..., object] = statements.run,
+) -> None:
     """published: [(row, sns_message_id or None)]."""
     for row, message_id in published:
-        statements.run(
-            queries.MARK_PUBLISHED, published_at=now, sns_message_id=message_id, id=row.id
-        )
+        execute(queries.MARK_PUBLISHED, published_at=now, sns_message_id=message_id, id=row.id)
 
 
 def mark_published_quietly(published: Sequence[tuple[Outbox, str | None]], now: datetime) -> None:
-    # Not marked, still pending: the relay publishes it again (at least once).
-    _quietly(lambda: mark_published(published, now), 'mark events published')
+    """After a request's commit: the mark is sent, not waited for
+    (statements.send), so the request pays one commit, its change's; the
+    server commits the mark while the request answers. A mark that never
+    lands (the copy died before sending it, the connection broke, the
+    statement failed) leaves the event pending: once its lease is over the
+    relay publishes it again, one repeat of each such event."""
+    _quietly(
+        lambda: mark_published(published, now, execute=statements.send), 'mark events published'
+    )
 
 
 def hand_to_relay_quietly(rows: Sequence[Outbox]) -> None:

@@ -204,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    except OSError as exc:
+        # The keys live there: a path that is a file, or a folder we may not write.
+        parser.error(f'cannot keep the keys in {args.dir}: {exc.strerror or exc}')
     print(token)
     return 0
 

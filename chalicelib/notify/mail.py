@@ -94,6 +94,22 @@ def _refund(event: EventBody, currency: str) -> RefundLines:
     }
 
 
+def _breakdown(event: EventBody, currency: str) -> list[tuple[str, str]]:
+    """(label, amount) of what the total is made of, for the events that
+    carry it (order_created); empty for the others and for older events."""
+    if 'subtotal' not in event:
+        return []
+    return [
+        (label, money.display(amount, currency))
+        for label, amount in (
+            ('Subtotal', event['subtotal']),
+            ('Discount', event.get('discount_total', 0)),
+            ('Shipping', event.get('shipping_total', 0)),
+            ('Tax', event.get('tax_total', 0)),
+        )
+    ]
+
+
 def build_email(event: EventBody, sender: str) -> EmailMessage:
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
@@ -106,6 +122,7 @@ def build_email(event: EventBody, sender: str) -> EmailMessage:
         'subject': subject,
         'heading': subject,
         'total': money.display(event['order_total'], currency),
+        'breakdown': _breakdown(event, currency),
         **_shipping(event.get('shipment')),
         'reason': event.get('reason'),
         'refund_due': (

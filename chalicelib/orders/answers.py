@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import money
@@ -23,6 +24,9 @@ def dump_item(item: OrderItem) -> dict[str, Any]:
         'name': item.name,
         'quantity': item.quantity,
         'price_at_order': money.to_json(item.price_at_order),
+        'discount': money.to_json(item.discount),
+        'tax': money.to_json(item.tax),
+        'tax_rate': float(item.tax_rate),
     }
 
 
@@ -33,6 +37,16 @@ def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
         'user_email': order.user_email,
         'status': order.status,
         'order_total': money.to_json(order.order_total),
+        # NULL for an order placed before subtotals were kept: nothing but its lines.
+        'subtotal': money.to_json(order.order_total if order.subtotal is None else order.subtotal),
+        'discount_total': money.to_json(order.discount_total),
+        'shipping_total': money.to_json(order.shipping_total),
+        'tax_total': money.to_json(order.tax_total),
+        'prices_include_tax': bool(order.prices_include_tax),
+        'shipping_address': _address(order.shipping_address),
+        'billing_address': _address(order.billing_address),
+        'shipping': dump_shipping(order),
+        'discount': dump_discount(order),
         'created_at': utc_iso(order.created_at),
         'updated_at': utc_iso(order.updated_at),
         'version': order.version,
@@ -45,6 +59,36 @@ def dump_order(order: Order, items: Iterable[OrderItem]) -> dict[str, Any]:
             order.payment_reference,
         ),
         'items': [dump_item(item) for item in items],
+    }
+
+
+def _address(stored: str | None) -> dict[str, Any] | None:
+    return None if stored is None else json.loads(stored)
+
+
+def dump_shipping(order: Order) -> dict[str, Any] | None:
+    """The shipping method as the order was placed with it (null: none)."""
+    if order.shipping_method is None:
+        return None
+    return {
+        'method': order.shipping_method,
+        'name': order.shipping_name,
+        'amount': money.to_json(order.shipping_amount),
+        'tax': money.to_json(order.shipping_tax),
+        'waived': money.to_json(order.shipping_waived),
+    }
+
+
+def dump_discount(order: Order) -> dict[str, Any] | None:
+    """The code the order was placed with (null: none); `amount` is what it
+    took off: the lines' discounts and the shipping it waived."""
+    if order.discount_code is None:
+        return None
+    return {
+        'code': order.discount_code,
+        'type': order.discount_type,
+        'value': None if order.discount_value is None else money.to_json(order.discount_value),
+        'amount': money.to_json(order.discount_total + order.shipping_waived),
     }
 
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chalicelib.core.paging import PageRequest
+
+if TYPE_CHECKING:
+    # Only a body with an address loads the address rules.
+    from chalicelib.orders.addresses import Address
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,13 @@ class NewOrder:
     user_email: str | None = None
     # None: the order's products (or DEFAULT_CURRENCY) decide.
     currency: str | None = None
+    shipping_address: Address | None = None
+    # None: the same as the shipping address.
+    billing_address: Address | None = None
+    # What the page showed: a total the server computes otherwise is a 409.
+    expected_total: Decimal | None = None
+    shipping_method: str | None = None
+    discount_code: str | None = None
 
 
 # What a status change may carry, each only with its status.

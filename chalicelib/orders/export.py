@@ -3,11 +3,15 @@ quoting, CRLF line ends), a header row, one row per item. Pure: rows in,
 text out; the service pages through the database and feeds it.
 
 A cell a spreadsheet would read as a formula (it starts with =, +, -, @, a
-tab or a carriage return) gets a leading apostrophe, so opening an export
-never runs anything, whatever the data holds."""
+tab or a carriage return) gets an apostrophe before that character, and so
+does each such character right after a `;` or `,`: a spreadsheet that splits
+on semicolons (the default where the decimal mark is a comma) opens
+`X;=1+2` as two cells, the second a formula. Opening an export never runs
+anything, whatever the data holds and whichever separator is used."""
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,13 +30,19 @@ HEADER = (
     'sku',
     'quantity',
     'price_at_order',
+    'line_discount',
+    'line_tax',
+    'shipping_total',
+    'tax_total',
 )
 MAX_ORDERS = 10_000
 CHUNK_ORDERS = 500  # orders read per query; their items come with them
 # Lambda answers at most 6 MB, the body JSON-escaped inside (each CRLF grows
 # by two): well below that, a longer export is refused like a larger one.
 MAX_CHARS = 5_000_000
-_FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+# A character that starts a formula, at the start of a cell or of what a
+# spreadsheet splitting on `;` or `,` takes for one.
+_FORMULA_START = re.compile(r'(^|[;,])([=+\-@\t\r])')
 
 
 class ExportOrder(Protocol):
@@ -41,6 +51,8 @@ class ExportOrder(Protocol):
     status: str
     order_total: Decimal
     currency: str
+    shipping_total: Decimal
+    tax_total: Decimal
 
 
 class ExportItem(Protocol):
@@ -48,6 +60,8 @@ class ExportItem(Protocol):
     sku: str | None
     quantity: int
     price_at_order: Decimal
+    discount: Decimal
+    tax: Decimal
 
 
 def bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | None, datetime | None]:
@@ -61,8 +75,7 @@ def bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | Non
 
 
 def safe_cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return _FORMULA_START.sub(r"\1'\2", str(value))
 
 
 class CsvTable:
@@ -81,6 +94,8 @@ class CsvTable:
         currency = order.currency
         created_at = utc_iso(order.created_at)
         total = money.to_text(order.order_total, currency)
+        shipping = money.to_text(order.shipping_total, currency)
+        tax = money.to_text(order.tax_total, currency)
         for item in items:
             self.write_row(
                 (
@@ -93,6 +108,10 @@ class CsvTable:
                     '' if item.sku is None else item.sku,
                     item.quantity,
                     money.to_text(item.price_at_order, currency),
+                    money.to_text(item.discount, currency),
+                    money.to_text(item.tax, currency),
+                    shipping,
+                    tax,
                 )
             )
 

@@ -4,8 +4,16 @@ and the repairs of make recount. Bound and run by storage/statements.py."""
 
 from __future__ import annotations
 
+from chalicelib.storage import dialect
 from chalicelib.storage.model_rows import column_list
-from chalicelib.storage.models import IdempotencyKey, Order, OrderCount, OrderHistory, OrderItem
+from chalicelib.storage.models import (
+    CustomerLock,
+    IdempotencyKey,
+    Order,
+    OrderCount,
+    OrderHistory,
+    OrderItem,
+)
 from chalicelib.storage.statements import KeysetPages, Statement
 
 ORDER_COLUMNS = column_list(Order)
@@ -71,6 +79,12 @@ HISTORY_OF = Statement(
     ),
 )
 
+# The customer's row that their creates lock, written by their first
+# (pending_limit.py), whichever database: SQLite's text and MariaDB's.
+LOCK_CUSTOMER = {
+    sqlite: Statement(CustomerLock, dialect.insert_or_lock('customer_locks', 'user_id', sqlite))
+    for sqlite in (True, False)
+}
 COUNT_USER_ORDERS = Statement(Order, 'SELECT COUNT(*) FROM orders WHERE user_id = :user_id')
 COUNT_USER_ORDERS_WITH_STATUS = Statement(
     Order, ('SELECT COUNT(*) FROM orders WHERE user_id = :user_id AND status = :status')

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from chalicelib.catalog.schemas import TAX_CLASS_RULES, StrictBoolean
 from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput
 from chalicelib.core.ids import MAX_ID
@@ -21,6 +23,7 @@ from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
     FieldRule,
+    FitsCurrency,
     FreeText,
     Money,
     OnlyWith,
@@ -36,6 +39,7 @@ from chalicelib.core.inputs import (
     printable,
     query_values,
 )
+from chalicelib.orders import addresses, discounts, shipping_methods, tax_rates
 from chalicelib.orders.commands import (
     DETAIL_STATUS,
     ExportRange,
@@ -81,6 +85,196 @@ _Rule = Callable[[Any], Any]
 _EMAIL_RULES: list[_Rule] = [validate.Length(max=254), _plain_address, validate.Email()]
 
 
+def _text(low: int, high: int, **kwargs: Any) -> fields.String:
+    rules: list[_Rule] = [validate.Length(min=low, max=high), FreeText()]
+    if low:
+        rules.append(not_blank)
+    return fields.String(validate=rules, **kwargs)
+
+
+class AddressSchema(Schema):
+    """An address's fields; its country's rules (postal code, region) are
+    addresses.checked's, run once the fields are well formed."""
+
+    name = _text(1, 100, required=True)
+    company = _text(0, 100, allow_none=True)
+    line1 = _text(1, 200, required=True)
+    line2 = _text(0, 200, allow_none=True)
+    city = _text(1, 100, required=True)
+    region = fields.String(
+        allow_none=True, validate=validate.Regexp('^[A-Z0-9]{1,3}$', error='Not a region code.')
+    )
+    postal_code = _text(0, 20, allow_none=True)
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp('^[A-Z]{2}$', error='Must be an ISO 3166-1 alpha-2 code: US.'),
+    )
+    phone = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r'^\+[1-9][0-9]{1,14}$', error='Must be E.164: +12175550100.'),
+    )
+
+    @post_load
+    def by_country_rules(self, data: dict[str, Any], **kwargs: Any) -> addresses.Address:
+        try:
+            return addresses.checked(data)
+        except addresses.AddressRefused as refused:
+            raise ValidationError(refused.errors) from None
+
+
+class Rate(fields.Field):
+    """A tax rate: a JSON number 0 <= r < 1 with at most four decimals."""
+
+    default_error_messages = {'invalid': 'Must be a number 0 <= r < 1 with at most 4 decimals.'}
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise self.make_error('invalid')
+        rate = Decimal(value)
+        if not (rate.is_finite() and 0 <= rate < 1 and rate == rate.quantize(_RATE_PLACES)):
+            raise self.make_error('invalid')
+        return rate.quantize(_RATE_PLACES).normalize() if rate else Decimal(0)
+
+
+_RATE_PLACES = Decimal('0.0001')
+
+
+class TaxRateSchema(Schema):
+    name = _text(1, 100, required=True)
+    rates = fields.Dict(
+        keys=fields.String(validate=TAX_CLASS_RULES),
+        values=Rate(
+            metadata={
+                'type': 'number',
+                'minimum': 0,
+                'exclusiveMaximum': 1,
+                'multipleOf': 0.0001,
+                'description': 'A rate: 0.0725 is 7.25 %.',
+            }
+        ),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={'minProperties': 1, 'maxProperties': 50},
+    )
+    shipping = StrictBoolean(required=True)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> tax_rates.PutTaxRate:
+        return tax_rates.PutTaxRate(**data)
+
+
+_COUNTRY = validate.Regexp('^[A-Z]{2}$', error='Must be an ISO 3166-1 alpha-2 code: US.')
+
+
+class ShippingMethodSchema(Schema):
+    name = _text(1, 200, required=True)
+    price = Money(required=True)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(money.CURRENCIES)))
+    countries = BoundedList(
+        fields.String(validate=_COUNTRY), required=True, min_length=1, max_length=250
+    )
+    # Left out: never free.
+    free_over = Money()
+    active = StrictBoolean(load_default=True)
+
+    field_rules = (FitsCurrency('price', 'currency'), FitsCurrency('free_over', 'currency'))
+
+    @validates_schema(skip_on_field_errors=True)
+    def amounts_fit_the_currency(self, data: dict[str, Any], **kwargs: Any) -> None:
+        check_field_rules(self.field_rules, data)
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> shipping_methods.PutShippingMethod:
+        return shipping_methods.PutShippingMethod(**{**data, 'countries': tuple(data['countries'])})
+
+
+class ShippingMethodQuerySchema(Schema):
+    country = fields.String(validate=_COUNTRY)
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    page = QueryInteger(validate=validate.Range(min=1, max=10**6))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(min=1, max=512))
+
+    @validates_schema(skip_on_field_errors=True)
+    def page_or_cursor(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if 'page' in data and 'cursor' in data:
+            raise ValidationError('Use either page or cursor, not both.', 'page')
+
+
+class UtcTime(fields.Field):
+    """A UTC time written as the answers write it: 2026-12-24T00:00:00Z, with
+    optional fractions of a second; naive UTC in Python, like the columns."""
+
+    default_error_messages = {'invalid': 'Must be a UTC time: 2026-12-24T00:00:00Z.'}
+    _PATTERN = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z')
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> datetime:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error('invalid')
+        try:
+            return datetime.fromisoformat(value[:-1])
+        except ValueError:
+            raise self.make_error('invalid') from None
+
+
+_UTC_TIME = {
+    'type': 'string',
+    'format': 'date-time',
+    'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z$',
+}
+
+
+class DiscountSchema(Schema):
+    type = fields.String(
+        required=True, validate=validate.OneOf(['percent', 'fixed', 'free_shipping'])
+    )
+    value = Money()
+    currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    min_subtotal = Money()
+    starts_at = UtcTime(metadata=_UTC_TIME)
+    ends_at = UtcTime(metadata=_UTC_TIME)
+    usage_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
+    per_customer_limit = StrictInteger(validate=validate.Range(min=1, max=10**9))
+    product_ids = BoundedList(_id_field(), min_length=1, max_length=1000)
+    active = StrictBoolean(load_default=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def fits_its_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind, value, currency = data['type'], data.get('value'), data.get('currency')
+        if kind == 'free_shipping' and value is not None:
+            raise ValidationError('Not taken by a free_shipping code.', 'value')
+        if kind != 'free_shipping' and value is None:
+            raise ValidationError(f'Required for a {kind} code.', 'value')
+        if kind == 'percent' and value is not None and not 0 < value <= 100:
+            raise ValidationError('Must be more than 0 and at most 100.', 'value')
+        if kind == 'fixed' and (currency is None or (value is not None and value <= 0)):
+            raise ValidationError(
+                'A fixed code takes an amount above 0 and its currency.',
+                'value' if currency else 'currency',
+            )
+        if data.get('min_subtotal') is not None and currency is None:
+            raise ValidationError('Required with min_subtotal.', 'currency')
+        for name in ('min_subtotal', 'value') if kind == 'fixed' else ('min_subtotal',):
+            if (
+                data.get(name) is not None
+                and currency
+                and not money.fits_currency(data[name], currency)
+            ):
+                raise ValidationError(
+                    f'Must have at most {money.places(currency)} decimal places in {currency}.',
+                    name,
+                )
+
+    @post_load
+    def command(self, data: dict[str, Any], **kwargs: Any) -> discounts.PutDiscount:
+        ids = data.get('product_ids')
+        return discounts.PutDiscount(**{**data, 'product_ids': None if ids is None else tuple(ids)})
+
+
 class CreateOrderSchema(Schema):
     # Left out, the order is the caller's own (the access rules decide).
     user_id = _id_field()
@@ -88,6 +282,23 @@ class CreateOrderSchema(Schema):
     items = BoundedList(fields.Nested(OrderItemSchema), required=True, min_length=1, max_length=100)
     # Left out, the order's products (or DEFAULT_CURRENCY) decide.
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)
+    # null or left out: the same as the shipping address.
+    billing_address = fields.Nested(AddressSchema, allow_none=True)
+    # What the page showed: a total the server computes otherwise is a 409.
+    expected_total = Money()
+    shipping_method = fields.String(
+        validate=validate.Regexp('^[a-z0-9-]{1,32}$', error='Must be 1..32 of a-z 0-9 -.')
+    )
+    # Compared upper-case, like the codes are kept.
+    discount_code = fields.String(
+        validate=validate.Regexp('^[A-Za-z0-9_-]{3,32}$', error='Must be 3..32 of A-Z a-z 0-9 - _.')
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def a_method_ships_to_an_address(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if 'shipping_method' in data and data.get('shipping_address') is None:
+            raise ValidationError('Required with shipping_method.', 'shipping_address')
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrder:
@@ -243,6 +454,10 @@ class ExportQuerySchema(Schema):
 
 
 _create_order = CreateOrderSchema()
+_tax_rate = TaxRateSchema()
+_discount = DiscountSchema()
+_shipping_method = ShippingMethodSchema()
+_shipping_method_query = ShippingMethodQuerySchema()
 _update_order = UpdateOrderSchema()
 _list_query = ListQuerySchema()
 _user_list_query = UserListQuerySchema()
@@ -251,6 +466,26 @@ _export_query = ExportQuerySchema()
 
 def load_create_order(body: dict[str, Any]) -> NewOrder:
     return load(_create_order, body, 'Invalid order')
+
+
+def load_tax_rate(body: dict[str, Any]) -> tax_rates.PutTaxRate:
+    loaded: Any = load(_tax_rate, body, 'Invalid tax rates')
+    return cast(tax_rates.PutTaxRate, loaded)
+
+
+def load_shipping_method(body: dict[str, Any]) -> shipping_methods.PutShippingMethod:
+    loaded: Any = load(_shipping_method, body, 'Invalid shipping method')
+    return cast(shipping_methods.PutShippingMethod, loaded)
+
+
+def load_shipping_method_query(params: Mapping[str, str] | None) -> dict[str, Any]:
+    params = {name: value for name, value in (params or {}).items() if value != ''}
+    return load(_shipping_method_query, params, 'Invalid query parameters')
+
+
+def load_discount(body: dict[str, Any]) -> discounts.PutDiscount:
+    loaded: Any = load(_discount, body, 'Invalid discount code')
+    return cast(discounts.PutDiscount, loaded)
 
 
 def verified_email(address: str) -> str | None:

@@ -13,18 +13,21 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from chalicelib.catalog import products, stock, stock_rules
+from chalicelib.core import money
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DatabaseBusy,
     ExportTooLarge,
+    InvalidInput,
     OutOfStock,
+    TotalChanged,
     VersionMismatch,
 )
 from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, counts, export, idempotency, queries
+from chalicelib.orders import access, counts, export, idempotency, pending_limit, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
@@ -38,12 +41,26 @@ from chalicelib.storage.models import IntentCancellation, Order, OrderHistory, O
 
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
-    from chalicelib.orders import changes
+    from chalicelib.orders import (
+        addresses,
+        changes,
+        discounts,
+        shipping_methods,
+        tax_rates,
+        totals,
+    )
 else:
-    # Loaded by the first create (pricing) and the first change (changes), not
-    # by a GET of one order: a cold start's import is a Lambda's first answer.
+    # Loaded by the first create (pricing, totals) and the first change
+    # (changes), not by a GET of one order: a cold start's import is a
+    # Lambda's first answer.
     pricing = lazy_import('chalicelib.catalog.pricing')
     changes = lazy_import('chalicelib.orders.changes')
+    totals = lazy_import('chalicelib.orders.totals')
+    # Loaded by the first create or quote, and the first cancel or delete (a
+    # code's use goes back).
+    discounts = lazy_import('chalicelib.orders.discounts')
+    shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
+    tax_rates = lazy_import('chalicelib.orders.tax_rates')
 
 
 class CancellationRefunds(Protocol):
@@ -119,11 +136,8 @@ class OrderService:
         idempotency_key: str | None = None,
         request_hash: str | None = None,
     ) -> Created:
-        user_id, email = access.creation_owner(principal, new.user_id, new.user_email)
-        if email is not None:
-            email = schemas.verified_email(email)  # a token's address too meets the body's rules
-        new = dataclasses.replace(new, user_id=user_id, user_email=email)
-        log.info('Creating order for user_id=%s', user_id)
+        new = _owned(principal, new)
+        log.info('Creating order for user_id=%s', new.user_id)
         now = self.clock()
         if idempotency_key is not None:
             assert request_hash is not None  # a key always comes with its request's hash
@@ -146,6 +160,17 @@ class OrderService:
         self.publish([event])
         return Created(dump_order(order, items))
 
+    def quote_order(self, principal: Principal, new: NewOrder) -> dict[str, Any]:
+        """The order as it would be placed now, under the rules and roles of
+        create_order, with the same refusals; nothing is stored, reserved,
+        counted or published. Its reads take no lock and no transaction: a
+        quote costs less than a create and never holds up one."""
+        plan = _plan_order(principal, _owned(principal, new), self.clock())
+        answer = dump_order(
+            plan.order, [OrderItem(order_item_id=None, **line) for line in _line_rows(None, plan)]
+        )
+        return {**answer, 'order_id': None, 'version': None, 'created_at': None, 'updated_at': None}
+
     @retry_when_busy
     def _insert_order(
         self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
@@ -167,65 +192,36 @@ class OrderService:
     def _write_order(
         self, principal: Principal, new: NewOrder, now: datetime, idempotency_key: str | None
     ) -> tuple[Order, list[OrderItem], Outbox]:
-        requests = [
-            pricing.Request(item.product_id, item.quantity, item.price_at_order)
-            for item in new.items
-        ]
-        rows = products.rows(request.product_id for request in requests)
-        priced = pricing.price_order(
-            requests,
-            {product_id: products.entry(row) for product_id, row in rows.items()},
-            staff=principal.role == STAFF,
-            body_currency=new.currency,
-            default_currency=get_settings().default_currency,
-        )
-        wanted = [
-            (index, line.product_id, line.quantity)
-            for index, line in enumerate(priced.lines)
-            if line.reserves
-        ]
-        # Sold out already in the snapshot: refused before anything is written.
-        short = stock_rules.shortages(wanted, rows)
-        if short:
-            raise OutOfStock(errors={'items': short})
-        log.info('Order total calculated: %s %s', priced.total, priced.currency)
-        order = Order(
-            user_id=new.user_id,
-            user_email=new.user_email,
-            status='pending',
-            order_total=priced.total,
-            created_at=now,
-            updated_at=now,
-            version=1,
-            currency=priced.currency,
-        )
+        pending_limit.check_before_create(principal)
+        plan = _plan_order(principal, new, now)
+        order = plan.order
         order.order_id = statements.insert_instance(order)
-        statements.insert(
-            OrderItem,
-            [
-                {
-                    'order': order.order_id,
-                    'product_id': line.product_id,
-                    'quantity': line.quantity,
-                    'price_at_order': line.price_at_order,
-                    'sku': line.sku,
-                    'name': line.name,
-                    'holds_stock': line.reserves,
-                }
-                for line in priced.lines
-            ],
-        )
+        statements.insert(OrderItem, _line_rows(order.order_id, plan))
         items = items_of([order.order_id])[order.order_id]
         record_history(order, principal, now)
-        event = record_event(messages.ORDER_CREATED, order, now)
+        event = record_event(
+            messages.ORDER_CREATED,
+            order,
+            now,
+            messages.created_details(
+                order.subtotal, order.discount_total, order.shipping_total, order.tax_total
+            ),
+        )
         counts.record_change(new_status='pending')
         if idempotency_key is not None:
             idempotency.complete(idempotency_key, dump_order(order, items), order.order_id)
-        if wanted:
-            locked = stock.lock(product_id for _, product_id, _ in wanted)
-            if any(locked[product_id].version != rows[product_id].version for product_id in locked):
+        if plan.wanted:
+            locked = stock.lock(product_id for _, product_id, _ in plan.wanted)
+            if any(
+                locked[product_id].version != plan.rows[product_id].version for product_id in locked
+            ):
                 raise _CatalogMoved()
-            stock.reserve(wanted, locked)
+            stock.reserve(plan.wanted, locked)
+        # After the product rows: every transaction locks a code after them.
+        if plan.discount is not None and not discounts.take(
+            plan.discount, order.order_id, order.user_id
+        ):
+            raise _CatalogMoved()
         return order, items, event
 
     # -- read -----------------------------------------------------------
@@ -362,6 +358,8 @@ class OrderService:
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
+            if order.status == 'cancelled':
+                discounts.give_back(order_id, order.discount_code)
         log.info(
             'Order status updated: order_id=%s status=%s',
             order_id,
@@ -392,6 +390,9 @@ class OrderService:
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
             stock.move_stock('release', deletion.release)
+            # A shipped order keeps its use: the code served a sale.
+            if order.shipped_at is None:
+                discounts.give_back(order_id, order.discount_code)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
         self._cancel_intent(deletion.cancel_intent)
@@ -405,6 +406,183 @@ class OrderService:
 # How long the writer of an intent's cancellation alone may send it (far
 # longer than a request waits on Stripe); the refund relay takes it after.
 INTENT_CLAIM = timedelta(seconds=60)
+
+
+def _owner(new: NewOrder) -> int:
+    assert new.user_id is not None  # _owned set it
+    return new.user_id
+
+
+def _owned(principal: Principal, new: NewOrder) -> NewOrder:
+    """The order with whose it is (the access rules decide) and its email."""
+    user_id, email = access.creation_owner(principal, new.user_id, new.user_email)
+    if email is not None:
+        email = schemas.verified_email(email)  # a token's address too meets the body's rules
+    return dataclasses.replace(new, user_id=user_id, user_email=email)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An order as it would be placed: priced, every total computed, not written."""
+
+    order: Order
+    priced: pricing.PricedOrder
+    computed: totals.Totals
+    rows: dict[int, Any]
+    wanted: list[tuple[int, int, int]]  # (item index, product_id, quantity) to reserve
+    discount: discounts.Applied | None
+
+
+def _plan_order(principal: Principal, new: NewOrder, now: datetime) -> _Plan:
+    """Price the lines from the catalog as the transaction sees it, refuse
+    what placing the order would refuse (400, 409), and compute every total.
+    Reads only: a quote is this and nothing more."""
+    requests = [
+        pricing.Request(item.product_id, item.quantity, item.price_at_order) for item in new.items
+    ]
+    rows = products.rows(request.product_id for request in requests)
+    priced = pricing.price_order(
+        requests,
+        {product_id: products.entry(row) for product_id, row in rows.items()},
+        staff=principal.role == STAFF,
+        body_currency=new.currency,
+        default_currency=get_settings().default_currency,
+    )
+    wanted = [
+        (index, line.product_id, line.quantity)
+        for index, line in enumerate(priced.lines)
+        if line.reserves
+    ]
+    # Sold out already in the snapshot: refused before anything is written.
+    short = stock_rules.shortages(wanted, rows)
+    if short:
+        raise OutOfStock(errors={'items': short})
+    method = _shipping_method(principal, new, priced.currency)
+    applied = (
+        None
+        if new.discount_code is None
+        else discounts.check(
+            new.discount_code.upper(),
+            _owner(new),
+            priced.currency,
+            [
+                (line.product_id, line.quantity * line.price_at_order, line.in_catalog)
+                for line in priced.lines
+            ],
+            now,
+        )
+    )
+    destination = new.shipping_address or new.billing_address
+    prices_include_tax = get_settings().prices_include_tax
+    computed = totals.compute(
+        [
+            totals.Line(
+                line.quantity,
+                line.price_at_order,
+                line.tax_class,
+                discountable=applied is not None and applied.eligible[index],
+            )
+            for index, line in enumerate(priced.lines)
+        ],
+        priced.currency,
+        discount=None if applied is None else applied.allocation,
+        shipping=None if method is None else method.shipping,
+        zone=None if destination is None else tax_rates.zone_for(destination.zones),
+        prices_include_tax=prices_include_tax,
+    )
+    if computed.order_total > money.MAX_MONEY:
+        raise InvalidInput(
+            'Invalid order',
+            {'items': ['The order total must be less than or equal to 99999999.99.']},
+        )
+    expected = new.expected_total
+    if expected is not None and expected != computed.order_total:
+        raise TotalChanged(
+            f'The total is {money.display(computed.order_total, priced.currency)}, '
+            f'not {money.display(expected, priced.currency)}',
+            {
+                'expected_total': [
+                    f'The total is {money.display(computed.order_total, priced.currency)}.'
+                ]
+            },
+        )
+    log.info('Order total calculated: %s %s', computed.order_total, priced.currency)
+    order = Order(
+        user_id=new.user_id,
+        user_email=new.user_email,
+        status='pending',
+        order_total=computed.order_total,
+        subtotal=computed.subtotal,
+        discount_total=computed.discount_total,
+        shipping_total=computed.shipping_total,
+        tax_total=computed.tax_total,
+        prices_include_tax=prices_include_tax,
+        shipping_address=_address_text(new.shipping_address),
+        billing_address=_address_text(new.billing_address),
+        shipping_method=None if method is None else method.code,
+        shipping_name=None if method is None else method.name,
+        shipping_amount=computed.shipping.amount,
+        shipping_tax=computed.shipping.tax,
+        shipping_waived=computed.shipping.waived,
+        discount_code=None if applied is None else applied.code,
+        discount_type=None if applied is None else applied.type,
+        discount_value=None if applied is None else applied.value,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        currency=priced.currency,
+    )
+    return _Plan(order, priced, computed, rows, wanted, applied)
+
+
+def _shipping_method(
+    principal: Principal, new: NewOrder, currency: str
+) -> shipping_methods.Chosen | None:
+    """The method the order names, if it may ship it. A customer must name
+    one once the shop has an active method; staff may leave it out."""
+    code = new.shipping_method
+    if code is None:
+        if principal.role != STAFF and shipping_methods.shop_ships():
+            raise InvalidInput(
+                'Invalid order',
+                {
+                    'shipping_method': [
+                        "Required: choose one of the shop's shipping methods "
+                        '(GET /shipping-methods).'
+                    ]
+                },
+            )
+        return None
+    if new.shipping_address is None:  # the schema requires one with a method
+        raise InvalidInput(
+            'Invalid order', {'shipping_address': ['Required with shipping_method.']}
+        )
+    return shipping_methods.choose(code, new.shipping_address.country, currency)
+
+
+def _line_rows(order_id: int | None, plan: _Plan) -> list[dict[str, Any]]:
+    """The order's lines as they are written (or, for a quote, answered)."""
+    return [
+        {
+            'order': order_id,
+            'product_id': line.product_id,
+            'quantity': line.quantity,
+            'price_at_order': line.price_at_order,
+            'sku': line.sku,
+            'name': line.name,
+            'holds_stock': line.reserves,
+            'discount': line_totals.discount,
+            'tax': line_totals.tax,
+            'tax_rate': line_totals.tax_rate,
+            'tax_class': line.tax_class,
+        }
+        for line, line_totals in zip(plan.priced.lines, plan.computed.lines, strict=True)
+    ]
+
+
+def _address_text(address: addresses.Address | None) -> str | None:
+    return None if address is None else address.to_json()
+
 
 # The columns of an order's money: a change of any of them writes them all.
 _MONEY = ('amount_paid', 'amount_refunded', 'payment_provider', 'payment_reference')

@@ -111,6 +111,14 @@ class Settings:
     payment_window: timedelta | None = timedelta(hours=1)
     # None: neither STRIPE_SECRET_ARN nor STRIPE_API_KEY, no card payments.
     stripe: StripeSettings | None = None
+    # Whether catalog, staff and shipping prices include tax (PRICES_INCLUDE_TAX).
+    prices_include_tax: bool = False
+    # How many pending orders one customer may hold at once; 0: no limit.
+    max_pending_orders: int = 5
+    # The stage metrics are counted under: ENVIRONMENT, or with it unset,
+    # `local` outside Lambda (make relay, make migrate on a developer's
+    # machine) and `dev` inside, so that local runs never add to dev's.
+    metrics_stage: str = 'dev'
 
 
 class ConfigError(ValueError):
@@ -133,6 +141,15 @@ def payment_window(env: Mapping[str, str]) -> timedelta | None:
         raise ConfigError('PAYMENT_WINDOW_SECONDS: a whole number of seconds, 0 for never')
     seconds = int(text)
     return timedelta(seconds=seconds) if seconds else None
+
+
+def max_pending_orders(env: Mapping[str, str]) -> int:
+    text = (env.get('MAX_PENDING_ORDERS_PER_CUSTOMER') or '5').strip()
+    if not re.fullmatch(r'[0-9]{1,9}', text):
+        raise ConfigError(
+            'MAX_PENDING_ORDERS_PER_CUSTOMER: a whole number of orders, 0 for no limit'
+        )
+    return int(text)
 
 
 def parse_database_url(url: str) -> DatabaseSettings:
@@ -177,15 +194,14 @@ def database_settings(env: Mapping[str, str]) -> DatabaseSettings:
         return database
     ssl_ca = (env.get('DB_SSL_CA') or '').strip()
     refusal = ''
-    if (
-        not ssl_ca
-        and not env.get('DATABASE_URL')
-        and (env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE)
-    ):
+    if not ssl_ca and env.get('ENVIRONMENT', 'dev') != LOCAL_STAGE:
         # The password (or the IAM token) would travel in clear to whatever
-        # answers at DB_HOST.
+        # answers at that host, however the server was named.
+        named_by = (
+            'DATABASE_URL names a MySQL server' if env.get('DATABASE_URL') else 'DB_HOST is set'
+        )
         refusal = (
-            'DB_HOST is set on a deployed stage without DB_SSL_CA: connecting without '
+            f'{named_by} on a deployed stage without DB_SSL_CA: connecting without '
             'TLS is refused (set DB_SSL_CA to the RDS CA bundle, or DB_SSL_CA=off '
             'to connect in plaintext on purpose)'
         )
@@ -304,6 +320,12 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         default_currency=default_currency(env),
         payment_window=payment_window(env),
         stripe=stripe_settings(env),
+        prices_include_tax=_flag(env.get('PRICES_INCLUDE_TAX') or ''),
+        max_pending_orders=max_pending_orders(env),
+        metrics_stage=(
+            env.get('ENVIRONMENT')
+            or ('dev' if env.get('AWS_LAMBDA_FUNCTION_NAME') else LOCAL_STAGE)
+        ),
     )
 
 

@@ -75,6 +75,58 @@ one_request_at_a_time = threading.Lock()
 _state = _Connection()
 
 
+class _AnswerUnread:
+    """Stands in for PyMySQL's last result while the answer to a statement
+    sent by send_without_waiting is unread: PyMySQL's next command on the
+    connection reads that answer first (has_next), so the protocol stays in
+    step whoever uses the connection next. connect() reads it earlier, at the
+    start of the next request, where a failure is only logged."""
+
+    has_next = True
+    unbuffered_active = False
+
+
+def send_without_waiting(conn: Any, sql: str, params: dict[str, Any]) -> None:
+    """Send one autocommit statement on a PyMySQL connection and return
+    before the server answers: the server runs and commits it on its own
+    while the request goes on (and after it ended, the Lambda copy frozen),
+    and its answer is read before the connection's next command."""
+    try:
+        text = conn.cursor().mogrify(sql, params)
+        conn._execute_command(pymysql.constants.COMMAND.COM_QUERY, text)
+    except pymysql.InterfaceError as exc:  # as peewee's statements raise them
+        raise peewee.InterfaceError(*exc.args) from exc
+    except (pymysql.MySQLError, OSError) as exc:
+        raise peewee.OperationalError(*exc.args) from exc
+    conn._result = _AnswerUnread()
+
+
+def has_unread_answer() -> bool:
+    """Has a statement been sent on the open connection whose answer is not read yet?"""
+    if is_sqlite() or database.is_closed():
+        return False
+    return isinstance(getattr(database.connection(), '_result', None), _AnswerUnread)
+
+
+def _read_unread_answer() -> None:
+    """The answer to a statement sent without waiting; a refusal is logged
+    (what it was for is left undone: the relay's). A broken connection is
+    dropped, and one that stopped answering raises as a failed ping does:
+    a reconnect would wait out its timeouts too."""
+    if not has_unread_answer():
+        return
+    started = clock.monotonic()
+    try:
+        database.connection().next_result()
+    except (OSError, pymysql.OperationalError, pymysql.InterfaceError) as exc:
+        log.warning('A statement sent without waiting failed: %s', describe(exc))
+        discard_if_broken(exc)
+        if clock.monotonic() - started > PING_GIVE_UP_SECONDS:
+            raise peewee.OperationalError('the database did not answer') from exc
+    except pymysql.MySQLError as exc:
+        log.warning('A statement sent without waiting failed: %s', describe(exc))
+
+
 class CredentialedMySQLDatabase(peewee.MySQLDatabase):
     """MySQL that asks `credentials` for a user and password at each new
     connection, never once for the container's life."""
@@ -82,6 +134,13 @@ class CredentialedMySQLDatabase(peewee.MySQLDatabase):
     def __init__(self, name: str, credentials: Credentials, **kwargs: Any) -> None:
         self.credentials = credentials
         super().__init__(name, **kwargs)
+
+    def send_sql(self, sql: str, params: dict[str, Any]) -> None:
+        """send_without_waiting on this database's connection; query hooks
+        see the statement as they see those executed."""
+        send_without_waiting(self.connection(), sql, params)
+        for hook in self.query_hooks:
+            hook(peewee.QueryEvent(sql, params, 0.0, None))
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
         user, password = self.credentials.get()
@@ -156,6 +215,7 @@ def is_sqlite() -> bool:
 def connect() -> None:
     """Make sure a live connection is open; raise DatabaseUnavailable if not."""
     try:
+        _read_unread_answer()
         if database.is_closed():
             _open()
         elif not is_sqlite() and clock.monotonic() - _state.last_used > IDLE_PING_SECONDS:

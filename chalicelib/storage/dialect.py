@@ -59,6 +59,17 @@ def skip_locked(query: peewee.Select) -> peewee.Select:
     return query if is_sqlite() else query.for_update(skip_locked=True)
 
 
+def insert_or_lock(table: str, key: str, sqlite: bool) -> str:
+    """An INSERT of one row by its key (`:key`) that, when the row is there
+    already, writes nothing and leaves it locked until the transaction ends:
+    MariaDB's ON DUPLICATE KEY UPDATE takes an exclusive lock on the row
+    (INSERT IGNORE only a shared one, which every copy could hold at once);
+    SQLite's transaction already holds the database's write lock."""
+    if sqlite:
+        return f'INSERT INTO {table} ({key}) VALUES (:{key}) ON CONFLICT ({key}) DO NOTHING'
+    return f'INSERT INTO {table} ({key}) VALUES (:{key}) ON DUPLICATE KEY UPDATE {key} = {key}'
+
+
 def read_committed() -> None:
     """The next transaction of this connection reads committed rows and locks
     only those it takes (MariaDB's default, REPEATABLE READ, also locks the

@@ -20,12 +20,14 @@ SQLITE_FIELD_TYPES = {
     'DATETIME6': 'DATETIME',
     'EXACT_KEY': 'VARCHAR(255)',
     'EXACT_SKU': 'VARCHAR(64)',
+    'RATE': 'TEXT',
 }
 MYSQL_FIELD_TYPES = {
     'MONEY': 'DECIMAL(10,2)',
     'DATETIME6': 'DATETIME(6)',
     'EXACT_KEY': 'VARBINARY(255)',
     'EXACT_SKU': 'VARBINARY(256)',
+    'RATE': 'DECIMAL(5,4)',
 }
 
 
@@ -39,6 +41,21 @@ class MoneyField(peewee.Field):
 
     def python_value(self, value: Any) -> Decimal | None:
         return None if value is None else money.from_column(value)
+
+
+class RateField(peewee.Field):
+    """A tax rate, 0 <= r < 1 with at most four decimals (0.0725): exact like money."""
+
+    field_type = 'RATE'
+
+    def db_value(self, value: Decimal | None) -> str | None:
+        return None if value is None else str(Decimal(value).quantize(RATE_PLACES))
+
+    def python_value(self, value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(RATE_PLACES)
+
+
+RATE_PLACES = Decimal('0.0001')
 
 
 class ExactKeyField(peewee.CharField):

@@ -231,6 +231,81 @@ _CATALOG_COLUMNS = {  # (table, column, its definition on SQLite, on MariaDB)
     ('order_items', 'holds_stock'): ('INTEGER NOT NULL DEFAULT 0', 'BOOL NOT NULL DEFAULT 0'),
 }
 
+# Step 8's columns and tables as it makes them. Money columns start at 0.00
+# and the subtotal at NULL: an order placed before the step (or by a copy of
+# the previous release while a deploy rolls out) had no discount, shipping or
+# tax, and its subtotal is its total.
+_MONEY_COLUMN = ("TEXT NOT NULL DEFAULT '0.00'", "DECIMAL(10,2) NOT NULL DEFAULT '0.00'")
+_TAX_CLASS_COLUMN = ("VARCHAR(32) NOT NULL DEFAULT 'standard'",) * 2
+_TOTALS_COLUMNS = {  # table: [(column, its definition on SQLite, on MariaDB)]
+    'orders': [
+        ('subtotal', ('TEXT', 'DECIMAL(10,2)')),
+        ('discount_total', _MONEY_COLUMN),
+        ('shipping_total', _MONEY_COLUMN),
+        ('tax_total', _MONEY_COLUMN),
+        ('prices_include_tax', ('INTEGER NOT NULL DEFAULT 0', 'BOOL NOT NULL DEFAULT 0')),
+        ('shipping_address', ('TEXT', 'TEXT')),
+        ('billing_address', ('TEXT', 'TEXT')),
+        ('shipping_method', ('VARCHAR(32)', 'VARCHAR(32)')),
+        ('shipping_name', ('VARCHAR(200)', 'VARCHAR(200)')),
+        ('shipping_amount', _MONEY_COLUMN),
+        ('shipping_tax', _MONEY_COLUMN),
+        ('shipping_waived', _MONEY_COLUMN),
+        ('discount_code', ('VARCHAR(32)', 'VARCHAR(32)')),
+        ('discount_type', ('VARCHAR(16)', 'VARCHAR(16)')),
+        ('discount_value', ('TEXT', 'DECIMAL(10,2)')),
+    ],
+    'order_items': [
+        ('discount', _MONEY_COLUMN),
+        ('tax', _MONEY_COLUMN),
+        ('tax_rate', ("TEXT NOT NULL DEFAULT '0.0000'", "DECIMAL(5,4) NOT NULL DEFAULT '0.0000'")),
+        ('tax_class', _TAX_CLASS_COLUMN),
+    ],
+    'products': [('tax_class', _TAX_CLASS_COLUMN)],
+}
+_TOTALS_TABLES = {
+    'sqlite': [
+        'CREATE TABLE IF NOT EXISTS "shipping_methods" ('
+        '"code" VARCHAR(32) NOT NULL PRIMARY KEY, "name" VARCHAR(200) NOT NULL, '
+        '"price" TEXT NOT NULL, "currency" VARCHAR(3) NOT NULL, "countries" TEXT NOT NULL, '
+        '"free_over" TEXT, "active" INTEGER NOT NULL, "version" INTEGER NOT NULL, '
+        '"updated_at" DATETIME NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS "tax_rates" ('
+        '"zone" VARCHAR(6) NOT NULL PRIMARY KEY, "name" VARCHAR(100) NOT NULL, '
+        '"rates" TEXT NOT NULL, "shipping" INTEGER NOT NULL, "updated_at" DATETIME NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS "discounts" ('
+        '"code" VARCHAR(32) NOT NULL PRIMARY KEY, "type" VARCHAR(16) NOT NULL, "value" TEXT, '
+        '"currency" VARCHAR(3), "min_subtotal" TEXT, "starts_at" DATETIME, "ends_at" DATETIME, '
+        '"usage_limit" INTEGER, "per_customer_limit" INTEGER, "product_ids" TEXT, '
+        '"active" INTEGER NOT NULL, "times_used" INTEGER NOT NULL, "version" INTEGER NOT NULL, '
+        '"updated_at" DATETIME NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS "discount_uses" ('
+        '"order_id" INTEGER NOT NULL PRIMARY KEY, "code" VARCHAR(32) NOT NULL, '
+        '"user_id" INTEGER NOT NULL)',
+    ],
+    'mysql': [
+        'CREATE TABLE IF NOT EXISTS `shipping_methods` ('
+        '`code` VARCHAR(32) NOT NULL PRIMARY KEY, `name` VARCHAR(200) NOT NULL, '
+        '`price` DECIMAL(10,2) NOT NULL, `currency` VARCHAR(3) NOT NULL, '
+        '`countries` TEXT NOT NULL, `free_over` DECIMAL(10,2), `active` BOOL NOT NULL, '
+        '`version` INTEGER NOT NULL, `updated_at` DATETIME(6) NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS `tax_rates` ('
+        '`zone` VARCHAR(6) NOT NULL PRIMARY KEY, `name` VARCHAR(100) NOT NULL, '
+        '`rates` TEXT NOT NULL, `shipping` BOOL NOT NULL, `updated_at` DATETIME(6) NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS `discounts` ('
+        '`code` VARCHAR(32) NOT NULL PRIMARY KEY, `type` VARCHAR(16) NOT NULL, '
+        '`value` DECIMAL(10,2), `currency` VARCHAR(3), `min_subtotal` DECIMAL(10,2), '
+        '`starts_at` DATETIME(6), `ends_at` DATETIME(6), `usage_limit` INTEGER, '
+        '`per_customer_limit` INTEGER, `product_ids` TEXT, `active` BOOL NOT NULL, '
+        '`times_used` INTEGER NOT NULL, `version` INTEGER NOT NULL, '
+        '`updated_at` DATETIME(6) NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS `discount_uses` ('
+        '`order_id` BIGINT NOT NULL PRIMARY KEY, `code` VARCHAR(32) NOT NULL, '
+        '`user_id` BIGINT NOT NULL)',
+    ],
+}
+
+
 # The intents to cancel at Stripe, as the step makes them.
 _INTENT_CANCELLATIONS_TABLE = {
     'sqlite': (
@@ -345,6 +420,51 @@ def _payments_and_refunds(migrator: SchemaMigrator) -> None:
         low += BATCH_ORDERS
 
 
+def _addresses_shipping_taxes_discounts(migrator: SchemaMigrator) -> None:
+    """The order's totals beside its lines (subtotal, discount, shipping,
+    tax), its addresses, shipping method and discount code; each line's
+    discount, tax, rate and tax class; the product's tax class; shipping
+    methods, tax rates, discount codes and their uses. Like step 6, every
+    column arrives with its value for the rows already there, in the ALTER
+    that adds it (one per table on MariaDB: an instant change, no rewrite):
+    no discount, shipping or tax, the subtotal NULL (read as the total), the
+    standard tax class."""
+    sqlite = is_sqlite()
+    for table, columns in _TOTALS_COLUMNS.items():
+        present = {column.name for column in database.get_columns(table)}
+        missing = [
+            (name, definitions[0 if sqlite else 1])
+            for name, definitions in columns
+            if name not in present
+        ]
+        if sqlite:
+            for name, definition in missing:
+                database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {definition}')
+        elif missing:
+            database.execute_sql(
+                f'ALTER TABLE `{table}` '
+                + ', '.join(f'ADD COLUMN `{name}` {definition}' for name, definition in missing)
+            )
+    for statement in _TOTALS_TABLES['sqlite' if sqlite else 'mysql']:
+        database.execute_sql(statement)
+    _add_index(migrator, 'discount_uses', ('code', 'user_id'))
+
+
+_CUSTOMER_LOCKS = {
+    'sqlite': (
+        'CREATE TABLE IF NOT EXISTS "customer_locks" ("user_id" INTEGER NOT NULL PRIMARY KEY)'
+    ),
+    'mysql': 'CREATE TABLE IF NOT EXISTS `customer_locks` (`user_id` BIGINT NOT NULL PRIMARY KEY)',
+}
+
+
+def _customer_locks(migrator: SchemaMigrator) -> None:
+    """A row per customer that their order creates lock, so that
+    MAX_PENDING_ORDERS_PER_CUSTOMER holds however many copies create for one
+    customer at once. Filled as customers order: nothing to backfill."""
+    database.execute_sql(_CUSTOMER_LOCKS['sqlite' if is_sqlite() else 'mysql'])
+
+
 def _intent_cancellations(migrator: SchemaMigrator) -> None:
     """The PaymentIntents a cancelled, expired or deleted order leaves to
     cancel at Stripe. A new table: nothing to fill in (orders cancelled
@@ -366,7 +486,9 @@ STEPS = [
     (5, 'shipping details, cancellation reasons and order history', _shipping_cancellation_history),
     (6, 'catalog, order currencies and stock reservations', _catalog_currencies_and_stock),
     (7, 'payments and refunds', _payments_and_refunds),
-    (8, 'payment intents to cancel', _intent_cancellations),
+    (8, 'addresses, shipping, taxes and discounts', _addresses_shipping_taxes_discounts),
+    (9, 'customer locks for the pending orders limit', _customer_locks),
+    (10, 'payment intents to cancel', _intent_cancellations),
 ]
 LATEST = STEPS[-1][0]
 

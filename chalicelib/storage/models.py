@@ -11,10 +11,14 @@ from chalicelib.storage.fields import (
     MoneyField,
     OrderCurrencyField,
     PreciseDateTimeField,
+    RateField,
 )
 
 # What the columns added to existing rows start at (the rows a migration finds).
 NO_MONEY = peewee.SQL("DEFAULT '0.00'")
+NO_RATE = peewee.SQL("DEFAULT '0.0000'")
+FALSE = peewee.SQL('DEFAULT 0')
+STANDARD_TAX_CLASS = peewee.SQL("DEFAULT 'standard'")
 
 
 class BaseModel(peewee.Model):
@@ -47,6 +51,28 @@ class Order(BaseModel):
     payment_reference = peewee.CharField(max_length=255, null=True)
     # The PaymentIntent made for the order, before (and whether or not) it pays.
     payment_intent_id = peewee.CharField(max_length=255, null=True)
+    # What it costs beside its lines (orders/totals.py), as it was placed.
+    # subtotal NULL: an order placed before these columns, or by a copy of
+    # the previous release during a rollout; its subtotal is its total.
+    subtotal = MoneyField(null=True)
+    discount_total = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    shipping_total = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    tax_total = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    prices_include_tax = peewee.BooleanField(default=False, constraints=[FALSE])
+    # Copies (JSON), so that nothing outside the order changes them.
+    shipping_address = peewee.TextField(null=True)
+    billing_address = peewee.TextField(null=True)
+    # The shipping method as it was (NULL: no method), what it charged, its
+    # tax, and what a free-shipping code waived of it.
+    shipping_method = peewee.CharField(max_length=32, null=True)
+    shipping_name = peewee.CharField(max_length=200, null=True)
+    shipping_amount = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    shipping_tax = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    shipping_waived = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    # The discount code as it applied (NULL: none); what it took off is on the lines.
+    discount_code = peewee.CharField(max_length=32, null=True)
+    discount_type = peewee.CharField(max_length=16, null=True)
+    discount_value = MoneyField(null=True)
 
     class Meta:
         table_name = 'orders'
@@ -73,6 +99,14 @@ class OrderItem(BaseModel):
     # cancelled, deleted or shipped. The default serves older lines and
     # those a copy of the previous release writes during a rollout.
     holds_stock = peewee.BooleanField(default=False, constraints=[peewee.SQL('DEFAULT 0')])
+    # Its share of the order's discount, its tax and the rate it was taxed
+    # at, and its product's tax class as it was (orders/totals.py).
+    discount = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    tax = MoneyField(default=ZERO, constraints=[NO_MONEY])
+    tax_rate = RateField(default=ZERO, constraints=[NO_RATE])
+    tax_class = peewee.CharField(
+        max_length=32, default='standard', constraints=[STANDARD_TAX_CLASS]
+    )
 
     class Meta:
         table_name = 'order_items'
@@ -177,9 +211,82 @@ class Product(BaseModel):
     reserved = peewee.BigIntegerField()
     version = peewee.IntegerField()
     updated_at = PreciseDateTimeField()
+    tax_class = peewee.CharField(
+        max_length=32, default='standard', constraints=[STANDARD_TAX_CLASS]
+    )
 
     class Meta:
         table_name = 'products'
+
+
+class ShippingMethod(BaseModel):
+    """A way to ship, kept by staff like a product; `countries` is a JSON
+    list of ISO 3166-1 codes."""
+
+    code = peewee.CharField(max_length=32, primary_key=True)
+    name = peewee.CharField(max_length=200)
+    price = MoneyField()
+    currency = peewee.CharField(max_length=3)
+    countries = peewee.TextField()
+    free_over = MoneyField(null=True)
+    active = peewee.BooleanField()
+    version = peewee.IntegerField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'shipping_methods'
+
+
+class TaxRate(BaseModel):
+    """A destination's flat rates: `zone` is a country (DE) or a country and
+    subdivision (US-CA); `rates` a JSON object of tax class -> rate text."""
+
+    zone = peewee.CharField(max_length=6, primary_key=True)
+    name = peewee.CharField(max_length=100)
+    rates = peewee.TextField()
+    shipping = peewee.BooleanField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'tax_rates'
+
+
+class Discount(BaseModel):
+    """A discount code (upper-case). `times_used` counts the orders holding
+    it, moved in the transaction of the order that takes or gives back a use,
+    under this row's lock."""
+
+    code = peewee.CharField(max_length=32, primary_key=True)
+    type = peewee.CharField(max_length=16)
+    value = MoneyField(null=True)
+    currency = peewee.CharField(max_length=3, null=True)
+    min_subtotal = MoneyField(null=True)
+    starts_at = PreciseDateTimeField(null=True)
+    ends_at = PreciseDateTimeField(null=True)
+    usage_limit = peewee.IntegerField(null=True)
+    per_customer_limit = peewee.IntegerField(null=True)
+    product_ids = peewee.TextField(null=True)  # JSON list, NULL: every catalog line
+    active = peewee.BooleanField()
+    times_used = peewee.IntegerField()
+    version = peewee.IntegerField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'discounts'
+
+
+class DiscountUse(BaseModel):
+    """The order that holds a use of a code, and whose: a customer's uses
+    are counted here. Not a foreign key: a shipped order that is deleted
+    keeps its use."""
+
+    order_id = peewee.BigIntegerField(primary_key=True)
+    code = peewee.CharField(max_length=32)
+    user_id = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = 'discount_uses'
+        indexes = ((('code', 'user_id'), False),)
 
 
 class OrderCount(BaseModel):
@@ -192,6 +299,16 @@ class OrderCount(BaseModel):
     class Meta:
         table_name = 'order_counts'
         primary_key = peewee.CompositeKey('status', 'shard')
+
+
+class CustomerLock(BaseModel):
+    """One row per customer who placed an order: the row their creates lock,
+    so that they take turns (orders/pending_limit.py)."""
+
+    user_id = peewee.BigIntegerField(primary_key=True)
+
+    class Meta:
+        table_name = 'customer_locks'
 
 
 class IdempotencyKey(BaseModel):
@@ -259,4 +376,9 @@ MODELS = [
     Outbox,
     ProcessedEvent,
     StripeEvent,
+    ShippingMethod,
+    TaxRate,
+    Discount,
+    DiscountUse,
+    CustomerLock,
 ]

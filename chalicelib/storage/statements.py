@@ -66,17 +66,30 @@ def run(statement: Statement, **values: Any) -> Any:
     return connection.database.execute_sql(*statement.bind(values))
 
 
+def send(statement: Statement, **values: Any) -> None:
+    """Execute a statement whose answer nobody waits for: on MariaDB it is
+    sent and its answer read before the connection's next command
+    (connection.send_without_waiting); SQLite, in process, runs it at once."""
+    if connection.is_sqlite():
+        run(statement, **values)
+    else:
+        connection.database.send_sql(*statement.bind(values))
+
+
 def fetch(statement: Statement, **values: Any) -> list[Any]:
     """The rows of a SELECT as model instances."""
     cursor = run(statement, **values)
     model = statement.model
-    columns = [model._meta.columns[column[0]] for column in cursor.description]
+    fields = model._meta.columns
+    readers = [
+        (fields[column[0]].name, fields[column[0]].python_value) for column in cursor.description
+    ]
     return [
         from_row(
             model,
             {
-                field.name: None if value is None else field.python_value(value)
-                for field, value in zip(columns, row, strict=True)
+                name: None if value is None else read(value)
+                for (name, read), value in zip(readers, row, strict=True)
             },
         )
         for row in cursor.fetchall()

@@ -10,6 +10,7 @@
 The Makefile's targets of the same names call these."""
 
 import argparse
+import io
 import math
 import os
 import sys
@@ -19,13 +20,15 @@ from typing import Any
 from chalicelib.catalog import imports
 from chalicelib.catalog.commands import ProductListQuery
 from chalicelib.catalog.products import CatalogService
-from chalicelib.core.errors import InvalidInput, SkuTaken
+from chalicelib.core.errors import DatabaseUnavailable, InvalidInput, OrderServiceError, SkuTaken
 from chalicelib.core.paging import PageRequest
 from chalicelib.events.relay import relay
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import counts
-from chalicelib.platform.config import get_settings
-from chalicelib.storage.migrations import migrate
+from chalicelib.platform.config import ConfigError, get_settings
+from chalicelib.platform.logs import log
+from chalicelib.storage.connection import CONNECTION_ERRORS, describe
+from chalicelib.storage.migrations import SchemaLocked, migrate
 from chalicelib.wiring import runtime
 
 # Who the catalog commands act as: an operator at the shop's own database.
@@ -97,10 +100,11 @@ def _import_products(path: str | None) -> int:
         )
         return 2
     try:
-        with open(path, newline='', encoding='utf-8') as lines:
-            rows = imports.read_rows(lines)
+        rows = imports.read_rows(io.StringIO(_read_text(path), newline=''))
         runtime.database()
         imported = CatalogService().import_products(rows)
+    except OSError as exc:
+        return _refused(path, [f'cannot be read: {exc.strerror or exc}'])
     except imports.BadRows as exc:
         return _refused(path, exc.problems)
     except InvalidInput as exc:
@@ -115,6 +119,24 @@ def _import_products(path: str | None) -> int:
         return _refused(path, [str(exc)])
     print(f'imported {imported} products from {path}')
     return 0
+
+
+def _read_text(path: str) -> str:
+    """The file's text: UTF-8, with or without the byte order mark Excel
+    writes ("CSV UTF-8"). Other encodings are refused with the line of the
+    first byte UTF-8 cannot read, not guessed at."""
+    with open(path, 'rb') as file:
+        data = file.read()
+    try:
+        return data.decode('utf-8-sig')
+    except UnicodeDecodeError as exc:
+        line = data.count(b'\n', 0, exc.start) + 1
+        raise imports.BadRows(
+            [
+                f'line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file '
+                'as UTF-8 ("CSV UTF-8" in Excel) and import it again'
+            ]
+        ) from exc
 
 
 def _refused(path: str, problems: Sequence[str]) -> int:
@@ -159,14 +181,40 @@ CATALOG_COMMANDS: dict[str, Callable[[str | None], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status: 0 done, 1 failed (one line on stderr says
+    why, never a traceback), 2 not run (a usage mistake)."""
     parser = argparse.ArgumentParser(prog='python -m chalicelib.wiring.cli')
     parser.add_argument('command', choices=sorted({*COMMANDS, *CATALOG_COMMANDS}))
     parser.add_argument('file', nargs='?', help='the CSV file of import-products')
     args = parser.parse_args(argv)
-    if args.command in CATALOG_COMMANDS:
-        return CATALOG_COMMANDS[args.command](args.file)
-    COMMANDS[args.command]()
+    try:
+        if args.command in CATALOG_COMMANDS:
+            return CATALOG_COMMANDS[args.command](args.file)
+        COMMANDS[args.command]()
+    except KeyboardInterrupt:
+        print(f'{args.command}: interrupted', file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f'{args.command} failed: {failure(exc)}', file=sys.stderr)
+        # The traceback, for whoever asks for it (LOG_LEVEL=DEBUG), as a log line.
+        log.debug('%s failed', args.command, exc_info=exc)
+        return 1
     return 0
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong, in words an operator can act on."""
+    if isinstance(exc, ConfigError):
+        return f'the configuration is not usable: {exc}'
+    if isinstance(exc, DatabaseUnavailable):
+        return f'{exc} (the log line before this one says why)'
+    if isinstance(exc, CONNECTION_ERRORS):
+        return f'the database refused: {describe(exc)}'
+    if isinstance(exc, (OrderServiceError, SchemaLocked)):
+        return str(exc)
+    # An AWS refusal (no credentials, no such queue) or anything else: its
+    # class and text, which name what is missing.
+    return f'{type(exc).__name__}: {exc}'.strip()
 
 
 if __name__ == '__main__':

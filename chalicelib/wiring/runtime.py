@@ -27,6 +27,9 @@ from chalicelib.storage.availability import unavailable_on_driver_error
 
 if TYPE_CHECKING:
     from chalicelib.notify.notifier import Notifier
+    from chalicelib.orders.discounts import DiscountService
+    from chalicelib.orders.shipping_methods import ShippingMethodService
+    from chalicelib.orders.tax_rates import TaxRateService
     from chalicelib.payments.service import PaymentService
 
 DEFAULT_MAIL_DIR = '.data/mail'
@@ -162,6 +165,28 @@ def payment_service() -> PaymentService:
 def catalog_service() -> CatalogService:
     database()
     return _once('catalog', CatalogService)
+
+
+# Imported by their first request: a GET of one order (a cold start) needs none.
+def shipping_method_service() -> ShippingMethodService:
+    from chalicelib.orders.shipping_methods import ShippingMethodService
+
+    database()
+    return _once('shipping_methods', ShippingMethodService)
+
+
+def discount_service() -> DiscountService:
+    from chalicelib.orders.discounts import DiscountService
+
+    database()
+    return _once('discounts', DiscountService)
+
+
+def tax_rate_service() -> TaxRateService:
+    from chalicelib.orders.tax_rates import TaxRateService
+
+    database()
+    return _once('tax_rates', TaxRateService)
 
 
 def sqs() -> Any:

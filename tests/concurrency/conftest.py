@@ -38,7 +38,10 @@ def fresh_database(empty_database):
     from chalicelib.storage import connection
     from chalicelib.storage.migrations import migrate
 
-    migrate(settings_from({'DATABASE_URL': mariadb_url(empty_database)}), counts.recount)
+    migrate(
+        settings_from({'DATABASE_URL': mariadb_url(empty_database), 'DB_SSL_CA': 'off'}),
+        counts.recount,
+    )
     connection.discard_connection()
     return empty_database
 

@@ -346,6 +346,7 @@ def worker_env(database_name, tmp_path, port=None, **extra):
     auth = _issuer().auth_settings()
     env = {
         'DATABASE_URL': url,
+        'DB_SSL_CA': 'off',  # the test server speaks no TLS
         'AUTO_MIGRATE': 'false',
         'LOG_LEVEL': 'WARNING',
         'MAIL_DIR': str(tmp_path / 'mail'),

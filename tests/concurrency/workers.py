@@ -497,11 +497,12 @@ def stream_creates(
     return answers
 
 
-def race_for_stock(lam, index, orders, barrier, cancel_every=0):
+def race_for_stock(lam, index, orders, barrier, cancel_every=0, extra=None):
     """Once every copy is ready, POST each order (a list of (product_id,
-    quantity), priced from the catalog) one after the other; with
-    `cancel_every` n, cancel every n-th order this copy got, at once (its
-    stock goes back while the others still race for it)."""
+    quantity), priced from the catalog, with `extra` fields such as a
+    discount_code) one after the other; with `cancel_every` n, cancel every
+    n-th order this copy got, at once (its stock and its code's use go back
+    while the others still race for them)."""
     barrier.wait(BARRIER_TIMEOUT)
     answers, placed = [], 0
     for lines in orders:
@@ -514,6 +515,7 @@ def race_for_stock(lam, index, orders, barrier, cancel_every=0):
                     {'product_id': product_id, 'quantity': quantity}
                     for product_id, quantity in lines
                 ],
+                **(extra or {}),
             },
         )
         body = answer['body'] if isinstance(answer['body'], dict) else {}

@@ -64,6 +64,15 @@ def test_post_returns_201_with_the_new_order(client):
         'shipment',
         'payment',
         'items',
+        'subtotal',
+        'discount_total',
+        'shipping_total',
+        'tax_total',
+        'prices_include_tax',
+        'shipping_address',
+        'billing_address',
+        'shipping',
+        'discount',
     }
     assert order['shipment'] is None  # until it ships
     assert order['payment'] == {
@@ -77,14 +86,29 @@ def test_post_returns_201_with_the_new_order(client):
     assert order['user_email'] == 'ada@example.com'
     assert order['status'] == 'pending'
     assert order['version'] == 1
-    assert order['order_total'] == 109.97
+    # With no address, shipping, tax or discount the total is the subtotal, as it always was.
+    assert order['order_total'] == order['subtotal'] == 109.97
+    assert (order['discount_total'], order['shipping_total'], order['tax_total']) == (0, 0, 0)
+    assert (order['shipping'], order['discount'], order['shipping_address']) == (None, None, None)
     assert [(i['product_id'], i['quantity'], i['price_at_order']) for i in order['items']] == [
         (101, 2, 29.99),
         (102, 1, 49.99),
     ]
     assert order['currency'] == 'USD'
     assert all(
-        set(i) == {'order_item_id', 'product_id', 'sku', 'name', 'quantity', 'price_at_order'}
+        set(i)
+        == {
+            'order_item_id',
+            'product_id',
+            'sku',
+            'name',
+            'quantity',
+            'price_at_order',
+            'discount',
+            'tax',
+            'tax_rate',
+        }
+        and (i['discount'], i['tax'], i['tax_rate']) == (0, 0, 0)
         for i in order['items']
     )
     assert all(type(i['order_item_id']) is int for i in order['items'])

@@ -8,7 +8,16 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Outbox
-from tests.support import EVENT_KEYS, PATH_TO, create_order, json_of, order_in, put, send
+from tests.support import (
+    BREAKDOWN,
+    EVENT_KEYS,
+    PATH_TO,
+    create_order,
+    json_of,
+    order_in,
+    put,
+    send,
+)
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z')
 SUBJECTS = {
@@ -40,7 +49,7 @@ def test_create_writes_one_order_created_row_with_the_contract_message(client):
 
     assert event_type == 'order_created'
     assert row.subject == 'Order Created'
-    assert set(message) == EVENT_KEYS
+    assert set(message) == EVENT_KEYS | BREAKDOWN
     assert message['event_id'] == row.event_id
     assert message['event_type'] == 'order_created'
     assert (message['order_id'], message['user_id'], message['user_email']) == (
@@ -49,7 +58,12 @@ def test_create_writes_one_order_created_row_with_the_contract_message(client):
         'ada@example.com',
     )
     assert message['status'] == 'pending'
-    assert message['order_total'] == Decimal('109.97')
+    assert message['order_total'] == message['subtotal'] == Decimal('109.97')
+    assert (
+        message['discount_total'],
+        message['shipping_total'],
+        message['tax_total'],
+    ) == (0, 0, 0)
     assert ISO_Z.fullmatch(message['timestamp'])
 
 

@@ -60,7 +60,34 @@ _CURSOR = 'A cursor is one the service issued (its content is opaque), for these
 _PAGE = 'page with cursor, or (page - 1) x page_size over 2^63-1: ties between parameters.'
 _VERSION = "If-Match names a version: the resource's current version decides (state)."
 _REPLAY = 'An Idempotency-Key already used with another body: what was sent before decides.'
+_ADDRESS = (
+    "The country's address rules (Google's address data): which countries, regions and "
+    'postal-code formats exist, and which fields each country requires.'
+)
 ALLOWED_REFUSALS = [
+    ('*', 'shipping_address', '', _ADDRESS),
+    ('POST /orders/quote', 'user_id', '', "Staff must name the user: the token's role decides."),
+    ('POST /orders/quote', 'items', '', 'A product on sale, in one currency, and its decimals.'),
+    ('POST /orders/quote', 'currency', '', "A body currency must be its catalog lines'."),
+    ('PUT /shipping-methods/{code}', 412, '', _VERSION),
+    ('PUT /discounts/{code}', 412, '', _VERSION),
+    ('PUT /shipping-methods/{code}', '*', 'Must have at most', 'Decimals by currency (KRW: 0).'),
+    (
+        'PUT /discounts/{code}',
+        'value',
+        '',
+        "value's range follows type: percent <= 100, fixed money.",
+    ),
+    ('PUT /discounts/{code}', 'currency', '', 'A fixed code or a min_subtotal needs a currency.'),
+    ('PUT /discounts/{code}', '*', 'Must be a UTC time', 'A real date and time of day.'),
+    (
+        'PUT /tax-rates/{zone}',
+        'rates',
+        '',
+        "A rate's tax class is the object's key (propertyNames), which the document "
+        'generator does not carry yet.',
+    ),
+    ('*', 'billing_address', '', _ADDRESS),
     ('POST /orders', 'user_id', '', "Staff must name the user: the token's role decides."),
     ('POST /orders', 'items', '', 'A product on sale, in one currency, and its decimals.'),
     ('POST /orders', 'currency', '', "A body currency must be its catalog lines' currency."),

@@ -1,9 +1,11 @@
-"""A deployed stage that reaches MySQL by DB_HOST uses verified TLS or does
-not connect at all: without DB_SSL_CA every request is a 503 with one log line
-saying why, and nothing reaches the host (here a stand-in server that records
-the password it is sent). DB_SSL_CA=off connects in plaintext, on purpose."""
+"""A deployed stage that reaches MySQL (by DB_HOST or by a mysql://
+DATABASE_URL) uses verified TLS or does not connect at all: without
+DB_SSL_CA every request is a 503 with one log line saying why, and nothing
+reaches the host (here a stand-in server that records the password it is
+sent). DB_SSL_CA=off connects in plaintext, on purpose."""
 
 import shutil
+from urllib.parse import quote
 
 import pytest
 
@@ -59,6 +61,25 @@ def test_a_deployed_stage_without_db_ssl_ca_sends_nothing_and_answers_503(serve,
     assert first == second
     assert 'DB_HOST is set on a deployed stage without DB_SSL_CA' in first
     assert PASSWORD not in first
+
+
+def test_a_deployed_stage_naming_mysql_by_database_url_sends_nothing_either(
+    serve, stand_in, logged
+):
+    client = serve(
+        ENVIRONMENT='prod',
+        DATABASE_URL=f'mysql://orders_app:{quote(PASSWORD)}@127.0.0.1:{stand_in.port}/orders',
+        AUTO_MIGRATE='false',
+    )
+    assert get_settings().environment == 'prod'
+
+    response = send(client, 'POST', '/orders', order_body())
+
+    assert response.status_code == 503 and json_of(response)['Code'] == 'ServiceUnavailable'
+    assert stand_in.logins == []
+    [message] = logged.messages('ERROR')
+    assert 'DATABASE_URL names a MySQL server on a deployed stage without DB_SSL_CA' in message
+    assert PASSWORD not in message
 
 
 def test_db_ssl_ca_off_connects_in_plaintext_on_purpose(serve, stand_in):

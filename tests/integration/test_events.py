@@ -11,9 +11,19 @@ from chalicelib.events.breaker import FAILURES, PROBE_SECONDS, Breaker
 from chalicelib.events.outbox import PUBLISH_LEASE
 from chalicelib.events.publishers import SnsPublisher
 from chalicelib.events.relay import relay
+from chalicelib.storage import connection
 from chalicelib.storage.models import Outbox
 from chalicelib.wiring import runtime
-from tests.support import EVENT_KEYS, FROZEN_AT, Clock, create_order, iso, scheduled_event, send
+from tests.support import (
+    BREAKDOWN,
+    EVENT_KEYS,
+    FROZEN_AT,
+    Clock,
+    create_order,
+    iso,
+    scheduled_event,
+    send,
+)
 
 
 def put_status(client, order_id, status):
@@ -61,7 +71,8 @@ def test_each_change_publishes_exactly_one_event_with_the_contract_body(
         'order_deleted',
     ]
     assert [e['status'] for e in events] == ['pending', 'paid', 'shipped', 'delivered', 'delivered']
-    assert all(set(e) == EVENT_KEYS for e in events if e['event_type'] != 'order_shipped')
+    assert set(events[0]) == EVENT_KEYS | BREAKDOWN
+    assert all(set(e) == EVENT_KEYS for e in events[1:] if e['event_type'] != 'order_shipped')
     assert set(events[2]) == EVENT_KEYS | {'shipment'}
     assert len({e['event_id'] for e in events}) == 5
     assert events[0]['order_total'] == 109.97
@@ -88,6 +99,39 @@ def test_published_rows_are_marked_with_the_sns_message_id(aws_world, client):
 
     assert len(rows) == 1
     assert rows[0].published_at is not None and rows[0].sns_message_id
+
+
+ON_MARIADB = pytest.mark.parametrize(
+    'database_url', [pytest.param('mariadb', marks=pytest.mark.mariadb)], indirect=True
+)
+
+
+@ON_MARIADB
+def test_a_write_waits_for_one_commit_the_mark_is_sent_and_read_by_the_next_statement(
+    aws_world, client
+):
+    create_order(client)
+
+    # The request answered with the mark's answer unread: it waited for its
+    # change's commit only.
+    assert connection.has_unread_answer()
+    rows = list(Outbox.select())  # reads that answer first
+    assert not connection.has_unread_answer()
+    assert rows[0].published_at is not None and rows[0].sns_message_id
+
+
+@ON_MARIADB
+def test_a_sent_statement_that_failed_is_logged_by_the_next_request_which_is_served(
+    aws_world, client, logged
+):
+    order = create_order(client)
+    runtime.database().send_sql('UPDATE no_such_table SET x = %(x)s', {'x': 1})
+
+    response = send(client, 'GET', f'/orders/{order["order_id"]}')
+
+    assert response.status_code == 200
+    assert any('sent without waiting failed' in m for m in logged.messages('WARNING'))
+    assert not connection.has_unread_answer()
 
 
 def test_same_status_put_publishes_nothing(aws_world, client):

@@ -25,7 +25,14 @@ HEADER = [
     'sku',
     'quantity',
     'price_at_order',
+    'line_discount',
+    'line_tax',
+    'shipping_total',
+    'tax_total',
 ]
+
+# line_discount, line_tax, shipping_total, tax_total of an order with none.
+NOTHING_BESIDE = ['0.00'] * 4
 
 
 def export_of(client, user_id=ADA, headers=None, **query):
@@ -90,6 +97,7 @@ def test_export_is_csv_with_a_header_and_a_row_per_item_newest_order_first(clien
             '',
             '3',
             '0.10',
+            *NOTHING_BESIDE,
         ],
         [
             str(first['order_id']),
@@ -101,6 +109,7 @@ def test_export_is_csv_with_a_header_and_a_row_per_item_newest_order_first(clien
             '',
             '2',
             '29.99',
+            *NOTHING_BESIDE,
         ],
         [
             str(first['order_id']),
@@ -112,6 +121,7 @@ def test_export_is_csv_with_a_header_and_a_row_per_item_newest_order_first(clien
             '',
             '1',
             '49.99',
+            *NOTHING_BESIDE,
         ],
     ]
 

@@ -2,6 +2,8 @@
 (chalicelib/wiring/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
 none, every bad row reported with its line number."""
 
+import pytest
+
 from chalicelib.platform.config import get_settings
 from chalicelib.storage.models import Product
 from chalicelib.wiring import cli, runtime
@@ -100,6 +102,47 @@ def test_a_wrong_header_is_refused(database, tmp_path, capsys):
 
     assert run('import-products', str(path)) == 1
     assert 'line 1: the header must be' in capsys.readouterr().err
+
+
+def test_a_file_excel_saved_as_csv_utf_8_is_read_despite_its_byte_order_mark(database, tmp_path):
+    path = tmp_path / 'excel.csv'
+    path.write_text(HEADER + '101,MUG-BLUE,Blue mug,29.99,USD,true,40\n', encoding='utf-8-sig')
+
+    assert run('import-products', str(path)) == 0
+    assert catalog()[101][:2] == ('MUG-BLUE', 'Blue mug')
+
+
+@pytest.mark.parametrize(
+    ('content', 'says'),
+    [
+        (
+            (HEADER + '101,MUG,Blue mug,1.00,USD,true,1\n102,FAN,Caf\xe9 fan,1.00,USD,,\n').encode(
+                'latin-1'
+            ),
+            'line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8',
+        ),
+        (
+            (HEADER + '101,MUG,' + 'x' * (128 * 1024 + 1) + ',1.00,USD,true,1\n').encode(),
+            'line 2: a cell longer than 131,072 characters',
+        ),
+        (None, 'cannot be read: No such file or directory'),
+    ],
+    ids=['latin-1', '128 KiB cell', 'missing file'],
+)
+def test_a_file_that_cannot_be_read_says_why_in_one_line_and_imports_nothing(
+    database, tmp_path, capsys, content, says
+):
+    path = tmp_path / 'products.csv'
+    if content is not None:
+        path.write_bytes(content)
+
+    assert run('import-products', str(path)) == 1
+
+    err = capsys.readouterr().err
+    assert f'{path}: nothing imported, 1 problem(s):' in err
+    assert says in err
+    assert 'Traceback' not in err
+    assert catalog() == {}
 
 
 def test_the_demo_catalog_fills_an_empty_local_catalog_once(database, monkeypatch, capsys):

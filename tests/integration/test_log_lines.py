@@ -4,6 +4,7 @@ HTTP, message_id on SQS, order_id where there is one, the invocation's
 cold_start flag, and never a token."""
 
 import json
+import logging
 import re
 
 import pytest
@@ -129,3 +130,28 @@ def test_each_record_logs_its_own_message_id_and_none_is_left_behind(
     assert all('RuntimeError: an error nobody planned for' in line['exception'] for line in errors)
     [creating] = lines_with(stdout, 'Creating order')
     assert 'message_id' not in creating
+
+
+def test_the_stripe_librarys_own_lines_are_json_lines_of_the_request(client, stripe, stdout):
+    order = create_order(client, user_email='ada@example.com')
+    stdout.clear()
+
+    answer = send(client, 'POST', f'/orders/{order["order_id"]}/payment')
+
+    assert answer.status_code == 200, answer.body
+    lines = stdout.logs()
+    library = [line for line in lines if 'Request to Stripe api' in line['message']]
+    assert library, [line['message'] for line in lines]
+    for line in library:
+        assert ISO_Z.fullmatch(line['timestamp']) and line['level'] == 'INFO'
+        assert line['request_id'] == lines[0]['request_id']
+        assert 'sk_test' not in json.dumps(line)
+
+
+def test_the_aws_sdks_warnings_are_json_lines_and_its_chatter_stays_out(stdout):
+    logging.getLogger('botocore.credentials').info('Found credentials in environment variables.')
+    logging.getLogger('urllib3.connectionpool').warning('Connection pool is full, discarding')
+
+    [line] = stdout.logs()
+    assert (line['level'], line['message']) == ('WARNING', 'Connection pool is full, discarding')
+    assert ISO_Z.fullmatch(line['timestamp'])

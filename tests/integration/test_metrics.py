@@ -23,7 +23,7 @@ def assert_valid_emf(line):
     [directive] = meta['CloudWatchMetrics']
     assert directive['Namespace'] == 'OrdersService'
     assert directive['Dimensions'] == [['stage']]
-    assert line['stage'] == get_settings().environment
+    assert line['stage'] == get_settings().metrics_stage
     for metric in directive['Metrics']:
         values = line[metric['Name']]
         values = values if isinstance(values, list) else [values]

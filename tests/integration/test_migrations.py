@@ -43,7 +43,7 @@ class Blank:
             _server(f'CREATE DATABASE `{name}`')
             self.made.append(name)
             url = mariadb_url(name)
-        connection.open_database(settings_from({'DATABASE_URL': url}))
+        connection.open_database(settings_from({'DATABASE_URL': url, 'DB_SSL_CA': 'off'}))
         connection.connect()
         self.opened.append(connection.database.obj)
         return connection.database.obj
@@ -294,6 +294,20 @@ def _mariadb_schema(db):
     return schema
 
 
+# Step 8: an older order had nothing beside its lines, and its subtotal is its total.
+NOTHING_BESIDE = {
+    'discount_total': 0,
+    'shipping_total': 0,
+    'tax_total': 0,
+    'prices_include_tax': False,
+    'shipping_address': None,
+    'billing_address': None,
+    'shipping': None,
+    'discount': None,
+}
+LINE_UNTAXED = {'discount': 0, 'tax': 0, 'tax_rate': 0}
+
+
 UNPAID = {
     'status': 'unpaid',
     'amount_paid': 0.0,
@@ -328,9 +342,11 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
     order_1 = json.loads(ORDER_1_ANSWER)
     assert service.get_order(STAFF_MEMBER, 1) == {
         **order_1,
+        **NOTHING_BESIDE,
+        'subtotal': order_1['order_total'],
         'shipment': None,
         'currency': 'USD',
-        'items': [{**item, 'sku': None, 'name': None} for item in order_1['items']],
+        'items': [{**item, **LINE_UNTAXED, 'sku': None, 'name': None} for item in order_1['items']],
         'payment': UNPAID,
     }
     # Step 7 counts a shipped order paid, outside the service, in full.
@@ -340,6 +356,8 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
         'user_email': None,
         'status': 'shipped',
         'order_total': 0.3,
+        'subtotal': 0.3,
+        **NOTHING_BESIDE,
         'created_at': '2026-11-25T10:00:01.000001Z',
         'updated_at': '2026-11-25T11:30:00.999999Z',
         'version': 3,
@@ -352,6 +370,7 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
                 'name': None,
                 'quantity': 1,
                 'price_at_order': 0.1,
+                **LINE_UNTAXED,
             },
             {
                 'order_item_id': 4,
@@ -360,6 +379,7 @@ def test_an_unversioned_database_is_upgraded_in_place_keeping_every_order(blank)
                 'name': None,
                 'quantity': 1,
                 'price_at_order': 0.2,
+                **LINE_UNTAXED,
             },
         ],
         'shipment': {

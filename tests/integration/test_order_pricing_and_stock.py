@@ -159,7 +159,7 @@ def test_a_jpy_order_is_in_yen_everywhere(client, shop, ada):
 
     assert (order['currency'], order['order_total']) == ('JPY', 7200)
     export = client.http.request('GET', f'/users/{ADA}/orders/export').body.decode()
-    assert ',7200,JPY,103,FAN,3,2400\r\n' in export
+    assert ',7200,JPY,103,FAN,3,2400,0,0,0,0\r\n' in export
 
 
 def test_products_in_two_currencies_are_a_400(client, shop, ada):
@@ -246,6 +246,32 @@ def test_shipping_more_than_on_hand_leaves_on_hand_at_zero(client, shop, ada):
 def test_an_untracked_product_is_never_out_of_stock(client, shop, ada):
     assert place(client, ada, (102, 10000)).status_code == 201
     assert stock_of(client, 102) is None
+
+
+@pytest.mark.parametrize('status', ['shipped', 'cancelled'])
+def test_a_product_made_untracked_stays_untracked_when_an_older_order_closes(
+    client, shop, ada, database, status
+):
+    order = json_of(place(client, ada, (101, 2)))
+    put_product(
+        client, 101, name='Blue mug', sku='MUG-BLUE', unit_price=Decimal('29.99'), currency='USD'
+    )
+
+    send(client, 'PUT', f'/orders/{order["order_id"]}', {'status': status})
+
+    assert stock_of(client, 101) is None
+    assert held(database) == {}
+    # Tracked again: the closed order holds nothing, so all of a new count is available.
+    put_product(
+        client,
+        101,
+        name='Blue mug',
+        sku='MUG-BLUE',
+        unit_price=Decimal('29.99'),
+        currency='USD',
+        stock={'on_hand': 7},
+    )
+    assert stock_of(client, 101) == {'on_hand': 7, 'reserved': 0, 'available': 7}
 
 
 def test_recount_gives_back_what_orders_closed_behind_the_service_still_held(

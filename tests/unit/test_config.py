@@ -97,12 +97,22 @@ def test_db_ssl_ca_off_means_plaintext_on_purpose(value):
     assert (database.ssl_ca, database.refusal) == ('', '')
 
 
-def test_a_database_url_is_never_refused_for_want_of_tls():
-    database = settings_from(
-        {'ENVIRONMENT': 'prod', 'DATABASE_URL': 'mysql://u:p@db:3306/shop'}
-    ).database
+@pytest.mark.parametrize('stage', [{}, {'ENVIRONMENT': 'dev'}, {'ENVIRONMENT': 'prod'}])
+def test_a_deployed_stage_reaching_a_mysql_database_url_without_db_ssl_ca_is_refused(stage):
+    database = settings_from({**stage, 'DATABASE_URL': 'mysql://u:p@db:3306/shop'}).database
 
-    assert database.refusal == ''
+    assert 'DATABASE_URL names a MySQL server on a deployed stage without DB_SSL_CA' in (
+        database.refusal
+    )
+
+
+def test_a_mysql_database_url_connects_without_tls_on_the_local_stage_or_when_off():
+    url = 'mysql://u:p@db:3306/shop'
+    local = settings_from({'ENVIRONMENT': 'local', 'DATABASE_URL': url}).database
+    off = settings_from({'ENVIRONMENT': 'prod', 'DATABASE_URL': url, 'DB_SSL_CA': 'off'}).database
+
+    assert (local.ssl_ca, local.refusal) == ('', '')
+    assert (off.ssl_ca, off.refusal) == ('', '')
 
 
 def test_a_relative_db_ssl_ca_is_a_file_of_the_package():
@@ -224,6 +234,19 @@ def test_a_payment_window_of_0_means_never():
 def test_a_payment_window_that_is_not_whole_seconds_is_refused(value):
     with pytest.raises(ConfigError, match='PAYMENT_WINDOW_SECONDS'):
         settings_from({'PAYMENT_WINDOW_SECONDS': value})
+
+
+@pytest.mark.parametrize(('value', 'limit'), [(None, 5), ('', 5), (' 2 ', 2), ('0', 0)])
+def test_max_pending_orders_defaults_to_5_and_0_means_no_limit(value, limit):
+    env = {} if value is None else {'MAX_PENDING_ORDERS_PER_CUSTOMER': value}
+
+    assert settings_from(env).max_pending_orders == limit
+
+
+@pytest.mark.parametrize('value', ['-1', '2.5', 'many', '\u00b2'])
+def test_a_max_pending_orders_that_is_not_a_whole_number_is_refused(value):
+    with pytest.raises(ConfigError, match='MAX_PENDING_ORDERS_PER_CUSTOMER'):
+        settings_from({'MAX_PENDING_ORDERS_PER_CUSTOMER': value})
 
 
 def test_the_stripe_namespace_defaults_to_the_stage_and_may_be_named():

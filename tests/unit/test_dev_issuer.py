@@ -118,6 +118,17 @@ def test_main_refuses_what_makes_no_valid_token(tmp_path, argv):
     assert exited.value.code == 2
 
 
+def test_main_says_in_words_when_the_key_folder_cannot_be_used(tmp_path, capsys):
+    taken = tmp_path / 'a-file'
+    taken.write_text('not a folder')
+
+    with pytest.raises(SystemExit) as exited:
+        main(['--user-id', '1', '--dir', str(taken)])
+
+    assert exited.value.code == 2
+    assert f'cannot keep the keys in {taken}' in capsys.readouterr().err
+
+
 def test_module_runs_as_a_command_and_prints_one_token(tmp_path):
     completed = subprocess.run(
         [

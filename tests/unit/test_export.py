@@ -30,25 +30,33 @@ def rows_of(text):
     return list(csv.reader(io.StringIO(text, newline='')))
 
 
-def order(order_id=7, status='paid', total='109.97', currency='USD'):
+def order(order_id=7, status='paid', total='109.97', currency='USD', shipping='0', tax='0'):
     return SimpleNamespace(
         order_id=order_id,
         status=status,
         order_total=Decimal(total),
         currency=currency,
         created_at=datetime(2026, 11, 25, 10, 0, 0, 123456),
+        shipping_total=Decimal(shipping),
+        tax_total=Decimal(tax),
     )
 
 
-def item(product_id=101, quantity=2, price='29.99', sku='MUG-BLUE'):
+def item(product_id=101, quantity=2, price='29.99', sku='MUG-BLUE', discount='0', tax='0'):
     return SimpleNamespace(
-        product_id=product_id, quantity=quantity, price_at_order=Decimal(price), sku=sku
+        product_id=product_id,
+        quantity=quantity,
+        price_at_order=Decimal(price),
+        sku=sku,
+        discount=Decimal(discount),
+        tax=Decimal(tax),
     )
 
 
 def test_an_export_starts_with_the_header_row():
     assert export.CsvTable().text() == (
-        'order_id,created_at,status,order_total,currency,product_id,sku,quantity,price_at_order\r\n'
+        'order_id,created_at,status,order_total,currency,product_id,sku,quantity,price_at_order,'
+        'line_discount,line_tax,shipping_total,tax_total\r\n'
     )
 
 
@@ -58,8 +66,8 @@ def test_each_item_is_a_row_of_its_order_with_exact_money_and_crlf_line_ends():
     table.add_order(order(), [item(), item(102, 1, '49.99', sku=None)])
 
     assert table.text().split('\r\n')[1:] == [
-        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99',
-        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,,1,49.99',
+        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,101,MUG-BLUE,2,29.99,0.00,0.00,0.00,0.00',
+        '7,2026-11-25T10:00:00.123456Z,paid,109.97,USD,102,,1,49.99,0.00,0.00,0.00,0.00',
         '',
     ]
 
@@ -93,7 +101,23 @@ def test_a_cell_a_spreadsheet_would_run_gets_a_leading_apostrophe(cell):
     assert export.safe_cell(cell) == "'" + cell
 
 
-@pytest.mark.parametrize('cell', ['plain', ' =1', "'=1", 'a=b', '1-2', 7, '2026-11-25T10:00Z'])
+@pytest.mark.parametrize(
+    ('cell', 'written'),
+    [
+        ('X;=1+2', "X;'=1+2"),
+        ('a,@SUM(A1)', "a,'@SUM(A1)"),
+        ('=1;+2,-3', "'=1;'+2,'-3"),
+        ('a;\t=1', "a;'\t=1"),
+        ('a,\r=1', "a,'\r=1"),
+    ],
+)
+def test_a_formula_after_a_separator_gets_an_apostrophe_too(cell, written):
+    assert export.safe_cell(cell) == written
+
+
+@pytest.mark.parametrize(
+    'cell', ['plain', ' =1', "'=1", 'a=b', '1-2', 7, '2026-11-25T10:00Z', 'a; =1', 'a;b=1']
+)
 def test_any_other_cell_is_left_as_it_is(cell):
     assert export.safe_cell(cell) == str(cell)
 

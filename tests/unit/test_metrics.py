@@ -62,9 +62,32 @@ def test_a_unit_other_than_count_is_kept(capsys, stage):
 
 
 def test_a_unit_cloudwatch_does_not_know_is_refused(stage):
-    from aws_lambda_powertools.metrics import MetricUnitError
-
     stage('dev')
 
-    with pytest.raises(MetricUnitError):
+    with pytest.raises(ValueError, match='not a CloudWatch unit'):
         metrics.emit('OrdersCreated', 1, unit='Orders')
+
+
+@pytest.mark.parametrize(
+    ('env', 'reported'),
+    [
+        ({}, 'local'),
+        ({'ENVIRONMENT': 'local'}, 'local'),
+        ({'AWS_LAMBDA_FUNCTION_NAME': 'orders-dev'}, 'dev'),
+        ({'ENVIRONMENT': 'prod', 'AWS_LAMBDA_FUNCTION_NAME': 'orders-prod'}, 'prod'),
+        ({'ENVIRONMENT': 'prod'}, 'prod'),
+    ],
+    ids=['make relay', 'make run', 'dev Lambda', 'prod Lambda', 'operator on prod'],
+)
+def test_a_run_outside_lambda_reports_its_own_stage_not_dev(monkeypatch, capsys, env, reported):
+    for name in ('ENVIRONMENT', 'AWS_LAMBDA_FUNCTION_NAME'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+    metrics.emit('OutboxPublished', 1)
+
+    [line] = emitted(capsys)
+    assert line['stage'] == reported
+    get_settings.cache_clear()

@@ -47,6 +47,13 @@ def test_values_of_an_instance_are_its_fields_by_name_defaults_included():
         'version': 1,
         'amount_paid': Decimal('0.00'),
         'amount_refunded': Decimal('0.00'),
+        'discount_total': Decimal('0.00'),
+        'shipping_total': Decimal('0.00'),
+        'tax_total': Decimal('0.00'),
+        'prices_include_tax': False,
+        'shipping_amount': Decimal('0.00'),
+        'shipping_tax': Decimal('0.00'),
+        'shipping_waived': Decimal('0.00'),
     }
     values['user_id'] = 8
     assert order.user_id == 7  # a copy
@@ -54,7 +61,8 @@ def test_values_of_an_instance_are_its_fields_by_name_defaults_included():
 
 def test_column_list_follows_the_declared_fields_with_an_optional_alias():
     assert model_rows.column_list(OrderItem) == (
-        'order_item_id, order_id, product_id, quantity, price_at_order, sku, name, holds_stock'
+        'order_item_id, order_id, product_id, quantity, price_at_order, sku, name, holds_stock, '
+        'discount, tax, tax_rate, tax_class'
     )
     assert model_rows.column_list(OrderItem, 'i').startswith('i.order_item_id, i.order_id, ')
 

@@ -63,6 +63,41 @@ def test_confirmation_email_has_text_and_html_with_exact_total():
     assert '0.30' in parsed.get_body(('html',)).get_content()
 
 
+def test_the_confirmation_shows_what_the_total_is_made_of():
+    event = {
+        **EVENT,
+        'order_total': 110.45,
+        'subtotal': 109.97,
+        'discount_total': 11.0,
+        'shipping_total': 4.99,
+        'tax_total': 6.49,
+    }
+
+    parsed = email.message_from_bytes(
+        mail.build_email(event, 'a@b.c').as_bytes(), policy=policy.default
+    )
+
+    text = parsed.get_body(('plain',)).get_content()
+    html = parsed.get_body(('html',)).get_content()
+    for line in (
+        'Subtotal: 109.97 USD',
+        'Discount: 11.00 USD',
+        'Shipping: 4.99 USD',
+        'Tax:      6.49 USD',
+        'Total:  110.45 USD',
+    ):
+        assert line in text
+    assert '<td>Tax</td><td>6.49 USD</td>' in html
+
+
+def test_an_event_without_a_breakdown_shows_the_total_alone():
+    text = email.message_from_bytes(
+        mail.build_email(EVENT, 'a@b.c').as_bytes(), policy=policy.default
+    ).get_body(('plain',))
+
+    assert 'Subtotal' not in text.get_content()
+
+
 @pytest.mark.parametrize(
     'event_type, status, subject',
     [
