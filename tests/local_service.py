@@ -6,7 +6,6 @@ issuer."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tools.fresh_run import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 def answers(url: str) -> bool:
@@ -62,7 +57,9 @@ def make_run(data: Path, issuer: Any) -> Iterator[str]:
     with open(data / 'chalice.log', 'wb') as log:
         process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / 'chalice'),
+                sys.executable,
+                '-m',
+                'tools.local_api',
                 'local',
                 '--stage',
                 'local',

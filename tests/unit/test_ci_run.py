@@ -4,6 +4,7 @@ machine. apt-get, make and mariadb-admin are stand-ins that record their
 calls."""
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -53,3 +54,16 @@ def test_ci_installs_nothing_when_chromium_is_there(stubs):
 
     assert not [call for call in calls if call.startswith('apt-get')]
     assert calls[-1] == 'make test CI=true'
+
+
+def test_ci_installs_curl_for_the_readme_check_when_it_is_missing(stubs):
+    bin_dir, calls = stubs
+    # A PATH of the stand-ins and what .ci/run needs besides, without curl.
+    for tool in ('bash', 'dirname'):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = {'PATH': str(bin_dir), 'CHROMIUM': '/bin/sh'}
+    subprocess.run([str(ROOT / '.ci' / 'run')], env=env, check=True, capture_output=True)
+    recorded = calls.read_text().splitlines()
+
+    assert 'apt-get install -y -qq --no-install-recommends curl' in recorded
+    assert recorded[-1] == 'make test CI=true'
