@@ -341,13 +341,16 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def refund_relay(event: CloudWatchEvent) -> dict[str, int]:
-    """Sends the refunds requests left to it (Stripe down or slow, a crash)."""
+    """Sends the refunds requests left to it (Stripe down or slow, a crash),
+    and cancels the PaymentIntents of gone orders that Stripe did not take."""
     runtime.database()
-    answered = runtime.refund_service().relay(
-        time_left(lambda_context(event), REFUND_MARGIN_SECONDS)
-    )
+    left = time_left(lambda_context(event), REFUND_MARGIN_SECONDS)
+    answered = runtime.refund_service().relay(left)
     logs.log.info('Refund relay: Stripe answered for %s refunds', answered)
-    return {'answered': answered}
+    cancelled = runtime.intent_cancellations().relay(left)
+    if cancelled:
+        logs.log.info('Refund relay: %s PaymentIntents of gone orders cancelled', cancelled)
+    return {'answered': answered, 'intents_cancelled': cancelled}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

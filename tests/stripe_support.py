@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.storage.models import Outbox
-from tests.support import json_of, send
+from tests.support import LambdaContext, create_order, json_of, scheduled_event, send
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = 'sk_test_orders'
@@ -228,3 +228,24 @@ def events_of(order_id, event_type=None):
 def mails(tmp_path):
     folder = tmp_path / 'mail'
     return sorted(path.read_text() for path in folder.glob('*.eml')) if folder.exists() else []
+
+
+def card_paid_order(client, localstripe, **kwargs):
+    """An order paid by card (through the webhook); (order, PaymentIntent id)."""
+    order = create_order(client, user_email='ada@example.com', **kwargs)
+    intent = paid_intent(client, localstripe, order['order_id'])
+    assert deliver(client, event_body('payment_intent.succeeded', intent)).status_code == 200
+    return json_of(send(client, 'GET', f'/orders/{order["order_id"]}')), intent['id']
+
+
+def stripe_refunds(localstripe, intent_id):
+    """The amounts of the Stripe refunds of a PaymentIntent."""
+    return [
+        r.amount
+        for r in localstripe.client().v1.refunds.list(params={'payment_intent': intent_id}).data
+    ]
+
+
+def run_relay(app_module):
+    """One run of the refund_relay Lambda, as its schedule starts it."""
+    return app_module.refund_relay(scheduled_event(), LambdaContext(remaining_ms=3000))

@@ -9,7 +9,8 @@ locks the order, calls a planner here, and writes what it says in one place
     plan_status_change   a PUT, a cancellation, expiry
     plan_card_payment    a card payment (already bound to this order: payments/rules.py)
     plan_refund          a refund that succeeded
-    with_refund          a cancellation that gives back at once what was paid outside"""
+    with_refund          a cancellation that gives back at once what was paid outside
+    plan_delete          a deletion: the stock it frees, the PaymentIntent it leaves to cancel"""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class OrderState(Protocol):
     amount_refunded: Decimal
     currency: str
     payment_reference: str | None
+    payment_intent_id: str | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class OrderChange:
     sell: dict[int, int] = field(default_factory=dict)  # reserved and now sold
     # Events written after the first, in order (a cancellation's refund).
     also: tuple[tuple[str, messages.Details], ...] = ()
+    # The order's PaymentIntent, to cancel at Stripe after the commit.
+    cancel_intent: str | None = None
 
     @property
     def events(self) -> list[tuple[str, messages.Details | None]]:
@@ -172,6 +176,7 @@ def plan_status_change(
         ),
         release=held if new == 'cancelled' else {},
         sell=held if new == 'shipped' else {},
+        cancel_intent=intent_to_cancel(order) if new == 'cancelled' else None,
     )
 
 
@@ -263,7 +268,25 @@ def _refunded_details(refund: SettledRefund, amount_refunded: Decimal) -> messag
     )
 
 
-def stock_freed_by_delete(lines: Sequence[stock.HeldLine]) -> dict[int, int]:
+@dataclass(frozen=True)
+class Deletion:
+    release: dict[int, int]  # reservations that end
+    cancel_intent: str | None  # the PaymentIntent to cancel at Stripe after the commit
+
+
+def plan_delete(order: OrderState, lines: Sequence[stock.HeldLine]) -> Deletion:
     """Deleting an order releases what its lines still hold (a shipped
-    order's lines hold nothing any more: they were sold)."""
-    return stock.held(lines)
+    order's lines hold nothing any more: they were sold), and leaves its
+    PaymentIntent to cancel, as a cancellation does."""
+    return Deletion(stock.held(lines), intent_to_cancel(order))
+
+
+def intent_to_cancel(order: OrderState) -> str | None:
+    """The PaymentIntent to cancel when the order goes (cancelled, expired,
+    deleted): the one this deployment made for it (the order stored it),
+    unless it is what paid the order (a refund gives that back) or the order
+    is already cancelled (its cancellation took care of it)."""
+    intent = order.payment_intent_id
+    if not intent or intent == order.payment_reference or order.status == 'cancelled':
+        return None
+    return intent

@@ -9,7 +9,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from chalicelib.catalog import products, stock, stock_rules
@@ -37,7 +37,7 @@ from chalicelib.platform.config import get_settings
 from chalicelib.platform.logs import log
 from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
-from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
+from chalicelib.storage.models import IntentCancellation, Order, OrderHistory, OrderItem, Outbox
 
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
@@ -82,6 +82,16 @@ class CancellationRefunds(Protocol):
     def send(self, refunds: list[Any]) -> Any: ...
 
 
+class IntentCancels(Protocol):
+    """What cancels at Stripe the PaymentIntents of orders that went
+    (payments/ fills it in). Their rows are written by apply_change and
+    delete_order, inside the change's transaction, claimed by the writer for
+    INTENT_CLAIM; `send` tries them after the commit, and what it could not
+    cancel the refund relay cancels."""
+
+    def send(self, payment_intent_ids: list[str]) -> Any: ...
+
+
 # marshmallow: loaded by the first create, not by a GET of one order.
 schemas = lazy_import('chalicelib.orders.schemas')
 
@@ -111,10 +121,12 @@ class OrderService:
         publish: Callable[[Sequence[Outbox]], None] = _no_publish,
         clock: Callable[[], datetime] = utcnow,
         cancellation_refunds: CancellationRefunds | None = None,
+        intent_cancels: IntentCancels | None = None,
     ) -> None:
         self.publish = publish
         self.clock = clock
         self.cancellation_refunds = cancellation_refunds
+        self.intent_cancels = intent_cancels
 
     # -- create ---------------------------------------------------------
     def create_order(
@@ -358,6 +370,7 @@ class OrderService:
         self.publish(events)
         if refunds and self.cancellation_refunds is not None:
             self.cancellation_refunds.send(refunds)
+        self._cancel_intent(change.cancel_intent)
         return dump_order(order, items)
 
     @retry_when_busy
@@ -366,8 +379,9 @@ class OrderService:
         with database.atomic():
             order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            freed = changes.stock_freed_by_delete(items_of([order_id])[order_id])
+            deletion = changes.plan_delete(order, items_of([order_id])[order_id])
             statements.run(queries.DELETE_ORDER, order_id=order_id)
+            record_intent_cancellation(order_id, deletion.cancel_intent, now)
             event = record_event(messages.ORDER_DELETED, order, now)
             counts.record_change(old_status=order.status)
             # Its stored answer must never replay a deleted order. Last, as in
@@ -375,12 +389,23 @@ class OrderService:
             # waits for the other in a circle.
             idempotency.forget_order(order_id)
             # The lines are gone with their order; their products' reservations go now.
-            stock.move_stock('release', freed)
+            stock.move_stock('release', deletion.release)
             # A shipped order keeps its use: the code served a sale.
             if order.shipped_at is None:
                 discounts.give_back(order_id, order.discount_code)
         log.info('Order deleted: order_id=%s', order_id, extra={'order_id': order_id})
         self.publish([event])
+        self._cancel_intent(deletion.cancel_intent)
+
+    def _cancel_intent(self, payment_intent_id: str | None) -> None:
+        """After the commit: cancel it now (what fails, the relay retries)."""
+        if payment_intent_id is not None and self.intent_cancels is not None:
+            self.intent_cancels.send([payment_intent_id])
+
+
+# How long the writer of an intent's cancellation alone may send it (far
+# longer than a request waits on Stripe); the refund relay takes it after.
+INTENT_CLAIM = timedelta(seconds=60)
 
 
 def _owner(new: NewOrder) -> int:
@@ -567,7 +592,8 @@ def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> li
     """Write a planned change of a locked order, whoever asked for it (a
     request, a card payment, a refund, expiry): its fields (the version in
     the WHERE: a check and a write in one step), its history entry, the
-    status counts and its outbox rows; the events written. Inside the
+    status counts, its outbox rows and the PaymentIntent it leaves to cancel
+    (record_intent_cancellation); the events written. Inside the
     change's transaction. The one place an order's status or money is written."""
     values = {name: value for name, value in change.fields.items() if name != 'version'}
     if 'shipped_at' in values:
@@ -590,7 +616,27 @@ def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> li
         setattr(order, name, value)
     _write_history(order.order_id, change.history)
     counts.record_change(old_status=change.old_status, new_status=order.status)
+    record_intent_cancellation(order.order_id, change.cancel_intent, now)
     return [record_event(kind, order, now, details) for kind, details in change.events]
+
+
+def record_intent_cancellation(order_id: int, payment_intent_id: str | None, now: datetime) -> None:
+    """Inside the transaction that cancelled, expired or deleted the order:
+    its PaymentIntent is cancelled at Stripe after the commit, by the writer
+    while INTENT_CLAIM lasts, then by the refund relay (payments/intents.py)."""
+    if payment_intent_id is None:
+        return
+    statements.insert(
+        IntentCancellation,
+        [
+            {
+                'payment_intent_id': payment_intent_id,
+                'order_id': order_id,
+                'created_at': now,
+                'claimed_until': now + INTENT_CLAIM,
+            }
+        ],
+    )
 
 
 def record_history(order: Order, principal: Principal, now: datetime) -> None:

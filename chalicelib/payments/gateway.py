@@ -126,6 +126,11 @@ class StripeGateway:
     def payment_intent(self, payment_intent_id: str) -> dict:
         return self._call(lambda: self.client().v1.payment_intents.retrieve(payment_intent_id))
 
+    def cancel_payment_intent(self, payment_intent_id: str, purpose: str) -> dict:
+        """Cancel an intent nobody may pay any more. Stripe refuses one already
+        cancelled or succeeded (PaymentProviderRefused): nothing left to do."""
+        return self._call(lambda: self.client(purpose).v1.payment_intents.cancel(payment_intent_id))
+
     def create_refund(
         self, payment_intent_id: str, amount: int, refund_id: int, order_id: int, purpose: str
     ) -> dict:

@@ -306,6 +306,23 @@ _TOTALS_TABLES = {
 }
 
 
+# The intents to cancel at Stripe, as the step makes them.
+_INTENT_CANCELLATIONS_TABLE = {
+    'sqlite': (
+        'CREATE TABLE IF NOT EXISTS "intent_cancellations" ('
+        '"cancellation_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"payment_intent_id" VARCHAR(255) NOT NULL, "order_id" INTEGER NOT NULL, '
+        '"created_at" DATETIME NOT NULL, "claimed_until" DATETIME NOT NULL)'
+    ),
+    'mysql': (
+        'CREATE TABLE IF NOT EXISTS `intent_cancellations` ('
+        '`cancellation_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, '
+        '`payment_intent_id` VARCHAR(255) NOT NULL, `order_id` BIGINT NOT NULL, '
+        '`created_at` DATETIME(6) NOT NULL, `claimed_until` DATETIME(6) NOT NULL)'
+    ),
+}
+
+
 def _initial_schema(migrator: SchemaMigrator) -> None:
     for statement in _INITIAL_TABLES['sqlite' if is_sqlite() else 'mysql']:
         database.execute_sql(statement)
@@ -458,6 +475,15 @@ def _refunds_of_shipping(migrator: SchemaMigrator) -> None:
         )
 
 
+def _intent_cancellations(migrator: SchemaMigrator) -> None:
+    """The PaymentIntents a cancelled, expired or deleted order leaves to
+    cancel at Stripe. A new table: nothing to fill in (orders cancelled
+    before it keep their intents open; a payment on one is refunded as a
+    late payment)."""
+    database.execute_sql(_INTENT_CANCELLATIONS_TABLE['sqlite' if is_sqlite() else 'mysql'])
+    _add_index(migrator, 'intent_cancellations', ('claimed_until',))
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -473,6 +499,7 @@ STEPS = [
     (8, 'addresses, shipping, taxes and discounts', _addresses_shipping_taxes_discounts),
     (9, 'customer locks for the pending orders limit', _customer_locks),
     (10, 'refunds say whether they gave back the shipping', _refunds_of_shipping),
+    (11, 'payment intents to cancel', _intent_cancellations),
 ]
 LATEST = STEPS[-1][0]
 

@@ -171,6 +171,23 @@ class Refund(BaseModel):
         indexes = ((('status', 'claimed_until'), False),)
 
 
+class IntentCancellation(BaseModel):
+    """A PaymentIntent of this deployment's to cancel at Stripe: written in the
+    transaction that cancelled, expired or deleted its order (a deleted
+    order's row is gone, so it is kept here, with no key to it), deleted once
+    Stripe has it cancelled (payments/intents.py)."""
+
+    cancellation_id = IdField()
+    payment_intent_id = peewee.CharField(max_length=255)
+    order_id = peewee.BigIntegerField()
+    created_at = PreciseDateTimeField()
+    # Its writer alone tries until then; after that, the refund relay may.
+    claimed_until = PreciseDateTimeField(index=True)
+
+    class Meta:
+        table_name = 'intent_cancellations'
+
+
 class StripeEvent(BaseModel):
     """A Stripe event id handled, kept 14 days (longer than Stripe retries)."""
 
@@ -355,6 +372,7 @@ MODELS = [
     OrderItem,
     OrderHistory,
     Refund,
+    IntentCancellation,
     Product,
     OrderCount,
     IdempotencyKey,

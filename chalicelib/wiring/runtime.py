@@ -17,6 +17,7 @@ from chalicelib.events.publishers import LocalPublisher, SnsPublisher
 from chalicelib.orders import counts
 from chalicelib.orders.service import OrderService
 from chalicelib.payments.gateway import StripeGateway
+from chalicelib.payments.intents import IntentCancellations
 from chalicelib.payments.refunds import RefundService
 from chalicelib.platform import aws
 from chalicelib.platform.config import get_settings
@@ -116,7 +117,9 @@ def order_service() -> OrderService:
     return _once(
         'service',
         lambda: OrderService(
-            publish=publisher().publish_committed, cancellation_refunds=refund_service()
+            publish=publisher().publish_committed,
+            cancellation_refunds=refund_service(),
+            intent_cancels=intent_cancellations(),
         ),
     )
 
@@ -140,6 +143,11 @@ def stripe_gateway() -> StripeGateway | None:
 def refund_service() -> RefundService:
     database()
     return _once('refunds', lambda: RefundService(stripe_gateway, publisher().publish_committed))
+
+
+def intent_cancellations() -> IntentCancellations:
+    database()
+    return _once('intents', lambda: IntentCancellations(stripe_gateway))
 
 
 def payment_service() -> PaymentService:

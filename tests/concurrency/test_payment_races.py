@@ -233,3 +233,49 @@ def test_the_relay_never_sends_a_refund_a_request_or_another_relay_sends(
         relayed=relayed,
         stripe_creates=dict(creates),
     )
+
+
+def test_relays_at_once_cancel_each_intent_a_gone_order_left_exactly_once(
+    fresh_database, localstripe, stripe, tmp_path
+):
+    env = stripe_env(fresh_database, tmp_path, stripe)
+    created = one_worker(
+        env, [('POST', '/orders', order_body(9100 + n), None) for n in range(12)], tmp_path
+    )
+    order_ids = [answer['order_id'] for answer in created]
+    intents = [
+        answer['full']['payment_intent_id']
+        for answer in one_worker(
+            env,
+            [('POST', f'/orders/{order_id}/payment', None, None) for order_id in order_ids],
+            tmp_path,
+        )
+    ]
+    # Stripe down: the requests leave every intent to the relays.
+    stripe.mode = 'down'
+    one_worker(
+        env, [('DELETE', f'/orders/{order_id}', None, None) for order_id in order_ids], tmp_path
+    )
+    stripe.mode = 'ok'
+    tried = len(stripe.calls)
+    assert query(fresh_database, 'SELECT COUNT(*) FROM intent_cancellations') == ((12,),)
+
+    # Three relays at once, each until a run of its own finds nothing.
+    stop = CONTEXT.Event()
+    stop.set()
+    barrier = CONTEXT.Barrier(3)
+    run_workers(
+        'requests_at_once',
+        env,
+        [dict(task='refund_relay_until', stop=stop, barrier=barrier) for _ in range(3)],
+        tmp_path,
+    )
+
+    cancels = collections.Counter(
+        path for method, path, _ in stripe.calls[tried:] if path.endswith('/cancel')
+    )
+    assert sorted(cancels) == sorted(f'/v1/payment_intents/{intent}/cancel' for intent in intents)
+    assert set(cancels.values()) == {1}, cancels
+    assert query(fresh_database, 'SELECT COUNT(*) FROM intent_cancellations') == ((0,),)
+    for intent in intents:
+        assert localstripe.client().v1.payment_intents.retrieve(intent).status == 'canceled'

@@ -207,8 +207,10 @@ def test_a_payment_of_another_amount_changes_nothing_and_is_counted(
 def test_a_payment_for_a_cancelled_order_is_refunded_in_full(client, stripe, localstripe, tmp_path):
     order = create_order(client, user_email='ada@example.com')
     intent_id = json_of(start_payment(client, order['order_id']))['payment_intent_id']
-    put(client, order['order_id'], 'cancelled')
+    # Paid before the cancellation, its webhook after (once cancelled, its
+    # intent is cancelled too: test_intent_cancellation.py).
     intent = pay_with_card(localstripe.client(), intent_id)
+    put(client, order['order_id'], 'cancelled')
 
     response = deliver(client, event_body('payment_intent.succeeded', intent))
 

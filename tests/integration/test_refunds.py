@@ -13,17 +13,19 @@ from chalicelib.storage.models import Order, Outbox, Refund
 from chalicelib.wiring import runtime
 from tests.stripe_support import (
     NAMESPACE,
+    card_paid_order,
     deliver,
     event_body,
     events_of,
     mails,
     paid_intent,
     pay_with_card,
+    run_relay,
     start_payment,
+    stripe_refunds,
 )
 from tests.support import (
     WINDOW,
-    LambdaContext,
     create_order,
     error_of,
     field_errors,
@@ -32,18 +34,9 @@ from tests.support import (
     put,
     put_product,
     run_expiry,
-    scheduled_event,
     send,
     staff_client,
 )
-
-
-def card_paid_order(client, localstripe, **kwargs):
-    """An order paid by card (through the webhook); (order, PaymentIntent id)."""
-    order = create_order(client, user_email='ada@example.com', **kwargs)
-    intent = paid_intent(client, localstripe, order['order_id'])
-    assert deliver(client, event_body('payment_intent.succeeded', intent)).status_code == 200
-    return json_of(send(client, 'GET', f'/orders/{order["order_id"]}')), intent['id']
 
 
 def refund(client, order_id, body=None, headers=None):
@@ -56,17 +49,6 @@ def read(client, order_id):
 
 def refunds_of(client, order_id):
     return json_of(send(client, 'GET', f'/orders/{order_id}/refunds'))
-
-
-def stripe_refunds(localstripe, intent_id):
-    return [
-        r.amount
-        for r in localstripe.client().v1.refunds.list(params={'payment_intent': intent_id}).data
-    ]
-
-
-def run_relay(app_module):
-    return app_module.refund_relay(scheduled_event(), LambdaContext(remaining_ms=3000))
 
 
 @pytest.fixture
@@ -392,14 +374,14 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     assert created['status'] == 'pending'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 0
     stripe.mode = 'ok'
-    assert run_relay(app_module) == {'answered': 1}
+    assert run_relay(app_module) == {'answered': 1, 'intents_cancelled': 0}
     assert refunds_of(client, order['order_id'])[0]['status'] == 'succeeded'
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 7.0
     # A slow Stripe made the refund the request gave up waiting for: the relay
     # finds it instead of making another.
     assert stripe_refunds(localstripe, intent_id) == [700]
     assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{created["refund_id"]}'}
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
 
 
 def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
@@ -412,10 +394,10 @@ def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
     for amount in (1, 2):
         assert json_of(refund(client, order['order_id'], {'amount': amount}))['status'] == 'pending'
 
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
     stripe.mode = 'ok'
 
-    assert run_relay(app_module) == {'answered': 2}
+    assert run_relay(app_module) == {'answered': 2, 'intents_cancelled': 0}
     assert sorted(stripe_refunds(localstripe, intent_id)) == [100, 200]
 
 
@@ -428,7 +410,7 @@ def test_the_relay_leaves_a_refund_whose_request_still_holds_it(
     refund(client, order['order_id'], {'amount': 3})
     monkeypatch.undo()
 
-    assert run_relay(app_module) == {'answered': 0}
+    assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
     assert stripe_refunds(localstripe, intent_id) == []
 
 

@@ -276,7 +276,7 @@ def test_a_made_up_refund_event_does_not_settle_a_pending_refund_which_the_relay
     assert row.status == 'pending'
     assert a.order(order['order_id'])['payment']['amount_refunded'] == 0
     a.stripe.mode = 'ok'
-    assert a.relay_refunds() == {'answered': 1}
+    assert a.relay_refunds() == {'answered': 1, 'intents_cancelled': 0}
     assert a.order(order['order_id'])['payment']['amount_refunded'] == 4.0
     made = localstripe.client().v1.refunds.list(params={'payment_intent': intent['id']}).data
     assert [(r.amount, r.metadata['deployment']) for r in made] == [(400, a.namespace)]

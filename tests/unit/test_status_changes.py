@@ -17,9 +17,9 @@ from chalicelib.orders.changes import (
     SettledRefund,
     StatusRequest,
     plan_card_payment,
+    plan_delete,
     plan_refund,
     plan_status_change,
-    stock_freed_by_delete,
     with_refund,
 )
 
@@ -37,6 +37,7 @@ def order(
     paid=None,
     refunded='0.00',
     reference=None,
+    intent=None,
 ):
     """An order as the service reads it; a paid (shipped, delivered) one was
     paid its total unless `paid` says otherwise."""
@@ -52,6 +53,7 @@ def order(
         amount_refunded=Decimal(refunded),
         currency='USD',
         payment_reference=reference,
+        payment_intent_id=intent,
     )
 
 
@@ -161,8 +163,28 @@ def test_expiry_cancels_as_the_system_with_its_reason():
 
 
 def test_deleting_frees_only_what_the_lines_still_hold():
-    assert stock_freed_by_delete(LINES) == {101: 3}
-    assert stock_freed_by_delete([line(101, 2, holds_stock=False)]) == {}
+    assert plan_delete(order(), LINES).release == {101: 3}
+    assert plan_delete(order(), [line(101, 2, holds_stock=False)]).release == {}
+
+
+def test_an_order_that_goes_unpaid_leaves_its_payment_intent_to_cancel():
+    pending = order(intent='pi_1')
+
+    assert plan(pending).cancel_intent == 'pi_1'
+    assert plan(pending, principal=EXPIRY, details={'reason': 'x'}).cancel_intent == 'pi_1'
+    assert plan_delete(pending, LINES).cancel_intent == 'pi_1'
+    # Paid outside with a card payment started: nobody may pay that intent either.
+    assert plan(order(status='paid', intent='pi_1')).cancel_intent == 'pi_1'
+
+
+def test_no_intent_to_cancel_without_one_when_it_paid_or_once_cancelled():
+    assert plan(order()).cancel_intent is None
+    assert plan_delete(order(), LINES).cancel_intent is None
+    card_paid = order(status='paid', intent='pi_1', reference='pi_1')
+    assert plan(card_paid).cancel_intent is None  # refunded instead
+    assert plan_delete(card_paid, LINES).cancel_intent is None
+    assert plan_delete(order(status='cancelled', intent='pi_1'), LINES).cancel_intent is None
+    assert plan(order(intent='pi_1'), status='paid').cancel_intent is None
 
 
 def stocked(on_hand, reserved):
