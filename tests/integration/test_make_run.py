@@ -153,3 +153,22 @@ def test_a_trace_request_is_the_apps_405_not_the_development_servers_501(second_
         urllib.request.urlopen(request, timeout=TIMEOUT)
     assert refused.value.code == 405
     assert json.loads(refused.value.read())['Code'] == 'MethodNotAllowedError'
+
+
+def test_the_development_servers_access_lines_are_json_lines(second_run):
+    run, _ = second_run
+    with urllib.request.urlopen(run.url + '/health', timeout=TIMEOUT) as response:
+        assert response.status == 200
+    deadline = time.monotonic() + TIMEOUT
+    access: list[dict] = []
+    while not access and time.monotonic() < deadline:
+        time.sleep(0.1)
+        printed = run.printed().splitlines()
+        access = [
+            line
+            for line in map(json.loads, filter(lambda text: text.startswith('{'), printed))
+            if line.get('message', '').startswith('"GET /health HTTP/1.1" 200')
+        ]
+    assert access and access[0]['level'] == 'INFO'
+    # http.server's own plain-text form: `127.0.0.1 - - [07/Dec/2026 ...] "GET ..."`
+    assert not [line for line in printed if re.match(r'\S+ - - \[', line)]
