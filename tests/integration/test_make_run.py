@@ -146,9 +146,12 @@ def test_an_order_older_than_the_payment_window_is_expired_by_make_run(second_ru
     assert history[-1]['reason'] == 'not paid in time'
 
 
-def test_a_trace_request_is_the_apps_405_not_the_development_servers_501(second_run):
+@pytest.mark.parametrize('method', ['TRACE', 'QUERY'])
+def test_a_method_no_route_takes_is_the_apps_405_not_the_development_servers_501(
+    second_run, method
+):
     run, _ = second_run
-    request = urllib.request.Request(run.url + '/health', method='TRACE')
+    request = urllib.request.Request(run.url + '/health', method=method)
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=TIMEOUT)
     assert refused.value.code == 405
