@@ -34,6 +34,7 @@ from bench.invoke import REGION, BenchFailure, SnsStub, invocation
 from chalicelib.catalog import queries as catalog_queries
 from chalicelib.catalog import stock
 from chalicelib.core.clock import utcnow
+from chalicelib.core.money import ZERO
 from chalicelib.events import queries as events_queries
 from chalicelib.events.messages import SUBJECTS
 from chalicelib.events.outbox import PUBLISH_LEASE
@@ -200,11 +201,27 @@ class Floor:
                     {
                         'status': 'pending',
                         'version': 1,
-                        'amount_paid': Decimal('0.00'),
-                        'amount_refunded': Decimal('0.00'),
+                        'amount_paid': ZERO,
+                        'amount_refunded': ZERO,
+                        # No discount, shipping or tax: the total is the subtotal.
+                        'discount_total': ZERO,
+                        'shipping_total': ZERO,
+                        'tax_total': ZERO,
+                        'prices_include_tax': False,
+                        'shipping_amount': ZERO,
+                        'shipping_tax': ZERO,
+                        'shipping_waived': ZERO,
                         'user_id': user_id,
                         'user_email': email,
                         'order_total': total,
+                        'subtotal': total,
+                        'shipping_address': None,
+                        'billing_address': None,
+                        'shipping_method': None,
+                        'shipping_name': None,
+                        'discount_code': None,
+                        'discount_type': None,
+                        'discount_value': None,
                         'created_at': now,
                         'updated_at': now,
                         'currency': 'USD',
@@ -222,6 +239,10 @@ class Floor:
                         'sku': catalog[product][1] if product in catalog else None,
                         'name': catalog[product][2] if product in catalog else None,
                         'holds_stock': reserves,
+                        'discount': ZERO,
+                        'tax': ZERO,
+                        'tax_rate': Decimal('0'),
+                        'tax_class': 'standard',
                     }
                     for product, quantity, price, reserves in lines
                 ],
