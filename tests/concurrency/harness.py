@@ -312,6 +312,17 @@ def counts_match_orders(database):
 # -- reporting ---------------------------------------------------------------
 
 
+def busy_lines(tmp_path, worker):
+    """The lines in which the workers' logs met a busy database (a deadlock or
+    a lock wait retried to its end): a race that locks in one fixed order has none."""
+    return [
+        line
+        for path in tmp_path.glob(f'{worker}-*.log')
+        for line in path.read_text().splitlines()
+        if 'Database busy' in line
+    ]
+
+
 def summarize(title, answers, **facts):
     """Print what a scenario sent and saw (pytest -s shows it)."""
     statuses = collections.Counter(answer['status'] for answer in answers)

@@ -9,7 +9,7 @@ import collections
 
 import pytest
 
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
+from tests.concurrency.harness import CONTEXT, busy_lines, query, run_workers, summarize, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
@@ -87,13 +87,7 @@ def test_racing_copies_never_use_a_code_past_its_limit_and_never_deadlock(fresh_
     )
     [(uses,)] = query(fresh_database, 'SELECT COUNT(*) FROM discount_uses WHERE code = %s', (CODE,))
     assert times_used == uses == holding_after(fresh_database) <= USAGE_LIMIT
-    busy = [
-        line
-        for path in tmp_path.glob('race_for_stock-*.log')
-        for line in path.read_text().splitlines()
-        if 'Database busy' in line
-    ]
-    assert busy == []
+    assert busy_lines(tmp_path, 'race_for_stock') == []
     summarize(
         'race for the last uses of a code',
         creates,

@@ -9,7 +9,7 @@ import collections
 
 import pytest
 
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
+from tests.concurrency.harness import CONTEXT, busy_lines, query, run_workers, summarize, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
@@ -101,13 +101,7 @@ def test_racing_copies_never_oversell_and_never_deadlock(fresh_database, tmp_pat
         assert on_hand == STOCK[product_id]
         assert reserved == held.get(product_id, 0) == open_orders.get(product_id, 0)
         assert reserved <= on_hand
-    busy = [
-        line
-        for path in tmp_path.glob('race_for_stock-*.log')
-        for line in path.read_text().splitlines()
-        if 'Database busy' in line
-    ]
-    assert busy == []
+    assert busy_lines(tmp_path, 'race_for_stock') == []
     summarize(
         'race for stock',
         creates,
