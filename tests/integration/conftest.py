@@ -198,7 +198,10 @@ def stripe(client, localstripe, monkeypatch):
     runtime.reset()
 
 
-@pytest.fixture(scope='module', params=STAGES)
+# Per session, not per module: test_package.py and test_operations.py read the
+# same templates (nothing writes to them), and with xdist each worker ran
+# `chalice package` for both stages once for every one of the two modules.
+@pytest.fixture(scope='session', params=STAGES)
 def packaged(request, tmp_path_factory):
     stage = request.param
     project = tmp_path_factory.mktemp(f'project-{stage}')
