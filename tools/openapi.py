@@ -629,7 +629,11 @@ OPERATIONS = {
     ('/orders/{order_id}', 'DELETE'): {
         'tags': ['orders'],
         'summary': 'Delete an order',
-        'description': 'Its items go with it; their ids are never used again. Takes no `If-Match`.',
+        'description': 'Its items go with it; their ids are never used again. Takes no '
+        "`If-Match`. Not while a refund of the order is `pending` (a cancellation's or "
+        "staff's refund Stripe has not taken yet, sent later by the refund relay): the "
+        'refund would go with the order, and the money owed with it. Delete it once the '
+        'refund has succeeded or failed (`GET /orders/{order_id}/refunds`).',
         'parameters': [_path_param('order_id')],
         'responses': {
             '204': {'description': 'Deleted; no body.'},
@@ -640,6 +644,14 @@ OPERATIONS = {
                 'content': _error('ForbiddenError', 'Not allowed for this role'),
             },
             '404': 'NotFound',
+            '409': {
+                'description': 'A refund of the order is still pending; nothing changes.',
+                'content': _error(
+                    'ConflictError',
+                    'A refund of this order is still being sent; delete it once it has '
+                    'succeeded or failed',
+                ),
+            },
             '415': 'UnsupportedMediaType',
             '503': 'ServiceUnavailable',
         },
