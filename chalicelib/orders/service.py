@@ -29,7 +29,6 @@ from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, counts, export, idempotency, pending_limit, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
-from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
@@ -39,6 +38,8 @@ from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import IntentCancellation, Order, OrderHistory, OrderItem, Outbox
 
+# The commands (the schemas build them) are only annotations here: a GET of
+# an order does not build their dataclasses.
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
     from chalicelib.orders import (
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         tax_rates,
         totals,
     )
+    from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 else:
     # Loaded by the first create (pricing, totals) and the first change
     # (changes), not by a GET of one order: a cold start's import is a
