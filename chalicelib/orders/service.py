@@ -27,7 +27,7 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, counts, export, idempotency, pending_limit, queries
+from chalicelib.orders import access, counts, idempotency, pending_limit, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         addresses,
         changes,
         discounts,
+        export,
         shipping_methods,
         tax_rates,
         totals,
@@ -63,6 +64,8 @@ else:
     discounts = lazy_import('chalicelib.orders.discounts')
     shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
     tax_rates = lazy_import('chalicelib.orders.tax_rates')
+    # Loaded by the first CSV export.
+    export = lazy_import('chalicelib.orders.export')
 
 
 class CancellationRefunds(Protocol):
