@@ -27,9 +27,6 @@ from chalicelib.platform.logs import SERVICE
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer
 
-# A Lambda handler: (event, context) -> response.
-Handler = Callable[[Any, Any], Any]
-
 DATABASE_DRIVERS = ('pymysql', 'sqlite3')
 _TRUE = ('1', 'true', 'yes', 'on')
 
@@ -64,15 +61,17 @@ def patch_aws() -> None:
         active_tracer.patch(('botocore',))
 
 
-def traced_handler(lambda_handler: Handler) -> Handler:
-    """For ConvertToMiddleware: the invocation in a subsegment "## handler",
-    with the exception that escaped it, if any. Never the response: it holds
-    customers' orders and email addresses. Unchanged when tracing is off."""
+def traced_handler(lambda_handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`lambda_handler` (event, context, **more) with each invocation in a
+    subsegment "## handler", with the exception that escaped it, if any.
+    Never the response: it holds customers' orders and email addresses.
+    Unchanged when tracing is off. Build it once, not per invocation: the
+    decorator reads its settings and wraps anew each time it is called."""
     active_tracer = tracer()
     if active_tracer is None:
         return lambda_handler
 
-    def handler(event: Any, context: Any) -> Any:  # its name is the subsegment's
-        return lambda_handler(event, context)
+    def handler(event: Any, context: Any, **more: Any) -> Any:  # its name is the subsegment's
+        return lambda_handler(event, context, **more)
 
     return active_tracer.capture_lambda_handler(handler, capture_response=False)
