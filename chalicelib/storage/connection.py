@@ -34,7 +34,6 @@ import peewee
 
 from chalicelib.core import clock
 from chalicelib.core.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
-from chalicelib.core.lazy import lazy_import
 from chalicelib.platform import metrics
 from chalicelib.platform.config import ConfigError, DatabaseSettings, Settings
 from chalicelib.platform.logs import log
@@ -44,8 +43,8 @@ from chalicelib.storage.fields import MYSQL_FIELD_TYPES, SQLITE_FIELD_TYPES
 if TYPE_CHECKING:
     import pymysql
 else:
-    # Imported by the first MySQL connection, never by SQLite (storage/__init__.py).
-    pymysql = lazy_import('pymysql')
+    # Imported by the first MySQL connection, never by SQLite (storage/drivers.py).
+    from chalicelib.storage.drivers import pymysql
 
 database = peewee.DatabaseProxy()
 

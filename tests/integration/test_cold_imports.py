@@ -64,10 +64,15 @@ def test_importing_the_app_loads_nothing_a_get_of_one_order_does_not_need():
 # Still not loaded once the first authenticated GET of one order has been
 # answered: the request needs none of them either, but for the migrations
 # where AUTO_MIGRATE is on (SQLite's default); MySQL runs as deployed, with it off.
-NOT_AFTER_FIRST_GET = [name for name in NOT_AT_IMPORT if name != 'chalicelib.storage.migrations']
-# On SQLite, the MySQL driver peewee would import with itself (storage/__init__.py),
-# the TLS it brings and cryptography's key formats (only PyMySQL's RSA sign-in reads them).
-NOT_ON_SQLITE = ['pymysql', 'ssl', 'cryptography.hazmat.primitives.serialization']
+# Nor, on either database, cryptography's key formats: only PyMySQL's RSA
+# sign-in reads them (storage/drivers.py).
+NOT_AFTER_FIRST_GET = [
+    *(name for name in NOT_AT_IMPORT if name != 'chalicelib.storage.migrations'),
+    'cryptography.hazmat.primitives.serialization',
+]
+# On SQLite, the MySQL driver peewee would import with itself (storage/drivers.py)
+# and the TLS it brings.
+NOT_ON_SQLITE = ['pymysql', 'ssl']
 
 FIRST_GET = r"""
 import json, os, sys
@@ -123,6 +128,33 @@ def test_peewee_imported_by_storage_reaches_pymysql_when_a_mysql_database_needs_
     )
     child = subprocess.run(
         [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    assert child.stdout.split() == ['True', 'True']
+
+
+RSA_SIGN_IN = r"""
+import sys
+from chalicelib.storage.drivers import KEY_FORMATS, pymysql
+pymysql.connect  # the first use imports PyMySQL
+held_back = KEY_FORMATS not in sys.modules
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem = key.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+auth = sys.modules['pymysql._auth']
+salt = b'0123456789abcdefghij'
+sealed = auth.sha2_rsa_encrypt(b'secret', salt, pem)
+opened = key.decrypt(sealed, padding.OAEP(
+    mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+print(held_back, opened == auth._xor_password(b'secret\0', salt))
+"""
+
+
+def test_pymysqls_rsa_sign_in_still_seals_the_password_with_the_key_formats_held_back():
+    child = subprocess.run(
+        [sys.executable, '-c', RSA_SIGN_IN], cwd=ROOT, capture_output=True, text=True, check=True
     )
 
     assert child.stdout.split() == ['True', 'True']
