@@ -9,12 +9,13 @@ MySQLDatabase reaches for) is `pymysql`, a stand-in that imports PyMySQL on
 first use; storage/connection.py uses the same stand-in. Where peewee was
 imported before (a process that imported PyMySQL itself), nothing changes.
 
-PyMySQL's auth module imports cryptography's key formats (serialization:
-about 14 ms, SSH keys and ciphers included) for one case only: an RSA
-exchange of the password with MySQL 8's caching_sha2_password or
-sha256_password over a connection without TLS. MariaDB never asks for it.
-The key formats are held back while PyMySQL is imported and handed to it
-as a stand-in: that sign-in imports them when it happens."""
+PyMySQL's auth module imports cryptography (its key formats, hashes and
+padding: about 20 ms with the Rust bindings, which nothing else of a cold
+start loads: identity/tokens.py checks RS256 without it) for one case
+only: an RSA exchange of the password with MySQL 8's caching_sha2_password
+or sha256_password over a connection without TLS. MariaDB never asks for
+it. cryptography is held back while PyMySQL is imported, and the auth
+module is handed stand-ins that import it when that sign-in happens."""
 
 from __future__ import annotations
 
@@ -29,29 +30,31 @@ KEY_FORMATS = 'cryptography.hazmat.primitives.serialization'
 _DRIVERS = ('pymysql', 'MySQLdb')
 
 
+def _default_backend() -> Any:
+    from cryptography.hazmat.backends import default_backend
+
+    return default_backend()
+
+
 def _import_pymysql() -> ModuleType:
-    held_back = KEY_FORMATS not in sys.modules
-    if held_back:
-        # None in sys.modules makes an import fail: PyMySQL's auth module
-        # takes cryptography as missing (its own except ImportError).
-        sys.modules[KEY_FORMATS] = None  # type: ignore[assignment]
+    # None in sys.modules makes an import fail: PyMySQL's auth module takes
+    # cryptography as missing (its own except ImportError). Where cryptography
+    # is loaded already, its key formats are still spared.
+    held = next((name for name in ('cryptography', KEY_FORMATS) if name not in sys.modules), None)
+    if held:
+        sys.modules[held] = None  # type: ignore[assignment]
     try:
         import pymysql
     finally:
-        if held_back:
-            del sys.modules[KEY_FORMATS]
+        if held:
+            del sys.modules[held]
     auth = sys.modules['pymysql._auth']
-    if held_back and getattr(auth, '_have_cryptography', True) is False:
-        # What its `from cryptography... import` would have bound; the JWT
-        # check has loaded all of it already, but for the key formats.
-        from cryptography.hazmat.backends import default_backend
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
+    if held and getattr(auth, '_have_cryptography', True) is False:
+        # What its `from cryptography... import` would have bound.
         for name, value in (
-            ('default_backend', default_backend),
-            ('hashes', hashes),
-            ('padding', padding),
+            ('default_backend', _default_backend),
+            ('hashes', lazy_import('cryptography.hazmat.primitives.hashes')),
+            ('padding', lazy_import('cryptography.hazmat.primitives.asymmetric.padding')),
             ('serialization', lazy_import(KEY_FORMATS)),
             ('_have_cryptography', True),
         ):
