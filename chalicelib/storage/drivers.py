@@ -1,5 +1,5 @@
 """peewee, with PyMySQL imported only when a MySQL database is first used,
-and then without cryptography's key formats until a sign-in needs them.
+and then without cryptography until an RSA sign-in needs it.
 
 peewee imports PyMySQL at its own import (with ssl, configparser and
 cryptography's key formats: about 28 ms of a cold start), though only a
