@@ -160,6 +160,14 @@ package: venv tools-venv ## CloudFormation for STAGE, checked by cfn-lint and ch
 	$(TOOLS_VENV)/bin/checkov -f build/$(STAGE)/sam.yaml --framework cloudformation \
 		--compact --quiet --skip-download
 
+# docs/screenshots/api-docs.png: GET /docs in headless Chromium, from the
+# browser test (tests/browser/test_docs_page.py), which otherwise saves its
+# screenshot in a temporary directory.
+.PHONY: docs-screenshot
+
+docs-screenshot: venv ## redraw docs/screenshots/api-docs.png (needs chromium)
+	DOCS_SCREENSHOT=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser/test_docs_page.py
+
 # docs/screenshots/dashboard.png: the prod dashboard's widgets (from the packaged
 # template) drawn from a 90-second local run's metrics (tools/dashboard_run.py,
 # in process, moto for SNS/SQS), by tools/dashboard_picture.py (matplotlib).
