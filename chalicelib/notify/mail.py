@@ -144,9 +144,7 @@ def _return(event: EventBody) -> ReturnDetailsLines:
             for line in event['items']
         ],
         'instructions': (
-            get_settings().return_instructions
-            if event['event_type'] == RETURN_APPROVED
-            else None
+            get_settings().return_instructions if event['event_type'] == RETURN_APPROVED else None
         ),
     }
 
