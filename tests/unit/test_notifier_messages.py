@@ -414,7 +414,15 @@ def test_a_return_event_is_read_with_its_return_and_lines():
 
 @pytest.mark.parametrize(
     'changes',
-    [{'return_id': None}, {'return_id': '3'}, {'items': None}, {'items': [7]}],
+    [
+        {'return_id': None},
+        {'return_id': '3'},
+        {'items': None},
+        {'items': [7]},
+        {'items': [{'order_item_id': 12}]},
+        {'items': [{'order_item_id': 12, 'quantity': '1'}]},
+        {'items': [{'order_item_id': True, 'quantity': 1}]},
+    ],
 )
 def test_a_return_event_without_its_return_id_or_lines_is_unknown(changes):
     with pytest.raises(UnknownMessage):
