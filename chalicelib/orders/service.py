@@ -384,7 +384,11 @@ class OrderService:
         with database.atomic():
             order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            deletion = changes.plan_delete(order, items_of([order_id])[order_id])
+            deletion = changes.plan_delete(
+                order,
+                items_of([order_id])[order_id],
+                statements.scalar(queries.REFUNDS_IN_FLIGHT, order_id=order_id),
+            )
             statements.run(queries.DELETE_ORDER, order_id=order_id)
             record_intent_cancellation(order_id, deletion.cancel_intent, now)
             event = record_event(messages.ORDER_DELETED, order, now)
