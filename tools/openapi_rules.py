@@ -5,7 +5,8 @@ Derived from what validates the requests, never written twice by hand:
 - a string field's characters: a `pattern` from its validators (FreeText's
   refused characters, `printable`, `not_blank`, an email address's rule);
 - a schema's `field_rules` (chalicelib/core/inputs.py): the keyword that says the
-  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`).
+  same (`if`/`then`, `dependentRequired`, `not`/`required`, `anyOf`/`required`,
+  `multipleOf`).
 
 Query parameters stay one parameter each: OpenAPI can tie them together only
 as one form-exploded object, which schemathesis (4.32) serialises lossily (an
@@ -27,6 +28,7 @@ from marshmallow import validate
 
 from chalicelib.core import money
 from chalicelib.core.inputs import (
+    AtLeastOne,
     FitsCurrency,
     FreeText,
     NotTogether,
@@ -149,6 +151,8 @@ def rule_keywords(schema):
                 for index, first in enumerate(names)
                 for second in names[index + 1 :]
             )
+        elif isinstance(rule, AtLeastOne):
+            all_of.append({'anyOf': [{'required': [_key(schema, name)]} for name in rule.fields]})
         elif isinstance(rule, FitsCurrency):
             amount, currency = _key(schema, rule.amount), _key(schema, rule.currency)
             by_places = {}

@@ -32,6 +32,8 @@ TEMPLATES = {
     ORDER_UPDATED: ('status_update', 'Order #{order_id} is now {status}'),
     ORDER_REFUNDED: ('refund', 'Refund for order #{order_id}'),
 }
+# The subject of an order_updated that carries the breakdown (an address change).
+_DETAILS_CHANGED = 'Order #{order_id} updated'
 
 
 class ShippingLines(TypedDict):
@@ -113,6 +115,9 @@ def _breakdown(event: EventBody, currency: str) -> list[tuple[str, str]]:
 def build_email(event: EventBody, sender: str) -> EmailMessage:
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
+    if event['event_type'] == ORDER_UPDATED and 'subtotal' in event:
+        # An address change (with or without a status): its totals may have moved.
+        subject = _DETAILS_CHANGED
     subject = subject.format(order_id=event['order_id'], status=event['status'])
     # An event published before events carried a currency is in the one
     # every older order was upgraded to.
