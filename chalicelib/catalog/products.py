@@ -14,7 +14,7 @@ import peewee
 
 from chalicelib.catalog import access, queries
 from chalicelib.catalog.answers import CURSORS, dump_product
-from chalicelib.catalog.commands import ProductListQuery, ProductWrite
+from chalicelib.catalog.commands import STANDARD_TAX_CLASS, ProductListQuery, ProductWrite
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     InvalidInput,
@@ -165,6 +165,8 @@ def _write(
         if owners:
             raise _sku_taken(data.sku, owners[0].product_id)
     fields = {**dataclasses.asdict(data), 'updated_at': now}
+    if data.tax_class is None:
+        fields['tax_class'] = current[0].tax_class if current else STANDARD_TAX_CLASS
     if current:
         statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False

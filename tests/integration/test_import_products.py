@@ -96,6 +96,62 @@ def test_a_sku_another_product_holds_refuses_the_whole_file(database, tmp_path, 
     assert set(catalog()) == {7}
 
 
+def tax_classes():
+    return {p.product_id: p.tax_class for p in Product.select()}
+
+
+def test_a_file_without_tax_classes_keeps_the_products_own(database, tmp_path, capsys):
+    with_classes = tmp_path / 'classes.csv'
+    with_classes.write_text(
+        HEADER.rstrip('\n') + ',tax_class\n'
+        '101,MUG-BLUE,Blue mug,29.99,USD,true,40,reduced\n'
+        '102,,"Black T-shirt, M",49.99,USD,,,\n',
+        encoding='utf-8',
+    )
+    without = csv_file(
+        tmp_path,
+        '101,MUG-BLUE,Blue mug,31.99,USD,true,40\n'
+        '102,,"Black T-shirt, M",49.99,USD,,\n'
+        '103,,Notebook,4.99,USD,,\n',
+        name='prices.csv',
+    )
+
+    assert run('import-products', str(with_classes)) == 0
+    assert tax_classes() == {101: 'reduced', 102: 'standard'}
+    assert run('import-products', without) == 0
+
+    assert tax_classes() == {101: 'reduced', 102: 'standard', 103: 'standard'}
+    assert catalog()[101][2] == '31.99'  # the rest of the row was written
+
+
+def test_a_tax_class_column_sets_the_class_and_an_empty_cell_keeps_it(database, tmp_path):
+    header = HEADER.rstrip('\n') + ',tax_class\n'
+    first = tmp_path / 'first.csv'
+    first.write_text(header + '101,,Mug,29.99,USD,,,books\n', encoding='utf-8')
+    second = tmp_path / 'second.csv'
+    second.write_text(
+        header + '101,,Mug,29.99,USD,,,\n102,,Shirt,49.99,USD,,,zero_rated\n', encoding='utf-8'
+    )
+
+    assert run('import-products', str(first)) == 0
+    assert run('import-products', str(second)) == 0
+
+    assert tax_classes() == {101: 'books', 102: 'zero_rated'}
+
+
+def test_a_bad_tax_class_is_reported_by_line_and_nothing_is_written(database, tmp_path, capsys):
+    path = tmp_path / 'bad.csv'
+    path.write_text(
+        HEADER.rstrip('\n') + ',tax_class\n101,,Mug,29.99,USD,,,Reduced Rate\n',
+        encoding='utf-8',
+    )
+
+    assert run('import-products', str(path)) == 1
+
+    assert 'line 2: tax_class:' in capsys.readouterr().err
+    assert tax_classes() == {}
+
+
 def test_a_wrong_header_is_refused(database, tmp_path, capsys):
     path = tmp_path / 'p.csv'
     path.write_text('id,name\n1,Mug\n')
