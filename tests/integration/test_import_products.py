@@ -2,10 +2,13 @@
 (chalicelib/wiring/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
 none, every bad row reported with its line number."""
 
+import json
+from decimal import Decimal
+
 import pytest
 
 from chalicelib.platform.config import get_settings
-from chalicelib.storage.models import Product
+from chalicelib.storage.models import Discount, Product, ShippingMethod, TaxRate
 from chalicelib.wiring import cli, runtime
 
 HEADER = 'product_id,sku,name,unit_price,currency,active,on_hand\n'
@@ -214,6 +217,26 @@ def test_the_demo_catalog_fills_an_empty_local_catalog_once(database, monkeypatc
     assert products[102][2] == '49.99'
     assert any(currency == 'JPY' for _, _, _, currency, _, _, _ in products.values())
     assert any(on_hand is not None and on_hand <= 5 for *_, on_hand, _ in products.values())
+    assert 'demo checkout: shipping methods standard, jp-post' in capsys.readouterr().out
+
+
+def test_the_demo_catalog_brings_what_a_checkout_needs(database, monkeypatch):
+    monkeypatch.setenv('ENVIRONMENT', 'local')
+    get_settings.cache_clear()
+
+    assert run('demo-catalog') == 0
+    ShippingMethod.update(price=Decimal('5.99')).where(ShippingMethod.code == 'standard').execute()
+    assert run('demo-catalog') == 0  # a catalog already there keeps all of it
+
+    methods = {m.code: (m.currency, m.price, m.active) for m in ShippingMethod.select()}
+    assert methods == {
+        'standard': ('USD', Decimal('5.99'), True),
+        'jp-post': ('JPY', Decimal('500.00'), True),
+    }
+    illinois = TaxRate.get(TaxRate.zone == 'US-IL')
+    assert (json.loads(illinois.rates), bool(illinois.shipping)) == ({'standard': '0.0625'}, True)
+    code = Discount.get(Discount.code == 'WELCOME10')
+    assert (code.type, code.value, bool(code.active)) == ('percent', Decimal('10.00'), True)
 
 
 def test_the_demo_catalog_never_loads_outside_the_local_stage(database, monkeypatch):
