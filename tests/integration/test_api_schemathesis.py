@@ -66,6 +66,7 @@ _ADDRESS = (
 )
 ALLOWED_REFUSALS = [
     ('*', 'shipping_address', '', _ADDRESS),
+    ('*', 'billing_address', '', _ADDRESS),
     ('POST /orders/quote', 'user_id', '', "Staff must name the user: the token's role decides."),
     ('POST /orders/quote', 'items', '', 'A product on sale, in one currency, and its decimals.'),
     ('POST /orders/quote', 'currency', '', "A body currency must be its catalog lines'."),
