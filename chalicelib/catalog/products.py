@@ -14,7 +14,6 @@ import peewee
 
 from chalicelib.catalog import access, queries
 from chalicelib.catalog.answers import CURSORS, dump_product
-from chalicelib.catalog.commands import STANDARD_TAX_CLASS, ProductListQuery, ProductWrite
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     InvalidInput,
@@ -29,6 +28,9 @@ from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Product
 
 if TYPE_CHECKING:
+    # The commands the schemas build: annotations only, so a GET of an
+    # order does not build their dataclasses.
+    from chalicelib.catalog.commands import ProductListQuery, ProductWrite
     from chalicelib.catalog.pricing import CatalogEntry
 
 
@@ -165,7 +167,9 @@ def _write(
         if owners:
             raise _sku_taken(data.sku, owners[0].product_id)
     fields = {**dataclasses.asdict(data), 'updated_at': now}
-    if data.tax_class is None:
+    if data.tax_class is None:  # a CSV row that names none: the product keeps its own
+        from chalicelib.catalog.commands import STANDARD_TAX_CLASS  # loaded by writes only
+
         fields['tax_class'] = current[0].tax_class if current else STANDARD_TAX_CLASS
     if current:
         statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
