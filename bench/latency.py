@@ -503,6 +503,8 @@ class Floor:
         def work(now):
             user_id, email, status, total, _ = self._locked(order_id)
             self._items([order_id])
+            # No refund on its way back (a deletion would take its row).
+            statements.scalar(orders_queries.REFUNDS_IN_FLIGHT, order_id=order_id)
             statements.run(orders_queries.DELETE_ORDER, order_id=order_id)
             outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status, total)
             statements.run(orders_queries.COUNT_LEAVE, shard=shard, status=status)
