@@ -47,8 +47,8 @@ check-locks: venv ## fail when a lock is not what make lock makes now
 
 # chalice local on the embedded SQLite default: events are delivered in-process
 # and emails land as .eml files in .data/mail. An empty local catalog gets the
-# demo products (tools/demo_products.csv) first; no deployment ever does. Beside
-# it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
+# demo shop (tools/demo_products.csv, demo_checkout.json) first; no deployment
+# ever does. Beside it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
 # webhook registered, so card payments and refunds work with no Stripe account,
 # and the scheduled functions on their schedules (tools/run_local.py). A busy
 # port is refused first, before the venv is built or anything started.

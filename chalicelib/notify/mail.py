@@ -44,6 +44,8 @@ TEMPLATES = {
     RETURN_DECLINED: ('return_declined', 'Return #{return_id} for order #{order_id} declined'),
     # return_received has none: the refund it records sends its own email.
 }
+# The subject of an order_updated that carries the breakdown (an address change).
+_DETAILS_CHANGED = 'Order #{order_id} updated'
 
 
 class ShippingLines(TypedDict):
@@ -168,6 +170,9 @@ def _breakdown(event: EventBody, currency: str) -> list[tuple[str, str]]:
 def build_email(event: EventBody, sender: str) -> EmailMessage:
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
+    if event['event_type'] == ORDER_UPDATED and 'subtotal' in event:
+        # An address change (with or without a status): its totals may have moved.
+        subject = _DETAILS_CHANGED
     subject = subject.format(
         order_id=event['order_id'], status=event['status'], return_id=event.get('return_id')
     )

@@ -111,6 +111,28 @@ def test_each_event_type_has_its_subject(event_type, status, subject):
     assert message['Subject'] == subject
 
 
+def test_an_address_change_says_so_and_shows_what_the_order_costs_now():
+    moved = {
+        **EVENT,
+        'event_type': 'order_updated',
+        'status': 'pending',
+        'subtotal': 109.97,
+        'discount_total': 0,
+        'shipping_total': 0,
+        'tax_total': 6.87,
+        'order_total': 116.84,
+    }
+
+    message = mail.build_email(moved, 'a@b.c')
+    parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    text = parsed.get_body(('plain',)).get_content()
+
+    assert message['Subject'] == 'Order #7 updated'
+    assert 'its addresses changed' in text
+    assert 'Tax:      6.87 USD' in text and 'Total:  116.84 USD' in text
+    assert 'status of your order changed' not in text
+
+
 def test_deleted_orders_get_no_email():
     assert not mail.wants_email('order_deleted')
 
