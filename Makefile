@@ -187,6 +187,8 @@ dashboard-picture: venv tools-venv ## redraw docs/screenshots/dashboard.png
 
 # The main flow against a deployed stage (tools/smoke.py, standard library only):
 #   make smoke URL=https://<api>.execute-api.<region>.amazonaws.com/api TOKEN=<customer> [STAFF_TOKEN=<staff>]
+#   [ADDRESS='{"name": ..., "line1": ..., "city": ..., "postal_code": ..., "country": ...}']
+# (ADDRESS: where the order goes when the shop ships nowhere the script has a sample address for.)
 # make exports TOKEN and STAFF_TOKEN given on its command line: the script reads
 # them from its environment, so they appear in no process's arguments.
 .PHONY: smoke

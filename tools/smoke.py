@@ -7,8 +7,12 @@ places a real order for it), STAFF_TOKEN an optional staff token. The tokens
 are read from the environment (TOKEN, STAFF_TOKEN), never from the command
 line, where other users of the machine could read them.
 
-Steps: health; the catalog (an active product that can still be sold); an
-order of one unit as the customer, priced by the server; read it; find it in
+Steps: health; the catalog (an active product that can still be sold); the
+shop's shipping methods in its currency (a shop that has some wants each
+customer order to name one and an address it ships to: the run picks the
+first that ships to one of a few sample addresses, or ADDRESS, a JSON
+address in the environment); an order of one unit as the customer, priced
+by the server; read it; find it in
 the customer's list; cancel it; its history. Each step prints its status and
 time; the first answer that breaks a promise stops the run with exit status 1.
 
@@ -43,6 +47,21 @@ CANCEL_REASON = 'smoke test'
 # does not know): a printed answer must never carry a token.
 BEARER = re.compile(r'Bearer\s+[A-Za-z0-9._~+/=-]+', re.IGNORECASE)
 CATALOG_PAGES = 10  # pages of 100 products searched for one that can be sold
+# Where the order goes when the shop ships: one real-looking address per
+# country (valid by its country's rules), the first a method ships to wins.
+SAMPLE_ADDRESSES = {
+    'US': {'line1': '12 Main St', 'city': 'Springfield', 'region': 'IL', 'postal_code': '62704'},
+    'CA': {'line1': '1 Front St W', 'city': 'Toronto', 'region': 'ON', 'postal_code': 'M5J 2X5'},
+    'GB': {'line1': '10 Downing St', 'city': 'London', 'postal_code': 'SW1A 2AA'},
+    'DE': {'line1': 'Unter den Linden 1', 'city': 'Berlin', 'postal_code': '10117'},
+    'FR': {'line1': '1 Rue de Rivoli', 'city': 'Paris', 'postal_code': '75001'},
+    'JP': {
+        'line1': '1-1 Marunouchi',
+        'city': 'Chiyoda-ku',
+        'region': '13',
+        'postal_code': '100-0005',
+    },
+}
 TIMEOUT_SECONDS = 30.0
 
 
@@ -62,6 +81,7 @@ class Smoke:
     base_url: str
     token: str
     staff_token: str | None = None
+    address: dict[str, Any] | None = None  # ADDRESS: where the order goes, if the shop ships
     out: TextIO = sys.stdout
     timeout: float = TIMEOUT_SECONDS
     steps: int = 0
@@ -78,6 +98,7 @@ class Smoke:
         body: Any = None,
         headers: dict[str, str] | None = None,
         expect: int = 200,
+        expect_any: tuple[int, ...] = (),
     ) -> Answer:
         """One request, printed as a step; a status other than `expect` breaks a promise."""
         self.steps += 1
@@ -104,7 +125,7 @@ class Smoke:
             raise BrokenPromise(f'{method} {path}: no answer ({error})') from error
         elapsed = (time.monotonic() - started) * 1000
         self._print(step, method, path, str(answer.status), elapsed)
-        if answer.status != expect:
+        if answer.status not in (expect_any or (expect,)):
             raise BrokenPromise(
                 f'{method} {path}: expected {expect}, got {answer.status}: '
                 f'{self.redact(_short(answer.body))}'
@@ -128,7 +149,7 @@ class Smoke:
         try:
             self.health()
             product = self.pick_product()
-            order = self.create_order(product)
+            order = self.create_order(product, self.delivery(product['currency']))
             self.read_order(order)
             self.find_in_list(order)
             self.cancel(order)
@@ -167,7 +188,45 @@ class Smoke:
             'put one with PUT /products/{id} before the smoke test'
         )
 
-    def create_order(self, product: dict[str, Any]) -> dict[str, Any]:
+    def delivery(self, currency: str) -> dict[str, Any]:
+        """What the order adds to name its shipping: nothing for a shop with no
+        method in the product's currency (or a stage from before shipping
+        methods, which answers 404), else the first method that ships to the
+        given ADDRESS or to one of the sample addresses, with that address."""
+        path = '/shipping-methods?' + urllib.parse.urlencode(
+            {'currency': currency, 'page_size': '100'}
+        )
+        answer = self.call('shipping', 'GET', path, self.token, expect_any=(200, 404))
+        methods = answer.body.get('shipping_methods') if answer.status == 200 else []
+        check(
+            isinstance(methods, list), f'GET {path} answered no method list: {_short(answer.body)}'
+        )
+        if not methods:
+            return {}
+        addresses = (
+            {self.address.get('country'): self.address}
+            if self.address
+            else {
+                country: {'name': 'Smoke Test', 'country': country, **fields}
+                for country, fields in SAMPLE_ADDRESSES.items()
+            }
+        )
+        for method in methods:
+            for country in method.get('countries') or []:
+                if country in addresses:
+                    return {
+                        'shipping_method': method['code'],
+                        'shipping_address': addresses[country],
+                    }
+        raise BrokenPromise(
+            f'no shipping method in {currency} ships to {", ".join(map(str, addresses))}: '
+            'give ADDRESS=\'{"name": ..., "line1": ..., "city": ..., "postal_code": ..., '
+            '"country": ...}\' in one of the countries the shop ships to'
+        )
+
+    def create_order(
+        self, product: dict[str, Any], delivery: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         key = f'{IDEMPOTENCY_PREFIX}{uuid.uuid4()}'
         answer = self.call(
             'create',
@@ -175,7 +234,10 @@ class Smoke:
             '/orders',
             self.token,
             expect=201,
-            body={'items': [{'product_id': product['product_id'], 'quantity': 1}]},
+            body={
+                'items': [{'product_id': product['product_id'], 'quantity': 1}],
+                **(delivery or {}),
+            },
             headers={'Idempotency-Key': key},
         )
         order = answer.body
@@ -196,9 +258,19 @@ class Smoke:
             Decimal(str(item['price_at_order'])) == unit_price,
             f'priced {item["price_at_order"]}, the catalog says {unit_price}',
         )
+        # Shipping and tax may come on top of the line: the total must add up
+        # from the order's own parts, and the line's part be the catalog's price.
+        subtotal = Decimal(str(order.get('subtotal', order['order_total'])))
+        parts = (
+            subtotal
+            - Decimal(str(order.get('discount_total', 0)))
+            + Decimal(str(order.get('shipping_total', 0)))
+            + (0 if order.get('prices_include_tax') else Decimal(str(order.get('tax_total', 0))))
+        )
+        check(subtotal == unit_price, f'subtotal {subtotal} for one unit at {unit_price}')
         check(
-            Decimal(str(order['order_total'])) == unit_price,
-            f'total {order["order_total"]} for one unit at {unit_price}',
+            Decimal(str(order['order_total'])) == parts,
+            f'total {order["order_total"]}, its parts add up to {parts}',
         )
         check(
             order.get('currency') == product['currency'],
@@ -349,10 +421,19 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         base_url = stage_url(args.url)
     except ValueError as error:
         parser.error(str(error))
+    address = None
+    if environ.get('ADDRESS', '').strip():
+        try:
+            address = json.loads(environ['ADDRESS'])
+        except ValueError as error:
+            parser.error(f'ADDRESS is not JSON: {error}')
+        if not isinstance(address, dict) or not isinstance(address.get('country'), str):
+            parser.error('ADDRESS is a JSON object with a "country", as an order\'s address')
     smoke = Smoke(
         base_url=base_url,
         token=token,
         staff_token=environ.get('STAFF_TOKEN', '').strip() or None,
+        address=address,
         timeout=args.timeout,
     )
     if base_url != args.url.strip().rstrip('/'):

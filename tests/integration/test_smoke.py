@@ -69,6 +69,7 @@ def test_smoke_walks_the_main_flow_against_make_run(local_service, customer_toke
     assert steps == [
         'health',
         'catalog',
+        'shipping',
         'create',
         'read',
         'list',
@@ -77,7 +78,7 @@ def test_smoke_walks_the_main_flow_against_make_run(local_service, customer_toke
         'delete',
         'gone',
     ]
-    assert result.stdout.rstrip().endswith('OK: 9 steps')
+    assert result.stdout.rstrip().endswith('OK: 10 steps')
 
 
 def test_smoke_health_step_passes_against_make_run(local_service, customer_token):
@@ -147,6 +148,7 @@ class Shop(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, Any]] = []
     idempotency_keys: list[str | None] = []
     no_catalog = False
+    methods: list[dict[str, Any]] | None = None  # None: a stage from before shipping methods
 
     def _answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         raw = b'' if body is None else json.dumps(body).encode()
@@ -177,6 +179,8 @@ class Shop(BaseHTTPRequestHandler):
             )
         elif self.path.startswith('/products'):
             self._answer(200, {'products': [PRODUCT], 'next_cursor': None})
+        elif self.path.startswith('/shipping-methods') and self.methods is not None:
+            self._answer(200, {'shipping_methods': self.methods, 'next_cursor': None})
         else:
             self._answer(404, {'Code': 'NotFoundError', 'Message': 'no'})
 
@@ -207,7 +211,7 @@ class Shop(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def mispricing_shop() -> Iterator[str]:
-    Shop.seen, Shop.idempotency_keys, Shop.no_catalog = [], [], False
+    Shop.seen, Shop.idempotency_keys, Shop.no_catalog, Shop.methods = [], [], False, None
     server = ThreadingHTTPServer(('127.0.0.1', free_port()), Shop)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True
@@ -229,13 +233,38 @@ def test_smoke_stops_at_the_first_broken_promise_and_cleans_up(mispricing_shop):
     assert calls == [
         ('GET', '/health'),
         ('GET', '/products?page_size=100'),
+        ('GET', '/shipping-methods?currency=USD&page_size=100'),
         ('POST', '/orders'),
         ('PUT', '/orders/5'),
         ('DELETE', '/orders/5'),
     ]
-    create, cancel = Shop.seen[2][2], Shop.seen[3][2]
+    create, cancel = Shop.seen[3][2], Shop.seen[4][2]
     assert create == {'items': [{'product_id': 7, 'quantity': 1}]}
     assert cancel == {'status': 'cancelled', 'reason': 'smoke test'}
+
+
+def test_smoke_orders_by_the_first_method_that_ships_to_a_sample_address(mispricing_shop):
+    Shop.methods = [
+        {'code': 'nordic', 'countries': ['NO', 'SE']},
+        {'code': 'eu', 'countries': ['AT', 'DE']},
+    ]
+
+    run_smoke(mispricing_shop, 'customer-token')
+
+    [create] = [body for method, path, body in Shop.seen if (method, path) == ('POST', '/orders')]
+    assert create['shipping_method'] == 'eu'
+    assert create['shipping_address']['country'] == 'DE'
+
+
+def test_smoke_says_to_give_an_address_when_no_method_ships_to_a_sample_one(mispricing_shop):
+    Shop.methods = [{'code': 'nordic', 'countries': ['NO', 'SE']}]
+
+    result = run_smoke(mispricing_shop, 'customer-token')
+
+    assert result.returncode == 1
+    assert 'no shipping method in USD ships to US, CA' in result.stderr
+    assert 'give ADDRESS=' in result.stderr
+    assert ('POST', '/orders') not in [(method, path) for method, path, _ in Shop.seen]
 
 
 def test_smoke_marks_its_orders_with_an_idempotency_key_prefix(mispricing_shop):
