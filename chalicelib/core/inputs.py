@@ -22,6 +22,7 @@ from chalicelib.core import money
 from chalicelib.core.errors import InvalidInput, PayloadTooLarge
 from chalicelib.core.ids import MAX_ID
 from chalicelib.core.paging import PageRequest
+from chalicelib.core.text import MULTI_LINE_REFUSED, ONE_LINE_REFUSED
 
 MAX_BODY_BYTES = 64 * 1024
 _DIGITS = re.compile(r'[0-9]{1,19}')
@@ -66,31 +67,13 @@ class BoundedList(fields.List):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-# Free text (a cancellation reason, a carrier, a product name) ends up in
-# the order's history, in staff tools and in emails. Refused in it:
-# - lone surrogates: no encoder can write them (a 500 on the way to the
-#   database, a crash in the mail);
-# - C0 and C1 control characters and DEL: they rewrite terminals and logs;
-#   tab and line breaks only where the field is multi-line;
-# - bidirectional embeddings, overrides and isolates (U+202A..U+202E,
-#   U+2066..U+2069): they make "gnp.exe" read as "exe.png";
-# - invisible characters with no part in any script: zero width space
-#   U+200B, word joiner U+2060, zero width no-break space (BOM) U+FEFF.
-#   Zero width (non-)joiners U+200C and U+200D stay allowed: Persian, the
-#   Indic scripts and emoji sequences need them to be written correctly.
-_ALWAYS_REFUSED = (
-    '\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff'
-)
-_MULTI_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}]')
-_ONE_LINE_REFUSED = re.compile(f'[{_ALWAYS_REFUSED}\t\n\r]')
-
-
 class FreeText(validate.Validator):
-    """The one rule for human-written text; `multi_line` lets tabs and line
-    breaks (CR, LF) through."""
+    """The one rule for human-written text (core/text.py says which
+    characters it refuses, and why); `multi_line` lets tabs and line breaks
+    (CR, LF) through."""
 
     def __init__(self, multi_line: bool = False) -> None:
-        self.pattern = _MULTI_LINE_REFUSED if multi_line else _ONE_LINE_REFUSED
+        self.pattern = MULTI_LINE_REFUSED if multi_line else ONE_LINE_REFUSED
         self.error = 'Must not hold control, bidirectional-control or invisible characters' + (
             ' other than tabs and line breaks.' if multi_line else ' (nor tabs or line breaks).'
         )

@@ -2,6 +2,7 @@
 consumer reads one back out of an SQS message. Pure: no database, no AWS."""
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import NotRequired, Protocol, TypedDict, cast
@@ -15,6 +16,11 @@ ORDER_SHIPPED = 'order_shipped'
 ORDER_CANCELLED = 'order_cancelled'
 ORDER_DELETED = 'order_deleted'
 ORDER_REFUNDED = 'order_refunded'
+RETURN_REQUESTED = 'return_requested'
+RETURN_APPROVED = 'return_approved'
+RETURN_DECLINED = 'return_declined'
+RETURN_RECEIVED = 'return_received'
+RETURN_EVENTS = (RETURN_REQUESTED, RETURN_APPROVED, RETURN_DECLINED, RETURN_RECEIVED)
 SUBJECTS = {
     ORDER_CREATED: 'Order Created',
     ORDER_UPDATED: 'Order Updated',
@@ -22,6 +28,10 @@ SUBJECTS = {
     ORDER_CANCELLED: 'Order Cancelled',
     ORDER_DELETED: 'Order Deleted',
     ORDER_REFUNDED: 'Order Refunded',
+    RETURN_REQUESTED: 'Return Requested',
+    RETURN_APPROVED: 'Return Approved',
+    RETURN_DECLINED: 'Return Declined',
+    RETURN_RECEIVED: 'Return Received',
 }
 _TYPE_FOR_STATUS = {'shipped': ORDER_SHIPPED, 'cancelled': ORDER_CANCELLED}
 
@@ -60,7 +70,36 @@ class CreatedDetails(TypedDict):
     tax_total: float
 
 
-Details = ShippedDetails | CancelledDetails | RefundedDetails | CreatedDetails
+class ReturnLine(TypedDict):
+    """One line of a return as its events carry it: the order line (with the
+    sku and name it was sold under, for the email), how many units were asked
+    for and why; once received, how many arrived and whether they went back
+    on the shelf (null before)."""
+
+    order_item_id: int
+    sku: str | None
+    name: str | None
+    quantity: int
+    reason: str | None
+    received: int | None
+    restocked: bool | None
+
+
+class ReturnDetails(TypedDict):
+    """What every return event adds to the order's fields. `status` stays
+    the order's; the return's is `return_status`. `reason` is the one given
+    for a decline (or for a deduction); `refund_id` is the refund a receipt
+    recorded (null: nothing to refund) and `deduction` what was kept back."""
+
+    return_id: int
+    return_status: str
+    items: list[ReturnLine]
+    reason: str | None
+    refund_id: int | None
+    deduction: float
+
+
+Details = ShippedDetails | CancelledDetails | RefundedDetails | CreatedDetails | ReturnDetails
 
 
 class EventBody(TypedDict):
@@ -79,7 +118,8 @@ class EventBody(TypedDict):
     timestamp: str
     shipment: NotRequired[Shipment | None]
     refund_due: NotRequired[float]
-    refund_id: NotRequired[int]
+    # A refund's; in a return event, null when receiving refunded nothing.
+    refund_id: NotRequired[int | None]
     amount: NotRequired[float]
     amount_refunded: NotRequired[float]
     reason: NotRequired[str | None]
@@ -87,6 +127,10 @@ class EventBody(TypedDict):
     discount_total: NotRequired[float]
     shipping_total: NotRequired[float]
     tax_total: NotRequired[float]
+    return_id: NotRequired[int]
+    return_status: NotRequired[str]
+    items: NotRequired[list[ReturnLine]]
+    deduction: NotRequired[float]
 
 
 class EventOrder(Protocol):
@@ -142,6 +186,27 @@ def refunded_details(
     }
 
 
+def return_details(
+    return_id: int,
+    return_status: str,
+    items: Iterable[ReturnLine],
+    reason: str | None = None,
+    refund_id: int | None = None,
+    deduction: Decimal = Decimal('0'),
+) -> ReturnDetails:
+    """What a return event (return_requested, _approved, _declined,
+    _received) adds: the return, its lines, the decline's reason, and for a
+    receipt the refund it recorded and the deduction kept back."""
+    return {
+        'return_id': return_id,
+        'return_status': return_status,
+        'items': [ReturnLine(**line) for line in items],
+        'reason': reason,
+        'refund_id': refund_id,
+        'deduction': money.to_json(deduction),
+    }
+
+
 def event_body(
     event_id: str,
     event_type: str,
@@ -191,4 +256,10 @@ def parse_event(body: str | bytes) -> EventBody:
         raise UnknownMessage('a cancellation without its refund_due')
     if message['event_type'] == ORDER_REFUNDED and type(message.get('amount')) not in (int, float):
         raise UnknownMessage('a refund without its amount')
+    if message['event_type'] in RETURN_EVENTS and (
+        type(message.get('return_id')) is not int
+        or not isinstance(message.get('items'), list)
+        or not all(isinstance(line, dict) for line in message['items'])
+    ):
+        raise UnknownMessage('a return event without its return_id and items')
     return cast(EventBody, message)

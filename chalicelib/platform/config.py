@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from chalicelib.core import money
+from chalicelib.core.text import refused_character
 
 DEFAULT_SQLITE_PATH = '.data/orders.sqlite3'
 LOCAL_STAGE = 'local'
@@ -23,6 +24,14 @@ SSL_CA_OFF = 'off'
 DEFAULT_USER_ID_CLAIM = 'custom:user_id'
 DEFAULT_STAFF_GROUP = 'staff'
 DEFAULT_JWKS_MAX_AGE = 300
+DEFAULT_RETURN_WINDOW_DAYS = 30
+MAX_RETURN_WINDOW_DAYS = 3650
+DEFAULT_RETURN_INSTRUCTIONS = (
+    'Pack the items securely in their original packaging if you still have it, '
+    'write the return number on the parcel, and send it to the address on your '
+    'order confirmation. We will let you know when it has arrived.'
+)
+MAX_RETURN_INSTRUCTIONS = 2000
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,11 @@ class Settings:
     prices_include_tax: bool = False
     # How many pending orders one customer may hold at once; 0: no limit.
     max_pending_orders: int = 5
+    # How many days after delivery a customer may open a return; 0: never
+    # (staff still may).
+    return_window_days: int = DEFAULT_RETURN_WINDOW_DAYS
+    # The text of the email that approves a return: how to send the goods.
+    return_instructions: str = DEFAULT_RETURN_INSTRUCTIONS
     # The stage metrics are counted under: ENVIRONMENT, or with it unset,
     # `local` outside Lambda (make relay, make migrate on a developer's
     # machine) and `dev` inside, so that local runs never add to dev's.
@@ -150,6 +164,35 @@ def max_pending_orders(env: Mapping[str, str]) -> int:
             'MAX_PENDING_ORDERS_PER_CUSTOMER: a whole number of orders, 0 for no limit'
         )
     return int(text)
+
+
+def return_window_days(env: Mapping[str, str]) -> int:
+    text = (env.get('RETURN_WINDOW_DAYS') or str(DEFAULT_RETURN_WINDOW_DAYS)).strip()
+    if not re.fullmatch(r'[0-9]{1,4}', text) or int(text) > MAX_RETURN_WINDOW_DAYS:
+        raise ConfigError(
+            f'RETURN_WINDOW_DAYS: a whole number of days from 0 to {MAX_RETURN_WINDOW_DAYS}, '
+            '0 for customers never opening returns'
+        )
+    return int(text)
+
+
+def return_instructions(env: Mapping[str, str]) -> str:
+    """RETURN_INSTRUCTIONS: free text (several lines allowed) that goes into
+    every approval email; unset or blank, the short default."""
+    text = (env.get('RETURN_INSTRUCTIONS') or '').strip() or DEFAULT_RETURN_INSTRUCTIONS
+    if len(text) > MAX_RETURN_INSTRUCTIONS:
+        raise ConfigError(
+            f'RETURN_INSTRUCTIONS: at most {MAX_RETURN_INSTRUCTIONS} characters, not {len(text)}'
+        )
+    found = refused_character(text, multi_line=True)
+    if found:
+        # The value is not echoed: it may hold exactly what makes it unsafe to print.
+        raise ConfigError(
+            'RETURN_INSTRUCTIONS: must not hold control, bidirectional-control or '
+            f'invisible characters other than tabs and line breaks; found '
+            f'U+{ord(found.group()):04X} at position {found.start()}'
+        )
+    return text
 
 
 def parse_database_url(url: str) -> DatabaseSettings:
@@ -322,6 +365,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         stripe=stripe_settings(env),
         prices_include_tax=_flag(env.get('PRICES_INCLUDE_TAX') or ''),
         max_pending_orders=max_pending_orders(env),
+        return_window_days=return_window_days(env),
+        return_instructions=return_instructions(env),
         metrics_stage=(
             env.get('ENVIRONMENT')
             or ('dev' if env.get('AWS_LAMBDA_FUNCTION_NAME') else LOCAL_STAGE)

@@ -2,7 +2,13 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.platform.config import PACKAGE_ROOT, ConfigError, parse_database_url, settings_from
+from chalicelib.platform.config import (
+    DEFAULT_RETURN_INSTRUCTIONS,
+    PACKAGE_ROOT,
+    ConfigError,
+    parse_database_url,
+    settings_from,
+)
 
 
 def test_default_is_sqlite_under_data_with_auto_migrate():
@@ -262,3 +268,40 @@ def test_the_stripe_namespace_defaults_to_the_stage_and_may_be_named():
 def test_a_stripe_namespace_that_cannot_travel_in_a_key_is_refused(name):
     with pytest.raises(ConfigError, match='STRIPE_NAMESPACE'):
         settings_from({'STRIPE_API_KEY': 'sk_test_1', 'STRIPE_NAMESPACE': name})
+
+
+@pytest.mark.parametrize(
+    ('value', 'days'), [(None, 30), ('', 30), (' 14 ', 14), ('0', 0), ('3650', 3650)]
+)
+def test_the_return_window_defaults_to_30_days_and_0_means_customers_never_return(value, days):
+    env = {} if value is None else {'RETURN_WINDOW_DAYS': value}
+
+    assert settings_from(env).return_window_days == days
+
+
+@pytest.mark.parametrize('value', ['-1', '3651', '99999', '2.5', 'a month', '\u00b3'])
+def test_a_return_window_that_is_not_0_to_3650_whole_days_is_refused(value):
+    with pytest.raises(ConfigError, match='RETURN_WINDOW_DAYS'):
+        settings_from({'RETURN_WINDOW_DAYS': value})
+
+
+def test_return_instructions_default_to_a_short_text_and_may_span_lines():
+    assert settings_from({}).return_instructions == DEFAULT_RETURN_INSTRUCTIONS
+    assert settings_from({'RETURN_INSTRUCTIONS': '  '}).return_instructions == (
+        DEFAULT_RETURN_INSTRUCTIONS
+    )
+    text = 'Send to:\n\tShop Returns\r\n1 Dock Road <b>Leeds</b>'
+
+    assert settings_from({'RETURN_INSTRUCTIONS': text}).return_instructions == text
+
+
+def test_return_instructions_longer_than_2000_characters_are_refused():
+    assert len(settings_from({'RETURN_INSTRUCTIONS': 'x' * 2000}).return_instructions) == 2000
+    with pytest.raises(ConfigError, match='RETURN_INSTRUCTIONS: at most 2000'):
+        settings_from({'RETURN_INSTRUCTIONS': 'x' * 2001})
+
+
+@pytest.mark.parametrize('character', ['\x00', '\x1b', '\u202e', '\u200b', '\ufeff', '\x85'])
+def test_return_instructions_with_a_character_free_text_refuses_are_refused(character):
+    with pytest.raises(ConfigError, match=f'RETURN_INSTRUCTIONS: .* U\\+{ord(character):04X}'):
+        settings_from({'RETURN_INSTRUCTIONS': f'Send it{character} back'})

@@ -2,6 +2,7 @@
 and which event a change publishes (events/messages.py). No database."""
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import product
 
@@ -193,4 +194,86 @@ def test_every_event_type_has_the_contracts_sns_subject():
         'order_cancelled': 'Order Cancelled',
         'order_deleted': 'Order Deleted',
         'order_refunded': 'Order Refunded',
+        'return_requested': 'Return Requested',
+        'return_approved': 'Return Approved',
+        'return_declined': 'Return Declined',
+        'return_received': 'Return Received',
     }
+
+
+def mug_line(**changes):
+    return {
+        'order_item_id': 12,
+        'sku': 'MUG-1',
+        'name': 'Mug',
+        'quantity': 2,
+        'reason': 'Too small',
+        'received': None,
+        'restocked': None,
+        **changes,
+    }
+
+
+def test_a_requested_return_event_carries_the_return_and_its_lines_and_no_money():
+    details = messages.return_details(3, 'requested', [mug_line()])
+
+    assert json.loads(json.dumps(details)) == {
+        'return_id': 3,
+        'return_status': 'requested',
+        'items': [mug_line()],
+        'reason': None,
+        'refund_id': None,
+        'deduction': 0,
+    }
+
+
+def test_a_received_return_event_carries_its_refund_and_deduction_as_json_numbers():
+    details = messages.return_details(
+        3,
+        'received',
+        [
+            mug_line(received=1, restocked=True),
+            mug_line(order_item_id=13, received=0, restocked=False),
+        ],
+        reason='Return shipping',
+        refund_id=9,
+        deduction=Decimal('4.50'),
+    )
+
+    assert json.dumps(details['deduction']) == '4.5'
+    assert (details['refund_id'], details['reason']) == (9, 'Return shipping')
+    assert [(line['received'], line['restocked']) for line in details['items']] == [
+        (1, True),
+        (0, False),
+    ]
+
+
+def test_a_return_event_copies_its_lines_so_the_caller_cannot_change_it_later():
+    lines = [mug_line()]
+    details = messages.return_details(3, 'declined', lines, reason='Worn')
+
+    lines[0]['quantity'] = 99
+    lines.append(mug_line(order_item_id=13))
+
+    assert details['items'] == [mug_line()] and details['reason'] == 'Worn'
+
+
+def test_a_return_event_keeps_the_orders_fields_and_status_beside_the_returns():
+    class Order:
+        order_id, user_id, user_email = 7, 1, 'ada@example.com'
+        status, order_total, currency = 'delivered', Decimal('109.97'), 'USD'
+
+    body = messages.event_body(
+        'e-1',
+        messages.RETURN_APPROVED,
+        Order(),
+        datetime(2026, 12, 7, 10, tzinfo=UTC),
+        messages.return_details(3, 'approved', [mug_line()]),
+    )
+
+    assert (body['status'], body['return_status'], body['return_id']) == (
+        'delivered',
+        'approved',
+        3,
+    )
+    assert body['order_total'] == 109.97 and body['items'] == [mug_line()]

@@ -383,3 +383,39 @@ def test_an_event_from_before_currencies_is_in_the_default_currency(monkeypatch)
 
     get_settings.cache_clear()
     assert 'Total:  109.97 EUR' in text
+
+
+RETURN_EVENT = {
+    **EVENT,
+    'event_type': 'return_requested',
+    'status': 'delivered',
+    'return_id': 3,
+    'return_status': 'requested',
+    'items': [
+        {
+            'order_item_id': 12,
+            'sku': 'MUG-1',
+            'name': 'Mug',
+            'quantity': 1,
+            'reason': 'Too small',
+            'received': None,
+            'restocked': None,
+        }
+    ],
+    'reason': None,
+    'refund_id': None,
+    'deduction': 0,
+}
+
+
+def test_a_return_event_is_read_with_its_return_and_lines():
+    assert parse_event(json.dumps(RETURN_EVENT)) == RETURN_EVENT
+
+
+@pytest.mark.parametrize(
+    'changes',
+    [{'return_id': None}, {'return_id': '3'}, {'items': None}, {'items': [7]}],
+)
+def test_a_return_event_without_its_return_id_or_lines_is_unknown(changes):
+    with pytest.raises(UnknownMessage):
+        parse_event(json.dumps({**RETURN_EVENT, **changes}))
