@@ -226,6 +226,7 @@ class ReturnHistory(BaseModel):
         Return, column_name='return_id', on_delete='CASCADE', index=False
     )
     order = peewee.ForeignKeyField(Order, column_name='order_id', on_delete='CASCADE', index=True)
+    return_id: int  # what peewee sets beside `return_`
     order_version = peewee.IntegerField()
     version = peewee.IntegerField()
     status = peewee.CharField(max_length=16)
