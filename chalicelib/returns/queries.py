@@ -37,6 +37,17 @@ HELD_BY_RETURNS = Statement(
         'WHERE r.order_id = :order_id AND r.status IN (:holding) GROUP BY i.order_item_id'
     ),
 )
+# Units of each line that received returns took back without a refund (a
+# deduction kept all of it): settled, so later receipts round on from them.
+SETTLED_WITHOUT_REFUND = Statement(
+    ReturnItem,
+    (
+        'SELECT i.order_item_id, SUM(i.received) FROM return_items i '
+        'JOIN returns r ON r.return_id = i.return_id '
+        'WHERE r.order_id = :order_id AND r.status = :final_status AND r.refund_id IS NULL '
+        'AND i.received > 0 GROUP BY i.order_item_id'
+    ),
+)
 # When the order was delivered: its history's entry of that status.
 DELIVERED_AT = Statement(
     OrderHistory,

@@ -267,10 +267,15 @@ class ReturnService:
             )
         stored.deduction, stored.deduction_reason = deduction, update.reason
         state = line_refunds(order)
+        # Units refunded, or settled by an earlier receipt that refunded
+        # nothing (the deduction kept it all): each line's shares round on from there.
+        counted = dict(state.refunded)
+        for item_id, units in _settled_without_refund(order.order_id).items():
+            counted[item_id] = counted.get(item_id, 0) + units
         refund = rules.receipt_refund(
             {line.order_item_id: line.received for line in lines if line.received},
             state.ordered,
-            state.refunded,
+            counted,
             deduction,
             state.left,
             order.currency,
@@ -331,6 +336,15 @@ def _held(order_id: int) -> dict[int, int]:
         int(item_id): int(units)
         for item_id, units in statements.run(
             queries.HELD_BY_RETURNS, order_id=order_id, holding=list(rules.HOLDING)
+        ).fetchall()
+    }
+
+
+def _settled_without_refund(order_id: int) -> dict[int, int]:
+    return {
+        int(item_id): int(units)
+        for item_id, units in statements.run(
+            queries.SETTLED_WITHOUT_REFUND, order_id=order_id, final_status=rules.RECEIVED
         ).fetchall()
     }
 
