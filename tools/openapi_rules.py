@@ -31,6 +31,7 @@ from chalicelib.core.inputs import (
     FreeText,
     NotTogether,
     OnlyWith,
+    RequiredWith,
     Requires,
     not_blank,
     printable,
@@ -138,6 +139,16 @@ def rule_keywords(schema):
                         'required': [_key(schema, rule.other)],
                         'properties': {_key(schema, rule.other): {'const': rule.value}},
                     },
+                }
+            )
+        elif isinstance(rule, RequiredWith):
+            all_of.append(
+                {
+                    'if': {
+                        'required': [_key(schema, rule.other)],
+                        'properties': {_key(schema, rule.other): {'const': rule.value}},
+                    },
+                    'then': {'required': [_key(schema, rule.field)]},
                 }
             )
         elif isinstance(rule, Requires):

@@ -219,6 +219,21 @@ class Requires:
 
 
 @dataclass(frozen=True)
+class RequiredWith:
+    """`field` is required when `other` is `value`; the error is at `field`."""
+
+    field: str
+    other: str
+    value: str
+    message: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if data.get(self.other) == self.value and self.field not in data:
+            return {self.field: [self.message]}
+        return {}
+
+
+@dataclass(frozen=True)
 class NotTogether:
     """At most one of `fields`; the error is at the first."""
 
@@ -249,7 +264,7 @@ class FitsCurrency:
         }
 
 
-FieldRule = OnlyWith | Requires | NotTogether | FitsCurrency
+FieldRule = OnlyWith | Requires | RequiredWith | NotTogether | FitsCurrency
 PAGE_OR_CURSOR = NotTogether(('page', 'cursor'), 'Use either page or cursor, not both.')
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, fields, post_load, validate, validates_schema
 
 from chalicelib.catalog.schemas import StrictBoolean
 from chalicelib.core.ids import MAX_ID
@@ -15,6 +15,7 @@ from chalicelib.core.inputs import (
     FreeText,
     Money,
     OnlyWith,
+    RequiredWith,
     Requires,
     StrictInteger,
     check_field_rules,
@@ -22,7 +23,7 @@ from chalicelib.core.inputs import (
     not_blank,
 )
 from chalicelib.returns.commands import NewReturn, ReceivedLine, ReturnLine, ReturnUpdate
-from chalicelib.returns.rules import CANCELLED, DECLINED, RECEIVED, STATUSES
+from chalicelib.returns.rules import DECLINED, RECEIVED, STATUSES
 
 MAX_LINES = 100
 
@@ -72,7 +73,8 @@ class ReceivedLineSchema(Schema):
 
 class ReturnUpdateSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    # Why: a decline's (required), a cancellation's, or a receipt's deduction's.
+    # Why: a decline's (required), a receipt's deduction's (required), or any
+    # move's (kept in the order's history).
     reason = _text()
     items = BoundedList(fields.Nested(ReceivedLineSchema), min_length=1, max_length=MAX_LINES)
     # A return-shipping or restocking fee kept off the refund.
@@ -81,21 +83,16 @@ class ReturnUpdateSchema(Schema):
     field_rules = (
         OnlyWith('items', 'status', RECEIVED),
         OnlyWith('deduction', 'status', RECEIVED),
+        RequiredWith(
+            'items', 'status', RECEIVED, 'Required with received: what arrived of each line.'
+        ),
+        RequiredWith('reason', 'status', DECLINED, 'Required with declined: say why.'),
         Requires('deduction', ('reason',), 'reason', 'Required with deduction: say why.'),
     )
 
     @validates_schema(skip_on_field_errors=True)
     def details_fit_the_status(self, data: dict[str, Any], **kwargs: Any) -> None:
         check_field_rules(self.field_rules, data)
-        status = data['status']
-        if status == DECLINED and 'reason' not in data:
-            raise ValidationError('Required with declined: say why.', 'reason')
-        if status == RECEIVED and 'items' not in data:
-            raise ValidationError('Required with received: what arrived of every line.', 'items')
-        if 'reason' in data and status not in (DECLINED, CANCELLED, RECEIVED):
-            raise ValidationError(
-                "Only allowed with status 'declined', 'cancelled' or 'received'.", 'reason'
-            )
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> ReturnUpdate:
