@@ -10,9 +10,16 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.payments import gateway
 from chalicelib.storage.models import Outbox, Refund
 from chalicelib.wiring import runtime
-from tests.stripe_support import NAMESPACE, card_paid_order, events_of, stripe_refunds
+from tests.stripe_support import (
+    NAMESPACE,
+    card_paid_order,
+    events_of,
+    run_relay,
+    stripe_refunds,
+)
 from tests.support import (
     CATALOG,
     FROZEN_AT,
@@ -205,6 +212,37 @@ def test_a_return_opened_approved_and_received_restocks_and_refunds_by_card_once
         received['refund_id'],
         1,
     )
+
+
+@pytest.fixture
+def quick_stripe(monkeypatch):
+    """Requests give up on Stripe after half a second (the relay waits longer)."""
+    monkeypatch.setitem(gateway._CLIENTS, gateway.REQUEST, ((0.5, 0.5), 0))
+
+
+def test_a_receipt_stripe_does_not_take_is_received_and_the_relay_sends_its_refund_once(
+    app_module, client, shop, stripe, localstripe, quick_stripe, returns_clock
+):
+    order, intent_id = card_paid_order(client, localstripe)
+    changed(client, order['order_id'], 'shipped')
+    changed(client, order['order_id'], 'delivered')
+    returned = opened(client, order['order_id'], [line(order, 0, 2)])
+    ids = (order['order_id'], returned['return_id'])
+    moved(client, *ids, {'status': 'approved'})
+    stripe.mode = 'down'
+
+    received = moved(client, *ids, receipt(returned))
+
+    assert stock_of(client, 101)['on_hand'] == 10
+    refund_path = f'/orders/{order["order_id"]}/refunds/{received["refund_id"]}'
+    assert json_of(send(client, 'GET', refund_path))['status'] == 'pending'
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 0
+    stripe.mode = 'ok'
+    assert run_relay(app_module) == {'answered': 1, 'intents_cancelled': 0}
+    assert json_of(send(client, 'GET', refund_path))['status'] == 'succeeded'
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 59.98
+    assert stripe_refunds(localstripe, intent_id) == [5998]
+    assert set(stripe.refund_creates()) == {f'{NAMESPACE}-refund-{received["refund_id"]}'}
 
 
 def test_receiving_the_same_return_twice_moves_stock_and_money_once(client, shop, returns_clock):
