@@ -174,7 +174,8 @@ def operations(if_match, idempotency_key, path_param, json_body):
             'tags': ['returns'],
             'summary': 'Move a return',
             'description': '`requested` to `approved` or `declined` (staff); `requested` to '
-            '`cancelled` (the customer, or staff), `approved` to `cancelled` (staff); '
+            '`cancelled` (the customer, or staff), `approved` to `cancelled` (staff only: '
+            'the goods may be on their way, 403 for the customer); '
             '`approved` to `received` (staff), with what arrived of every line and '
             'whether it goes back on the shelf. Receiving is one transaction: restocked units '
             'of tracked products go back to `on_hand`, and the refund of what was paid for '
@@ -193,8 +194,8 @@ def operations(if_match, idempotency_key, path_param, json_body):
                 **_COMMON,
                 '200': _return('The return, moved.', RECEIVED_EXAMPLE),
                 '403': {
-                    'description': 'A customer asking for anything but `cancelled`, or a '
-                    'service token.',
+                    'description': 'A customer asking for anything but `cancelled` of a '
+                    '`requested` return, or a service token.',
                     'content': _error('ForbiddenError', 'A customer may only cancel a return'),
                 },
                 '409': {

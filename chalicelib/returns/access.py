@@ -9,7 +9,10 @@ a 404, as it is everywhere.
 
 from chalicelib.core.errors import Forbidden
 from chalicelib.identity.principal import CUSTOMER, STAFF, Principal
-from chalicelib.returns.rules import CANCELLED
+from chalicelib.returns.rules import CANCELLED, REQUESTED
+
+# Who may ask for a move at all (the move itself is checked under the lock).
+MOVERS = (CUSTOMER, STAFF)
 
 
 def check_can_open(principal: Principal) -> None:
@@ -17,13 +20,18 @@ def check_can_open(principal: Principal) -> None:
         raise Forbidden('Only the customer or staff may open a return')
 
 
-def check_can_move(principal: Principal, new_status: str) -> None:
-    """A customer may ask for `cancelled` only (the lifecycle then decides:
-    only while the return is requested); staff any move; nobody else any."""
+def check_can_move(principal: Principal, current: str, new: str) -> None:
+    """After the lifecycle allowed the move: a customer may cancel a return
+    while it is requested (once approved, the goods may be on their way);
+    staff make any move; nobody else any."""
     if principal.role == STAFF:
         return
     if principal.role == CUSTOMER:
-        if new_status != CANCELLED:
+        if new != CANCELLED:
             raise Forbidden('A customer may only cancel a return')
+        if current != REQUESTED:
+            raise Forbidden(
+                f"A customer may cancel a return only while it is requested, not '{current}'"
+            )
         return
     raise Forbidden('This caller may not change returns')

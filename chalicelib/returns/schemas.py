@@ -23,7 +23,7 @@ from chalicelib.core.inputs import (
     not_blank,
 )
 from chalicelib.returns.commands import NewReturn, ReceivedLine, ReturnLine, ReturnUpdate
-from chalicelib.returns.rules import DECLINED, RECEIVED, STATUSES
+from chalicelib.returns.rules import DECLINED, RECEIVED, TARGETS
 
 MAX_LINES = 100
 
@@ -72,7 +72,7 @@ class ReceivedLineSchema(Schema):
 
 
 class ReturnUpdateSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(TARGETS))
     # Why: a decline's (required), a receipt's deduction's (required), or any
     # move's (kept in the order's history).
     reason = _text()

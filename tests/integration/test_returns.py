@@ -342,7 +342,7 @@ def test_the_customer_cancels_while_requested_and_nothing_else(client, shop, ret
 
     error_of(approve, 403, 'ForbiddenError')
     assert json_of(cancelled)['status'] == 'cancelled'
-    assert "'approved'" in error_of(too_late, 409, 'ConflictError')['Message']
+    assert "'approved'" in error_of(too_late, 403, 'ForbiddenError')['Message']
     assert json_of(staff)['status'] == 'cancelled'
 
 
