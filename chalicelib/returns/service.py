@@ -190,8 +190,9 @@ class ReturnService:
             order_items = items_of([order_id])[order_id]
             events: list[Outbox] = []
             claims: list[Claim] = []
+            back: dict[int, int] = {}
             if update.status == rules.RECEIVED:
-                events, claims = self._receive(
+                events, claims, back = self._receive(
                     order, stored, lines, order_items, update, principal, now
                 )
             if (
@@ -227,6 +228,8 @@ class ReturnService:
                     ),
                 )
             answer = dump_return(stored, lines)
+            # Last: product rows are the last rows a transaction locks.
+            stock.restock(back)
         log.info(
             'Return %s %s: order_id=%s',
             return_id,
@@ -245,10 +248,11 @@ class ReturnService:
         update: ReturnUpdate,
         principal: Principal,
         now: datetime,
-    ) -> tuple[list[Outbox], list[Claim]]:
-        """What arrived, back on the shelf, and its refund: inside the move's
-        transaction, the order and the return locked. Updates `lines` and
-        `stored` as written."""
+    ) -> tuple[list[Outbox], list[Claim], dict[int, int]]:
+        """What arrived and its refund, inside the move's transaction, the
+        order and the return locked: (events, refunds to send, the units of
+        each product going back on the shelf, which the caller moves last).
+        Updates `lines` and `stored` as written."""
         assert update.items is not None  # the schema requires them with received
         rules.check_receipt(
             {line.order_item_id: line.quantity for line in lines},
@@ -296,15 +300,13 @@ class ReturnService:
                 now,
                 why,
             )
-        # Last: product rows are the last rows a transaction locks.
         products = {item.order_item_id: item.product_id for item in order_items}
         back: dict[int, int] = {}
         for line in lines:
             if line.restocked and line.received:
                 product_id = products[line.order_item_id]
                 back[product_id] = back.get(product_id, 0) + line.received
-        stock.restock(back)
-        return events, claims
+        return events, claims, back
 
     # -- reading ---------------------------------------------------------------
     def list_returns(self, principal: Principal, order_id: int) -> list[dict[str, Any]]:
