@@ -482,6 +482,52 @@ def test_what_arrived_less_the_deduction_is_refunded_and_only_restocked_units_go
     assert event['refund_id'] == received['refund_id']
 
 
+ILLINOIS = {
+    'name': 'Ada Lovelace',
+    'line1': '12 Main St',
+    'city': 'Springfield',
+    'region': 'IL',
+    'postal_code': '62704',
+    'country': 'US',
+}
+
+
+def test_a_discounted_taxed_line_returned_in_three_receipts_gives_back_exactly_what_was_paid(
+    client, shop, returns_clock
+):
+    send(
+        client,
+        'PUT',
+        '/tax-rates/US-IL',
+        {'name': 'Illinois', 'rates': {'standard': Decimal('0.0625')}, 'shipping': True},
+    )
+    send(client, 'PUT', '/discounts/TEN', {'type': 'percent', 'value': 10})
+    order = create_order(
+        client,
+        items=[{'product_id': 101, 'quantity': 3}],
+        user_email='ada@example.com',
+        shipping_address=ILLINOIS,
+        discount_code='TEN',
+    )
+    for status in ('paid', 'shipped', 'delivered'):
+        changed(client, order['order_id'], status)
+    mug = order['items'][0]  # 3 x 29.99 = 89.97, less 9.00, plus 6.25 % of 80.97 (5.06)
+
+    amounts = []
+    for _ in range(3):
+        returned = opened(client, order['order_id'], [line(order, 0, 1)])
+        ids = (order['order_id'], returned['return_id'])
+        moved(client, *ids, {'status': 'approved'})
+        received = moved(client, *ids, receipt(returned))
+        amounts.append(Refund.get_by_id(received['refund_id']).amount)
+
+    assert (mug['discount'], mug['tax']) == (9.0, 5.06)
+    # 86.03 / 3 is 28.6766...: rounded cumulatively, the three add up to the line.
+    assert amounts == [Decimal('28.68'), Decimal('28.67'), Decimal('28.68')]
+    assert read(client, order['order_id'])['payment']['amount_refunded'] == 86.03
+    assert stock_of(client, 101)['on_hand'] == 10
+
+
 def test_returned_units_once_refunded_are_never_refunded_again_by_line(client, shop, returns_clock):
     order = delivered(client)
     returned = opened(client, order['order_id'], [line(order, 0, 2)])
