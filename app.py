@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
@@ -23,8 +23,7 @@ from chalicelib.orders import counts, idempotency
 from chalicelib.payments.refunds import REFUND_MARGIN_SECONDS
 from chalicelib.platform import logs
 from chalicelib.platform.config import get_settings
-from chalicelib.storage import availability, retention
-from chalicelib.storage.migrations import Migrated, migrate
+from chalicelib.storage import availability
 from chalicelib.wiring import runtime
 
 # Loaded by the first request with a body or a query (marshmallow), not by a GET of one order.
@@ -38,6 +37,12 @@ payment_schemas = lazy_import('chalicelib.payments.schemas')
 return_schemas = lazy_import('chalicelib.returns.schemas')
 # Only expire_unpaid's Lambda needs it.
 expiry = lazy_import('chalicelib.orders.expiry')
+# Only the clean-up and migrate functions need them (and, for the schema,
+# an API copy whose AUTO_MIGRATE is on: wiring/runtime.py).
+retention = lazy_import('chalicelib.storage.retention')
+migrations = lazy_import('chalicelib.storage.migrations')
+if TYPE_CHECKING:
+    from chalicelib.storage.migrations import Migrated
 
 app = Chalice(app_name='orders', configure_logs=False)
 logs.configure(get_settings().log_level)
@@ -435,4 +440,4 @@ def expire_unpaid(event: CloudWatchEvent) -> dict[str, int]:
 @app.lambda_function(name='migrate')
 def migrate_function(event: dict[str, Any], context: Any) -> Migrated:
     """Run inside the VPC after a deploy: `chalice invoke -n migrate`."""
-    return migrate(get_settings(), counts.recount)
+    return migrations.migrate(get_settings(), counts.recount)

@@ -142,7 +142,11 @@ class FaultyStripe:
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.server.daemon_threads = True
         self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # serve_forever looks for shutdown() every poll_interval: at its default
+        # (0.5 s) each test's stop() waited half a second.
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True
+        ).start()
 
     def refund_creates(self) -> list[str | None]:
         """The Idempotency-Key of every refund create that reached the proxy."""

@@ -334,3 +334,32 @@ def run_expiry(client):
         source='aws.events', detail_type='Scheduled Event', detail={}, resources=[]
     )
     return client.lambda_.invoke('expire_unpaid', event).payload
+
+
+def api_gateway_event(method, resource, token, **path_parameters):
+    """What API Gateway (REST, v1 proxy) hands the function for one request,
+    as far as Chalice reads it: for app.app(event, context) in a process of
+    its own, where chalice.test would load more than Lambda does."""
+    path = resource.format(**path_parameters)
+    headers = {'Accept': 'application/json', 'Authorization': f'Bearer {token}'}
+    return {
+        'resource': resource,
+        'path': path,
+        'httpMethod': method,
+        'headers': headers,
+        'multiValueHeaders': {name: [value] for name, value in headers.items()},
+        'queryStringParameters': None,
+        'multiValueQueryStringParameters': None,
+        'pathParameters': {name: str(value) for name, value in path_parameters.items()} or None,
+        'stageVariables': None,
+        'requestContext': {
+            'resourcePath': resource,
+            'httpMethod': method,
+            'path': f'/api{path}',
+            'stage': 'api',
+            'requestId': 'cold-start',
+            'identity': {'sourceIp': '198.51.100.7'},
+        },
+        'body': None,
+        'isBase64Encoded': False,
+    }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, validate
+from marshmallow import Schema, fields, validate
 
 import app as service
 from chalicelib import __version__
@@ -428,6 +428,11 @@ FIELD_DESCRIPTIONS = {
         'items': 'The lines; the same product may appear on several. Their total, the sum '
         'of quantity x price_at_order, must be at most 99999999.99.',
     },
+    schemas.AddressSchema: {
+        'country': "ISO 3166-1 alpha-2, one Google's address data knows. Its rules then "
+        'decide which other fields are required, its regions (ISO 3166-2 codes without '
+        'the country prefix) and its postal codes (400 at the field refused).',
+    },
     schemas.OrderItemSchema: {
         'product_id': 'A JSON integer.',
         'quantity': 'A JSON integer.',
@@ -629,7 +634,11 @@ OPERATIONS = {
     ('/orders/{order_id}', 'DELETE'): {
         'tags': ['orders'],
         'summary': 'Delete an order',
-        'description': 'Its items go with it; their ids are never used again. Takes no `If-Match`.',
+        'description': 'Its items go with it; their ids are never used again. Takes no '
+        "`If-Match`. Not while a refund of the order is `pending` (a cancellation's or "
+        "staff's refund Stripe has not taken yet, sent later by the refund relay): the "
+        'refund would go with the order, and the money owed with it. Delete it once the '
+        'refund has succeeded or failed (`GET /orders/{order_id}/refunds`).',
         'parameters': [_path_param('order_id')],
         'responses': {
             '204': {'description': 'Deleted; no body.'},
@@ -640,6 +649,14 @@ OPERATIONS = {
                 'content': _error('ForbiddenError', 'Not allowed for this role'),
             },
             '404': 'NotFound',
+            '409': {
+                'description': 'A refund of the order is still pending; nothing changes.',
+                'content': _error(
+                    'ConflictError',
+                    'A refund of this order is still being sent; delete it once it has '
+                    'succeeded or failed',
+                ),
+            },
             '415': 'UnsupportedMediaType',
             '503': 'ServiceUnavailable',
         },
@@ -1108,6 +1125,13 @@ def _described(self, field, **kwargs):
     return {}
 
 
+def _key_names(self, field, **kwargs):
+    """A dict's keys, as its key field's rules say (a tax rate's classes)."""
+    if isinstance(field, fields.Dict) and field.key_field is not None:
+        return {'propertyNames': self.field2property(field.key_field)}
+    return {}
+
+
 def _empty_query_value(self, field, ret, **kwargs):
     if ret.get('in') == 'query':
         # schemas.load_list_query reads `?status=` as no filter, as a form sends it.
@@ -1142,6 +1166,8 @@ def build():
     plugin.converter.add_attribute_function(_money_properties)
     plugin.converter.add_attribute_function(_text_properties)
     plugin.converter.add_attribute_function(_described)
+    plugin.converter.add_attribute_function(_key_names)
+    plugin.converter.add_attribute_function(openapi_totals.address_country)
     plugin.converter.add_parameter_attribute_function(_empty_query_value)
     plugin.map_to_openapi_type(catalog_schemas.QueryBoolean, 'boolean', None)
 
@@ -1211,7 +1237,7 @@ def build():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     components = document['components']['schemas']
-    for name, cls in REQUESTS.items():
+    for name, cls in {**REQUESTS, **openapi_totals.REQUESTS}.items():
         components[name].update(openapi_rules.rule_keywords(cls))
     # The order a reader expects; apispec puts `openapi` after the paths.
     first = ['openapi', 'info', 'servers', 'tags', 'paths', 'components']

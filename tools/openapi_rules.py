@@ -5,7 +5,9 @@ Derived from what validates the requests, never written twice by hand:
 - a string field's characters: a `pattern` from its validators (FreeText's
   refused characters, `printable`, `not_blank`, an email address's rule);
 - a schema's `field_rules` (chalicelib/core/inputs.py): the keyword that says the
-  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`).
+  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`,
+  `exclusiveMinimum`/`maximum`);
+- a dict's keys (a tax rate's classes): `propertyNames` (tools/openapi.py).
 
 Query parameters stay one parameter each: OpenAPI can tie them together only
 as one form-exploded object, which schemathesis (4.32) serialises lossily (an
@@ -27,11 +29,11 @@ from marshmallow import validate
 
 from chalicelib.core import money
 from chalicelib.core.inputs import (
+    ByValue,
     FitsCurrency,
     FreeText,
     NotTogether,
     OnlyWith,
-    RequiredWith,
     Requires,
     not_blank,
     printable,
@@ -127,6 +129,56 @@ def _key(schema, name):
     return schema._declared_fields[name].data_key or name
 
 
+def _fits_currency(schema, rule, when=None):
+    """`if` the currency has fewer decimals than money's two, `then` the amount
+    is a multiple of its minor unit; `when`: a further condition (a ByValue's),
+    merged into the `if` rather than nested, so that a generator (schemathesis)
+    meets one level of `if`."""
+    amount, currency = _key(schema, rule.amount), _key(schema, rule.currency)
+    when = when or {'required': [], 'properties': {}}
+    by_places = {}
+    for code, places in sorted(money.CURRENCIES.items()):
+        by_places.setdefault(places, []).append(code)
+    return [
+        {
+            'if': {
+                'required': [*when['required'], currency],
+                'properties': {**when['properties'], currency: {'enum': codes}},
+            },
+            'then': {'properties': {amount: {'multipleOf': 10**-places}}},
+        }
+        for places, codes in sorted(by_places.items())
+        if places < 2  # Money itself allows two
+    ]
+
+
+def _number(value):
+    return int(value) if value == int(value) else float(value)
+
+
+def _by_value(schema, rule):
+    field = _key(schema, rule.field)
+    when = {'required': [field], 'properties': {field: {'const': rule.value}}}
+    then = {}
+    if rule.required:
+        then['required'] = [_key(schema, name) for name in rule.required]
+    if rule.bounded:
+        then['properties'] = {
+            _key(schema, name): {
+                'exclusiveMinimum': _number(low),
+                **({} if high is None else {'maximum': _number(high)}),
+            }
+            for name, low, high in rule.bounded
+        }
+    if rule.refused:
+        refused = [{'required': [_key(schema, name)]} for name in rule.refused]
+        then['not'] = refused[0] if len(refused) == 1 else {'anyOf': refused}
+    keywords = [{'if': when, 'then': then}] if then else []
+    for fits in rule.fits:
+        keywords.extend(_fits_currency(schema, fits, when))
+    return keywords
+
+
 def rule_keywords(schema):
     """JSON Schema keywords for a marshmallow schema's field_rules."""
     all_of, dependent = [], {}
@@ -141,18 +193,20 @@ def rule_keywords(schema):
                     },
                 }
             )
-        elif isinstance(rule, RequiredWith):
-            all_of.append(
-                {
-                    'if': {
-                        'required': [_key(schema, rule.other)],
-                        'properties': {_key(schema, rule.other): {'const': rule.value}},
-                    },
-                    'then': {'required': [_key(schema, rule.field)]},
-                }
-            )
         elif isinstance(rule, Requires):
             dependent[_key(schema, rule.field)] = [_key(schema, name) for name in rule.others]
+            nullable = [name for name in rule.others if schema._declared_fields[name].allow_none]
+            if nullable:
+                all_of.append(
+                    {
+                        'if': {'required': [_key(schema, rule.field)]},
+                        'then': {
+                            'properties': {
+                                _key(schema, name): {'not': {'type': 'null'}} for name in nullable
+                            }
+                        },
+                    }
+                )
         elif isinstance(rule, NotTogether):
             names = [_key(schema, name) for name in rule.fields]
             all_of.extend(
@@ -161,18 +215,9 @@ def rule_keywords(schema):
                 for second in names[index + 1 :]
             )
         elif isinstance(rule, FitsCurrency):
-            amount, currency = _key(schema, rule.amount), _key(schema, rule.currency)
-            by_places = {}
-            for code, places in sorted(money.CURRENCIES.items()):
-                by_places.setdefault(places, []).append(code)
-            all_of.extend(
-                {
-                    'if': {'required': [currency], 'properties': {currency: {'enum': codes}}},
-                    'then': {'properties': {amount: {'multipleOf': 10**-places}}},
-                }
-                for places, codes in sorted(by_places.items())
-                if places < 2  # Money itself allows two
-            )
+            all_of.extend(_fits_currency(schema, rule))
+        elif isinstance(rule, ByValue):
+            all_of.extend(_by_value(schema, rule))
         else:
             raise SystemExit(f'tools/openapi_rules.py cannot state {rule!r}')
     keywords = {}

@@ -2,9 +2,13 @@
 and discounts (tools/openapi.py adds them to its own and registers the
 components here)."""
 
+import functools
+import itertools
+import string
+
 from marshmallow import Schema, fields, validate
 
-from chalicelib.orders import schemas
+from chalicelib.orders import addresses, schemas
 from tools import response_schemas
 
 TAX_RATE_EXAMPLE = {
@@ -395,6 +399,39 @@ def operations(if_match):
             },
         },
     }
+
+
+# The request bodies register() names: tools/openapi.py adds each one's
+# field_rules.
+REQUESTS = {
+    'NewDiscount': schemas.DiscountSchema,
+    'NewShippingMethod': schemas.ShippingMethodSchema,
+    'NewAddress': schemas.AddressSchema,
+    'NewTaxRate': schemas.TaxRateSchema,
+}
+
+
+@functools.cache
+def address_countries():
+    """The countries an address may be in: every alpha-2 code the address data
+    knows (addresses.country_rules), listed when the document is made, so that
+    the service never enumerates them."""
+    codes = []
+    for first, second in itertools.product(string.ascii_uppercase, repeat=2):
+        try:
+            addresses.country_rules(first + second)
+        except addresses.AddressRefused:
+            continue
+        codes.append(first + second)
+    return codes
+
+
+def address_country(self, field, **kwargs):
+    """An address's `country`, wherever the address is (a converter attribute
+    function): an `enum` of address_countries()."""
+    if isinstance(field.parent, schemas.AddressSchema) and field.name == 'country':
+        return {'enum': address_countries()}
+    return {}
 
 
 def register(spec):

@@ -14,7 +14,6 @@ import peewee
 
 from chalicelib.catalog import access, queries
 from chalicelib.catalog.answers import CURSORS, dump_product
-from chalicelib.catalog.commands import ProductListQuery, ProductWrite
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     InvalidInput,
@@ -29,6 +28,9 @@ from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import Product
 
 if TYPE_CHECKING:
+    # The commands the schemas build: annotations only, so a GET of an
+    # order does not build their dataclasses.
+    from chalicelib.catalog.commands import ProductListQuery, ProductWrite
     from chalicelib.catalog.pricing import CatalogEntry
 
 

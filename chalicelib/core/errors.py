@@ -198,6 +198,15 @@ class PaymentConflict(OrderServiceError):
     message = 'The order cannot take this payment or refund'
 
 
+class RefundInFlight(OrderServiceError):
+    """The order has a refund still pending: deleting the order would take the
+    refund's row with it before it is sent, and the money owed with it."""
+
+    message = (
+        'A refund of this order is still being sent; delete it once it has succeeded or failed'
+    )
+
+
 class PaymentsNotConfigured(OrderServiceError):
     message = 'Card payments are not configured on this deployment'
 

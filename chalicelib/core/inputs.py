@@ -205,7 +205,8 @@ class OnlyWith:
 
 @dataclass(frozen=True)
 class Requires:
-    """`field` comes only with every one of `others`; the error is at `at`."""
+    """`field` comes only with every one of `others`, none of them null; the
+    error is at `at`."""
 
     field: str
     others: tuple[str, ...]
@@ -213,23 +214,8 @@ class Requires:
     message: str
 
     def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
-        if self.field in data and not all(other in data for other in self.others):
+        if self.field in data and any(data.get(other) is None for other in self.others):
             return {self.at: [self.message]}
-        return {}
-
-
-@dataclass(frozen=True)
-class RequiredWith:
-    """`field` is required when `other` is `value`; the error is at `field`."""
-
-    field: str
-    other: str
-    value: str
-    message: str
-
-    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
-        if data.get(self.other) == self.value and self.field not in data:
-            return {self.field: [self.message]}
         return {}
 
 
@@ -264,7 +250,43 @@ class FitsCurrency:
         }
 
 
-FieldRule = OnlyWith | Requires | RequiredWith | NotTogether | FitsCurrency
+@dataclass(frozen=True)
+class ByValue:
+    """What a body holds while `field` is `value` (a discount's `type`): every
+    name in `required`, none in `refused`, each of `bounded` (name, low, high)
+    more than low and at most high (None: no upper bound), and `fits` (its
+    amounts in their currency's decimals)."""
+
+    field: str
+    value: str
+    required: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    bounded: tuple[tuple[str, Decimal, Decimal | None], ...] = ()
+    fits: tuple[FitsCurrency, ...] = ()
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if data.get(self.field) != self.value:
+            return {}
+        case = f"with {self.field} '{self.value}'"
+        errors: dict[str, list[str]] = {}
+        for name in self.required:
+            if name not in data:
+                errors.setdefault(name, []).append(f'Required {case}.')
+        for name in self.refused:
+            if name in data:
+                errors.setdefault(name, []).append(f'Not allowed {case}.')
+        for name, low, high in self.bounded:
+            amount = data.get(name)
+            if amount is not None and not (low < amount and (high is None or amount <= high)):
+                limit = f'more than {low}' + ('' if high is None else f' and at most {high}')
+                errors.setdefault(name, []).append(f'Must be {limit} {case}.')
+        for rule in self.fits:
+            for name, messages in rule.problems(data).items():
+                errors.setdefault(name, []).extend(messages)
+        return errors
+
+
+FieldRule = OnlyWith | Requires | NotTogether | FitsCurrency | ByValue
 PAGE_OR_CURSOR = NotTogether(('page', 'cursor'), 'Use either page or cursor, not both.')
 
 

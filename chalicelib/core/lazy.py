@@ -11,24 +11,27 @@ tests/unit/test_layout.py counts a lazy_import('name') as an import."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 
 class LazyModule:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, load: Callable[[], ModuleType] | None = None) -> None:
         self._name = name
+        self._load = load
         self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> Any:
         if self._module is None:
-            self._module = importlib.import_module(self._name)
+            self._module = self._load() if self._load else importlib.import_module(self._name)
         return getattr(self._module, attribute)
 
     def __repr__(self) -> str:
         return f'<lazy module {self._name!r}>'
 
 
-def lazy_import(name: str) -> Any:
-    """A stand-in for the module `name`, imported when a name of it is first read."""
-    return LazyModule(name)
+def lazy_import(name: str, load: Callable[[], ModuleType] | None = None) -> Any:
+    """A stand-in for the module `name`, imported when a name of it is first
+    read (by `load()` if given: an import that needs more than importing)."""
+    return LazyModule(name, load)

@@ -29,9 +29,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
-
 from chalicelib.core.errors import Unauthenticated
+from chalicelib.identity.tokens import RsaPublicKey
 from chalicelib.platform.logs import log
 
 REFETCH_INTERVAL = 60.0  # seconds between re-fetches caused by unknown kids
@@ -89,7 +88,7 @@ def _b64_uint(value: object) -> int:
     return int.from_bytes(raw, 'big')
 
 
-def parse_jwks(data: bytes) -> dict[str, RSAPublicKey]:
+def parse_jwks(data: bytes) -> dict[str, RsaPublicKey]:
     """{kid: RSA public key} for the keys of a JWKS that may verify RS256.
 
     A key of another type, one meant for encryption, one declared for another
@@ -101,7 +100,7 @@ def parse_jwks(data: bytes) -> dict[str, RSAPublicKey]:
         raise JwksError(f'JWKS is not JSON: {exc}') from exc
     if not isinstance(document, dict) or not isinstance(document.get('keys'), list):
         raise JwksError('JWKS has no "keys" list')
-    keys: dict[str, RSAPublicKey] = {}
+    keys: dict[str, RsaPublicKey] = {}
     for entry in document['keys']:
         if not isinstance(entry, dict):
             continue
@@ -118,7 +117,7 @@ def parse_jwks(data: bytes) -> dict[str, RSAPublicKey]:
             modulus, exponent = _b64_uint(entry.get('n')), _b64_uint(entry.get('e'))
             if modulus.bit_length() < MIN_RSA_BITS:
                 continue
-            keys[kid] = RSAPublicNumbers(exponent, modulus).public_key()
+            keys[kid] = RsaPublicKey(modulus, exponent)
         except ValueError:
             continue
     return keys
@@ -205,5 +204,5 @@ class JwksCache:
         self._failed_at = None
 
 
-def _same_key(held: Any, fetched: Any) -> bool:
-    return held.public_numbers() == fetched.public_numbers()
+def _same_key(held: RsaPublicKey, fetched: RsaPublicKey) -> bool:
+    return held == fetched

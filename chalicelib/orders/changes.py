@@ -10,7 +10,8 @@ locks the order, calls a planner here, and writes what it says in one place
     plan_card_payment    a card payment (already bound to this order: payments/rules.py)
     plan_refund          a refund that succeeded
     with_refund          a cancellation that gives back at once what was paid outside
-    plan_delete          a deletion: the stock it frees, the PaymentIntent it leaves to cancel"""
+    plan_delete          a deletion: the stock it frees, the PaymentIntent it leaves to cancel
+                         (refused while a refund of the order is pending)"""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from chalicelib.catalog import stock_rules as stock
 from chalicelib.core import money
 from chalicelib.core.clock import utc_iso
-from chalicelib.core.errors import VersionMismatch
+from chalicelib.core.errors import RefundInFlight, VersionMismatch
 from chalicelib.events import messages
 from chalicelib.identity.principal import Principal
 from chalicelib.orders import access, lifecycle, payment
@@ -274,10 +275,16 @@ class Deletion:
     cancel_intent: str | None  # the PaymentIntent to cancel at Stripe after the commit
 
 
-def plan_delete(order: OrderState, lines: Sequence[stock.HeldLine]) -> Deletion:
+def plan_delete(
+    order: OrderState, lines: Sequence[stock.HeldLine], refunds_in_flight: int
+) -> Deletion:
     """Deleting an order releases what its lines still hold (a shipped
     order's lines hold nothing any more: they were sold), and leaves its
-    PaymentIntent to cancel, as a cancellation does."""
+    PaymentIntent to cancel, as a cancellation does. Not while a refund of
+    it is pending (a cancellation's, or staff's, that Stripe has not taken
+    yet): its row goes with the order, and the relay would never send it."""
+    if refunds_in_flight:
+        raise RefundInFlight()
     return Deletion(stock.held(lines), intent_to_cancel(order))
 
 

@@ -13,6 +13,7 @@ from chalicelib.storage.models import (
     OrderCount,
     OrderHistory,
     OrderItem,
+    Refund,
     ReturnHistory,
 )
 from chalicelib.storage.statements import KeysetPages, Statement
@@ -68,6 +69,12 @@ PENDING_BEFORE = Statement(
     ),
 )
 DELETE_ORDER = Statement(Order, 'DELETE FROM orders WHERE order_id = :order_id')
+# The order's refunds not yet final (payments/rules.py's PENDING): money on its
+# way back, whose rows a deletion would take with it. Read under the order's
+# lock, which every refund's creation and settlement takes too.
+REFUNDS_IN_FLIGHT = Statement(
+    Refund, "SELECT COUNT(*) FROM refunds WHERE order_id = :order_id AND status = 'pending'"
+)
 FORGET_KEYS_OF_ORDER = Statement(
     IdempotencyKey, 'DELETE FROM idempotency_keys WHERE order_id = :order_id'
 )

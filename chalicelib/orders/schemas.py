@@ -22,6 +22,7 @@ from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
     BoundedList,
+    ByValue,
     FieldRule,
     FitsCurrency,
     FreeText,
@@ -242,32 +243,27 @@ class DiscountSchema(Schema):
     product_ids = BoundedList(_id_field(), min_length=1, max_length=1000)
     active = StrictBoolean(load_default=True)
 
+    # What each type takes: a percentage, an amount in a currency, or nothing
+    # (the shipping fee is the discount).
+    field_rules: tuple[FieldRule, ...] = (
+        ByValue(
+            'type', 'percent', required=('value',), bounded=(('value', Decimal(0), Decimal(100)),)
+        ),
+        ByValue(
+            'type',
+            'fixed',
+            required=('value', 'currency'),
+            bounded=(('value', Decimal(0), None),),
+            fits=(FitsCurrency('value', 'currency'),),
+        ),
+        ByValue('type', 'free_shipping', refused=('value',)),
+        Requires('min_subtotal', ('currency',), 'currency', 'Required with min_subtotal.'),
+        FitsCurrency('min_subtotal', 'currency'),
+    )
+
     @validates_schema(skip_on_field_errors=True)
     def fits_its_type(self, data: dict[str, Any], **kwargs: Any) -> None:
-        kind, value, currency = data['type'], data.get('value'), data.get('currency')
-        if kind == 'free_shipping' and value is not None:
-            raise ValidationError('Not taken by a free_shipping code.', 'value')
-        if kind != 'free_shipping' and value is None:
-            raise ValidationError(f'Required for a {kind} code.', 'value')
-        if kind == 'percent' and value is not None and not 0 < value <= 100:
-            raise ValidationError('Must be more than 0 and at most 100.', 'value')
-        if kind == 'fixed' and (currency is None or (value is not None and value <= 0)):
-            raise ValidationError(
-                'A fixed code takes an amount above 0 and its currency.',
-                'value' if currency else 'currency',
-            )
-        if data.get('min_subtotal') is not None and currency is None:
-            raise ValidationError('Required with min_subtotal.', 'currency')
-        for name in ('min_subtotal', 'value') if kind == 'fixed' else ('min_subtotal',):
-            if (
-                data.get(name) is not None
-                and currency
-                and not money.fits_currency(data[name], currency)
-            ):
-                raise ValidationError(
-                    f'Must have at most {money.places(currency)} decimal places in {currency}.',
-                    name,
-                )
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> discounts.PutDiscount:
@@ -295,10 +291,19 @@ class CreateOrderSchema(Schema):
         validate=validate.Regexp('^[A-Za-z0-9_-]{3,32}$', error='Must be 3..32 of A-Z a-z 0-9 - _.')
     )
 
+    # A method ships to an address.
+    field_rules: tuple[FieldRule, ...] = (
+        Requires(
+            'shipping_method',
+            ('shipping_address',),
+            'shipping_address',
+            'Required with shipping_method.',
+        ),
+    )
+
     @validates_schema(skip_on_field_errors=True)
     def a_method_ships_to_an_address(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if 'shipping_method' in data and data.get('shipping_address') is None:
-            raise ValidationError('Required with shipping_method.', 'shipping_address')
+        check_field_rules(self.field_rules, data)
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> NewOrder:

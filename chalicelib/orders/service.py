@@ -27,9 +27,8 @@ from chalicelib.core.lazy import lazy_import
 from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
-from chalicelib.orders import access, counts, export, idempotency, pending_limit, queries
+from chalicelib.orders import access, counts, idempotency, pending_limit, queries
 from chalicelib.orders.answers import dump_history_entry, dump_order, dump_return_history_entry
-from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
@@ -39,16 +38,20 @@ from chalicelib.storage import statements
 from chalicelib.storage.connection import database, retry_when_busy
 from chalicelib.storage.models import IntentCancellation, Order, OrderHistory, OrderItem, Outbox
 
+# The commands (the schemas build them) are only annotations here: a GET of
+# an order does not build their dataclasses.
 if TYPE_CHECKING:
     from chalicelib.catalog import pricing
     from chalicelib.orders import (
         addresses,
         changes,
         discounts,
+        export,
         shipping_methods,
         tax_rates,
         totals,
     )
+    from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
 else:
     # Loaded by the first create (pricing, totals) and the first change
     # (changes), not by a GET of one order: a cold start's import is a
@@ -61,6 +64,8 @@ else:
     discounts = lazy_import('chalicelib.orders.discounts')
     shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
     tax_rates = lazy_import('chalicelib.orders.tax_rates')
+    # Loaded by the first CSV export.
+    export = lazy_import('chalicelib.orders.export')
 
 
 class CancellationRefunds(Protocol):
@@ -393,7 +398,11 @@ class OrderService:
         with database.atomic():
             order = locked_order(order_id)
             access.check_delete(principal, order.user_id)
-            deletion = changes.plan_delete(order, items_of([order_id])[order_id])
+            deletion = changes.plan_delete(
+                order,
+                items_of([order_id])[order_id],
+                statements.scalar(queries.REFUNDS_IN_FLIGHT, order_id=order_id),
+            )
             statements.run(queries.DELETE_ORDER, order_id=order_id)
             record_intent_cancellation(order_id, deletion.cancel_intent, now)
             event = record_event(messages.ORDER_DELETED, order, now)

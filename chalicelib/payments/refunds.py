@@ -40,7 +40,6 @@ from chalicelib.orders.service import apply_change
 from chalicelib.payments import access as payment_access
 from chalicelib.payments import rules
 from chalicelib.payments.answers import dump_refund
-from chalicelib.payments.commands import RefundRequest
 from chalicelib.payments.gateway import BACKGROUND, REQUEST, StripeGateway
 from chalicelib.platform import metrics
 from chalicelib.platform.logs import log
@@ -55,6 +54,7 @@ from chalicelib.storage.models import Order, Outbox, Refund
 
 if TYPE_CHECKING:
     from chalicelib.orders import changes, totals
+    from chalicelib.payments.commands import RefundRequest
 else:
     # As in orders/service.py: a GET of one order need not load the planner
     # nor the calculator.

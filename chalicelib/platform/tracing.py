@@ -11,7 +11,8 @@ clients (150 ms).
 
 Where it is on, the Tracer is built on the first invocation: 19 ms for
 the SDK (in Lambda, with its local sampler). It patches the database
-drivers, already imported, at no measurable cost; botocore is patched only
+drivers already imported, at no measurable cost (PyMySQL, imported by the
+first MySQL connection, asks for its patch then: storage/drivers.py); botocore is patched only
 once boto3 is imported for a client (chalicelib/platform/aws.py), because patching it
 earlier would import it into every cold start, and a GET needs no AWS client.
 Tracer's own auto_patch is off for the same reason: its patch_all imports
@@ -19,6 +20,7 @@ boto3, botocore and requests (60 ms more on every cold start).
 (Medians of 9 fresh processes with .pyc, README "Logs, metrics and traces".)"""
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +28,6 @@ from chalicelib.platform.logs import SERVICE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer
-
-# A Lambda handler: (event, context) -> response.
-Handler = Callable[[Any, Any], Any]
 
 DATABASE_DRIVERS = ('pymysql', 'sqlite3')
 _TRUE = ('1', 'true', 'yes', 'on')
@@ -53,8 +52,17 @@ def tracer() -> 'Tracer | None':
         from aws_lambda_powertools.tracing import Tracer
 
         _tracer = Tracer(service=SERVICE, auto_patch=False)
-        _tracer.patch(DATABASE_DRIVERS)
+        # The drivers imported so far; PyMySQL, imported by the first MySQL
+        # connection (storage/drivers.py), asks for its patch then.
+        _tracer.patch([name for name in DATABASE_DRIVERS if name in sys.modules])
     return _tracer
+
+
+def patch_database_driver(name: str) -> None:
+    """Make each statement of the driver `name` a subsegment; call once it is imported."""
+    active_tracer = tracer()
+    if active_tracer is not None:
+        active_tracer.patch((name,))
 
 
 def patch_aws() -> None:
@@ -64,15 +72,17 @@ def patch_aws() -> None:
         active_tracer.patch(('botocore',))
 
 
-def traced_handler(lambda_handler: Handler) -> Handler:
-    """For ConvertToMiddleware: the invocation in a subsegment "## handler",
-    with the exception that escaped it, if any. Never the response: it holds
-    customers' orders and email addresses. Unchanged when tracing is off."""
+def traced_handler(lambda_handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`lambda_handler` (event, context, **more) with each invocation in a
+    subsegment "## handler", with the exception that escaped it, if any.
+    Never the response: it holds customers' orders and email addresses.
+    Unchanged when tracing is off. Build it once, not per invocation: the
+    decorator reads its settings and wraps anew each time it is called."""
     active_tracer = tracer()
     if active_tracer is None:
         return lambda_handler
 
-    def handler(event: Any, context: Any) -> Any:  # its name is the subsegment's
-        return lambda_handler(event, context)
+    def handler(event: Any, context: Any, **more: Any) -> Any:  # its name is the subsegment's
+        return lambda_handler(event, context, **more)
 
     return active_tracer.capture_lambda_handler(handler, capture_response=False)

@@ -12,10 +12,10 @@ from chalicelib.catalog.schemas import StrictBoolean
 from chalicelib.core.ids import MAX_ID
 from chalicelib.core.inputs import (
     BoundedList,
+    ByValue,
     FreeText,
     Money,
     OnlyWith,
-    RequiredWith,
     Requires,
     StrictInteger,
     check_field_rules,
@@ -83,10 +83,8 @@ class ReturnUpdateSchema(Schema):
     field_rules = (
         OnlyWith('items', 'status', RECEIVED),
         OnlyWith('deduction', 'status', RECEIVED),
-        RequiredWith(
-            'items', 'status', RECEIVED, 'Required with received: what arrived of each line.'
-        ),
-        RequiredWith('reason', 'status', DECLINED, 'Required with declined: say why.'),
+        ByValue('status', RECEIVED, required=('items',)),
+        ByValue('status', DECLINED, required=('reason',)),
         Requires('deduction', ('reason',), 'reason', 'Required with deduction: say why.'),
     )
 

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import functools
 import os
-import ssl
 import threading
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import peewee
-import pymysql
 
 from chalicelib.core import clock
 from chalicelib.core.errors import DatabaseBusy, DatabaseUnavailable, TooManyConnections
@@ -41,6 +39,12 @@ from chalicelib.platform.config import ConfigError, DatabaseSettings, Settings
 from chalicelib.platform.logs import log
 from chalicelib.storage.credentials import Credentials, credentials_for
 from chalicelib.storage.fields import MYSQL_FIELD_TYPES, SQLITE_FIELD_TYPES
+
+if TYPE_CHECKING:
+    import pymysql
+else:
+    # Imported by the first MySQL connection, never by SQLite (storage/drivers.py).
+    from chalicelib.storage.drivers import pymysql
 
 database = peewee.DatabaseProxy()
 
@@ -192,6 +196,8 @@ def _tls(ca_path: str | None) -> dict[str, Any]:
         # back to plaintext: encryption nobody verified, hiding a missing
         # DB_SSL_CA. No CA, no TLS, and a server that insists refuses us.
         return {'ssl_disabled': True}
+    import ssl  # TLS to MySQL only: SQLite never loads it
+
     try:
         # Built once per container (the RDS bundle holds a hundred
         # certificates); it checks the chain and that the certificate names

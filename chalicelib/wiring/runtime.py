@@ -22,7 +22,7 @@ from chalicelib.payments.refunds import RefundService
 from chalicelib.platform import aws
 from chalicelib.platform.config import get_settings
 from chalicelib.platform.logs import log
-from chalicelib.storage import connection, migrations
+from chalicelib.storage import connection
 from chalicelib.storage.availability import unavailable_on_driver_error
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def database() -> peewee.DatabaseProxy:
 
 
 def _upgrade_schema() -> bool:
+    # Imported here: a copy whose AUTO_MIGRATE is off (MySQL stages) never
+    # loads the migrations.
+    from chalicelib.storage import migrations
+
     try:
         with unavailable_on_driver_error():
             migrations.upgrade(counts.recount)

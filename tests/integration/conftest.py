@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 import boto3
+import boto3.session
 import pytest
 from moto import mock_aws
 
@@ -84,22 +85,48 @@ def _use_environment(monkeypatch, **values):
     runtime.reset()
 
 
+# moto's defaults, but for the boto3 session: aws_world gives its own.
+_KEEP_SESSION = {
+    'core': {
+        'mock_credentials': True,
+        'passthrough': {'urls': [], 'services': []},
+        'reset_boto3_session': False,
+        'service_whitelist': None,
+    }
+}
+
+
+@pytest.fixture(scope='session')
+def moto_boto3_session():
+    """One boto3 session for every aws_world test. moto otherwise makes boto3
+    start a new default session at each start, and a new session loads
+    botocore's service and endpoint data again for its first clients (the
+    test's and the service's): more than half of an aws_world test's time.
+    It serves only inside aws_world, under moto."""
+    return boto3.session.Session()
+
+
 @pytest.fixture
-def aws_world(environment, monkeypatch):
+def aws_world(environment, monkeypatch, moto_boto3_session):
     """moto with a topic, a subscribed queue and a verified SES sender; the
     service is configured to publish there and send with SES."""
-    with mock_aws():
-        sns = boto3.client('sns', region_name=REGION)
-        sqs = boto3.client('sqs', region_name=REGION)
-        ses = boto3.client('ses', region_name=REGION)
-        ses.verify_email_identity(EmailAddress=SENDER)
-        topic_arn = sns.create_topic(Name='orders-events')['TopicArn']
-        world = AwsWorld(sns, sqs, ses, topic_arn, '', '')
-        world.queue_url, world.queue_arn = world.subscribe_queue('orders-notifications')
-        monkeypatch.delenv('MAIL_DIR', raising=False)
-        _use_environment(monkeypatch, SNS_TOPIC_ARN=topic_arn, SES_SENDER_EMAIL=SENDER)
-        yield world
-        runtime.reset()
+    # Set and put back by hand, not by monkeypatch: a test may undo its patches.
+    before, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, moto_boto3_session
+    try:
+        with mock_aws(config=_KEEP_SESSION):
+            sns = boto3.client('sns', region_name=REGION)
+            sqs = boto3.client('sqs', region_name=REGION)
+            ses = boto3.client('ses', region_name=REGION)
+            ses.verify_email_identity(EmailAddress=SENDER)
+            topic_arn = sns.create_topic(Name='orders-events')['TopicArn']
+            world = AwsWorld(sns, sqs, ses, topic_arn, '', '')
+            world.queue_url, world.queue_arn = world.subscribe_queue('orders-notifications')
+            monkeypatch.delenv('MAIL_DIR', raising=False)
+            _use_environment(monkeypatch, SNS_TOPIC_ARN=topic_arn, SES_SENDER_EMAIL=SENDER)
+            yield world
+            runtime.reset()
+    finally:
+        boto3.DEFAULT_SESSION = before
 
 
 @pytest.fixture(scope='session')
@@ -198,7 +225,10 @@ def stripe(client, localstripe, monkeypatch):
     runtime.reset()
 
 
-@pytest.fixture(scope='module', params=STAGES)
+# Per session, not per module: test_package.py and test_operations.py read the
+# same templates (nothing writes to them), and with xdist each worker ran
+# `chalice package` for both stages once for every one of the two modules.
+@pytest.fixture(scope='session', params=STAGES)
 def packaged(request, tmp_path_factory):
     stage = request.param
     project = tmp_path_factory.mktemp(f'project-{stage}')

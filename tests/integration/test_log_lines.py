@@ -10,7 +10,7 @@ import re
 import pytest
 from aws_lambda_powertools.logging import logger as powertools_logger
 
-from tests.support import create_order, send
+from tests.support import LambdaContext, create_order, scheduled_event, send
 
 ISO_Z = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z')
 
@@ -42,6 +42,21 @@ def test_http_log_lines_carry_the_contract_keys_and_the_lambda_context(client, s
     [created] = lines_with(stdout, 'Order created successfully')
     assert created['order_id'] == order['order_id']
     assert list(created)[:3] == ['timestamp', 'level', 'message']
+
+
+def test_a_scheduled_functions_lines_carry_its_own_lambda_context(app_module, stdout):
+    first, second = LambdaContext(), LambdaContext()
+
+    app_module.outbox_relay(scheduled_event(), first)
+    app_module.outbox_relay(scheduled_event(), second)
+
+    lines = lines_with(stdout, 'Outbox relay published')
+    assert [line['function_request_id'] for line in lines] == [
+        first.aws_request_id,
+        second.aws_request_id,
+    ]
+    assert {line['function_name'] for line in lines} == {'orders'}
+    assert all('request_id' not in line for line in lines)
 
 
 def test_cold_start_is_true_for_the_first_invocation_only(client, stdout, fresh_container):

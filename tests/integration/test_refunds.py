@@ -384,6 +384,31 @@ def test_a_refund_stripe_does_not_take_waits_for_the_relay_which_sends_it_once(
     assert run_relay(app_module) == {'answered': 0, 'intents_cancelled': 0}
 
 
+def test_an_order_whose_refund_is_still_pending_is_not_deleted_until_it_is_sent(
+    app_module, client, stripe, localstripe, quick_stripe
+):
+    """Deleting the order would take the refund's row with it, before the
+    relay sends it: the money owed would be dropped without a trace."""
+    order, intent_id = card_paid_order(client, localstripe)
+    stripe.mode = 'down'
+    assert json_of(put(client, order['order_id'], 'cancelled'))['status'] == 'cancelled'
+    [pending] = refunds_of(client, order['order_id'])
+    assert pending['status'] == 'pending'
+
+    refused = send(client, 'DELETE', f'/orders/{order["order_id"]}')
+
+    assert error_of(refused, 409, 'ConflictError')['Message'] == (
+        'A refund of this order is still being sent; delete it once it has succeeded or failed'
+    )
+    assert Refund.get_by_id(pending['refund_id']).status == 'pending'
+    stripe.mode = 'ok'
+    assert run_relay(app_module) == {'answered': 1, 'intents_cancelled': 0}
+    assert stripe_refunds(localstripe, intent_id) == [10997]
+    assert refunds_of(client, order['order_id'])[0]['status'] == 'succeeded'
+    assert send(client, 'DELETE', f'/orders/{order["order_id"]}').status_code == 204
+    assert send(client, 'GET', f'/orders/{order["order_id"]}').status_code == 404
+
+
 def test_refunds_the_relay_could_not_send_are_free_for_its_next_run(
     app_module, client, stripe, localstripe
 ):

@@ -209,7 +209,9 @@ class Shop(BaseHTTPRequestHandler):
 def mispricing_shop() -> Iterator[str]:
     Shop.seen, Shop.idempotency_keys, Shop.no_catalog = [], [], False
     server = ThreadingHTTPServer(('127.0.0.1', free_port()), Shop)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f'http://127.0.0.1:{server.server_address[1]}'

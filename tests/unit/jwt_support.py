@@ -94,11 +94,19 @@ def forge(header, payload, key=None, hmac_secret=None):
     return f'{signing_input.decode()}.{b64(signature)}'
 
 
+def rsa_public(private_key):
+    """The service's RsaPublicKey of a cryptography RSA private key."""
+    from chalicelib.identity.tokens import RsaPublicKey
+
+    numbers = private_key.public_key().public_numbers()
+    return RsaPublicKey(numbers.n, numbers.e)
+
+
 class FakeKeys:
     """key_for(kid) over fixed keys, recording the kids asked for."""
 
     def __init__(self, **keys_by_kid):
-        self.keys = {kid: key.public_key() for kid, key in keys_by_kid.items()}
+        self.keys = {kid: rsa_public(key) for kid, key in keys_by_kid.items()}
         self.asked = []
 
     def key_for(self, kid):

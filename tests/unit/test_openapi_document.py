@@ -1,7 +1,10 @@
 """The OpenAPI document: current with the routes and schemas, valid OpenAPI 3,
 and saying what the contract says about each operation."""
 
+import json
 import re
+import string
+from decimal import Decimal
 
 import pytest
 from marshmallow import ValidationError
@@ -119,7 +122,7 @@ STATUSES_BY_OPERATION = {
         '415',
         '503',
     },
-    ('/orders/{order_id}', 'delete'): {'204', '400', '401', '403', '404', '415', '503'},
+    ('/orders/{order_id}', 'delete'): {'204', '400', '401', '403', '404', '409', '415', '503'},
     ('/orders/{order_id}/history', 'get'): {'200', '400', '401', '404', '415', '503'},
     ('/users/{user_id}/orders', 'get'): {'200', '400', '401', '403', '415', '503'},
     ('/users/{user_id}/orders/export', 'get'): {'200', '400', '401', '403', '413', '415', '503'},
@@ -506,3 +509,134 @@ def test_tracking_url_pattern_accepts_what_the_service_accepts(document, url):
         accepted = False
 
     assert bool(pattern.search(url)) is accepted
+
+
+ADDRESS = json.dumps(
+    {'name': 'Ada', 'line1': '1 Main St', 'city': 'Berlin', 'postal_code': '10115', 'country': 'DE'}
+)
+
+
+def service_accepts(schema, text):
+    """Whether the service's schema loads this JSON body (numbers read as the
+    service reads them: a fraction is a Decimal)."""
+    try:
+        schema().load(json.loads(text, parse_float=Decimal))
+        return True
+    except ValidationError:
+        return False
+
+
+def document_accepts(document, name, text):
+    return valid(document, name, json.loads(text))
+
+
+@pytest.mark.parametrize(
+    'text',
+    [
+        '{"type": "percent", "value": 10}',
+        '{"type": "percent", "value": 100}',
+        '{"type": "percent", "value": 12.5, "currency": "JPY"}',  # a percentage, not money
+        '{"type": "percent", "value": 100.01}',
+        '{"type": "percent", "value": 0}',
+        '{"type": "percent"}',
+        '{"type": "percent", "value": 10, "min_subtotal": 50}',  # in which currency?
+        '{"type": "percent", "value": 10, "min_subtotal": 50, "currency": "USD"}',
+        '{"type": "percent", "value": 10, "min_subtotal": 50.5, "currency": "KRW"}',
+        '{"type": "fixed", "value": 5, "currency": "USD"}',
+        '{"type": "fixed", "value": 5.25, "currency": "USD"}',
+        '{"type": "fixed", "value": 5.25, "currency": "JPY"}',
+        '{"type": "fixed", "value": 500, "currency": "JPY"}',
+        '{"type": "fixed", "value": 5}',
+        '{"type": "fixed", "value": 0, "currency": "USD"}',
+        '{"type": "fixed", "currency": "USD"}',
+        '{"type": "fixed", "value": 1000, "currency": "USD"}',
+        '{"type": "free_shipping"}',
+        '{"type": "free_shipping", "currency": "EUR", "min_subtotal": 40}',
+        '{"type": "free_shipping", "value": 5}',
+        '{"type": "free_shipping", "value": 5, "currency": "EUR"}',
+    ],
+)
+def test_a_discounts_value_is_described_by_its_type(document, text):
+    assert document_accepts(document, 'NewDiscount', text) is service_accepts(
+        schemas.DiscountSchema, text
+    )
+
+
+@pytest.mark.parametrize(
+    'text',
+    [
+        '{"price": 4.99, "currency": "USD"}',
+        '{"price": 500, "currency": "JPY", "free_over": 5000}',
+        '{"price": 4.99, "currency": "JPY"}',
+        '{"price": 500, "currency": "KRW", "free_over": 5000.5}',
+        '{"price": 500.5, "currency": "KRW"}',
+        '{"price": 0, "currency": "USD", "free_over": 99.99}',
+    ],
+)
+def test_a_shipping_methods_amounts_are_in_its_currencys_decimals(document, text):
+    body = json.dumps({'name': 'Standard', 'countries': ['US'], **json.loads(text)})
+
+    assert document_accepts(document, 'NewShippingMethod', body) is service_accepts(
+        schemas.ShippingMethodSchema, body
+    )
+
+
+@pytest.mark.parametrize(
+    'rates',
+    [
+        '{"standard": 0.07}',
+        '{"reduced-2_b": 0.01}',
+        '{"Standard": 0.07}',
+        '{"": 0.07}',
+        '{"a b": 0.07}',
+        '{"%s": 0.07}' % ('x' * 33),
+        '{"%s": 0.07}' % ('x' * 32),
+    ],
+)
+def test_a_tax_rates_classes_are_described_by_the_tax_class_rule(document, rates):
+    body = f'{{"name": "VAT", "shipping": true, "rates": {rates}}}'
+
+    assert document_accepts(document, 'NewTaxRate', body) is service_accepts(
+        schemas.TaxRateSchema, body
+    )
+
+
+def test_an_addresss_country_is_one_of_those_the_address_rules_know(document):
+    countries = document['components']['schemas']['NewAddress']['properties']['country']['enum']
+    # Every two-letter code: accepted by the document exactly when the service
+    # does not refuse the country (its other rules, a postal code, may refuse more).
+    for first in string.ascii_uppercase:
+        for second in string.ascii_uppercase:
+            code = first + second
+            try:
+                schemas.AddressSchema().load(
+                    {'name': 'Ada', 'line1': '1 Main St', 'city': 'Springfield', 'country': code}
+                )
+                refused = {}
+            except ValidationError as error:
+                refused = error.messages
+            assert (code in countries) is ('country' not in refused), code
+    assert {'US', 'DE', 'JP', 'GB'} <= set(countries) and 'ZZ' not in countries
+    # The same where an order's body holds the address.
+    new_order = document['components']['schemas']['NewOrder']['properties']
+    for address in ('shipping_address', 'billing_address'):
+        assert new_order[address]['properties']['country']['enum'] == countries
+
+
+@pytest.mark.parametrize(
+    'extra',
+    [
+        '{}',
+        '{"shipping_method": "standard"}',
+        '{"shipping_method": "standard", "shipping_address": null}',
+        '{"shipping_method": "standard", "shipping_address": %s}' % ADDRESS,
+        '{"shipping_address": %s}' % ADDRESS,
+        '{"shipping_address": null}',
+    ],
+)
+def test_a_shipping_method_needs_a_shipping_address(document, extra):
+    body = json.dumps({'items': [{'product_id': 1, 'quantity': 1}], **json.loads(extra)})
+
+    assert document_accepts(document, 'NewOrder', body) is service_accepts(
+        schemas.CreateOrderSchema, body
+    )

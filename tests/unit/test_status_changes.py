@@ -8,7 +8,13 @@ from types import SimpleNamespace
 import pytest
 
 from chalicelib.catalog.stock_rules import available, held, shortages
-from chalicelib.core.errors import Forbidden, OrderNotFound, TransitionForbidden, VersionMismatch
+from chalicelib.core.errors import (
+    Forbidden,
+    OrderNotFound,
+    RefundInFlight,
+    TransitionForbidden,
+    VersionMismatch,
+)
 from chalicelib.identity.principal import CUSTOMER, STAFF, SYSTEM, Principal
 from chalicelib.orders.changes import (
     CardPayment,
@@ -163,8 +169,16 @@ def test_expiry_cancels_as_the_system_with_its_reason():
 
 
 def test_deleting_frees_only_what_the_lines_still_hold():
-    assert plan_delete(order(), LINES).release == {101: 3}
-    assert plan_delete(order(), [line(101, 2, holds_stock=False)]).release == {}
+    assert plan_delete(order(), LINES, 0).release == {101: 3}
+    assert plan_delete(order(), [line(101, 2, holds_stock=False)], 0).release == {}
+
+
+def test_an_order_with_a_refund_still_pending_is_not_deleted():
+    paid = order(status='cancelled', paid='109.97', reference='pi_1', intent='pi_1')
+
+    with pytest.raises(RefundInFlight, match='still being sent'):
+        plan_delete(paid, LINES, 1)
+    assert plan_delete(paid, LINES, 0).release == {101: 3}
 
 
 def test_an_order_that_goes_unpaid_leaves_its_payment_intent_to_cancel():
@@ -172,18 +186,18 @@ def test_an_order_that_goes_unpaid_leaves_its_payment_intent_to_cancel():
 
     assert plan(pending).cancel_intent == 'pi_1'
     assert plan(pending, principal=EXPIRY, details={'reason': 'x'}).cancel_intent == 'pi_1'
-    assert plan_delete(pending, LINES).cancel_intent == 'pi_1'
+    assert plan_delete(pending, LINES, 0).cancel_intent == 'pi_1'
     # Paid outside with a card payment started: nobody may pay that intent either.
     assert plan(order(status='paid', intent='pi_1')).cancel_intent == 'pi_1'
 
 
 def test_no_intent_to_cancel_without_one_when_it_paid_or_once_cancelled():
     assert plan(order()).cancel_intent is None
-    assert plan_delete(order(), LINES).cancel_intent is None
+    assert plan_delete(order(), LINES, 0).cancel_intent is None
     card_paid = order(status='paid', intent='pi_1', reference='pi_1')
     assert plan(card_paid).cancel_intent is None  # refunded instead
-    assert plan_delete(card_paid, LINES).cancel_intent is None
-    assert plan_delete(order(status='cancelled', intent='pi_1'), LINES).cancel_intent is None
+    assert plan_delete(card_paid, LINES, 0).cancel_intent is None
+    assert plan_delete(order(status='cancelled', intent='pi_1'), LINES, 0).cancel_intent is None
     assert plan(order(intent='pi_1'), status='paid').cancel_intent is None
 
 
