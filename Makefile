@@ -47,8 +47,8 @@ check-locks: venv ## fail when a lock is not what make lock makes now
 
 # chalice local on the embedded SQLite default: events are delivered in-process
 # and emails land as .eml files in .data/mail. An empty local catalog gets the
-# demo products (tools/demo_products.csv) first; no deployment ever does. Beside
-# it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
+# demo shop (tools/demo_products.csv, demo_checkout.json) first; no deployment
+# ever does. Beside it, localstripe (a local Stripe stand-in) on STRIPE_PORT, with the service's
 # webhook registered, so card payments and refunds work with no Stripe account,
 # and the scheduled functions on their schedules (tools/run_local.py). A busy
 # port is refused first, before the venv is built or anything started.
@@ -135,12 +135,18 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .PHONY: tools-venv
 
-tools-venv: $(TOOLS_STAMP) ## .venv-tools for checkov and matplotlib
+tools-venv: $(TOOLS_STAMP) $(TOOLS_VENV)/.parse-tables ## .venv-tools for checkov and matplotlib
 
 $(TOOLS_STAMP): requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $(TOOLS_STAMP)
+
+# checkov's JSONPath parser tables, written once instead of built at every
+# parse (tools/checkov_tables.py): a checkov run takes half the time.
+$(TOOLS_VENV)/.parse-tables: $(TOOLS_STAMP) tools/checkov_tables.py
+	$(TOOLS_VENV)/bin/python tools/checkov_tables.py
+	touch $@
 
 # CloudFormation for a stage, SNS/SQS/DLQ wiring, alarms and dashboard included
 # (docs/deploy.md, docs/operations.md): build/<stage>/sam.yaml and deployment.zip,
@@ -159,6 +165,14 @@ package: venv tools-venv ## CloudFormation for STAGE, checked by cfn-lint and ch
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
 	$(TOOLS_VENV)/bin/checkov -f build/$(STAGE)/sam.yaml --framework cloudformation \
 		--compact --quiet --skip-download
+
+# docs/screenshots/api-docs.png: GET /docs in headless Chromium, from the
+# browser test (tests/browser/test_docs_page.py), which otherwise saves its
+# screenshot in a temporary directory.
+.PHONY: docs-screenshot
+
+docs-screenshot: venv ## redraw docs/screenshots/api-docs.png (needs chromium)
+	DOCS_SCREENSHOT=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser/test_docs_page.py
 
 # docs/screenshots/dashboard.png: the prod dashboard's widgets (from the packaged
 # template) drawn from a 90-second local run's metrics (tools/dashboard_run.py,

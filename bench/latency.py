@@ -38,12 +38,24 @@ from chalicelib.core.money import ZERO
 from chalicelib.events import queries as events_queries
 from chalicelib.events.messages import SUBJECTS
 from chalicelib.events.outbox import PUBLISH_LEASE
+from chalicelib.orders import discounts, shipping_methods, tax_rates, totals
 from chalicelib.orders import queries as orders_queries
 from chalicelib.orders.counts import SHARDS
 from chalicelib.orders.paging import CURSORS
 from chalicelib.platform.config import stripe_namespace
 from chalicelib.storage import connection, statements
-from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox, Product, StripeEvent
+from chalicelib.storage.models import (
+    Discount,
+    DiscountUse,
+    Order,
+    OrderHistory,
+    OrderItem,
+    Outbox,
+    Product,
+    ShippingMethod,
+    StripeEvent,
+    TaxRate,
+)
 
 BLOCK = 50
 USERS = 100  # created orders cycle over users 1..100: every user's first page is full
@@ -59,6 +71,36 @@ EVENT_BODY = (
 CATALOG_FIRST = 200_001
 CATALOG_SIZE = 10
 CATALOG_PRICE = Decimal('19.99')
+# A full checkout: an address taxed at its zone, a shipping method charged and
+# taxed, a percent code with a usage limit (counted under its row lock).
+CHECKOUT_METHOD = 'bench'
+CHECKOUT_PRICE = Decimal('4.99')
+CHECKOUT_ZONE = 'US-IL'
+CHECKOUT_RATE = Decimal('0.0625')
+CHECKOUT_CODE = 'BENCH10'
+CHECKOUT_PERCENT = Decimal(10)
+CHECKOUT_ADDRESS = {
+    'name': 'Ada Lovelace',
+    'line1': '12 Main St',
+    'city': 'Springfield',
+    'region': 'IL',
+    'postal_code': '62704',
+    'country': 'US',
+}
+# As the order keeps it (orders/addresses.Address.to_json: every field, in order).
+CHECKOUT_ADDRESS_TEXT = json.dumps(
+    {
+        'name': 'Ada Lovelace',
+        'company': None,
+        'line1': '12 Main St',
+        'line2': None,
+        'city': 'Springfield',
+        'region': 'IL',
+        'postal_code': '62704',
+        'country': 'US',
+        'phone': None,
+    }
+)
 # An IN list expanded for n values (:ids_0, :ids_1 or %(ids_0)s, ...), read as for one.
 IN_LIST = re.compile(r'((?::|%\()\w+?)_\d+(\)s|)(?:, \1_\d+\2)*')
 
@@ -264,6 +306,102 @@ class Floor:
 
         return self._write(work)
 
+    def _checkout_reads(self, product_ids):
+        """What pricing a checkout reads, in the service's order: the
+        catalog's rows, the method, the code, the destination's zones."""
+        catalog = {
+            row[0]: row
+            for row in statements.run(
+                catalog_queries.PRODUCTS_IN, product_ids=sorted(set(product_ids))
+            ).fetchall()
+        }
+        statements.run(shipping_methods.METHOD, code=CHECKOUT_METHOD).fetchall()
+        statements.run(discounts.CODE, code=CHECKOUT_CODE).fetchall()
+        statements.run(tax_rates.ZONES_IN, zones=[CHECKOUT_ZONE, 'US']).fetchall()
+        return catalog
+
+    def quote(self, product_ids):
+        """Statement for statement what a quote runs: pricing's reads, no
+        transaction, nothing written."""
+        return self._checkout_reads(product_ids)
+
+    def checkout(self, user_id, email, product_ids, computed, shard):
+        """A create with an address, a shipping method, tax and a code:
+        create's statements, pricing's reads, then the code's use counted
+        under its row lock after the product rows. `computed`: the
+        order's totals (orders/totals.py), worked out beforehand."""
+
+        def work(now):
+            catalog = self._checkout_reads(product_ids)
+            order_id = statements.insert(
+                Order,
+                [
+                    {
+                        'status': 'pending',
+                        'version': 1,
+                        'amount_paid': ZERO,
+                        'amount_refunded': ZERO,
+                        'discount_total': computed.discount_total,
+                        'shipping_total': computed.shipping_total,
+                        'tax_total': computed.tax_total,
+                        'prices_include_tax': False,
+                        'shipping_amount': computed.shipping.amount,
+                        'shipping_tax': computed.shipping.tax,
+                        'shipping_waived': computed.shipping.waived,
+                        'user_id': user_id,
+                        'user_email': email,
+                        'order_total': computed.order_total,
+                        'subtotal': computed.subtotal,
+                        'shipping_address': CHECKOUT_ADDRESS_TEXT,
+                        'billing_address': None,
+                        'shipping_method': CHECKOUT_METHOD,
+                        'shipping_name': 'Bench, 3-5 days',
+                        'discount_code': CHECKOUT_CODE,
+                        'discount_type': 'percent',
+                        'discount_value': CHECKOUT_PERCENT,
+                        'created_at': now,
+                        'updated_at': now,
+                        'currency': 'USD',
+                    }
+                ],
+            )
+            statements.insert(
+                OrderItem,
+                [
+                    {
+                        'order': order_id,
+                        'product_id': product,
+                        'quantity': 1,
+                        'price_at_order': catalog[product][3],
+                        'sku': catalog[product][1],
+                        'name': catalog[product][2],
+                        'holds_stock': True,
+                        'discount': line.discount,
+                        'tax': line.tax,
+                        'tax_rate': line.tax_rate,
+                        'tax_class': 'standard',
+                    }
+                    for product, line in zip(product_ids, computed.lines, strict=True)
+                ],
+            )
+            self._items([order_id])
+            self._history(order_id, 1, 'pending', now)
+            outbox_id = self._outbox(
+                'order_created', now, order_id, user_id, email, 'pending', computed.order_total
+            )
+            statements.run(orders_queries.COUNT_ENTER, shard=shard, status='pending')
+            reserved = {product: 1 for product in product_ids}
+            statements.run(self.product_lock, product_ids=sorted(reserved)).fetchall()
+            stock.move_stock('reserve', reserved)
+            statements.run(discounts.CODE_FOR_UPDATE, code=CHECKOUT_CODE).fetchall()
+            statements.run(discounts.TAKE, code=CHECKOUT_CODE)
+            statements.insert(
+                DiscountUse, [{'order_id': order_id, 'code': CHECKOUT_CODE, 'user_id': user_id}]
+            )
+            return order_id, outbox_id
+
+        return self._write(work)
+
     def product(self, product_id):
         return statements.run(catalog_queries.PRODUCTS_IN, product_ids=[product_id]).fetchall()
 
@@ -365,6 +503,8 @@ class Floor:
         def work(now):
             user_id, email, status, total, _ = self._locked(order_id)
             self._items([order_id])
+            # No refund on its way back (a deletion would take its row).
+            statements.scalar(orders_queries.REFUNDS_IN_FLIGHT, order_id=order_id)
             statements.run(orders_queries.DELETE_ORDER, order_id=order_id)
             outbox_id = self._outbox('order_deleted', now, order_id, user_id, email, status, total)
             statements.run(orders_queries.COUNT_LEAVE, shard=shard, status=status)
@@ -558,6 +698,35 @@ class Bench:
             },
         )
 
+    def checkout_body(self, lines):
+        """A staff create (or quote) of `lines` catalog products with an
+        address, the bench's shipping method and its code."""
+        user_id, email, items, _, _ = self.catalog_order(self.rng, lines)
+        return {
+            'user_id': user_id,
+            'user_email': email,
+            'items': [{'product_id': p, 'quantity': q} for p, q, _ in items],
+            'shipping_method': CHECKOUT_METHOD,
+            'shipping_address': CHECKOUT_ADDRESS,
+            'discount_code': CHECKOUT_CODE,
+        }
+
+    def checkout_event(self, lines, path='/orders'):
+        return invocation('POST', path, body=self.checkout_body(lines))
+
+    def checkout_floor_args(self, lines):
+        """(user_id, email, products, totals, shard): the totals worked out
+        here, untimed, by the service's own calculator."""
+        user_id, email, items, _, shard = self.catalog_order(self.frng, lines)
+        computed = totals.compute(
+            [totals.Line(1, CATALOG_PRICE) for _ in items],
+            'USD',
+            discount=totals.Discount('percent', CHECKOUT_PERCENT),
+            shipping=totals.Shipping(CHECKOUT_PRICE),
+            zone=totals.TaxZone({'standard': CHECKOUT_RATE}, shipping=True),
+        )
+        return user_id, email, [product for product, _, _ in items], computed, shard
+
     def webhook_event(self, pool):
         """A signed payment_intent.succeeded for the next pending order of the
         pool (orders of one catalog line: CATALOG_PRICE each), as Stripe
@@ -682,6 +851,30 @@ class Bench:
                 fl.create,
             ),
             measure(
+                'checkout_1',
+                'POST /orders (1 line, address, shipping, tax and a code)',
+                lambda: self.checkout_event(1),
+                201,
+                lambda: self.checkout_floor_args(1),
+                fl.checkout,
+            ),
+            measure(
+                'checkout_10',
+                'POST /orders (10 lines, address, shipping, tax and a code)',
+                lambda: self.checkout_event(10),
+                201,
+                lambda: self.checkout_floor_args(10),
+                fl.checkout,
+            ),
+            measure(
+                'quote',
+                'POST /orders/quote (10 lines, address, shipping, tax and a code)',
+                lambda: self.checkout_event(10, '/orders/quote'),
+                200,
+                lambda: ([p for p, _, _ in self.catalog_order(frng, 10)[2]],),
+                fl.quote,
+            ),
+            measure(
                 'product',
                 'GET /products/{id}',
                 lambda: invocation('GET', '/products/{product_id}', product_id=CATALOG_FIRST),
@@ -757,6 +950,68 @@ class Bench:
         ]
 
 
+def open_the_checkout(floor):
+    """The bench's shipping method, tax zone and code (untimed, once)."""
+    if floor.scalar('SELECT COUNT(*) FROM shipping_methods'):
+        return
+    now = utcnow()
+
+    def write():
+        statements.insert(
+            ShippingMethod,
+            [
+                {
+                    'code': CHECKOUT_METHOD,
+                    'name': 'Bench, 3-5 days',
+                    'price': CHECKOUT_PRICE,
+                    'currency': 'USD',
+                    'countries': json.dumps(['US']),
+                    'free_over': None,
+                    'active': True,
+                    'version': 1,
+                    'updated_at': now,
+                }
+            ],
+        )
+        statements.insert(
+            TaxRate,
+            [
+                {
+                    'zone': CHECKOUT_ZONE,
+                    'name': 'Illinois',
+                    'rates': json.dumps({'standard': str(CHECKOUT_RATE)}),
+                    'shipping': True,
+                    'updated_at': now,
+                }
+            ],
+        )
+        statements.insert(
+            Discount,
+            [
+                {
+                    'code': CHECKOUT_CODE,
+                    'type': 'percent',
+                    'value': CHECKOUT_PERCENT,
+                    'currency': None,
+                    'min_subtotal': None,
+                    'starts_at': None,
+                    'ends_at': None,
+                    'usage_limit': 10**9,
+                    'per_customer_limit': None,
+                    'product_ids': None,
+                    'active': True,
+                    'times_used': 0,
+                    'version': 1,
+                    'updated_at': now,
+                }
+            ],
+        )
+
+    floor.runner(write)(())
+    if not floor.sqlite:
+        floor.cur.execute('COMMIT')
+
+
 def stock_the_catalog(floor):
     if floor.scalar('SELECT COUNT(*) FROM products'):
         return
@@ -801,6 +1056,7 @@ def main(requests, warmup, orders, sns, profile, breakdown, pause_ms=0):
         raise BenchFailure(f'GET /health -> {first}')
     floor = Floor()
     stock_the_catalog(floor)
+    open_the_checkout(floor)
     result = {'preload_seconds': None}
     if orders > floor.scalar('SELECT COUNT(*) FROM orders'):
         result['preload_seconds'] = preload.preload(
@@ -821,7 +1077,17 @@ def main(requests, warmup, orders, sns, profile, breakdown, pause_ms=0):
     writes = sum(
         1
         for op in result['ops']
-        if op['name'] in ('create', 'create_1', 'create_10', 'webhook', 'update', 'delete')
+        if op['name']
+        in (
+            'create',
+            'create_1',
+            'create_10',
+            'checkout_1',
+            'checkout_10',
+            'webhook',
+            'update',
+            'delete',
+        )
     )
     if sns == 'stub' and stub.calls != writes * (requests + warmup + 1 + breakdown):
         raise BenchFailure(f'the SNS stub answered {stub.calls} publishes, not one per write')

@@ -456,7 +456,11 @@ FIELD_DESCRIPTIONS = {
         'cursor': 'The `next_cursor` of an earlier answer (opaque). Not with `page`.',
     },
     schemas.UpdateOrderSchema: {
-        'status': 'The new status: the lifecycle decides whether the move is allowed.',
+        'status': 'The new status: the lifecycle decides whether the move is allowed. '
+        'Left out: the status stays (send addresses then).',
+        'shipping_address': 'Where the order now goes (replaced, never removed); its tax is '
+        'computed again there.',
+        'billing_address': 'The new billing address; null: the same as the shipping address.',
         'carrier': 'Only with `shipped`, and with `tracking_number`: 1..50 printable '
         'characters in any script (no control, format or separator character '
         'but the space), not blank.',
@@ -587,8 +591,16 @@ OPERATIONS = {
     },
     ('/orders/{order_id}', 'PUT'): {
         'tags': ['orders'],
-        'summary': "Change an order's status",
-        'description': 'Which details go with which status is in the schema. Setting the '
+        'summary': "Change an order's status or addresses",
+        'description': 'A status, new addresses, or both in one change (one version, one '
+        'history entry, one event). Which details go with which status is in the schema. '
+        'Addresses change until the order ships (`pending`, `paid`; else a 409), by its '
+        'customer or staff (a service token: 403); only the tax is computed again, at the new '
+        'destination; the order keeps its lines, discounts and shipping method and price, and '
+        'a new country must be one its method ships to (409 at '
+        '`errors.shipping_address.country`); a paid order, or one a card payment was started '
+        'for, whose total would change is a 409 and nothing changes. The same addresses again '
+        'change nothing. Setting the '
         'status the order already has is a 200 that changes '
         'nothing (tracking given then is not kept: it comes with the move to '
         '`shipped`). A detail sent with another status than its own is a '
@@ -596,11 +608,12 @@ OPERATIONS = {
         'publishes `order_cancelled` with `refund_due`. Checked in this order: '
         '415; 400 (id); 413 or 400 (body); 400 or 412 (`If-Match`); 404; 412 '
         '(version); 409 (lifecycle). Not in the schema: a `tracking_url` host outside '
-        '`TRACKING_URL_HOSTS` when it is set (400), the lifecycle and the version.',
+        "`TRACKING_URL_HOSTS` when it is set (400), an address its country's rules refuse "
+        "(400), the lifecycle, the order's state and the version.",
         'parameters': [_path_param('order_id'), IF_MATCH],
         'requestBody': _json_body(
             'StatusChange',
-            'The new status, with the details its status may carry.',
+            'The new status, with the details its status may carry, and/or new addresses.',
             {
                 'status': 'shipped',
                 'carrier': 'DHL Express',
@@ -614,12 +627,16 @@ OPERATIONS = {
             '401': 'Unauthorized',
             '403': {
                 'description': 'A customer setting any status but `cancelled`; a service '
-                "token setting `paid` or cancelling a `paid` order (money moves are staff's).",
+                "token setting `paid` or cancelling a `paid` order (money moves are staff's), "
+                'or changing an address.',
                 'content': _error('ForbiddenError', 'Not allowed for this role'),
             },
             '404': 'NotFound',
             '409': {
-                'description': 'The lifecycle forbids the move; the message names both states.',
+                'description': 'The lifecycle forbids the move (the message names both '
+                'states); addresses of an order that shipped or ended; a new shipping country '
+                "the order's method does not ship to; a total that would change on a paid "
+                'order or one being paid by card.',
                 'content': _error('ConflictError', "Cannot change status from 'paid' to 'pending'"),
             },
             '412': {

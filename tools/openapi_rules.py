@@ -5,8 +5,8 @@ Derived from what validates the requests, never written twice by hand:
 - a string field's characters: a `pattern` from its validators (FreeText's
   refused characters, `printable`, `not_blank`, an email address's rule);
 - a schema's `field_rules` (chalicelib/core/inputs.py): the keyword that says the
-  same (`if`/`then`, `dependentRequired`, `not`/`required`, `multipleOf`,
-  `exclusiveMinimum`/`maximum`);
+  same (`if`/`then`, `dependentRequired`, `not`/`required`, `anyOf`/`required`,
+  `multipleOf`, `exclusiveMinimum`/`maximum`);
 - a dict's keys (a tax rate's classes): `propertyNames` (tools/openapi.py).
 
 Query parameters stay one parameter each: OpenAPI can tie them together only
@@ -29,6 +29,7 @@ from marshmallow import validate
 
 from chalicelib.core import money
 from chalicelib.core.inputs import (
+    AtLeastOne,
     ByValue,
     FitsCurrency,
     FreeText,
@@ -214,6 +215,8 @@ def rule_keywords(schema):
                 for index, first in enumerate(names)
                 for second in names[index + 1 :]
             )
+        elif isinstance(rule, AtLeastOne):
+            all_of.append({'anyOf': [{'required': [_key(schema, name)]} for name in rule.fields]})
         elif isinstance(rule, FitsCurrency):
             all_of.extend(_fits_currency(schema, rule))
         elif isinstance(rule, ByValue):

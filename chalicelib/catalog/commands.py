@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from chalicelib.core.paging import PageRequest
 
+# A product's tax class unless it names one (orders/totals.py taxes by class).
+STANDARD_TAX_CLASS = 'standard'
+
 
 @dataclass(frozen=True)
 class ProductWrite:
@@ -20,7 +23,8 @@ class ProductWrite:
     active: bool = True
     # None: stock is not tracked, no limit.
     on_hand: int | None = None
-    tax_class: str = 'standard'
+    # None (a CSV row without one): the product keeps its class; a new one is standard.
+    tax_class: str | None = STANDARD_TAX_CLASS
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """A catalog from CSV (make import-products FILE=...): the header
-`product_id,sku,name,unit_price,currency,active,on_hand`, one product a row,
-held to the rules of PUT /products (`on_hand` empty: not tracked; `active`
-true or false, empty: true). Every bad row is reported with its line number
-and why; then nothing is written."""
+`product_id,sku,name,unit_price,currency,active,on_hand`, optionally ending
+in `tax_class`, one product a row, held to the rules of PUT /products
+(`on_hand` empty: not tracked; `active` true or false, empty: true). Without
+the tax_class column, or with its cell empty, a product keeps the tax class
+it has (a new one is `standard`): a file made before tax classes existed
+never resets them. Every bad row is reported with its line number and why;
+then nothing is written."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
@@ -19,6 +23,8 @@ from chalicelib.catalog.schemas import ProductSchema
 from chalicelib.core.ids import MAX_ID
 
 HEADER = ['product_id', 'sku', 'name', 'unit_price', 'currency', 'active', 'on_hand']
+# The optional last column.
+TAX_CLASS = 'tax_class'
 _DIGITS = re.compile(r'[0-9]{1,19}')
 _INTEGER = re.compile(r'-?[0-9]{1,19}')
 _schema = ProductSchema()
@@ -36,17 +42,19 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, ProductWrite]]:
     reader = csv.reader(lines)
     problems: list[str] = []
     header = next(_records(reader), None)
-    if header != HEADER:
-        raise BadRows([f'line 1: the header must be {",".join(HEADER)}'])
+    if header not in (HEADER, [*HEADER, TAX_CLASS]):
+        raise BadRows(
+            [f'line 1: the header must be {",".join(HEADER)}, optionally followed by ,{TAX_CLASS}']
+        )
     rows: list[tuple[int, int, ProductWrite]] = []
     seen_ids: dict[int, int] = {}
     seen_skus: dict[str, int] = {}
     for cells in _records(reader):
         line = reader.line_num
-        if len(cells) != len(HEADER):
-            problems.append(f'line {line}: {len(cells)} cells, not {len(HEADER)}')
+        if len(cells) != len(header):
+            problems.append(f'line {line}: {len(cells)} cells, not {len(header)}')
             continue
-        cell = dict(zip(HEADER, cells, strict=True))
+        cell = dict(zip(header, cells, strict=True))
         why = []
         product_id = int(cell['product_id']) if _DIGITS.fullmatch(cell['product_id']) else 0
         if not 1 <= product_id <= MAX_ID:
@@ -55,6 +63,8 @@ def read_rows(lines: Iterable[str]) -> list[tuple[int, int, ProductWrite]]:
             why.append(f'product_id: {product_id} is also on line {seen_ids[product_id]}')
         try:
             data: ProductWrite | None = _schema.load(_body(cell))
+            if data is not None and not cell.get(TAX_CLASS):
+                data = dataclasses.replace(data, tax_class=None)  # the product keeps its own
         except ValidationError as exc:
             why += [
                 f'{field}: {" ".join(_flat(messages))}'
@@ -109,6 +119,8 @@ def _body(cell: dict[str, str]) -> dict[str, Any]:
         body['unit_price'] = cell['unit_price']  # refused by the schema as not a number
     if cell['active'] != '':
         body['active'] = {'true': True, 'false': False}.get(cell['active'], cell['active'])
+    if cell.get(TAX_CLASS):
+        body['tax_class'] = cell[TAX_CLASS]
     if cell['on_hand'] != '':
         on_hand = cell['on_hand']
         body['stock'] = {'on_hand': int(on_hand) if _INTEGER.fullmatch(on_hand) else on_hand}

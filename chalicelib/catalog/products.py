@@ -167,6 +167,10 @@ def _write(
         if owners:
             raise _sku_taken(data.sku, owners[0].product_id)
     fields = {**dataclasses.asdict(data), 'updated_at': now}
+    if data.tax_class is None:  # a CSV row that names none: the product keeps its own
+        from chalicelib.catalog.commands import STANDARD_TAX_CLASS  # loaded by writes only
+
+        fields['tax_class'] = current[0].tax_class if current else STANDARD_TAX_CLASS
     if current:
         statements.run(queries.REPLACE_PRODUCT, product_id=product_id, **fields)
         return False

@@ -233,6 +233,19 @@ class NotTogether:
 
 
 @dataclass(frozen=True)
+class AtLeastOne:
+    """One of `fields` at least; the error is at the first."""
+
+    fields: tuple[str, ...]
+    message: str
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if not any(name in data for name in self.fields):
+            return {self.fields[0]: [self.message]}
+        return {}
+
+
+@dataclass(frozen=True)
 class FitsCurrency:
     """`amount` has no more decimals than `currency` allows (none for JPY)."""
 
@@ -286,7 +299,7 @@ class ByValue:
         return errors
 
 
-FieldRule = OnlyWith | Requires | NotTogether | FitsCurrency | ByValue
+FieldRule = OnlyWith | Requires | NotTogether | AtLeastOne | FitsCurrency | ByValue
 PAGE_OR_CURSOR = NotTogether(('page', 'cursor'), 'Use either page or cursor, not both.')
 
 

@@ -232,6 +232,15 @@ def event_body(
     return body
 
 
+def _is_return_line(line: object) -> bool:
+    # What a return's email reads of each line without a default.
+    return (
+        isinstance(line, dict)
+        and type(line.get('order_item_id')) is int
+        and type(line.get('quantity')) is int
+    )
+
+
 def parse_event(body: str | bytes) -> EventBody:
     """The event in an SQS message body: inside an SNS envelope, or raw."""
     try:
@@ -259,7 +268,7 @@ def parse_event(body: str | bytes) -> EventBody:
     if message['event_type'] in RETURN_EVENTS and (
         type(message.get('return_id')) is not int
         or not isinstance(message.get('items'), list)
-        or not all(isinstance(line, dict) for line in message['items'])
+        or not all(_is_return_line(line) for line in message['items'])
     ):
         raise UnknownMessage('a return event without its return_id and items')
     return cast(EventBody, message)

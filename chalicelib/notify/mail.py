@@ -1,4 +1,4 @@
-"""Emails for order events: rendered from templates (HTML autoescaped, so
+"""Emails for order and return events: rendered from templates (HTML autoescaped, so
 order data can never inject markup) and built as one MIME message, which a
 sender (senders.py) hands to SES or writes as an .eml file."""
 
@@ -17,7 +17,12 @@ from chalicelib.events.messages import (
     ORDER_REFUNDED,
     ORDER_SHIPPED,
     ORDER_UPDATED,
+    RETURN_APPROVED,
+    RETURN_DECLINED,
+    RETURN_EVENTS,
+    RETURN_REQUESTED,
     EventBody,
+    ReturnLine,
     Shipment,
 )
 from chalicelib.platform.config import get_settings
@@ -31,7 +36,16 @@ TEMPLATES = {
     ORDER_CANCELLED: ('cancellation', 'Order #{order_id} has been cancelled'),
     ORDER_UPDATED: ('status_update', 'Order #{order_id} is now {status}'),
     ORDER_REFUNDED: ('refund', 'Refund for order #{order_id}'),
+    RETURN_REQUESTED: (
+        'return_requested',
+        'Return #{return_id} for order #{order_id}: request received',
+    ),
+    RETURN_APPROVED: ('return_approved', 'Return #{return_id} for order #{order_id} approved'),
+    RETURN_DECLINED: ('return_declined', 'Return #{return_id} for order #{order_id} declined'),
+    # return_received has none: the refund it records sends its own email.
 }
+# The subject of an order_updated that carries the breakdown (an address change).
+_DETAILS_CHANGED = 'Order #{order_id} updated'
 
 
 class ShippingLines(TypedDict):
@@ -47,6 +61,22 @@ class RefundLines(TypedDict, total=False):
 
     refund_amount: str
     amount_refunded: str | None
+
+
+class ReturnEmailLine(TypedDict):
+    """One line of a return as its email writes it."""
+
+    label: str
+    quantity: int
+    reason: str | None
+
+
+class ReturnDetailsLines(TypedDict, total=False):
+    """Template values that only a return's email has: empty for the rest."""
+
+    return_id: int
+    return_lines: list[ReturnEmailLine]
+    instructions: str | None
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,6 +124,33 @@ def _refund(event: EventBody, currency: str) -> RefundLines:
     }
 
 
+def _line_label(line: ReturnLine) -> str:
+    """What the customer bought, as it was sold: the name and sku it had
+    then (an order line from before the catalog may have neither)."""
+    name, sku = line.get('name'), line.get('sku')
+    if name and sku:
+        return f'{name} ({sku})'
+    return name or sku or f'Item #{line["order_item_id"]}'
+
+
+def _return(event: EventBody) -> ReturnDetailsLines:
+    """The return and its lines; for an approval, how to send the goods
+    (RETURN_INSTRUCTIONS as the notifier is configured now, not as it was
+    when the return was approved)."""
+    if event['event_type'] not in RETURN_EVENTS:
+        return {}
+    return {
+        'return_id': event['return_id'],
+        'return_lines': [
+            {'label': _line_label(line), 'quantity': line['quantity'], 'reason': line.get('reason')}
+            for line in event['items']
+        ],
+        'instructions': (
+            get_settings().return_instructions if event['event_type'] == RETURN_APPROVED else None
+        ),
+    }
+
+
 def _breakdown(event: EventBody, currency: str) -> list[tuple[str, str]]:
     """(label, amount) of what the total is made of, for the events that
     carry it (order_created); empty for the others and for older events."""
@@ -113,7 +170,12 @@ def _breakdown(event: EventBody, currency: str) -> list[tuple[str, str]]:
 def build_email(event: EventBody, sender: str) -> EmailMessage:
     """The MIME message for an event with a user_email and an emailing type."""
     template, subject = TEMPLATES[event['event_type']]
-    subject = subject.format(order_id=event['order_id'], status=event['status'])
+    if event['event_type'] == ORDER_UPDATED and 'subtotal' in event:
+        # An address change (with or without a status): its totals may have moved.
+        subject = _DETAILS_CHANGED
+    subject = subject.format(
+        order_id=event['order_id'], status=event['status'], return_id=event.get('return_id')
+    )
     # An event published before events carried a currency is in the one
     # every older order was upgraded to.
     currency = event.get('currency') or get_settings().default_currency
@@ -132,6 +194,7 @@ def build_email(event: EventBody, sender: str) -> EmailMessage:
         ),
         'nothing_paid': event.get('refund_due') == 0,
         **_refund(event, currency),
+        **_return(event),
     }
     env = _environment()
     message = EmailMessage()

@@ -1,12 +1,13 @@
 """Who may do what to which order. Pure: plain values in, a value or a
 domain exception out; no HTTP, no database, no AWS.
 
-    customer  creates for themselves; reads, lists and cancels their own orders
+    customer  creates for themselves; reads, lists and cancels their own
+              orders, and changes their addresses
     staff     everything, for anyone
     service   reads and lists any order, makes any status change the lifecycle
               allows except the ones that move money (setting paid, cancelling
               a paid order: money in or out is staff's); never creates, never
-              deletes
+              deletes, never changes an address
     system    the service's own scheduled functions: status changes, like service
 
 A customer never learns that another user's order exists: touching one is
@@ -98,6 +99,15 @@ def check_status_change(
         # A fulfilment token would otherwise mark an order paid with no money,
         # or cancel a paid one and so refund it in full.
         raise Forbidden('Only staff may mark an order paid or cancel a paid order')
+
+
+def check_address_change(principal: Principal, order_user_id: int) -> None:
+    """Changing the addresses of an order owned by order_user_id: its
+    customer or staff (the order's state decides afterwards whether it may
+    still change: orders/changes.py)."""
+    check_can_read(principal, order_user_id)
+    if principal.role not in (CUSTOMER, STAFF):
+        raise Forbidden("Only the order's customer or staff may change its addresses")
 
 
 def moves_money(current_status: str, new_status: str) -> bool:

@@ -42,6 +42,11 @@ class Address:
     def to_json(self) -> str:
         return json.dumps({name: getattr(self, name) for name in FIELDS})
 
+    @classmethod
+    def from_json(cls, text: str) -> Address:
+        """An address as an order keeps it (to_json's text), already checked."""
+        return cls(**json.loads(text))
+
     @property
     def zones(self) -> tuple[str, ...]:
         """Where its tax rates are looked for, most precise first."""

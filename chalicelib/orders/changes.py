@@ -7,6 +7,7 @@ locks the order, calls a planner here, and writes what it says in one place
 (orders/service.apply_change).
 
     plan_status_change   a PUT, a cancellation, expiry
+    plan_order_update    a PUT with new addresses (and perhaps a status): tax again
     plan_card_payment    a card payment (already bound to this order: payments/rules.py)
     plan_refund          a refund that succeeded
     with_refund          a cancellation that gives back at once what was paid outside
@@ -24,10 +25,18 @@ from typing import Any, Protocol
 from chalicelib.catalog import stock_rules as stock
 from chalicelib.core import money
 from chalicelib.core.clock import utc_iso
-from chalicelib.core.errors import RefundInFlight, VersionMismatch
+from chalicelib.core.errors import (
+    RefundInFlight,
+    ShippingMethodRefused,
+    TotalChanged,
+    TransitionForbidden,
+    VersionMismatch,
+)
 from chalicelib.events import messages
 from chalicelib.identity.principal import Principal
-from chalicelib.orders import access, lifecycle, payment
+from chalicelib.orders import access, lifecycle, payment, totals
+from chalicelib.orders.addresses import Address
+from chalicelib.orders.commands import AddressChange
 
 # Fields a move to shipped may carry (schemas.py checks them).
 SHIPMENT_FIELDS = ('carrier', 'tracking_number', 'tracking_url')
@@ -44,6 +53,31 @@ class OrderState(Protocol):
     currency: str
     payment_reference: str | None
     payment_intent_id: str | None
+
+
+class PlacedOrder(OrderState, Protocol):
+    """What an address change reads of an order: its money as placed."""
+
+    subtotal: Decimal | None
+    discount_total: Decimal
+    tax_total: Decimal
+    prices_include_tax: bool
+    shipping_address: str | None  # JSON, as addresses.Address.to_json writes it
+    billing_address: str | None
+    shipping_method: str | None
+    shipping_name: str | None
+    shipping_amount: Decimal
+    shipping_tax: Decimal
+    shipping_waived: Decimal
+
+
+class PlacedLine(stock.HeldLine, Protocol):
+    order_item_id: int
+    price_at_order: Decimal
+    discount: Decimal
+    tax: Decimal
+    tax_rate: Decimal
+    tax_class: str
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,9 @@ class OrderChange:
     also: tuple[tuple[str, messages.Details], ...] = ()
     # The order's PaymentIntent, to cancel at Stripe after the commit.
     cancel_intent: str | None = None
+    # Lines whose columns change (an address change taxes them again), by
+    # order_item_id: their new tax and tax_rate.
+    lines: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def events(self) -> list[tuple[str, messages.Details | None]]:
@@ -297,3 +334,198 @@ def intent_to_cancel(order: OrderState) -> str | None:
     if not intent or intent == order.payment_reference or order.status == 'cancelled':
         return None
     return intent
+
+
+# The statuses whose addresses may still change: the order has not shipped.
+ADDRESSES_CHANGE_WHILE = ('pending', 'paid')
+
+
+@dataclass(frozen=True)
+class Destination:
+    """What the service found for an order's new destination (destination_after)."""
+
+    zone: totals.TaxZone | None
+    # The countries the order's shipping method ships to now: empty when the
+    # order has no method, or the shop no longer offers it.
+    method_countries: frozenset[str] = frozenset()
+
+
+def destination_after(order: PlacedOrder, addresses: AddressChange) -> Address | None:
+    """Where the order goes once the change is made: its shipping address,
+    else its billing address (the zone its tax is found by)."""
+    shipping, billing = _addresses_after(order, addresses)
+    kept = shipping or billing
+    return None if kept is None else Address.from_json(kept)
+
+
+def plan_order_update(
+    order: PlacedOrder,
+    lines: Sequence[PlacedLine],
+    principal: Principal,
+    status: StatusRequest | None,
+    addresses: AddressChange,
+    destination: Destination,
+    now: datetime,
+    expected_version: int | None = None,
+) -> OrderChange | None:
+    """New addresses for an order that has not shipped, and the status a
+    request may ask for beside them: one change (one version, one history
+    entry, one event). None when nothing changes.
+
+    The order keeps what it was placed with: its lines, their discounts and
+    its shipping method's price. Only its tax is computed again, at the new
+    destination's zone (orders/totals.retax), and only when the destination
+    moves. A new shipping country must be one the order's method ships to
+    (409 keyed by shipping_address.country). A total that changes once money
+    is bound to it (the order is paid, or a PaymentIntent was made for its
+    total) is a 409 and nothing changes."""
+    access.check_address_change(principal, order.user_id)
+    if status is not None:
+        access.check_status_change(principal, order.user_id, order.status, status.status)
+    if expected_version is not None and order.version != expected_version:
+        raise VersionMismatch(
+            f'Order {order.order_id} is at version {order.version}, not {expected_version}'
+        )
+    if order.status not in ADDRESSES_CHANGE_WHILE:
+        raise TransitionForbidden(
+            f'The addresses of a {order.status} order cannot change: only before it ships'
+        )
+    moved = _address_fields(order, lines, addresses, destination)
+    change = None if status is None else plan_status_change(order, lines, principal, status, now)
+    if moved is None:
+        return change
+    fields, line_fields, note = moved
+    fields.update(version=order.version + 1, updated_at=now)
+    breakdown = messages.created_details(
+        fields.get('subtotal', order.subtotal if order.subtotal is not None else order.order_total),
+        order.discount_total,
+        order.shipping_amount - order.shipping_waived,
+        fields.get('tax_total', order.tax_total),
+    )
+    if change is None:
+        return OrderChange(
+            old_status=order.status,
+            fields=fields,
+            event_type=messages.ORDER_UPDATED,
+            event_details=breakdown,
+            history=HistoryEntry(
+                order.version + 1, order.status, now, principal.role, principal.sub, note
+            ),
+            lines=line_fields,
+        )
+    merged = {**change.fields, **fields}
+    if 'amount_paid' in change.fields:
+        # Marked paid beside the change: paid the total it now has.
+        merged['amount_paid'] = merged.get('order_total', order.order_total)
+    return replace(
+        change,
+        fields=merged,
+        event_details=change.event_details or breakdown,
+        history=replace(change.history, reason=change.history.reason or note),
+        lines=line_fields,
+    )
+
+
+def _addresses_after(order: PlacedOrder, addresses: AddressChange) -> tuple[str | None, str | None]:
+    """(shipping, billing) as the order will keep them, as text."""
+    shipping = order.shipping_address
+    if addresses.shipping is not None:
+        shipping = addresses.shipping.to_json()
+    billing = order.billing_address
+    if addresses.sets_billing:
+        billing = None if addresses.billing is None else addresses.billing.to_json()
+    return shipping, billing
+
+
+def _address_fields(
+    order: PlacedOrder,
+    lines: Sequence[PlacedLine],
+    addresses: AddressChange,
+    destination: Destination,
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]], str] | None:
+    """(the order's new columns, its lines' new columns, the history's note),
+    or None when the addresses are those the order has."""
+    shipping, billing = _addresses_after(order, addresses)
+    changed = [
+        name
+        for name, old, new in (
+            ('shipping', order.shipping_address, shipping),
+            ('billing', order.billing_address, billing),
+        )
+        if old != new
+    ]
+    if not changed:
+        return None
+    note = ' and '.join(changed).capitalize() + (
+        ' address changed' if len(changed) == 1 else ' addresses changed'
+    )
+    fields: dict[str, Any] = {'shipping_address': shipping, 'billing_address': billing}
+    if addresses.shipping is not None and order.shipping_method is not None:
+        _check_ships_to(order, addresses.shipping.country, destination)
+    if (order.shipping_address or order.billing_address) == (shipping or billing):
+        return fields, {}, note  # the same destination: the same tax
+    retotalled = totals.retax(
+        [totals.Line(line.quantity, line.price_at_order, line.tax_class) for line in lines],
+        [line.discount for line in lines],
+        order.currency,
+        shipping_amount=order.shipping_amount,
+        shipping_waived=order.shipping_waived,
+        zone=destination.zone,
+        prices_include_tax=order.prices_include_tax,
+    )
+    if retotalled.order_total != order.order_total and _money_bound(order):
+        raise _total_would_change(order, retotalled.order_total, addresses)
+    fields.update(
+        subtotal=retotalled.subtotal,
+        tax_total=retotalled.tax_total,
+        shipping_tax=retotalled.shipping.tax,
+        order_total=retotalled.order_total,
+    )
+    line_fields = {
+        line.order_item_id: {'tax': new.tax, 'tax_rate': new.tax_rate}
+        for line, new in zip(lines, retotalled.lines, strict=True)
+        if (line.tax, line.tax_rate) != (new.tax, new.tax_rate)
+    }
+    return fields, line_fields, note
+
+
+def _money_bound(order: PlacedOrder) -> bool:
+    """Whether the order's total is bound to money: it is paid, or a
+    PaymentIntent was made for it (its amount is fixed, and its idempotency
+    key, one per order, would answer the same intent for a new total)."""
+    return order.status == 'paid' or order.amount_paid > 0 or bool(order.payment_intent_id)
+
+
+def _total_would_change(
+    order: PlacedOrder, new_total: Decimal, addresses: AddressChange
+) -> TotalChanged:
+    paid = order.status == 'paid' or order.amount_paid > 0
+    was = money.display(order.order_total, order.currency)
+    why = f'{was} is paid' if paid else f'a card payment of {was} was started'
+    key = 'shipping_address' if addresses.shipping is not None else 'billing_address'
+    return TotalChanged(
+        f'At this address the total would be {money.display(new_total, order.currency)} '
+        f'and {why}: staff may cancel the order and place it again, or refund',
+        {key: [f'Would change the total, and {why}.']},
+    )
+
+
+def _check_ships_to(order: PlacedOrder, country: str, destination: Destination) -> None:
+    """The order keeps its method and the price it was placed at; it may go
+    to the country it was placed for, or to one the method ships to now."""
+    placed = None if order.shipping_address is None else Address.from_json(order.shipping_address)
+    if placed is not None and placed.country == country:
+        return
+    if country in destination.method_countries:
+        return
+    raise ShippingMethodRefused(
+        f'{order.shipping_name or order.shipping_method} does not ship to {country}',
+        {
+            'shipping_address': {
+                'country': [
+                    f'The order ships with {order.shipping_name or order.shipping_method}, '
+                    f'which does not ship to {country}.'
+                ]
+            }
+        },
+    )

@@ -52,8 +52,21 @@ DETAIL_STATUS = {
 
 
 @dataclass(frozen=True)
+class AddressChange:
+    """New addresses for a placed order (PUT /orders/{id}); None: kept."""
+
+    shipping: Address | None = None
+    billing: Address | None = None
+    # Whether billing_address was sent: null (billing None) then means the
+    # same as the shipping address, as on a new order.
+    sets_billing: bool = False
+
+
+@dataclass(frozen=True)
 class OrderUpdate:
-    status: str
+    # None: the status stays (the body changes addresses only).
+    status: str | None = None
+    addresses: AddressChange | None = None
     carrier: str | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None

@@ -58,6 +58,28 @@ CHANGE_PAYMENT = Statement(
         'WHERE order_id = :order_id AND version = :version'
     ),
 )
+_changes: dict[tuple[str, ...], Statement] = {}
+
+
+def change_of(columns: tuple[str, ...]) -> Statement:
+    """An address change (and whatever came with it: a status, a payment):
+    exactly `columns` written, by version like every change."""
+    if columns not in _changes:
+        assigned = ''.join(f', {name} = :{name}' for name in columns)
+        _changes[columns] = Statement(
+            Order,
+            f'UPDATE orders SET version = :version + 1{assigned} '
+            'WHERE order_id = :order_id AND version = :version',
+        )
+    return _changes[columns]
+
+
+# A line taxed again (its order's destination moved), inside the order's change.
+RETAX_LINE = Statement(
+    OrderItem,
+    'UPDATE order_items SET tax = :tax, tax_rate = :tax_rate '
+    'WHERE order_item_id = :order_item_id AND order_id = :order_id',
+)
 # Pending orders created before :created_at, oldest id first, after a keyset
 # :after (0 to start): candidates for expiry, each checked again under its lock
 # (with the PaymentIntent expiry asks Stripe about first).

@@ -21,6 +21,7 @@ from chalicelib.core.ids import MAX_ID
 # Re-exported: the routes and tools read the body rules here.
 from chalicelib.core.inputs import (
     MAX_BODY_BYTES,  # noqa: F401
+    AtLeastOne,
     BoundedList,
     ByValue,
     FieldRule,
@@ -43,6 +44,7 @@ from chalicelib.core.inputs import (
 from chalicelib.orders import addresses, discounts, shipping_methods, tax_rates
 from chalicelib.orders.commands import (
     DETAIL_STATUS,
+    AddressChange,
     ExportRange,
     NewOrder,
     NewOrderItem,
@@ -372,7 +374,11 @@ _TRACKING_URL_PATTERN = (
 class UpdateOrderSchema(Schema):
     # metadata: the OpenAPI document's pattern for a rule that is a function
     # here, saying the same (the contract test finds any difference).
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    # Changeable until the order ships. The shipping address is replaced,
+    # never removed; a billing address of null is the shipping address.
+    shipping_address = fields.Nested(AddressSchema)
+    billing_address = fields.Nested(AddressSchema, allow_none=True)
     carrier = fields.String(validate=_CARRIER_RULES)
     tracking_number = fields.String(
         validate=_TRACKING_NUMBER_RULES, metadata={'pattern': '^[A-Za-z0-9-]+$'}
@@ -383,6 +389,10 @@ class UpdateOrderSchema(Schema):
     reason = fields.String(validate=_REASON_RULES)
 
     field_rules: tuple[FieldRule, ...] = (
+        AtLeastOne(
+            ('status', 'shipping_address', 'billing_address'),
+            'Send a status, a shipping_address or a billing_address (or several).',
+        ),
         *(OnlyWith(name, 'status', status) for name, status in DETAIL_STATUS.items()),
         # A carrier without a number (or the other way round) tracks nothing;
         # a link alone names no parcel.
@@ -406,7 +416,15 @@ class UpdateOrderSchema(Schema):
 
     @post_load
     def command(self, data: dict[str, Any], **kwargs: Any) -> OrderUpdate:
-        return OrderUpdate(**data)
+        addresses = None
+        if 'shipping_address' in data or 'billing_address' in data:
+            sets_billing = 'billing_address' in data
+            addresses = AddressChange(
+                shipping=data.pop('shipping_address', None),
+                billing=data.pop('billing_address', None),
+                sets_billing=sets_billing,
+            )
+        return OrderUpdate(**data, addresses=addresses)
 
 
 class ListQuerySchema(PageQuerySchema):

@@ -51,7 +51,13 @@ if TYPE_CHECKING:
         tax_rates,
         totals,
     )
-    from chalicelib.orders.commands import ExportRange, NewOrder, OrderListQuery, OrderUpdate
+    from chalicelib.orders.commands import (
+        AddressChange,
+        ExportRange,
+        NewOrder,
+        OrderListQuery,
+        OrderUpdate,
+    )
 else:
     # Loaded by the first create (pricing, totals) and the first change
     # (changes), not by a GET of one order: a cold start's import is a
@@ -337,14 +343,51 @@ class OrderService:
         update: OrderUpdate,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        """The status a request asks for, with what may come with it (carrier,
-        tracking_number, tracking_url with shipped; reason with cancelled)."""
-        changed = self.change_status(
-            principal,
-            order_id,
-            changes.StatusRequest(update.status, expected_version, update.details()),
+        """What a PUT asks: a status, with what may come with it (carrier,
+        tracking_number, tracking_url with shipped; reason with cancelled),
+        new addresses, or both in one change."""
+        status = (
+            None
+            if update.status is None
+            else changes.StatusRequest(update.status, expected_version, update.details())
         )
+        if update.addresses is None:
+            assert status is not None  # the schema wants one of them
+            changed = self.change_status(principal, order_id, status)
+        else:
+            changed = self.change_addresses(
+                principal, order_id, update.addresses, status, expected_version
+            )
         assert changed is not None  # None only answers a still_applies condition
+        return changed
+
+    @retry_when_busy
+    def change_addresses(
+        self,
+        principal: Principal,
+        order_id: int,
+        addresses: AddressChange,
+        status: changes.StatusRequest | None,
+        expected_version: int | None,
+    ) -> dict[str, Any]:
+        """New addresses (and perhaps a status) for an order that has not
+        shipped, taxed again at its new destination: changes.plan_order_update
+        decides, from the zone and the method's countries as they are now."""
+
+        def plan(order: Order, items: list[OrderItem], now: datetime) -> changes.OrderChange | None:
+            return changes.plan_order_update(
+                order,
+                items,
+                principal,
+                status,
+                addresses,
+                _destination(order, addresses),
+                now,
+                expected_version,
+            )
+
+        changed = self._change(principal, order_id, plan, status)
+        assert changed is not None
         return changed
 
     @retry_when_busy
@@ -359,30 +402,53 @@ class OrderService:
         write what it says. still_applies(order): checked on the locked row
         (False: nothing changes and the answer is None), so that a caller's
         condition and the change are one step."""
+
+        def plan(order: Order, items: list[OrderItem], now: datetime) -> changes.OrderChange | None:
+            return changes.plan_status_change(order, items, principal, request, now)
+
+        return self._change(principal, order_id, plan, request, still_applies)
+
+    def _change(
+        self,
+        principal: Principal,
+        order_id: int,
+        plan: Callable[[Order, list[OrderItem], datetime], changes.OrderChange | None],
+        request: changes.StatusRequest | None,
+        still_applies: Callable[[Order], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """One change of one order, in one transaction: lock it, plan, write
+        (apply_change), then move its stock and give its code's use back."""
         now = self.clock()
         with database.atomic():
             order = locked_order(order_id)
             items = items_of([order_id])[order_id]
             if still_applies is not None and not still_applies(order):
                 return None
-            change = changes.plan_status_change(order, items, principal, request, now)
+            change = plan(order, items, now)
             if change is None:
                 return dump_order(order, items)
             refunds: list[Any] = []
-            if change.fields['status'] == 'cancelled' and self.cancellation_refunds is not None:
+            if change.fields.get('status') == 'cancelled' and self.cancellation_refunds is not None:
                 change, refunds = self.cancellation_refunds.record(
-                    order, change, principal, now, request.details.get('reason')
+                    order,
+                    change,
+                    principal,
+                    now,
+                    None if request is None else request.details.get('reason'),
                 )
             events = apply_change(order, change, now)
+            if change.lines:
+                items = items_of([order_id])[order_id]
             # Last: product rows are the last rows a transaction locks.
             stock.release(order_id, change.release)
             stock.sell(order_id, change.sell)
             if order.status == 'cancelled':
                 discounts.give_back(order_id, order.discount_code)
         log.info(
-            'Order status updated: order_id=%s status=%s',
+            'Order updated: order_id=%s status=%s version=%s',
             order_id,
             order.status,
+            order.version,
             extra={'order_id': order_id},
         )
         metrics.emit('OrderStatusChanges', 1)
@@ -603,12 +669,28 @@ def _line_rows(order_id: int | None, plan: _Plan) -> list[dict[str, Any]]:
     ]
 
 
+def _destination(order: Order, change: AddressChange) -> changes.Destination:
+    """The tax zone of where the order goes once changed, and the countries
+    its shipping method ships to now (read inside the change's transaction)."""
+    where = changes.destination_after(order, change)
+    return changes.Destination(
+        zone=None if where is None else tax_rates.zone_for(where.zones),
+        method_countries=(
+            frozenset()
+            if order.shipping_method is None
+            else shipping_methods.countries_of(order.shipping_method, order.currency)
+        ),
+    )
+
+
 def _address_text(address: addresses.Address | None) -> str | None:
     return None if address is None else address.to_json()
 
 
 # The columns of an order's money: a change of any of them writes them all.
 _MONEY = ('amount_paid', 'amount_refunded', 'payment_provider', 'payment_reference')
+# What an address change writes beside the usual: it writes exactly what changes.
+_ADDRESSES = ('shipping_address', 'billing_address')
 
 
 def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> list[Outbox]:
@@ -617,9 +699,12 @@ def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> li
     the WHERE: a check and a write in one step), its history entry, the
     status counts, its outbox rows and the PaymentIntent it leaves to cancel
     (record_intent_cancellation); the events written. Inside the
-    change's transaction. The one place an order's status or money is written."""
+    change's transaction. The one place an order's status, money, addresses
+    and totals are written, its lines' tax with them."""
     values = {name: value for name, value in change.fields.items() if name != 'version'}
-    if 'shipped_at' in values:
+    if any(name in values for name in _ADDRESSES):
+        statement = queries.change_of(tuple(sorted(values)))
+    elif 'shipped_at' in values:
         statement = queries.SHIP
     elif any(name in values for name in _MONEY):
         statement = queries.CHANGE_PAYMENT
@@ -637,6 +722,10 @@ def apply_change(order: Order, change: changes.OrderChange, now: datetime) -> li
         raise VersionMismatch(f'Order {order.order_id} changed meanwhile')
     for name, value in change.fields.items():
         setattr(order, name, value)
+    for order_item_id, columns in change.lines.items():
+        statements.run(
+            queries.RETAX_LINE, order_item_id=order_item_id, order_id=order.order_id, **columns
+        )
     _write_history(order.order_id, change.history)
     counts.record_change(old_status=change.old_status, new_status=order.status)
     record_intent_cancellation(order.order_id, change.cancel_intent, now)

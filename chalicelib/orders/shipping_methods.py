@@ -109,6 +109,15 @@ def choose(code: str, country: str, currency: str) -> Chosen:
     return Chosen(row.code, row.name, Shipping(row.price, row.free_over))
 
 
+def countries_of(code: str, currency: str) -> frozenset[str]:
+    """Where the method `code` ships an order in `currency` now: nowhere
+    once the shop retired it, deleted it or charges it in another currency."""
+    rows = statements.fetch(METHOD, code=code)
+    if not rows or not rows[0].active or rows[0].currency != currency:
+        return frozenset()
+    return frozenset(json.loads(rows[0].countries))
+
+
 def _refused(message: str) -> ShippingMethodRefused:
     return ShippingMethodRefused(
         'This shipping method cannot ship this order', {'shipping_method': [message]}

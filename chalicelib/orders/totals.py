@@ -20,6 +20,9 @@ The rules (docs/api.md, "Addresses, shipping, taxes and discounts"):
 - `order_total` = subtotal - discount_total + shipping_total (+ tax_total
   when prices exclude it) = what every line and the shipping were paid.
 
+An address change keeps everything but the tax (retax): the lines, their
+discounts as allocated and the shipping as charged stay what they were.
+
 Every rounding is half up, to the currency's minor unit."""
 
 from __future__ import annotations
@@ -113,7 +116,48 @@ def compute(
 ) -> Totals:
     subtotals = [line.unit_price * line.quantity for line in lines]
     discounts = _discounts(lines, subtotals, discount, currency)
-    zone = zone or TaxZone()
+    goods = sum(subtotals, money.ZERO) - sum(discounts, money.ZERO)
+    amount, waived = _shipping_charge(shipping, goods, discount)
+    return _taxed(lines, discounts, amount, waived, zone or TaxZone(), currency, prices_include_tax)
+
+
+def retax(
+    lines: Sequence[Line],
+    discounts: Sequence[Decimal],
+    currency: str,
+    *,
+    shipping_amount: Decimal = money.ZERO,
+    shipping_waived: Decimal = money.ZERO,
+    zone: TaxZone | None = None,
+    prices_include_tax: bool = False,
+) -> Totals:
+    """A placed order's totals at another destination (an address change):
+    its lines, their discounts as they were allocated and what its shipping
+    charged and a code waived, all kept; only the tax is computed again, by
+    the same rules as compute's."""
+    return _taxed(
+        lines,
+        discounts,
+        shipping_amount,
+        shipping_waived,
+        zone or TaxZone(),
+        currency,
+        prices_include_tax,
+    )
+
+
+def _taxed(
+    lines: Sequence[Line],
+    discounts: Sequence[Decimal],
+    shipping_amount: Decimal,
+    shipping_waived: Decimal,
+    zone: TaxZone,
+    currency: str,
+    prices_include_tax: bool,
+) -> Totals:
+    """Every amount once the discounts and the shipping charge are known:
+    each line's and the shipping's tax, and the order's totals."""
+    subtotals = [line.unit_price * line.quantity for line in lines]
     line_totals = []
     for line, subtotal, line_discount in zip(lines, subtotals, discounts, strict=True):
         rate = zone.rate(line.tax_class)
@@ -128,8 +172,9 @@ def compute(
                 paid=line_paid(_cents(subtotal), _cents(line_discount), tax, prices_include_tax),
             )
         )
-    goods = sum(subtotals, money.ZERO) - sum(discounts, money.ZERO)
-    shipping_totals = _shipping(shipping, goods, discount, zone, currency, prices_include_tax)
+    shipping_totals = _shipping_tax(
+        shipping_amount, shipping_waived, zone, currency, prices_include_tax
+    )
     subtotal = _cents(sum(subtotals, money.ZERO))
     discount_total = _cents(sum(discounts, money.ZERO))
     tax_total = sum((line.tax for line in line_totals), shipping_totals.tax)
@@ -220,19 +265,21 @@ def _tax(net: Decimal, rate: Decimal, currency: str, included: bool) -> Decimal:
     return _cents(round_minor(net * rate, currency))
 
 
-def _shipping(
-    shipping: Shipping | None,
-    goods: Decimal,
-    discount: Discount | None,
-    zone: TaxZone,
-    currency: str,
-    included: bool,
-) -> ShippingTotals:
+def _shipping_charge(
+    shipping: Shipping | None, goods: Decimal, discount: Discount | None
+) -> tuple[Decimal, Decimal]:
+    """(what the method charges the order, what a free-shipping code waives of it)."""
     if shipping is None:
-        return ShippingTotals(money.ZERO, money.ZERO, money.ZERO, money.ZERO)
+        return money.ZERO, money.ZERO
     free = shipping.free_over is not None and goods >= shipping.free_over
     amount = money.ZERO if free else shipping.price
     waived = amount if discount is not None and discount.type == FREE_SHIPPING else money.ZERO
+    return amount, waived
+
+
+def _shipping_tax(
+    amount: Decimal, waived: Decimal, zone: TaxZone, currency: str, included: bool
+) -> ShippingTotals:
     charged = amount - waived
     rate = zone.rate(STANDARD) if zone.shipping else money.ZERO
     tax = _tax(charged, rate, currency, included)

@@ -27,9 +27,8 @@ DEFAULT_JWKS_MAX_AGE = 300
 DEFAULT_RETURN_WINDOW_DAYS = 30
 MAX_RETURN_WINDOW_DAYS = 3650
 DEFAULT_RETURN_INSTRUCTIONS = (
-    'Pack the items securely in their original packaging if you still have it, '
-    'write the return number on the parcel, and send it to the address on your '
-    'order confirmation. We will let you know when it has arrived.'
+    'Pack the items securely, write the return number on the outside of the '
+    'parcel and send it to our returns address. We will email you when it arrives.'
 )
 MAX_RETURN_INSTRUCTIONS = 2000
 

@@ -5,16 +5,20 @@
     python -m chalicelib.wiring.cli redrive    move the notifier's dead letters back
     python -m chalicelib.wiring.cli recount    rebuild the order counts behind list totals
     python -m chalicelib.wiring.cli import-products FILE   load or update the catalog from CSV
-    python -m chalicelib.wiring.cli demo-catalog   the demo catalog, into an empty local catalog
+    python -m chalicelib.wiring.cli demo-catalog   the demo catalog (products, shipping
+                                                   methods, a tax zone, a discount code),
+                                                   into an empty local catalog
 
 The Makefile's targets of the same names call these."""
 
 import argparse
 import io
+import json
 import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.catalog import imports
@@ -146,11 +150,13 @@ def _refused(path: str, problems: Sequence[str]) -> int:
     return 1
 
 
-DEMO_CATALOG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    'tools',
-    'demo_products.csv',
+_TOOLS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'tools'
 )
+DEMO_CATALOG = os.path.join(_TOOLS, 'demo_products.csv')
+# What a checkout needs beside products: shipping methods, a tax zone, a code;
+# each body as its PUT takes it, held to the same rules.
+DEMO_CHECKOUT = os.path.join(_TOOLS, 'demo_checkout.json')
 
 
 def _demo_catalog(_path: str | None) -> int:
@@ -165,7 +171,32 @@ def _demo_catalog(_path: str | None) -> int:
     if listing['total']:
         print(f'catalog kept ({listing["total"]} products)')
         return 0
-    return _import_products(DEMO_CATALOG)
+    loaded = _import_products(DEMO_CATALOG)
+    if loaded == 0:
+        _demo_checkout()
+    return loaded
+
+
+def _demo_checkout() -> None:
+    """The demo's shipping methods, tax zone and discount code, written as
+    staff would write them (PUT /shipping-methods, /tax-rates, /discounts)."""
+    from chalicelib.orders import schemas
+    from chalicelib.orders.discounts import DiscountService
+    from chalicelib.orders.shipping_methods import ShippingMethodService
+    from chalicelib.orders.tax_rates import TaxRateService
+
+    with open(DEMO_CHECKOUT, encoding='utf-8') as file:
+        demo = json.load(file, parse_float=Decimal)
+    for code, body in demo['shipping_methods'].items():
+        ShippingMethodService().put(_STAFF, code, schemas.load_shipping_method(body))
+    for zone, body in demo['tax_rates'].items():
+        TaxRateService().put(_STAFF, zone, schemas.load_tax_rate(body))
+    for code, body in demo['discounts'].items():
+        DiscountService().put(_STAFF, code, schemas.load_discount(body))
+    print(
+        f'demo checkout: shipping methods {", ".join(demo["shipping_methods"])}; '
+        f'tax zone {", ".join(demo["tax_rates"])}; discount code {", ".join(demo["discounts"])}'
+    )
 
 
 COMMANDS: dict[str, Callable[[], None]] = {

@@ -16,6 +16,7 @@ refuses fails the test, unless the refusal is on ALLOWED_REFUSALS, the short
 list of rules JSON Schema cannot state.
 """
 
+import functools
 import os
 import time
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.python._constants.orchestrator import make_constants_value_source
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
     content_type_conformance,
@@ -260,20 +264,42 @@ def send_case(client, case, token):
     )
 
 
-@schema.parametrize()
-@settings(
-    deadline=None,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
-)
-def test_every_answer_is_one_the_document_gives(case, client, bearer_token):
-    response = send_case(client, case, bearer_token)
+# One test per operation of the document, its Hypothesis test built when it
+# runs rather than when pytest collects it: schemathesis' own
+# @schema.parametrize() builds every operation's coverage cases at collection
+# (about 13 s for this document, its patterns and bounds), and under xdist
+# every worker collects every test, so each paid it once more for nothing.
+# build_operation_test is what that decorator calls for each operation, with
+# the same configuration, seed and settings: the same cases are sent.
+OPERATIONS = {result.ok().label: result.ok() for result in schema.get_all_operations()}
 
-    case.validate_response(response, checks=CHECKS)
+
+@functools.cache
+def _feedback():
+    """One for every operation, as the decorator shares it."""
+    return FeedbackSources(constants_value_source=make_constants_value_source(schema))
+
+
+@pytest.mark.parametrize('label', list(OPERATIONS))
+def test_every_answer_is_one_the_document_gives(label, client, bearer_token):
+    @settings(
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def answer_is_in_the_document(case):
+        response = send_case(client, case, bearer_token)
+
+        case.validate_response(response, checks=CHECKS)
+
+    run = build_operation_test(
+        config=schema.config,
+        operation=OPERATIONS[label],
+        test_func=answer_is_in_the_document,
+        given_kwargs={},
+        feedback=_feedback(),
+    )
+    run()
 
 
 def test_following_the_links_keeps_every_answer_in_the_document(client, bearer_token):

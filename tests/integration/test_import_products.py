@@ -2,10 +2,13 @@
 (chalicelib/wiring/cli.py, catalog/imports.py), on SQLite and MariaDB: all rows or
 none, every bad row reported with its line number."""
 
+import json
+from decimal import Decimal
+
 import pytest
 
 from chalicelib.platform.config import get_settings
-from chalicelib.storage.models import Product
+from chalicelib.storage.models import Discount, Product, ShippingMethod, TaxRate
 from chalicelib.wiring import cli, runtime
 
 HEADER = 'product_id,sku,name,unit_price,currency,active,on_hand\n'
@@ -96,6 +99,62 @@ def test_a_sku_another_product_holds_refuses_the_whole_file(database, tmp_path, 
     assert set(catalog()) == {7}
 
 
+def tax_classes():
+    return {p.product_id: p.tax_class for p in Product.select()}
+
+
+def test_a_file_without_tax_classes_keeps_the_products_own(database, tmp_path, capsys):
+    with_classes = tmp_path / 'classes.csv'
+    with_classes.write_text(
+        HEADER.rstrip('\n') + ',tax_class\n'
+        '101,MUG-BLUE,Blue mug,29.99,USD,true,40,reduced\n'
+        '102,,"Black T-shirt, M",49.99,USD,,,\n',
+        encoding='utf-8',
+    )
+    without = csv_file(
+        tmp_path,
+        '101,MUG-BLUE,Blue mug,31.99,USD,true,40\n'
+        '102,,"Black T-shirt, M",49.99,USD,,\n'
+        '103,,Notebook,4.99,USD,,\n',
+        name='prices.csv',
+    )
+
+    assert run('import-products', str(with_classes)) == 0
+    assert tax_classes() == {101: 'reduced', 102: 'standard'}
+    assert run('import-products', without) == 0
+
+    assert tax_classes() == {101: 'reduced', 102: 'standard', 103: 'standard'}
+    assert catalog()[101][2] == '31.99'  # the rest of the row was written
+
+
+def test_a_tax_class_column_sets_the_class_and_an_empty_cell_keeps_it(database, tmp_path):
+    header = HEADER.rstrip('\n') + ',tax_class\n'
+    first = tmp_path / 'first.csv'
+    first.write_text(header + '101,,Mug,29.99,USD,,,books\n', encoding='utf-8')
+    second = tmp_path / 'second.csv'
+    second.write_text(
+        header + '101,,Mug,29.99,USD,,,\n102,,Shirt,49.99,USD,,,zero_rated\n', encoding='utf-8'
+    )
+
+    assert run('import-products', str(first)) == 0
+    assert run('import-products', str(second)) == 0
+
+    assert tax_classes() == {101: 'books', 102: 'zero_rated'}
+
+
+def test_a_bad_tax_class_is_reported_by_line_and_nothing_is_written(database, tmp_path, capsys):
+    path = tmp_path / 'bad.csv'
+    path.write_text(
+        HEADER.rstrip('\n') + ',tax_class\n101,,Mug,29.99,USD,,,Reduced Rate\n',
+        encoding='utf-8',
+    )
+
+    assert run('import-products', str(path)) == 1
+
+    assert 'line 2: tax_class:' in capsys.readouterr().err
+    assert tax_classes() == {}
+
+
 def test_a_wrong_header_is_refused(database, tmp_path, capsys):
     path = tmp_path / 'p.csv'
     path.write_text('id,name\n1,Mug\n')
@@ -158,6 +217,26 @@ def test_the_demo_catalog_fills_an_empty_local_catalog_once(database, monkeypatc
     assert products[102][2] == '49.99'
     assert any(currency == 'JPY' for _, _, _, currency, _, _, _ in products.values())
     assert any(on_hand is not None and on_hand <= 5 for *_, on_hand, _ in products.values())
+    assert 'demo checkout: shipping methods standard, jp-post' in capsys.readouterr().out
+
+
+def test_the_demo_catalog_brings_what_a_checkout_needs(database, monkeypatch):
+    monkeypatch.setenv('ENVIRONMENT', 'local')
+    get_settings.cache_clear()
+
+    assert run('demo-catalog') == 0
+    ShippingMethod.update(price=Decimal('5.99')).where(ShippingMethod.code == 'standard').execute()
+    assert run('demo-catalog') == 0  # a catalog already there keeps all of it
+
+    methods = {m.code: (m.currency, m.price, m.active) for m in ShippingMethod.select()}
+    assert methods == {
+        'standard': ('USD', Decimal('5.99'), True),
+        'jp-post': ('JPY', Decimal('500.00'), True),
+    }
+    illinois = TaxRate.get(TaxRate.zone == 'US-IL')
+    assert (json.loads(illinois.rates), bool(illinois.shipping)) == ({'standard': '0.0625'}, True)
+    code = Discount.get(Discount.code == 'WELCOME10')
+    assert (code.type, code.value, bool(code.active)) == ('percent', Decimal('10.00'), True)
 
 
 def test_the_demo_catalog_never_loads_outside_the_local_stage(database, monkeypatch):

@@ -80,15 +80,28 @@ def call(run: fresh_run.Run, method: str, path: str, bearer: str, body: dict | N
         return json.loads(response.read())
 
 
+DEMO_ORDER = {
+    'items': [{'product_id': 101, 'quantity': 1}],
+    'shipping_method': 'standard',
+    'shipping_address': {
+        'name': 'Ada Lovelace',
+        'line1': '12 Main St',
+        'city': 'Springfield',
+        'region': 'IL',
+        'postal_code': '62704',
+        'country': 'US',
+    },
+}
+
+
 @pytest.fixture(scope='module')
 def unpaid_order_left_for_a_second_run(tmp_path_factory) -> Iterator[tuple[Path, int]]:
     """An order left unpaid by one `make run`, in a project's database."""
     project = fresh_run.copy_project(tmp_path_factory.mktemp('make-run'))
     with fresh_run.make_run(project) as run:
         customer = token(run, 'USER_ID=1', 'EMAIL=ada@example.com')
-        order = call(
-            run, 'POST', '/orders', customer, {'items': [{'product_id': 101, 'quantity': 1}]}
-        )
+        # The demo shop ships: a customer's order names a method and an address.
+        order = call(run, 'POST', '/orders', customer, DEMO_ORDER)
     yield project, order['order_id']
 
 

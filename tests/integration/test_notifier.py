@@ -4,10 +4,22 @@
 import email
 import json
 import os
+from datetime import UTC, datetime
+from decimal import Decimal
 from email import policy
+from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
+from chalicelib.events.messages import (
+    RETURN_APPROVED,
+    RETURN_DECLINED,
+    RETURN_RECEIVED,
+    RETURN_REQUESTED,
+    SUBJECTS,
+    event_body,
+    return_details,
+)
 from chalicelib.storage.models import ProcessedEvent
 from chalicelib.wiring import runtime
 from tests.support import SENDER, create_order, send, sent_emails
@@ -293,3 +305,110 @@ def test_local_flow_writes_an_eml_file_without_any_aws(client, environment):
         f'Order #{order["order_id"]} has shipped',
     }
     assert ProcessedEvent.select().count() == 2
+
+
+# -- return events ----------------------------------------------------------------
+
+
+def return_event(event_type, return_status, **details):
+    """A return event as the returns service builds it (event_body with
+    return_details) for a delivered order of ada's."""
+    order = SimpleNamespace(
+        order_id=7,
+        user_id=1,
+        user_email='ada@example.com',
+        status='delivered',
+        order_total=Decimal('2400'),
+        currency='JPY',
+    )
+    line = {
+        'order_item_id': 12,
+        'sku': 'MUG-1',
+        'name': 'Mug <large>',
+        'quantity': 2,
+        'reason': 'Too small',
+        'received': None,
+        'restocked': None,
+    }
+    body = event_body(
+        f'e-{event_type}',
+        event_type,
+        order,
+        datetime(2026, 12, 7, 10, tzinfo=UTC),
+        return_details(3, return_status, [line], **details),
+    )
+    return json.loads(json.dumps(body))
+
+
+def publish(aws_world, event):
+    aws_world.sns.publish(
+        TopicArn=aws_world.topic_arn,
+        Message=json.dumps(event),
+        Subject=SUBJECTS[event['event_type']],
+        MessageAttributes={
+            'event_type': {'DataType': 'String', 'StringValue': event['event_type']}
+        },
+    )
+
+
+def test_return_events_send_their_emails_through_ses_and_receiving_sends_none(
+    aws_world, client, monkeypatch
+):
+    monkeypatch.setenv('RETURN_INSTRUCTIONS', 'Post it to:\nReturns <Dock 4>, Leeds')
+    runtime.reset()
+    publish(aws_world, return_event(RETURN_REQUESTED, 'requested'))
+    publish(aws_world, return_event(RETURN_APPROVED, 'approved'))
+    publish(aws_world, return_event(RETURN_DECLINED, 'declined', reason='<b>Worn</b>'))
+    publish(aws_world, return_event(RETURN_RECEIVED, 'received', refund_id=9))
+
+    result = invoke_notifier(client, aws_world.sqs_event(aws_world.receive()))
+
+    assert result == {'batchItemFailures': []}
+    sent = emails_by_subject()
+    assert sorted(sent) == [
+        'Return #3 for order #7 approved',
+        'Return #3 for order #7 declined',
+        'Return #3 for order #7: request received',
+    ]
+    approved = sent['Return #3 for order #7 approved']
+    assert approved['To'] == 'ada@example.com'
+    text = approved.get_body(('plain',)).get_content()
+    html = approved.get_body(('html',)).get_content()
+    assert '2 x Mug <large> (MUG-1)' in text and 'Mug &lt;large&gt; (MUG-1)' in html
+    assert 'Post it to:\nReturns <Dock 4>, Leeds' in text
+    assert 'Returns &lt;Dock 4&gt;, Leeds' in html and '<Dock 4>' not in html
+    assert 'Total:  2400 JPY' in text
+    declined = sent['Return #3 for order #7 declined'].get_body(('html',)).get_content()
+    assert '&lt;b&gt;Worn&lt;/b&gt;' in declined and '<b>Worn</b>' not in declined
+    # The three emails are claimed once each; the receipt, sending nothing, claims nothing.
+    assert ProcessedEvent.select().count() == 3
+
+
+def test_a_return_event_without_ses_is_written_as_an_eml_file(client, environment):
+    event = return_event(RETURN_REQUESTED, 'requested')
+    sqs_event = {
+        'Records': [
+            {
+                'messageId': 'm-1',
+                'receiptHandle': 'r-1',
+                'body': json.dumps(event),
+                'attributes': {},
+                'messageAttributes': {},
+                'md5OfBody': '',
+                'eventSource': 'aws:sqs',
+                'eventSourceARN': 'arn:aws:sqs:us-east-1:123456789012:orders-notifications',
+                'awsRegion': 'us-east-1',
+            }
+        ]
+    }
+
+    assert invoke_notifier(client, sqs_event) == {'batchItemFailures': []}
+
+    [name] = os.listdir(environment.mail_dir)
+    assert name.endswith(f'-{event["event_id"]}.eml')
+    with open(os.path.join(environment.mail_dir, name), 'rb') as handle:
+        message = email.message_from_binary_file(handle, policy=policy.default)
+    assert message['Subject'] == 'Return #3 for order #7: request received'
+    assert '2 x Mug <large> (MUG-1)\n      Reason: Too small' in (
+        message.get_body(('plain',)).get_content()
+    )

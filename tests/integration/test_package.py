@@ -86,6 +86,9 @@ EMAIL_EVENT_TYPES = {
     'order_shipped',
     'order_cancelled',
     'order_refunded',
+    'return_requested',
+    'return_approved',
+    'return_declined',
 }
 # The functions that talk to Stripe: the only ones given its secret.
 STRIPE_FUNCTIONS = {'APIHandler', 'RefundRelay'}

@@ -111,6 +111,28 @@ def test_each_event_type_has_its_subject(event_type, status, subject):
     assert message['Subject'] == subject
 
 
+def test_an_address_change_says_so_and_shows_what_the_order_costs_now():
+    moved = {
+        **EVENT,
+        'event_type': 'order_updated',
+        'status': 'pending',
+        'subtotal': 109.97,
+        'discount_total': 0,
+        'shipping_total': 0,
+        'tax_total': 6.87,
+        'order_total': 116.84,
+    }
+
+    message = mail.build_email(moved, 'a@b.c')
+    parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    text = parsed.get_body(('plain',)).get_content()
+
+    assert message['Subject'] == 'Order #7 updated'
+    assert 'its addresses changed' in text
+    assert 'Tax:      6.87 USD' in text and 'Total:  116.84 USD' in text
+    assert 'status of your order changed' not in text
+
+
 def test_deleted_orders_get_no_email():
     assert not mail.wants_email('order_deleted')
 
@@ -414,8 +436,134 @@ def test_a_return_event_is_read_with_its_return_and_lines():
 
 @pytest.mark.parametrize(
     'changes',
-    [{'return_id': None}, {'return_id': '3'}, {'items': None}, {'items': [7]}],
+    [
+        {'return_id': None},
+        {'return_id': '3'},
+        {'items': None},
+        {'items': [7]},
+        {'items': [{'order_item_id': 12}]},
+        {'items': [{'order_item_id': 12, 'quantity': '1'}]},
+        {'items': [{'order_item_id': True, 'quantity': 1}]},
+    ],
 )
 def test_a_return_event_without_its_return_id_or_lines_is_unknown(changes):
     with pytest.raises(UnknownMessage):
         parse_event(json.dumps({**RETURN_EVENT, **changes}))
+
+
+# -- return emails ----------------------------------------------------------------
+
+MUG = RETURN_EVENT['items'][0]
+PLATE = {**MUG, 'order_item_id': 13, 'sku': 'PLT-2', 'name': 'Plate', 'quantity': 3, 'reason': None}
+
+
+def return_event(event_type, **changes):
+    return {
+        **RETURN_EVENT,
+        'event_type': event_type,
+        'return_status': event_type.removeprefix('return_'),
+        'items': [MUG, PLATE],
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    'event_type, subject',
+    [
+        ('return_requested', 'Return #3 for order #7: request received'),
+        ('return_approved', 'Return #3 for order #7 approved'),
+        ('return_declined', 'Return #3 for order #7 declined'),
+    ],
+)
+def test_each_return_email_names_the_return_and_the_order(event_type, subject):
+    assert bodies(return_event(event_type))[0] == subject
+
+
+def test_a_received_return_sends_no_email_of_its_own():
+    # The refund the receipt records sends the customer's email (order_refunded).
+    assert not mail.wants_email('return_received')
+    assert mail.wants_email('order_refunded')
+
+
+def test_the_return_request_acknowledgement_lists_each_line_with_its_quantity():
+    _, text, html = bodies(return_event('return_requested'))
+
+    assert '  1 x Mug (MUG-1)\n      Reason: Too small\n  3 x Plate (PLT-2)\n' in text
+    assert 'return #3' in text
+    assert '<td>Mug (MUG-1)</td><td align="right">1</td>' in html
+    assert '<td>Plate (PLT-2)</td><td align="right">3</td>' in html
+
+
+def test_a_line_sold_without_a_name_or_sku_is_named_by_its_id():
+    lines = [{**MUG, 'name': None}, {**PLATE, 'sku': None}, {**PLATE, 'name': None, 'sku': None}]
+
+    _, text, _ = bodies(return_event('return_requested', items=lines))
+
+    assert '1 x MUG-1\n' in text and '3 x Plate\n' in text and '3 x Item #13\n' in text
+
+
+def test_the_approval_email_gives_the_configured_instructions_as_they_are_now(monkeypatch):
+    from chalicelib.platform.config import get_settings
+
+    instructions = 'Send it to:\nShop Returns <Dock 4>\n1 Quay Road & Co'
+    monkeypatch.setenv('RETURN_INSTRUCTIONS', instructions)
+    get_settings.cache_clear()
+
+    _, text, html = bodies(return_event('return_approved'))
+
+    get_settings.cache_clear()
+    assert 'How to send them:\n' + instructions + '\n' in text
+    assert 'Shop Returns &lt;Dock 4&gt;\n1 Quay Road &amp; Co' in html
+    assert '<Dock 4>' not in html
+
+
+def test_the_approval_email_without_configured_instructions_gives_the_default(monkeypatch):
+    from chalicelib.platform.config import DEFAULT_RETURN_INSTRUCTIONS, get_settings
+
+    monkeypatch.delenv('RETURN_INSTRUCTIONS', raising=False)
+    get_settings.cache_clear()
+
+    _, text, _ = bodies(return_event('return_approved'))
+
+    get_settings.cache_clear()
+    assert DEFAULT_RETURN_INSTRUCTIONS in text
+
+
+def test_the_decline_email_gives_the_reason():
+    _, text, html = bodies(return_event('return_declined', reason='Worn twice'))
+
+    assert 'Reason given:\nWorn twice\n' in text
+    assert '<p style="white-space: pre-line;">Worn twice</p>' in html
+
+
+def test_return_emails_escape_a_hostile_reason_and_item_name_in_html_and_keep_them_in_text():
+    hostile_line = {**MUG, 'name': HOSTILE, 'reason': HOSTILE}
+
+    _, text, html = bodies(return_event('return_declined', items=[hostile_line], reason=HOSTILE))
+
+    assert '<script>' not in html and '<a href="https://evil.example">' not in html
+    assert html.count('&lt;script&gt;alert(1)&lt;/script&gt;') == 3
+    assert text.count(HOSTILE) == 3
+
+
+def test_return_emails_write_the_total_with_its_currency():
+    _, text, html = bodies(return_event('return_approved', currency='JPY', order_total=2400))
+
+    assert 'Total:  2400 JPY' in text and '<td>Total</td><td>2400 JPY</td>' in html
+
+
+def test_a_return_event_record_sends_its_email_and_a_received_one_sends_none(monkeypatch):
+    from chalicelib.notify import notifier as notifier_module
+
+    monkeypatch.setattr(notifier_module, '_claim', lambda event_id: True)
+    sender = RecordingSender()
+    event = sqs_event(
+        ('m-1', json.dumps(return_event('return_approved', event_id='e-1'))),
+        ('m-2', json.dumps(return_event('return_received', event_id='e-2', refund_id=9))),
+        ('m-3', json.dumps(return_event('return_declined', event_id='e-3', user_email='b@c.d'))),
+    )
+
+    result = notifier_module.Notifier(sender).handle_batch(event)
+
+    assert result == {'batchItemFailures': []}
+    assert sender.sent == ['ada@example.com', 'b@c.d']

@@ -396,6 +396,24 @@ def test_status_details_go_only_with_their_status_and_carrier_with_number(docume
     assert valid(document, 'StatusChange', {**shipped, **url})
 
 
+def test_a_status_change_carries_a_status_or_addresses_or_both(document):
+    illinois = {
+        'name': 'Ada',
+        'line1': '12 Main St',
+        'city': 'Springfield',
+        'region': 'IL',
+        'postal_code': '62704',
+        'country': 'US',
+    }
+
+    assert not valid(document, 'StatusChange', {})
+    assert valid(document, 'StatusChange', {'shipping_address': illinois})
+    assert valid(document, 'StatusChange', {'billing_address': None})
+    assert valid(document, 'StatusChange', {'status': 'paid', 'billing_address': illinois})
+    assert not valid(document, 'StatusChange', {'shipping_address': None})
+    assert not valid(document, 'StatusChange', {'shipping_address': illinois, 'carrier': 'DHL'})
+
+
 def test_a_refund_is_an_amount_or_items_not_both(document):
     items = [{'order_item_id': 1, 'quantity': 1}]
 

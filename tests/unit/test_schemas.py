@@ -475,6 +475,43 @@ def test_update_refuses_unknown_fields():
     assert raised.value.errors == {'version': ['Unknown field.']}
 
 
+SPRINGFIELD = {
+    'name': 'Ada',
+    'line1': '12 Main St',
+    'city': 'Springfield',
+    'region': 'IL',
+    'postal_code': '62704',
+    'country': 'US',
+}
+
+
+def test_update_may_carry_addresses_alone_or_with_a_status():
+    moved = schemas.load_update_order({'shipping_address': SPRINGFIELD})
+    both = schemas.load_update_order({'status': 'cancelled', 'billing_address': SPRINGFIELD})
+
+    assert moved.status is None
+    assert moved.addresses is not None and moved.addresses.shipping.city == 'Springfield'
+    assert (moved.addresses.billing, moved.addresses.sets_billing) == (None, False)
+    assert both.status == 'cancelled'
+    assert both.addresses.billing.region == 'IL' and both.addresses.sets_billing
+    assert schemas.load_update_order({'status': 'paid'}).addresses is None
+
+
+def test_a_null_billing_address_is_the_shipping_address_again():
+    update = schemas.load_update_order({'billing_address': None})
+
+    assert update.addresses is not None
+    assert (update.addresses.billing, update.addresses.sets_billing) == (None, True)
+
+
+def test_update_wants_a_status_or_an_address_and_never_removes_the_shipping_address():
+    assert set(update_errors({})) == {'status'}
+    assert set(update_errors({'shipping_address': None})) == {'shipping_address'}
+    assert set(update_errors({'shipping_address': {**SPRINGFIELD, 'postal_code': '10001'}})) == {
+        'shipping_address'
+    }
+
+
 # -- shipping details and cancellation reason --------------------------------------
 
 TRACKING = {
