@@ -34,6 +34,7 @@ shipping_methods = lazy_import('chalicelib.orders.shipping_methods')
 tax_rates = lazy_import('chalicelib.orders.tax_rates')
 catalog_schemas = lazy_import('chalicelib.catalog.schemas')
 payment_schemas = lazy_import('chalicelib.payments.schemas')
+return_schemas = lazy_import('chalicelib.returns.schemas')
 # Only expire_unpaid's Lambda needs it.
 expiry = lazy_import('chalicelib.orders.expiry')
 # Only the clean-up and migrate functions need them (and, for the schema,
@@ -188,6 +189,53 @@ def list_refunds(principal: Principal, order_id: str) -> list[dict[str, Any]]:
 def get_refund(principal: Principal, order_id: str, refund_id: str) -> dict[str, Any]:
     return runtime.refund_service().get_refund(
         principal, path_id(order_id), path_id(refund_id, 'refund_id')
+    )
+
+
+@app.route('/orders/{order_id}/returns', methods=['POST'])
+@api
+def open_return(principal: Principal, order_id: str) -> Response:
+    request = current_request(app)
+    order = path_id(order_id)
+    body = schemas.parse_json_object(request.raw_body)
+    data = return_schemas.load_new_return(body)
+    key = request.headers.get('idempotency-key')
+    if key is not None:
+        key = idempotency.validate_key(key)
+    opened, replayed = runtime.return_service().open_return(
+        principal, order, data, key, idempotency.fingerprint(body) if key else None
+    )
+    headers = {'Location': f'/orders/{order}/returns/{opened["return_id"]}'}
+    if replayed:
+        headers['Idempotent-Replayed'] = 'true'
+    return versioned_response(opened, 201, headers)
+
+
+@app.route('/orders/{order_id}/returns', methods=['GET'])
+@api
+def list_returns(principal: Principal, order_id: str) -> list[dict[str, Any]]:
+    return runtime.return_service().list_returns(principal, path_id(order_id))
+
+
+@app.route('/orders/{order_id}/returns/{return_id}', methods=['GET'])
+@api
+def get_return(principal: Principal, order_id: str, return_id: str) -> Response:
+    return versioned_response(
+        runtime.return_service().get_return(
+            principal, path_id(order_id), path_id(return_id, 'return_id')
+        )
+    )
+
+
+@app.route('/orders/{order_id}/returns/{return_id}', methods=['PUT'])
+@api
+def update_return(principal: Principal, order_id: str, return_id: str) -> Response:
+    request = current_request(app)
+    order, returned = path_id(order_id), path_id(return_id, 'return_id')
+    update = return_schemas.load_return_update(schemas.parse_json_object(request.raw_body))
+    version = expected_version(request.headers, 'return')
+    return versioned_response(
+        runtime.return_service().update_return(principal, order, returned, update, version)
     )
 
 

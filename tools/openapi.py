@@ -30,7 +30,7 @@ from chalicelib.catalog import schemas as catalog_schemas
 from chalicelib.core import money
 from chalicelib.orders import schemas
 from chalicelib.payments import schemas as payment_schemas
-from tools import openapi_rules, openapi_totals, response_schemas
+from tools import openapi_returns, openapi_rules, openapi_totals, response_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUTS = [
@@ -375,6 +375,11 @@ class _PathIds(Schema):
     refund_id = schemas.QueryInteger(
         required=True,
         metadata={'description': 'The refund: plain digits, 1..2^63-1.'},
+        validate=validate.Range(min=1, max=schemas.MAX_ID),
+    )
+    return_id = schemas.QueryInteger(
+        required=True,
+        metadata={'description': 'The return: plain digits, 1..2^63-1.'},
         validate=validate.Range(min=1, max=schemas.MAX_ID),
     )
 
@@ -1101,6 +1106,9 @@ OPERATIONS = {
     },
 }
 OPERATIONS.update(openapi_totals.operations(IF_MATCH))
+OPERATIONS.update(openapi_returns.operations(IF_MATCH, IDEMPOTENCY_KEY, _path_param, _json_body))
+FIELD_DESCRIPTIONS.update(openapi_returns.FIELD_DESCRIPTIONS)
+REQUESTS.update(openapi_returns.REQUESTS)
 
 
 def _money_properties(self, field, **kwargs):
@@ -1167,6 +1175,7 @@ def build():
         tags=[
             {'name': 'orders', 'description': 'Orders and their items'},
             {'name': 'payments', 'description': 'Card payments and refunds'},
+            {'name': 'returns', 'description': 'Goods sent back: approved, received, refunded'},
             {'name': 'catalog', 'description': 'Products: prices and stock'},
             {'name': 'service', 'description': 'Health and this reference'},
         ],
@@ -1225,6 +1234,7 @@ def build():
     )
     spec.components.schema('WebhookAnswer', schema=response_schemas.WebhookAnswerSchema)
     openapi_totals.register(spec)
+    openapi_returns.register(spec)
     for name, response in RESPONSES.items():
         spec.components.response(name, response)
 

@@ -19,6 +19,7 @@ from chalicelib.core.money import CURRENCIES, MAX_MONEY
 from chalicelib.orders.lifecycle import STATUSES
 from chalicelib.orders.payment import PAYMENT_STATUSES
 from chalicelib.orders.schemas import MAX_ID
+from chalicelib.returns.rules import STATUSES as RETURN_STATUSES
 
 _MONEY = validate.Range(min=0, max=float(MAX_MONEY))
 
@@ -309,8 +310,17 @@ class HistoryEntrySchema(Schema):
     )
     status = fields.String(
         required=True,
-        validate=validate.OneOf(STATUSES),
-        metadata={'description': 'The status it set.'},
+        validate=validate.OneOf([*STATUSES, *RETURN_STATUSES]),
+        metadata={
+            'description': "The status it set: the order's, or on a return's entry the return's."
+        },
+    )
+    return_id = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={
+            'description': "On a return's change only: which return. Its `version` is the "
+            "order's, which a return never changes."
+        },
     )
     at = _time('When')
     by = fields.Nested(
@@ -566,6 +576,57 @@ class RefundSchema(Schema):
         metadata={'description': 'The lines refunded, or null for an amount.'},
     )
     created_at = _time('When it was asked for')
+
+
+class ReturnLineSchema(Schema):
+    order_item_id = _id('The order line.')
+    quantity = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10000),
+        metadata={'description': 'How many of it go back.'},
+    )
+    reason = fields.String(
+        required=True, allow_none=True, metadata={'description': 'Why, or null.'}
+    )
+    received = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=10000),
+        metadata={'description': 'How many arrived; null until received.'},
+    )
+    restocked = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={'description': 'Whether they went back on the shelf; null until received.'},
+    )
+
+
+class ReturnSchema(Schema):
+    return_id = _id('Set by the server.')
+    order_id = _id('The order.')
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(RETURN_STATUSES),
+        metadata={'description': 'requested, approved, declined, cancelled or received.'},
+    )
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={'description': "The return's own version: its ETag, for `If-Match`."},
+    )
+    items = fields.List(fields.Nested(ReturnLineSchema), required=True)
+    note = fields.String(
+        required=True, allow_none=True, metadata={'description': 'The note given, or null.'}
+    )
+    deduction = _money('Kept off the refund when received (0 otherwise).')
+    refund_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={'description': 'The refund receiving recorded; null before, or when none.'},
+    )
+    created_at = _time('When it was opened')
+    updated_at = _time('When it last changed')
 
 
 class WebhookAnswerSchema(Schema):

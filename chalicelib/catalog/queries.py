@@ -60,7 +60,9 @@ def stock_move(kind: str, count: int) -> Statement:
     reserve:  reserved + quantity
     release:  reserved - quantity
     sell:     on_hand and reserved - quantity (on_hand never below 0; a
-              product no longer tracked, on_hand NULL, stays untracked)"""
+              product no longer tracked, on_hand NULL, stays untracked)
+    restock:  on_hand + quantity (goods a return brought back; an untracked
+              product stays untracked)"""
     key = (kind, count)
     if key not in _stock_moves:
 
@@ -78,6 +80,15 @@ def stock_move(kind: str, count: int) -> Statement:
                     f'WHEN product_id = :product_id_{i} THEN CASE WHEN on_hand IS NULL '
                     f'THEN NULL WHEN on_hand > :quantity_{i} THEN on_hand - :quantity_{i} '
                     'ELSE 0 END'
+                    for i in range(count)
+                )
+                + ' ELSE on_hand END'
+            ),
+            'restock': (
+                'on_hand = CASE '
+                + ' '.join(
+                    f'WHEN product_id = :product_id_{i} THEN CASE WHEN on_hand IS NULL '
+                    f'THEN NULL ELSE on_hand + :quantity_{i} END'
                     for i in range(count)
                 )
                 + ' ELSE on_hand END'

@@ -63,6 +63,13 @@ def sell(order_id: int, quantities: Mapping[int, int]) -> None:
         move_stock('sell', quantities)
 
 
+def restock(quantities: Mapping[int, int]) -> None:
+    """Goods that came back (a return received) go back on the shelf:
+    on_hand rises, for tracked products only. Product rows are locked last,
+    in ascending product_id, like every other stock move."""
+    move_stock('restock', quantities)
+
+
 def recount_reserved() -> None:
     """Every product's `reserved` made the sum of the lines holding it (after
     a repair; while nothing else writes orders)."""

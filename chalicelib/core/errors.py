@@ -176,6 +176,17 @@ class Forbidden(OrderServiceError):
     message = 'Not allowed for this caller'
 
 
+class ReturnNotFound(OrderNotFound):
+    message = 'Return not found'
+
+
+class ReturnConflict(OrderServiceError):
+    """The order cannot take this return now: its status, the return
+    window, or more of a line than is left to return (`errors` by item)."""
+
+    message = 'The order cannot take this return'
+
+
 class RefundNotFound(OrderNotFound):
     message = 'Refund not found'
 

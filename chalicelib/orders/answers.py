@@ -13,7 +13,7 @@ from chalicelib.orders.payment import dump_payment
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from chalicelib.storage.models import Order, OrderHistory, OrderItem
+    from chalicelib.storage.models import Order, OrderHistory, OrderItem, ReturnHistory
 
 
 def dump_item(item: OrderItem) -> dict[str, Any]:
@@ -115,6 +115,24 @@ def dump_history_entry(entry: OrderHistory, with_sub: bool = True) -> dict[str, 
     dumped: dict[str, Any] = {
         'version': entry.version,
         'status': entry.status,
+        'at': utc_iso(entry.at),
+        'by': by,
+    }
+    if entry.reason is not None:
+        dumped['reason'] = entry.reason
+    return dumped
+
+
+def dump_return_history_entry(entry: ReturnHistory, with_sub: bool = True) -> dict[str, Any]:
+    """A return's change in its order's history: `version` is the order's (a
+    return never changes it), `status` the return's, `return_id` which one."""
+    by: dict[str, Any] = {'role': entry.actor_role}
+    if with_sub:
+        by['sub'] = entry.actor_sub
+    dumped: dict[str, Any] = {
+        'version': entry.order_version,
+        'status': entry.status,
+        'return_id': entry.return_id,
         'at': utc_iso(entry.at),
         'by': by,
     }

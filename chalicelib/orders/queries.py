@@ -14,6 +14,7 @@ from chalicelib.storage.models import (
     OrderHistory,
     OrderItem,
     Refund,
+    ReturnHistory,
 )
 from chalicelib.storage.statements import KeysetPages, Statement
 
@@ -105,6 +106,15 @@ HISTORY_OF = Statement(
     (
         f'SELECT {column_list(OrderHistory)} '
         'FROM order_history WHERE order_id = :order_id ORDER BY version'
+    ),
+)
+# The order's returns' entries (chalicelib/returns writes them): each at the
+# version the order was at, so that they fall in place among its own.
+RETURN_HISTORY_OF = Statement(
+    ReturnHistory,
+    (
+        f'SELECT {column_list(ReturnHistory)} '
+        'FROM return_history WHERE order_id = :order_id ORDER BY order_version, id'
     ),
 )
 

@@ -28,7 +28,7 @@ from chalicelib.events import messages
 from chalicelib.events.outbox import record_event
 from chalicelib.identity.principal import STAFF, Principal
 from chalicelib.orders import access, counts, idempotency, pending_limit, queries
-from chalicelib.orders.answers import dump_history_entry, dump_order
+from chalicelib.orders.answers import dump_history_entry, dump_order, dump_return_history_entry
 from chalicelib.orders.loaders import items_of, locked_order, readable_order
 from chalicelib.orders.paging import CURSORS, Filters
 from chalicelib.platform import metrics
@@ -269,13 +269,27 @@ class OrderService:
         }
 
     def order_history(self, principal: Principal, order_id: int) -> list:
-        """Every version of the order, oldest first (creation is version 1)."""
+        """Every version of the order, oldest first (creation is version 1),
+        and every change of its returns, each after the version of the order
+        it was made at."""
         readable_order(principal, order_id)
         with_sub = access.sees_authors(principal)
-        return [
+        entries = [
             dump_history_entry(entry, with_sub)
             for entry in statements.fetch(queries.HISTORY_OF, order_id=order_id)
         ]
+        returns = statements.fetch(queries.RETURN_HISTORY_OF, order_id=order_id)
+        if not returns:
+            return entries
+        # A return's entry comes after the order's entry of the version the
+        # order was at when the return changed (and after earlier returns' entries).
+        merged: list[dict[str, Any]] = []
+        waiting = [dump_return_history_entry(entry, with_sub) for entry in returns]
+        for entry in entries:
+            while waiting and waiting[0]['version'] < entry['version']:
+                merged.append(waiting.pop(0))
+            merged.append(entry)
+        return merged + waiting
 
     def export_orders(self, principal: Principal, user_id: int | None, dates: ExportRange) -> str:
         """One user's orders as CSV text (export.py), newest first, read in

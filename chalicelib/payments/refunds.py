@@ -292,6 +292,39 @@ class RefundService:
         refund.save(force_insert=True)
         return refund, [] if outside else [(refund.refund_id, token)]
 
+    def record_lines(
+        self,
+        order: Order,
+        amount: Decimal,
+        items: list[dict[str, int]],
+        actor: Any,
+        now: datetime,
+        reason: str,
+    ) -> tuple[int, list[Outbox], list[Claim]]:
+        """A refund of units of the order's lines that something else decided
+        (a return received), inside its transaction, the order row locked:
+        recorded as every refund is, with its lines, so that no later refund
+        pays those units again. A payment taken outside goes back at once (a
+        change of the order of its own). (refund_id, events, claims to send)."""
+        refund, claims = self._record(
+            order, amount, actor, now, currency=order_currency(order), reason=reason, items=items
+        )
+        events: list[Outbox] = []
+        if not claims:
+            events = apply_change(
+                order,
+                changes.plan_refund(order, _succeeded(refund, None, now), actor, now),
+                now,
+            )
+        log.info(
+            'Refund %s recorded: order_id=%s amount=%s',
+            refund.refund_id,
+            order.order_id,
+            amount,
+            extra={'order_id': order.order_id},
+        )
+        return refund.refund_id, events, claims
+
     # -- reading --------------------------------------------------------------
     def list_refunds(self, principal: Principal, order_id: int) -> list[dict]:
         readable_order(principal, order_id)
@@ -539,6 +572,26 @@ def _succeeded(
         reason=refund.reason,
         late_payment=refund.late_payment,
         reference=refund.payment_reference,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LineRefunds:
+    """What refunds by line need of a locked order: each line's quantity and
+    what was paid for it, the units of each refunded or being refunded, and
+    what the order may still refund at all."""
+
+    ordered: dict[int, tuple[int, Decimal]]
+    refunded: dict[int, int]
+    left: Decimal
+
+
+def line_refunds(order: Order) -> LineRefunds:
+    """Read under the order's lock, inside the transaction that refunds."""
+    return LineRefunds(
+        _ordered(order),
+        _refunded_lines(order.order_id),
+        rules.refundable(order.amount_paid, order.amount_refunded, _pending_total(order.order_id)),
     )
 
 

@@ -484,6 +484,65 @@ def _intent_cancellations(migrator: SchemaMigrator) -> None:
     _add_index(migrator, 'intent_cancellations', ('claimed_until',))
 
 
+# Step 12's tables as it makes them.
+_RETURN_TABLES = {
+    'sqlite': [
+        'CREATE TABLE IF NOT EXISTS "returns" ('
+        '"return_id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "order_id" INTEGER NOT NULL, '
+        '"status" VARCHAR(16) NOT NULL, "version" INTEGER NOT NULL, "note" TEXT, '
+        '"deduction" TEXT NOT NULL, "deduction_reason" TEXT, "refund_id" INTEGER, '
+        '"actor_role" VARCHAR(16) NOT NULL, "actor_sub" VARCHAR(255) NOT NULL, '
+        '"created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, '
+        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS "return_items" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "return_id" INTEGER NOT NULL, '
+        '"order_item_id" INTEGER NOT NULL, "quantity" INTEGER NOT NULL, "reason" TEXT, '
+        '"received" INTEGER, "restocked" INTEGER, '
+        'FOREIGN KEY ("return_id") REFERENCES "returns" ("return_id") ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS "return_history" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "return_id" INTEGER NOT NULL, '
+        '"order_id" INTEGER NOT NULL, "order_version" INTEGER NOT NULL, '
+        '"version" INTEGER NOT NULL, "status" VARCHAR(16) NOT NULL, "at" DATETIME NOT NULL, '
+        '"actor_role" VARCHAR(16) NOT NULL, "actor_sub" VARCHAR(255) NOT NULL, "reason" TEXT, '
+        'FOREIGN KEY ("return_id") REFERENCES "returns" ("return_id") ON DELETE CASCADE, '
+        'FOREIGN KEY ("order_id") REFERENCES "orders" ("order_id") ON DELETE CASCADE)',
+    ],
+    'mysql': [
+        'CREATE TABLE IF NOT EXISTS `returns` ('
+        '`return_id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `order_id` BIGINT NOT NULL, '
+        '`status` VARCHAR(16) NOT NULL, `version` INTEGER NOT NULL, `note` TEXT, '
+        '`deduction` DECIMAL(10,2) NOT NULL, `deduction_reason` TEXT, `refund_id` BIGINT, '
+        '`actor_role` VARCHAR(16) NOT NULL, `actor_sub` VARCHAR(255) NOT NULL, '
+        '`created_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, '
+        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS `return_items` ('
+        '`id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `return_id` BIGINT NOT NULL, '
+        '`order_item_id` BIGINT NOT NULL, `quantity` INTEGER NOT NULL, `reason` TEXT, '
+        '`received` INTEGER, `restocked` BOOL, '
+        'FOREIGN KEY (`return_id`) REFERENCES `returns` (`return_id`) ON DELETE CASCADE)',
+        'CREATE TABLE IF NOT EXISTS `return_history` ('
+        '`id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY, `return_id` BIGINT NOT NULL, '
+        '`order_id` BIGINT NOT NULL, `order_version` INTEGER NOT NULL, '
+        '`version` INTEGER NOT NULL, `status` VARCHAR(16) NOT NULL, `at` DATETIME(6) NOT NULL, '
+        '`actor_role` VARCHAR(16) NOT NULL, `actor_sub` VARCHAR(255) NOT NULL, `reason` TEXT, '
+        'FOREIGN KEY (`return_id`) REFERENCES `returns` (`return_id`) ON DELETE CASCADE, '
+        'FOREIGN KEY (`order_id`) REFERENCES `orders` (`order_id`) ON DELETE CASCADE)',
+    ],
+}
+
+
+def _returns(migrator: SchemaMigrator) -> None:
+    """Returns, their lines and their history (entries of their order's
+    history that leave the order's version alone). New tables: nothing to
+    fill in, and the release before never reads them."""
+    for statement in _RETURN_TABLES['sqlite' if is_sqlite() else 'mysql']:
+        database.execute_sql(statement)
+    _add_index(migrator, 'returns', ('order_id',))
+    _add_index(migrator, 'return_items', ('return_id',))
+    _add_index(migrator, 'return_history', ('order_id',))
+    _add_index(migrator, 'return_history', ('return_id', 'version'), unique=True)
+
+
 STEPS = [
     (1, 'initial schema', _initial_schema),
     (2, 'idempotency keys know their order', _idempotency_keys_know_their_order),
@@ -500,6 +559,7 @@ STEPS = [
     (9, 'customer locks for the pending orders limit', _customer_locks),
     (10, 'refunds say whether they gave back the shipping', _refunds_of_shipping),
     (11, 'payment intents to cancel', _intent_cancellations),
+    (12, 'returns', _returns),
 ]
 LATEST = STEPS[-1][0]
 

@@ -171,6 +171,75 @@ class Refund(BaseModel):
         indexes = ((('status', 'claimed_until'), False),)
 
 
+class Return(BaseModel):
+    """Goods a customer sends back (chalicelib/returns): opened, approved or
+    declined, received; its own version, apart from its order's."""
+
+    return_id = IdField()
+    order = peewee.ForeignKeyField(Order, column_name='order_id', on_delete='CASCADE', index=True)
+    order_id: int  # what peewee sets beside `order`: the key, read without a query
+    status = peewee.CharField(max_length=16)  # requested, approved, declined, cancelled, received
+    version = peewee.IntegerField()
+    note = peewee.TextField(null=True)
+    # Kept off the refund when the goods were received (a return-shipping or
+    # restocking fee), and why.
+    deduction = MoneyField(default=ZERO)
+    deduction_reason = peewee.TextField(null=True)
+    # The refund its receipt recorded (NULL: none, or not received yet).
+    refund_id = peewee.BigIntegerField(null=True)
+    actor_role = peewee.CharField(max_length=16)  # who opened it
+    actor_sub = peewee.CharField(max_length=255)
+    created_at = PreciseDateTimeField()
+    updated_at = PreciseDateTimeField()
+
+    class Meta:
+        table_name = 'returns'
+
+
+class ReturnItem(BaseModel):
+    """A line of a return: how many of an order line go back, and, once
+    received, how many arrived and whether they went back on the shelf."""
+
+    id = IdField()
+    return_ = peewee.ForeignKeyField(
+        Return, column_name='return_id', on_delete='CASCADE', index=True
+    )
+    return_id: int
+    order_item_id = peewee.BigIntegerField()
+    quantity = peewee.IntegerField()
+    reason = peewee.TextField(null=True)
+    received = peewee.IntegerField(null=True)
+    restocked = peewee.BooleanField(null=True)
+
+    class Meta:
+        table_name = 'return_items'
+
+
+class ReturnHistory(BaseModel):
+    """One row per version of a return, in its order's history (GET
+    /orders/{id}/history) without changing the order's own version:
+    `order_version` is the version the order was at, which places the entry
+    among the order's own."""
+
+    id = IdField()
+    return_ = peewee.ForeignKeyField(
+        Return, column_name='return_id', on_delete='CASCADE', index=False
+    )
+    order = peewee.ForeignKeyField(Order, column_name='order_id', on_delete='CASCADE', index=True)
+    return_id: int  # what peewee sets beside `return_`
+    order_version = peewee.IntegerField()
+    version = peewee.IntegerField()
+    status = peewee.CharField(max_length=16)
+    at = PreciseDateTimeField()
+    actor_role = peewee.CharField(max_length=16)
+    actor_sub = peewee.CharField(max_length=255)
+    reason = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = 'return_history'
+        indexes = ((('return_', 'version'), True),)
+
+
 class IntentCancellation(BaseModel):
     """A PaymentIntent of this deployment's to cancel at Stripe: written in the
     transaction that cancelled, expired or deleted its order (a deleted
@@ -384,4 +453,7 @@ MODELS = [
     Discount,
     DiscountUse,
     CustomerLock,
+    Return,
+    ReturnItem,
+    ReturnHistory,
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.orders.shipping_methods import ShippingMethodService
     from chalicelib.orders.tax_rates import TaxRateService
     from chalicelib.payments.service import PaymentService
+    from chalicelib.returns.service import ReturnService
 
 DEFAULT_MAIL_DIR = '.data/mail'
 
@@ -164,6 +165,14 @@ def payment_service() -> PaymentService:
         return PaymentService(stripe_gateway, refund_service(), publisher().publish_committed)
 
     return _once('payments', build)
+
+
+def return_service() -> ReturnService:
+    # Imported here: a GET of one order (a cold start) needs no returns.
+    from chalicelib.returns.service import ReturnService
+
+    database()
+    return _once('returns', lambda: ReturnService(refund_service(), publisher().publish_committed))
 
 
 def catalog_service() -> CatalogService:

@@ -1,0 +1,2 @@
+"""Returns: goods a customer sends back; staff approve, receive and restock
+them, and what was paid for what came back is refunded, once."""
