@@ -26,9 +26,11 @@ DEFAULT_STAFF_GROUP = 'staff'
 DEFAULT_JWKS_MAX_AGE = 300
 DEFAULT_RETURN_WINDOW_DAYS = 30
 MAX_RETURN_WINDOW_DAYS = 3650
+# Two short lines: a text line longer than 76 characters reaches the
+# customer's mail client quoted-printable, folded where it was not written.
 DEFAULT_RETURN_INSTRUCTIONS = (
-    'Pack the items securely, write the return number on the outside of the '
-    'parcel and send it to our returns address. We will email you when it arrives.'
+    'Pack the items securely and write the return number on the parcel.\n'
+    'Send it to our returns address: we will email you when it arrives.'
 )
 MAX_RETURN_INSTRUCTIONS = 2000
 
