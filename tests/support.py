@@ -21,6 +21,17 @@ UNHEALTHY = {'status': 'error', 'database': 'unreachable', 'version': __version_
 # proves the rule itself): on MariaDB it would prove nothing more.
 sqlite_only = pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)
 
+# A shipping address the address rules accept, in a zone the totals tests tax
+# (US-IL): every module that places, quotes, changes or races orders with one.
+ILLINOIS = {
+    'name': 'Ada Lovelace',
+    'line1': '12 Main St',
+    'city': 'Springfield',
+    'region': 'IL',
+    'postal_code': '62704',
+    'country': 'US',
+}
+
 
 def order_body(user_id=1, items=None, **extra):
     body = {

@@ -11,19 +11,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
+from tests.support import ILLINOIS
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
 PROCESSES = 4
 ORDERS = 6
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 OREGON = {**ILLINOIS, 'city': 'Portland', 'region': 'OR', 'postal_code': '97201'}
 # One destination per copy: two taxed at 6.25 %, two not taxed.
 DESTINATIONS = [

@@ -10,16 +10,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
-from tests.support import bearer, error_of, field_errors, json_of, order_body, put, send
+from tests.support import ILLINOIS, bearer, error_of, field_errors, json_of, order_body, put, send
 
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 OREGON = {**ILLINOIS, 'city': 'Portland', 'region': 'OR', 'postal_code': '97201'}
 TORONTO = {
     'name': 'Ada Lovelace',

@@ -8,16 +8,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.storage.models import Order, OrderHistory, OrderItem, Outbox
-from tests.support import error_of, json_of, order_body, put_product, send
+from tests.support import ILLINOIS, error_of, json_of, order_body, put_product, send
 
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 UNSET = ('order_id', 'version', 'created_at', 'updated_at')
 
 

@@ -25,6 +25,7 @@ from tests.stripe_support import (
     stripe_refunds,
 )
 from tests.support import (
+    ILLINOIS,
     WINDOW,
     create_order,
     error_of,
@@ -132,16 +133,6 @@ def test_a_refund_by_lines_refunds_quantity_times_price_and_never_more_than_orde
     error_of(too_many, 409, 'ConflictError')
     assert 'items' in field_errors(unknown)
     assert stripe_refunds(localstripe, intent_id) == [2999]
-
-
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 
 
 def test_a_discounted_taxed_line_refunded_in_three_steps_returns_exactly_what_was_paid_for_it(

@@ -23,6 +23,7 @@ from tests.stripe_support import (
 from tests.support import (
     CATALOG,
     FROZEN_AT,
+    ILLINOIS,
     Clock,
     bearer,
     changed,
@@ -480,16 +481,6 @@ def test_what_arrived_less_the_deduction_is_refunded_and_only_restocked_units_go
     assert read(client, order['order_id'])['payment']['amount_refunded'] == 74.99
     [event] = events_of(order['order_id'], 'order_refunded')
     assert event['refund_id'] == received['refund_id']
-
-
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 
 
 def test_a_discounted_taxed_line_returned_in_three_receipts_gives_back_exactly_what_was_paid(

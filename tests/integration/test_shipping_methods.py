@@ -7,16 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support import error_of, field_errors, json_of, send
+from tests.support import ILLINOIS, error_of, field_errors, json_of, send
 
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 STANDARD = {
     'name': 'Standard, 3-5 days',
     'price': Decimal('4.99'),

@@ -8,16 +8,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.platform.config import get_settings
-from tests.support import error_of, field_errors, json_of, order_body, put_product, send
+from tests.support import ILLINOIS, error_of, field_errors, json_of, order_body, put_product, send
 
-ILLINOIS = {
-    'name': 'Ada Lovelace',
-    'line1': '12 Main St',
-    'city': 'Springfield',
-    'region': 'IL',
-    'postal_code': '62704',
-    'country': 'US',
-}
 OREGON = {**ILLINOIS, 'city': 'Portland', 'region': 'OR', 'postal_code': '97201'}
 
 
