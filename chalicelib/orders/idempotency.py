@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,6 +117,37 @@ def complete(key: str, answer: dict[str, Any], order_id: int) -> None:
         .where(IdempotencyKey.key == key)
         .execute()
     )
+
+
+def claim_or_replay(
+    principal: Principal,
+    key: str | None,
+    request_hash: str | None,
+    now: datetime,
+    path: str | None = None,
+) -> tuple[str | None, dict[str, Any] | None]:
+    """(the stored key the new resource's answer is completed under, the
+    stored answer when this is a replay). No key: (None, None), nothing
+    stored. `path` keeps a key sent to another path (refunds, returns) apart
+    from the same key sent to POST /orders; keys are printable ASCII, so the
+    line break cannot be part of one."""
+    if key is None:
+        return None, None
+    assert request_hash is not None  # the route sends a key with its body's hash
+    scoped = scoped_key(principal, key if path is None else f'{key}\n{path}')
+    return scoped, claim(scoped, request_hash, now)
+
+
+@contextmanager
+def released_on_failure(key: str | None) -> Iterator[None]:
+    """Let go of a claimed key when the work it guards fails, so a retry of
+    the request runs it again."""
+    try:
+        yield
+    except Exception:
+        if key is not None:
+            release_quietly(key)
+        raise
 
 
 def release(key: str) -> None:

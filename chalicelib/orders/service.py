@@ -150,18 +150,11 @@ class OrderService:
         new = _owned(principal, new)
         log.info('Creating order for user_id=%s', new.user_id)
         now = self.clock()
-        if idempotency_key is not None:
-            assert request_hash is not None  # a key always comes with its request's hash
-            idempotency_key = idempotency.scoped_key(principal, idempotency_key)
-            stored = idempotency.claim(idempotency_key, request_hash, now)
-            if stored is not None:
-                return Created(stored, replayed=True)
-        try:
-            order, items, event = self._insert_order(principal, new, now, idempotency_key)
-        except Exception:
-            if idempotency_key is not None:
-                idempotency.release_quietly(idempotency_key)
-            raise
+        key, stored = idempotency.claim_or_replay(principal, idempotency_key, request_hash, now)
+        if stored is not None:
+            return Created(stored, replayed=True)
+        with idempotency.released_on_failure(key):
+            order, items, event = self._insert_order(principal, new, now, key)
         log.info(
             'Order created successfully: order_id=%s',
             order.order_id,

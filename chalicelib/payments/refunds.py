@@ -107,20 +107,13 @@ class RefundService:
         readable_order(principal, order_id)
         payment_access.check_can_refund(principal)
         now = self.clock()
-        if key is not None:
-            # Keys are printable ASCII: the line break keeps this path's keys
-            # apart from the same key sent to another path.
-            key = idempotency.scoped_key(principal, f'{key}\n/orders/{order_id}/refunds')
-            assert request_hash is not None  # the route sends a key with its body's hash
-            stored = idempotency.claim(key, request_hash, now)
-            if stored is not None:
-                return stored, True
-        try:
+        key, stored = idempotency.claim_or_replay(
+            principal, key, request_hash, now, f'/orders/{order_id}/refunds'
+        )
+        if stored is not None:
+            return stored, True
+        with idempotency.released_on_failure(key):
             refund, events, claims = self._record_request(principal, order_id, request, key, now)
-        except Exception:
-            if key is not None:
-                idempotency.release_quietly(key)
-            raise
         self.publish(events)
         self.send(claims)
         return refund, False

@@ -58,20 +58,13 @@ class ReturnService:
         readable_order(principal, order_id)
         access.check_can_open(principal)
         now = self.clock()
-        if key is not None:
-            # As for refunds: the path keeps this key apart from the same key
-            # sent to another path.
-            key = idempotency.scoped_key(principal, f'{key}\n/orders/{order_id}/returns')
-            assert request_hash is not None  # the route sends a key with its body's hash
-            stored = idempotency.claim(key, request_hash, now)
-            if stored is not None:
-                return stored, True
-        try:
+        key, stored = idempotency.claim_or_replay(
+            principal, key, request_hash, now, f'/orders/{order_id}/returns'
+        )
+        if stored is not None:
+            return stored, True
+        with idempotency.released_on_failure(key):
             answer, events = self._open(principal, order_id, new, key, now)
-        except Exception:
-            if key is not None:
-                idempotency.release_quietly(key)
-            raise
         self.publish(events)
         return answer, False
 
