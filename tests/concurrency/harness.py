@@ -94,6 +94,28 @@ def run_workers(task, env, params_list, log_dir, timeout=60):
         workers.kill()
 
 
+def one_worker(env, requests, log_dir):
+    """Send requests from one copy, one after the other (setting the scene);
+    their answers."""
+    [answers] = run_workers(
+        'requests_at_once', env, [dict(requests=requests, barrier=CONTEXT.Barrier(1))], log_dir
+    )
+    return answers
+
+
+def at_once(env, requests, processes, log_dir):
+    """The same requests from `processes` copies released together by a
+    barrier; every copy's answers, in one list."""
+    barrier = CONTEXT.Barrier(processes)
+    outcomes = run_workers(
+        'requests_at_once',
+        env,
+        [dict(requests=requests, barrier=barrier) for _ in range(processes)],
+        log_dir,
+    )
+    return [answer for outcome in outcomes for answer in outcome]
+
+
 class MotoServer:
     """moto's ThreadedMotoServer in a process of its own (moto signs every
     message it fans out to SQS: that work must not compete with the test),

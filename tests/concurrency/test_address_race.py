@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tests.concurrency.harness import CONTEXT, query, run_workers, summarize, worker_env
+from tests.concurrency.harness import CONTEXT, one_worker, query, run_workers, summarize, worker_env
 from tests.support import ILLINOIS
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
@@ -32,13 +32,6 @@ DESTINATIONS = [
         'country': 'CA',
     },
 ]
-
-
-def one_worker(env, requests, tmp_path):
-    [answers] = run_workers(
-        'requests_at_once', env, [dict(requests=requests, barrier=CONTEXT.Barrier(1))], tmp_path
-    )
-    return answers
 
 
 def test_copies_moving_one_order_at_once_with_one_if_match_leave_one_consistent_move(

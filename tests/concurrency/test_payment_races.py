@@ -9,7 +9,16 @@ import time
 
 import pytest
 
-from tests.concurrency.harness import CONTEXT, Workers, query, run_workers, summarize, worker_env
+from tests.concurrency.harness import (
+    CONTEXT,
+    Workers,
+    at_once,
+    one_worker,
+    query,
+    run_workers,
+    summarize,
+    worker_env,
+)
 from tests.concurrency.workers import order_body
 from tests.stripe_support import (
     API_KEY,
@@ -44,14 +53,6 @@ def stripe_env(database, tmp_path, proxy):
     )
 
 
-def one_worker(env, requests, tmp_path):
-    """Send requests from one copy (setting the scene); their answers."""
-    [answers] = run_workers(
-        'requests_at_once', env, [dict(requests=requests, barrier=CONTEXT.Barrier(1))], tmp_path
-    )
-    return answers
-
-
 def paid_orders(env, localstripe, count, tmp_path):
     """`count` orders whose PaymentIntents are paid at Stripe (no webhook yet):
     [(order_id, PaymentIntent)]."""
@@ -82,14 +83,7 @@ def test_one_stripe_event_delivered_at_once_by_several_copies_pays_once(
     orders = paid_orders(env, localstripe, 3, tmp_path)
     requests = [webhook(intent, f'evt_race_{order_id}') for order_id, intent in orders]
 
-    barrier = CONTEXT.Barrier(PROCESSES)
-    outcomes = run_workers(
-        'requests_at_once',
-        env,
-        [dict(requests=requests, barrier=barrier) for _ in range(PROCESSES)],
-        tmp_path,
-    )
-    answers = [answer for outcome in outcomes for answer in outcome]
+    answers = at_once(env, requests, PROCESSES, tmp_path)
 
     assert {answer['status'] for answer in answers} == {200}
     for order_id, intent in orders:
@@ -136,14 +130,7 @@ def test_one_refund_asked_at_once_with_one_key_refunds_once(
         for order_id, _ in orders
     ]
 
-    barrier = CONTEXT.Barrier(PROCESSES)
-    outcomes = run_workers(
-        'requests_at_once',
-        env,
-        [dict(requests=requests, barrier=barrier) for _ in range(PROCESSES)],
-        tmp_path,
-    )
-    answers = [answer for outcome in outcomes for answer in outcome]
+    answers = at_once(env, requests, PROCESSES, tmp_path)
 
     statuses = collections.Counter(answer['status'] for answer in answers)
     assert set(statuses) <= {201, 409}, statuses

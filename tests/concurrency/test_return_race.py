@@ -10,7 +10,15 @@ import collections
 
 import pytest
 
-from tests.concurrency.harness import CONTEXT, busy_lines, query, run_workers, summarize, worker_env
+from tests.concurrency.harness import (
+    CONTEXT,
+    busy_lines,
+    one_worker,
+    query,
+    run_workers,
+    summarize,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
@@ -31,11 +39,9 @@ def stock_the_mug(database):
     )
 
 
-def one_worker(env, requests, tmp_path):
-    """Send requests from one copy, one after the other (setting the scene)."""
-    [answers] = run_workers(
-        'requests_at_once', env, [dict(requests=requests, barrier=CONTEXT.Barrier(1))], tmp_path
-    )
+def scene(env, requests, tmp_path):
+    """One copy sets the scene: every request of it succeeds."""
+    answers = one_worker(env, requests, tmp_path)
     assert all(answer['status'] in (200, 201) for answer in answers), answers
     return answers
 
@@ -43,7 +49,7 @@ def one_worker(env, requests, tmp_path):
 def approved_returns(env, tmp_path):
     """RETURNS delivered orders of MUGS mugs each, paid outside, each with an
     approved return of all its mugs: [(order_id, return_id, order_item_id)]."""
-    created = one_worker(
+    created = scene(
         env,
         [
             (
@@ -59,7 +65,7 @@ def approved_returns(env, tmp_path):
     orders = [
         (answer['order_id'], answer['full']['items'][0]['order_item_id']) for answer in created
     ]
-    one_worker(
+    scene(
         env,
         [
             ('PUT', f'/orders/{order_id}', {'status': status}, None)
@@ -68,7 +74,7 @@ def approved_returns(env, tmp_path):
         ],
         tmp_path,
     )
-    opened = one_worker(
+    opened = scene(
         env,
         [
             (
@@ -85,7 +91,7 @@ def approved_returns(env, tmp_path):
         (order_id, answer['full']['return_id'], item_id)
         for (order_id, item_id), answer in zip(orders, opened, strict=True)
     ]
-    one_worker(
+    scene(
         env,
         [
             ('PUT', f'/orders/{order_id}/returns/{return_id}', {'status': 'approved'}, None)
