@@ -379,3 +379,18 @@ def api_gateway_event(method, resource, token, **path_parameters):
         'body': None,
         'isBase64Encoded': False,
     }
+
+
+def drop_columns(database, table, names):
+    """Take a later release's columns off a table, to stand for the database
+    of a release before them (the migration tests upgrade it again)."""
+    if connection.is_sqlite():
+        for name in names:
+            database.execute_sql(f'ALTER TABLE {table} DROP COLUMN {name}')
+    else:
+        # FORCE: a rebuild, so that the columns are gone for good. MariaDB
+        # drops a column instantly by hiding it, and the hidden ones of many
+        # runs would add up to more than a row may hold.
+        database.execute_sql(
+            f'ALTER TABLE {table} ' + ', '.join(f'DROP COLUMN {name}' for name in names) + ', FORCE'
+        )

@@ -12,8 +12,7 @@ from playhouse.migrate import SchemaMigrator
 
 from chalicelib.platform.config import get_settings
 from chalicelib.storage import migrations
-from chalicelib.storage.connection import is_sqlite
-from tests.support import json_of, send
+from tests.support import drop_columns, json_of, send
 
 CREATED = datetime(2026, 11, 25, 10, 0, 0, 123456)
 ITEM_COLUMNS = ('sku', 'name', 'holds_stock')
@@ -40,22 +39,12 @@ def models_shape(database):
     return shape(database)
 
 
-def _drop_columns(database, table, names):
-    if is_sqlite():
-        for name in names:
-            database.execute_sql(f'ALTER TABLE {table} DROP COLUMN {name}')
-    else:
-        database.execute_sql(
-            f'ALTER TABLE {table} ' + ', '.join(f'DROP COLUMN {name}' for name in names)
-        )
-
-
 @pytest.fixture
 def earlier_schema(client, database, models_shape):
     """The tables as step 5 left them, with two orders of that release in them."""
     database.execute_sql('DROP TABLE products')
-    _drop_columns(database, 'orders', ['currency'])
-    _drop_columns(database, 'order_items', ITEM_COLUMNS)
+    drop_columns(database, 'orders', ['currency'])
+    drop_columns(database, 'order_items', ITEM_COLUMNS)
     marks = ', '.join([database.param] * 8)
     for order_id, status in ((1, 'pending'), (2, 'paid')):
         database.execute_sql(

@@ -11,8 +11,7 @@ import pytest
 from playhouse.migrate import SchemaMigrator
 
 from chalicelib.storage import migrations
-from chalicelib.storage.connection import is_sqlite
-from tests.support import json_of, send
+from tests.support import drop_columns, json_of, send
 
 CREATED = datetime(2026, 12, 1, 10, 0, 0, 123456)
 TOTALS = (
@@ -53,19 +52,6 @@ def models_shape(database):
     return shape(database)
 
 
-def _drop_columns(database, table, names):
-    if is_sqlite():
-        for name in names:
-            database.execute_sql(f'ALTER TABLE {table} DROP COLUMN {name}')
-    else:
-        # FORCE: a rebuild, so that the columns are gone for good. MariaDB
-        # drops a column instantly by hiding it, and the hidden ones of many
-        # runs would add up to more than a row may hold.
-        database.execute_sql(
-            f'ALTER TABLE {table} ' + ', '.join(f'DROP COLUMN {name}' for name in names) + ', FORCE'
-        )
-
-
 @pytest.fixture
 def earlier_schema(client, database, models_shape):
     """The tables as step 7 left them, with a pending and a paid order of
@@ -73,7 +59,7 @@ def earlier_schema(client, database, models_shape):
     for table in NEW_TABLES:
         database.execute_sql(f'DROP TABLE {table}')
     for table, names in NEW_COLUMNS.items():
-        _drop_columns(database, table, names)
+        drop_columns(database, table, names)
     marks = ', '.join([database.param] * 9)
     for order_id, status, paid in ((1, 'pending', '0.00'), (2, 'paid', '109.97')):
         database.execute_sql(
